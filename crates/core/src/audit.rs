@@ -1,0 +1,413 @@
+//! Audit events and their hash chain.
+//!
+//! Each stored event carries `hash = HMAC-SHA256(k, "clawvault/audit/v1" ‖ prev_hash ‖ seq ‖
+//! fields)`, where `prev_hash` is the previous event's hash (32 zero bytes for the first) and
+//! `k` is derived from the master secret ([`crate::keyring::Purpose::AuditChain`]). Editing a
+//! field breaks that event's hash; deleting or reordering events breaks the next event's link;
+//! removing events from the end is caught by the chain head, a MAC over the last sequence
+//! number and hash that is updated with every appended batch.
+
+use std::fmt;
+
+use hmac::{KeyInit, Mac};
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::keyring::SubKey;
+use crate::time_util::unix_micros;
+
+/// The `prev_hash` of the first event.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done.
+    Success,
+    /// Refused: authentication or authorization.
+    Denied,
+    /// Failed for another reason (not found, gone, bad input, server error).
+    Failure,
+}
+
+impl Outcome {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Denied => "denied",
+            Self::Failure => "failure",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "success" => Some(Self::Success),
+            "denied" => Some(Self::Denied),
+            "failure" => Some(Self::Failure),
+            _ => None,
+        }
+    }
+}
+
+/// One audited action: who, what, on what, from where, how it ended. Never a secret value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Event id (UUIDv7, sorts by time).
+    pub id: Uuid,
+    /// When, in microseconds precision.
+    pub created_at: OffsetDateTime,
+    /// What was done, e.g. `secret.read`.
+    pub action: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// `user`, `agent` or `anonymous`.
+    pub actor_type: String,
+    /// The actor's id (empty when unauthenticated).
+    pub actor_id: String,
+    /// `secret`, `vault`, `api_key`, `token`, ...
+    pub resource_type: String,
+    /// Which one, e.g. `<vault id>/<path>` for secrets.
+    pub resource_id: String,
+    /// The vault concerned, if any.
+    pub vault_id: Option<Uuid>,
+    /// Client address.
+    pub ip_address: Option<String>,
+    /// Extra facts as JSON text (status, version, reason). Hashed as stored.
+    pub details: String,
+}
+
+/// An event as stored: with its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainedEvent {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: i64,
+    /// The event.
+    pub event: AuditEvent,
+    /// The previous event's hash.
+    pub prev_hash: [u8; 32],
+    /// This event's hash.
+    pub hash: [u8; 32],
+}
+
+/// The chain's newest position, authenticated so that truncation is detected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    /// Sequence number of the newest event.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: [u8; 32],
+    /// MAC over `seq` and `hash`.
+    pub mac: [u8; 32],
+}
+
+/// The chain's HMAC key.
+#[derive(Clone)]
+pub struct ChainKey(SubKey);
+
+impl fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChainKey([REDACTED])")
+    }
+}
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+fn put(mac: &mut HmacSha256, field: &[u8]) {
+    let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
+    mac.update(&len.to_be_bytes());
+    mac.update(field);
+}
+
+impl ChainKey {
+    /// Uses a derived subkey as the chain key.
+    #[must_use]
+    pub fn new(key: SubKey) -> Self {
+        Self(key)
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        HmacSha256::new_from_slice(self.0.expose()).expect("hmac takes any key length")
+    }
+
+    /// The hash of `event` at position `seq` after `prev`.
+    #[must_use]
+    pub fn link(&self, seq: i64, prev: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
+        let mut m = self.mac();
+        m.update(b"clawvault/audit/v1");
+        m.update(prev);
+        m.update(&seq.to_be_bytes());
+        put(&mut m, event.id.as_bytes());
+        m.update(&unix_micros(event.created_at).to_be_bytes());
+        put(&mut m, event.action.as_bytes());
+        put(&mut m, event.outcome.as_str().as_bytes());
+        put(&mut m, event.actor_type.as_bytes());
+        put(&mut m, event.actor_id.as_bytes());
+        put(&mut m, event.resource_type.as_bytes());
+        put(&mut m, event.resource_id.as_bytes());
+        match event.vault_id {
+            Some(v) => put(&mut m, v.as_bytes()),
+            None => m.update(&u32::MAX.to_be_bytes()),
+        }
+        match &event.ip_address {
+            Some(ip) => put(&mut m, ip.as_bytes()),
+            None => m.update(&u32::MAX.to_be_bytes()),
+        }
+        put(&mut m, event.details.as_bytes());
+        m.finalize().into_bytes().into()
+    }
+
+    /// Links `events` after the event (`after_seq`, `after_hash`), in order.
+    #[must_use]
+    pub fn append(&self, after_seq: i64, after_hash: [u8; 32], events: Vec<AuditEvent>) -> Vec<ChainedEvent> {
+        let mut prev = after_hash;
+        let mut seq = after_seq;
+        events
+            .into_iter()
+            .map(|event| {
+                seq += 1;
+                let hash = self.link(seq, &prev, &event);
+                let chained = ChainedEvent { seq, event, prev_hash: prev, hash };
+                prev = hash;
+                chained
+            })
+            .collect()
+    }
+
+    /// The authenticated head for the newest event.
+    #[must_use]
+    pub fn head(&self, seq: i64, hash: [u8; 32]) -> ChainHead {
+        let mut m = self.mac();
+        m.update(b"clawvault/audit-head/v1");
+        m.update(&seq.to_be_bytes());
+        m.update(&hash);
+        ChainHead { seq, hash, mac: m.finalize().into_bytes().into() }
+    }
+}
+
+/// Why the chain broke at an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakReason {
+    /// The event's content does not match its hash: it was edited.
+    Altered,
+    /// The event does not follow the one before it: events were deleted, inserted or reordered.
+    Unlinked,
+    /// Events after this one were removed (the head records a later event).
+    Truncated,
+    /// The head itself was altered.
+    HeadAltered,
+}
+
+impl fmt::Display for BreakReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Altered => "event content does not match its hash (edited)",
+            Self::Unlinked => "event does not follow the previous one (events deleted, inserted or reordered)",
+            Self::Truncated => "events after this one were removed",
+            Self::HeadAltered => "the chain head was altered",
+        })
+    }
+}
+
+/// The first bad place in a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Break {
+    /// The event where verification failed (for [`BreakReason::HeadAltered`], the newest event).
+    pub event_id: Uuid,
+    /// Its sequence number.
+    pub seq: i64,
+    /// What is wrong.
+    pub reason: BreakReason,
+}
+
+/// The result of verifying (part of) a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Number of events checked.
+    pub checked: u64,
+    /// The first break, if any.
+    pub broken: Option<Break>,
+}
+
+impl Report {
+    /// True when no break was found.
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+/// Streams events in `seq` order and stops at the first break.
+#[derive(Debug)]
+pub struct Verifier<'k> {
+    key: &'k ChainKey,
+    prev: Option<(i64, [u8; 32])>,
+    last: Option<(Uuid, i64, [u8; 32])>,
+    checked: u64,
+    broken: Option<Break>,
+}
+
+impl<'k> Verifier<'k> {
+    /// Verifies from the first event of the chain.
+    #[must_use]
+    pub fn from_genesis(key: &'k ChainKey) -> Self {
+        Self::after(key, Some((0, GENESIS)))
+    }
+
+    /// Verifies from the event after (`seq`, `hash`); `None` trusts the first event's link
+    /// (a window whose predecessor is not known).
+    #[must_use]
+    pub fn after(key: &'k ChainKey, prev: Option<(i64, [u8; 32])>) -> Self {
+        Self { key, prev, last: None, checked: 0, broken: None }
+    }
+
+    /// Checks the next event. Returns false once the chain is broken.
+    pub fn push(&mut self, e: &ChainedEvent) -> bool {
+        if self.broken.is_some() {
+            return false;
+        }
+        self.checked += 1;
+        if let Some((prev_seq, prev_hash)) = self.prev {
+            let linked = e.seq == prev_seq + 1 && bool::from(e.prev_hash.ct_eq(&prev_hash));
+            if !linked {
+                self.fail(e, BreakReason::Unlinked);
+                return false;
+            }
+        }
+        let expected = self.key.link(e.seq, &e.prev_hash, &e.event);
+        if !bool::from(expected.ct_eq(&e.hash)) {
+            self.fail(e, BreakReason::Altered);
+            return false;
+        }
+        self.prev = Some((e.seq, e.hash));
+        self.last = Some((e.event.id, e.seq, e.hash));
+        true
+    }
+
+    fn fail(&mut self, e: &ChainedEvent, reason: BreakReason) {
+        self.broken = Some(Break { event_id: e.event.id, seq: e.seq, reason });
+    }
+
+    /// Ends verification. When the whole chain up to its end was pushed, pass the stored head
+    /// so that removal of the newest events is detected.
+    #[must_use]
+    pub fn finish(mut self, head: Option<&ChainHead>) -> Report {
+        if self.broken.is_none() {
+            if let Some(head) = head {
+                let want = self.key.head(head.seq, head.hash);
+                let (id, seq, hash) = self.last.unwrap_or((Uuid::nil(), 0, GENESIS));
+                if !bool::from(want.mac.ct_eq(&head.mac)) {
+                    self.broken = Some(Break { event_id: id, seq, reason: BreakReason::HeadAltered });
+                } else if head.seq != seq || !bool::from(head.hash.ct_eq(&hash)) {
+                    self.broken = Some(Break { event_id: id, seq, reason: BreakReason::Truncated });
+                }
+            }
+        }
+        Report { checked: self.checked, broken: self.broken }
+    }
+}
+
+/// Verifies a complete chain held in memory (tests, small exports).
+#[must_use]
+pub fn verify_all(key: &ChainKey, events: &[ChainedEvent], head: Option<&ChainHead>) -> Report {
+    let mut v = Verifier::from_genesis(key);
+    for e in events {
+        if !v.push(e) {
+            break;
+        }
+    }
+    v.finish(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key() -> ChainKey {
+        ChainKey::new(SubKey::from_bytes([3; 32]))
+    }
+
+    fn event(i: u128) -> AuditEvent {
+        AuditEvent {
+            id: Uuid::from_u128(i),
+            created_at: OffsetDateTime::from_unix_timestamp(1_700_000_000 + i64::try_from(i).unwrap()).unwrap(),
+            action: "secret.read".into(),
+            outcome: Outcome::Success,
+            actor_type: "user".into(),
+            actor_id: "u1".into(),
+            resource_type: "secret".into(),
+            resource_id: format!("v/p{i}"),
+            vault_id: Some(Uuid::from_u128(77)),
+            ip_address: Some("127.0.0.1".into()),
+            details: "{}".into(),
+        }
+    }
+
+    fn chain(n: u128) -> (Vec<ChainedEvent>, ChainHead) {
+        let k = key();
+        let events = k.append(0, GENESIS, (1..=n).map(event).collect());
+        let last = events.last().unwrap();
+        let head = k.head(last.seq, last.hash);
+        (events, head)
+    }
+
+    #[test]
+    fn intact_chain_verifies_and_batches_link() {
+        let k = key();
+        let first = k.append(0, GENESIS, vec![event(1), event(2)]);
+        let second = k.append(2, first[1].hash, vec![event(3)]);
+        let all: Vec<_> = first.into_iter().chain(second).collect();
+        let head = k.head(3, all[2].hash);
+        let r = verify_all(&k, &all, Some(&head));
+        assert!(r.is_valid());
+        assert_eq!(r.checked, 3);
+    }
+
+    #[test]
+    fn truncation_and_head_tampering() {
+        let (mut events, head) = chain(5);
+        events.pop();
+        let r = verify_all(&key(), &events, Some(&head));
+        assert_eq!(r.broken.unwrap().reason, BreakReason::Truncated);
+        let (events, mut head) = chain(5);
+        head.seq = 4;
+        assert_eq!(verify_all(&key(), &events, Some(&head)).broken.unwrap().reason, BreakReason::HeadAltered);
+    }
+
+    proptest! {
+        #[test]
+        fn any_single_edit_delete_or_swap_is_named(n in 2u128..20, pick in any::<usize>(), other in any::<usize>(), op in 0u8..4) {
+            let (mut events, head) = chain(n);
+            let len = events.len();
+            let i = pick % len;
+            let expected_id;
+            match op {
+                0 => { events[i].event.action.push('x'); expected_id = events[i].event.id; }
+                1 => { events[i].event.details = "{\"x\":1}".into(); expected_id = events[i].event.id; }
+                2 => {
+                    // Delete: the next event becomes unlinked; deleting the last is truncation.
+                    events.remove(i);
+                    expected_id = if i < events.len() { events[i].event.id } else { events[i - 1].event.id };
+                }
+                _ => {
+                    let j = other % len;
+                    prop_assume!(i != j);
+                    let (a, b) = (i.min(j), i.max(j));
+                    events.swap(a, b);
+                    expected_id = events[a].event.id;
+                }
+            }
+            let r = verify_all(&key(), &events, Some(&head));
+            let broken = r.broken.expect("tampering must be detected");
+            prop_assert_eq!(broken.event_id, expected_id);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Conversions between stored columns and records: timestamps are INTEGER microseconds since
+//! the epoch, ids are 16-byte BLOBs, booleans are 0/1.
+
+use clawvault_core::audit::{AuditEvent, ChainedEvent, Outcome};
+use clawvault_core::time_util::unix_micros;
+use clawvault_store::{
+    ApiKeyRecord, Result, Role, SecretRecord, StoreError, UserRecord, VaultRecord, VersionMeta, VersionRecord,
+};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    unix_micros(t)
+}
+
+pub(crate) fn opt_micros(t: Option<OffsetDateTime>) -> Option<i64> {
+    t.map(micros)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+pub(crate) fn time(v: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000).map_err(|_| corrupt("timestamp out of range"))
+}
+
+fn opt_time(v: Option<i64>) -> Result<Option<OffsetDateTime>> {
+    v.map(time).transpose()
+}
+
+fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+}
+
+pub(crate) fn hash32(v: &[u8], what: &str) -> Result<[u8; 32]> {
+    v.try_into().map_err(|_| corrupt(what))
+}
+
+pub(crate) fn user(row: &SqliteRow) -> Result<UserRecord> {
+    let role: String = get(row, "role")?;
+    Ok(UserRecord {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("user role"))?,
+        created_at: time(get(row, "created_at")?)?,
+    })
+}
+
+pub(crate) fn api_key(row: &SqliteRow) -> Result<ApiKeyRecord> {
+    let scopes: String = get(row, "scopes")?;
+    Ok(ApiKeyRecord {
+        id: get(row, "id")?,
+        user_id: get(row, "user_id")?,
+        name: get(row, "name")?,
+        key_prefix: get(row, "key_prefix")?,
+        key_hash: get(row, "key_hash")?,
+        scopes: serde_json::from_str(&scopes).map_err(|_| corrupt("api key scopes"))?,
+        is_active: get::<i64>(row, "is_active")? != 0,
+        created_at: time(get(row, "created_at")?)?,
+        expires_at: opt_time(get(row, "expires_at")?)?,
+        last_used_at: opt_time(get(row, "last_used_at")?)?,
+    })
+}
+
+pub(crate) fn vault(row: &SqliteRow) -> Result<VaultRecord> {
+    Ok(VaultRecord {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        created_by: get(row, "created_by")?,
+        created_by_type: get(row, "created_by_type")?,
+        created_at: time(get(row, "created_at")?)?,
+        wrapped_key: get(row, "wrapped_key")?,
+        root_key_id: get(row, "root_key_id")?,
+    })
+}
+
+/// Columns of `secrets s` as `s_*` aliases (a macro so that `concat!` builds static SQL).
+macro_rules! secret_columns {
+    () => {
+        "s.id AS s_id, s.vault_id AS s_vault_id, s.path AS s_path, s.current_version AS s_current_version, \
+         s.created_by AS s_created_by, s.created_at AS s_created_at, s.updated_at AS s_updated_at, \
+         s.deleted_at AS s_deleted_at"
+    };
+}
+
+/// Columns of `secret_versions v` (without ciphertext) as `v_*` aliases.
+macro_rules! version_columns {
+    () => {
+        "v.version AS v_version, v.secret_type AS v_secret_type, v.metadata AS v_metadata, \
+         v.created_by AS v_created_by, v.created_at AS v_created_at, v.expires_at AS v_expires_at, \
+         v.max_access_count AS v_max_access_count, v.access_count AS v_access_count, \
+         v.is_disabled AS v_is_disabled"
+    };
+}
+pub(crate) use {secret_columns, version_columns};
+
+pub(crate) fn secret(row: &SqliteRow) -> Result<SecretRecord> {
+    Ok(SecretRecord {
+        id: get(row, "s_id")?,
+        vault_id: get(row, "s_vault_id")?,
+        path: get(row, "s_path")?,
+        current_version: get(row, "s_current_version")?,
+        created_by: get(row, "s_created_by")?,
+        created_at: time(get(row, "s_created_at")?)?,
+        updated_at: time(get(row, "s_updated_at")?)?,
+        deleted_at: opt_time(get(row, "s_deleted_at")?)?,
+    })
+}
+
+pub(crate) fn version_meta(row: &SqliteRow) -> Result<VersionMeta> {
+    let ty: String = get(row, "v_secret_type")?;
+    Ok(VersionMeta {
+        version: get(row, "v_version")?,
+        secret_type: ty.parse().map_err(|_| corrupt("secret type"))?,
+        metadata: get(row, "v_metadata")?,
+        created_by: get(row, "v_created_by")?,
+        created_at: time(get(row, "v_created_at")?)?,
+        expires_at: opt_time(get(row, "v_expires_at")?)?,
+        max_access_count: get(row, "v_max_access_count")?,
+        access_count: get(row, "v_access_count")?,
+        is_disabled: get::<i64>(row, "v_is_disabled")? != 0,
+    })
+}
+
+pub(crate) fn version(row: &SqliteRow) -> Result<VersionRecord> {
+    Ok(VersionRecord { meta: version_meta(row)?, ciphertext: get(row, "v_ciphertext")? })
+}
+
+pub(crate) fn chained_event(row: &SqliteRow) -> Result<ChainedEvent> {
+    let outcome: String = get(row, "outcome")?;
+    let vault_id: Option<Uuid> = get(row, "vault_id")?;
+    let prev: Vec<u8> = get(row, "prev_hash")?;
+    let hash: Vec<u8> = get(row, "hash")?;
+    Ok(ChainedEvent {
+        seq: get(row, "seq")?,
+        event: AuditEvent {
+            id: get(row, "id")?,
+            created_at: time(get(row, "created_at")?)?,
+            action: get(row, "action")?,
+            // An unknown outcome is kept verifiable: it fails the hash check, not decoding.
+            outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failure),
+            actor_type: get(row, "actor_type")?,
+            actor_id: get(row, "actor_id")?,
+            resource_type: get(row, "resource_type")?,
+            resource_id: get(row, "resource_id")?,
+            vault_id,
+            ip_address: get(row, "ip_address")?,
+            details: get(row, "details")?,
+        },
+        prev_hash: hash32(&prev, "audit prev_hash")?,
+        hash: hash32(&hash, "audit hash")?,
+    })
+}

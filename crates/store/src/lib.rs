@@ -1,0 +1,151 @@
+//! The storage trait of clawvault and the records it stores.
+//!
+//! A backend (embedded SQLite now, PostgreSQL for several replicas) implements [`Store`].
+//! The trait is shaped for both: writes that must not collide are compare-and-set
+//! ([`PutVersion::expected_version`]) and report [`StoreError::Conflict`] instead of relying on
+//! a single writer; audit events that belong to a change are appended in the same transaction
+//! as the change ([`AuditBatch`]); the audit chain's head is read and advanced inside that
+//! transaction, so any number of writers produce one chain.
+//!
+//! Ciphertext is all the store ever sees of a secret value.
+
+mod error;
+mod records;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+use async_trait::async_trait;
+use clawvault_core::audit::{AuditEvent, ChainHead, ChainKey, ChainedEvent};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use records::*;
+
+/// Result of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Audit events to append, chained with `key`, in the same transaction as the change they
+/// describe.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditBatch<'a> {
+    /// The chain key.
+    pub key: &'a ChainKey,
+    /// Events in order.
+    pub events: &'a [AuditEvent],
+}
+
+impl<'a> AuditBatch<'a> {
+    /// A batch of events.
+    #[must_use]
+    pub fn new(key: &'a ChainKey, events: &'a [AuditEvent]) -> Self {
+        Self { key, events }
+    }
+}
+
+/// The storage backend.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- server keys (wrapped key material) -------------------------------------------------
+
+    /// A wrapped server key by name (`master`, `jwt-signing`, ...).
+    async fn server_key(&self, name: &str) -> Result<Option<ServerKeyRecord>>;
+
+    /// Stores a wrapped server key unless one of that name exists; returns the stored one.
+    async fn insert_server_key(&self, key: ServerKeyRecord) -> Result<ServerKeyRecord>;
+
+    // --- users and API keys -----------------------------------------------------------------
+
+    /// Creates a user.
+    async fn create_user(&self, user: &UserRecord, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// A user by id.
+    async fn user(&self, id: Uuid) -> Result<Option<UserRecord>>;
+
+    /// Number of users (zero means the data directory is new).
+    async fn count_users(&self) -> Result<u64>;
+
+    /// Creates an API key record (the hash, never the key).
+    async fn create_api_key(&self, key: &ApiKeyRecord, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// The API key with this keyed hash.
+    async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKeyRecord>>;
+
+    /// A user's API keys.
+    async fn list_api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKeyRecord>>;
+
+    /// Deletes a user's API key; false if there was none.
+    async fn delete_api_key(&self, user_id: Uuid, key_id: Uuid, audit: AuditBatch<'_>) -> Result<bool>;
+
+    /// Records the last use of a key.
+    async fn touch_api_key(&self, key_id: Uuid, at: OffsetDateTime) -> Result<()>;
+
+    // --- token revocation -------------------------------------------------------------------
+
+    /// Adds a token id to the denylist until `expires_at`.
+    async fn revoke_token(&self, jti: &str, expires_at: OffsetDateTime, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// Token ids revoked and not yet expired at `now` (expired entries are pruned).
+    async fn revoked_tokens(&self, now: OffsetDateTime) -> Result<Vec<String>>;
+
+    // --- vaults -----------------------------------------------------------------------------
+
+    /// Creates a vault; [`StoreError::Conflict`] if the name is taken.
+    async fn create_vault(&self, vault: &VaultRecord, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// A vault by id.
+    async fn vault(&self, id: Uuid) -> Result<Option<VaultRecord>>;
+
+    /// A vault by name.
+    async fn vault_by_name(&self, name: &str) -> Result<Option<VaultRecord>>;
+
+    /// All vaults, oldest first.
+    async fn list_vaults(&self) -> Result<Vec<VaultRecord>>;
+
+    /// Deletes a vault with all its secrets and versions; false if there was none.
+    async fn delete_vault(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool>;
+
+    // --- secrets ----------------------------------------------------------------------------
+
+    /// The secret at a path (deleted or not), without versions.
+    async fn secret(&self, vault_id: Uuid, path: &str) -> Result<Option<SecretRecord>>;
+
+    /// Writes a new version if the secret's current version is still
+    /// [`PutVersion::expected_version`]; [`StoreError::Conflict`] otherwise.
+    async fn put_version(&self, put: &PutVersion, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// A secret and one version (the current one when `version` is `None`), with ciphertext.
+    async fn version(&self, vault_id: Uuid, path: &str, version: Option<i64>) -> Result<Option<(SecretRecord, VersionRecord)>>;
+
+    /// Counts one read of a version with a read limit. Returns the new count, or `None` when the
+    /// limit was already reached (nothing is counted then).
+    async fn consume_access(&self, secret_id: Uuid, version: i64, max: i64) -> Result<Option<i64>>;
+
+    /// Live (not deleted) secrets whose path starts with `prefix`, each with its current
+    /// version's metadata, by path.
+    async fn list_secrets(&self, vault_id: Uuid, prefix: &str) -> Result<Vec<(SecretRecord, VersionMeta)>>;
+
+    /// All versions of a secret, newest first.
+    async fn list_versions(&self, secret_id: Uuid) -> Result<Vec<VersionMeta>>;
+
+    /// Disables a version (kept, unreadable); false if no such version.
+    async fn disable_version(&self, secret_id: Uuid, version: i64, audit: AuditBatch<'_>) -> Result<bool>;
+
+    /// Marks a secret deleted (all versions) or restores it (`deleted_at = None`).
+    async fn set_secret_deleted(&self, secret_id: Uuid, deleted_at: Option<OffsetDateTime>, audit: AuditBatch<'_>) -> Result<bool>;
+
+    // --- audit ------------------------------------------------------------------------------
+
+    /// Appends events to the chain on their own.
+    async fn append_audit(&self, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// The chain's authenticated head, if any event was written.
+    async fn audit_head(&self) -> Result<Option<ChainHead>>;
+
+    /// Events matching `filter`, oldest first, and the number of all matching events.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<(Vec<ChainedEvent>, u64)>;
+
+    /// Up to `limit` events with `seq > after_seq`, in order (for verification).
+    async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<ChainedEvent>>;
+}

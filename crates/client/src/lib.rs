@@ -1,1 +1,381 @@
-//! stub
+//! A typed client of clawvault's native API, used by the `clawvault` CLI and by tests.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), clawvault_client::ClientError> {
+//! let client = clawvault_client::Client::builder("http://127.0.0.1:8420")
+//!     .api_key("1ck_...")
+//!     .build()?;
+//! let vault = client.create_vault("prod", "").await?;
+//! client.put_secret("prod", "openai/api-key", &clawvault_client::PutSecret::new("sk-...")).await?;
+//! let secret = client.get_secret(&vault.id.to_string(), "openai/api-key", None).await?;
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod types;
+
+use std::time::{Duration, Instant};
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use std::sync::Mutex;
+use zeroize::Zeroizing;
+
+pub use error::ClientError;
+pub use types::*;
+
+/// Characters escaped in one path segment.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// Checks a secret path with the server's own rules before it becomes a URL: URL
+/// normalisation would otherwise turn `a/../b` into `b` and write somewhere else.
+fn encode_path(path: &str) -> Result<String, ClientError> {
+    clawvault_core::SecretPath::parse(path).map_err(|e| ClientError::InvalidInput(e.to_string()))?;
+    Ok(path.split('/').map(encode_segment).collect::<Vec<_>>().join("/"))
+}
+
+fn encode_segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// Builds a [`Client`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    base: String,
+    api_key: Option<Zeroizing<String>>,
+    ca_pem: Option<Vec<u8>>,
+    timeout: Duration,
+}
+
+impl ClientBuilder {
+    /// Authenticates with an API key (exchanged for a token on first use).
+    #[must_use]
+    pub fn api_key(mut self, key: &str) -> Self {
+        self.api_key = Some(Zeroizing::new(key.trim().to_owned()));
+        self
+    }
+
+    /// Trusts this PEM CA certificate (self-signed servers).
+    #[must_use]
+    pub fn ca_certificate_pem(mut self, pem: Vec<u8>) -> Self {
+        self.ca_pem = Some(pem);
+        self
+    }
+
+    /// Request timeout (default 30 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`ClientError::Config`] for a bad address or certificate.
+    pub fn build(self) -> Result<Client, ClientError> {
+        let base = self.base.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientError::Config(format!("address {base:?} must start with http:// or https://")));
+        }
+        let mut http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .user_agent(concat!("clawvault-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &self.ca_pem {
+            let cert =
+                reqwest::Certificate::from_pem(pem).map_err(|e| ClientError::Config(format!("CA certificate: {e}")))?;
+            http = http.add_root_certificate(cert);
+        }
+        let http = http.build().map_err(|e| ClientError::Config(e.to_string()))?;
+        Ok(Client { http, base, api_key: self.api_key, token: Mutex::new(None) })
+    }
+}
+
+/// A client of one clawvault server.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    api_key: Option<Zeroizing<String>>,
+    token: Mutex<Option<(Zeroizing<String>, Instant)>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts building a client of the server at `base` (`http://127.0.0.1:8420`).
+    #[must_use]
+    pub fn builder(base: &str) -> ClientBuilder {
+        ClientBuilder { base: base.to_owned(), api_key: None, ca_pem: None, timeout: Duration::from_secs(30) }
+    }
+
+    /// The server address.
+    #[must_use]
+    pub fn address(&self) -> &str {
+        &self.base
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&(dyn erased::Body + Sync)>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_json()?);
+        }
+        req.send().await.map_err(|e| ClientError::unreachable(&self.base, &e))
+    }
+
+    async fn token(&self) -> Result<Zeroizing<String>, ClientError> {
+        if let Ok(guard) = self.token.lock()
+            && let Some((t, until)) = guard.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(t.clone());
+        }
+        let key = self.api_key.as_ref().ok_or(ClientError::NoCredentials)?;
+        let issued = self.exchange(key).await?;
+        let lifetime = Duration::from_secs(u64::try_from(issued.expires_in).unwrap_or(60).saturating_sub(30).max(1));
+        let token = Zeroizing::new(issued.access_token);
+        if let Ok(mut guard) = self.token.lock() {
+            *guard = Some((token.clone(), Instant::now() + lifetime));
+        }
+        Ok(token)
+    }
+
+    async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Decode(e.to_string()))?;
+        if !status.is_success() {
+            return Err(ClientError::from_problem(status.as_u16(), &bytes));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Decode(format!("unexpected answer from the server: {e}")))
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(dyn erased::Body + Sync)>,
+    ) -> Result<T, ClientError> {
+        let token = self.token().await?;
+        let resp = self.send(method, path, Some(&token), body).await?;
+        Self::decode(resp).await
+    }
+
+    async fn call_empty(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(dyn erased::Body + Sync)>,
+    ) -> Result<(), ClientError> {
+        let token = self.token().await?;
+        let resp = self.send(method, path, Some(&token), body).await?;
+        let status = resp.status();
+        if status == StatusCode::NO_CONTENT || status.is_success() {
+            return Ok(());
+        }
+        let bytes = resp.bytes().await.unwrap_or_default();
+        Err(ClientError::from_problem(status.as_u16(), &bytes))
+    }
+
+    /// `GET /v1/health` (no credentials needed).
+    ///
+    /// # Errors
+    /// When the server is unreachable or unhealthy.
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        let resp = self.send(Method::GET, "/v1/health", None, None).await?;
+        Self::decode(resp).await
+    }
+
+    /// Exchanges an API key for a token.
+    ///
+    /// # Errors
+    /// 401 for a bad key.
+    pub async fn exchange(&self, api_key: &str) -> Result<TokenResponse, ClientError> {
+        let body = serde_json::json!({ "api_key": api_key });
+        let resp = self.send(Method::POST, "/v1/auth/api-key-token", None, Some(&body)).await?;
+        Self::decode(resp).await
+    }
+
+    /// Creates a vault.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn create_vault(&self, name: &str, description: &str) -> Result<Vault, ClientError> {
+        let body = serde_json::json!({ "name": name, "description": description });
+        self.call(Method::POST, "/v1/vaults", Some(&body)).await
+    }
+
+    /// Lists vaults.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn list_vaults(&self) -> Result<Vec<Vault>, ClientError> {
+        let list: VaultList = self.call(Method::GET, "/v1/vaults", None).await?;
+        Ok(list.vaults)
+    }
+
+    /// A vault by id or name.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn get_vault(&self, vault: &str) -> Result<Vault, ClientError> {
+        self.call(Method::GET, &format!("/v1/vaults/{}", encode_segment(vault)), None).await
+    }
+
+    /// Deletes a vault and its secrets.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn delete_vault(&self, vault: &str) -> Result<(), ClientError> {
+        self.call_empty(Method::DELETE, &format!("/v1/vaults/{}", encode_segment(vault)), None).await
+    }
+
+    /// Writes a secret version.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn put_secret(&self, vault: &str, path: &str, secret: &PutSecret) -> Result<SecretCreated, ClientError> {
+        let url = format!("/v1/vaults/{}/secrets/{}", encode_segment(vault), encode_path(path)?);
+        self.call(Method::PUT, &url, Some(secret)).await
+    }
+
+    /// Reads a secret (the current version, or `version`).
+    ///
+    /// # Errors
+    /// API errors (404, 410, ...).
+    pub async fn get_secret(&self, vault: &str, path: &str, version: Option<i64>) -> Result<Secret, ClientError> {
+        let url = match version {
+            None => format!("/v1/vaults/{}/secrets/{}", encode_segment(vault), encode_path(path)?),
+            Some(v) => format!("/v1/vaults/{}/secret-version/{}/{v}", encode_segment(vault), encode_path(path)?),
+        };
+        self.call(Method::GET, &url, None).await
+    }
+
+    /// Lists secrets under a prefix.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn list_secrets(&self, vault: &str, prefix: &str) -> Result<Vec<SecretMetadata>, ClientError> {
+        let url = format!("/v1/vaults/{}/secrets?prefix={}", encode_segment(vault), encode_segment(prefix));
+        let list: SecretList = self.call(Method::GET, &url, None).await?;
+        Ok(list.secrets)
+    }
+
+    /// Lists a secret's versions, newest first.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn list_versions(&self, vault: &str, path: &str) -> Result<Vec<SecretMetadata>, ClientError> {
+        let url = format!("/v1/vaults/{}/secret-versions/{}", encode_segment(vault), encode_path(path)?);
+        let list: VersionList = self.call(Method::GET, &url, None).await?;
+        Ok(list.versions)
+    }
+
+    /// Disables a version.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn disable_version(&self, vault: &str, path: &str, version: i64) -> Result<(), ClientError> {
+        let url =
+            format!("/v1/vaults/{}/secret-version-disable/{}/{version}", encode_segment(vault), encode_path(path)?);
+        self.call_empty(Method::POST, &url, None).await
+    }
+
+    /// Server-side rotation.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn rotate_secret(&self, vault: &str, path: &str, rotate: &Rotate) -> Result<SecretCreated, ClientError> {
+        let url = format!("/v1/vaults/{}/secret-rotate/{}", encode_segment(vault), encode_path(path)?);
+        self.call(Method::POST, &url, Some(rotate)).await
+    }
+
+    /// Soft-deletes a secret.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn delete_secret(&self, vault: &str, path: &str) -> Result<(), ClientError> {
+        let url = format!("/v1/vaults/{}/secrets/{}", encode_segment(vault), encode_path(path)?);
+        self.call_empty(Method::DELETE, &url, None).await
+    }
+
+    /// Restores a deleted secret (admins).
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn restore_secret(&self, vault: &str, path: &str) -> Result<SecretMetadata, ClientError> {
+        let url = format!("/v1/vaults/{}/secret-restore/{}", encode_segment(vault), encode_path(path)?);
+        self.call(Method::POST, &url, None).await
+    }
+
+    /// Audit events.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn audit_events(&self, query: &AuditQuery) -> Result<AuditList, ClientError> {
+        let qs = serde_urlencoded_like(query);
+        self.call(Method::GET, &format!("/v1/audit/events{qs}"), None).await
+    }
+
+    /// Verifies the audit chain on the server.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn audit_verify(&self) -> Result<VerifyResult, ClientError> {
+        self.call(Method::GET, "/v1/audit/verify", None).await
+    }
+}
+
+fn serde_urlencoded_like(q: &AuditQuery) -> String {
+    let mut parts = Vec::new();
+    let mut push = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            parts.push(format!("{k}={}", encode_segment(v)));
+        }
+    };
+    push("action", &q.action);
+    push("actor_id", &q.actor_id);
+    push("resource_id", &q.resource_id);
+    push("limit", &q.limit.map(|l| l.to_string()));
+    push("offset", &q.offset.map(|o| o.to_string()));
+    if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+}
+
+mod erased {
+    use super::ClientError;
+
+    /// A serialisable request body (object-safe).
+    pub trait Body {
+        fn to_json(&self) -> Result<Vec<u8>, ClientError>;
+    }
+
+    impl<T: serde::Serialize> Body for T {
+        fn to_json(&self) -> Result<Vec<u8>, ClientError> {
+            serde_json::to_vec(self).map_err(|e| ClientError::Decode(e.to_string()))
+        }
+    }
+}

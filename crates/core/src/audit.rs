@@ -299,15 +299,13 @@ impl<'k> Verifier<'k> {
     /// so that removal of the newest events is detected.
     #[must_use]
     pub fn finish(mut self, head: Option<&ChainHead>) -> Report {
-        if self.broken.is_none() {
-            if let Some(head) = head {
-                let want = self.key.head(head.seq, head.hash);
-                let (id, seq, hash) = self.last.unwrap_or((Uuid::nil(), 0, GENESIS));
-                if !bool::from(want.mac.ct_eq(&head.mac)) {
-                    self.broken = Some(Break { event_id: id, seq, reason: BreakReason::HeadAltered });
-                } else if head.seq != seq || !bool::from(head.hash.ct_eq(&hash)) {
-                    self.broken = Some(Break { event_id: id, seq, reason: BreakReason::Truncated });
-                }
+        if let (None, Some(head)) = (&self.broken, head) {
+            let want = self.key.head(head.seq, head.hash);
+            let (id, seq, hash) = self.last.unwrap_or((Uuid::nil(), 0, GENESIS));
+            if !bool::from(want.mac.ct_eq(&head.mac)) {
+                self.broken = Some(Break { event_id: id, seq, reason: BreakReason::HeadAltered });
+            } else if head.seq != seq || !bool::from(head.hash.ct_eq(&hash)) {
+                self.broken = Some(Break { event_id: id, seq, reason: BreakReason::Truncated });
             }
         }
         Report { checked: self.checked, broken: self.broken }

@@ -118,25 +118,16 @@ pub fn seal(key: &DataKey, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, Cryp
 ///
 /// # Errors
 /// [`CryptoError::Malformed`] or [`CryptoError::Authentication`].
-pub fn open(
-    key: &DataKey,
-    sealed: &[u8],
-    aad: &[u8],
-    what: &'static str,
-) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+pub fn open(key: &DataKey, sealed: &[u8], aad: &[u8], what: &'static str) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     if sealed.len() < HEADER_LEN + TAG_LEN {
         return Err(CryptoError::Malformed("too short"));
     }
     if sealed[0] != ALG_XCHACHA20_POLY1305 {
         return Err(CryptoError::Malformed("unknown algorithm"));
     }
-    let nonce: [u8; NONCE_LEN] = sealed[1..HEADER_LEN]
-        .try_into()
-        .map_err(|_| CryptoError::Malformed("nonce"))?;
+    let nonce: [u8; NONCE_LEN] = sealed[1..HEADER_LEN].try_into().map_err(|_| CryptoError::Malformed("nonce"))?;
     let body_end = sealed.len() - TAG_LEN;
-    let tag: [u8; TAG_LEN] = sealed[body_end..]
-        .try_into()
-        .map_err(|_| CryptoError::Malformed("tag"))?;
+    let tag: [u8; TAG_LEN] = sealed[body_end..].try_into().map_err(|_| CryptoError::Malformed("tag"))?;
     let mut buf = Zeroizing::new(sealed[HEADER_LEN..body_end].to_vec());
     key.cipher()
         .decrypt_inout_detached(&XNonce::from(nonce), aad, buf.as_mut_slice().into(), &tag.into())

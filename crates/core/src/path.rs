@@ -11,9 +11,29 @@ pub const MAX_VAULT_NAME_LEN: usize = 64;
 /// Names that collide with first path segments of the native or Vault-compatible APIs, so a
 /// vault (which is also a Vault KV mount) may not take them.
 pub const RESERVED_VAULT_NAMES: &[&str] = &[
-    "agents", "api", "audit", "auth", "cubbyhole", "enroll", "events", "health", "identity",
-    "jwks", "mcp", "metrics", "openapi", "proxy", "secrets", "share", "shares", "sys", "ui",
-    "users", "v1", "vaults", "well-known",
+    "agents",
+    "api",
+    "audit",
+    "auth",
+    "cubbyhole",
+    "enroll",
+    "events",
+    "health",
+    "identity",
+    "jwks",
+    "mcp",
+    "metrics",
+    "openapi",
+    "proxy",
+    "secrets",
+    "share",
+    "shares",
+    "sys",
+    "ui",
+    "users",
+    "v1",
+    "vaults",
+    "well-known",
 ];
 
 /// Why a path or name was refused. Each variant names one rule; messages never echo more
@@ -112,7 +132,7 @@ impl fmt::Display for SecretPath {
 
 impl fmt::Debug for SecretPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretPath({:?})", self.0)
+        write!(f, "{:?}", self.0)
     }
 }
 
@@ -124,7 +144,9 @@ pub enum VaultNameError {
     #[error("vault name must be 1 to {MAX_VAULT_NAME_LEN} characters long")]
     Length,
     /// A character outside `[A-Za-z0-9_-]`, or a name that does not start with a letter or digit.
-    #[error("vault name may use letters, digits, `-` and `_`, and must start with a letter or digit (it is also a URL segment and a Vault mount name)")]
+    #[error(
+        "vault name may use letters, digits, `-` and `_`, and must start with a letter or digit (it is also a URL segment and a Vault mount name)"
+    )]
     Characters,
     /// A name the HTTP APIs use for themselves.
     #[error("vault name {0:?} is reserved by clawvault's APIs; choose another name")]

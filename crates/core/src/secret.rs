@@ -61,6 +61,39 @@ impl fmt::Display for SecretValue {
     }
 }
 
+/// Reads a JSON string into a wiping buffer (request bodies).
+impl<'de> Deserialize<'de> for SecretValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SecretValue;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SecretValue, E> {
+                Ok(SecretValue::from_str_value(v))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<SecretValue, E> {
+                Ok(SecretValue::new(v.into_bytes()))
+            }
+        }
+        d.deserialize_string(Visitor)
+    }
+}
+
+/// Writes the value as a JSON string (responses that reveal it, and nothing else).
+impl Serialize for SecretValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.expose_str() {
+            Some(v) => s.serialize_str(v),
+            None => s.serialize_str(&String::from_utf8_lossy(self.expose())),
+        }
+    }
+}
+
 /// The kind of a secret. The union of the types 1Claw's clients send; `generic` is the
 /// Python SDK's default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -129,17 +162,16 @@ impl fmt::Display for SecretType {
 
 /// A type name that is not one of [`SecretType::ALL`].
 #[derive(Debug, thiserror::Error)]
-#[error("unknown secret type {0:?}: use one of generic, password, api_key, private_key, certificate, file, note, ssh_key, env_bundle, env")]
+#[error(
+    "unknown secret type {0:?}: use one of generic, password, api_key, private_key, certificate, file, note, ssh_key, env_bundle, env"
+)]
 pub struct UnknownSecretType(pub String);
 
 impl FromStr for SecretType {
     type Err = UnknownSecretType;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| UnknownSecretType(s.chars().take(40).collect()))
+        Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| UnknownSecretType(s.chars().take(40).collect()))
     }
 }
 
@@ -153,6 +185,14 @@ mod tests {
         assert!(!format!("{v:?}").contains("canary"));
         assert!(!format!("{v}").contains("canary"));
         assert_eq!(v.expose(), b"canary-123");
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let v: SecretValue = serde_json::from_str("\"s3cr\\u00e9t\"").unwrap();
+        assert_eq!(v.expose_str(), Some("s3cr\u{e9}t"));
+        assert_eq!(serde_json::to_string(&v).unwrap(), "\"s3cr\u{e9}t\"");
+        assert!(serde_json::from_str::<SecretValue>("12").is_err());
     }
 
     #[test]

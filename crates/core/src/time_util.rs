@@ -25,8 +25,7 @@ pub fn unix_micros(t: OffsetDateTime) -> i64 {
 /// Formats as RFC 3339 (`2026-11-26T06:22:24.123456Z`), the form every API response uses.
 #[must_use]
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 #[cfg(test)]

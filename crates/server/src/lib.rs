@@ -1,1 +1,267 @@
-//! stub
+//! The clawvault server: an axum application over a [`Store`], with envelope encryption, an
+//! audited request pipeline and the native (1Claw-shaped) API.
+//!
+//! - [`Server::start`] opens (or initialises) a data directory and binds the listener;
+//!   [`Server::serve`] runs until a shutdown signal, then drains requests and flushes the
+//!   audit pipeline.
+//! - [`app`] builds the router from an [`AppState`]; tests use it to drive the exact routes
+//!   production serves.
+//! - [`verify_offline`] checks the audit chain of a data directory without a running server.
+
+mod app;
+mod audit_sink;
+pub mod auth;
+pub mod config;
+mod data_dir;
+pub mod error;
+mod json;
+pub mod native;
+mod op;
+pub mod service;
+mod state;
+mod tls;
+mod verify;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use clawvault_core::apikey::ApiKey;
+use clawvault_core::audit::{ChainKey, Report};
+use clawvault_core::crypto::{DataKey, RootKey};
+use clawvault_core::keyring::{MasterSecret, Purpose};
+use clawvault_core::time_util::now;
+use clawvault_store::{ServerKeyRecord, Store, StoreError};
+use clawvault_store_sqlite::{OpenMode, SqliteStore};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use app::{app, openapi};
+pub use config::{Config, ConfigError, Overrides};
+pub use data_dir::{ADMIN_KEY_FILE, DataDir};
+pub use state::AppState;
+
+use crate::audit_sink::AuditSink;
+use crate::auth::TokenService;
+use crate::tls::{PeerAddr, TlsListener};
+
+/// Why the server could not start or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data directory cannot be used.
+    #[error("data directory: {0}")]
+    DataDir(String),
+    /// The root key (or a key it protects) cannot be loaded or used.
+    #[error("root key: {0}")]
+    RootKey(String),
+    /// The database failed.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Why, with advice.
+        reason: String,
+    },
+    /// TLS files are unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The HTTP server failed.
+    #[error("serving: {0}")]
+    Serve(String),
+}
+
+const MASTER_KEY: &str = "master";
+const TOKEN_SIGNING_KEY: &str = "token-signing";
+const TOKEN_SIGNING_CONTEXT: &[u8] = b"clawvault/token-signing-key/v1";
+
+/// Loads the master secret, generating and storing it on first start.
+async fn master_secret(store: &dyn Store, root: &dyn RootKey, create: bool) -> Result<MasterSecret, ServerError> {
+    let mismatch = |e: clawvault_core::CryptoError| {
+        ServerError::RootKey(format!(
+            "the root key does not open this database's keys ({e}); is this the right root.key for this data directory?"
+        ))
+    };
+    if let Some(rec) = store.server_key(MASTER_KEY).await? {
+        return MasterSecret::unwrap(root, &rec.wrapped).map_err(mismatch);
+    }
+    if !create {
+        return Err(ServerError::DataDir("this data directory was never initialised by a server".into()));
+    }
+    let (_, wrapped) = MasterSecret::generate(root).map_err(|e| ServerError::RootKey(e.to_string()))?;
+    let stored = store
+        .insert_server_key(ServerKeyRecord {
+            name: MASTER_KEY.into(),
+            wrapped,
+            root_key_id: root.key_id().into(),
+            created_at: now(),
+        })
+        .await?;
+    // Another starting replica may have won the insert: always use what is stored.
+    MasterSecret::unwrap(root, &stored.wrapped).map_err(mismatch)
+}
+
+async fn token_signing_seed(store: &dyn Store, root: &dyn RootKey) -> Result<DataKey, ServerError> {
+    let rec = match store.server_key(TOKEN_SIGNING_KEY).await? {
+        Some(rec) => rec,
+        None => {
+            let seed = DataKey::generate().map_err(|e| ServerError::RootKey(e.to_string()))?;
+            let wrapped = root.wrap(&seed, TOKEN_SIGNING_CONTEXT).map_err(|e| ServerError::RootKey(e.to_string()))?;
+            store
+                .insert_server_key(ServerKeyRecord {
+                    name: TOKEN_SIGNING_KEY.into(),
+                    wrapped,
+                    root_key_id: root.key_id().into(),
+                    created_at: now(),
+                })
+                .await?
+        }
+    };
+    root.unwrap(&rec.wrapped, TOKEN_SIGNING_CONTEXT)
+        .map_err(|e| ServerError::RootKey(format!("token signing key: {e}")))
+}
+
+enum Bound {
+    Plain(TcpListener),
+    Tls(TlsListener),
+}
+
+/// A started server: data directory open, listener bound, not yet serving.
+pub struct Server {
+    state: AppState,
+    store: Arc<SqliteStore>,
+    audit_task: JoinHandle<()>,
+    listener: Bound,
+    local_addr: SocketAddr,
+    new_admin_key: Option<ApiKey>,
+    data_dir: DataDir,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("local_addr", &self.local_addr).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Opens or initialises the data directory, loads keys, bootstraps the first admin on a
+    /// new directory, and binds the listener.
+    ///
+    /// # Errors
+    /// A [`ServerError`] that says what to fix.
+    pub async fn start(config: Config) -> Result<Self, ServerError> {
+        let data_dir = DataDir::open_or_create(&config.data_dir)?;
+        let root: Arc<dyn RootKey> = Arc::new(data_dir.root_key(true)?);
+        let sqlite = Arc::new(SqliteStore::open(&data_dir.database(), OpenMode::ReadWrite).await?);
+        let store: Arc<dyn Store> = sqlite.clone();
+        let master = master_secret(store.as_ref(), root.as_ref(), true).await?;
+        let chain_key = ChainKey::new(master.derive(Purpose::AuditChain));
+        let api_key_hash = master.derive(Purpose::ApiKeyHash);
+        let seed = token_signing_seed(store.as_ref(), root.as_ref()).await?;
+        let revoked = store.revoked_tokens(now()).await?;
+        let tokens = TokenService::new(&seed, config.token_ttl_seconds, revoked)?;
+        let (audit, audit_task) = AuditSink::start(Arc::clone(&store), chain_key.clone(), config.audit_batch_max);
+
+        let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+        let tcp = TcpListener::bind(config.listen).await.map_err(|e| ServerError::Bind {
+            addr: config.listen,
+            reason: match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "the address is in use: is another clawvault running? Choose another with --listen".into()
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "permission denied: ports below 1024 need privileges; choose another with --listen".into()
+                }
+                _ => e.to_string(),
+            },
+        })?;
+        let local_addr = tcp.local_addr().map_err(|e| ServerError::Serve(e.to_string()))?;
+        let listener = match tls {
+            Some(cfg) => Bound::Tls(TlsListener::new(tcp, cfg).map_err(|e| ServerError::Serve(e.to_string()))?),
+            None => Bound::Plain(tcp),
+        };
+
+        let state = AppState::new(store, root, chain_key, api_key_hash, tokens, audit, config);
+        let new_admin_key = service::keys::bootstrap_admin(&state)
+            .await
+            .map_err(|e| ServerError::DataDir(format!("creating the first admin: {e}")))?;
+        if let Some(key) = &new_admin_key {
+            data_dir::write_private(&data_dir.admin_key_file(), format!("{}\n", key.expose()).as_bytes())?;
+        }
+        Ok(Self { state, store: sqlite, audit_task, listener, local_addr, new_admin_key, data_dir })
+    }
+
+    /// The bound address (useful with port 0).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Whether clients connect with TLS.
+    #[must_use]
+    pub fn is_tls(&self) -> bool {
+        matches!(self.listener, Bound::Tls(_))
+    }
+
+    /// The first admin's API key, when this start created it (show it once).
+    #[must_use]
+    pub fn new_admin_key(&self) -> Option<&ApiKey> {
+        self.new_admin_key.as_ref()
+    }
+
+    /// The data directory.
+    #[must_use]
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data_dir
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests
+    /// finish, flushes the audit pipeline and checkpoints the database.
+    ///
+    /// # Errors
+    /// [`ServerError::Serve`].
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+        let Self { state, store, audit_task, listener, .. } = self;
+        let router = app(state.clone());
+        let served = match listener {
+            Bound::Plain(tcp) => {
+                axum::serve(tcp, router.into_make_service_with_connect_info::<PeerAddr>())
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            Bound::Tls(tls) => {
+                axum::serve(tls, router.into_make_service_with_connect_info::<PeerAddr>())
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
+        state.audit.flush().await;
+        drop(state);
+        audit_task.abort();
+        store.close().await;
+        tracing::info!("stopped: in-flight requests finished, audit log flushed");
+        served.map_err(|e| ServerError::Serve(e.to_string()))
+    }
+}
+
+/// Verifies the audit chain of a data directory without a server (read-only).
+///
+/// # Errors
+/// When the directory, root key or database cannot be opened.
+pub async fn verify_offline(data_dir: &Path, limit: Option<u64>) -> Result<(Report, bool), ServerError> {
+    let dir = DataDir::open_existing(data_dir)?;
+    let root = dir.root_key(false)?;
+    let store = SqliteStore::open(&dir.database(), OpenMode::ReadOnly).await?;
+    let master = master_secret(&store, &root, false).await?;
+    let key = ChainKey::new(master.derive(Purpose::AuditChain));
+    let result = verify::verify_chain(&store, &key, limit).await?;
+    store.close().await;
+    Ok(result)
+}

@@ -15,7 +15,11 @@ pub(crate) async fn head(conn: &mut SqliteConnection) -> Result<Option<ChainHead
     row.map(|r| {
         let hash: Vec<u8> = r.get("hash");
         let mac: Vec<u8> = r.get("mac");
-        Ok(ChainHead { seq: r.get("seq"), hash: hash32(&hash, "audit head hash")?, mac: hash32(&mac, "audit head mac")? })
+        Ok(ChainHead {
+            seq: r.get("seq"),
+            hash: hash32(&hash, "audit head hash")?,
+            mac: hash32(&mac, "audit head mac")?,
+        })
     })
     .transpose()
 }

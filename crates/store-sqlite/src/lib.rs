@@ -15,8 +15,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clawvault_store::{Result, StoreError};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -68,11 +68,8 @@ impl SqliteStore {
             }
             SqlitePoolOptions::new().max_connections(1).connect_with(reader_opts.clone()).await.map_err(backend)?
         };
-        let reader = SqlitePoolOptions::new()
-            .max_connections(readers)
-            .connect_with(reader_opts)
-            .await
-            .map_err(backend)?;
+        let reader =
+            SqlitePoolOptions::new().max_connections(readers).connect_with(reader_opts).await.map_err(backend)?;
         Ok(Self { writer, reader })
     }
 

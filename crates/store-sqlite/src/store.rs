@@ -63,7 +63,9 @@ impl Store for SqliteStore {
             .bind(micros(user.created_at))
             .execute(&mut *tx)
             .await
-            .map_err(|e| if unique_violation(&e) { StoreError::Conflict("a user with that name exists") } else { backend(e) })?;
+            .map_err(|e| {
+                if unique_violation(&e) { StoreError::Conflict("a user with that name exists") } else { backend(e) }
+            })?;
         audit::append(&mut tx, audit).await?;
         tx.commit().await.map_err(backend)
     }
@@ -210,7 +212,10 @@ impl Store for SqliteStore {
     }
 
     async fn list_vaults(&self) -> Result<Vec<VaultRecord>> {
-        let rows = sqlx::query("SELECT * FROM vaults ORDER BY created_at, id").fetch_all(&self.reader).await.map_err(backend)?;
+        let rows = sqlx::query("SELECT * FROM vaults ORDER BY created_at, id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
         rows.iter().map(convert::vault).collect()
     }
 
@@ -229,12 +234,13 @@ impl Store for SqliteStore {
     }
 
     async fn secret(&self, vault_id: Uuid, path: &str) -> Result<Option<SecretRecord>> {
-        let row = sqlx::query(concat!("SELECT ", secret_columns!(), " FROM secrets s WHERE s.vault_id = ? AND s.path = ?"))
-            .bind(vault_id)
-            .bind(path)
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(backend)?;
+        let row =
+            sqlx::query(concat!("SELECT ", secret_columns!(), " FROM secrets s WHERE s.vault_id = ? AND s.path = ?"))
+                .bind(vault_id)
+                .bind(path)
+                .fetch_optional(&self.writer)
+                .await
+                .map_err(backend)?;
         row.as_ref().map(convert::secret).transpose()
     }
 
@@ -296,7 +302,12 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn version(&self, vault_id: Uuid, path: &str, version: Option<i64>) -> Result<Option<(SecretRecord, VersionRecord)>> {
+    async fn version(
+        &self,
+        vault_id: Uuid,
+        path: &str,
+        version: Option<i64>,
+    ) -> Result<Option<(SecretRecord, VersionRecord)>> {
         let row = sqlx::query(concat!(
             "SELECT ", secret_columns!(), ", ", version_columns!(), ", v.ciphertext AS v_ciphertext \
              FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE(?3, s.current_version) \
@@ -327,25 +338,32 @@ impl Store for SqliteStore {
 
     async fn list_secrets(&self, vault_id: Uuid, prefix: &str) -> Result<Vec<(SecretRecord, VersionMeta)>> {
         let rows = sqlx::query(concat!(
-            "SELECT ", secret_columns!(), ", ", version_columns!(),
+            "SELECT ",
+            secret_columns!(),
+            ", ",
+            version_columns!(),
             " FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
              WHERE s.vault_id = ?1 AND s.deleted_at IS NULL AND substr(s.path, 1, ?2) = ?3 ORDER BY s.path"
         ))
-            .bind(vault_id)
-            .bind(i64::try_from(prefix.len()).unwrap_or(i64::MAX))
-            .bind(prefix)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
+        .bind(vault_id)
+        .bind(i64::try_from(prefix.len()).unwrap_or(i64::MAX))
+        .bind(prefix)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
         rows.iter().map(|r| Ok((convert::secret(r)?, convert::version_meta(r)?))).collect()
     }
 
     async fn list_versions(&self, secret_id: Uuid) -> Result<Vec<VersionMeta>> {
-        let rows = sqlx::query(concat!("SELECT ", version_columns!(), " FROM secret_versions v WHERE v.secret_id = ? ORDER BY v.version DESC"))
-            .bind(secret_id)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM secret_versions v WHERE v.secret_id = ? ORDER BY v.version DESC"
+        ))
+        .bind(secret_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
         rows.iter().map(convert::version_meta).collect()
     }
 
@@ -364,7 +382,12 @@ impl Store for SqliteStore {
         Ok(done)
     }
 
-    async fn set_secret_deleted(&self, secret_id: Uuid, deleted_at: Option<OffsetDateTime>, audit: AuditBatch<'_>) -> Result<bool> {
+    async fn set_secret_deleted(
+        &self,
+        secret_id: Uuid,
+        deleted_at: Option<OffsetDateTime>,
+        audit: AuditBatch<'_>,
+    ) -> Result<bool> {
         let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE secrets SET deleted_at = ? WHERE id = ?")
             .bind(opt_micros(deleted_at))

@@ -1,6 +1,9 @@
 //! The conformance suite: behaviour every [`Store`] backend must show. Backends call
 //! [`run_all`] from their tests with a factory that makes a fresh, empty store.
 
+// A test suite: a failed unwrap is a failed check.
+#![allow(clippy::unwrap_used)]
+
 use std::future::Future;
 use std::sync::Arc;
 
@@ -161,7 +164,10 @@ async fn versions(s: &impl Store) {
     assert!(matches!(s.put_version(&again, AuditBatch::new(&k, &[])).await, Err(StoreError::Conflict(_))));
     s.put_version(&put(v.id, sid, "api/openai", 1), AuditBatch::new(&k, &[])).await.unwrap();
     // A stale writer loses cleanly.
-    assert!(matches!(s.put_version(&put(v.id, sid, "api/openai", 1), AuditBatch::new(&k, &[])).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.put_version(&put(v.id, sid, "api/openai", 1), AuditBatch::new(&k, &[])).await,
+        Err(StoreError::Conflict(_))
+    ));
 
     let (secret, cur) = s.version(v.id, "api/openai", None).await.unwrap().unwrap();
     assert_eq!((secret.id, secret.current_version, cur.meta.version), (sid, 2, 2));
@@ -188,7 +194,11 @@ async fn versions(s: &impl Store) {
     let at = now();
     assert!(s.set_secret_deleted(sid, Some(at), AuditBatch::new(&k, &[])).await.unwrap());
     assert_eq!(s.secret(v.id, "api/openai").await.unwrap().unwrap().deleted_at, Some(at));
-    assert_eq!(paths(s.list_secrets(v.id, "api/").await.unwrap()), vec!["api/anthropic"], "deleted secrets are not listed");
+    assert_eq!(
+        paths(s.list_secrets(v.id, "api/").await.unwrap()),
+        vec!["api/anthropic"],
+        "deleted secrets are not listed"
+    );
     assert!(s.set_secret_deleted(sid, None, AuditBatch::new(&k, &[])).await.unwrap());
     assert_eq!(s.list_secrets(v.id, "api/").await.unwrap().len(), 2);
     // Writing to a deleted path revives it with the next version.

@@ -116,7 +116,12 @@ pub trait Store: Send + Sync + 'static {
     async fn put_version(&self, put: &PutVersion, audit: AuditBatch<'_>) -> Result<()>;
 
     /// A secret and one version (the current one when `version` is `None`), with ciphertext.
-    async fn version(&self, vault_id: Uuid, path: &str, version: Option<i64>) -> Result<Option<(SecretRecord, VersionRecord)>>;
+    async fn version(
+        &self,
+        vault_id: Uuid,
+        path: &str,
+        version: Option<i64>,
+    ) -> Result<Option<(SecretRecord, VersionRecord)>>;
 
     /// Counts one read of a version with a read limit. Returns the new count, or `None` when the
     /// limit was already reached (nothing is counted then).
@@ -133,7 +138,12 @@ pub trait Store: Send + Sync + 'static {
     async fn disable_version(&self, secret_id: Uuid, version: i64, audit: AuditBatch<'_>) -> Result<bool>;
 
     /// Marks a secret deleted (all versions) or restores it (`deleted_at = None`).
-    async fn set_secret_deleted(&self, secret_id: Uuid, deleted_at: Option<OffsetDateTime>, audit: AuditBatch<'_>) -> Result<bool>;
+    async fn set_secret_deleted(
+        &self,
+        secret_id: Uuid,
+        deleted_at: Option<OffsetDateTime>,
+        audit: AuditBatch<'_>,
+    ) -> Result<bool>;
 
     // --- audit ------------------------------------------------------------------------------
 

@@ -1,0 +1,271 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// clawvault: secrets for fleets of AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "clawvault", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  clawvault server                                      # start a local server (./clawvault-data)
+  clawvault vault create prod
+  echo -n 'sk-live-123' | clawvault secret put prod/openai/api-key
+  clawvault secret get prod/openai/api-key
+  clawvault secret list prod --json
+
+Exit codes:
+  0 ok · 1 error · 2 usage · 3 server not reachable · 4 not authenticated · 5 permission denied
+  6 not found · 7 gone (expired, deleted, read limit reached, disabled) · 8 conflict · 9 invalid input";
+
+/// Options every command understands.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Server address.
+    #[arg(long, global = true, env = "CLAWVAULT_ADDR", value_name = "URL")]
+    pub address: Option<String>,
+    /// Read the API key from this file.
+    #[arg(long, global = true, env = "CLAWVAULT_API_KEY_FILE", value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Trust this PEM CA certificate (for a server with a self-signed certificate).
+    #[arg(long, global = true, env = "CLAWVAULT_CACERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Server(ServerArgs),
+    /// Save a server address and API key for later commands.
+    Login(LoginArgs),
+    /// Create, list and delete vaults.
+    #[command(subcommand)]
+    Vault(VaultCommand),
+    /// Store, read, list, rotate and delete secrets.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// Read and verify the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `clawvault server`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  clawvault server                                  # ./clawvault-data, http://127.0.0.1:8420
+  clawvault server --data-dir /var/lib/clawvault --listen 0.0.0.0:8420 \\
+      --tls-cert /etc/clawvault/cert.pem --tls-key /etc/clawvault/key.pem
+  clawvault server --config /etc/clawvault/clawvault.toml
+
+Every flag can also come from the environment (CLAWVAULT_DATA_DIR, CLAWVAULT_LISTEN, ...) or the
+config file; flags win over the environment, which wins over the file.")]
+pub struct ServerArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "CLAWVAULT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (database, root key, first admin key).
+    #[arg(long, env = "CLAWVAULT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Listen address (IP:PORT; port 0 picks a free one).
+    #[arg(long, env = "CLAWVAULT_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, env = "CLAWVAULT_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "CLAWVAULT_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Log filter (`info`, `debug`, `clawvault_server=trace`, ...).
+    #[arg(long, env = "CLAWVAULT_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, env = "CLAWVAULT_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Lifetime of access tokens, in seconds (60 to 86400).
+    #[arg(long, env = "CLAWVAULT_TOKEN_TTL_SECONDS", value_name = "SECONDS")]
+    pub token_ttl: Option<String>,
+}
+
+/// `clawvault login`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  clawvault login --address https://vault.example.com:8420     # prompts for the API key
+  clawvault login --address http://127.0.0.1:8420 --from-file ./clawvault-data/admin-key
+  pass show clawvault/key | clawvault login --address https://vault.example.com")]
+pub struct LoginArgs {
+    /// Read the API key from this file (otherwise from stdin or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Create a vault.
+    #[command(after_help = "Examples:\n  clawvault vault create prod --description 'production bots'")]
+    Create {
+        /// Name: letters, digits, - and _.
+        name: String,
+        /// Description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List vaults.
+    #[command(after_help = "Examples:\n  clawvault vault list\n  clawvault vault list --json | jq -r '.[].name'")]
+    List,
+    /// Delete a vault and every secret in it.
+    #[command(after_help = "Examples:\n  clawvault vault delete staging --yes")]
+    Delete {
+        /// Vault name or id.
+        vault: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Where a new value comes from.
+#[derive(Debug, Args)]
+pub struct ValueSource {
+    /// Read the value from this file, byte for byte (otherwise stdin, or a hidden prompt).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    /// Keep a trailing newline read from stdin (dropped by default).
+    #[arg(long)]
+    pub keep_newline: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store a new version of a secret (value from stdin, a file, or a hidden prompt).
+    #[command(after_help = "\
+Examples:
+  echo -n 'sk-live-123' | clawvault secret put prod/openai/api-key
+  clawvault secret put prod/tls/cert --from-file cert.pem --type certificate
+  clawvault secret put prod/db/password --expires-in 24h --max-reads 3 --metadata '{\"owner\":\"ops\"}'")]
+    Put {
+        /// VAULT/PATH, e.g. prod/openai/api-key.
+        reference: String,
+        #[command(flatten)]
+        source: ValueSource,
+        /// Type: generic, password, api_key, private_key, certificate, file, note, ssh_key, env_bundle, env.
+        #[arg(long = "type", value_name = "TYPE")]
+        secret_type: Option<String>,
+        /// Metadata as a JSON object.
+        #[arg(long, value_name = "JSON")]
+        metadata: Option<String>,
+        /// Unreadable after this time (RFC 3339).
+        #[arg(long, value_name = "TIME", conflicts_with = "expires_in")]
+        expires_at: Option<String>,
+        /// Unreadable after this long (e.g. 30m, 24h, 7d).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        /// Reads allowed before the secret answers 410.
+        #[arg(long, value_name = "N")]
+        max_reads: Option<i64>,
+    },
+    /// Print a secret's value (or all its fields with --json).
+    #[command(after_help = "\
+Examples:
+  clawvault secret get prod/openai/api-key
+  clawvault secret get prod/openai/api-key --version 2
+  export OPENAI_API_KEY=\"$(clawvault secret get prod/openai/api-key)\"")]
+    Get {
+        /// VAULT/PATH.
+        reference: String,
+        /// A specific version.
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// List secrets in a vault (never values).
+    #[command(after_help = "Examples:\n  clawvault secret list prod\n  clawvault secret list prod --prefix openai/")]
+    List {
+        /// Vault name or id.
+        vault: String,
+        /// Only paths starting with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// List a secret's versions, newest first.
+    #[command(after_help = "Examples:\n  clawvault secret versions prod/openai/api-key")]
+    Versions {
+        /// VAULT/PATH.
+        reference: String,
+    },
+    /// Delete a secret (all versions; an admin can restore it).
+    #[command(after_help = "Examples:\n  clawvault secret delete prod/old/token")]
+    Delete {
+        /// VAULT/PATH.
+        reference: String,
+    },
+    /// Restore a deleted secret (admins).
+    #[command(after_help = "Examples:\n  clawvault secret restore prod/old/token")]
+    Restore {
+        /// VAULT/PATH.
+        reference: String,
+    },
+    /// Replace a secret's value with one the server generates.
+    #[command(
+        after_help = "Examples:\n  clawvault secret rotate prod/webhook/signing-key --length 64 --charset alphanumeric"
+    )]
+    Rotate {
+        /// VAULT/PATH.
+        reference: String,
+        /// Length, 8 to 1024.
+        #[arg(long, default_value_t = 32)]
+        length: usize,
+        /// hex, base64, alphanumeric or ascii.
+        #[arg(long, default_value = "hex")]
+        charset: String,
+    },
+    /// Disable one version (kept for the record; reads answer 410).
+    #[command(after_help = "Examples:\n  clawvault secret disable prod/openai/api-key 3")]
+    Disable {
+        /// VAULT/PATH.
+        reference: String,
+        /// Version number.
+        version: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the audit hash chain (on the server, or offline from a data directory).
+    #[command(after_help = "\
+Examples:
+  clawvault audit verify                              # ask the running server
+  clawvault audit verify --data-dir ./clawvault-data  # offline, read-only")]
+    Verify {
+        /// Verify this data directory directly instead of asking a server.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// List audit events.
+    #[command(after_help = "Examples:\n  clawvault audit list --action secret.read --limit 20")]
+    List {
+        /// Only this action.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only this actor id.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Page size.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Page offset.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
+}

@@ -1,0 +1,83 @@
+//! `clawvault audit ...`.
+
+use anyhow::Result;
+use clawvault_client::AuditQuery;
+
+use crate::cli::{AuditCommand, Global};
+use crate::context;
+use crate::exit::{Coded, ERROR};
+use crate::output::{self, Table, short_time};
+
+/// Runs an audit command.
+///
+/// # Errors
+/// Client errors; a broken chain exits with code 1.
+pub async fn run(global: &Global, cmd: AuditCommand) -> Result<()> {
+    match cmd {
+        AuditCommand::Verify { data_dir } => {
+            let (valid, checked, broken) = match data_dir {
+                Some(dir) => {
+                    let (report, _) = clawvault_server::verify_offline(&dir, None).await?;
+                    let broken = report.broken.map(|b| (b.event_id.to_string(), b.seq, b.reason.to_string()));
+                    (broken.is_none(), report.checked, broken)
+                }
+                None => {
+                    let r = context::client(global)?.audit_verify().await?;
+                    let broken = r
+                        .broken_at_event_id
+                        .map(|id| (id.to_string(), r.broken_at_seq.unwrap_or(0), r.broken_reason.unwrap_or_default()));
+                    (r.chain_valid, r.events_checked, broken)
+                }
+            };
+            if global.json {
+                output::json(&serde_json::json!({
+                    "chain_valid": valid,
+                    "events_checked": checked,
+                    "broken_at_event_id": broken.as_ref().map(|b| &b.0),
+                    "broken_at_seq": broken.as_ref().map(|b| b.1),
+                    "broken_reason": broken.as_ref().map(|b| &b.2),
+                }))?;
+            } else if valid {
+                println!("Audit chain intact: {checked} events verified.");
+            }
+            if let Some((id, seq, reason)) = broken {
+                return Err(Coded {
+                    code: ERROR,
+                    message: format!("audit chain broken at event {id} (#{seq}): {reason}"),
+                }
+                .into());
+            }
+        }
+        AuditCommand::List { action, actor, limit, offset } => {
+            let client = context::client(global)?;
+            let page = client
+                .audit_events(&AuditQuery {
+                    action,
+                    actor_id: actor,
+                    resource_id: None,
+                    limit: Some(limit),
+                    offset: Some(offset),
+                })
+                .await?;
+            if global.json {
+                output::json(&page)?;
+            } else {
+                let mut t = Table::new(vec!["#", "TIME", "ACTION", "OUTCOME", "ACTOR", "RESOURCE", "FROM"]);
+                for e in &page.events {
+                    t.row(vec![
+                        e.seq.to_string(),
+                        short_time(&e.created_at),
+                        e.action.clone(),
+                        e.outcome.clone(),
+                        format!("{}:{}", e.actor_type, e.actor_id.chars().take(8).collect::<String>()),
+                        e.resource_id.clone(),
+                        e.ip_address.clone().unwrap_or_default(),
+                    ]);
+                }
+                print!("{}", t.render());
+                eprintln!("{} of {} events", page.events.len(), page.total);
+            }
+        }
+    }
+    Ok(())
+}

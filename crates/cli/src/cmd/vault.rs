@@ -1,0 +1,62 @@
+//! `clawvault vault ...`.
+
+use std::io::IsTerminal;
+
+use anyhow::Result;
+
+use crate::cli::{Global, VaultCommand};
+use crate::context;
+use crate::exit::Coded;
+use crate::output::{self, Table, short_time};
+
+/// Runs a vault command.
+///
+/// # Errors
+/// Client errors.
+pub async fn run(global: &Global, cmd: VaultCommand) -> Result<()> {
+    let client = context::client(global)?;
+    match cmd {
+        VaultCommand::Create { name, description } => {
+            let v = client.create_vault(&name, &description).await?;
+            if global.json {
+                output::json(&v)?;
+            } else {
+                println!("Created vault {} ({}).", v.name, v.id);
+            }
+        }
+        VaultCommand::List => {
+            let vaults = client.list_vaults().await?;
+            if global.json {
+                output::json(&vaults)?;
+            } else {
+                let mut t = Table::new(vec!["NAME", "ID", "CREATED", "DESCRIPTION"]);
+                for v in &vaults {
+                    t.row(vec![v.name.clone(), v.id.to_string(), short_time(&v.created_at), v.description.clone()]);
+                }
+                print!("{}", t.render());
+            }
+        }
+        VaultCommand::Delete { vault, yes } => {
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(Coded::invalid(format!(
+                        "deleting vault {vault:?} removes every secret in it: add --yes to confirm"
+                    )));
+                }
+                eprint!("Delete vault {vault:?} and every secret in it? Type its name to confirm: ");
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if answer.trim() != vault {
+                    return Err(Coded::invalid("not confirmed; nothing was deleted"));
+                }
+            }
+            client.delete_vault(&vault).await?;
+            if global.json {
+                output::json(&serde_json::json!({ "deleted": vault }))?;
+            } else {
+                println!("Deleted vault {vault}.");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! Output for people (aligned tables) and for scripts (`--json`).
+
+use std::io::Write;
+
+use serde::Serialize;
+
+/// A table with a header row; columns are padded to their widest cell.
+#[derive(Debug)]
+pub struct Table {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column names.
+    #[must_use]
+    pub fn new(header: Vec<&'static str>) -> Self {
+        Self { header, rows: Vec::new() }
+    }
+
+    /// Adds a row.
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// Renders to text.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                if let Some(w) = widths.get_mut(i) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+        }
+        let line = |cells: Vec<&str>| {
+            let mut s = String::new();
+            for (i, cell) in cells.iter().enumerate() {
+                if i + 1 == cells.len() {
+                    s.push_str(cell);
+                } else {
+                    s.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+                }
+            }
+            s.trim_end().to_owned()
+        };
+        let mut out = line(self.header.clone());
+        out.push('\n');
+        for row in &self.rows {
+            out.push_str(&line(row.iter().map(String::as_str).collect()));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Prints `value` as pretty JSON.
+///
+/// # Errors
+/// Serialization or I/O failures.
+pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Shortens an RFC 3339 timestamp to seconds (`2026-11-26 06:22:24`).
+#[must_use]
+pub fn short_time(t: &str) -> String {
+    t.get(..19).map_or_else(|| t.to_owned(), |s| s.replace('T', " "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligns_columns() {
+        let mut t = Table::new(vec!["PATH", "VERSION"]);
+        t.row(vec!["a/long/path".into(), "1".into()]);
+        t.row(vec!["b".into(), "12".into()]);
+        assert_eq!(t.render(), "PATH         VERSION\na/long/path  1\nb            12\n");
+    }
+}

@@ -1,0 +1,275 @@
+//! The integration harness: starts the real `clawvault` binary on a free loopback port with a
+//! temporary data directory, and talks HTTP to it.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_clawvault");
+
+/// A running server.
+pub struct TestServer {
+    child: Option<Child>,
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub log_file: PathBuf,
+    pub stdout: Vec<String>,
+    pub admin_key: String,
+    _dir: Option<tempfile::TempDir>,
+    pub http: Client,
+}
+
+/// Options for starting a server.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl TestServer {
+    /// A fresh server in a new temporary directory.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut s = Self::start_at(&data, &Options::default());
+        s._dir = Some(dir);
+        s
+    }
+
+    /// A fresh server with options.
+    pub fn start_with(opts: &Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut s = Self::start_at(&data, opts);
+        s._dir = Some(dir);
+        s
+    }
+
+    /// A server on an existing (or new) data directory; the caller keeps the directory.
+    pub fn start_at(data_dir: &Path, opts: &Options) -> Self {
+        Self::try_start_at(data_dir, opts).unwrap_or_else(|e| panic!("server did not start: {e}"))
+    }
+
+    /// Like [`start_at`], returning the failure text instead of panicking.
+    pub fn try_start_at(data_dir: &Path, opts: &Options) -> Result<Self, String> {
+        let log_file = data_dir.with_extension(format!("log.{}", std::process::id()));
+        let log_file = unique(&log_file);
+        let log = std::fs::File::create(&log_file).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("server").arg("--data-dir").arg(data_dir).arg("--listen").arg("127.0.0.1:0");
+        cmd.args(&opts.args);
+        cmd.env_remove("CLAWVAULT_CONFIG").env_remove("CLAWVAULT_LOG").env("NO_COLOR", "1");
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::from(log)).stdin(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Vec::new();
+        let base = loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    let found = line.split("listening on ").nth(1).map(str::to_owned);
+                    lines.push(line);
+                    if let Some(url) = found {
+                        break url;
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+                    return Err(format!("exit {status:?}; stdout {lines:?}; log:\n{log}"));
+                }
+            }
+        };
+        // Collect the rest of the banner (the admin key lines, on first start).
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            lines.push(line);
+        }
+        let admin_key = std::fs::read_to_string(data_dir.join("admin-key")).unwrap_or_default().trim().to_owned();
+        let http =
+            Client::builder().danger_accept_invalid_certs(true).timeout(Duration::from_secs(30)).build().unwrap();
+        Ok(Self {
+            child: Some(child),
+            base,
+            data_dir: data_dir.to_path_buf(),
+            log_file,
+            stdout: lines,
+            admin_key,
+            _dir: None,
+            http,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Exchanges an API key for a token.
+    pub fn token_for(&self, key: &str) -> String {
+        let r = self.http.post(self.url("/v1/auth/api-key-token")).json(&json!({ "api_key": key })).send().unwrap();
+        assert_eq!(r.status(), 200, "token exchange failed");
+        r.json::<Value>().unwrap()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// An admin token.
+    pub fn admin_token(&self) -> String {
+        self.token_for(&self.admin_key)
+    }
+
+    pub fn get(&self, token: &str, path: &str) -> RequestBuilder {
+        self.http.get(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn post(&self, token: &str, path: &str) -> RequestBuilder {
+        self.http.post(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn put(&self, token: &str, path: &str) -> RequestBuilder {
+        self.http.put(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn delete(&self, token: &str, path: &str) -> RequestBuilder {
+        self.http.delete(self.url(path)).bearer_auth(token)
+    }
+
+    /// Creates a vault and returns its id.
+    pub fn vault(&self, token: &str, name: &str) -> String {
+        let r = self.post(token, "/v1/vaults").json(&json!({ "name": name })).send().unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Writes a secret value.
+    pub fn put_secret(&self, token: &str, vault: &str, path: &str, value: &str) -> Value {
+        let r = self
+            .put(token, &format!("/v1/vaults/{vault}/secrets/{path}"))
+            .json(&json!({ "value": value }))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().unwrap_or_default());
+        r.json().unwrap()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let status = wait_timeout(&mut child, Duration::from_secs(30));
+        status.unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("server did not stop within 30 s of SIGTERM")
+        })
+    }
+
+    /// Kills the server at once (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+}
+
+fn unique(p: &Path) -> PathBuf {
+    let mut n = 0;
+    loop {
+        let candidate = PathBuf::from(format!("{}.{n}", p.display()));
+        if !candidate.exists() {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_file(&self.log_file);
+    }
+}
+
+/// Asserts an RFC 7807 problem with `status` whose detail contains `needle`.
+pub fn assert_problem(r: Response, status: u16, needle: &str) -> Value {
+    assert_eq!(r.status().as_u16(), status, "wrong status");
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    assert_eq!(ct, "application/problem+json");
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["status"], status);
+    assert_eq!(body["type"], "about:blank");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains(needle), "detail {detail:?} lacks {needle:?}");
+    body
+}
+
+/// Runs the CLI with the given environment.
+pub fn cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> std::process::Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("CLAWVAULT_ADDR").env_remove("CLAWVAULT_API_KEY").env_remove("CLAWVAULT_API_KEY_FILE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Sends one HTTP/1.1 request over a plain socket, byte for byte (HTTP clients normalise
+/// `..` segments away; attackers do not). Returns the status and body.
+pub fn raw_request(base: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp).unwrap();
+    let status = resp.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}

@@ -1,0 +1,98 @@
+//! Authentication at the HTTP edge: the [`Caller`] extractor turns `Authorization: Bearer`
+//! into a verified [`Principal`], auditing every refusal.
+
+pub mod tokens;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use clawvault_core::audit::Outcome;
+
+use crate::error::ApiError;
+use crate::op::Op;
+use crate::state::AppState;
+use crate::tls::PeerAddr;
+pub use tokens::{Checked, Principal, TokenError, TokenService};
+
+/// Admits a token seen for the first time, once its API key is confirmed to still exist
+/// (after a restart, the in-memory record of deleted keys is gone; the database is not).
+async fn admit(state: &AppState, parts: &Parts, p: Principal) -> Result<Arc<Principal>, ApiError> {
+    let keys = state.store.list_api_keys(p.user_id).await?;
+    let live = keys.iter().any(|k| k.id == p.api_key_id && k.is_active);
+    if !live {
+        state.tokens.kill_api_key(p.api_key_id);
+        return Err(ApiError::Unauthorized(TokenError::Revoked.to_string()));
+    }
+    let token = bearer(parts)?;
+    Ok(state.tokens.admit(token, p))
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who.
+    pub principal: Arc<Principal>,
+    /// From where.
+    pub ip: Option<IpAddr>,
+}
+
+/// The client's address (absent for in-process tests).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<PeerAddr>>().map(|c| c.0.0.ip())))
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("missing Authorization header: send `Authorization: Bearer <token>` (get a token from POST /v1/auth/api-key-token)".into()))?;
+    let value =
+        value.to_str().map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text".into()))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()));
+    }
+    Ok(token.trim())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await.unwrap_or(ClientIp(None));
+        let verified = bearer(parts).and_then(|token| {
+            if token.starts_with("1ck_") || token.starts_with("ocv_") {
+                return Err(ApiError::Unauthorized(
+                    "an API key was sent as a bearer token: exchange it at POST /v1/auth/api-key-token and send the access_token".into(),
+                ));
+            }
+            state.tokens.check(token).map_err(|e| ApiError::Unauthorized(e.to_string()))
+        });
+        let verified = match verified {
+            Ok(Checked::Cached(p)) => Ok(p),
+            Ok(Checked::Fresh(p)) => admit(state, parts, p).await,
+            Err(e) => Err(e),
+        };
+        match verified {
+            Ok(principal) => Ok(Self { principal, ip }),
+            Err(e) => {
+                let mut op = Op::anonymous(state, ip, "auth.token", "token");
+                op.detail("path", parts.uri.path());
+                op.record(Outcome::Denied, Some(&e)).await?;
+                Err(e)
+            }
+        }
+    }
+}

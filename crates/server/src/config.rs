@@ -1,0 +1,247 @@
+//! Server configuration: one typed struct, read from an optional TOML file, overridden by
+//! `CLAWVAULT_*` environment variables and command-line flags (the CLI maps both onto
+//! [`Overrides`]), validated once with an error that lists every problem.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Largest request body accepted (as 1Claw: 5 MB).
+pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8420";
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "clawvault-data";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// TLS certificate chain and private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the database, root key file and first admin key live.
+    pub data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    pub listen: SocketAddr,
+    /// TLS, when both files are given.
+    pub tls: Option<TlsFiles>,
+    /// `tracing` filter (`info`, `clawvault=debug`, ...).
+    pub log: String,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Lifetime of tokens exchanged for API keys, in seconds.
+    pub token_ttl_seconds: u64,
+    /// Most audit events written in one group commit.
+    pub audit_batch_max: usize,
+}
+
+/// The configuration file (`clawvault.toml`); every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    log: Option<String>,
+    log_format: Option<LogFormat>,
+    token_ttl_seconds: Option<u64>,
+    audit_batch_max: Option<usize>,
+}
+
+/// Values from the environment or flags; each wins over the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--config` / `CLAWVAULT_CONFIG`.
+    pub config_file: Option<PathBuf>,
+    /// `--data-dir` / `CLAWVAULT_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--listen` / `CLAWVAULT_LISTEN`.
+    pub listen: Option<String>,
+    /// `--tls-cert` / `CLAWVAULT_TLS_CERT`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key` / `CLAWVAULT_TLS_KEY`.
+    pub tls_key: Option<PathBuf>,
+    /// `--log` / `CLAWVAULT_LOG`.
+    pub log: Option<String>,
+    /// `--log-format` / `CLAWVAULT_LOG_FORMAT`.
+    pub log_format: Option<String>,
+    /// `--token-ttl` / `CLAWVAULT_TOKEN_TTL_SECONDS`.
+    pub token_ttl_seconds: Option<String>,
+}
+
+/// Everything wrong with a configuration, listed together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// One line per problem.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration has {} problem(s):", self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads the file named in `overrides` (if any), applies the overrides and validates.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming every problem found.
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let file = match &overrides.config_file {
+            Some(path) => read_file(path).unwrap_or_else(|p| {
+                problems.push(p);
+                FileConfig::default()
+            }),
+            None => FileConfig::default(),
+        };
+
+        let data_dir = overrides.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        if data_dir.as_os_str().is_empty() {
+            problems.push("data_dir is empty: give a directory such as ./clawvault-data".to_owned());
+        }
+
+        let listen_raw = overrides.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_raw.parse::<SocketAddr>().unwrap_or_else(|_| {
+            problems.push(format!(
+                "listen {listen_raw:?} is not an address: use IP:PORT such as 127.0.0.1:8420 or [::1]:8420"
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 8420))
+        });
+
+        let tls = match (overrides.tls_cert.clone().or(file.tls_cert), overrides.tls_key.clone().or(file.tls_key)) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                for (what, p) in [("tls_cert", &cert), ("tls_key", &key)] {
+                    if !p.is_file() {
+                        problems.push(format!("{what} {} does not exist or is not a file", p.display()));
+                    }
+                }
+                Some(TlsFiles { cert, key })
+            }
+            (Some(_), None) => {
+                problems.push("tls_cert is set but tls_key is not: give both, or neither for plain HTTP".to_owned());
+                None
+            }
+            (None, Some(_)) => {
+                problems.push("tls_key is set but tls_cert is not: give both, or neither for plain HTTP".to_owned());
+                None
+            }
+        };
+
+        let log = overrides.log.clone().or(file.log).unwrap_or_else(|| "info".to_owned());
+        if tracing_subscriber::EnvFilter::try_new(&log).is_err() {
+            problems.push(format!(
+                "log filter {log:?} is invalid: use a level such as info or debug, or directives like clawvault=debug"
+            ));
+        }
+
+        let log_format = match overrides.log_format.as_deref() {
+            None => file.log_format.unwrap_or_default(),
+            Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problems.push(format!("log_format {other:?} is unknown: use text or json"));
+                LogFormat::Text
+            }
+        };
+
+        let token_ttl_seconds = match &overrides.token_ttl_seconds {
+            Some(raw) => raw.parse::<u64>().unwrap_or_else(|_| {
+                problems.push(format!("token_ttl_seconds {raw:?} is not a whole number of seconds"));
+                900
+            }),
+            None => file.token_ttl_seconds.unwrap_or(900),
+        };
+        if !(60..=86_400).contains(&token_ttl_seconds) {
+            problems.push(format!("token_ttl_seconds {token_ttl_seconds} is out of range: use 60 to 86400"));
+        }
+
+        let audit_batch_max = file.audit_batch_max.unwrap_or(1024);
+        if !(1..=100_000).contains(&audit_batch_max) {
+            problems.push(format!("audit_batch_max {audit_batch_max} is out of range: use 1 to 100000"));
+        }
+
+        if problems.is_empty() {
+            Ok(Self { data_dir, listen, tls, log, log_format, token_ttl_seconds, audit_batch_max })
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("config file {}: {}", path.display(), e.message()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::load(&Overrides::default()).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert!(c.tls.is_none());
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let o = Overrides {
+            listen: Some("nowhere".into()),
+            tls_cert: Some("/nonexistent/cert.pem".into()),
+            log: Some("info,[".into()),
+            log_format: Some("xml".into()),
+            token_ttl_seconds: Some("5".into()),
+            ..Overrides::default()
+        };
+        let err = Config::load(&o).unwrap_err();
+        assert_eq!(err.problems.len(), 5, "{err}");
+        let text = err.to_string();
+        for needle in ["listen", "tls_key", "log filter", "log_format", "token_ttl_seconds"] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn file_values_and_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/x\"\n").unwrap();
+        let mut o = Overrides { config_file: Some(path.clone()), ..Overrides::default() };
+        let c = Config::load(&o).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        o.listen = Some("127.0.0.1:9001".into());
+        assert_eq!(Config::load(&o).unwrap().listen.port(), 9001, "overrides win over the file");
+        std::fs::write(&path, "lissten = \"x\"\n").unwrap();
+        let err = Config::load(&o).unwrap_err().to_string();
+        assert!(err.contains("lissten"), "{err}");
+    }
+}

@@ -1,0 +1,181 @@
+//! The data directory: the SQLite database, the root key file and the first admin key, all
+//! readable by the owner only.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use clawvault_core::crypto::{DataKey, SoftwareRootKey};
+use zeroize::Zeroizing;
+
+use crate::ServerError;
+
+const ROOT_KEY_FILE: &str = "root.key";
+const DATABASE_FILE: &str = "clawvault.sqlite";
+/// Name of the file that holds the first admin API key, for the local CLI.
+pub const ADMIN_KEY_FILE: &str = "admin-key";
+const ROOT_KEY_HEADER: &str = "clawvault-root-key-v1:";
+
+/// An opened data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// Opens `path`, creating it (mode 0700) if it does not exist.
+    ///
+    /// # Errors
+    /// [`ServerError::DataDir`] when it cannot be created or is not a directory.
+    pub fn open_or_create(path: &Path) -> Result<Self, ServerError> {
+        if !path.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(path)
+                .map_err(|e| ServerError::DataDir(format!("cannot create {}: {e}", path.display())))?;
+        } else if !path.is_dir() {
+            return Err(ServerError::DataDir(format!("{} exists and is not a directory", path.display())));
+        }
+        Ok(Self { root: path.to_path_buf() })
+    }
+
+    /// Opens an existing data directory without creating anything.
+    ///
+    /// # Errors
+    /// [`ServerError::DataDir`] when it does not exist.
+    pub fn open_existing(path: &Path) -> Result<Self, ServerError> {
+        if !path.join(DATABASE_FILE).is_file() {
+            return Err(ServerError::DataDir(format!(
+                "{} is not a clawvault data directory (no {DATABASE_FILE}); pass the directory the server uses with --data-dir",
+                path.display()
+            )));
+        }
+        Ok(Self { root: path.to_path_buf() })
+    }
+
+    /// The directory.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The SQLite database file.
+    #[must_use]
+    pub fn database(&self) -> PathBuf {
+        self.root.join(DATABASE_FILE)
+    }
+
+    /// The root key file.
+    #[must_use]
+    pub fn root_key_file(&self) -> PathBuf {
+        self.root.join(ROOT_KEY_FILE)
+    }
+
+    /// The first admin key file.
+    #[must_use]
+    pub fn admin_key_file(&self) -> PathBuf {
+        self.root.join(ADMIN_KEY_FILE)
+    }
+
+    /// Loads the root key file, creating one with a fresh random key if `create` and absent.
+    ///
+    /// # Errors
+    /// [`ServerError::RootKey`] when the file is missing (and not created), unreadable,
+    /// readable by others, or malformed.
+    pub fn root_key(&self, create: bool) -> Result<SoftwareRootKey, ServerError> {
+        let path = self.root_key_file();
+        if !path.exists() {
+            if !create {
+                return Err(ServerError::RootKey(format!("{} does not exist", path.display())));
+            }
+            let key = DataKey::generate().map_err(|e| ServerError::RootKey(e.to_string()))?;
+            let mut text = Zeroizing::new(String::from(ROOT_KEY_HEADER));
+            STANDARD.encode_string(key.expose(), &mut text);
+            text.push('\n');
+            write_private(&path, text.as_bytes())?;
+            return Ok(SoftwareRootKey::new(key));
+        }
+        check_private(&path)?;
+        let text = Zeroizing::new(
+            fs::read_to_string(&path)
+                .map_err(|e| ServerError::RootKey(format!("cannot read {}: {e}", path.display())))?,
+        );
+        let encoded = text
+            .trim()
+            .strip_prefix(ROOT_KEY_HEADER)
+            .ok_or_else(|| ServerError::RootKey(format!("{} is not a clawvault root key file", path.display())))?;
+        let raw = Zeroizing::new(
+            STANDARD
+                .decode(encoded)
+                .map_err(|_| ServerError::RootKey(format!("{} is corrupt (not base64)", path.display())))?,
+        );
+        let key = DataKey::from_slice(&raw).map_err(|e| ServerError::RootKey(format!("{}: {e}", path.display())))?;
+        Ok(SoftwareRootKey::new(key))
+    }
+}
+
+/// Refuses key files that group or others can read, as ssh does.
+fn check_private(path: &Path) -> Result<(), ServerError> {
+    let meta = fs::metadata(path).map_err(|e| ServerError::RootKey(format!("cannot stat {}: {e}", path.display())))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(ServerError::RootKey(format!(
+            "{} is accessible by other users (mode {mode:03o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to a new file readable only by the owner, durably, replacing nothing.
+///
+/// # Errors
+/// [`ServerError::DataDir`].
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| ServerError::DataDir(format!("cannot create {}: {e}", tmp.display())))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| ServerError::DataDir(format!("cannot write {}: {e}", tmp.display())))?;
+    fs::hard_link(&tmp, path).map_err(|e| ServerError::DataDir(format!("cannot create {}: {e}", path.display())))?;
+    let _ = fs::remove_file(&tmp);
+    if let Some(dir) = path.parent()
+        && let Ok(d) = fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clawvault_core::RootKey;
+
+    #[test]
+    fn root_key_is_created_private_and_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let dd = DataDir::open_or_create(&dir.path().join("data")).unwrap();
+        assert_eq!(fs::metadata(dd.path()).unwrap().permissions().mode() & 0o777, 0o700);
+        assert!(dd.root_key(false).is_err());
+        let k1 = dd.root_key(true).unwrap();
+        assert_eq!(fs::metadata(dd.root_key_file()).unwrap().permissions().mode() & 0o777, 0o600);
+        let k2 = dd.root_key(true).unwrap();
+        assert_eq!(k1.key_id(), k2.key_id());
+
+        fs::set_permissions(dd.root_key_file(), fs::Permissions::from_mode(0o644)).unwrap();
+        let err = dd.root_key(false).unwrap_err().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+}

@@ -1,0 +1,134 @@
+//! The HTTP edge's error type: one enum, one `IntoResponse`, RFC 7807 bodies
+//! (`{"type","title","status","detail"}`) that 1Claw's SDK reads (`detail`).
+//!
+//! Details are written for the person at the other end: what went wrong and what to do.
+//! They never contain a secret value, a key or a token; server-side failures are logged
+//! with their cause and answered with a generic detail.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An API error.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no, bad, expired or revoked credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such thing.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 410: existed, but can no longer be read (expired, exhausted, disabled, deleted).
+    #[error("{0}")]
+    Gone(String),
+    /// 405: the path exists, the method does not.
+    #[error("this method is not supported on this path: see /v1/openapi.json")]
+    MethodNotAllowed,
+    /// 413: body over the limit.
+    #[error("request body is larger than the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 503: not ready (sealed, shutting down, database unavailable).
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: stored data failed an integrity check; the detail says what and what to do.
+    #[error("{0}")]
+    Integrity(String),
+    /// 500: a failure on our side; the cause is logged, not shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+}
+
+impl ApiError {
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Integrity(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The detail shown to the client.
+    fn detail(&self) -> String {
+        match self {
+            Self::Internal(_) => "internal error; the server log has the cause".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            Self::Internal(cause) => tracing::error!(%cause, "request failed"),
+            Self::Integrity(detail) => tracing::error!(%detail, "integrity check failed"),
+            _ => {}
+        }
+        let detail = self.detail();
+        let body = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: &detail,
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<clawvault_store::StoreError> for ApiError {
+    fn from(e: clawvault_store::StoreError) -> Self {
+        match e {
+            clawvault_store::StoreError::Conflict(what) => Self::Conflict(what.to_owned()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Result of handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An RFC 7807 problem, as every error answer carries.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProblemDoc {
+    /// Always `about:blank`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status text.
+    pub title: String,
+    /// The status code.
+    pub status: u16,
+    /// What went wrong and what to do.
+    pub detail: String,
+}

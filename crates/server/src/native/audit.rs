@@ -1,0 +1,92 @@
+use axum::Json;
+use axum::extract::{Query, State};
+use clawvault_store::AuditFilter;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::dto::{AuditEventOut, AuditList, AuditQuery, ChainScheme, VerifyOut, VerifyQuery};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::op::{Op, Recorded};
+use crate::service::access;
+use crate::state::AppState;
+use crate::verify::verify_chain;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_events)).routes(routes!(verify))
+}
+
+fn time_param(name: &str, raw: Option<&str>) -> ApiResult<Option<OffsetDateTime>> {
+    raw.map(|s| {
+        OffsetDateTime::parse(s, &Rfc3339)
+            .map_err(|_| ApiError::BadRequest(format!("{name} must be an RFC 3339 time such as 2026-11-26T00:00:00Z")))
+    })
+    .transpose()
+}
+
+/// Audit events, oldest first, filtered and paged (admins only).
+#[utoipa::path(get, path = "/v1/audit/events", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = AuditList), (status = 403, body = crate::error::ProblemDoc)))]
+async fn list_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<AuditList>> {
+    let op = Op::new(&state, &caller, "audit.list", "audit");
+    let result = async {
+        access::require_admin(&caller, "read the audit trail")?;
+        let filter = AuditFilter {
+            action: q.action,
+            actor_id: q.actor_id,
+            resource_id: q.resource_id,
+            from: time_param("from", q.from.as_deref())?,
+            to: time_param("to", q.to.as_deref())?,
+            limit: q.limit.unwrap_or(100).clamp(1, 1000),
+            offset: q.offset.unwrap_or(0),
+        };
+        Ok(state.store.list_audit(&filter).await?)
+    }
+    .await;
+    let (events, total) = op.finish(result, Recorded::No).await?;
+    Ok(Json(AuditList { events: events.into_iter().map(AuditEventOut::from).collect(), count: total, total }))
+}
+
+/// Verify the audit hash chain from its first event (admins only).
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", params(VerifyQuery),
+    responses((status = 200, body = VerifyOut), (status = 403, body = crate::error::ProblemDoc)))]
+async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<VerifyQuery>,
+) -> ApiResult<Json<VerifyOut>> {
+    let op = Op::new(&state, &caller, "audit.verify", "audit");
+    let result = async {
+        access::require_admin(&caller, "verify the audit trail")?;
+        Ok(verify_chain(state.store.as_ref(), &state.chain_key, q.limit).await?)
+    }
+    .await;
+    let (report, complete) = op.finish(result, Recorded::No).await?;
+    let broken = report.broken.as_ref();
+    let verified = match broken {
+        Some(b) => u64::try_from(b.seq - 1).unwrap_or(0),
+        None => report.checked,
+    };
+    Ok(Json(VerifyOut {
+        chain_valid: report.is_valid(),
+        events_verified: verified,
+        events_checked: report.checked,
+        broken_at_event_id: broken.map(|b| b.event_id),
+        broken_at_seq: broken.map(|b| b.seq),
+        broken_reason: broken.map(|b| b.reason.to_string()),
+        complete,
+        scheme: ChainScheme {
+            algorithm: "HMAC-SHA256",
+            chain_structure: "hash = HMAC-SHA256(k, label || prev_hash || seq || length-prefixed fields); prev_hash of the first event is 32 zero bytes; an authenticated head records the newest seq and hash",
+            hash_field: "hash",
+            link_field: "prev_hash",
+            documentation: "docs/security.md#audit-chain",
+        },
+    }))
+}

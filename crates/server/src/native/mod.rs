@@ -1,0 +1,38 @@
+//! The native API (`/v1/...`), shaped like 1Claw's so that its SDKs work unchanged.
+//! Handlers are thin: they parse, call [`crate::service`], and shape the answer.
+
+mod audit;
+mod auth;
+pub mod dto;
+mod meta;
+mod secrets;
+mod vaults;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "clawvault native API", description = "Secrets for fleets of AI agents. Shaped like 1Claw's public API."),
+    components(schemas(crate::error::ProblemDoc)),
+    tags(
+        (name = "auth", description = "API keys and access tokens"),
+        (name = "vaults", description = "Vaults"),
+        (name = "secrets", description = "Secrets and their versions"),
+        (name = "audit", description = "The audit trail and its hash chain"),
+        (name = "meta", description = "Health and discovery"),
+    )
+)]
+struct ApiDoc;
+
+/// The native API's routes together with their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::router())
+        .merge(vaults::router())
+        .merge(secrets::router())
+        .merge(audit::router())
+        .merge(meta::router())
+}

@@ -1,0 +1,255 @@
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use clawvault_core::SecretType;
+use clawvault_core::generate::{Charset, DEFAULT_LENGTH};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::dto::{
+    PutSecretRequest, RotateRequest, SecretCreated, SecretList, SecretMetadataOut, SecretOut, VersionList,
+};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::json::ApiJson;
+use crate::op::{Op, Recorded};
+use crate::service::secrets::{self, NewVersion, Revealed};
+use crate::state::AppState;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(put_secret, get_secret, delete_secret))
+        .routes(routes!(list_secrets))
+        .routes(routes!(list_versions))
+        .routes(routes!(get_version))
+        .routes(routes!(disable_version))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(restore_secret))
+}
+
+fn secret_type(raw: Option<&str>) -> ApiResult<Option<SecretType>> {
+    raw.map(|t| t.parse::<SecretType>().map_err(|e| ApiError::BadRequest(e.to_string()))).transpose()
+}
+
+/// Splits `a/b/c/7` into (`a/b/c`, 7).
+fn path_and_version(rest: &str) -> ApiResult<(&str, i64)> {
+    let (path, version) =
+        rest.rsplit_once('/').ok_or_else(|| ApiError::BadRequest("expected .../{path}/{version}".into()))?;
+    let version = version
+        .parse::<i64>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| ApiError::BadRequest("version must be a whole number from 1".into()))?;
+    Ok((path, version))
+}
+
+fn new_version(b: PutSecretRequest) -> ApiResult<NewVersion> {
+    let metadata = match b.metadata {
+        None | Some(serde_json::Value::Null) => "{}".to_owned(),
+        Some(v @ serde_json::Value::Object(_)) => v.to_string(),
+        Some(_) => return Err(ApiError::BadRequest("metadata must be a JSON object".into())),
+    };
+    let max_access_count = match b.max_access_count {
+        None | Some(0) => None,
+        Some(n) if n > 0 => Some(n),
+        Some(_) => return Err(ApiError::BadRequest("max_access_count must be 0 (unlimited) or more".into())),
+    };
+    Ok(NewVersion {
+        value: b.value,
+        secret_type: secret_type(b.secret_type.as_deref())?.unwrap_or(SecretType::Generic),
+        metadata,
+        expires_at: b.expires_at,
+        max_access_count,
+    })
+}
+
+fn revealed(r: Revealed) -> SecretOut {
+    let Revealed { described: d, value } = r;
+    SecretOut {
+        id: d.secret.id,
+        path: d.secret.path,
+        secret_type: d.meta.secret_type.as_str().to_owned(),
+        value,
+        version: d.meta.version,
+        metadata: serde_json::from_str(&d.meta.metadata).unwrap_or_default(),
+        created_by: d.meta.created_by,
+        created_at: d.meta.created_at,
+        expires_at: d.meta.expires_at,
+        cmek_encrypted: false,
+        access_count: d.meta.access_count,
+        max_access_count: d.meta.max_access_count,
+    }
+}
+
+/// Write a new version of a secret (creates it on first write).
+#[utoipa::path(put, path = "/v1/vaults/{vault_id}/secrets/{*path}", tag = "secrets", request_body = PutSecretRequest,
+    params(("vault_id" = String, Path, description = "vault id or name"), ("path" = String, Path, description = "secret path, may contain /")),
+    responses((status = 201, body = SecretCreated), (status = 400, body = crate::error::ProblemDoc), (status = 403, body = crate::error::ProblemDoc), (status = 413, body = crate::error::ProblemDoc)))]
+async fn put_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((vault, path)): Path<(String, String)>,
+    body: Result<ApiJson<PutSecretRequest>, ApiError>,
+) -> ApiResult<(StatusCode, Json<SecretCreated>)> {
+    let mut op = Op::new(&state, &caller, "secret.write", "secret");
+    op.resource(format!("{vault}/{path}"));
+    let result = match body.and_then(|ApiJson(b)| new_version(b)) {
+        Ok(new) => secrets::write(&state, &mut op, &caller, &vault, &path, new).await,
+        Err(e) => Err(e),
+    };
+    let written = op.finish(result, Recorded::InTransaction).await?;
+    Ok((StatusCode::CREATED, Json(SecretCreated::from(&written))))
+}
+
+/// Read the current version of a secret (with its value).
+#[utoipa::path(get, path = "/v1/vaults/{vault_id}/secrets/{*path}", tag = "secrets",
+    params(("vault_id" = String, Path, description = "vault id or name"), ("path" = String, Path, description = "secret path")),
+    responses((status = 200, body = SecretOut), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 410, body = crate::error::ProblemDoc)))]
+async fn get_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((vault, path)): Path<(String, String)>,
+) -> ApiResult<Json<SecretOut>> {
+    let mut op = Op::new(&state, &caller, "secret.read", "secret");
+    let result = secrets::read(&state, &mut op, &caller, &vault, &path, None).await;
+    let r = op.finish(result, Recorded::No).await?;
+    Ok(Json(revealed(r)))
+}
+
+/// Delete a secret (all versions; an admin can restore it).
+#[utoipa::path(delete, path = "/v1/vaults/{vault_id}/secrets/{*path}", tag = "secrets",
+    params(("vault_id" = String, Path, description = "vault id or name"), ("path" = String, Path, description = "secret path")),
+    responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
+async fn delete_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((vault, path)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let mut op = Op::new(&state, &caller, "secret.delete", "secret");
+    let result = secrets::delete(&state, &mut op, &caller, &vault, &path).await;
+    op.finish(result, Recorded::InTransaction).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct ListQuery {
+    /// Only paths starting with this.
+    prefix: Option<String>,
+}
+
+/// List secrets (paths, types, versions; never values).
+#[utoipa::path(get, path = "/v1/vaults/{vault_id}/secrets", tag = "secrets",
+    params(("vault_id" = String, Path, description = "vault id or name"), ListQuery),
+    responses((status = 200, body = SecretList), (status = 404, body = crate::error::ProblemDoc)))]
+async fn list_secrets(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(vault): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<SecretList>> {
+    let mut op = Op::new(&state, &caller, "secret.list", "vault");
+    let result = secrets::list(&state, &mut op, &caller, &vault, q.prefix.as_deref().unwrap_or("")).await;
+    let rows = op.finish(result, Recorded::No).await?;
+    Ok(Json(SecretList { secrets: rows.iter().map(SecretMetadataOut::from).collect() }))
+}
+
+/// List a secret's versions, newest first.
+#[utoipa::path(get, path = "/v1/vaults/{vault_id}/secret-versions/{*path}", tag = "secrets",
+    params(("vault_id" = String, Path, description = "vault id or name"), ("path" = String, Path, description = "secret path")),
+    responses((status = 200, body = VersionList), (status = 404, body = crate::error::ProblemDoc)))]
+async fn list_versions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((vault, path)): Path<(String, String)>,
+) -> ApiResult<Json<VersionList>> {
+    let mut op = Op::new(&state, &caller, "secret.versions", "secret");
+    let result = secrets::versions(&state, &mut op, &caller, &vault, &path).await;
+    let (secret, versions) = op.finish(result, Recorded::No).await?;
+    Ok(Json(VersionList {
+        versions: versions.iter().map(|m| SecretMetadataOut::new(secret.id, &secret.path, m)).collect(),
+    }))
+}
+
+/// Read one version of a secret: `.../secret-version/{path}/{version}`.
+#[utoipa::path(get, path = "/v1/vaults/{vault_id}/secret-version/{*path_and_version}", tag = "secrets",
+    params(("vault_id" = String, Path, description = "vault id or name"), ("path_and_version" = String, Path, description = "secret path, then `/` and the version number")),
+    responses((status = 200, body = SecretOut), (status = 404, body = crate::error::ProblemDoc), (status = 410, body = crate::error::ProblemDoc)))]
+async fn get_version(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((vault, rest)): Path<(String, String)>,
+) -> ApiResult<Json<SecretOut>> {
+    let mut op = Op::new(&state, &caller, "secret.read", "secret");
+    op.resource(format!("{vault}/{rest}"));
+    let result = match path_and_version(&rest) {
+        Ok((path, version)) => secrets::read(&state, &mut op, &caller, &vault, path, Some(version)).await,
+        Err(e) => Err(e),
+    };
+    let r = op.finish(result, Recorded::No).await?;
+    Ok(Json(revealed(r)))
+}
+
+/// Disable one version: kept for the record, reads answer 410.
+#[utoipa::path(post, path = "/v1/vaults/{vault_id}/secret-version-disable/{*path_and_version}", tag = "secrets",
+    params(("vault_id" = String, Path, description = "vault id or name"), ("path_and_version" = String, Path, description = "secret path, then `/` and the version number")),
+    responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
+async fn disable_version(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((vault, rest)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let mut op = Op::new(&state, &caller, "secret.version_disable", "secret");
+    op.resource(format!("{vault}/{rest}"));
+    let result = match path_and_version(&rest) {
+        Ok((path, version)) => secrets::disable(&state, &mut op, &caller, &vault, path, version).await,
+        Err(e) => Err(e),
+    };
+    op.finish(result, Recorded::InTransaction).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rotate: the server generates a new value (length, charset) as the next version.
+#[utoipa::path(post, path = "/v1/vaults/{vault_id}/secret-rotate/{*path}", tag = "secrets", request_body = RotateRequest,
+    params(("vault_id" = String, Path, description = "vault id or name"), ("path" = String, Path, description = "secret path")),
+    responses((status = 201, body = SecretCreated), (status = 400, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc)))]
+async fn rotate_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((vault, path)): Path<(String, String)>,
+    body: Result<ApiJson<RotateRequest>, ApiError>,
+) -> ApiResult<(StatusCode, Json<SecretCreated>)> {
+    let mut op = Op::new(&state, &caller, "secret.rotate", "secret");
+    op.resource(format!("{vault}/{path}"));
+    let parsed = body.and_then(|ApiJson(b)| {
+        let charset = match b.charset.as_deref() {
+            None => Charset::default(),
+            Some(c) => c.parse::<Charset>().map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        };
+        Ok((b.length.unwrap_or(DEFAULT_LENGTH), charset, secret_type(b.secret_type.as_deref())?))
+    });
+    let result = match parsed {
+        Ok((length, charset, ty)) => {
+            let generate = secrets::Generate { length, charset, secret_type: ty };
+            secrets::rotate(&state, &mut op, &caller, &vault, &path, generate).await
+        }
+        Err(e) => Err(e),
+    };
+    let written = op.finish(result, Recorded::InTransaction).await?;
+    Ok((StatusCode::CREATED, Json(SecretCreated::from(&written))))
+}
+
+/// Restore a deleted secret (admins only).
+#[utoipa::path(post, path = "/v1/vaults/{vault_id}/secret-restore/{*path}", tag = "secrets",
+    params(("vault_id" = String, Path, description = "vault id or name"), ("path" = String, Path, description = "secret path")),
+    responses((status = 200, body = SecretMetadataOut), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
+async fn restore_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((vault, path)): Path<(String, String)>,
+) -> ApiResult<Json<SecretMetadataOut>> {
+    let mut op = Op::new(&state, &caller, "secret.restore", "secret");
+    let result = secrets::restore(&state, &mut op, &caller, &vault, &path).await;
+    let d = op.finish(result, Recorded::InTransaction).await?;
+    Ok(Json(SecretMetadataOut::from(&d)))
+}

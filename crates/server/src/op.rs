@@ -1,0 +1,152 @@
+//! One audited operation: collects what the audit event says about a request (action,
+//! resource, vault, details) and records how it ended. Never holds a secret value.
+
+use std::net::IpAddr;
+
+use clawvault_core::audit::{AuditEvent, Outcome};
+use clawvault_core::time_util::now;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// An operation being audited.
+#[derive(Debug)]
+pub struct Op<'a> {
+    state: &'a AppState,
+    actor_type: &'static str,
+    actor_id: String,
+    ip: Option<IpAddr>,
+    action: &'static str,
+    resource_type: &'static str,
+    resource_id: String,
+    vault_id: Option<Uuid>,
+    details: Map<String, Value>,
+}
+
+/// Whether a successful outcome was already recorded in the write's own transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The store wrote the success event atomically with the change.
+    InTransaction,
+    /// Record it now (reads): the response waits until it is durable.
+    No,
+}
+
+impl<'a> Op<'a> {
+    /// An operation by an authenticated caller.
+    #[must_use]
+    pub fn new(state: &'a AppState, caller: &Caller, action: &'static str, resource_type: &'static str) -> Self {
+        Self {
+            state,
+            actor_type: caller.principal.kind(),
+            actor_id: caller.principal.user_id.to_string(),
+            ip: caller.ip,
+            action,
+            resource_type,
+            resource_id: String::new(),
+            vault_id: None,
+            details: Map::new(),
+        }
+    }
+
+    /// An operation before authentication.
+    #[must_use]
+    pub fn anonymous(
+        state: &'a AppState,
+        ip: Option<IpAddr>,
+        action: &'static str,
+        resource_type: &'static str,
+    ) -> Self {
+        Self {
+            state,
+            actor_type: "anonymous",
+            actor_id: String::new(),
+            ip,
+            action,
+            resource_type,
+            resource_id: String::new(),
+            vault_id: None,
+            details: Map::new(),
+        }
+    }
+
+    /// Names the actor once known (token exchange).
+    pub fn actor(&mut self, actor_type: &'static str, actor_id: String) {
+        self.actor_type = actor_type;
+        self.actor_id = actor_id;
+    }
+
+    /// Sets the resource id.
+    pub fn resource(&mut self, id: impl Into<String>) {
+        self.resource_id = id.into();
+    }
+
+    /// Sets the vault.
+    pub fn vault(&mut self, id: Uuid) {
+        self.vault_id = Some(id);
+    }
+
+    /// Adds a detail (never a value).
+    pub fn detail(&mut self, key: &str, value: impl Into<Value>) {
+        self.details.insert(key.to_owned(), value.into());
+    }
+
+    /// The audit event for `outcome`.
+    #[must_use]
+    pub fn event(&self, outcome: Outcome) -> AuditEvent {
+        AuditEvent {
+            id: Uuid::now_v7(),
+            created_at: now(),
+            action: self.action.to_owned(),
+            outcome,
+            actor_type: self.actor_type.to_owned(),
+            actor_id: self.actor_id.clone(),
+            resource_type: self.resource_type.to_owned(),
+            resource_id: self.resource_id.clone(),
+            vault_id: self.vault_id,
+            ip_address: self.ip.map(|ip| ip.to_string()),
+            details: Value::Object(self.details.clone()).to_string(),
+        }
+    }
+
+    /// Records the outcome (durably) with the error, if any, in the details.
+    ///
+    /// # Errors
+    /// When the audit log cannot be written.
+    pub async fn record(&mut self, outcome: Outcome, error: Option<&ApiError>) -> ApiResult<()> {
+        if let Some(e) = error {
+            self.details.insert("status".into(), e.status().as_u16().into());
+            if !matches!(e, ApiError::Internal(_)) {
+                self.details.insert("reason".into(), e.to_string().into());
+            }
+        }
+        self.state.audit.record(self.event(outcome)).await
+    }
+
+    /// Ends the operation: records failures (and unrecorded successes) durably, then returns
+    /// the result.
+    ///
+    /// # Errors
+    /// The operation's error, or an audit failure.
+    pub async fn finish<T>(mut self, result: ApiResult<T>, recorded: Recorded) -> ApiResult<T> {
+        match result {
+            Ok(v) => {
+                if recorded == Recorded::No {
+                    self.record(Outcome::Success, None).await?;
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                let outcome = match e {
+                    ApiError::Unauthorized(_) | ApiError::Forbidden(_) => Outcome::Denied,
+                    _ => Outcome::Failure,
+                };
+                self.record(outcome, Some(&e)).await?;
+                Err(e)
+            }
+        }
+    }
+}

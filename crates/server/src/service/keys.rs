@@ -1,0 +1,177 @@
+//! API keys and access tokens: exchange, creation, listing, deletion, token revocation, and
+//! the first admin of a new data directory.
+
+use clawvault_core::apikey::{ApiKey, KeyKind, PREFIX_LEN};
+use clawvault_core::audit::Outcome;
+use clawvault_core::time_util::now;
+use clawvault_store::{ApiKeyRecord, AuditBatch, Role, UserRecord};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::op::Op;
+use crate::state::AppState;
+
+/// Longest API key name.
+pub const MAX_KEY_NAME_LEN: usize = 128;
+
+/// A minted access token.
+#[derive(Debug)]
+pub struct Issued {
+    /// The JWT.
+    pub token: String,
+    /// Lifetime in seconds.
+    pub expires_in: i64,
+}
+
+/// Exchanges a `1ck_` key for an access token.
+///
+/// # Errors
+/// 401 for unknown, revoked or expired keys, with the same detail for unknown and revoked
+/// keys so that a caller cannot tell them apart.
+pub async fn exchange(state: &AppState, op: &mut Op<'_>, presented: &str) -> ApiResult<Issued> {
+    let presented = presented.trim();
+    let key = ApiKey::from_presented(presented);
+    op.detail("key_prefix", key.display_prefix());
+    match KeyKind::of(presented) {
+        Some(KeyKind::User) => {}
+        Some(KeyKind::Agent) => {
+            return Err(ApiError::Unauthorized("agent keys (ocv_…) are exchanged at POST /v1/auth/agent-token".into()));
+        }
+        None => return Err(ApiError::Unauthorized("not a clawvault API key: user keys start with 1ck_".into())),
+    }
+    let invalid = || ApiError::Unauthorized("invalid API key".into());
+    let record = state.store.api_key_by_hash(&key.hash(&state.api_key_hash)).await?.ok_or_else(invalid)?;
+    if !key.matches(&state.api_key_hash, &record.key_hash) || !record.is_active {
+        return Err(invalid());
+    }
+    op.resource(record.id.to_string());
+    op.actor("user", record.user_id.to_string());
+    if record.expires_at.is_some_and(|at| at <= OffsetDateTime::now_utc()) {
+        return Err(ApiError::Unauthorized("this API key has expired: create a new one".into()));
+    }
+    let user = state.store.user(record.user_id).await?.ok_or_else(invalid)?;
+    let token = state
+        .tokens
+        .issue(user.id, user.role, record.id, record.scopes.clone())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.store.touch_api_key(record.id, now()).await?;
+    Ok(Issued { token, expires_in: state.tokens.ttl_seconds() })
+}
+
+/// Revokes the caller's own token.
+///
+/// # Errors
+/// Storage failures.
+pub async fn revoke_token(state: &AppState, op: &mut Op<'_>, caller: &Caller) -> ApiResult<()> {
+    let p = &caller.principal;
+    op.resource(p.jti.clone());
+    let event = op.event(Outcome::Success);
+    state.store.revoke_token(&p.jti, p.expires_at, AuditBatch::new(&state.chain_key, &[event])).await?;
+    state.tokens.revoke(&p.jti);
+    Ok(())
+}
+
+/// Creates an API key for the caller; the key is returned once.
+///
+/// # Errors
+/// 400 for a bad name or a past expiry.
+pub async fn create(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    name: &str,
+    scopes: Vec<String>,
+    expires_at: Option<OffsetDateTime>,
+) -> ApiResult<(ApiKeyRecord, ApiKey)> {
+    if name.trim().is_empty() || name.len() > MAX_KEY_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!("name must be 1 to {MAX_KEY_NAME_LEN} printable characters")));
+    }
+    super::require_future("expires_at", expires_at)?;
+    let (record, key) = mint(state, caller.principal.user_id, name, scopes, expires_at)?;
+    op.resource(record.id.to_string());
+    op.detail("name", name);
+    let event = op.event(Outcome::Success);
+    state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
+    Ok((record, key))
+}
+
+fn mint(
+    state: &AppState,
+    user_id: Uuid,
+    name: &str,
+    scopes: Vec<String>,
+    expires_at: Option<OffsetDateTime>,
+) -> ApiResult<(ApiKeyRecord, ApiKey)> {
+    let key = ApiKey::generate(KeyKind::User).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let record = ApiKeyRecord {
+        id: Uuid::new_v4(),
+        user_id,
+        name: name.to_owned(),
+        key_prefix: key.expose().chars().take(PREFIX_LEN).collect(),
+        key_hash: key.hash(&state.api_key_hash).to_vec(),
+        scopes,
+        is_active: true,
+        created_at: now(),
+        expires_at,
+        last_used_at: None,
+    };
+    Ok((record, key))
+}
+
+/// The caller's API keys (never the keys themselves).
+///
+/// # Errors
+/// Storage failures.
+pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<ApiKeyRecord>> {
+    Ok(state.store.list_api_keys(caller.principal.user_id).await?)
+}
+
+/// Deletes one of the caller's API keys; tokens minted from it stop working at once.
+///
+/// # Errors
+/// 404 when the caller has no such key.
+pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, key_id: Uuid) -> ApiResult<()> {
+    op.resource(key_id.to_string());
+    let event = op.event(Outcome::Success);
+    let deleted = state
+        .store
+        .delete_api_key(caller.principal.user_id, key_id, AuditBatch::new(&state.chain_key, &[event]))
+        .await?;
+    if !deleted {
+        return Err(ApiError::NotFound(format!("you have no API key {key_id}")));
+    }
+    state.tokens.kill_api_key(key_id);
+    Ok(())
+}
+
+/// The vault a new data directory starts with, so that a first secret needs no setup.
+pub const DEFAULT_VAULT: &str = "default";
+
+/// On a new data directory, creates the first admin, an API key for them and the `default`
+/// vault; returns the key (to show once), or `None` when users already exist.
+///
+/// # Errors
+/// Storage failures.
+pub async fn bootstrap_admin(state: &AppState) -> ApiResult<Option<ApiKey>> {
+    if state.store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let user = UserRecord { id: Uuid::new_v4(), name: "admin".into(), role: Role::Admin, created_at: now() };
+    let mut op = Op::anonymous(state, None, "user.bootstrap", "user");
+    op.actor("system", String::new());
+    op.resource(user.id.to_string());
+    let event = op.event(Outcome::Success);
+    state.store.create_user(&user, AuditBatch::new(&state.chain_key, &[event])).await?;
+    let (record, key) = mint(state, user.id, "bootstrap admin key", Vec::new(), None)?;
+    let mut op = Op::anonymous(state, None, "api_key.create", "api_key");
+    op.actor("system", String::new());
+    op.resource(record.id.to_string());
+    let event = op.event(Outcome::Success);
+    state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
+    let mut op = Op::anonymous(state, None, "vault.create", "vault");
+    op.actor("system", String::new());
+    super::vaults::create_for(state, &mut op, user.id, "user", DEFAULT_VAULT, "created on first start").await?;
+    Ok(Some(key))
+}

@@ -1,0 +1,368 @@
+//! Secret operations: write a version, read (with expiry, read limits, disabled versions and
+//! soft deletion), list, versions, disable, rotate, delete and restore.
+
+use clawvault_core::audit::Outcome;
+use clawvault_core::crypto::{VersionBinding, open_version, seal_version};
+use clawvault_core::generate::{self, Charset};
+use clawvault_core::time_util::{now, rfc3339};
+use clawvault_core::{SecretPath, SecretType, SecretValue};
+use clawvault_store::{AuditBatch, PutVersion, SecretRecord, StoreError, VersionMeta, VersionRecord};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::op::Op;
+use crate::service::access::{self, Permission};
+use crate::service::vaults;
+use crate::state::{AppState, OpenVault};
+
+/// Attempts before a write that keeps losing compare-and-set races gives up with 409.
+const WRITE_ATTEMPTS: usize = 16;
+
+/// A new version's content.
+#[derive(Debug)]
+pub struct NewVersion {
+    /// The value.
+    pub value: SecretValue,
+    /// Its type.
+    pub secret_type: SecretType,
+    /// Metadata (a JSON object, as text).
+    pub metadata: String,
+    /// Unreadable after.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Read limit (`None`: unlimited).
+    pub max_access_count: Option<i64>,
+}
+
+/// A secret and one version's metadata.
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// The secret.
+    pub secret: SecretRecord,
+    /// The version.
+    pub meta: VersionMeta,
+}
+
+/// A revealed version.
+#[derive(Debug)]
+pub struct Revealed {
+    /// The secret and version.
+    pub described: Described,
+    /// The plaintext.
+    pub value: SecretValue,
+}
+
+fn parse_path(op: &mut Op<'_>, vault: &OpenVault, raw: &str) -> ApiResult<SecretPath> {
+    op.resource(format!("{}/{}", vault.record.id, raw.chars().take(600).collect::<String>()));
+    SecretPath::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+fn not_found(vault: &OpenVault, path: &SecretPath) -> ApiError {
+    ApiError::NotFound(format!("no secret at {path:?} in vault {:?}", vault.record.name))
+}
+
+fn binding(vault: &OpenVault, secret_id: Uuid, version: i64) -> VersionBinding {
+    VersionBinding { vault_id: vault.record.id, secret_id, version }
+}
+
+/// Writes a new version at `path` (creating the secret, or reviving a deleted one).
+///
+/// # Errors
+/// 400 bad path, 403, 404 vault, 409 after repeated concurrent writes.
+pub async fn write(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+    new: NewVersion,
+) -> ApiResult<Described> {
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let vault = vaults::open(state, op, caller, vault_ref, Permission::Write).await?;
+    let path = parse_path(op, &vault, raw_path)?;
+    write_at(state, op, caller, &vault, &path, new).await
+}
+
+async fn write_at(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault: &OpenVault,
+    path: &SecretPath,
+    new: NewVersion,
+) -> ApiResult<Described> {
+    super::require_future("expires_at", new.expires_at)?;
+    op.detail("type", new.secret_type.as_str());
+    for _ in 0..WRITE_ATTEMPTS {
+        let head = state.store.secret(vault.record.id, path.as_str()).await?;
+        let (secret_id, expected) = head.as_ref().map_or((Uuid::new_v4(), 0), |s| (s.id, s.current_version));
+        let version = expected + 1;
+        let ciphertext = seal_version(&vault.key, binding(vault, secret_id, version), &new.value)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let created_at = now();
+        let meta = VersionMeta {
+            version,
+            secret_type: new.secret_type,
+            metadata: new.metadata.clone(),
+            created_by: caller.principal.user_id,
+            created_at,
+            expires_at: new.expires_at,
+            max_access_count: new.max_access_count,
+            access_count: 0,
+            is_disabled: false,
+        };
+        let put = PutVersion {
+            secret_id,
+            vault_id: vault.record.id,
+            path: path.as_str().to_owned(),
+            expected_version: expected,
+            record: VersionRecord { meta: meta.clone(), ciphertext },
+        };
+        op.detail("secret_id", secret_id.to_string());
+        op.detail("version", version);
+        let event = op.event(Outcome::Success);
+        match state.store.put_version(&put, AuditBatch::new(&state.chain_key, &[event])).await {
+            Ok(()) => {
+                let secret = SecretRecord {
+                    id: secret_id,
+                    vault_id: vault.record.id,
+                    path: path.as_str().to_owned(),
+                    current_version: version,
+                    created_by: head.as_ref().map_or(caller.principal.user_id, |h| h.created_by),
+                    created_at: head.as_ref().map_or(created_at, |h| h.created_at),
+                    updated_at: created_at,
+                    deleted_at: None,
+                };
+                return Ok(Described { secret, meta });
+            }
+            Err(StoreError::Conflict(_)) => tokio::task::yield_now().await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict(format!("{path:?} is being written by others right now; retry")))
+}
+
+/// Reads a version (the current one when `version` is `None`), counting it against a read
+/// limit and refusing expired, disabled and deleted ones with 410.
+///
+/// # Errors
+/// 400, 403, 404, 410, 500 when the ciphertext fails its integrity check.
+pub async fn read(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+    version: Option<i64>,
+) -> ApiResult<Revealed> {
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let vault = vaults::open(state, op, caller, vault_ref, Permission::Read).await?;
+    let path = parse_path(op, &vault, raw_path)?;
+    if let Some(v) = version {
+        op.detail("version", v);
+    }
+    let (secret, record) =
+        state.store.version(vault.record.id, path.as_str(), version).await?.ok_or_else(|| match version {
+            Some(v) => ApiError::NotFound(format!("{path:?} in vault {:?} has no version {v}", vault.record.name)),
+            None => not_found(&vault, &path),
+        })?;
+    let meta = &record.meta;
+    op.detail("secret_id", secret.id.to_string());
+    op.detail("version", meta.version);
+    if secret.deleted_at.is_some() {
+        return Err(ApiError::Gone(format!(
+            "{path:?} was deleted; an admin can restore it with `clawvault secret restore`"
+        )));
+    }
+    if meta.is_disabled {
+        return Err(ApiError::Gone(format!("version {} of {path:?} is disabled", meta.version)));
+    }
+    if let Some(at) = meta.expires_at
+        && at <= OffsetDateTime::now_utc()
+    {
+        return Err(ApiError::Gone(format!("{path:?} expired at {}", rfc3339(at))));
+    }
+    let mut meta = meta.clone();
+    if let Some(max) = meta.max_access_count {
+        match state.store.consume_access(secret.id, meta.version, max).await? {
+            Some(n) => meta.access_count = n,
+            None => return Err(ApiError::Gone(format!("{path:?} has reached its read limit of {max}"))),
+        }
+        op.detail("access_count", meta.access_count);
+    }
+    let value = open_version(&vault.key, binding(&vault, secret.id, meta.version), &record.ciphertext).map_err(|e| {
+        ApiError::Integrity(format!(
+            "version {} of {path:?} in vault {:?} cannot be decrypted: {e}. The database was changed outside clawvault; restore it from a backup",
+            meta.version, vault.record.name
+        ))
+    })?;
+    Ok(Revealed { described: Described { secret, meta }, value })
+}
+
+/// Live secrets under `prefix`, current versions' metadata only.
+///
+/// # Errors
+/// 400 bad prefix, 403, 404.
+pub async fn list(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    prefix: &str,
+) -> ApiResult<Vec<Described>> {
+    op.resource(vault_ref.to_owned());
+    let vault = vaults::open(state, op, caller, vault_ref, Permission::List).await?;
+    op.resource(vault.record.id.to_string());
+    if prefix.len() > clawvault_core::path::MAX_PATH_LEN || prefix.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest("prefix is too long or contains control characters".into()));
+    }
+    op.detail("prefix", prefix);
+    let rows = state.store.list_secrets(vault.record.id, prefix).await?;
+    op.detail("count", rows.len());
+    Ok(rows.into_iter().map(|(secret, meta)| Described { secret, meta }).collect())
+}
+
+async fn head(state: &AppState, vault: &OpenVault, path: &SecretPath) -> ApiResult<SecretRecord> {
+    state.store.secret(vault.record.id, path.as_str()).await?.ok_or_else(|| not_found(vault, path))
+}
+
+/// All versions of a secret, newest first.
+///
+/// # Errors
+/// 400, 403, 404.
+pub async fn versions(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+) -> ApiResult<(SecretRecord, Vec<VersionMeta>)> {
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let vault = vaults::open(state, op, caller, vault_ref, Permission::List).await?;
+    let path = parse_path(op, &vault, raw_path)?;
+    let secret = head(state, &vault, &path).await?;
+    let versions = state.store.list_versions(secret.id).await?;
+    Ok((secret, versions))
+}
+
+/// Disables one version: kept for audit, reads answer 410.
+///
+/// # Errors
+/// 400, 403, 404.
+pub async fn disable(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+    version: i64,
+) -> ApiResult<()> {
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    op.detail("version", version);
+    let vault = vaults::open(state, op, caller, vault_ref, Permission::Write).await?;
+    let path = parse_path(op, &vault, raw_path)?;
+    let secret = head(state, &vault, &path).await?;
+    op.detail("secret_id", secret.id.to_string());
+    let event = op.event(Outcome::Success);
+    if state.store.disable_version(secret.id, version, AuditBatch::new(&state.chain_key, &[event])).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("{path:?} has no version {version}")))
+    }
+}
+
+/// What `rotate` generates.
+#[derive(Debug, Clone, Copy)]
+pub struct Generate {
+    /// Length in characters.
+    pub length: usize,
+    /// Alphabet.
+    pub charset: Charset,
+    /// New type (default: unchanged).
+    pub secret_type: Option<SecretType>,
+}
+
+/// Writes a server-generated value as the next version, keeping type and metadata.
+///
+/// # Errors
+/// 400 bad length/charset, 403, 404 (no such secret), 410 (deleted).
+pub async fn rotate(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+    generate: Generate,
+) -> ApiResult<Described> {
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let vault = vaults::open(state, op, caller, vault_ref, Permission::Rotate).await?;
+    let path = parse_path(op, &vault, raw_path)?;
+    let value =
+        generate::generate(generate.length, generate.charset).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let (secret, current) =
+        state.store.version(vault.record.id, path.as_str(), None).await?.ok_or_else(|| not_found(&vault, &path))?;
+    if secret.deleted_at.is_some() {
+        return Err(ApiError::Gone(format!("{path:?} was deleted; restore it before rotating")));
+    }
+    op.detail("generated_length", generate.length);
+    let new = NewVersion {
+        value,
+        secret_type: generate.secret_type.unwrap_or(current.meta.secret_type),
+        metadata: current.meta.metadata,
+        expires_at: None,
+        max_access_count: None,
+    };
+    write_at(state, op, caller, &vault, &path, new).await
+}
+
+/// Soft-deletes a secret (every version).
+///
+/// # Errors
+/// 400, 403, 404 (none, or already deleted).
+pub async fn delete(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+) -> ApiResult<()> {
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let vault = vaults::open(state, op, caller, vault_ref, Permission::Delete).await?;
+    let path = parse_path(op, &vault, raw_path)?;
+    let secret = head(state, &vault, &path).await?;
+    if secret.deleted_at.is_some() {
+        return Err(not_found(&vault, &path));
+    }
+    op.detail("secret_id", secret.id.to_string());
+    let event = op.event(Outcome::Success);
+    state.store.set_secret_deleted(secret.id, Some(now()), AuditBatch::new(&state.chain_key, &[event])).await?;
+    Ok(())
+}
+
+/// Restores a soft-deleted secret (admins only).
+///
+/// # Errors
+/// 403 for non-admins, 404, 409 when it is not deleted.
+pub async fn restore(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+) -> ApiResult<Described> {
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    access::require_admin(caller, "restore a deleted secret")?;
+    let vault = vaults::open(state, op, caller, vault_ref, Permission::Write).await?;
+    let path = parse_path(op, &vault, raw_path)?;
+    let (mut secret, current) =
+        state.store.version(vault.record.id, path.as_str(), None).await?.ok_or_else(|| not_found(&vault, &path))?;
+    if secret.deleted_at.is_none() {
+        return Err(ApiError::Conflict(format!("{path:?} is not deleted")));
+    }
+    op.detail("secret_id", secret.id.to_string());
+    let event = op.event(Outcome::Success);
+    state.store.set_secret_deleted(secret.id, None, AuditBatch::new(&state.chain_key, &[event])).await?;
+    secret.deleted_at = None;
+    Ok(Described { secret, meta: current.meta })
+}

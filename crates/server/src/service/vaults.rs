@@ -1,0 +1,120 @@
+//! Vault operations.
+
+use std::sync::Arc;
+
+use clawvault_core::VaultName;
+use clawvault_core::crypto::{DataKey, vault_key_context};
+use clawvault_core::time_util::now;
+use clawvault_store::{AuditBatch, StoreError, VaultRecord};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::op::Op;
+use crate::service::access::{self, Permission};
+use crate::state::{AppState, OpenVault};
+
+/// Longest vault description.
+pub const MAX_DESCRIPTION_LEN: usize = 4096;
+
+/// Finds a vault by id or name and checks `permission`.
+///
+/// # Errors
+/// 404 when there is no such vault, 403 when the caller may not act on it.
+pub async fn open(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    reference: &str,
+    permission: Permission,
+) -> ApiResult<Arc<OpenVault>> {
+    let vault = state
+        .vault(reference)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no vault {reference:?}: list vaults with GET /v1/vaults")))?;
+    op.vault(vault.record.id);
+    access::check(caller, &vault.record, permission)?;
+    Ok(vault)
+}
+
+/// Creates a vault with a fresh data key wrapped by the root key.
+///
+/// # Errors
+/// 400 for a bad name or description, 409 when the name is taken.
+pub async fn create(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    name: &str,
+    description: &str,
+) -> ApiResult<VaultRecord> {
+    create_for(state, op, caller.principal.user_id, caller.principal.kind(), name, description).await
+}
+
+/// Creates a vault owned by `created_by` (a user or agent id of `created_by_type`).
+///
+/// # Errors
+/// 400 for a bad name or description, 409 when the name is taken.
+pub async fn create_for(
+    state: &AppState,
+    op: &mut Op<'_>,
+    created_by: Uuid,
+    created_by_type: &str,
+    name: &str,
+    description: &str,
+) -> ApiResult<VaultRecord> {
+    op.resource(name.to_owned());
+    let name = VaultName::parse(name).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if description.len() > MAX_DESCRIPTION_LEN {
+        return Err(ApiError::BadRequest(format!("description is longer than {MAX_DESCRIPTION_LEN} bytes")));
+    }
+    let id = Uuid::new_v4();
+    let key = DataKey::generate().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let wrapped_key = state
+        .root
+        .wrap(&key, &vault_key_context(id))
+        .map_err(|e| ApiError::Unavailable(format!("the root key provider cannot wrap a new vault key: {e}")))?;
+    let record = VaultRecord {
+        id,
+        name: name.as_str().to_owned(),
+        description: description.to_owned(),
+        created_by,
+        created_by_type: created_by_type.to_owned(),
+        created_at: now(),
+        wrapped_key,
+        root_key_id: state.root.key_id().to_owned(),
+    };
+    op.resource(id.to_string());
+    op.vault(id);
+    op.detail("name", name.as_str());
+    let event = op.event(clawvault_core::audit::Outcome::Success);
+    state.store.create_vault(&record, AuditBatch::new(&state.chain_key, &[event])).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::Conflict(format!("a vault named {:?} already exists", record.name)),
+        other => other.into(),
+    })?;
+    Ok(record)
+}
+
+/// Vaults the caller may see.
+///
+/// # Errors
+/// Storage failures.
+pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<VaultRecord>> {
+    let all = state.store.list_vaults().await?;
+    Ok(all.into_iter().filter(|v| access::check(caller, v, Permission::List).is_ok()).collect())
+}
+
+/// Deletes a vault and every secret in it.
+///
+/// # Errors
+/// 404, 403.
+pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, reference: &str) -> ApiResult<()> {
+    op.resource(reference.to_owned());
+    let vault = open(state, op, caller, reference, Permission::Manage).await?;
+    op.resource(vault.record.id.to_string());
+    op.detail("name", vault.record.name.as_str());
+    let event = op.event(clawvault_core::audit::Outcome::Success);
+    let deleted = state.store.delete_vault(vault.record.id, AuditBatch::new(&state.chain_key, &[event])).await?;
+    state.forget_vault(vault.record.id);
+    if deleted { Ok(()) } else { Err(ApiError::NotFound(format!("no vault {reference:?}"))) }
+}

@@ -1,0 +1,142 @@
+//! Shared server state: the store, keys, token service, audit pipeline and the cache of
+//! opened vaults (record plus unwrapped data key).
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, RwLock};
+
+use clawvault_core::audit::ChainKey;
+use clawvault_core::crypto::{DataKey, RootKey, vault_key_context};
+use clawvault_core::keyring::SubKey;
+use clawvault_store::{Store, VaultRecord};
+use uuid::Uuid;
+
+use crate::audit_sink::AuditSink;
+use crate::auth::TokenService;
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+
+/// A vault with its data key unwrapped.
+pub struct OpenVault {
+    /// The stored record.
+    pub record: VaultRecord,
+    /// The data key.
+    pub key: DataKey,
+}
+
+impl std::fmt::Debug for OpenVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenVault")
+            .field("id", &self.record.id)
+            .field("name", &self.record.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything handlers share.
+pub struct Inner {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Root key provider.
+    pub root: Arc<dyn RootKey>,
+    /// Audit chain key.
+    pub chain_key: ChainKey,
+    /// Key for API-key hashes.
+    pub api_key_hash: SubKey,
+    /// Access tokens.
+    pub tokens: TokenService,
+    /// Audit pipeline.
+    pub audit: AuditSink,
+    /// Configuration.
+    pub config: Config,
+    vaults: RwLock<HashMap<Uuid, Arc<OpenVault>>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// Cheap-to-clone handle on [`Inner`].
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Assembles the state.
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn Store>,
+        root: Arc<dyn RootKey>,
+        chain_key: ChainKey,
+        api_key_hash: SubKey,
+        tokens: TokenService,
+        audit: AuditSink,
+        config: Config,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            root,
+            chain_key,
+            api_key_hash,
+            tokens,
+            audit,
+            config,
+            vaults: RwLock::new(HashMap::new()),
+        }))
+    }
+}
+
+impl Inner {
+    /// A vault by id or by name, opened (cached after the first use).
+    ///
+    /// # Errors
+    /// [`ApiError::Internal`] on storage failures, [`ApiError::Integrity`] if its key does not
+    /// unwrap.
+    pub async fn vault(&self, reference: &str) -> ApiResult<Option<Arc<OpenVault>>> {
+        let id = Uuid::parse_str(reference).ok();
+        if let Ok(cache) = self.vaults.read() {
+            let hit = match id {
+                Some(id) => cache.get(&id).cloned(),
+                None => cache.values().find(|v| v.record.name == reference).cloned(),
+            };
+            if hit.is_some() {
+                return Ok(hit);
+            }
+        }
+        let record = match id {
+            Some(id) => self.store.vault(id).await?,
+            None => self.store.vault_by_name(reference).await?,
+        };
+        record.map(|r| self.open_vault(r)).transpose()
+    }
+
+    fn open_vault(&self, record: VaultRecord) -> ApiResult<Arc<OpenVault>> {
+        let key = self.root.unwrap(&record.wrapped_key, &vault_key_context(record.id)).map_err(|e| {
+            ApiError::Integrity(format!(
+                "the data key of vault {} cannot be unwrapped ({e}); the root key does not match this database or the row was altered",
+                record.id
+            ))
+        })?;
+        let open = Arc::new(OpenVault { record, key });
+        if let Ok(mut cache) = self.vaults.write() {
+            cache.insert(open.record.id, Arc::clone(&open));
+        }
+        Ok(open)
+    }
+
+    /// Drops a vault from the cache (deleted).
+    pub fn forget_vault(&self, id: Uuid) {
+        if let Ok(mut cache) = self.vaults.write() {
+            cache.remove(&id);
+        }
+    }
+}

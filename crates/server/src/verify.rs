@@ -1,0 +1,36 @@
+//! Verification of the whole audit chain, streamed from the store page by page. Used by
+//! `GET /v1/audit/verify` and by `clawvault audit verify --data-dir` (offline).
+
+use clawvault_core::audit::{ChainKey, Report, Verifier};
+use clawvault_store::{Store, StoreError};
+
+const PAGE: u32 = 1000;
+
+/// Verifies from the first event; with `limit`, stops after that many events (then the head
+/// is not checked and the result is not complete).
+///
+/// # Errors
+/// Storage failures.
+pub async fn verify_chain(store: &dyn Store, key: &ChainKey, limit: Option<u64>) -> Result<(Report, bool), StoreError> {
+    let head = store.audit_head().await?;
+    let mut verifier = Verifier::from_genesis(key);
+    let mut after = 0;
+    let mut seen = 0u64;
+    'pages: loop {
+        let page = store.audit_after(after, PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            if limit.is_some_and(|l| seen >= l) {
+                return Ok((verifier.finish(None), false));
+            }
+            seen += 1;
+            after = e.seq;
+            if !verifier.push(e) {
+                break 'pages;
+            }
+        }
+    }
+    Ok((verifier.finish(head.as_ref()), true))
+}

@@ -1,5 +1,7 @@
 //! Round trips of the vault and secret endpoints against the real server binary.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
+
 mod common;
 
 use common::{TestServer, assert_problem};

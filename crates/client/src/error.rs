@@ -51,18 +51,21 @@ impl fmt::Display for StatusText {
 
 impl ClientError {
     pub(crate) fn unreachable(address: &str, e: &reqwest::Error) -> Self {
-        let reason = if e.is_connect() {
+        let mut chain = e.to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            chain = format!("{chain}: {s}");
+            src = s.source();
+        }
+        let lower = chain.to_lowercase();
+        let reason = if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            format!("TLS failed ({chain}); if the server uses a private CA, pass its certificate with --ca-cert")
+        } else if e.is_connect() {
             "connection refused: start it with `clawvault server`, or pass the right --address".to_owned()
         } else if e.is_timeout() {
             "the request timed out".to_owned()
         } else {
-            let mut msg = e.to_string();
-            let mut src = std::error::Error::source(e);
-            while let Some(s) = src {
-                msg = format!("{msg}: {s}");
-                src = s.source();
-            }
-            msg
+            chain
         };
         Self::Unreachable { address: address.to_owned(), reason }
     }

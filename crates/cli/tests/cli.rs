@@ -1,0 +1,276 @@
+//! The `clawvault` command for people and scripts: output, `--json`, exit codes and errors
+//! that say what to do.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::{BIN, TestServer, cli};
+use serde_json::Value;
+
+fn env_for(s: &TestServer, config_dir: &std::path::Path) -> Vec<(String, String)> {
+    vec![
+        ("CLAWVAULT_ADDR".into(), s.base.clone()),
+        ("CLAWVAULT_API_KEY_FILE".into(), s.data_dir.join("admin-key").display().to_string()),
+        ("CLAWVAULT_CONFIG_DIR".into(), config_dir.display().to_string()),
+    ]
+}
+
+fn run(env: &[(String, String)], args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = cli(args, &env, stdin);
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn secret_round_trip_with_tables_and_json() {
+    let s = TestServer::start();
+    let cfg = tempfile::tempdir().unwrap();
+    let env = env_for(&s, cfg.path());
+
+    let (code, out, err) = run(&env, &["vault", "create", "bots", "--description", "discord bots"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Created vault bots ("), "{out}");
+
+    let (code, out, err) = run(&env, &["secret", "put", "bots/discord/token"], Some(b"tok-123\n"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "Stored bots/discord/token version 1.\n");
+    let (code, out, _) = run(&env, &["secret", "get", "bots/discord/token"], None);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "tok-123"),
+        "the trailing newline from stdin is dropped; piped output is exact"
+    );
+
+    let file = cfg.path().join("cert.pem");
+    std::fs::write(&file, "-----BEGIN CERT-----\nabc\n-----END CERT-----\n").unwrap();
+    let (code, _, err) = run(
+        &env,
+        &["secret", "put", "bots/tls/cert", "--from-file", file.to_str().unwrap(), "--type", "certificate"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run(&env, &["secret", "get", "bots/tls/cert"], None);
+    assert_eq!(out, "-----BEGIN CERT-----\nabc\n-----END CERT-----\n", "files are stored byte for byte");
+
+    let (code, out, _) = run(&env, &["secret", "list", "bots"], None);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("PATH") && lines[0].contains("TYPE") && lines[0].contains("VERSION"), "{out}");
+    assert!(lines[1].starts_with("discord/token") && lines[2].starts_with("tls/cert"), "{out}");
+    assert!(!out.contains("tok-123"), "lists never show values");
+
+    let (code, out, _) = run(&env, &["secret", "list", "bots", "--json"], None);
+    assert_eq!(code, 0);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+
+    let (_, out, _) = run(&env, &["secret", "get", "bots/discord/token", "--json"], None);
+    let secret: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((secret["value"].as_str(), secret["version"].as_i64()), (Some("tok-123"), Some(1)));
+
+    let (code, out, _) =
+        run(&env, &["secret", "rotate", "bots/discord/token", "--length", "20", "--charset", "alphanumeric"], None);
+    assert_eq!(code, 0);
+    assert!(out.contains("version 2"), "{out}");
+    let (_, out, _) = run(&env, &["secret", "versions", "bots/discord/token"], None);
+    assert!(out.lines().nth(1).unwrap().starts_with('2'), "newest first: {out}");
+    let (_, out, _) = run(&env, &["secret", "get", "bots/discord/token", "--version", "1"], None);
+    assert_eq!(out, "tok-123");
+
+    let (code, _, _) = run(&env, &["secret", "delete", "bots/discord/token"], None);
+    assert_eq!(code, 0);
+    let (code, _, err) = run(&env, &["secret", "get", "bots/discord/token"], None);
+    assert_eq!(code, 7, "gone: {err}");
+    assert!(err.contains("restore"), "{err}");
+    let (code, out, _) = run(&env, &["secret", "restore", "bots/discord/token"], None);
+    assert_eq!(code, 0, "{out}");
+
+    let (code, out, _) = run(&env, &["vault", "list"], None);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("NAME") && out.contains("bots") && out.contains("discord bots"), "{out}");
+    let (code, _, err) = run(&env, &["vault", "delete", "bots"], None);
+    assert_eq!(code, 9, "deleting without --yes and without a terminal is refused: {err}");
+    assert!(err.contains("--yes"));
+    let (code, _, _) = run(&env, &["vault", "delete", "bots", "--yes"], None);
+    assert_eq!(code, 0);
+
+    let (code, out, err) = run(&env, &["audit", "verify"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Audit chain intact"), "{out}");
+    let (code, out, _) = run(&env, &["audit", "list", "--action", "secret.write", "--json"], None);
+    assert_eq!(code, 0);
+    let page: Value = serde_json::from_str(&out).unwrap();
+    assert!(page["total"].as_u64().unwrap() >= 2);
+}
+
+#[test]
+fn exit_codes_and_advice() {
+    let s = TestServer::start();
+    let cfg = tempfile::tempdir().unwrap();
+    let env = env_for(&s, cfg.path());
+
+    let (code, _, err) = run(&env, &["secret", "get", "default/missing"], None);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("no secret at \"missing\""), "{err}");
+    let (code, _, err) = run(&env, &["secret", "get", "nopath"], None);
+    assert_eq!(code, 9);
+    assert!(err.contains("VAULT/PATH"), "{err}");
+    let (code, _, err) = run(&env, &["secret", "put", "default/a/../b"], Some(b"x"));
+    assert_eq!(code, 9, "{err}");
+    assert!(err.contains("`.` and `..`"), "{err}");
+    let (code, _, err) = run(&env, &["secret", "put", "default/empty"], Some(b""));
+    assert_eq!(code, 9);
+    assert!(err.contains("empty"), "{err}");
+    let (code, _, err) = run(&env, &["secret", "put", "default/x", "--metadata", "[1]"], Some(b"v"));
+    assert_eq!(code, 9, "{err}");
+    assert!(err.contains("JSON object"), "{err}");
+    let (code, _, err) = run(&env, &["secret", "put", "nosuchvault/x"], Some(b"v"));
+    assert_eq!(code, 6, "{err}");
+
+    let mut unreachable = env.clone();
+    unreachable[0].1 = "http://127.0.0.1:9".into();
+    let (code, _, err) = run(&unreachable, &["vault", "list"], None);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("server not reachable at http://127.0.0.1:9") && err.contains("clawvault server"), "{err}");
+
+    let bad_key = cfg.path().join("bad-key");
+    std::fs::write(&bad_key, "1ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n").unwrap();
+    let mut bad = env.clone();
+    bad[1].1 = bad_key.display().to_string();
+    let (code, _, err) = run(&bad, &["vault", "list"], None);
+    assert_eq!(code, 4, "{err}");
+
+    let (code, out, _) = run(&env, &["secret", "put", "--help"], None);
+    assert_eq!(code, 0);
+    assert!(out.contains("Examples:") && out.contains("--from-file"), "{out}");
+    let (code, out, _) = run(&env, &["--help"], None);
+    assert_eq!(code, 0);
+    assert!(out.contains("Exit codes:"), "{out}");
+}
+
+#[test]
+fn login_saves_credentials_and_local_server_key_is_found() {
+    let s = TestServer::start();
+    let cfg = tempfile::tempdir().unwrap();
+    let env = vec![
+        ("CLAWVAULT_ADDR".to_owned(), s.base.clone()),
+        ("CLAWVAULT_CONFIG_DIR".to_owned(), cfg.path().display().to_string()),
+    ];
+    let (code, _, err) = run(&env, &["login"], Some(s.admin_key.as_bytes()));
+    assert_eq!(code, 0, "{err}");
+    let creds = cfg.path().join("credentials.toml");
+    assert_eq!(std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777, 0o600);
+    let only_config = vec![("CLAWVAULT_CONFIG_DIR".to_owned(), cfg.path().display().to_string())];
+    let (code, out, err) = run(&only_config, &["vault", "list"], None);
+    assert_eq!(code, 0, "the saved address and key are used: {err}");
+    assert!(out.contains("default"));
+    let (code, _, err) = run(&env, &["login"], Some(b"1ck_wrong"));
+    assert_eq!(code, 4, "{err}");
+
+    // With no login, the CLI finds the key a local server wrote to ./clawvault-data.
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("clawvault-data")).unwrap();
+    std::fs::copy(s.data_dir.join("admin-key"), work.path().join("clawvault-data/admin-key")).unwrap();
+    let empty_cfg = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["vault", "list", "--json"])
+        .current_dir(work.path())
+        .env("CLAWVAULT_ADDR", &s.base)
+        .env("CLAWVAULT_CONFIG_DIR", empty_cfg.path())
+        .env_remove("CLAWVAULT_API_KEY")
+        .env_remove("CLAWVAULT_API_KEY_FILE")
+        .env_remove("CLAWVAULT_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn server_config_problems_are_listed_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["server", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .args(["--listen", "nowhere", "--tls-cert", "/nonexistent/cert.pem", "--log-format", "xml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(9));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("3 problem(s)"), "{err}");
+    for needle in ["listen \"nowhere\"", "tls_key", "log_format"] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    assert!(!dir.path().join("d").exists(), "nothing is created on a bad configuration");
+}
+
+#[test]
+fn tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).display().to_string();
+    let (ca, cert, key) = (d("ca.pem"), d("cert.pem"), d("key.pem"));
+    std::fs::write(
+        d("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let steps: Vec<Vec<String>> = vec![
+        ["req", "-x509"]
+            .iter()
+            .chain(&ec)
+            .map(ToString::to_string)
+            .chain(
+                ["-days", "2", "-subj", "/CN=clawvault test CA", "-keyout", &d("ca.key"), "-out", &ca]
+                    .map(String::from),
+            )
+            .collect(),
+        ["req"]
+            .iter()
+            .chain(&ec)
+            .map(ToString::to_string)
+            .chain(["-subj", "/CN=localhost", "-keyout", &key, "-out", &d("leaf.csr")].map(String::from))
+            .collect(),
+        [
+            "x509",
+            "-req",
+            "-in",
+            &d("leaf.csr"),
+            "-CA",
+            &ca,
+            "-CAkey",
+            &d("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &d("leaf.ext"),
+            "-out",
+            &cert,
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for args in steps {
+        let status = Command::new("openssl").args(&args).stderr(std::process::Stdio::null()).status().unwrap();
+        assert!(status.success(), "openssl {args:?} failed");
+    }
+    let opts =
+        common::Options { args: vec!["--tls-cert".into(), cert.clone(), "--tls-key".into(), key.clone()], env: vec![] };
+    let s = TestServer::start_with(&opts);
+    assert!(s.base.starts_with("https://"), "{}", s.base);
+    let cfg = tempfile::tempdir().unwrap();
+    let mut env = env_for(&s, cfg.path());
+    let (code, _, err) = run(&env, &["vault", "list"], None);
+    assert_eq!(code, 3, "an unknown CA is refused");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    env.push(("CLAWVAULT_CACERT".into(), ca));
+    let (code, out, err) = run(&env, &["secret", "put", "default/tls-test"], Some(b"over-tls"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("version 1"));
+    let (_, out, _) = run(&env, &["secret", "get", "default/tls-test"], None);
+    assert_eq!(out, "over-tls");
+}

@@ -11,30 +11,21 @@ use std::path::Path;
 use common::{Options, TestServer, cli};
 use serde_json::Value;
 
+fn db(data: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(data.join("clawvault.sqlite")).unwrap()
+}
+
 /// Runs SQL statements against a stopped server's database.
 fn tamper(data: &Path, statements: &[&str]) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let url = format!("sqlite://{}", data.join("clawvault.sqlite").display());
-        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
-        for sql in statements {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut conn).await.unwrap();
-        }
-    });
+    let conn = db(data);
+    for sql in statements {
+        conn.execute_batch(sql).unwrap();
+    }
 }
 
 fn event_id_at(data: &Path, seq: i64) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let url = format!("sqlite://{}", data.join("clawvault.sqlite").display());
-        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
-        let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM audit_events WHERE seq = ?")
-            .bind(seq)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        id.to_string()
-    })
+    let id: uuid::Uuid = db(data).query_row("SELECT id FROM audit_events WHERE seq = ?", [seq], |r| r.get(0)).unwrap();
+    id.to_string()
 }
 
 fn populated() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -145,12 +136,7 @@ fn reordered_events_are_named() {
 #[test]
 fn truncated_chain_is_named() {
     let (_dir, data) = populated();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let last: i64 = rt.block_on(async {
-        let url = format!("sqlite://{}", data.join("clawvault.sqlite").display());
-        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
-        sqlx::query_scalar("SELECT MAX(seq) FROM audit_events").fetch_one(&mut conn).await.unwrap()
-    });
+    let last: i64 = db(&data).query_row("SELECT MAX(seq) FROM audit_events", [], |r| r.get(0)).unwrap();
     let survivor = event_id_at(&data, last - 1);
     tamper(&data, &[&format!("DELETE FROM audit_events WHERE seq = {last}")]);
     let (code, _, stderr) = offline_verify(&data);

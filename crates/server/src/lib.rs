@@ -17,6 +17,7 @@ pub mod error;
 mod json;
 pub mod native;
 mod op;
+mod secret_cache;
 pub mod service;
 mod state;
 mod tls;

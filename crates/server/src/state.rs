@@ -15,6 +15,7 @@ use crate::audit_sink::AuditSink;
 use crate::auth::TokenService;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::secret_cache::SecretCache;
 
 /// A vault with its data key unwrapped.
 pub struct OpenVault {
@@ -49,6 +50,8 @@ pub struct Inner {
     pub audit: AuditSink,
     /// Configuration.
     pub config: Config,
+    /// Current versions as stored (ciphertext), for the read path.
+    pub secrets: SecretCache,
     vaults: RwLock<HashMap<Uuid, Arc<OpenVault>>>,
 }
 
@@ -90,6 +93,7 @@ impl AppState {
             tokens,
             audit,
             config,
+            secrets: SecretCache::default(),
             vaults: RwLock::new(HashMap::new()),
         }))
     }

@@ -4,12 +4,12 @@
 use clawvault_core::audit::{AuditEvent, ChainedEvent, Outcome};
 use clawvault_core::time_util::unix_micros;
 use clawvault_store::{
-    ApiKeyRecord, Result, Role, SecretRecord, StoreError, UserRecord, VaultRecord, VersionMeta, VersionRecord,
+    ApiKeyRecord, Result, Role, SecretRecord, ServerKeyRecord, StoreError, UserRecord, VaultRecord, VersionMeta,
+    VersionRecord,
 };
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use rusqlite::Row;
+use rusqlite::types::FromSql;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     unix_micros(t)
@@ -31,18 +31,29 @@ fn opt_time(v: Option<i64>) -> Result<Option<OffsetDateTime>> {
     v.map(time).transpose()
 }
 
-fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T>
-where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    row.try_get(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+fn get<T: FromSql>(row: &Row<'_>, col: &str) -> Result<T> {
+    row.get(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
 }
 
 pub(crate) fn hash32(v: &[u8], what: &str) -> Result<[u8; 32]> {
     v.try_into().map_err(|_| corrupt(what))
 }
 
-pub(crate) fn user(row: &SqliteRow) -> Result<UserRecord> {
+/// Runs a row decoder inside rusqlite's row callback, keeping our error type.
+pub(crate) fn decode<T>(f: impl Fn(&Row<'_>) -> Result<T>) -> impl Fn(&Row<'_>) -> rusqlite::Result<Result<T>> {
+    move |row| Ok(f(row))
+}
+
+pub(crate) fn server_key(row: &Row<'_>) -> Result<ServerKeyRecord> {
+    Ok(ServerKeyRecord {
+        name: get(row, "name")?,
+        wrapped: get(row, "wrapped")?,
+        root_key_id: get(row, "root_key_id")?,
+        created_at: time(get(row, "created_at")?)?,
+    })
+}
+
+pub(crate) fn user(row: &Row<'_>) -> Result<UserRecord> {
     let role: String = get(row, "role")?;
     Ok(UserRecord {
         id: get(row, "id")?,
@@ -52,7 +63,7 @@ pub(crate) fn user(row: &SqliteRow) -> Result<UserRecord> {
     })
 }
 
-pub(crate) fn api_key(row: &SqliteRow) -> Result<ApiKeyRecord> {
+pub(crate) fn api_key(row: &Row<'_>) -> Result<ApiKeyRecord> {
     let scopes: String = get(row, "scopes")?;
     Ok(ApiKeyRecord {
         id: get(row, "id")?,
@@ -68,7 +79,7 @@ pub(crate) fn api_key(row: &SqliteRow) -> Result<ApiKeyRecord> {
     })
 }
 
-pub(crate) fn vault(row: &SqliteRow) -> Result<VaultRecord> {
+pub(crate) fn vault(row: &Row<'_>) -> Result<VaultRecord> {
     Ok(VaultRecord {
         id: get(row, "id")?,
         name: get(row, "name")?,
@@ -101,7 +112,7 @@ macro_rules! version_columns {
 }
 pub(crate) use {secret_columns, version_columns};
 
-pub(crate) fn secret(row: &SqliteRow) -> Result<SecretRecord> {
+pub(crate) fn secret(row: &Row<'_>) -> Result<SecretRecord> {
     Ok(SecretRecord {
         id: get(row, "s_id")?,
         vault_id: get(row, "s_vault_id")?,
@@ -114,7 +125,7 @@ pub(crate) fn secret(row: &SqliteRow) -> Result<SecretRecord> {
     })
 }
 
-pub(crate) fn version_meta(row: &SqliteRow) -> Result<VersionMeta> {
+pub(crate) fn version_meta(row: &Row<'_>) -> Result<VersionMeta> {
     let ty: String = get(row, "v_secret_type")?;
     Ok(VersionMeta {
         version: get(row, "v_version")?,
@@ -129,13 +140,20 @@ pub(crate) fn version_meta(row: &SqliteRow) -> Result<VersionMeta> {
     })
 }
 
-pub(crate) fn version(row: &SqliteRow) -> Result<VersionRecord> {
+pub(crate) fn version(row: &Row<'_>) -> Result<VersionRecord> {
     Ok(VersionRecord { meta: version_meta(row)?, ciphertext: get(row, "v_ciphertext")? })
 }
 
-pub(crate) fn chained_event(row: &SqliteRow) -> Result<ChainedEvent> {
+pub(crate) fn secret_and_meta(row: &Row<'_>) -> Result<(SecretRecord, VersionMeta)> {
+    Ok((secret(row)?, version_meta(row)?))
+}
+
+pub(crate) fn secret_and_version(row: &Row<'_>) -> Result<(SecretRecord, VersionRecord)> {
+    Ok((secret(row)?, version(row)?))
+}
+
+pub(crate) fn chained_event(row: &Row<'_>) -> Result<ChainedEvent> {
     let outcome: String = get(row, "outcome")?;
-    let vault_id: Option<Uuid> = get(row, "vault_id")?;
     let prev: Vec<u8> = get(row, "prev_hash")?;
     let hash: Vec<u8> = get(row, "hash")?;
     Ok(ChainedEvent {
@@ -150,7 +168,7 @@ pub(crate) fn chained_event(row: &SqliteRow) -> Result<ChainedEvent> {
             actor_id: get(row, "actor_id")?,
             resource_type: get(row, "resource_type")?,
             resource_id: get(row, "resource_id")?,
-            vault_id,
+            vault_id: get(row, "vault_id")?,
             ip_address: get(row, "ip_address")?,
             details: get(row, "details")?,
         },

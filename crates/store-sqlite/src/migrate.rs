@@ -1,38 +1,36 @@
 //! Schema migrations: numbered SQL files applied in order, each in its own transaction,
 //! recorded in `schema_migrations`.
 
-use sqlx::SqlitePool;
+use clawvault_core::time_util::{now, unix_micros};
+use clawvault_store::Result;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::backend;
-use clawvault_store::Result;
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
 
-pub(crate) async fn run(pool: &SqlitePool) -> Result<()> {
-    sqlx::query(
+pub(crate) fn run(conn: &mut Connection) -> Result<()> {
+    conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        [],
     )
-    .execute(pool)
-    .await
     .map_err(backend)?;
     for &(version, sql) in MIGRATIONS {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
-        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+        let done: Option<i64> = tx
+            .query_row("SELECT version FROM schema_migrations WHERE version = ?", [version], |r| r.get(0))
+            .optional()
             .map_err(backend)?;
         if done.is_some() {
             continue;
         }
-        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(backend)?;
-        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
-            .bind(version)
-            .bind(clawvault_core::time_util::unix_micros(clawvault_core::time_util::now()))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+            params![version, unix_micros(now())],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
     }
     Ok(())
 }

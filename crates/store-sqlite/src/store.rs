@@ -1,4 +1,5 @@
-//! `impl Store for SqliteStore`.
+//! `impl Store for SqliteStore`: point reads inline, scans on the blocking pool, writes as
+//! group-commit jobs.
 
 use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
@@ -6,300 +7,281 @@ use clawvault_store::{
     ApiKeyRecord, AuditBatch, AuditFilter, PutVersion, Result, SecretRecord, ServerKeyRecord, Store, StoreError,
     UserRecord, VaultRecord, VersionMeta, VersionRecord,
 };
-use sqlx::Row;
+use rusqlite::{Connection, OptionalExtension, Params, Row, params};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::convert::{self, micros, opt_micros, secret_columns, version_columns};
-use crate::{SqliteStore, audit, backend};
+use crate::audit::{self, OwnedAudit};
+use crate::convert::{self, decode, micros, opt_micros, secret_columns, version_columns};
+use crate::{SqliteStore, backend};
 
-fn unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+fn unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-impl SqliteStore {
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
-    }
+/// Maps a unique-constraint violation to a conflict.
+fn conflict_on_unique(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| if unique_violation(&e) { StoreError::Conflict(what) } else { backend(e) }
+}
+
+fn one<T>(conn: &Connection, sql: &str, p: impl Params, f: impl Fn(&Row<'_>) -> Result<T>) -> Result<Option<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    stmt.query_row(p, decode(f)).optional().map_err(backend)?.transpose()
+}
+
+fn all<T>(conn: &Connection, sql: &str, p: impl Params, f: impl Fn(&Row<'_>) -> Result<T>) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt.query_map(p, decode(f)).map_err(backend)?;
+    rows.map(|r| r.map_err(backend).and_then(|x| x)).collect()
+}
+
+fn execute(conn: &Connection, sql: &str, p: impl Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(p)
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn server_key(&self, name: &str) -> Result<Option<ServerKeyRecord>> {
-        let row = sqlx::query("SELECT name, wrapped, root_key_id, created_at FROM server_keys WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(backend)?;
-        row.map(|r| {
-            Ok(ServerKeyRecord {
-                name: r.get("name"),
-                wrapped: r.get("wrapped"),
-                root_key_id: r.get("root_key_id"),
-                created_at: convert::time(r.get("created_at"))?,
-            })
-        })
-        .transpose()
+        self.readers.read(|c| one(c, "SELECT * FROM server_keys WHERE name = ?", [name], convert::server_key))
     }
 
     async fn insert_server_key(&self, key: ServerKeyRecord) -> Result<ServerKeyRecord> {
-        sqlx::query("INSERT INTO server_keys (name, wrapped, root_key_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
-            .bind(&key.name)
-            .bind(&key.wrapped)
-            .bind(&key.root_key_id)
-            .bind(micros(key.created_at))
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        self.server_key(&key.name).await?.ok_or(StoreError::Corrupt("server key vanished".into()))
+        let name = key.name.clone();
+        self.writer()?
+            .write(move |c| {
+                execute(
+                    c,
+                    "INSERT INTO server_keys (name, wrapped, root_key_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                    params![key.name, key.wrapped, key.root_key_id, micros(key.created_at)],
+                )
+                .map(|_| ())
+                .map_err(backend)
+            })
+            .await?;
+        self.server_key(&name).await?.ok_or(StoreError::Corrupt("server key vanished".into()))
     }
 
     async fn create_user(&self, user: &UserRecord, audit: AuditBatch<'_>) -> Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO users (id, name, role, created_at) VALUES (?, ?, ?, ?)")
-            .bind(user.id)
-            .bind(&user.name)
-            .bind(user.role.as_str())
-            .bind(micros(user.created_at))
-            .execute(&mut *tx)
+        let (user, audit) = (user.clone(), OwnedAudit::from(audit));
+        self.writer()?
+            .write(move |c| {
+                execute(
+                    c,
+                    "INSERT INTO users (id, name, role, created_at) VALUES (?, ?, ?, ?)",
+                    params![user.id, user.name, user.role.as_str(), micros(user.created_at)],
+                )
+                .map_err(conflict_on_unique("a user with that name exists"))?;
+                audit.append(c)
+            })
             .await
-            .map_err(|e| {
-                if unique_violation(&e) { StoreError::Conflict("a user with that name exists") } else { backend(e) }
-            })?;
-        audit::append(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)
     }
 
     async fn user(&self, id: Uuid) -> Result<Option<UserRecord>> {
-        let row = sqlx::query("SELECT * FROM users WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(convert::user).transpose()
+        self.readers.read(|c| one(c, "SELECT * FROM users WHERE id = ?", [id], convert::user))
     }
 
     async fn count_users(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.writer).await.map_err(backend)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        let n = self
+            .readers
+            .read(|c| one(c, "SELECT COUNT(*) AS n FROM users", [], |r| r.get::<_, i64>("n").map_err(backend)))?;
+        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
 
     async fn create_api_key(&self, key: &ApiKeyRecord, audit: AuditBatch<'_>) -> Result<()> {
         let scopes = serde_json::to_string(&key.scopes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO api_keys (id, user_id, name, key_prefix, key_hash, scopes, is_active, created_at, expires_at, last_used_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(key.id)
-        .bind(key.user_id)
-        .bind(&key.name)
-        .bind(&key.key_prefix)
-        .bind(&key.key_hash)
-        .bind(scopes)
-        .bind(i64::from(key.is_active))
-        .bind(micros(key.created_at))
-        .bind(opt_micros(key.expires_at))
-        .bind(opt_micros(key.last_used_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        audit::append(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)
+        let (key, audit) = (key.clone(), OwnedAudit::from(audit));
+        self.writer()?
+            .write(move |c| {
+                execute(
+                    c,
+                    "INSERT INTO api_keys (id, user_id, name, key_prefix, key_hash, scopes, is_active, created_at, expires_at, last_used_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    params![
+                        key.id,
+                        key.user_id,
+                        key.name,
+                        key.key_prefix,
+                        key.key_hash,
+                        scopes,
+                        i64::from(key.is_active),
+                        micros(key.created_at),
+                        opt_micros(key.expires_at),
+                        opt_micros(key.last_used_at),
+                    ],
+                )
+                .map_err(backend)?;
+                audit.append(c)
+            })
+            .await
     }
 
     async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKeyRecord>> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = ?")
-            .bind(hash)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(convert::api_key).transpose()
+        self.readers.read(|c| one(c, "SELECT * FROM api_keys WHERE key_hash = ?", [hash], convert::api_key))
     }
 
     async fn list_api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKeyRecord>> {
-        let rows = sqlx::query("SELECT * FROM api_keys WHERE user_id = ? ORDER BY created_at, id")
-            .bind(user_id)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
-        rows.iter().map(convert::api_key).collect()
+        self.readers.read(|c| {
+            all(c, "SELECT * FROM api_keys WHERE user_id = ? ORDER BY created_at, id", [user_id], convert::api_key)
+        })
     }
 
     async fn delete_api_key(&self, user_id: Uuid, key_id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM api_keys WHERE id = ? AND user_id = ?")
-            .bind(key_id)
-            .bind(user_id)
-            .execute(&mut *tx)
+        let audit = OwnedAudit::from(audit);
+        self.writer()?
+            .write(move |c| {
+                let done = execute(c, "DELETE FROM api_keys WHERE id = ? AND user_id = ?", params![key_id, user_id])
+                    .map_err(backend)?
+                    > 0;
+                if done {
+                    audit.append(c)?;
+                }
+                Ok(done)
+            })
             .await
-            .map_err(backend)?
-            .rows_affected()
-            > 0;
-        audit::append(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(done)
     }
 
     async fn touch_api_key(&self, key_id: Uuid, at: OffsetDateTime) -> Result<()> {
-        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
-            .bind(micros(at))
-            .bind(key_id)
-            .execute(&self.writer)
+        self.writer()?
+            .write(move |c| {
+                execute(c, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", params![micros(at), key_id])
+                    .map(|_| ())
+                    .map_err(backend)
+            })
             .await
-            .map_err(backend)?;
-        Ok(())
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: OffsetDateTime, audit: AuditBatch<'_>) -> Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING")
-            .bind(jti)
-            .bind(micros(expires_at))
-            .execute(&mut *tx)
+        let (jti, audit) = (jti.to_owned(), OwnedAudit::from(audit));
+        self.writer()?
+            .write(move |c| {
+                execute(
+                    c,
+                    "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING",
+                    params![jti, micros(expires_at)],
+                )
+                .map_err(backend)?;
+                audit.append(c)
+            })
             .await
-            .map_err(backend)?;
-        audit::append(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)
     }
 
     async fn revoked_tokens(&self, now: OffsetDateTime) -> Result<Vec<String>> {
-        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?")
-            .bind(micros(now))
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        sqlx::query_scalar("SELECT jti FROM revoked_tokens").fetch_all(&self.writer).await.map_err(backend)
+        if let Ok(w) = self.writer() {
+            w.write(move |c| {
+                execute(c, "DELETE FROM revoked_tokens WHERE expires_at < ?", [micros(now)])
+                    .map(|_| ())
+                    .map_err(backend)
+            })
+            .await?;
+        }
+        self.readers.read(|c| {
+            all(c, "SELECT jti FROM revoked_tokens WHERE expires_at >= ?", [micros(now)], |r| {
+                r.get::<_, String>("jti").map_err(backend)
+            })
+        })
     }
 
     async fn create_vault(&self, vault: &VaultRecord, audit: AuditBatch<'_>) -> Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO vaults (id, name, description, created_by, created_by_type, created_at, wrapped_key, root_key_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(vault.id)
-        .bind(&vault.name)
-        .bind(&vault.description)
-        .bind(vault.created_by)
-        .bind(&vault.created_by_type)
-        .bind(micros(vault.created_at))
-        .bind(&vault.wrapped_key)
-        .bind(&vault.root_key_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| if unique_violation(&e) { StoreError::Conflict("a vault with that name exists") } else { backend(e) })?;
-        audit::append(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)
+        let (v, audit) = (vault.clone(), OwnedAudit::from(audit));
+        self.writer()?
+            .write(move |c| {
+                execute(
+                    c,
+                    "INSERT INTO vaults (id, name, description, created_by, created_by_type, created_at, wrapped_key, root_key_id) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    params![v.id, v.name, v.description, v.created_by, v.created_by_type, micros(v.created_at), v.wrapped_key, v.root_key_id],
+                )
+                .map_err(conflict_on_unique("a vault with that name exists"))?;
+                audit.append(c)
+            })
+            .await
     }
 
     async fn vault(&self, id: Uuid) -> Result<Option<VaultRecord>> {
-        let row = sqlx::query("SELECT * FROM vaults WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(convert::vault).transpose()
+        self.readers.read(|c| one(c, "SELECT * FROM vaults WHERE id = ?", [id], convert::vault))
     }
 
     async fn vault_by_name(&self, name: &str) -> Result<Option<VaultRecord>> {
-        let row = sqlx::query("SELECT * FROM vaults WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(convert::vault).transpose()
+        self.readers.read(|c| one(c, "SELECT * FROM vaults WHERE name = ?", [name], convert::vault))
     }
 
     async fn list_vaults(&self) -> Result<Vec<VaultRecord>> {
-        let rows = sqlx::query("SELECT * FROM vaults ORDER BY created_at, id")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
-        rows.iter().map(convert::vault).collect()
+        self.readers.scan(|c| all(c, "SELECT * FROM vaults ORDER BY created_at, id", [], convert::vault)).await
     }
 
     async fn delete_vault(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM vaults WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
+        let audit = OwnedAudit::from(audit);
+        self.writer()?
+            .write(move |c| {
+                let done = execute(c, "DELETE FROM vaults WHERE id = ?", [id]).map_err(backend)? > 0;
+                if done {
+                    audit.append(c)?;
+                }
+                Ok(done)
+            })
             .await
-            .map_err(backend)?
-            .rows_affected()
-            > 0;
-        audit::append(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(done)
     }
 
     async fn secret(&self, vault_id: Uuid, path: &str) -> Result<Option<SecretRecord>> {
-        let row =
-            sqlx::query(concat!("SELECT ", secret_columns!(), " FROM secrets s WHERE s.vault_id = ? AND s.path = ?"))
-                .bind(vault_id)
-                .bind(path)
-                .fetch_optional(&self.writer)
-                .await
-                .map_err(backend)?;
-        row.as_ref().map(convert::secret).transpose()
+        self.readers.read(|c| {
+            one(
+                c,
+                concat!("SELECT ", secret_columns!(), " FROM secrets s WHERE s.vault_id = ? AND s.path = ?"),
+                params![vault_id, path],
+                convert::secret,
+            )
+        })
     }
 
     async fn put_version(&self, put: &PutVersion, audit: AuditBatch<'_>) -> Result<()> {
-        let m = &put.record.meta;
-        if m.version != put.expected_version + 1 {
+        if put.record.meta.version != put.expected_version + 1 {
             return Err(StoreError::Conflict("version must follow the expected version"));
         }
-        let mut tx = self.begin().await?;
-        if put.expected_version == 0 {
-            sqlx::query(
-                "INSERT INTO secrets (id, vault_id, path, current_version, created_by, created_at, updated_at, deleted_at) \
-                 VALUES (?, ?, ?, 1, ?, ?, ?, NULL)",
-            )
-            .bind(put.secret_id)
-            .bind(put.vault_id)
-            .bind(&put.path)
-            .bind(m.created_by)
-            .bind(micros(m.created_at))
-            .bind(micros(m.created_at))
-            .execute(&mut *tx)
+        let (put, audit) = (put.clone(), OwnedAudit::from(audit));
+        self.writer()?
+            .write(move |c| {
+                let m = &put.record.meta;
+                if put.expected_version == 0 {
+                    execute(
+                        c,
+                        "INSERT INTO secrets (id, vault_id, path, current_version, created_by, created_at, updated_at, deleted_at) \
+                         VALUES (?, ?, ?, 1, ?, ?, ?, NULL)",
+                        params![put.secret_id, put.vault_id, put.path, m.created_by, micros(m.created_at), micros(m.created_at)],
+                    )
+                    .map_err(conflict_on_unique("the secret was created concurrently"))?;
+                } else {
+                    let updated = execute(
+                        c,
+                        "UPDATE secrets SET current_version = ?, updated_at = ?, deleted_at = NULL \
+                         WHERE id = ? AND vault_id = ? AND current_version = ?",
+                        params![m.version, micros(m.created_at), put.secret_id, put.vault_id, put.expected_version],
+                    )
+                    .map_err(backend)?;
+                    if updated == 0 {
+                        return Err(StoreError::Conflict("the secret changed concurrently"));
+                    }
+                }
+                execute(
+                    c,
+                    "INSERT INTO secret_versions (secret_id, version, secret_type, metadata, created_by, created_at, expires_at, \
+                     max_access_count, access_count, is_disabled, ciphertext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
+                    params![
+                        put.secret_id,
+                        m.version,
+                        m.secret_type.as_str(),
+                        m.metadata,
+                        m.created_by,
+                        micros(m.created_at),
+                        opt_micros(m.expires_at),
+                        m.max_access_count,
+                        put.record.ciphertext,
+                    ],
+                )
+                .map_err(conflict_on_unique("the version exists"))?;
+                audit.append(c)
+            })
             .await
-            .map_err(|e| if unique_violation(&e) { StoreError::Conflict("the secret was created concurrently") } else { backend(e) })?;
-        } else {
-            let updated = sqlx::query(
-                "UPDATE secrets SET current_version = ?, updated_at = ?, deleted_at = NULL \
-                 WHERE id = ? AND vault_id = ? AND current_version = ?",
-            )
-            .bind(m.version)
-            .bind(micros(m.created_at))
-            .bind(put.secret_id)
-            .bind(put.vault_id)
-            .bind(put.expected_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::Conflict("the secret changed concurrently"));
-            }
-        }
-        sqlx::query(
-            "INSERT INTO secret_versions (secret_id, version, secret_type, metadata, created_by, created_at, expires_at, \
-             max_access_count, access_count, is_disabled, ciphertext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
-        )
-        .bind(put.secret_id)
-        .bind(m.version)
-        .bind(m.secret_type.as_str())
-        .bind(&m.metadata)
-        .bind(m.created_by)
-        .bind(micros(m.created_at))
-        .bind(opt_micros(m.expires_at))
-        .bind(m.max_access_count)
-        .bind(&put.record.ciphertext)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| if unique_violation(&e) { StoreError::Conflict("the version exists") } else { backend(e) })?;
-        audit::append(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)
     }
 
     async fn version(
@@ -308,78 +290,91 @@ impl Store for SqliteStore {
         path: &str,
         version: Option<i64>,
     ) -> Result<Option<(SecretRecord, VersionRecord)>> {
-        let row = sqlx::query(concat!(
-            "SELECT ", secret_columns!(), ", ", version_columns!(), ", v.ciphertext AS v_ciphertext \
-             FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE(?3, s.current_version) \
-             WHERE s.vault_id = ?1 AND s.path = ?2"
-        ))
-            .bind(vault_id)
-            .bind(path)
-            .bind(version)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.map(|r| Ok((convert::secret(&r)?, convert::version(&r)?))).transpose()
+        self.readers.read(|c| {
+            one(
+                c,
+                concat!(
+                    "SELECT ",
+                    secret_columns!(),
+                    ", ",
+                    version_columns!(),
+                    ", v.ciphertext AS v_ciphertext \
+                     FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE(?3, s.current_version) \
+                     WHERE s.vault_id = ?1 AND s.path = ?2"
+                ),
+                params![vault_id, path, version],
+                convert::secret_and_version,
+            )
+        })
     }
 
     async fn consume_access(&self, secret_id: Uuid, version: i64, max: i64) -> Result<Option<i64>> {
-        let n: Option<i64> = sqlx::query_scalar(
-            "UPDATE secret_versions SET access_count = access_count + 1 \
-             WHERE secret_id = ? AND version = ? AND access_count < ? RETURNING access_count",
-        )
-        .bind(secret_id)
-        .bind(version)
-        .bind(max)
-        .fetch_optional(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(n)
+        self.writer()?
+            .write(move |c| {
+                one(
+                    c,
+                    "UPDATE secret_versions SET access_count = access_count + 1 \
+                     WHERE secret_id = ? AND version = ? AND access_count < ? RETURNING access_count",
+                    params![secret_id, version, max],
+                    |r| r.get::<_, i64>(0).map_err(backend),
+                )
+            })
+            .await
     }
 
     async fn list_secrets(&self, vault_id: Uuid, prefix: &str) -> Result<Vec<(SecretRecord, VersionMeta)>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            secret_columns!(),
-            ", ",
-            version_columns!(),
-            " FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
-             WHERE s.vault_id = ?1 AND s.deleted_at IS NULL AND substr(s.path, 1, ?2) = ?3 ORDER BY s.path"
-        ))
-        .bind(vault_id)
-        .bind(i64::try_from(prefix.len()).unwrap_or(i64::MAX))
-        .bind(prefix)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(|r| Ok((convert::secret(r)?, convert::version_meta(r)?))).collect()
+        let prefix = prefix.to_owned();
+        self.readers
+            .scan(move |c| {
+                all(
+                    c,
+                    concat!(
+                        "SELECT ",
+                        secret_columns!(),
+                        ", ",
+                        version_columns!(),
+                        " FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+                         WHERE s.vault_id = ?1 AND s.deleted_at IS NULL AND substr(s.path, 1, ?2) = ?3 ORDER BY s.path"
+                    ),
+                    params![vault_id, i64::try_from(prefix.len()).unwrap_or(i64::MAX), prefix],
+                    convert::secret_and_meta,
+                )
+            })
+            .await
     }
 
     async fn list_versions(&self, secret_id: Uuid) -> Result<Vec<VersionMeta>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            version_columns!(),
-            " FROM secret_versions v WHERE v.secret_id = ? ORDER BY v.version DESC"
-        ))
-        .bind(secret_id)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(convert::version_meta).collect()
+        self.readers.read(|c| {
+            all(
+                c,
+                concat!(
+                    "SELECT ",
+                    version_columns!(),
+                    " FROM secret_versions v WHERE v.secret_id = ? ORDER BY v.version DESC"
+                ),
+                [secret_id],
+                convert::version_meta,
+            )
+        })
     }
 
     async fn disable_version(&self, secret_id: Uuid, version: i64, audit: AuditBatch<'_>) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE secret_versions SET is_disabled = 1 WHERE secret_id = ? AND version = ?")
-            .bind(secret_id)
-            .bind(version)
-            .execute(&mut *tx)
+        let audit = OwnedAudit::from(audit);
+        self.writer()?
+            .write(move |c| {
+                let done = execute(
+                    c,
+                    "UPDATE secret_versions SET is_disabled = 1 WHERE secret_id = ? AND version = ?",
+                    params![secret_id, version],
+                )
+                .map_err(backend)?
+                    > 0;
+                if done {
+                    audit.append(c)?;
+                }
+                Ok(done)
+            })
             .await
-            .map_err(backend)?
-            .rows_affected()
-            > 0;
-        audit::append(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(done)
     }
 
     async fn set_secret_deleted(
@@ -388,29 +383,31 @@ impl Store for SqliteStore {
         deleted_at: Option<OffsetDateTime>,
         audit: AuditBatch<'_>,
     ) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE secrets SET deleted_at = ? WHERE id = ?")
-            .bind(opt_micros(deleted_at))
-            .bind(secret_id)
-            .execute(&mut *tx)
+        let audit = OwnedAudit::from(audit);
+        self.writer()?
+            .write(move |c| {
+                let done = execute(
+                    c,
+                    "UPDATE secrets SET deleted_at = ? WHERE id = ?",
+                    params![opt_micros(deleted_at), secret_id],
+                )
+                .map_err(backend)?
+                    > 0;
+                if done {
+                    audit.append(c)?;
+                }
+                Ok(done)
+            })
             .await
-            .map_err(backend)?
-            .rows_affected()
-            > 0;
-        audit::append(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(done)
     }
 
     async fn append_audit(&self, batch: AuditBatch<'_>) -> Result<()> {
-        let mut tx = self.begin().await?;
-        audit::append(&mut tx, batch).await?;
-        tx.commit().await.map_err(backend)
+        let audit = OwnedAudit::from(batch);
+        self.writer()?.write(move |c| audit.append(c)).await
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>> {
-        let mut conn = self.reader.acquire().await.map_err(backend)?;
-        audit::head(&mut conn).await
+        self.readers.read(audit::head)
     }
 
     async fn list_audit(&self, f: &AuditFilter) -> Result<(Vec<ChainedEvent>, u64)> {
@@ -420,39 +417,46 @@ impl Store for SqliteStore {
                  AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at <= ?5)"
             };
         }
-        let from = opt_micros(f.from);
-        let to = opt_micros(f.to);
-        let total: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM audit_events ", filter!()))
-            .bind(&f.action)
-            .bind(&f.actor_id)
-            .bind(&f.resource_id)
-            .bind(from)
-            .bind(to)
-            .fetch_one(&self.reader)
+        let f = f.clone();
+        self.readers
+            .scan(move |c| {
+                let (from, to) = (opt_micros(f.from), opt_micros(f.to));
+                let total = one(
+                    c,
+                    concat!("SELECT COUNT(*) FROM audit_events ", filter!()),
+                    params![f.action, f.actor_id, f.resource_id, from, to],
+                    |r| r.get::<_, i64>(0).map_err(backend),
+                )?
+                .unwrap_or(0);
+                let events = all(
+                    c,
+                    concat!("SELECT * FROM audit_events ", filter!(), " ORDER BY seq LIMIT ?6 OFFSET ?7"),
+                    params![
+                        f.action,
+                        f.actor_id,
+                        f.resource_id,
+                        from,
+                        to,
+                        i64::from(f.limit),
+                        i64::try_from(f.offset).unwrap_or(i64::MAX)
+                    ],
+                    convert::chained_event,
+                )?;
+                Ok((events, u64::try_from(total).unwrap_or(0)))
+            })
             .await
-            .map_err(backend)?;
-        let rows = sqlx::query(concat!("SELECT * FROM audit_events ", filter!(), " ORDER BY seq LIMIT ?6 OFFSET ?7"))
-            .bind(&f.action)
-            .bind(&f.actor_id)
-            .bind(&f.resource_id)
-            .bind(from)
-            .bind(to)
-            .bind(i64::from(f.limit))
-            .bind(i64::try_from(f.offset).unwrap_or(i64::MAX))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
-        let events = rows.iter().map(convert::chained_event).collect::<Result<Vec<_>>>()?;
-        Ok((events, u64::try_from(total).unwrap_or(0)))
     }
 
     async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<ChainedEvent>> {
-        let rows = sqlx::query("SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(after_seq)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
+        self.readers
+            .scan(move |c| {
+                all(
+                    c,
+                    "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
+                    params![after_seq, i64::from(limit)],
+                    convert::chained_event,
+                )
+            })
             .await
-            .map_err(backend)?;
-        rows.iter().map(convert::chained_event).collect()
     }
 }

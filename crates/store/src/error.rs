@@ -1,7 +1,7 @@
 use thiserror::Error;
 
 /// Failures of a store. Messages carry no secret values: the store never sees one.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// A uniqueness or compare-and-set check failed; the caller may re-read and retry.

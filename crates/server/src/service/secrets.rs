@@ -1,6 +1,8 @@
 //! Secret operations: write a version, read (with expiry, read limits, disabled versions and
 //! soft deletion), list, versions, disable, rotate, delete and restore.
 
+use std::sync::Arc;
+
 use clawvault_core::audit::Outcome;
 use clawvault_core::crypto::{VersionBinding, open_version, seal_version};
 use clawvault_core::generate::{self, Charset};
@@ -13,6 +15,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
+use crate::secret_cache::Entry;
 use crate::service::access::{self, Permission};
 use crate::service::vaults;
 use crate::state::{AppState, OpenVault};
@@ -124,6 +127,7 @@ async fn write_at(
         let event = op.event(Outcome::Success);
         match state.store.put_version(&put, AuditBatch::new(&state.chain_key, &[event])).await {
             Ok(()) => {
+                state.secrets.forget(vault.record.id, path.as_str());
                 let secret = SecretRecord {
                     id: secret_id,
                     vault_id: vault.record.id,
@@ -162,11 +166,15 @@ pub async fn read(
     if let Some(v) = version {
         op.detail("version", v);
     }
-    let (secret, record) =
-        state.store.version(vault.record.id, path.as_str(), version).await?.ok_or_else(|| match version {
-            Some(v) => ApiError::NotFound(format!("{path:?} in vault {:?} has no version {v}", vault.record.name)),
-            None => not_found(&vault, &path),
-        })?;
+    let found = match version {
+        Some(_) => state.store.version(vault.record.id, path.as_str(), version).await?.map(Arc::new),
+        None => current(state, &vault, &path).await?,
+    };
+    let row = found.ok_or_else(|| match version {
+        Some(v) => ApiError::NotFound(format!("{path:?} in vault {:?} has no version {v}", vault.record.name)),
+        None => not_found(&vault, &path),
+    })?;
+    let (secret, record) = (&row.0, &row.1);
     let meta = &record.meta;
     op.detail("secret_id", secret.id.to_string());
     op.detail("version", meta.version);
@@ -197,7 +205,20 @@ pub async fn read(
             meta.version, vault.record.name
         ))
     })?;
-    Ok(Revealed { described: Described { secret, meta }, value })
+    Ok(Revealed { described: Described { secret: secret.clone(), meta }, value })
+}
+
+/// The current version, from the cache when possible.
+async fn current(state: &AppState, vault: &OpenVault, path: &SecretPath) -> ApiResult<Option<Entry>> {
+    if let Some(hit) = state.secrets.get(vault.record.id, path.as_str()) {
+        return Ok(Some(hit));
+    }
+    let epoch = state.secrets.epoch();
+    let row = state.store.version(vault.record.id, path.as_str(), None).await?.map(Arc::new);
+    if let Some(row) = &row {
+        state.secrets.put(epoch, Arc::clone(row));
+    }
+    Ok(row)
 }
 
 /// Live secrets under `prefix`, current versions' metadata only.
@@ -266,6 +287,7 @@ pub async fn disable(
     op.detail("secret_id", secret.id.to_string());
     let event = op.event(Outcome::Success);
     if state.store.disable_version(secret.id, version, AuditBatch::new(&state.chain_key, &[event])).await? {
+        state.secrets.forget(vault.record.id, path.as_str());
         Ok(())
     } else {
         Err(ApiError::NotFound(format!("{path:?} has no version {version}")))
@@ -337,6 +359,7 @@ pub async fn delete(
     op.detail("secret_id", secret.id.to_string());
     let event = op.event(Outcome::Success);
     state.store.set_secret_deleted(secret.id, Some(now()), AuditBatch::new(&state.chain_key, &[event])).await?;
+    state.secrets.forget(vault.record.id, path.as_str());
     Ok(())
 }
 
@@ -363,6 +386,7 @@ pub async fn restore(
     op.detail("secret_id", secret.id.to_string());
     let event = op.event(Outcome::Success);
     state.store.set_secret_deleted(secret.id, None, AuditBatch::new(&state.chain_key, &[event])).await?;
+    state.secrets.forget(vault.record.id, path.as_str());
     secret.deleted_at = None;
     Ok(Described { secret, meta: current.meta })
 }

@@ -116,5 +116,6 @@ pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, referenc
     let event = op.event(clawvault_core::audit::Outcome::Success);
     let deleted = state.store.delete_vault(vault.record.id, AuditBatch::new(&state.chain_key, &[event])).await?;
     state.forget_vault(vault.record.id);
+    state.secrets.forget_vault(vault.record.id);
     if deleted { Ok(()) } else { Err(ApiError::NotFound(format!("no vault {reference:?}"))) }
 }

@@ -1,0 +1,132 @@
+//! A cache of current secret versions as stored: ciphertext and metadata, never plaintext.
+//!
+//! A read of the current version is the hot path; with audit writes landing on every request,
+//! SQLite readers would otherwise re-read pages from disk on almost every read. Entries are
+//! dropped by every change made through this server (write, rotate, disable, delete, restore,
+//! vault deletion), and a read that raced with a change never stores its (possibly stale) row:
+//! each invalidation bumps an epoch, and a row is kept only if no invalidation happened while
+//! it was being read. Only for stores this process writes alone (embedded SQLite); a shared
+//! database's other writers would not invalidate it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use clawvault_store::{SecretRecord, VersionRecord};
+use uuid::Uuid;
+
+/// Entries kept before the cache is emptied (10,000 secrets take a few MiB).
+const MAX_ENTRIES: u64 = 100_000;
+
+/// A cached current version.
+pub type Entry = Arc<(SecretRecord, VersionRecord)>;
+
+/// The cache.
+#[derive(Debug, Default)]
+pub struct SecretCache {
+    entries: RwLock<HashMap<Uuid, HashMap<String, Entry>>>,
+    len: AtomicU64,
+    epoch: AtomicU64,
+}
+
+impl SecretCache {
+    /// The cached current version at `path`.
+    #[must_use]
+    pub fn get(&self, vault_id: Uuid, path: &str) -> Option<Entry> {
+        let entries = self.entries.read().ok()?;
+        entries.get(&vault_id)?.get(path).cloned()
+    }
+
+    /// Call before reading from the store; pass the result to [`SecretCache::put`].
+    #[must_use]
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Keeps a row read from the store, unless anything was invalidated since `epoch`.
+    pub fn put(&self, epoch: u64, entry: Entry) {
+        if let Ok(mut entries) = self.entries.write() {
+            if self.epoch.load(Ordering::Acquire) != epoch {
+                return;
+            }
+            if self.len.load(Ordering::Relaxed) >= MAX_ENTRIES {
+                entries.clear();
+                self.len.store(0, Ordering::Relaxed);
+            }
+            let vault = entries.entry(entry.0.vault_id).or_default();
+            if vault.insert(entry.0.path.clone(), entry).is_none() {
+                self.len.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Drops the entry of one path.
+    pub fn forget(&self, vault_id: Uuid, path: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            if entries.get_mut(&vault_id).and_then(|v| v.remove(path)).is_some() {
+                self.len.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Drops every entry of a vault.
+    pub fn forget_vault(&self, vault_id: Uuid) {
+        if let Ok(mut entries) = self.entries.write() {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            if let Some(v) = entries.remove(&vault_id) {
+                self.len.fetch_sub(v.len() as u64, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clawvault_core::SecretType;
+    use clawvault_core::time_util::now;
+    use clawvault_store::VersionMeta;
+
+    fn entry(vault_id: Uuid, path: &str, version: i64) -> Entry {
+        let secret = SecretRecord {
+            id: Uuid::new_v4(),
+            vault_id,
+            path: path.into(),
+            current_version: version,
+            created_by: Uuid::nil(),
+            created_at: now(),
+            updated_at: now(),
+            deleted_at: None,
+        };
+        let meta = VersionMeta {
+            version,
+            secret_type: SecretType::Generic,
+            metadata: "{}".into(),
+            created_by: Uuid::nil(),
+            created_at: now(),
+            expires_at: None,
+            max_access_count: None,
+            access_count: 0,
+            is_disabled: false,
+        };
+        Arc::new((secret, VersionRecord { meta, ciphertext: vec![] }))
+    }
+
+    #[test]
+    fn a_read_that_raced_a_change_is_not_kept() {
+        let c = SecretCache::default();
+        let v = Uuid::new_v4();
+        let before = c.epoch();
+        c.forget(v, "a");
+        c.put(before, entry(v, "a", 1));
+        assert!(c.get(v, "a").is_none(), "the row may predate the change");
+        c.put(c.epoch(), entry(v, "a", 2));
+        assert_eq!(c.get(v, "a").unwrap().1.meta.version, 2);
+        c.forget(v, "a");
+        assert!(c.get(v, "a").is_none());
+        c.put(c.epoch(), entry(v, "b", 1));
+        c.forget_vault(v);
+        assert!(c.get(v, "b").is_none());
+    }
+}

@@ -50,8 +50,6 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Lifetime of tokens exchanged for API keys, in seconds.
     pub token_ttl_seconds: u64,
-    /// Most audit events written in one group commit.
-    pub audit_batch_max: usize,
 }
 
 /// The configuration file (`clawvault.toml`); every key is optional.
@@ -65,7 +63,6 @@ pub struct FileConfig {
     log: Option<String>,
     log_format: Option<LogFormat>,
     token_ttl_seconds: Option<u64>,
-    audit_batch_max: Option<usize>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -182,13 +179,8 @@ impl Config {
             problems.push(format!("token_ttl_seconds {token_ttl_seconds} is out of range: use 60 to 86400"));
         }
 
-        let audit_batch_max = file.audit_batch_max.unwrap_or(1024);
-        if !(1..=100_000).contains(&audit_batch_max) {
-            problems.push(format!("audit_batch_max {audit_batch_max} is out of range: use 1 to 100000"));
-        }
-
         if problems.is_empty() {
-            Ok(Self { data_dir, listen, tls, log, log_format, token_ttl_seconds, audit_batch_max })
+            Ok(Self { data_dir, listen, tls, log, log_format, token_ttl_seconds })
         } else {
             Err(ConfigError { problems })
         }

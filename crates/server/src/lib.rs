@@ -9,7 +9,6 @@
 //! - [`verify_offline`] checks the audit chain of a data directory without a running server.
 
 mod app;
-mod audit_sink;
 pub mod auth;
 pub mod config;
 mod data_dir;
@@ -36,14 +35,12 @@ use clawvault_core::time_util::now;
 use clawvault_store::{ServerKeyRecord, Store, StoreError};
 use clawvault_store_sqlite::{OpenMode, SqliteStore};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 pub use app::{app, openapi};
 pub use config::{Config, ConfigError, Overrides};
 pub use data_dir::{ADMIN_KEY_FILE, DataDir};
 pub use state::AppState;
 
-use crate::audit_sink::AuditSink;
 use crate::auth::TokenService;
 use crate::tls::{PeerAddr, TlsListener};
 
@@ -138,7 +135,6 @@ enum Bound {
 pub struct Server {
     state: AppState,
     store: Arc<SqliteStore>,
-    audit_task: JoinHandle<()>,
     listener: Bound,
     local_addr: SocketAddr,
     new_admin_key: Option<ApiKey>,
@@ -168,7 +164,6 @@ impl Server {
         let seed = token_signing_seed(store.as_ref(), root.as_ref()).await?;
         let revoked = store.revoked_tokens(now()).await?;
         let tokens = TokenService::new(&seed, config.token_ttl_seconds, revoked)?;
-        let (audit, audit_task) = AuditSink::start(Arc::clone(&store), chain_key.clone(), config.audit_batch_max);
 
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         let tcp = TcpListener::bind(config.listen).await.map_err(|e| ServerError::Bind {
@@ -189,14 +184,14 @@ impl Server {
             None => Bound::Plain(tcp),
         };
 
-        let state = AppState::new(store, root, chain_key, api_key_hash, tokens, audit, config);
+        let state = AppState::new(store, root, chain_key, api_key_hash, tokens, config);
         let new_admin_key = service::keys::bootstrap_admin(&state)
             .await
             .map_err(|e| ServerError::DataDir(format!("creating the first admin: {e}")))?;
         if let Some(key) = &new_admin_key {
             data_dir::write_private(&data_dir.admin_key_file(), format!("{}\n", key.expose()).as_bytes())?;
         }
-        Ok(Self { state, store: sqlite, audit_task, listener, local_addr, new_admin_key, data_dir })
+        Ok(Self { state, store: sqlite, listener, local_addr, new_admin_key, data_dir })
     }
 
     /// The bound address (useful with port 0).
@@ -224,12 +219,12 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests
-    /// finish, flushes the audit pipeline and checkpoints the database.
+    /// finish (each answers only once its audit event is durable) and checkpoints the database.
     ///
     /// # Errors
     /// [`ServerError::Serve`].
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Self { state, store, audit_task, listener, .. } = self;
+        let Self { state, store, listener, .. } = self;
         let router = app(state.clone());
         let served = match listener {
             Bound::Plain(tcp) => {
@@ -243,11 +238,9 @@ impl Server {
                     .await
             }
         };
-        state.audit.flush().await;
         drop(state);
-        audit_task.abort();
         store.close().await;
-        tracing::info!("stopped: in-flight requests finished, audit log flushed");
+        tracing::info!("stopped: in-flight requests finished, database checkpointed");
         served.map_err(|e| ServerError::Serve(e.to_string()))
     }
 }

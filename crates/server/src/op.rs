@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use clawvault_core::audit::{AuditEvent, Outcome};
 use clawvault_core::time_util::now;
+use clawvault_store::AuditBatch;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -123,7 +124,14 @@ impl<'a> Op<'a> {
                 self.details.insert("reason".into(), e.to_string().into());
             }
         }
-        self.state.audit.record(self.event(outcome)).await
+        let event = [self.event(outcome)];
+        self.state.store.append_audit(AuditBatch::new(&self.state.chain_key, &event)).await.map_err(|e| {
+            tracing::error!(error = %e, "audit event could not be written");
+            ApiError::Unavailable(
+                "the audit log cannot be written, so the request was not completed; check the server log and disk"
+                    .into(),
+            )
+        })
     }
 
     /// Ends the operation: records failures (and unrecorded successes) durably, then returns

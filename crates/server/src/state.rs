@@ -1,4 +1,4 @@
-//! Shared server state: the store, keys, token service, audit pipeline and the cache of
+//! Shared server state: the store, keys, token service and the caches of
 //! opened vaults (record plus unwrapped data key).
 
 use std::collections::HashMap;
@@ -11,7 +11,6 @@ use clawvault_core::keyring::SubKey;
 use clawvault_store::{Store, VaultRecord};
 use uuid::Uuid;
 
-use crate::audit_sink::AuditSink;
 use crate::auth::TokenService;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
@@ -46,8 +45,6 @@ pub struct Inner {
     pub api_key_hash: SubKey,
     /// Access tokens.
     pub tokens: TokenService,
-    /// Audit pipeline.
-    pub audit: AuditSink,
     /// Configuration.
     pub config: Config,
     /// Current versions as stored (ciphertext), for the read path.
@@ -82,7 +79,6 @@ impl AppState {
         chain_key: ChainKey,
         api_key_hash: SubKey,
         tokens: TokenService,
-        audit: AuditSink,
         config: Config,
     ) -> Self {
         Self(Arc::new(Inner {
@@ -91,7 +87,6 @@ impl AppState {
             chain_key,
             api_key_hash,
             tokens,
-            audit,
             config,
             secrets: SecretCache::default(),
             vaults: RwLock::new(HashMap::new()),

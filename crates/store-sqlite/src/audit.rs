@@ -20,6 +20,19 @@ impl From<AuditBatch<'_>> for OwnedAudit {
     }
 }
 
+impl OwnedAudit {
+    /// All events of several batches, in order, under the first batch's key (there is one
+    /// chain key per server).
+    pub(crate) fn merge(batches: Vec<OwnedAudit>) -> Option<OwnedAudit> {
+        let mut it = batches.into_iter();
+        let mut first = it.next()?;
+        for b in it {
+            first.events.extend(b.events);
+        }
+        Some(first)
+    }
+}
+
 pub(crate) fn head(conn: &Connection) -> Result<Option<ChainHead>> {
     let raw: Option<(i64, Vec<u8>, Vec<u8>)> = conn
         .prepare_cached("SELECT seq, hash, mac FROM audit_head WHERE id = 1")

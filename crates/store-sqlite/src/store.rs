@@ -403,7 +403,7 @@ impl Store for SqliteStore {
 
     async fn append_audit(&self, batch: AuditBatch<'_>) -> Result<()> {
         let audit = OwnedAudit::from(batch);
-        self.writer()?.write(move |c| audit.append(c)).await
+        self.writer()?.audit(audit).await
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>> {

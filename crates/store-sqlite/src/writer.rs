@@ -9,6 +9,7 @@ use clawvault_store::{Result, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::audit::OwnedAudit;
 use crate::backend;
 
 /// Called once the batch's commit is known.
@@ -52,6 +53,8 @@ where
 
 enum Msg {
     Write(Box<dyn Job>),
+    /// Audit events on their own (reads, refusals): all of a batch's are appended together.
+    Audit(OwnedAudit, oneshot::Sender<Result<()>>),
     Checkpoint(oneshot::Sender<()>),
 }
 
@@ -91,6 +94,13 @@ impl Writer {
         wait.await.map_err(|_| closed())?
     }
 
+    /// Appends audit events in the next group commit; returns once they are durable.
+    pub(crate) async fn audit(&self, audit: OwnedAudit) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.tx.send(Msg::Audit(audit, done)).await.map_err(|_| closed())?;
+        wait.await.map_err(|_| closed())?
+    }
+
     /// Checkpoints the WAL into the database file (after everything queued before).
     pub(crate) async fn checkpoint(&self) {
         let (done, wait) = oneshot::channel();
@@ -106,20 +116,22 @@ fn closed() -> StoreError {
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(BATCH_MAX);
+    let mut audits: Vec<(OwnedAudit, oneshot::Sender<Result<()>>)> = Vec::with_capacity(BATCH_MAX);
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         let mut checkpoints = Vec::new();
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Write(job) => jobs.push(job),
+                Msg::Audit(a, done) => audits.push((a, done)),
                 Msg::Checkpoint(done) => checkpoints.push(done),
             }
-            if jobs.len() < BATCH_MAX {
+            if jobs.len() + audits.len() < BATCH_MAX {
                 next = rx.try_recv().ok();
             }
         }
-        if !jobs.is_empty() {
-            commit_batch(&mut conn, &mut jobs);
+        if !jobs.is_empty() || !audits.is_empty() {
+            commit_batch(&mut conn, &mut jobs, &mut audits);
         }
         for done in checkpoints {
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
@@ -130,13 +142,20 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>) {
     }
 }
 
-fn commit_batch(conn: &mut Connection, jobs: &mut Vec<Box<dyn Job>>) {
+fn commit_batch(
+    conn: &mut Connection,
+    jobs: &mut Vec<Box<dyn Job>>,
+    audits: &mut Vec<(OwnedAudit, oneshot::Sender<Result<()>>)>,
+) {
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             let e = backend(e);
             for job in jobs.drain(..) {
                 job.abort(e.clone());
+            }
+            for (_, done) in audits.drain(..) {
+                let _ = done.send(Err(e.clone()));
             }
             return;
         }
@@ -165,6 +184,13 @@ fn commit_batch(conn: &mut Connection, jobs: &mut Vec<Box<dyn Job>>) {
             broken = Some(backend(e));
         }
     }
+    // Standalone audit events share one append: one chain-head update per batch.
+    let (merged, answers): (Vec<OwnedAudit>, Vec<_>) = audits.drain(..).unzip();
+    let audited = match (&broken, OwnedAudit::merge(merged)) {
+        (None, Some(all)) => append_alone(&mut tx, all),
+        (Some(e), _) => Err(StoreError::clone(e)),
+        (None, None) => Ok(()),
+    };
     // If savepoint bookkeeping failed, nothing in this batch is trusted: undo all of it.
     let commit = match broken {
         Some(e) => {
@@ -175,5 +201,22 @@ fn commit_batch(conn: &mut Connection, jobs: &mut Vec<Box<dyn Job>>) {
     };
     for finish in finishes {
         finish(commit.clone());
+    }
+    let audit_result = audited.and(commit);
+    for done in answers {
+        let _ = done.send(audit_result.clone());
+    }
+}
+
+/// Appends in a savepoint of its own, so that a failed append leaves no partial chain behind
+/// and the batch's other writes still commit.
+fn append_alone(tx: &mut rusqlite::Transaction<'_>, audit: OwnedAudit) -> Result<()> {
+    let sp = tx.savepoint().map_err(backend)?;
+    match audit.append(&sp) {
+        Ok(()) => sp.commit().map_err(backend),
+        Err(e) => {
+            let _ = sp.finish();
+            Err(e)
+        }
     }
 }

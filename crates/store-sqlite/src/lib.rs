@@ -7,6 +7,7 @@
 //! cache takes microseconds, less than a thread handoff); scans run on the blocking pool.
 
 mod audit;
+mod audit_query;
 mod convert;
 mod migrate;
 mod reader;
@@ -79,6 +80,15 @@ impl SqliteStore {
 
     fn writer(&self) -> Result<&Writer> {
         self.writer.as_ref().ok_or_else(|| StoreError::Backend("the database was opened read-only".into()))
+    }
+
+    /// Brings the audit lookup index up to date now (it otherwise catches up when the writer is
+    /// idle; filtered queries are correct either way).
+    ///
+    /// # Errors
+    /// Storage failures, or a read-only store.
+    pub async fn index_audit(&self) -> Result<()> {
+        self.writer()?.index_audit().await
     }
 
     /// Waits for queued writes and checkpoints the WAL (graceful shutdown).

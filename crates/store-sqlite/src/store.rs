@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::{self, OwnedAudit};
+use crate::audit_query;
 use crate::convert::{self, decode, micros, opt_micros, secret_columns, version_columns};
 use crate::{SqliteStore, backend};
 
@@ -411,40 +412,8 @@ impl Store for SqliteStore {
     }
 
     async fn list_audit(&self, f: &AuditFilter) -> Result<(Vec<ChainedEvent>, u64)> {
-        macro_rules! filter {
-            () => {
-                "WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR actor_id = ?2) AND (?3 IS NULL OR resource_id = ?3) \
-                 AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at <= ?5)"
-            };
-        }
         let f = f.clone();
-        self.readers
-            .scan(move |c| {
-                let (from, to) = (opt_micros(f.from), opt_micros(f.to));
-                let total = one(
-                    c,
-                    concat!("SELECT COUNT(*) FROM audit_events ", filter!()),
-                    params![f.action, f.actor_id, f.resource_id, from, to],
-                    |r| r.get::<_, i64>(0).map_err(backend),
-                )?
-                .unwrap_or(0);
-                let events = all(
-                    c,
-                    concat!("SELECT * FROM audit_events ", filter!(), " ORDER BY seq LIMIT ?6 OFFSET ?7"),
-                    params![
-                        f.action,
-                        f.actor_id,
-                        f.resource_id,
-                        from,
-                        to,
-                        i64::from(f.limit),
-                        i64::try_from(f.offset).unwrap_or(i64::MAX)
-                    ],
-                    convert::chained_event,
-                )?;
-                Ok((events, u64::try_from(total).unwrap_or(0)))
-            })
-            .await
+        self.readers.scan(move |c| audit_query::list(c, &f)).await
     }
 
     async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<ChainedEvent>> {

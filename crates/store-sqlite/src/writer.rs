@@ -7,9 +7,13 @@
 
 use clawvault_store::{Result, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use crate::audit::OwnedAudit;
+use crate::audit_query::{self, INDEX_BATCH};
 use crate::backend;
 
 /// Called once the batch's commit is known.
@@ -56,6 +60,8 @@ enum Msg {
     /// Audit events on their own (reads, refusals): all of a batch's are appended together.
     Audit(OwnedAudit, oneshot::Sender<Result<()>>),
     Checkpoint(oneshot::Sender<()>),
+    /// Index every audit event appended so far (tests, tools).
+    Index(oneshot::Sender<Result<()>>),
 }
 
 /// Most jobs committed together.
@@ -75,7 +81,9 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     pub(crate) fn start(conn: Connection) -> Result<Self> {
-        let (tx, rx) = mpsc::channel(BATCH_MAX * 4);
+        // Unbounded: callers are bounded by their own concurrency, and the writer thread needs
+        // a receive with a timeout to notice idle time.
+        let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("clawvault-sqlite-writer".into())
             .spawn(move || run(conn, rx))
@@ -90,21 +98,28 @@ impl Writer {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (done, wait) = oneshot::channel::<Result<T>>();
-        self.tx.send(Msg::Write(Box::new(Typed { f, done }))).await.map_err(|_| closed())?;
+        self.tx.send(Msg::Write(Box::new(Typed { f, done }))).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())?
     }
 
     /// Appends audit events in the next group commit; returns once they are durable.
     pub(crate) async fn audit(&self, audit: OwnedAudit) -> Result<()> {
         let (done, wait) = oneshot::channel();
-        self.tx.send(Msg::Audit(audit, done)).await.map_err(|_| closed())?;
+        self.tx.send(Msg::Audit(audit, done)).map_err(|_| closed())?;
+        wait.await.map_err(|_| closed())?
+    }
+
+    /// Brings the audit lookup index up to date (it otherwise catches up when the writer is idle).
+    pub(crate) async fn index_audit(&self) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.tx.send(Msg::Index(done)).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())?
     }
 
     /// Checkpoints the WAL into the database file (after everything queued before).
     pub(crate) async fn checkpoint(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Checkpoint(done)).await.is_ok() {
+        if self.tx.send(Msg::Checkpoint(done)).is_ok() {
             let _ = wait.await;
         }
     }
@@ -114,17 +129,29 @@ fn closed() -> StoreError {
     StoreError::Backend("the database writer has stopped".into())
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>) {
+fn run(mut conn: Connection, rx: mpsc::Receiver<Msg>) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(BATCH_MAX);
     let mut audits: Vec<(OwnedAudit, oneshot::Sender<Result<()>>)> = Vec::with_capacity(BATCH_MAX);
-    while let Some(first) = rx.blocking_recv() {
+    loop {
+        let first = match rx.recv_timeout(IDLE) {
+            Ok(msg) => msg,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(e) = index_when_idle(&mut conn) {
+                    tracing::warn!(error = %e, "indexing audit events failed; filtered audit queries scan instead");
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut next = Some(first);
         let mut checkpoints = Vec::new();
+        let mut index_requests = Vec::new();
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Write(job) => jobs.push(job),
                 Msg::Audit(a, done) => audits.push((a, done)),
                 Msg::Checkpoint(done) => checkpoints.push(done),
+                Msg::Index(done) => index_requests.push(done),
             }
             if jobs.len() + audits.len() < BATCH_MAX {
                 next = rx.try_recv().ok();
@@ -132,6 +159,12 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>) {
         }
         if !jobs.is_empty() || !audits.is_empty() {
             commit_batch(&mut conn, &mut jobs, &mut audits);
+        }
+        for done in index_requests {
+            let _ = done.send(index_all(&mut conn));
+        }
+        if let Err(e) = index_under_load(&mut conn) {
+            tracing::warn!(error = %e, "indexing audit events failed; filtered audit queries scan instead");
         }
         for done in checkpoints {
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
@@ -219,4 +252,39 @@ fn append_alone(tx: &mut rusqlite::Transaction<'_>, audit: OwnedAudit) -> Result
             Err(e)
         }
     }
+}
+
+/// No message for this long means the writer is idle: time to index.
+const IDLE: Duration = Duration::from_millis(50);
+/// Unindexed events a query may have to scan before indexing is worth a transaction.
+const INDEX_TAIL: i64 = 256;
+/// Backlog at which indexing runs between commits even under load...
+const INDEX_BACKLOG: i64 = 4 * INDEX_BATCH;
+/// ...in steps small enough that the commits queued behind one wait a few milliseconds only.
+const INDEX_STEP: i64 = 256;
+
+fn index_when_idle(conn: &mut Connection) -> Result<()> {
+    if audit_query::pending(conn)? >= INDEX_TAIL {
+        index_batch(conn, INDEX_BATCH)?;
+    }
+    Ok(())
+}
+
+fn index_under_load(conn: &mut Connection) -> Result<()> {
+    if audit_query::pending(conn)? >= INDEX_BACKLOG {
+        index_batch(conn, INDEX_STEP)?;
+    }
+    Ok(())
+}
+
+fn index_batch(conn: &mut Connection, max: i64) -> Result<i64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    let n = audit_query::index_next(&tx, max)?;
+    tx.commit().map_err(backend)?;
+    Ok(n)
+}
+
+fn index_all(conn: &mut Connection) -> Result<()> {
+    while index_batch(conn, INDEX_BATCH)? > 0 {}
+    Ok(())
 }

@@ -69,10 +69,12 @@ CREATE TABLE secret_versions (
     PRIMARY KEY (secret_id, version)
 ) WITHOUT ROWID;
 
--- seq is assigned by the writer from the chain head: gap-free, one order.
+-- seq is assigned by the writer from the chain head: gap-free, one order. The table has no
+-- secondary index: every read appends a row here before it answers, and each index would add
+-- a page (for random resources, a different page per event) to that commit.
 CREATE TABLE audit_events (
     seq           INTEGER PRIMARY KEY,
-    id            BLOB NOT NULL UNIQUE,
+    id            BLOB NOT NULL,
     created_at    INTEGER NOT NULL,
     action        TEXT NOT NULL,
     outcome       TEXT NOT NULL,
@@ -86,10 +88,22 @@ CREATE TABLE audit_events (
     prev_hash     BLOB NOT NULL,
     hash          BLOB NOT NULL
 );
-CREATE INDEX audit_events_action ON audit_events(action, seq);
-CREATE INDEX audit_events_actor ON audit_events(actor_id, seq);
-CREATE INDEX audit_events_resource ON audit_events(resource_id, seq);
-CREATE INDEX audit_events_created ON audit_events(created_at);
+
+-- Lookups for filtered audit queries, filled after the fact in large sorted batches (see
+-- audit.rs): kind 1 action, 2 actor_id, 3 resource_id, 4 created_at (20-digit text).
+CREATE TABLE audit_lookup (
+    kind  INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    seq   INTEGER NOT NULL,
+    PRIMARY KEY (kind, value, seq)
+) WITHOUT ROWID;
+
+-- Events up to this seq are in audit_lookup; later ones are found by scanning the tail.
+CREATE TABLE audit_indexed (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+INSERT INTO audit_indexed (id, seq) VALUES (1, 0);
 
 CREATE TABLE audit_head (
     id   INTEGER PRIMARY KEY CHECK (id = 1),

@@ -61,6 +61,22 @@ fn parse_path(op: &mut Op<'_>, vault: &OpenVault, raw: &str) -> ApiResult<Secret
     SecretPath::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
+/// The first steps of every operation on one secret: name it in the audit event, open the
+/// vault with `permission`, check the path.
+async fn locate(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+    permission: Permission,
+) -> ApiResult<(Arc<OpenVault>, SecretPath)> {
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let vault = vaults::open(state, op, caller, vault_ref, permission).await?;
+    let path = parse_path(op, &vault, raw_path)?;
+    Ok((vault, path))
+}
+
 fn not_found(vault: &OpenVault, path: &SecretPath) -> ApiError {
     ApiError::NotFound(format!("no secret at {path:?} in vault {:?}", vault.record.name))
 }
@@ -81,9 +97,7 @@ pub async fn write(
     raw_path: &str,
     new: NewVersion,
 ) -> ApiResult<Described> {
-    op.resource(format!("{vault_ref}/{raw_path}"));
-    let vault = vaults::open(state, op, caller, vault_ref, Permission::Write).await?;
-    let path = parse_path(op, &vault, raw_path)?;
+    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Write).await?;
     write_at(state, op, caller, &vault, &path, new).await
 }
 
@@ -160,9 +174,7 @@ pub async fn read(
     raw_path: &str,
     version: Option<i64>,
 ) -> ApiResult<Revealed> {
-    op.resource(format!("{vault_ref}/{raw_path}"));
-    let vault = vaults::open(state, op, caller, vault_ref, Permission::Read).await?;
-    let path = parse_path(op, &vault, raw_path)?;
+    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Read).await?;
     if let Some(v) = version {
         op.detail("version", v);
     }
@@ -259,9 +271,7 @@ pub async fn versions(
     vault_ref: &str,
     raw_path: &str,
 ) -> ApiResult<(SecretRecord, Vec<VersionMeta>)> {
-    op.resource(format!("{vault_ref}/{raw_path}"));
-    let vault = vaults::open(state, op, caller, vault_ref, Permission::List).await?;
-    let path = parse_path(op, &vault, raw_path)?;
+    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::List).await?;
     let secret = head(state, &vault, &path).await?;
     let versions = state.store.list_versions(secret.id).await?;
     Ok((secret, versions))
@@ -279,10 +289,8 @@ pub async fn disable(
     raw_path: &str,
     version: i64,
 ) -> ApiResult<()> {
-    op.resource(format!("{vault_ref}/{raw_path}"));
     op.detail("version", version);
-    let vault = vaults::open(state, op, caller, vault_ref, Permission::Write).await?;
-    let path = parse_path(op, &vault, raw_path)?;
+    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Write).await?;
     let secret = head(state, &vault, &path).await?;
     op.detail("secret_id", secret.id.to_string());
     let event = op.event(Outcome::Success);
@@ -317,9 +325,7 @@ pub async fn rotate(
     raw_path: &str,
     generate: Generate,
 ) -> ApiResult<Described> {
-    op.resource(format!("{vault_ref}/{raw_path}"));
-    let vault = vaults::open(state, op, caller, vault_ref, Permission::Rotate).await?;
-    let path = parse_path(op, &vault, raw_path)?;
+    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Rotate).await?;
     let value =
         generate::generate(generate.length, generate.charset).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let (secret, current) =
@@ -349,9 +355,7 @@ pub async fn delete(
     vault_ref: &str,
     raw_path: &str,
 ) -> ApiResult<()> {
-    op.resource(format!("{vault_ref}/{raw_path}"));
-    let vault = vaults::open(state, op, caller, vault_ref, Permission::Delete).await?;
-    let path = parse_path(op, &vault, raw_path)?;
+    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Delete).await?;
     let secret = head(state, &vault, &path).await?;
     if secret.deleted_at.is_some() {
         return Err(not_found(&vault, &path));
@@ -376,8 +380,7 @@ pub async fn restore(
 ) -> ApiResult<Described> {
     op.resource(format!("{vault_ref}/{raw_path}"));
     access::require_admin(caller, "restore a deleted secret")?;
-    let vault = vaults::open(state, op, caller, vault_ref, Permission::Write).await?;
-    let path = parse_path(op, &vault, raw_path)?;
+    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Write).await?;
     let (mut secret, current) =
         state.store.version(vault.record.id, path.as_str(), None).await?.ok_or_else(|| not_found(&vault, &path))?;
     if secret.deleted_at.is_none() {

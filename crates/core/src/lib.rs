@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod generate;
 pub mod keyring;
 pub mod path;
+pub mod policy;
 pub mod secret;
 pub mod time_util;
 

@@ -518,14 +518,14 @@ mod tests {
         let path = p("api-keys/openai");
         assert_eq!(decide(&[], &req(&path, Permission::Read)), Decision::NoGrant);
         let read = rule(Effect::Allow, "api-keys/**", &[Permission::Read]);
-        assert_eq!(decide(&[read.clone()], &req(&path, Permission::Read)), Decision::Allow);
-        assert_eq!(decide(&[read.clone()], &req(&path, Permission::Use)), Decision::Allow, "read covers use");
-        assert_eq!(decide(&[read.clone()], &req(&path, Permission::List)), Decision::Allow, "read covers list");
-        assert_eq!(decide(&[read.clone()], &req(&path, Permission::Write)), Decision::NoGrant);
+        assert_eq!(decide(std::slice::from_ref(&read), &req(&path, Permission::Read)), Decision::Allow);
+        assert_eq!(decide(std::slice::from_ref(&read), &req(&path, Permission::Use)), Decision::Allow, "read covers use");
+        assert_eq!(decide(std::slice::from_ref(&read), &req(&path, Permission::List)), Decision::Allow, "read covers list");
+        assert_eq!(decide(std::slice::from_ref(&read), &req(&path, Permission::Write)), Decision::NoGrant);
         let use_only = rule(Effect::Allow, "**", &[Permission::Use]);
-        assert_eq!(decide(&[use_only.clone()], &req(&path, Permission::Read)), Decision::NoGrant, "use never reveals");
+        assert_eq!(decide(std::slice::from_ref(&use_only), &req(&path, Permission::Read)), Decision::NoGrant, "use never reveals");
         let write = rule(Effect::Allow, "**", &[Permission::Write]);
-        assert_eq!(decide(&[write.clone()], &req(&path, Permission::Delete)), Decision::Allow);
+        assert_eq!(decide(std::slice::from_ref(&write), &req(&path, Permission::Delete)), Decision::Allow);
         assert_eq!(decide(&[write], &req(&path, Permission::Rotate)), Decision::Allow);
         let deny = rule(Effect::Deny, "api-keys/openai", &[Permission::Read]);
         assert_eq!(decide(&[read.clone(), deny.clone()], &req(&path, Permission::Read)), Decision::Denied);
@@ -537,34 +537,34 @@ mod tests {
         let path = p("db/password");
         let mut r = rule(Effect::Allow, "db/*", &[Permission::Read]);
         r.expires_at = Some(datetime!(2026-11-26 09:00 UTC));
-        assert_eq!(decide(&[r.clone()], &req(&path, Permission::Read)), Decision::NoGrant, "expired");
+        assert_eq!(decide(std::slice::from_ref(&r), &req(&path, Permission::Read)), Decision::NoGrant, "expired");
         r.expires_at = None;
         r.conditions =
             Conditions::from_json(&serde_json::json!({"ip_allowlist": ["10.0.0.0/8", "2001:db8::/32"]})).unwrap();
         let mut q = req(&path, Permission::Read);
-        assert_eq!(decide(&[r.clone()], &q), Decision::NoGrant, "no address, no grant");
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoGrant, "no address, no grant");
         q.ip = Some("10.1.2.3".parse().unwrap());
-        assert_eq!(decide(&[r.clone()], &q), Decision::Allow);
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::Allow);
         q.ip = Some("::ffff:10.1.2.3".parse().unwrap());
-        assert_eq!(decide(&[r.clone()], &q), Decision::Allow, "mapped IPv4");
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::Allow, "mapped IPv4");
         q.ip = Some("2001:db8::1".parse().unwrap());
-        assert_eq!(decide(&[r.clone()], &q), Decision::Allow);
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::Allow);
         q.ip = Some("192.168.1.1".parse().unwrap());
-        assert_eq!(decide(&[r.clone()], &q), Decision::NoGrant);
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoGrant);
 
         r.conditions = Conditions::from_json(&serde_json::json!({"time_window": {"start": "09:00", "end": "17:00", "days": ["mon","tue","wed","thu","fri"], "tz": "UTC"}})).unwrap();
         let mut q = req(&path, Permission::Read);
-        assert_eq!(decide(&[r.clone()], &q), Decision::Allow, "Thursday 10:00");
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::Allow, "Thursday 10:00");
         q.now = datetime!(2026-11-28 10:00 UTC);
-        assert_eq!(decide(&[r.clone()], &q), Decision::NoGrant, "Saturday");
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoGrant, "Saturday");
         q.now = datetime!(2026-11-26 17:00 UTC);
-        assert_eq!(decide(&[r.clone()], &q), Decision::NoGrant, "end is exclusive");
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoGrant, "end is exclusive");
         r.conditions = Conditions::from_json(
             &serde_json::json!({"time_window": {"start": "22:00", "end": "02:00", "days": ["fri"], "tz": "+02:00"}}),
         )
         .unwrap();
         q.now = datetime!(2026-11-27 22:30 UTC);
-        assert_eq!(decide(&[r.clone()], &q), Decision::Allow, "Saturday 00:30 at +02:00, in Friday's window");
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::Allow, "Saturday 00:30 at +02:00, in Friday's window");
         q.now = datetime!(2026-11-28 22:30 UTC);
         assert_eq!(decide(&[r], &q), Decision::NoGrant, "Sunday 00:30, Saturday's window is not allowed");
     }

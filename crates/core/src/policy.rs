@@ -519,11 +519,23 @@ mod tests {
         assert_eq!(decide(&[], &req(&path, Permission::Read)), Decision::NoGrant);
         let read = rule(Effect::Allow, "api-keys/**", &[Permission::Read]);
         assert_eq!(decide(std::slice::from_ref(&read), &req(&path, Permission::Read)), Decision::Allow);
-        assert_eq!(decide(std::slice::from_ref(&read), &req(&path, Permission::Use)), Decision::Allow, "read covers use");
-        assert_eq!(decide(std::slice::from_ref(&read), &req(&path, Permission::List)), Decision::Allow, "read covers list");
+        assert_eq!(
+            decide(std::slice::from_ref(&read), &req(&path, Permission::Use)),
+            Decision::Allow,
+            "read covers use"
+        );
+        assert_eq!(
+            decide(std::slice::from_ref(&read), &req(&path, Permission::List)),
+            Decision::Allow,
+            "read covers list"
+        );
         assert_eq!(decide(std::slice::from_ref(&read), &req(&path, Permission::Write)), Decision::NoGrant);
         let use_only = rule(Effect::Allow, "**", &[Permission::Use]);
-        assert_eq!(decide(std::slice::from_ref(&use_only), &req(&path, Permission::Read)), Decision::NoGrant, "use never reveals");
+        assert_eq!(
+            decide(std::slice::from_ref(&use_only), &req(&path, Permission::Read)),
+            Decision::NoGrant,
+            "use never reveals"
+        );
         let write = rule(Effect::Allow, "**", &[Permission::Write]);
         assert_eq!(decide(std::slice::from_ref(&write), &req(&path, Permission::Delete)), Decision::Allow);
         assert_eq!(decide(&[write], &req(&path, Permission::Rotate)), Decision::Allow);
@@ -564,7 +576,11 @@ mod tests {
         )
         .unwrap();
         q.now = datetime!(2026-11-27 22:30 UTC);
-        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::Allow, "Saturday 00:30 at +02:00, in Friday's window");
+        assert_eq!(
+            decide(std::slice::from_ref(&r), &q),
+            Decision::Allow,
+            "Saturday 00:30 at +02:00, in Friday's window"
+        );
         q.now = datetime!(2026-11-28 22:30 UTC);
         assert_eq!(decide(&[r], &q), Decision::NoGrant, "Sunday 00:30, Saturday's window is not allowed");
     }

@@ -4,8 +4,8 @@
 use clawvault_core::audit::{AuditEvent, ChainedEvent, Outcome};
 use clawvault_core::time_util::unix_micros;
 use clawvault_store::{
-    ApiKeyRecord, Result, Role, SecretRecord, ServerKeyRecord, StoreError, UserRecord, VaultRecord, VersionMeta,
-    VersionRecord,
+    AgentRecord, ApiKeyRecord, EnrollmentRecord, EnrollmentStatus, PolicyRecord, PrincipalKind, Result, Role,
+    SecretRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord, VersionMeta, VersionRecord,
 };
 use rusqlite::Row;
 use rusqlite::types::FromSql;
@@ -175,4 +175,97 @@ pub(crate) fn chained_event(row: &Row<'_>) -> Result<ChainedEvent> {
         prev_hash: hash32(&prev, "audit prev_hash")?,
         hash: hash32(&hash, "audit hash")?,
     })
+}
+
+fn json_list<T: serde::de::DeserializeOwned>(row: &Row<'_>, col: &str) -> Result<Vec<T>> {
+    let text: String = get(row, col)?;
+    serde_json::from_str(&text).map_err(|_| StoreError::Corrupt(format!("column {col} is not a JSON list")))
+}
+
+pub(crate) fn agent(row: &Row<'_>) -> Result<AgentRecord> {
+    Ok(AgentRecord {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        created_by: get(row, "created_by")?,
+        key_hash: get(row, "key_hash")?,
+        key_prefix: get(row, "key_prefix")?,
+        key_expires_at: opt_time(get(row, "key_expires_at")?)?,
+        is_active: get::<i64>(row, "is_active")? != 0,
+        token_ttl_seconds: get(row, "token_ttl_seconds")?,
+        vault_ids: json_list(row, "vault_ids")?,
+        scopes: json_list(row, "scopes")?,
+        expires_at: opt_time(get(row, "expires_at")?)?,
+        not_before: opt_time(get(row, "not_before")?)?,
+        auth_method: get(row, "auth_method")?,
+        intents_api_enabled: get::<i64>(row, "intents_api_enabled")? != 0,
+        shroud_enabled: get::<i64>(row, "shroud_enabled")? != 0,
+        created_at: time(get(row, "created_at")?)?,
+        last_active_at: opt_time(get(row, "last_active_at")?)?,
+    })
+}
+
+pub(crate) fn policy(row: &Row<'_>) -> Result<PolicyRecord> {
+    let kind: String = get(row, "principal_kind")?;
+    Ok(PolicyRecord {
+        id: get(row, "id")?,
+        vault_id: get(row, "vault_id")?,
+        principal_kind: PrincipalKind::parse(&kind).ok_or_else(|| corrupt("policy principal kind"))?,
+        principal_id: get(row, "principal_id")?,
+        secret_path_pattern: get(row, "secret_path_pattern")?,
+        permissions: json_list(row, "permissions")?,
+        effect: get(row, "effect")?,
+        conditions: get(row, "conditions")?,
+        priority: get(row, "priority")?,
+        expires_at: opt_time(get(row, "expires_at")?)?,
+        created_by: get(row, "created_by")?,
+        created_by_type: get(row, "created_by_type")?,
+        created_at: time(get(row, "created_at")?)?,
+    })
+}
+
+pub(crate) fn share(row: &Row<'_>) -> Result<ShareRecord> {
+    Ok(ShareRecord {
+        id: get(row, "id")?,
+        secret_id: get(row, "secret_id")?,
+        vault_id: get(row, "vault_id")?,
+        secret_path: get(row, "secret_path")?,
+        created_by: get(row, "created_by")?,
+        created_by_type: get(row, "created_by_type")?,
+        recipient_type: get(row, "recipient_type")?,
+        recipient_id: get(row, "recipient_id")?,
+        recipient_email: get(row, "recipient_email")?,
+        passphrase_hash: get(row, "passphrase_hash")?,
+        expires_at: time(get(row, "expires_at")?)?,
+        max_access_count: get(row, "max_access_count")?,
+        access_count: get(row, "access_count")?,
+        ip_allowlist: json_list(row, "ip_allowlist")?,
+        accepted: get::<i64>(row, "accepted")? != 0,
+        declined: get::<i64>(row, "declined")? != 0,
+        revoked: get::<i64>(row, "revoked")? != 0,
+        created_at: time(get(row, "created_at")?)?,
+    })
+}
+
+pub(crate) fn enrollment(row: &Row<'_>) -> Result<EnrollmentRecord> {
+    let status: String = get(row, "status")?;
+    Ok(EnrollmentRecord {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        public_key: get(row, "public_key")?,
+        fingerprint: get(row, "fingerprint")?,
+        poll_token_hash: get(row, "poll_token_hash")?,
+        status: EnrollmentStatus::parse(&status).ok_or_else(|| corrupt("enrollment status"))?,
+        agent_id: get(row, "agent_id")?,
+        sealed_key: get(row, "sealed_key")?,
+        decided_by: get(row, "decided_by")?,
+        created_at: time(get(row, "created_at")?)?,
+        expires_at: time(get(row, "expires_at")?)?,
+    })
+}
+
+/// A list as stored (JSON text).
+pub(crate) fn to_json_list<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }

@@ -6,11 +6,15 @@
 //! calling thread over a small pool of read-only connections (a cached statement on a warm page
 //! cache takes microseconds, less than a thread handoff); scans run on the blocking pool.
 
+mod agents;
 mod audit;
 mod audit_query;
 mod convert;
 mod migrate;
+mod policies;
 mod reader;
+mod shares;
+mod sql;
 mod store;
 mod writer;
 

@@ -4,42 +4,19 @@
 use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
-    ApiKeyRecord, AuditBatch, AuditFilter, PutVersion, Result, SecretRecord, ServerKeyRecord, Store, StoreError,
-    UserRecord, VaultRecord, VersionMeta, VersionRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, EnrollmentRecord, PolicyRecord, PrincipalKind, PutVersion,
+    Result, SecretRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserRecord, VaultRecord,
+    VersionMeta, VersionRecord,
 };
-use rusqlite::{Connection, OptionalExtension, Params, Row, params};
+use rusqlite::params;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::{self, OwnedAudit};
 use crate::audit_query;
-use crate::convert::{self, decode, micros, opt_micros, secret_columns, version_columns};
+use crate::convert::{self, micros, opt_micros, secret_columns, version_columns};
+use crate::sql::{all, conflict_on_unique, execute, one};
 use crate::{SqliteStore, backend};
-
-fn unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
-}
-
-/// Maps a unique-constraint violation to a conflict.
-fn conflict_on_unique(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |e| if unique_violation(&e) { StoreError::Conflict(what) } else { backend(e) }
-}
-
-fn one<T>(conn: &Connection, sql: &str, p: impl Params, f: impl Fn(&Row<'_>) -> Result<T>) -> Result<Option<T>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
-    stmt.query_row(p, decode(f)).optional().map_err(backend)?.transpose()
-}
-
-fn all<T>(conn: &Connection, sql: &str, p: impl Params, f: impl Fn(&Row<'_>) -> Result<T>) -> Result<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
-    let rows = stmt.query_map(p, decode(f)).map_err(backend)?;
-    rows.map(|r| r.map_err(backend).and_then(|x| x)).collect()
-}
-
-fn execute(conn: &Connection, sql: &str, p: impl Params) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute(p)
-}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -150,6 +127,124 @@ impl Store for SqliteStore {
                     .map_err(backend)
             })
             .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        self.list_users_impl().await
+    }
+
+    async fn delete_user(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
+        self.delete_user_impl(id, audit).await
+    }
+
+    async fn api_key(&self, key_id: Uuid) -> Result<Option<ApiKeyRecord>> {
+        self.api_key_impl(key_id).await
+    }
+
+    async fn server_keys(&self, prefix: &str) -> Result<Vec<ServerKeyRecord>> {
+        self.server_keys_impl(prefix).await
+    }
+
+    async fn create_agent(&self, agent: &AgentRecord, audit: AuditBatch<'_>) -> Result<()> {
+        self.create_agent_impl(agent, audit).await
+    }
+
+    async fn agent(&self, id: Uuid) -> Result<Option<AgentRecord>> {
+        self.agent_impl(id).await
+    }
+
+    async fn agent_by_key_hash(&self, hash: &[u8]) -> Result<Option<AgentRecord>> {
+        self.agent_by_key_hash_impl(hash).await
+    }
+
+    async fn list_agents(&self) -> Result<Vec<AgentRecord>> {
+        self.list_agents_impl().await
+    }
+
+    async fn update_agent(&self, agent: &AgentRecord, audit: AuditBatch<'_>) -> Result<bool> {
+        self.update_agent_impl(agent, audit).await
+    }
+
+    async fn delete_agent(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
+        self.delete_agent_impl(id, audit).await
+    }
+
+    async fn touch_agent(&self, id: Uuid, at: OffsetDateTime) -> Result<()> {
+        self.touch_agent_impl(id, at).await
+    }
+
+    async fn create_policy(&self, policy: &PolicyRecord, audit: AuditBatch<'_>) -> Result<()> {
+        self.create_policy_impl(policy, audit).await
+    }
+
+    async fn policy(&self, id: Uuid) -> Result<Option<PolicyRecord>> {
+        self.policy_impl(id).await
+    }
+
+    async fn list_policies(&self, vault_id: Uuid) -> Result<Vec<PolicyRecord>> {
+        self.list_policies_impl(vault_id).await
+    }
+
+    async fn policies_of(&self, kind: PrincipalKind, principal_id: Uuid) -> Result<Vec<PolicyRecord>> {
+        self.policies_of_impl(kind, principal_id).await
+    }
+
+    async fn update_policy(&self, policy: &PolicyRecord, audit: AuditBatch<'_>) -> Result<bool> {
+        self.update_policy_impl(policy, audit).await
+    }
+
+    async fn delete_policy(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
+        self.delete_policy_impl(id, audit).await
+    }
+
+    async fn create_share(&self, share: &ShareRecord, audit: AuditBatch<'_>) -> Result<()> {
+        self.create_share_impl(share, audit).await
+    }
+
+    async fn share(&self, id: Uuid) -> Result<Option<ShareRecord>> {
+        self.share_impl(id).await
+    }
+
+    async fn shares_by(&self, creator: Uuid) -> Result<Vec<ShareRecord>> {
+        self.shares_by_impl(creator).await
+    }
+
+    async fn shares_for(&self, recipient: Uuid) -> Result<Vec<ShareRecord>> {
+        self.shares_for_impl(recipient).await
+    }
+
+    async fn change_share(&self, id: Uuid, change: ShareChange, audit: AuditBatch<'_>) -> Result<bool> {
+        self.change_share_impl(id, change, audit).await
+    }
+
+    async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {
+        self.consume_share_impl(id, max).await
+    }
+
+    async fn create_enrollment(&self, enrollment: &EnrollmentRecord, audit: AuditBatch<'_>) -> Result<()> {
+        self.create_enrollment_impl(enrollment, audit).await
+    }
+
+    async fn enrollment(&self, id: Uuid) -> Result<Option<EnrollmentRecord>> {
+        self.enrollment_impl(id).await
+    }
+
+    async fn pending_enrollments(&self, now: OffsetDateTime) -> Result<Vec<EnrollmentRecord>> {
+        self.pending_enrollments_impl(now).await
+    }
+
+    async fn decide_enrollment(
+        &self,
+        id: Uuid,
+        decided_by: Uuid,
+        approved: Option<(&AgentRecord, Vec<u8>)>,
+        audit: AuditBatch<'_>,
+    ) -> Result<()> {
+        self.decide_enrollment_impl(id, decided_by, approved, audit).await
+    }
+
+    async fn take_enrollment_key(&self, id: Uuid) -> Result<Option<Vec<u8>>> {
+        self.take_enrollment_key_impl(id).await
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: OffsetDateTime, audit: AuditBatch<'_>) -> Result<()> {

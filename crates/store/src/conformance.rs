@@ -15,7 +15,8 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::{
-    ApiKeyRecord, AuditBatch, AuditFilter, PutVersion, Role, ServerKeyRecord, Store, StoreError, UserRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, EnrollmentRecord, EnrollmentStatus, PolicyRecord,
+    PrincipalKind, PutVersion, Role, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserRecord,
     VaultRecord, VersionMeta, VersionRecord,
 };
 
@@ -37,6 +38,10 @@ where
     revocations(&make().await).await;
     audit_listing_and_chain(&make().await).await;
     concurrent_writers(Arc::new(make().await)).await;
+    people_and_agents(&make().await).await;
+    policies(&make().await).await;
+    shares(&make().await).await;
+    enrollments(&make().await).await;
 }
 
 fn key() -> ChainKey {
@@ -305,4 +310,256 @@ async fn concurrent_writers<S: Store>(s: Arc<S>) {
         assert!(verifier.push(e));
     }
     assert!(verifier.finish(s.audit_head().await.unwrap().as_ref()).is_valid());
+}
+
+fn agent_record(name: &str, key_hash: Option<Vec<u8>>) -> AgentRecord {
+    AgentRecord {
+        id: Uuid::new_v4(),
+        name: name.to_owned(),
+        description: "a bot".into(),
+        created_by: Uuid::new_v4(),
+        key_hash,
+        key_prefix: Some("ocv_abcdefgh".into()),
+        key_expires_at: None,
+        is_active: true,
+        token_ttl_seconds: Some(300),
+        vault_ids: vec![Uuid::new_v4()],
+        scopes: vec!["vault:read".into()],
+        expires_at: None,
+        not_before: None,
+        auth_method: "api_key".into(),
+        intents_api_enabled: false,
+        shroud_enabled: false,
+        created_at: now(),
+        last_active_at: None,
+    }
+}
+
+fn policy_record(vault_id: Uuid, principal_id: Uuid) -> PolicyRecord {
+    PolicyRecord {
+        id: Uuid::new_v4(),
+        vault_id,
+        principal_kind: PrincipalKind::Agent,
+        principal_id,
+        secret_path_pattern: "api-keys/**".into(),
+        permissions: vec!["read".into()],
+        effect: "allow".into(),
+        conditions: "{}".into(),
+        priority: 0,
+        expires_at: None,
+        created_by: Uuid::new_v4(),
+        created_by_type: "user".into(),
+        created_at: now(),
+    }
+}
+
+async fn people_and_agents(s: &impl Store) {
+    let k = key();
+    let a = UserRecord { id: Uuid::new_v4(), name: "ada".into(), role: Role::Admin, created_at: now() };
+    let b = UserRecord { id: Uuid::new_v4(), name: "bob".into(), role: Role::Member, created_at: now() };
+    s.create_user(&a, AuditBatch::new(&k, &[])).await.unwrap();
+    s.create_user(&b, AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.list_users().await.unwrap(), vec![a.clone(), b.clone()]);
+    let key_rec = ApiKeyRecord {
+        id: Uuid::new_v4(),
+        user_id: b.id,
+        name: "k".into(),
+        key_prefix: "1ck_x".into(),
+        key_hash: vec![1; 32],
+        scopes: vec![],
+        is_active: true,
+        created_at: now(),
+        expires_at: None,
+        last_used_at: None,
+    };
+    s.create_api_key(&key_rec, AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.api_key(key_rec.id).await.unwrap().unwrap(), key_rec);
+    assert!(s.delete_user(b.id, AuditBatch::new(&k, &[])).await.unwrap());
+    assert!(s.api_key(key_rec.id).await.unwrap().is_none(), "a user's keys go with them");
+    assert!(!s.delete_user(b.id, AuditBatch::new(&k, &[])).await.unwrap());
+
+    let agent = agent_record("bot", Some(vec![7; 32]));
+    s.create_agent(&agent, AuditBatch::new(&k, &[event("agent.create", "a")])).await.unwrap();
+    assert_eq!(s.agent(agent.id).await.unwrap().unwrap(), agent);
+    assert_eq!(s.agent_by_key_hash(&[7; 32]).await.unwrap().unwrap().id, agent.id);
+    let twin = AgentRecord { id: Uuid::new_v4(), ..agent.clone() };
+    assert!(
+        matches!(s.create_agent(&twin, AuditBatch::new(&k, &[])).await, Err(StoreError::Conflict(_))),
+        "key hashes are unique"
+    );
+    let keyless = agent_record("enrolling", None);
+    s.create_agent(&keyless, AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.list_agents().await.unwrap().len(), 2);
+
+    let mut changed = agent.clone();
+    changed.is_active = false;
+    changed.not_before = Some(now());
+    changed.key_hash = Some(vec![8; 32]);
+    changed.vault_ids = vec![];
+    assert!(s.update_agent(&changed, AuditBatch::new(&k, &[])).await.unwrap());
+    assert_eq!(s.agent(agent.id).await.unwrap().unwrap(), changed);
+    assert!(s.agent_by_key_hash(&[7; 32]).await.unwrap().is_none(), "the old key is gone");
+    let at = now();
+    s.touch_agent(agent.id, at).await.unwrap();
+    assert_eq!(s.agent(agent.id).await.unwrap().unwrap().last_active_at, Some(at));
+
+    let v = vault_record("agents-vault");
+    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    s.create_policy(&policy_record(v.id, agent.id), AuditBatch::new(&k, &[])).await.unwrap();
+    assert!(s.delete_agent(agent.id, AuditBatch::new(&k, &[])).await.unwrap());
+    assert!(s.agent(agent.id).await.unwrap().is_none());
+    assert!(s.policies_of(PrincipalKind::Agent, agent.id).await.unwrap().is_empty(), "an agent's policies go with it");
+    assert!(!s.delete_agent(agent.id, AuditBatch::new(&k, &[])).await.unwrap());
+
+    for n in ["token-signing:1", "token-signing:2", "master"] {
+        s.insert_server_key(ServerKeyRecord {
+            name: n.into(),
+            wrapped: vec![1],
+            root_key_id: "r".into(),
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    }
+    let names: Vec<String> = s.server_keys("token-signing:").await.unwrap().into_iter().map(|k| k.name).collect();
+    assert_eq!(names, vec!["token-signing:1", "token-signing:2"]);
+}
+
+async fn policies(s: &impl Store) {
+    let k = key();
+    let v = vault_record("policed");
+    let w = vault_record("other");
+    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    s.create_vault(&w, AuditBatch::new(&k, &[])).await.unwrap();
+    let who = Uuid::new_v4();
+    let p1 = policy_record(v.id, who);
+    let p2 = PolicyRecord { id: Uuid::new_v4(), vault_id: w.id, effect: "deny".into(), ..p1.clone() };
+    let p3 = PolicyRecord {
+        id: Uuid::new_v4(),
+        principal_id: Uuid::new_v4(),
+        principal_kind: PrincipalKind::User,
+        ..p1.clone()
+    };
+    for p in [&p1, &p2, &p3] {
+        s.create_policy(p, AuditBatch::new(&k, &[])).await.unwrap();
+    }
+    assert_eq!(s.policy(p1.id).await.unwrap().unwrap(), p1);
+    assert_eq!(s.list_policies(v.id).await.unwrap().len(), 2);
+    let mine: Vec<Uuid> = s.policies_of(PrincipalKind::Agent, who).await.unwrap().iter().map(|p| p.id).collect();
+    assert_eq!(mine, vec![p1.id, p2.id]);
+    assert!(s.policies_of(PrincipalKind::User, who).await.unwrap().is_empty(), "kinds are kept apart");
+
+    let mut changed = p1.clone();
+    changed.permissions = vec!["read".into(), "write".into()];
+    changed.conditions = "{\"ip_allowlist\":[\"10.0.0.0/8\"]}".into();
+    changed.expires_at = Some(now() + Duration::days(1));
+    changed.secret_path_pattern = "ignored/**".into();
+    assert!(s.update_policy(&changed, AuditBatch::new(&k, &[])).await.unwrap());
+    let stored = s.policy(p1.id).await.unwrap().unwrap();
+    assert_eq!(stored.permissions, changed.permissions);
+    assert_eq!(stored.secret_path_pattern, "api-keys/**", "pattern and principal are immutable");
+    assert!(s.delete_policy(p1.id, AuditBatch::new(&k, &[])).await.unwrap());
+    assert!(!s.delete_policy(p1.id, AuditBatch::new(&k, &[])).await.unwrap());
+    s.delete_vault(w.id, AuditBatch::new(&k, &[])).await.unwrap();
+    assert!(s.policy(p2.id).await.unwrap().is_none(), "a vault's policies go with it");
+}
+
+async fn shares(s: &impl Store) {
+    let k = key();
+    let v = vault_record("shared");
+    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    let sid = Uuid::new_v4();
+    s.put_version(&put(v.id, sid, "a/b", 0), AuditBatch::new(&k, &[])).await.unwrap();
+    let creator = Uuid::new_v4();
+    let recipient = Uuid::new_v4();
+    let share = ShareRecord {
+        id: Uuid::new_v4(),
+        secret_id: sid,
+        vault_id: v.id,
+        secret_path: "a/b".into(),
+        created_by: creator,
+        created_by_type: "user".into(),
+        recipient_type: "agent".into(),
+        recipient_id: Some(recipient),
+        recipient_email: None,
+        passphrase_hash: Some("$argon2id$...".into()),
+        expires_at: now() + Duration::hours(1),
+        max_access_count: Some(2),
+        access_count: 0,
+        ip_allowlist: vec!["10.0.0.0/8".into()],
+        accepted: false,
+        declined: false,
+        revoked: false,
+        created_at: now(),
+    };
+    s.create_share(&share, AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.share(share.id).await.unwrap().unwrap(), share);
+    assert_eq!(s.shares_by(creator).await.unwrap().len(), 1);
+    assert_eq!(s.shares_for(recipient).await.unwrap().len(), 1);
+    assert!(s.shares_for(creator).await.unwrap().is_empty());
+    assert!(s.change_share(share.id, ShareChange::Accept, AuditBatch::new(&k, &[])).await.unwrap());
+    assert!(s.share(share.id).await.unwrap().unwrap().accepted);
+    assert_eq!(s.consume_share(share.id, Some(2)).await.unwrap(), Some(1));
+    assert_eq!(s.consume_share(share.id, Some(2)).await.unwrap(), Some(2));
+    assert_eq!(s.consume_share(share.id, Some(2)).await.unwrap(), None, "never beyond the limit");
+    assert!(s.change_share(share.id, ShareChange::Revoke, AuditBatch::new(&k, &[])).await.unwrap());
+    assert!(s.share(share.id).await.unwrap().unwrap().revoked);
+    assert!(!s.change_share(Uuid::new_v4(), ShareChange::Decline, AuditBatch::new(&k, &[])).await.unwrap());
+    let open = ShareRecord { id: Uuid::new_v4(), max_access_count: None, ..share.clone() };
+    s.create_share(&open, AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.consume_share(open.id, None).await.unwrap(), Some(1), "unlimited shares count too");
+}
+
+async fn enrollments(s: &impl Store) {
+    let k = key();
+    let e = EnrollmentRecord {
+        id: Uuid::new_v4(),
+        name: "newbot".into(),
+        description: String::new(),
+        public_key: Some("ssh-ed25519 AAAA".into()),
+        fingerprint: "SHA256:abc".into(),
+        poll_token_hash: vec![3; 32],
+        status: EnrollmentStatus::Pending,
+        agent_id: None,
+        sealed_key: None,
+        decided_by: None,
+        created_at: now(),
+        expires_at: now() + Duration::hours(1),
+    };
+    s.create_enrollment(&e, AuditBatch::new(&k, &[])).await.unwrap();
+    let stale = EnrollmentRecord { id: Uuid::new_v4(), expires_at: now() - Duration::hours(1), ..e.clone() };
+    s.create_enrollment(&stale, AuditBatch::new(&k, &[])).await.unwrap();
+    let pending: Vec<Uuid> = s.pending_enrollments(now()).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(pending, vec![e.id], "lapsed requests are not pending");
+    assert!(s.take_enrollment_key(e.id).await.unwrap().is_none(), "nothing to take before approval");
+
+    let agent = agent_record("newbot", Some(vec![9; 32]));
+    let admin = Uuid::new_v4();
+    s.decide_enrollment(e.id, admin, Some((&agent, vec![42; 40])), AuditBatch::new(&k, &[])).await.unwrap();
+    let decided = s.enrollment(e.id).await.unwrap().unwrap();
+    assert_eq!(
+        (decided.status, decided.agent_id, decided.decided_by),
+        (EnrollmentStatus::Approved, Some(agent.id), Some(admin))
+    );
+    assert!(s.agent(agent.id).await.unwrap().is_some(), "approval creates the agent in the same transaction");
+    assert!(matches!(
+        s.decide_enrollment(e.id, admin, None, AuditBatch::new(&k, &[])).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.take_enrollment_key(e.id).await.unwrap(), Some(vec![42; 40]));
+    assert_eq!(s.take_enrollment_key(e.id).await.unwrap(), None, "the key is delivered exactly once");
+
+    let other = EnrollmentRecord { id: Uuid::new_v4(), ..e.clone() };
+    s.create_enrollment(&other, AuditBatch::new(&k, &[])).await.unwrap();
+    s.decide_enrollment(other.id, admin, None, AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.enrollment(other.id).await.unwrap().unwrap().status, EnrollmentStatus::Denied);
+    let clash = agent_record("clash", Some(vec![9; 32]));
+    let third = EnrollmentRecord { id: Uuid::new_v4(), ..e };
+    s.create_enrollment(&third, AuditBatch::new(&k, &[])).await.unwrap();
+    assert!(s.decide_enrollment(third.id, admin, Some((&clash, vec![1])), AuditBatch::new(&k, &[])).await.is_err());
+    assert_eq!(
+        s.enrollment(third.id).await.unwrap().unwrap().status,
+        EnrollmentStatus::Pending,
+        "a failed approval changes nothing"
+    );
 }

@@ -81,6 +81,106 @@ pub trait Store: Send + Sync + 'static {
     /// Records the last use of a key.
     async fn touch_api_key(&self, key_id: Uuid, at: OffsetDateTime) -> Result<()>;
 
+    /// All users.
+    async fn list_users(&self) -> Result<Vec<UserRecord>>;
+
+    /// Deletes a user with their API keys; false if there was none.
+    async fn delete_user(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool>;
+
+    /// An API key by id.
+    async fn api_key(&self, key_id: Uuid) -> Result<Option<ApiKeyRecord>>;
+
+    /// Server keys whose name starts with `prefix`, oldest first (token signing keys).
+    async fn server_keys(&self, prefix: &str) -> Result<Vec<ServerKeyRecord>>;
+
+    // --- agents -----------------------------------------------------------------------------
+
+    /// Creates an agent; [`StoreError::Conflict`] if the key hash is taken.
+    async fn create_agent(&self, agent: &AgentRecord, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// An agent by id.
+    async fn agent(&self, id: Uuid) -> Result<Option<AgentRecord>>;
+
+    /// The agent holding this key hash.
+    async fn agent_by_key_hash(&self, hash: &[u8]) -> Result<Option<AgentRecord>>;
+
+    /// All agents, oldest first.
+    async fn list_agents(&self) -> Result<Vec<AgentRecord>>;
+
+    /// Replaces an agent's record (every field but `id` and `created_at`); false if none.
+    async fn update_agent(&self, agent: &AgentRecord, audit: AuditBatch<'_>) -> Result<bool>;
+
+    /// Deletes an agent with its policies; false if there was none.
+    async fn delete_agent(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool>;
+
+    /// Records the last token exchange.
+    async fn touch_agent(&self, id: Uuid, at: OffsetDateTime) -> Result<()>;
+
+    // --- policies ---------------------------------------------------------------------------
+
+    /// Creates a policy.
+    async fn create_policy(&self, policy: &PolicyRecord, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// A policy by id.
+    async fn policy(&self, id: Uuid) -> Result<Option<PolicyRecord>>;
+
+    /// A vault's policies, oldest first.
+    async fn list_policies(&self, vault_id: Uuid) -> Result<Vec<PolicyRecord>>;
+
+    /// Every policy naming a principal, in every vault.
+    async fn policies_of(&self, kind: PrincipalKind, principal_id: Uuid) -> Result<Vec<PolicyRecord>>;
+
+    /// Replaces a policy's mutable fields (permissions, effect, conditions, priority, expiry).
+    async fn update_policy(&self, policy: &PolicyRecord, audit: AuditBatch<'_>) -> Result<bool>;
+
+    /// Deletes a policy; false if there was none.
+    async fn delete_policy(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool>;
+
+    // --- shares -----------------------------------------------------------------------------
+
+    /// Creates a share.
+    async fn create_share(&self, share: &ShareRecord, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// A share by id.
+    async fn share(&self, id: Uuid) -> Result<Option<ShareRecord>>;
+
+    /// Shares created by a principal, newest first.
+    async fn shares_by(&self, creator: Uuid) -> Result<Vec<ShareRecord>>;
+
+    /// Shares addressed to a principal (user or agent id), newest first.
+    async fn shares_for(&self, recipient: Uuid) -> Result<Vec<ShareRecord>>;
+
+    /// Accepts, declines or revokes a share; false if there was none.
+    async fn change_share(&self, id: Uuid, change: ShareChange, audit: AuditBatch<'_>) -> Result<bool>;
+
+    /// Counts one opening of a share with a limit; `None` when the limit was reached.
+    async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>>;
+
+    // --- enrolment --------------------------------------------------------------------------
+
+    /// Records an enrolment request.
+    async fn create_enrollment(&self, enrollment: &EnrollmentRecord, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// An enrolment by pairing id.
+    async fn enrollment(&self, id: Uuid) -> Result<Option<EnrollmentRecord>>;
+
+    /// Pending enrolments, oldest first.
+    async fn pending_enrollments(&self, now: OffsetDateTime) -> Result<Vec<EnrollmentRecord>>;
+
+    /// Decides a pending enrolment: approve (creating `agent` in the same transaction, with its
+    /// key sealed for one delivery) or deny. [`StoreError::Conflict`] when it is no longer
+    /// pending.
+    async fn decide_enrollment(
+        &self,
+        id: Uuid,
+        decided_by: Uuid,
+        approved: Option<(&AgentRecord, Vec<u8>)>,
+        audit: AuditBatch<'_>,
+    ) -> Result<()>;
+
+    /// Takes the sealed key of an approved enrolment, exactly once (later calls get `None`).
+    async fn take_enrollment_key(&self, id: Uuid) -> Result<Option<Vec<u8>>>;
+
     // --- token revocation -------------------------------------------------------------------
 
     /// Adds a token id to the denylist until `expires_at`.

@@ -190,3 +190,220 @@ pub struct AuditFilter {
     /// Page offset.
     pub offset: u64,
 }
+
+/// Who a policy or share names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalKind {
+    /// A person.
+    User,
+    /// An agent.
+    Agent,
+}
+
+impl PrincipalKind {
+    /// Stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Agent => "agent",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Self::User),
+            "agent" => Some(Self::Agent),
+            _ => None,
+        }
+    }
+}
+
+/// An agent: a machine identity with its own key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// The person who created (or approved) it.
+    pub created_by: Uuid,
+    /// Keyed hash of its `ocv_` key (absent until a key is issued).
+    pub key_hash: Option<Vec<u8>>,
+    /// Display prefix of the key.
+    pub key_prefix: Option<String>,
+    /// The key stops working after this time.
+    pub key_expires_at: Option<OffsetDateTime>,
+    /// Deactivated agents cannot authenticate.
+    pub is_active: bool,
+    /// Lifetime of its tokens (None: the server default).
+    pub token_ttl_seconds: Option<i64>,
+    /// Vaults it is bound to (empty: not bound).
+    pub vault_ids: Vec<Uuid>,
+    /// Scopes recorded for 1Claw compatibility.
+    pub scopes: Vec<String>,
+    /// The agent stops working after this time.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Tokens issued before this time are refused (deactivation, re-key).
+    pub not_before: Option<OffsetDateTime>,
+    /// `api_key` (others are recorded, not implemented).
+    pub auth_method: String,
+    /// Recorded for 1Claw compatibility.
+    pub intents_api_enabled: bool,
+    /// Recorded for 1Claw compatibility.
+    pub shroud_enabled: bool,
+    /// Created.
+    pub created_at: OffsetDateTime,
+    /// Last token exchange.
+    pub last_active_at: Option<OffsetDateTime>,
+}
+
+/// A policy: a rule for one principal in one vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Vault.
+    pub vault_id: Uuid,
+    /// Whom it names.
+    pub principal_kind: PrincipalKind,
+    /// Their id.
+    pub principal_id: Uuid,
+    /// Path glob.
+    pub secret_path_pattern: String,
+    /// Permission names.
+    pub permissions: Vec<String>,
+    /// `allow` or `deny`.
+    pub effect: String,
+    /// Conditions as JSON text (validated before storing).
+    pub conditions: String,
+    /// Recorded for 1Claw compatibility (deny always wins).
+    pub priority: i64,
+    /// Stops applying after.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Author.
+    pub created_by: Uuid,
+    /// `user` or `agent`.
+    pub created_by_type: String,
+    /// Created.
+    pub created_at: OffsetDateTime,
+}
+
+/// A share of one secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareRecord {
+    /// Id.
+    pub id: Uuid,
+    /// The secret.
+    pub secret_id: Uuid,
+    /// Its vault.
+    pub vault_id: Uuid,
+    /// Its path at the time of sharing.
+    pub secret_path: String,
+    /// Who shared.
+    pub created_by: Uuid,
+    /// `user` or `agent`.
+    pub created_by_type: String,
+    /// `user`, `agent`, `anyone_with_link` or `creator`.
+    pub recipient_type: String,
+    /// The recipient, for targeted shares.
+    pub recipient_id: Option<Uuid>,
+    /// Recorded for 1Claw compatibility.
+    pub recipient_email: Option<String>,
+    /// Argon2id hash (PHC string) of the passphrase, if one is required.
+    pub passphrase_hash: Option<String>,
+    /// Unusable after.
+    pub expires_at: OffsetDateTime,
+    /// Opens allowed.
+    pub max_access_count: Option<i64>,
+    /// Opens so far.
+    pub access_count: i64,
+    /// Client addresses allowed (CIDR text; empty: any).
+    pub ip_allowlist: Vec<String>,
+    /// Targeted shares must be accepted before they open.
+    pub accepted: bool,
+    /// Declined by the recipient.
+    pub declined: bool,
+    /// Revoked by the creator.
+    pub revoked: bool,
+    /// Created.
+    pub created_at: OffsetDateTime,
+}
+
+/// A state change of a share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareChange {
+    /// The recipient accepts.
+    Accept,
+    /// The recipient declines.
+    Decline,
+    /// The creator revokes.
+    Revoke,
+}
+
+/// Where a self-enrolment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollmentStatus {
+    /// Waiting for a person.
+    Pending,
+    /// Approved: the agent exists.
+    Approved,
+    /// Denied.
+    Denied,
+}
+
+impl EnrollmentStatus {
+    /// Stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "approved" => Some(Self::Approved),
+            "denied" => Some(Self::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// An agent's request to be enrolled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentRecord {
+    /// The pairing id the agent polls with.
+    pub id: Uuid,
+    /// Requested agent name.
+    pub name: String,
+    /// Requested description.
+    pub description: String,
+    /// The agent's public key, if it sent one.
+    pub public_key: Option<String>,
+    /// SHA-256 fingerprint shown to the approving person.
+    pub fingerprint: String,
+    /// Keyed hash of the poll token.
+    pub poll_token_hash: Vec<u8>,
+    /// Where it stands.
+    pub status: EnrollmentStatus,
+    /// The agent, once approved.
+    pub agent_id: Option<Uuid>,
+    /// The agent's key sealed for one delivery, cleared once delivered.
+    pub sealed_key: Option<Vec<u8>>,
+    /// The person who decided.
+    pub decided_by: Option<Uuid>,
+    /// Requested.
+    pub created_at: OffsetDateTime,
+    /// Pending enrolments lapse after.
+    pub expires_at: OffsetDateTime,
+}

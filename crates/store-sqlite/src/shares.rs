@@ -1,0 +1,100 @@
+//! Shares.
+
+use clawvault_store::{AuditBatch, Result, ShareChange, ShareRecord};
+use rusqlite::params;
+use uuid::Uuid;
+
+use crate::audit::OwnedAudit;
+use crate::convert::{self, micros, to_json_list};
+use crate::sql::{all, execute, one};
+use crate::{SqliteStore, backend};
+
+impl SqliteStore {
+    pub(crate) async fn create_share_impl(&self, s: &ShareRecord, audit: AuditBatch<'_>) -> Result<()> {
+        let (s, audit) = (s.clone(), OwnedAudit::from(audit));
+        self.writer()?
+            .write(move |c| {
+                execute(
+                    c,
+                    "INSERT INTO shares (id, secret_id, vault_id, secret_path, created_by, created_by_type, recipient_type, \
+                     recipient_id, recipient_email, passphrase_hash, expires_at, max_access_count, access_count, ip_allowlist, \
+                     accepted, declined, revoked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    params![
+                        s.id,
+                        s.secret_id,
+                        s.vault_id,
+                        s.secret_path,
+                        s.created_by,
+                        s.created_by_type,
+                        s.recipient_type,
+                        s.recipient_id,
+                        s.recipient_email,
+                        s.passphrase_hash,
+                        micros(s.expires_at),
+                        s.max_access_count,
+                        s.access_count,
+                        to_json_list(&s.ip_allowlist),
+                        i64::from(s.accepted),
+                        i64::from(s.declined),
+                        i64::from(s.revoked),
+                        micros(s.created_at),
+                    ],
+                )
+                .map_err(backend)?;
+                audit.append(c)
+            })
+            .await
+    }
+
+    pub(crate) async fn share_impl(&self, id: Uuid) -> Result<Option<ShareRecord>> {
+        self.readers.read(|c| one(c, "SELECT * FROM shares WHERE id = ?", [id], convert::share))
+    }
+
+    pub(crate) async fn shares_by_impl(&self, creator: Uuid) -> Result<Vec<ShareRecord>> {
+        self.readers.read(|c| {
+            all(c, "SELECT * FROM shares WHERE created_by = ? ORDER BY created_at DESC, id", [creator], convert::share)
+        })
+    }
+
+    pub(crate) async fn shares_for_impl(&self, recipient: Uuid) -> Result<Vec<ShareRecord>> {
+        self.readers.read(|c| {
+            all(
+                c,
+                "SELECT * FROM shares WHERE recipient_id = ? ORDER BY created_at DESC, id",
+                [recipient],
+                convert::share,
+            )
+        })
+    }
+
+    pub(crate) async fn change_share_impl(&self, id: Uuid, change: ShareChange, audit: AuditBatch<'_>) -> Result<bool> {
+        let audit = OwnedAudit::from(audit);
+        let sql = match change {
+            ShareChange::Accept => "UPDATE shares SET accepted = 1, declined = 0 WHERE id = ?",
+            ShareChange::Decline => "UPDATE shares SET declined = 1, accepted = 0 WHERE id = ?",
+            ShareChange::Revoke => "UPDATE shares SET revoked = 1 WHERE id = ?",
+        };
+        self.writer()?
+            .write(move |c| {
+                let done = execute(c, sql, [id]).map_err(backend)? > 0;
+                if done {
+                    audit.append(c)?;
+                }
+                Ok(done)
+            })
+            .await
+    }
+
+    pub(crate) async fn consume_share_impl(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {
+        self.writer()?
+            .write(move |c| {
+                one(
+                    c,
+                    "UPDATE shares SET access_count = access_count + 1 WHERE id = ?1 AND (?2 IS NULL OR access_count < ?2) RETURNING access_count",
+                    params![id, max],
+                    |r| r.get::<_, i64>(0).map_err(backend),
+                )
+            })
+            .await
+    }
+}

@@ -445,8 +445,11 @@ async fn policies(s: &impl Store) {
     }
     assert_eq!(s.policy(p1.id).await.unwrap().unwrap(), p1);
     assert_eq!(s.list_policies(v.id).await.unwrap().len(), 2);
-    let mine: Vec<Uuid> = s.policies_of(PrincipalKind::Agent, who).await.unwrap().iter().map(|p| p.id).collect();
-    assert_eq!(mine, vec![p1.id, p2.id]);
+    let mut mine: Vec<Uuid> = s.policies_of(PrincipalKind::Agent, who).await.unwrap().iter().map(|p| p.id).collect();
+    mine.sort();
+    let mut want = vec![p1.id, p2.id];
+    want.sort();
+    assert_eq!(mine, want, "every vault's policies of that principal");
     assert!(s.policies_of(PrincipalKind::User, who).await.unwrap().is_empty(), "kinds are kept apart");
 
     let mut changed = p1.clone();

@@ -359,7 +359,9 @@ async fn people_and_agents(s: &impl Store) {
     let b = UserRecord { id: Uuid::new_v4(), name: "bob".into(), role: Role::Member, created_at: now() };
     s.create_user(&a, AuditBatch::new(&k, &[])).await.unwrap();
     s.create_user(&b, AuditBatch::new(&k, &[])).await.unwrap();
-    assert_eq!(s.list_users().await.unwrap(), vec![a.clone(), b.clone()]);
+    let mut users = s.list_users().await.unwrap();
+    users.sort_by(|x, y| x.name.cmp(&y.name));
+    assert_eq!(users, vec![a.clone(), b.clone()]);
     let key_rec = ApiKeyRecord {
         id: Uuid::new_v4(),
         user_id: b.id,

@@ -18,6 +18,7 @@ pub mod native;
 mod op;
 mod secret_cache;
 pub mod service;
+mod signing;
 mod state;
 mod tls;
 mod verify;
@@ -29,7 +30,7 @@ use std::sync::Arc;
 
 use clawvault_core::apikey::ApiKey;
 use clawvault_core::audit::{ChainKey, Report};
-use clawvault_core::crypto::{DataKey, RootKey};
+use clawvault_core::crypto::RootKey;
 use clawvault_core::keyring::{MasterSecret, Purpose};
 use clawvault_core::time_util::now;
 use clawvault_store::{ServerKeyRecord, Store, StoreError};
@@ -77,8 +78,6 @@ pub enum ServerError {
 }
 
 const MASTER_KEY: &str = "master";
-const TOKEN_SIGNING_KEY: &str = "token-signing";
-const TOKEN_SIGNING_CONTEXT: &[u8] = b"clawvault/token-signing-key/v1";
 
 /// Loads the master secret, generating and storing it on first start.
 async fn master_secret(store: &dyn Store, root: &dyn RootKey, create: bool) -> Result<MasterSecret, ServerError> {
@@ -104,26 +103,6 @@ async fn master_secret(store: &dyn Store, root: &dyn RootKey, create: bool) -> R
         .await?;
     // Another starting replica may have won the insert: always use what is stored.
     MasterSecret::unwrap(root, &stored.wrapped).map_err(mismatch)
-}
-
-async fn token_signing_seed(store: &dyn Store, root: &dyn RootKey) -> Result<DataKey, ServerError> {
-    let rec = match store.server_key(TOKEN_SIGNING_KEY).await? {
-        Some(rec) => rec,
-        None => {
-            let seed = DataKey::generate().map_err(|e| ServerError::RootKey(e.to_string()))?;
-            let wrapped = root.wrap(&seed, TOKEN_SIGNING_CONTEXT).map_err(|e| ServerError::RootKey(e.to_string()))?;
-            store
-                .insert_server_key(ServerKeyRecord {
-                    name: TOKEN_SIGNING_KEY.into(),
-                    wrapped,
-                    root_key_id: root.key_id().into(),
-                    created_at: now(),
-                })
-                .await?
-        }
-    };
-    root.unwrap(&rec.wrapped, TOKEN_SIGNING_CONTEXT)
-        .map_err(|e| ServerError::RootKey(format!("token signing key: {e}")))
 }
 
 enum Bound {
@@ -161,9 +140,9 @@ impl Server {
         let master = master_secret(store.as_ref(), root.as_ref(), true).await?;
         let chain_key = ChainKey::new(master.derive(Purpose::AuditChain));
         let api_key_hash = master.derive(Purpose::ApiKeyHash);
-        let seed = token_signing_seed(store.as_ref(), root.as_ref()).await?;
+        let keys = signing::load(store.as_ref(), root.as_ref()).await?;
         let revoked = store.revoked_tokens(now()).await?;
-        let tokens = TokenService::new(&seed, config.token_ttl_seconds, revoked)?;
+        let tokens = TokenService::new(keys, config.token_ttl_seconds, revoked)?;
 
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         let tcp = TcpListener::bind(config.listen).await.map_err(|e| ServerError::Bind {

@@ -42,8 +42,8 @@ impl<'a> Op<'a> {
     pub fn new(state: &'a AppState, caller: &Caller, action: &'static str, resource_type: &'static str) -> Self {
         Self {
             state,
-            actor_type: caller.principal.kind(),
-            actor_id: caller.principal.user_id.to_string(),
+            actor_type: caller.principal.kind().as_str(),
+            actor_id: caller.principal.id().to_string(),
             ip: caller.ip,
             action,
             resource_type,

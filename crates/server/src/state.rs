@@ -15,6 +15,7 @@ use crate::auth::TokenService;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::secret_cache::SecretCache;
+use crate::service::access::AccessCache;
 
 /// A vault with its data key unwrapped.
 pub struct OpenVault {
@@ -49,6 +50,8 @@ pub struct Inner {
     pub config: Config,
     /// Current versions as stored (ciphertext), for the read path.
     pub secrets: SecretCache,
+    /// Parsed policies per principal.
+    pub access: AccessCache,
     vaults: RwLock<HashMap<Uuid, Arc<OpenVault>>>,
 }
 
@@ -89,6 +92,7 @@ impl AppState {
             tokens,
             config,
             secrets: SecretCache::default(),
+            access: AccessCache::default(),
             vaults: RwLock::new(HashMap::new()),
         }))
     }

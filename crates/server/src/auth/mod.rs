@@ -1,6 +1,7 @@
 //! Authentication at the HTTP edge: the [`Caller`] extractor turns `Authorization: Bearer`
 //! into a verified [`Principal`], auditing every refusal.
 
+pub mod principal;
 pub mod tokens;
 
 use std::net::IpAddr;
@@ -15,16 +16,35 @@ use crate::error::ApiError;
 use crate::op::Op;
 use crate::state::AppState;
 use crate::tls::PeerAddr;
-pub use tokens::{Checked, Principal, TokenError, TokenService};
+pub use principal::{Actor, Principal};
+pub use tokens::{Checked, SigningKey, TokenError, TokenService};
 
-/// Admits a token seen for the first time, once its API key is confirmed to still exist
-/// (after a restart, the in-memory record of deleted keys is gone; the database is not).
+/// Admits a token seen for the first time, once what stands behind it is confirmed in the
+/// database (after a restart the in-memory revocation state is gone; the database is not): a
+/// person's API key still exists, an agent is still active, unexpired, and was not deactivated
+/// or re-keyed after the token was issued.
 async fn admit(state: &AppState, parts: &Parts, p: Principal) -> Result<Arc<Principal>, ApiError> {
-    let keys = state.store.list_api_keys(p.user_id).await?;
-    let live = keys.iter().any(|k| k.id == p.api_key_id && k.is_active);
-    if !live {
-        state.tokens.kill_api_key(p.api_key_id);
-        return Err(ApiError::Unauthorized(TokenError::Revoked.to_string()));
+    let revoked = || ApiError::Unauthorized(TokenError::Revoked.to_string());
+    match &p.actor {
+        Actor::User { id, api_key_id, .. } => {
+            let live = state.store.api_key(*api_key_id).await?.is_some_and(|k| k.is_active && k.user_id == *id);
+            if !live {
+                state.tokens.kill_api_key(*api_key_id);
+                return Err(revoked());
+            }
+        }
+        Actor::Agent { id, .. } => {
+            let now = time::OffsetDateTime::now_utc();
+            let agent = state.store.agent(*id).await?;
+            let standing = agent.as_ref().is_some_and(|a| {
+                a.is_active
+                    && a.expires_at.is_none_or(|at| at > now)
+                    && a.not_before.is_none_or(|nb| p.issued_at_us >= clawvault_core::time_util::unix_micros(nb))
+            });
+            if !standing {
+                return Err(revoked());
+            }
+        }
     }
     let token = bearer(parts)?;
     Ok(state.tokens.admit(token, p))

@@ -1,5 +1,8 @@
-//! Access tokens: EdDSA (Ed25519) JWTs minted for API keys, verified once and then cached,
-//! revocable at once (token-id denylist, dead API keys).
+//! Access tokens: EdDSA (Ed25519) JWTs for people and agents, verified once and then cached,
+//! revocable at once. Three gates are consulted on every request, cached or not: the token-id
+//! denylist (`DELETE /v1/auth/token`), dead API keys (deleted keys), and per-principal cutoffs
+//! (tokens issued before an agent was deactivated, re-keyed or deleted, or a person deleted).
+//! Signing keys rotate: new tokens use the newest key, older keys keep verifying.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -8,24 +11,28 @@ use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clawvault_core::crypto::DataKey;
-use clawvault_store::Role;
+use clawvault_core::time_util::unix_micros;
+use clawvault_store::{AgentRecord, Role};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::principal::{Actor, Principal};
 use crate::ServerError;
 
 /// Issuer and audience of every token.
 pub const ISSUER: &str = "clawvault";
+/// Lifetime of an agent token when the agent sets none (as 1Claw).
+pub const AGENT_TTL_SECONDS: i64 = 3600;
 /// Entries kept in the verified-token cache before it is emptied.
 const CACHE_LIMIT: usize = 100_000;
 
-/// Claims of a clawvault access token.
+/// Claims of a clawvault access token (1Claw's agent claims plus our own).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
-    /// `user:<uuid>`.
+    /// `user:<uuid>` or `agent:<uuid>`.
     pub sub: String,
     /// Issuer.
     pub iss: String,
@@ -33,58 +40,44 @@ pub struct Claims {
     pub aud: String,
     /// Expiry (seconds since the epoch).
     pub exp: i64,
-    /// Issued at.
+    /// Issued at (seconds).
     pub iat: i64,
+    /// Issued at, microseconds: compared with revocation cutoffs.
+    pub iat_us: i64,
     /// Token id (the revocation handle).
     pub jti: String,
-    /// Role of the user.
-    pub role: String,
-    /// The API key the token was exchanged for.
-    pub akid: Uuid,
-    /// Scopes of that key.
+    /// Organisation (clawvault has one).
+    pub org: Uuid,
+    /// Scopes.
     #[serde(default)]
     pub scopes: Vec<String>,
-}
-
-/// Who is calling, as established from a verified token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// The user.
-    pub user_id: Uuid,
-    /// Their role.
-    pub role: Role,
-    /// The API key the token came from.
-    pub api_key_id: Uuid,
-    /// Token id.
-    pub jti: String,
-    /// Token expiry.
-    pub expires_at: OffsetDateTime,
-}
-
-impl Principal {
-    /// True for admins.
-    #[must_use]
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-
-    /// `user` (agents arrive with a later issue).
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
-        "user"
-    }
+    /// People: their role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// People: the API key the token was exchanged for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub akid: Option<Uuid>,
+    /// Agents: vaults they are bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_ids: Option<Vec<Uuid>>,
+    /// Agents: the person who created them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<Uuid>,
+    /// Agents: recorded for 1Claw compatibility.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intents_api_enabled: Option<bool>,
 }
 
 /// Why a token was refused. The messages are shown to clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     /// Bad signature, unknown key, wrong algorithm, malformed.
-    #[error("the access token is invalid: exchange your API key for a new one at POST /v1/auth/api-key-token")]
+    #[error("the access token is invalid: exchange your API key for a new one")]
     Invalid,
     /// Past `exp`.
-    #[error("the access token has expired: exchange your API key for a new one at POST /v1/auth/api-key-token")]
+    #[error("the access token has expired: exchange your API key for a new one")]
     Expired,
-    /// Revoked, or its API key was deleted.
+    /// Revoked, its API key deleted, or its agent deactivated, re-keyed or deleted.
     #[error("the access token has been revoked")]
     Revoked,
 }
@@ -109,106 +102,179 @@ impl Checked {
     }
 }
 
-/// The signing key, its public half and the verification state.
-pub struct TokenService {
+/// One Ed25519 signing key.
+pub struct SigningKey {
     kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
     public_key: [u8; 32],
-    validation: Validation,
-    ttl_seconds: i64,
-    verified: RwLock<HashMap<[u8; 32], Arc<Principal>>>,
-    revoked: RwLock<HashSet<String>>,
-    dead_api_keys: RwLock<HashSet<Uuid>>,
 }
 
-impl std::fmt::Debug for TokenService {
+impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenService").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
     }
+}
+
+impl SigningKey {
+    /// The key whose 32-byte seed is `seed`.
+    ///
+    /// # Errors
+    /// [`ServerError::RootKey`] if the seed does not make a key.
+    pub fn from_seed(seed: &DataKey) -> Result<Self, ServerError> {
+        let bad = || ServerError::RootKey("token signing key is invalid".into());
+        let pair = Ed25519KeyPair::from_seed_unchecked(seed.expose()).map_err(|_| bad())?;
+        let pkcs8 = pair.to_pkcs8().map_err(|_| bad())?;
+        let public_key: [u8; 32] = pair.public_key().as_ref().try_into().map_err(|_| bad())?;
+        let kid = Sha256::digest(public_key)[..8].iter().map(|b| format!("{b:02x}")).collect::<String>();
+        Ok(Self {
+            kid,
+            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
+            decoding: DecodingKey::from_ed_der(&public_key),
+            public_key,
+        })
+    }
+
+    /// The key id (`kid` header).
+    #[must_use]
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+}
+
+#[derive(Debug, Default)]
+struct Gates {
+    revoked: HashSet<String>,
+    dead_api_keys: HashSet<Uuid>,
+    /// Tokens of a principal issued before this time (µs) are refused.
+    cutoffs: HashMap<Uuid, i64>,
+}
+
+/// Signing keys, verification cache and revocation state.
+#[derive(Debug)]
+pub struct TokenService {
+    keys: RwLock<Vec<Arc<SigningKey>>>,
+    validation: Validation,
+    user_ttl_seconds: i64,
+    verified: RwLock<HashMap<[u8; 32], Arc<Principal>>>,
+    gates: RwLock<Gates>,
 }
 
 fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl TokenService {
-    /// A service signing with the Ed25519 key whose 32-byte seed is `seed`.
+    /// A service signing with the last of `keys` and verifying with all of them.
     ///
     /// # Errors
-    /// [`ServerError::RootKey`] if the seed does not make a key.
-    pub fn new(seed: &DataKey, ttl_seconds: u64, revoked: Vec<String>) -> Result<Self, ServerError> {
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed.expose())
-            .map_err(|_| ServerError::RootKey("token signing key is invalid".into()))?;
-        let pkcs8 = pair.to_pkcs8().map_err(|_| ServerError::RootKey("token signing key is invalid".into()))?;
-        let public_key: [u8; 32] = pair
-            .public_key()
-            .as_ref()
-            .try_into()
-            .map_err(|_| ServerError::RootKey("token signing key is invalid".into()))?;
-        let kid = Sha256::digest(public_key)[..8].iter().map(|b| format!("{b:02x}")).collect::<String>();
+    /// [`ServerError::RootKey`] without keys.
+    pub fn new(keys: Vec<SigningKey>, user_ttl_seconds: u64, revoked: Vec<String>) -> Result<Self, ServerError> {
+        if keys.is_empty() {
+            return Err(ServerError::RootKey("no token signing key".into()));
+        }
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 0;
+        let gates = Gates { revoked: revoked.into_iter().collect(), ..Gates::default() };
         Ok(Self {
-            kid,
-            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
-            decoding: DecodingKey::from_ed_der(&public_key),
-            public_key,
+            keys: RwLock::new(keys.into_iter().map(Arc::new).collect()),
             validation,
-            ttl_seconds: i64::try_from(ttl_seconds).unwrap_or(900),
+            user_ttl_seconds: i64::try_from(user_ttl_seconds).unwrap_or(900),
             verified: RwLock::new(HashMap::new()),
-            revoked: RwLock::new(revoked.into_iter().collect()),
-            dead_api_keys: RwLock::new(HashSet::new()),
+            gates: RwLock::new(gates),
         })
     }
 
-    /// Token lifetime in seconds.
+    /// Lifetime of tokens for people, in seconds.
     #[must_use]
-    pub fn ttl_seconds(&self) -> i64 {
-        self.ttl_seconds
+    pub fn user_ttl_seconds(&self) -> i64 {
+        self.user_ttl_seconds
     }
 
-    /// Mints a token for a user's API key.
+    /// Makes `key` the signing key; older keys keep verifying.
+    pub fn rotate(&self, key: SigningKey) {
+        write(&self.keys).push(Arc::new(key));
+    }
+
+    fn sign(&self, claims: &Claims) -> Result<String, ServerError> {
+        let key =
+            read(&self.keys).last().cloned().ok_or_else(|| ServerError::RootKey("no token signing key".into()))?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|e| ServerError::RootKey(format!("signing a token: {e}")))
+    }
+
+    fn base_claims(&self, sub: String, ttl: i64, scopes: Vec<String>) -> Claims {
+        let now = OffsetDateTime::now_utc();
+        Claims {
+            sub,
+            iss: ISSUER.into(),
+            aud: ISSUER.into(),
+            exp: now.unix_timestamp() + ttl,
+            iat: now.unix_timestamp(),
+            iat_us: unix_micros(now),
+            jti: Uuid::new_v4().to_string(),
+            org: Uuid::nil(),
+            scopes,
+            role: None,
+            akid: None,
+            vault_ids: None,
+            created_by: None,
+            intents_api_enabled: None,
+        }
+    }
+
+    /// Mints a token for a person's API key.
     ///
     /// # Errors
     /// [`ServerError::RootKey`] if signing fails.
-    pub fn issue(
+    pub fn issue_user(
         &self,
         user_id: Uuid,
         role: Role,
         api_key_id: Uuid,
         scopes: Vec<String>,
-    ) -> Result<String, ServerError> {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let claims = Claims {
-            sub: format!("user:{user_id}"),
-            iss: ISSUER.into(),
-            aud: ISSUER.into(),
-            exp: now + self.ttl_seconds,
-            iat: now,
-            jti: Uuid::new_v4().to_string(),
-            role: role.as_str().into(),
-            akid: api_key_id,
-            scopes,
-        };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding)
-            .map_err(|e| ServerError::RootKey(format!("signing a token: {e}")))
+    ) -> Result<(String, i64), ServerError> {
+        let mut claims = self.base_claims(format!("user:{user_id}"), self.user_ttl_seconds, scopes);
+        claims.role = Some(role.as_str().into());
+        claims.akid = Some(api_key_id);
+        Ok((self.sign(&claims)?, self.user_ttl_seconds))
+    }
+
+    /// Mints a token for an agent, with its own lifetime.
+    ///
+    /// # Errors
+    /// [`ServerError::RootKey`] if signing fails.
+    pub fn issue_agent(&self, agent: &AgentRecord) -> Result<(String, i64), ServerError> {
+        let ttl = agent.token_ttl_seconds.unwrap_or(AGENT_TTL_SECONDS);
+        let mut claims = self.base_claims(format!("agent:{}", agent.id), ttl, agent.scopes.clone());
+        claims.vault_ids = Some(agent.vault_ids.clone());
+        claims.created_by = Some(agent.created_by);
+        claims.intents_api_enabled = Some(agent.intents_api_enabled);
+        Ok((self.sign(&claims)?, ttl))
     }
 
     /// Checks a bearer token: from the cache when it was admitted before, otherwise by its
     /// signature ([`Checked::Fresh`], which the caller admits with [`TokenService::admit`]
-    /// once it has confirmed that the API key behind it still exists).
+    /// once it has confirmed that the key or agent behind it still stands).
     ///
     /// # Errors
     /// [`TokenError`] saying why it is refused.
     pub fn check(&self, token: &str) -> Result<Checked, TokenError> {
         let digest = token_digest(token);
-        let cached = self.verified.read().map_or(None, |m| m.get(&digest).cloned());
+        let cached = read(&self.verified).get(&digest).cloned();
         let checked = match cached {
             Some(p) => Checked::Cached(p),
             None => Checked::Fresh(self.verify_signature(token)?),
@@ -217,70 +283,89 @@ impl TokenService {
         if p.expires_at <= OffsetDateTime::now_utc() {
             return Err(TokenError::Expired);
         }
-        if self.revoked.read().map_or(true, |r| r.contains(&p.jti)) || self.is_dead_api_key(p.api_key_id) {
+        if self.is_revoked(p) {
             return Err(TokenError::Revoked);
         }
         Ok(checked)
     }
 
-    /// Caches a freshly verified token so later requests skip the signature check.
+    fn is_revoked(&self, p: &Principal) -> bool {
+        let gates = read(&self.gates);
+        let key_dead = matches!(p.actor, Actor::User { api_key_id, .. } if gates.dead_api_keys.contains(&api_key_id));
+        let cut = gates.cutoffs.get(&p.id()).is_some_and(|cutoff| p.issued_at_us < *cutoff);
+        gates.revoked.contains(&p.jti) || key_dead || cut
+    }
+
+    /// Caches a freshly verified token so that later requests skip the signature check.
     pub fn admit(&self, token: &str, principal: Principal) -> Arc<Principal> {
         let p = Arc::new(principal);
-        if let Ok(mut m) = self.verified.write() {
-            if m.len() >= CACHE_LIMIT {
-                m.clear();
-            }
-            m.insert(token_digest(token), Arc::clone(&p));
+        let mut m = write(&self.verified);
+        if m.len() >= CACHE_LIMIT {
+            m.clear();
         }
+        m.insert(token_digest(token), Arc::clone(&p));
         p
     }
 
     fn verify_signature(&self, token: &str) -> Result<Principal, TokenError> {
+        let kid =
+            jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?.kid.ok_or(TokenError::Invalid)?;
+        let key = read(&self.keys).iter().find(|k| k.kid == kid).cloned().ok_or(TokenError::Invalid)?;
         let data =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+            jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })?;
         let c = data.claims;
-        let user_id = c.sub.strip_prefix("user:").and_then(|s| Uuid::parse_str(s).ok()).ok_or(TokenError::Invalid)?;
-        let role = Role::parse(&c.role).ok_or(TokenError::Invalid)?;
         let expires_at = OffsetDateTime::from_unix_timestamp(c.exp).map_err(|_| TokenError::Invalid)?;
-        Ok(Principal { user_id, role, api_key_id: c.akid, jti: c.jti, expires_at })
+        let (kind, id) = c.sub.split_once(':').ok_or(TokenError::Invalid)?;
+        let id = Uuid::parse_str(id).map_err(|_| TokenError::Invalid)?;
+        let actor = match kind {
+            "user" => Actor::User {
+                id,
+                role: c.role.as_deref().and_then(Role::parse).ok_or(TokenError::Invalid)?,
+                api_key_id: c.akid.ok_or(TokenError::Invalid)?,
+            },
+            "agent" => Actor::Agent {
+                id,
+                created_by: c.created_by.ok_or(TokenError::Invalid)?,
+                vault_ids: c.vault_ids.unwrap_or_default(),
+            },
+            _ => return Err(TokenError::Invalid),
+        };
+        Ok(Principal { actor, jti: c.jti, issued_at_us: c.iat_us, expires_at, scopes: c.scopes })
     }
 
     /// Revokes a token id at once.
     pub fn revoke(&self, jti: &str) {
-        if let Ok(mut r) = self.revoked.write() {
-            r.insert(jti.to_owned());
-        }
+        write(&self.gates).revoked.insert(jti.to_owned());
     }
 
     /// Kills every token minted from an API key at once.
     pub fn kill_api_key(&self, api_key_id: Uuid) {
-        if let Ok(mut d) = self.dead_api_keys.write() {
-            d.insert(api_key_id);
-        }
+        write(&self.gates).dead_api_keys.insert(api_key_id);
     }
 
-    /// Whether a token from this API key was refused since start (deleted key).
-    #[must_use]
-    pub fn is_dead_api_key(&self, api_key_id: Uuid) -> bool {
-        self.dead_api_keys.read().map_or(true, |d| d.contains(&api_key_id))
+    /// Refuses every token of a principal issued before `at` (µs; `i64::MAX`: all of them).
+    pub fn cut(&self, principal_id: Uuid, at_us: i64) {
+        let mut gates = write(&self.gates);
+        let cutoff = gates.cutoffs.entry(principal_id).or_insert(at_us);
+        *cutoff = (*cutoff).max(at_us);
     }
 
-    /// The JWK set publishing the verification key.
+    /// The JWK set publishing every verification key, newest last.
     #[must_use]
     pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({
-            "keys": [{
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "alg": "EdDSA",
-                "use": "sig",
-                "kid": self.kid,
-                "x": URL_SAFE_NO_PAD.encode(self.public_key),
-            }]
-        })
+        let keys: Vec<serde_json::Value> = read(&self.keys)
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                    "kid": k.kid, "x": URL_SAFE_NO_PAD.encode(k.public_key),
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
     }
 }
 
@@ -288,35 +373,90 @@ impl TokenService {
 mod tests {
     use super::*;
 
+    fn key() -> SigningKey {
+        SigningKey::from_seed(&DataKey::generate().unwrap()).unwrap()
+    }
+
     fn service() -> TokenService {
-        TokenService::new(&DataKey::generate().unwrap(), 900, vec![]).unwrap()
+        TokenService::new(vec![key()], 900, vec![]).unwrap()
+    }
+
+    fn agent() -> AgentRecord {
+        AgentRecord {
+            id: Uuid::new_v4(),
+            name: "bot".into(),
+            description: String::new(),
+            created_by: Uuid::new_v4(),
+            key_hash: None,
+            key_prefix: None,
+            key_expires_at: None,
+            is_active: true,
+            token_ttl_seconds: Some(300),
+            vault_ids: vec![Uuid::new_v4()],
+            scopes: vec![],
+            expires_at: None,
+            not_before: None,
+            auth_method: "api_key".into(),
+            intents_api_enabled: false,
+            shroud_enabled: false,
+            created_at: OffsetDateTime::now_utc(),
+            last_active_at: None,
+        }
     }
 
     #[test]
-    fn issue_verify_revoke() {
+    fn users_and_agents_round_trip_and_revoke() {
         let s = service();
         let key_id = Uuid::new_v4();
-        let t = s.issue(Uuid::new_v4(), Role::Admin, key_id, vec![]).unwrap();
+        let (t, ttl) = s.issue_user(Uuid::new_v4(), Role::Admin, key_id, vec![]).unwrap();
+        assert_eq!(ttl, 900);
         let Checked::Fresh(p) = s.check(&t).unwrap() else { panic!("first check verifies the signature") };
         assert!(p.is_admin());
         let admitted = s.admit(&t, p.clone());
         assert!(matches!(s.check(&t).unwrap(), Checked::Cached(c) if c == admitted));
         s.revoke(&p.jti);
         assert_eq!(s.check(&t).unwrap_err(), TokenError::Revoked);
-
-        let t2 = s.issue(Uuid::new_v4(), Role::Member, key_id, vec![]).unwrap();
+        let (t2, _) = s.issue_user(Uuid::new_v4(), Role::Member, key_id, vec![]).unwrap();
         s.kill_api_key(key_id);
         assert_eq!(s.check(&t2).unwrap_err(), TokenError::Revoked);
+
+        let a = agent();
+        let (t3, ttl) = s.issue_agent(&a).unwrap();
+        assert_eq!(ttl, 300);
+        let p = s.check(&t3).unwrap().principal().clone();
+        assert!(p.is_agent());
+        assert_eq!(p.human(), a.created_by);
+        s.admit(&t3, p.clone());
+        s.cut(a.id, p.issued_at_us + 1);
+        assert_eq!(s.check(&t3).unwrap_err(), TokenError::Revoked, "cached tokens obey cutoffs");
+        let later = {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            s.issue_agent(&a).unwrap().0
+        };
+        assert!(s.check(&later).is_ok(), "tokens issued after the cutoff work");
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_valid() {
+        let s = service();
+        let (old, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), vec![]).unwrap();
+        s.rotate(key());
+        let (new, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), vec![]).unwrap();
+        assert!(s.check(&old).is_ok());
+        assert!(s.check(&new).is_ok());
+        let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+        assert_ne!(kid(&old), kid(&new));
+        assert_eq!(s.jwks()["keys"].as_array().unwrap().len(), 2);
     }
 
     #[test]
     fn foreign_tampered_and_unsigned_tokens_fail() {
         let s = service();
         let other = service();
-        let t = other.issue(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), vec![]).unwrap();
+        let (t, _) = other.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), vec![]).unwrap();
         assert_eq!(s.check(&t).unwrap_err(), TokenError::Invalid);
 
-        let t = s.issue(Uuid::new_v4(), Role::Member, Uuid::new_v4(), vec![]).unwrap();
+        let (t, _) = s.issue_user(Uuid::new_v4(), Role::Member, Uuid::new_v4(), vec![]).unwrap();
         let parts: Vec<&str> = t.split('.').collect();
         let mut claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         claims["role"] = "admin".into();

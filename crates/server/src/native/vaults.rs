@@ -9,7 +9,6 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::{Op, Recorded};
-use crate::service::access::Permission;
 use crate::service::vaults;
 use crate::state::AppState;
 
@@ -53,7 +52,7 @@ async fn get_vault(
 ) -> ApiResult<Json<VaultOut>> {
     let mut op = Op::new(&state, &caller, "vault.read", "vault");
     op.resource(vault_ref.clone());
-    let result = vaults::open(&state, &mut op, &caller, &vault_ref, Permission::List).await;
+    let result = vaults::open(&state, &mut op, &caller, &vault_ref).await;
     let vault = op.finish(result, Recorded::No).await?;
     Ok(Json(VaultOut::from(&vault.record)))
 }

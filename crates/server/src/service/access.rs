@@ -1,61 +1,215 @@
-//! Who may do what. Admins may do everything; members act on the vaults they created.
-//! (Agents, policies and grants arrive with the agents issue and extend this module.)
+//! Who may do what. Admins may do everything. The creator of a vault owns it (and so does the
+//! person who created the agent that created it). Everyone else needs a policy: deny by
+//! default, a deny policy wins, conditions and expiry apply. Agents bound to vaults
+//! (`vault_ids`) are refused everywhere else. Decisions are made on the path before anything is
+//! looked up, so a refusal never tells whether a secret exists.
 
-use clawvault_store::VaultRecord;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
-use crate::auth::Caller;
+use clawvault_core::SecretPath;
+use clawvault_core::policy::{Conditions, Decision, Effect, PathPattern, Permission, Request, Rule, decide};
+use clawvault_store::{PolicyRecord, PrincipalKind, VaultRecord};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::{Actor, Caller};
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 
-/// What a caller wants to do to a vault's secrets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    /// Reveal a value.
-    Read,
-    /// Write a version.
-    Write,
-    /// Delete.
-    Delete,
-    /// Server-side rotate.
-    Rotate,
-    /// List paths.
-    List,
-    /// Manage the vault itself (delete it).
-    Manage,
+/// A principal's rules, each with the vault it applies in.
+type Rules = Arc<Vec<(Uuid, Rule)>>;
+
+/// Every principal's rules, parsed once.
+#[derive(Debug, Default)]
+pub struct AccessCache {
+    rules: RwLock<HashMap<Uuid, Rules>>,
 }
 
-impl Permission {
-    fn verb(self) -> &'static str {
-        match self {
-            Self::Read => "read secrets in",
-            Self::Write => "write secrets in",
-            Self::Delete => "delete secrets in",
-            Self::Rotate => "rotate secrets in",
-            Self::List => "list secrets in",
-            Self::Manage => "manage",
+impl AccessCache {
+    /// Drops a principal's cached rules (their policies changed, or they were deleted).
+    pub fn forget(&self, principal_id: Uuid) {
+        if let Ok(mut m) = self.rules.write() {
+            m.remove(&principal_id);
         }
     }
 }
 
-/// Checks that `caller` may act on `vault`.
+/// Parses a stored policy into a rule.
 ///
 /// # Errors
-/// [`ApiError::Forbidden`] naming what was refused.
-pub fn check(caller: &Caller, vault: &VaultRecord, permission: Permission) -> ApiResult<()> {
-    let p = &caller.principal;
-    if p.is_admin() || vault.created_by == p.user_id {
-        return Ok(());
-    }
-    Err(ApiError::Forbidden(format!(
-        "you may not {} vault {}: ask its owner or an admin for access",
-        permission.verb(),
-        vault.id
-    )))
+/// The policy error, for stored data that no longer parses.
+pub fn rule_of(p: &PolicyRecord) -> Result<Rule, clawvault_core::policy::PolicyError> {
+    let conditions: serde_json::Value = serde_json::from_str(&p.conditions).unwrap_or(serde_json::Value::Null);
+    Ok(Rule {
+        effect: if p.effect == "deny" { Effect::Deny } else { Effect::Allow },
+        pattern: PathPattern::parse(&p.secret_path_pattern)?,
+        permissions: p
+            .permissions
+            .iter()
+            .filter_map(|name| serde_json::from_value(serde_json::Value::String(name.clone())).ok())
+            .collect(),
+        conditions: Conditions::from_json(&conditions)?,
+        expires_at: p.expires_at,
+    })
 }
 
-/// Checks that `caller` is an admin.
+async fn rules(state: &AppState, kind: PrincipalKind, id: Uuid) -> ApiResult<Rules> {
+    if let Some(hit) = state.access.rules.read().ok().and_then(|m| m.get(&id).cloned()) {
+        return Ok(hit);
+    }
+    let parsed: Vec<(Uuid, Rule)> = state
+        .store
+        .policies_of(kind, id)
+        .await?
+        .iter()
+        .filter_map(|p| match rule_of(p) {
+            Ok(rule) => Some((p.vault_id, rule)),
+            Err(e) => {
+                tracing::warn!(policy = %p.id, error = %e, "stored policy does not parse; ignored");
+                None
+            }
+        })
+        .collect();
+    let parsed = Arc::new(parsed);
+    if let Ok(mut m) = state.access.rules.write() {
+        m.insert(id, Arc::clone(&parsed));
+    }
+    Ok(parsed)
+}
+
+/// Whether an agent's vault binding keeps it out of `vault`.
+fn bound_out(caller: &Caller, vault: &VaultRecord) -> bool {
+    matches!(&caller.principal.actor, Actor::Agent { vault_ids, .. } if !vault_ids.is_empty() && !vault_ids.contains(&vault.id))
+}
+
+/// Whether the caller owns `vault` (or is an admin).
+async fn owns(state: &AppState, caller: &Caller, vault: &VaultRecord) -> ApiResult<bool> {
+    let p = &caller.principal;
+    if p.is_admin() || vault.created_by == p.id() {
+        return Ok(true);
+    }
+    // A vault an agent created belongs to the person who created that agent, too.
+    if vault.created_by_type == "agent" && !p.is_agent() {
+        return Ok(state.store.agent(vault.created_by).await?.is_some_and(|a| a.created_by == p.id()));
+    }
+    Ok(false)
+}
+
+fn no_access(vault: &VaultRecord) -> ApiError {
+    ApiError::Forbidden(format!("you have no access to vault {:?}: ask its owner or an admin for a policy", vault.name))
+}
+
+/// Checks that the caller may do `permission` on `path` in `vault`.
+///
+/// # Errors
+/// [`ApiError::Forbidden`] saying whether a deny policy or the lack of a grant refused it.
+pub async fn check_path(
+    state: &AppState,
+    caller: &Caller,
+    vault: &VaultRecord,
+    path: &SecretPath,
+    permission: Permission,
+) -> ApiResult<()> {
+    if bound_out(caller, vault) {
+        return Err(ApiError::Forbidden(format!("this agent is bound to other vaults than {:?}", vault.name)));
+    }
+    if owns(state, caller, vault).await? {
+        return Ok(());
+    }
+    let p = &caller.principal;
+    let all = rules(state, p.kind(), p.id()).await?;
+    let in_vault: Vec<Rule> = all.iter().filter(|(v, _)| *v == vault.id).map(|(_, r)| r.clone()).collect();
+    let req = Request { path, permission, ip: caller.ip, now: OffsetDateTime::now_utc() };
+    match decide(&in_vault, &req) {
+        Decision::Allow => Ok(()),
+        Decision::Denied => Err(ApiError::Forbidden(format!(
+            "a deny policy refuses {permission} on {path:?} in vault {:?}",
+            vault.name
+        ))),
+        Decision::NoGrant => Err(ApiError::Forbidden(format!(
+            "no policy grants {permission} on {path:?} in vault {:?}: ask its owner or an admin",
+            vault.name
+        ))),
+    }
+}
+
+/// The paths of `candidates` the caller may list (all of them for owners and admins).
+///
+/// # Errors
+/// Storage failures.
+pub async fn listable(
+    state: &AppState,
+    caller: &Caller,
+    vault: &VaultRecord,
+    candidates: Vec<SecretPath>,
+) -> ApiResult<Vec<SecretPath>> {
+    if bound_out(caller, vault) {
+        return Ok(Vec::new());
+    }
+    if owns(state, caller, vault).await? {
+        return Ok(candidates);
+    }
+    let p = &caller.principal;
+    let all = rules(state, p.kind(), p.id()).await?;
+    let in_vault: Vec<Rule> = all.iter().filter(|(v, _)| *v == vault.id).map(|(_, r)| r.clone()).collect();
+    let now = OffsetDateTime::now_utc();
+    Ok(candidates
+        .into_iter()
+        .filter(|path| {
+            decide(&in_vault, &Request { path, permission: Permission::List, ip: caller.ip, now }) == Decision::Allow
+        })
+        .collect())
+}
+
+/// Whether the caller sees `vault` at all: owners, admins, and principals with a policy in it.
+///
+/// # Errors
+/// Storage failures.
+pub async fn sees(state: &AppState, caller: &Caller, vault: &VaultRecord) -> ApiResult<bool> {
+    if bound_out(caller, vault) {
+        return Ok(false);
+    }
+    if owns(state, caller, vault).await? {
+        return Ok(true);
+    }
+    let p = &caller.principal;
+    Ok(rules(state, p.kind(), p.id()).await?.iter().any(|(v, r)| *v == vault.id && r.effect == Effect::Allow))
+}
+
+/// Checks that the caller owns `vault` (or is an admin): deleting it, managing its policies.
+///
+/// # Errors
+/// [`ApiError::Forbidden`].
+pub async fn require_owner(state: &AppState, caller: &Caller, vault: &VaultRecord, what: &str) -> ApiResult<()> {
+    if !bound_out(caller, vault) && owns(state, caller, vault).await? {
+        Ok(())
+    } else if sees(state, caller, vault).await? {
+        Err(ApiError::Forbidden(format!("only the owner of vault {:?} or an admin may {what}", vault.name)))
+    } else {
+        Err(no_access(vault))
+    }
+}
+
+/// The refusal for a vault the caller may not see (also used when it does not exist, so that
+/// non-admins cannot probe for vault names).
+#[must_use]
+pub fn hidden(reference: &str) -> ApiError {
+    ApiError::Forbidden(format!("you have no access to vault {reference:?}: ask its owner or an admin for a policy"))
+}
+
+/// Checks that the caller is an admin.
 ///
 /// # Errors
 /// [`ApiError::Forbidden`].
 pub fn require_admin(caller: &Caller, what: &str) -> ApiResult<()> {
     if caller.principal.is_admin() { Ok(()) } else { Err(ApiError::Forbidden(format!("only an admin may {what}"))) }
+}
+
+/// Checks that the caller is a person, not an agent.
+///
+/// # Errors
+/// [`ApiError::Forbidden`].
+pub fn require_person(caller: &Caller, what: &str) -> ApiResult<()> {
+    if caller.principal.is_agent() { Err(ApiError::Forbidden(format!("agents may not {what}"))) } else { Ok(()) }
 }

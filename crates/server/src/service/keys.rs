@@ -52,12 +52,12 @@ pub async fn exchange(state: &AppState, op: &mut Op<'_>, presented: &str) -> Api
         return Err(ApiError::Unauthorized("this API key has expired: create a new one".into()));
     }
     let user = state.store.user(record.user_id).await?.ok_or_else(invalid)?;
-    let token = state
+    let (token, expires_in) = state
         .tokens
-        .issue(user.id, user.role, record.id, record.scopes.clone())
+        .issue_user(user.id, user.role, record.id, record.scopes.clone())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     state.store.touch_api_key(record.id, now()).await?;
-    Ok(Issued { token, expires_in: state.tokens.ttl_seconds() })
+    Ok(Issued { token, expires_in })
 }
 
 /// Revokes the caller's own token.
@@ -89,7 +89,7 @@ pub async fn create(
         return Err(ApiError::BadRequest(format!("name must be 1 to {MAX_KEY_NAME_LEN} printable characters")));
     }
     super::require_future("expires_at", expires_at)?;
-    let (record, key) = mint(state, caller.principal.user_id, name, scopes, expires_at)?;
+    let (record, key) = mint(state, caller.principal.id(), name, scopes, expires_at)?;
     op.resource(record.id.to_string());
     op.detail("name", name);
     let event = op.event(Outcome::Success);
@@ -125,7 +125,7 @@ fn mint(
 /// # Errors
 /// Storage failures.
 pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<ApiKeyRecord>> {
-    Ok(state.store.list_api_keys(caller.principal.user_id).await?)
+    Ok(state.store.list_api_keys(caller.principal.id()).await?)
 }
 
 /// Deletes one of the caller's API keys; tokens minted from it stop working at once.
@@ -135,10 +135,8 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<ApiKeyReco
 pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, key_id: Uuid) -> ApiResult<()> {
     op.resource(key_id.to_string());
     let event = op.event(Outcome::Success);
-    let deleted = state
-        .store
-        .delete_api_key(caller.principal.user_id, key_id, AuditBatch::new(&state.chain_key, &[event]))
-        .await?;
+    let deleted =
+        state.store.delete_api_key(caller.principal.id(), key_id, AuditBatch::new(&state.chain_key, &[event])).await?;
     if !deleted {
         return Err(ApiError::NotFound(format!("you have no API key {key_id}")));
     }

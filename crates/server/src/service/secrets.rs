@@ -16,7 +16,9 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
 use crate::secret_cache::Entry;
-use crate::service::access::{self, Permission};
+use clawvault_core::policy::Permission;
+
+use crate::service::access;
 use crate::service::vaults;
 use crate::state::{AppState, OpenVault};
 
@@ -72,8 +74,9 @@ async fn locate(
     permission: Permission,
 ) -> ApiResult<(Arc<OpenVault>, SecretPath)> {
     op.resource(format!("{vault_ref}/{raw_path}"));
-    let vault = vaults::open(state, op, caller, vault_ref, permission).await?;
+    let vault = vaults::open(state, op, caller, vault_ref).await?;
     let path = parse_path(op, &vault, raw_path)?;
+    access::check_path(state, caller, &vault.record, &path, permission).await?;
     Ok((vault, path))
 }
 
@@ -122,7 +125,7 @@ async fn write_at(
             version,
             secret_type: new.secret_type,
             metadata: new.metadata.clone(),
-            created_by: caller.principal.user_id,
+            created_by: caller.principal.id(),
             created_at,
             expires_at: new.expires_at,
             max_access_count: new.max_access_count,
@@ -147,7 +150,7 @@ async fn write_at(
                     vault_id: vault.record.id,
                     path: path.as_str().to_owned(),
                     current_version: version,
-                    created_by: head.as_ref().map_or(caller.principal.user_id, |h| h.created_by),
+                    created_by: head.as_ref().map_or(caller.principal.id(), |h| h.created_by),
                     created_at: head.as_ref().map_or(created_at, |h| h.created_at),
                     updated_at: created_at,
                     deleted_at: None,
@@ -245,15 +248,27 @@ pub async fn list(
     prefix: &str,
 ) -> ApiResult<Vec<Described>> {
     op.resource(vault_ref.to_owned());
-    let vault = vaults::open(state, op, caller, vault_ref, Permission::List).await?;
+    let vault = vaults::open(state, op, caller, vault_ref).await?;
     op.resource(vault.record.id.to_string());
     if prefix.len() > clawvault_core::path::MAX_PATH_LEN || prefix.chars().any(char::is_control) {
         return Err(ApiError::BadRequest("prefix is too long or contains control characters".into()));
     }
     op.detail("prefix", prefix);
     let rows = state.store.list_secrets(vault.record.id, prefix).await?;
-    op.detail("count", rows.len());
-    Ok(rows.into_iter().map(|(secret, meta)| Described { secret, meta }).collect())
+    // Only what the caller may list: stored paths are valid paths, anything else is skipped.
+    let paths: Vec<SecretPath> = rows.iter().filter_map(|(s, _)| SecretPath::parse(&s.path).ok()).collect();
+    let allowed: std::collections::HashSet<String> = access::listable(state, caller, &vault.record, paths)
+        .await?
+        .into_iter()
+        .map(|p| p.as_str().to_owned())
+        .collect();
+    let visible: Vec<Described> = rows
+        .into_iter()
+        .filter(|(s, _)| allowed.contains(&s.path))
+        .map(|(secret, meta)| Described { secret, meta })
+        .collect();
+    op.detail("count", visible.len());
+    Ok(visible)
 }
 
 async fn head(state: &AppState, vault: &OpenVault, path: &SecretPath) -> ApiResult<SecretRecord> {

@@ -11,29 +11,29 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
-use crate::service::access::{self, Permission};
+use crate::service::access;
 use crate::state::{AppState, OpenVault};
 
 /// Longest vault description.
 pub const MAX_DESCRIPTION_LEN: usize = 4096;
 
-/// Finds a vault by id or name and checks `permission`.
+/// Finds a vault by id or name that the caller may see. For everyone but admins, a vault that
+/// does not exist and one they may not see are refused alike (403), so names cannot be probed.
 ///
 /// # Errors
-/// 404 when there is no such vault, 403 when the caller may not act on it.
-pub async fn open(
-    state: &AppState,
-    op: &mut Op<'_>,
-    caller: &Caller,
-    reference: &str,
-    permission: Permission,
-) -> ApiResult<Arc<OpenVault>> {
-    let vault = state
-        .vault(reference)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no vault {reference:?}: list vaults with GET /v1/vaults")))?;
+/// 404 (admins) or 403.
+pub async fn open(state: &AppState, op: &mut Op<'_>, caller: &Caller, reference: &str) -> ApiResult<Arc<OpenVault>> {
+    let Some(vault) = state.vault(reference).await? else {
+        return Err(if caller.principal.is_admin() {
+            ApiError::NotFound(format!("no vault {reference:?}: list vaults with GET /v1/vaults"))
+        } else {
+            access::hidden(reference)
+        });
+    };
+    if !access::sees(state, caller, &vault.record).await? {
+        return Err(access::hidden(reference));
+    }
     op.vault(vault.record.id);
-    access::check(caller, &vault.record, permission)?;
     Ok(vault)
 }
 
@@ -48,7 +48,7 @@ pub async fn create(
     name: &str,
     description: &str,
 ) -> ApiResult<VaultRecord> {
-    create_for(state, op, caller.principal.user_id, caller.principal.kind(), name, description).await
+    create_for(state, op, caller.principal.id(), caller.principal.kind().as_str(), name, description).await
 }
 
 /// Creates a vault owned by `created_by` (a user or agent id of `created_by_type`).
@@ -100,8 +100,13 @@ pub async fn create_for(
 /// # Errors
 /// Storage failures.
 pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<VaultRecord>> {
-    let all = state.store.list_vaults().await?;
-    Ok(all.into_iter().filter(|v| access::check(caller, v, Permission::List).is_ok()).collect())
+    let mut visible = Vec::new();
+    for v in state.store.list_vaults().await? {
+        if access::sees(state, caller, &v).await? {
+            visible.push(v);
+        }
+    }
+    Ok(visible)
 }
 
 /// Deletes a vault and every secret in it.
@@ -110,7 +115,8 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<VaultRecor
 /// 404, 403.
 pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, reference: &str) -> ApiResult<()> {
     op.resource(reference.to_owned());
-    let vault = open(state, op, caller, reference, Permission::Manage).await?;
+    let vault = open(state, op, caller, reference).await?;
+    access::require_owner(state, caller, &vault.record, "delete it").await?;
     op.resource(vault.record.id.to_string());
     op.detail("name", vault.record.name.as_str());
     let event = op.event(clawvault_core::audit::Outcome::Success);

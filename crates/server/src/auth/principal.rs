@@ -1,0 +1,83 @@
+//! Who is calling: a person or an agent, as established from a verified token.
+
+use clawvault_store::{PrincipalKind, Role};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The identity behind a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A person.
+    User {
+        /// Id.
+        id: Uuid,
+        /// Role.
+        role: Role,
+        /// The API key the token was exchanged for.
+        api_key_id: Uuid,
+    },
+    /// An agent.
+    Agent {
+        /// Id.
+        id: Uuid,
+        /// The person who created it.
+        created_by: Uuid,
+        /// Vaults it is bound to (empty: not bound).
+        vault_ids: Vec<Uuid>,
+    },
+}
+
+/// A verified caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Who.
+    pub actor: Actor,
+    /// Token id (the revocation handle).
+    pub jti: String,
+    /// When the token was issued, in microseconds since the epoch.
+    pub issued_at_us: i64,
+    /// Token expiry.
+    pub expires_at: OffsetDateTime,
+    /// Scopes carried in the token (recorded; policies decide).
+    pub scopes: Vec<String>,
+}
+
+impl Principal {
+    /// The user's or agent's id.
+    #[must_use]
+    pub fn id(&self) -> Uuid {
+        match &self.actor {
+            Actor::User { id, .. } | Actor::Agent { id, .. } => *id,
+        }
+    }
+
+    /// `user` or `agent`.
+    #[must_use]
+    pub fn kind(&self) -> PrincipalKind {
+        match self.actor {
+            Actor::User { .. } => PrincipalKind::User,
+            Actor::Agent { .. } => PrincipalKind::Agent,
+        }
+    }
+
+    /// True for admin users.
+    #[must_use]
+    pub fn is_admin(&self) -> bool {
+        matches!(self.actor, Actor::User { role: Role::Admin, .. })
+    }
+
+    /// True for agents.
+    #[must_use]
+    pub fn is_agent(&self) -> bool {
+        matches!(self.actor, Actor::Agent { .. })
+    }
+
+    /// For agents, the person who created them; for people, themselves.
+    #[must_use]
+    pub fn human(&self) -> Uuid {
+        match &self.actor {
+            Actor::User { id, .. } => *id,
+            Actor::Agent { created_by, .. } => *created_by,
+        }
+    }
+}

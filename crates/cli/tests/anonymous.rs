@@ -10,8 +10,12 @@ use common::TestServer;
 use serde_json::Value;
 
 /// Endpoints that answer without credentials.
-const PUBLIC: &[(&str, &str)] =
-    &[("post", "/v1/auth/api-key-token"), ("get", "/v1/health"), ("get", "/.well-known/jwks.json")];
+const PUBLIC: &[(&str, &str)] = &[
+    ("post", "/v1/auth/api-key-token"),
+    ("post", "/v1/auth/agent-token"),
+    ("get", "/v1/health"),
+    ("get", "/.well-known/jwks.json"),
+];
 
 #[test]
 fn every_endpoint_refuses_anonymous_and_forged_callers() {

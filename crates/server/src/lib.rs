@@ -18,7 +18,7 @@ pub mod native;
 mod op;
 mod secret_cache;
 pub mod service;
-mod signing;
+pub(crate) mod signing;
 mod state;
 mod tls;
 mod verify;

@@ -113,6 +113,17 @@ impl<'a> Op<'a> {
         }
     }
 
+    /// A success event of another action by the same actor (a key made along with a person).
+    #[must_use]
+    pub fn derived(&self, action: &'static str, resource_type: &'static str, resource_id: String) -> AuditEvent {
+        let mut e = self.event(Outcome::Success);
+        e.action = action.to_owned();
+        e.resource_type = resource_type.to_owned();
+        e.resource_id = resource_id;
+        e.details = "{}".to_owned();
+        e
+    }
+
     /// Records the outcome (durably) with the error, if any, in the details.
     ///
     /// # Errors

@@ -16,6 +16,8 @@ use crate::state::AppState;
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(api_key_token))
+        .routes(routes!(agent_token))
+        .routes(routes!(rotate_signing_key))
         .routes(routes!(revoke_token))
         .routes(routes!(create_api_key, list_api_keys))
         .routes(routes!(delete_api_key))
@@ -88,4 +90,73 @@ async fn delete_api_key(
     };
     op.finish(result, Recorded::InTransaction).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/auth/agent-token`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct AgentTokenRequest {
+    /// An agent key (`ocv_…`).
+    api_key: String,
+    /// Optional: found from the key when absent.
+    agent_id: Option<Uuid>,
+}
+
+/// An agent's token (1Claw's shape).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AgentTokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    agent_id: Uuid,
+    vault_ids: Vec<Uuid>,
+}
+
+/// Exchange an agent key (`ocv_…`) for an access token.
+#[utoipa::path(post, path = "/v1/auth/agent-token", tag = "auth", request_body = AgentTokenRequest,
+    responses((status = 200, body = AgentTokenResponse), (status = 401, body = crate::error::ProblemDoc), (status = 429, body = crate::error::ProblemDoc)))]
+async fn agent_token(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<AgentTokenRequest>, ApiError>,
+) -> ApiResult<Json<AgentTokenResponse>> {
+    let mut op = Op::anonymous(&state, ip, "auth.agent_token", "agent");
+    let result = match body {
+        Ok(ApiJson(b)) => crate::service::agents::exchange(&state, &mut op, &b.api_key, b.agent_id).await,
+        Err(e) => Err(e),
+    };
+    let (agent, token, ttl) = op.finish(result, Recorded::No).await?;
+    Ok(Json(AgentTokenResponse {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        agent_id: agent.id,
+        vault_ids: agent.vault_ids,
+    }))
+}
+
+/// The new signing key.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RotatedSigningKey {
+    /// Key id of the key that signs from now on (older keys keep verifying).
+    kid: String,
+}
+
+/// Rotate the token signing key (admins): new tokens use the new key, tokens signed by older
+/// keys stay valid until they expire.
+#[utoipa::path(post, path = "/v1/auth/signing-keys/rotate", tag = "auth",
+    responses((status = 200, body = RotatedSigningKey), (status = 403, body = crate::error::ProblemDoc)))]
+async fn rotate_signing_key(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<RotatedSigningKey>> {
+    let op = Op::new(&state, &caller, "auth.signing_key_rotate", "signing_key");
+    let result = async {
+        crate::service::access::require_admin(&caller, "rotate the token signing key")?;
+        let key = crate::signing::create(state.store.as_ref(), state.root.as_ref())
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let kid = key.kid().to_owned();
+        state.tokens.rotate(key);
+        Ok(kid)
+    }
+    .await;
+    let kid = op.finish(result, Recorded::No).await?;
+    Ok(Json(RotatedSigningKey { kid }))
 }

@@ -1,11 +1,14 @@
 //! The native API (`/v1/...`), shaped like 1Claw's so that its SDKs work unchanged.
 //! Handlers are thin: they parse, call [`crate::service`], and shape the answer.
 
+mod agents;
 mod audit;
 mod auth;
 pub mod dto;
 mod meta;
+mod policies;
 mod secrets;
+mod users;
 mod vaults;
 
 use utoipa::OpenApi;
@@ -19,7 +22,10 @@ use crate::state::AppState;
     components(schemas(crate::error::ProblemDoc)),
     tags(
         (name = "auth", description = "API keys and access tokens"),
+        (name = "agents", description = "Agents: machine identities with their own keys"),
+        (name = "users", description = "People"),
         (name = "vaults", description = "Vaults"),
+        (name = "policies", description = "Who may do what on which paths"),
         (name = "secrets", description = "Secrets and their versions"),
         (name = "audit", description = "The audit trail and its hash chain"),
         (name = "meta", description = "Health and discovery"),
@@ -31,6 +37,9 @@ struct ApiDoc;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(agents::router())
+        .merge(users::router())
+        .merge(policies::router())
         .merge(vaults::router())
         .merge(secrets::router())
         .merge(audit::router())

@@ -120,6 +120,17 @@ fn mint(
     Ok((record, key))
 }
 
+/// Creates a key for another person (their first key, made by an admin).
+///
+/// # Errors
+/// Storage failures.
+pub async fn create_for(state: &AppState, op: &Op<'_>, user_id: Uuid, name: &str) -> ApiResult<ApiKey> {
+    let (record, key) = mint(state, user_id, name, Vec::new(), None)?;
+    let event = op.derived("api_key.create", "api_key", record.id.to_string());
+    state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
+    Ok(key)
+}
+
 /// The caller's API keys (never the keys themselves).
 ///
 /// # Errors

@@ -3,8 +3,11 @@
 //! [`ApiError`](crate::error::ApiError)s that each surface maps to its own format.
 
 pub mod access;
+pub mod agents;
 pub mod keys;
+pub mod policies;
 pub mod secrets;
+pub mod users;
 pub mod vaults;
 
 use clawvault_core::time_util::rfc3339;

@@ -1,0 +1,100 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use clawvault_store::UserRecord;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::json::ApiJson;
+use crate::op::{Op, Recorded};
+use crate::service::users;
+use crate::state::AppState;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_user, list_users)).routes(routes!(delete_user))
+}
+
+/// A person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserOut {
+    id: Uuid,
+    name: String,
+    /// `admin` or `member`.
+    role: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    created_at: OffsetDateTime,
+}
+
+impl From<&UserRecord> for UserOut {
+    fn from(u: &UserRecord) -> Self {
+        Self { id: u.id, name: u.name.clone(), role: u.role.as_str().to_owned(), created_at: u.created_at }
+    }
+}
+
+/// `POST /v1/users`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateUserRequest {
+    name: String,
+    /// `admin` or `member` (default).
+    role: Option<String>,
+}
+
+/// A new person and their first key, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserCreated {
+    user: UserOut,
+    /// Their `1ck_` key: hand it over now, it is never shown again.
+    api_key: String,
+}
+
+/// `{users: [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    users: Vec<UserOut>,
+}
+
+/// Create a person (admins only).
+#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUserRequest,
+    responses((status = 201, body = UserCreated), (status = 403, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
+async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<ApiJson<CreateUserRequest>, ApiError>,
+) -> ApiResult<(StatusCode, Json<UserCreated>)> {
+    let mut op = Op::new(&state, &caller, "user.create", "user");
+    let result = match body {
+        Ok(ApiJson(b)) => users::create(&state, &mut op, &caller, &b.name, b.role.as_deref().unwrap_or("member")).await,
+        Err(e) => Err(e),
+    };
+    let (user, key) = op.finish(result, Recorded::InTransaction).await?;
+    Ok((StatusCode::CREATED, Json(UserCreated { user: UserOut::from(&user), api_key: key.expose().to_owned() })))
+}
+
+/// List people (admins only).
+#[utoipa::path(get, path = "/v1/users", tag = "users", responses((status = 200, body = UserList), (status = 403, body = crate::error::ProblemDoc)))]
+async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<UserList>> {
+    let op = Op::new(&state, &caller, "user.list", "user");
+    let result = users::list(&state, &caller).await;
+    let list = op.finish(result, Recorded::No).await?;
+    Ok(Json(UserList { users: list.iter().map(UserOut::from).collect() }))
+}
+
+/// Delete a person with their keys and policies (admins only; never the last admin).
+#[utoipa::path(delete, path = "/v1/users/{user_id}", tag = "users", params(("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
+async fn delete_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let mut op = Op::new(&state, &caller, "user.delete", "user");
+    let result = match Uuid::parse_str(&id) {
+        Ok(id) => users::delete(&state, &mut op, &caller, id).await,
+        Err(_) => Err(ApiError::BadRequest("user id must be a UUID".into())),
+    };
+    op.finish(result, Recorded::InTransaction).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,301 @@
+//! Agents: machine identities with their own `ocv_` keys, managed by the people who created
+//! them (and admins). Deactivating, re-keying or deleting an agent cuts off its tokens at once.
+
+use clawvault_core::apikey::{ApiKey, KeyKind, PREFIX_LEN};
+use clawvault_core::audit::Outcome;
+use clawvault_core::time_util::{now, unix_micros};
+use clawvault_store::{AgentRecord, AuditBatch};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{access, require_future};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::op::Op;
+use crate::state::AppState;
+
+/// Shortest and longest agent token lifetime.
+pub const TTL_RANGE: std::ops::RangeInclusive<i64> = 60..=86_400;
+
+/// Settable fields of an agent (creation and PATCH).
+#[derive(Debug, Default, Clone)]
+pub struct AgentFields {
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Token lifetime.
+    pub token_ttl_seconds: Option<Option<i64>>,
+    /// Vault binding.
+    pub vault_ids: Option<Vec<Uuid>>,
+    /// Scopes.
+    pub scopes: Option<Vec<String>>,
+    /// Expiry.
+    pub expires_at: Option<Option<OffsetDateTime>>,
+    /// Active.
+    pub is_active: Option<bool>,
+    /// Recorded.
+    pub intents_api_enabled: Option<bool>,
+    /// Recorded.
+    pub shroud_enabled: Option<bool>,
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest("name must be 1 to 128 printable characters".into()));
+    }
+    Ok(())
+}
+
+async fn check_fields(state: &AppState, caller: &Caller, f: &AgentFields) -> ApiResult<()> {
+    if let Some(name) = &f.name {
+        check_name(name)?;
+    }
+    if let Some(Some(ttl)) = f.token_ttl_seconds
+        && !TTL_RANGE.contains(&ttl)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "token_ttl_seconds must be between {} and {}",
+            TTL_RANGE.start(),
+            TTL_RANGE.end()
+        )));
+    }
+    if let Some(at) = f.expires_at {
+        require_future("expires_at", at)?;
+    }
+    for id in f.vault_ids.iter().flatten() {
+        let visible = match state.store.vault(*id).await? {
+            Some(v) => access::sees(state, caller, &v).await?,
+            None => false,
+        };
+        if !visible {
+            return Err(ApiError::BadRequest(format!("vault_ids: vault {id} does not exist or you cannot see it")));
+        }
+    }
+    Ok(())
+}
+
+fn apply(agent: &mut AgentRecord, f: AgentFields) {
+    if let Some(v) = f.name {
+        agent.name = v;
+    }
+    if let Some(v) = f.description {
+        agent.description = v;
+    }
+    if let Some(v) = f.token_ttl_seconds {
+        agent.token_ttl_seconds = v;
+    }
+    if let Some(v) = f.vault_ids {
+        agent.vault_ids = v;
+    }
+    if let Some(v) = f.scopes {
+        agent.scopes = v;
+    }
+    if let Some(v) = f.expires_at {
+        agent.expires_at = v;
+    }
+    if let Some(v) = f.is_active {
+        agent.is_active = v;
+    }
+    if let Some(v) = f.intents_api_enabled {
+        agent.intents_api_enabled = v;
+    }
+    if let Some(v) = f.shroud_enabled {
+        agent.shroud_enabled = v;
+    }
+}
+
+/// Mints an `ocv_` key and sets its hash and prefix on `agent`.
+///
+/// # Errors
+/// Randomness failures.
+pub fn mint_key(state: &AppState, agent: &mut AgentRecord) -> ApiResult<ApiKey> {
+    let key = ApiKey::generate(KeyKind::Agent).map_err(|e| ApiError::Internal(e.to_string()))?;
+    agent.key_hash = Some(key.hash(&state.api_key_hash).to_vec());
+    agent.key_prefix = Some(key.expose().chars().take(PREFIX_LEN).collect());
+    Ok(key)
+}
+
+/// A new agent record owned by `created_by`, without a key.
+#[must_use]
+pub fn blank(name: &str, description: &str, created_by: Uuid) -> AgentRecord {
+    AgentRecord {
+        id: Uuid::new_v4(),
+        name: name.to_owned(),
+        description: description.to_owned(),
+        created_by,
+        key_hash: None,
+        key_prefix: None,
+        key_expires_at: None,
+        is_active: true,
+        token_ttl_seconds: None,
+        vault_ids: Vec::new(),
+        scopes: Vec::new(),
+        expires_at: None,
+        not_before: None,
+        auth_method: "api_key".into(),
+        intents_api_enabled: false,
+        shroud_enabled: false,
+        created_at: now(),
+        last_active_at: None,
+    }
+}
+
+/// Creates an agent and its key (returned once).
+///
+/// # Errors
+/// 400 for bad fields or an unsupported auth method, 403 for agents.
+pub async fn create(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    auth_method: &str,
+    fields: AgentFields,
+) -> ApiResult<(AgentRecord, ApiKey)> {
+    access::require_person(caller, "create agents")?;
+    if auth_method != "api_key" {
+        return Err(ApiError::BadRequest(format!("auth_method {auth_method:?} is not supported: use api_key")));
+    }
+    let name = fields.name.clone().ok_or_else(|| ApiError::BadRequest("missing field `name`".into()))?;
+    check_fields(state, caller, &fields).await?;
+    let mut agent = blank(&name, "", caller.principal.id());
+    apply(&mut agent, fields);
+    let key = mint_key(state, &mut agent)?;
+    op.resource(agent.id.to_string());
+    op.detail("name", agent.name.as_str());
+    let event = op.event(Outcome::Success);
+    state.store.create_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
+    Ok((agent, key))
+}
+
+/// Agents the caller manages: all for admins, their own for people, none for agents.
+///
+/// # Errors
+/// Storage failures.
+pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<AgentRecord>> {
+    access::require_person(caller, "list agents")?;
+    let all = state.store.list_agents().await?;
+    Ok(all.into_iter().filter(|a| caller.principal.is_admin() || a.created_by == caller.principal.id()).collect())
+}
+
+/// An agent the caller manages. Others (and agents) are refused like an unknown id.
+///
+/// # Errors
+/// 404.
+pub async fn managed(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<AgentRecord> {
+    op.resource(id.to_string());
+    let agent = state.store.agent(id).await?;
+    match agent {
+        Some(a)
+            if !caller.principal.is_agent()
+                && (caller.principal.is_admin() || a.created_by == caller.principal.id()) =>
+        {
+            Ok(a)
+        }
+        _ => Err(ApiError::NotFound(format!("no agent {id} that you manage"))),
+    }
+}
+
+/// Cuts off every token issued to an agent before now.
+fn cut(state: &AppState, agent: &mut AgentRecord) {
+    let at = now();
+    agent.not_before = Some(at);
+    state.tokens.cut(agent.id, unix_micros(at));
+}
+
+/// Updates an agent. Deactivation and changes to its vault binding or expiry take effect on
+/// its next request: its tokens are cut off and it must exchange its key again.
+///
+/// # Errors
+/// 400, 404.
+pub async fn update(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    id: Uuid,
+    fields: AgentFields,
+) -> ApiResult<AgentRecord> {
+    let mut agent = managed(state, op, caller, id).await?;
+    check_fields(state, caller, &fields).await?;
+    let cuts = fields.is_active == Some(false)
+        || fields.vault_ids.is_some()
+        || fields.expires_at.is_some()
+        || fields.scopes.is_some();
+    apply(&mut agent, fields);
+    if cuts {
+        cut(state, &mut agent);
+        op.detail("tokens_revoked", true);
+    }
+    op.detail("is_active", agent.is_active);
+    let event = op.event(Outcome::Success);
+    state.store.update_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
+    Ok(agent)
+}
+
+/// Replaces an agent's key: the old key and every token are dead at once.
+///
+/// # Errors
+/// 404.
+pub async fn rotate_key(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<ApiKey> {
+    let mut agent = managed(state, op, caller, id).await?;
+    let key = mint_key(state, &mut agent)?;
+    cut(state, &mut agent);
+    let event = op.event(Outcome::Success);
+    state.store.update_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
+    Ok(key)
+}
+
+/// Deletes an agent with its policies; its tokens die at once.
+///
+/// # Errors
+/// 404.
+pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<()> {
+    managed(state, op, caller, id).await?;
+    let event = op.event(Outcome::Success);
+    state.store.delete_agent(id, AuditBatch::new(&state.chain_key, &[event])).await?;
+    state.tokens.cut(id, i64::MAX);
+    state.access.forget(id);
+    Ok(())
+}
+
+/// Exchanges an agent key for a token; `agent_id`, when given, must be the key's agent.
+///
+/// # Errors
+/// 401 with one detail for unknown keys, wrong ids and revoked keys; specific details for
+/// deactivated and expired agents (the key was right).
+pub async fn exchange(
+    state: &AppState,
+    op: &mut Op<'_>,
+    presented: &str,
+    agent_id: Option<Uuid>,
+) -> ApiResult<(AgentRecord, String, i64)> {
+    let key = ApiKey::from_presented(presented.trim());
+    op.detail("key_prefix", key.display_prefix());
+    match KeyKind::of(key.expose()) {
+        Some(KeyKind::Agent) => {}
+        Some(KeyKind::User) => {
+            return Err(ApiError::Unauthorized(
+                "user keys (1ck_…) are exchanged at POST /v1/auth/api-key-token".into(),
+            ));
+        }
+        None => return Err(ApiError::Unauthorized("not a clawvault agent key: agent keys start with ocv_".into())),
+    }
+    let invalid = || ApiError::Unauthorized("invalid agent key".into());
+    let agent = state.store.agent_by_key_hash(&key.hash(&state.api_key_hash)).await?.ok_or_else(invalid)?;
+    let stored = agent.key_hash.as_deref().unwrap_or_default();
+    if !key.matches(&state.api_key_hash, stored) || agent_id.is_some_and(|id| id != agent.id) {
+        return Err(invalid());
+    }
+    op.actor("agent", agent.id.to_string());
+    op.resource(agent.id.to_string());
+    let at = OffsetDateTime::now_utc();
+    if !agent.is_active {
+        return Err(ApiError::Unauthorized("this agent is deactivated: ask the person who manages it".into()));
+    }
+    if agent.expires_at.is_some_and(|t| t <= at) || agent.key_expires_at.is_some_and(|t| t <= at) {
+        return Err(ApiError::Unauthorized("this agent or its key has expired: ask the person who manages it".into()));
+    }
+    let (token, ttl) = state.tokens.issue_agent(&agent).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.store.touch_agent(agent.id, now()).await?;
+    Ok((agent, token, ttl))
+}

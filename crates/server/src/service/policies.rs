@@ -1,0 +1,196 @@
+//! Policies: grants (and denials) for one person or agent on path globs of one vault, managed
+//! by the vault's owner and admins. A change applies to the principal's next request.
+
+use clawvault_core::audit::Outcome;
+use clawvault_core::policy::{Conditions, Effect, PathPattern, Permission, PolicyError};
+use clawvault_core::time_util::now;
+use clawvault_store::{AuditBatch, PolicyRecord, PrincipalKind};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{access, require_future, vaults};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::op::Op;
+use crate::state::AppState;
+
+/// The changeable part of a policy.
+#[derive(Debug, Clone)]
+pub struct Terms {
+    /// Permission names.
+    pub permissions: Vec<String>,
+    /// `allow` or `deny`.
+    pub effect: String,
+    /// Conditions JSON.
+    pub conditions: serde_json::Value,
+    /// Expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Recorded.
+    pub priority: i64,
+}
+
+fn bad(e: PolicyError) -> ApiError {
+    ApiError::BadRequest(e.to_string())
+}
+
+/// Validates terms; returns the permission names normalised and the conditions as text.
+fn check_terms(t: &Terms) -> ApiResult<(Vec<String>, String)> {
+    if t.permissions.is_empty() {
+        return Err(bad(PolicyError::NoPermissions));
+    }
+    let mut names = Vec::new();
+    for p in &t.permissions {
+        let perm: Permission = serde_json::from_value(serde_json::Value::String(p.clone())).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "permission {p:?} is unknown: use read, use, write, delete, rotate, list, share"
+            ))
+        })?;
+        if !names.contains(&perm.as_str().to_owned()) {
+            names.push(perm.as_str().to_owned());
+        }
+    }
+    if !matches!(t.effect.as_str(), "allow" | "deny") {
+        return Err(ApiError::BadRequest(format!("effect {:?} is unknown: use allow or deny", t.effect)));
+    }
+    let _: Effect = serde_json::from_value(serde_json::Value::String(t.effect.clone()))
+        .map_err(|_| ApiError::BadRequest("effect".into()))?;
+    Conditions::from_json(&t.conditions).map_err(bad)?;
+    require_future("expires_at", t.expires_at)?;
+    let conditions = if t.conditions.is_null() { "{}".to_owned() } else { t.conditions.to_string() };
+    Ok((names, conditions))
+}
+
+async fn principal_exists(state: &AppState, kind: PrincipalKind, id: Uuid) -> ApiResult<bool> {
+    Ok(match kind {
+        PrincipalKind::User => state.store.user(id).await?.is_some(),
+        PrincipalKind::Agent => state.store.agent(id).await?.is_some(),
+    })
+}
+
+/// A policy to create.
+#[derive(Debug, Clone)]
+pub struct NewPolicy {
+    /// `user` or `agent`.
+    pub kind: String,
+    /// Whom it names.
+    pub principal_id: Uuid,
+    /// Path glob.
+    pub pattern: String,
+    /// What it grants or refuses.
+    pub terms: Terms,
+}
+
+/// Creates a policy in a vault the caller owns.
+///
+/// # Errors
+/// 400 (pattern, permissions, conditions, unknown principal), 403, 404.
+pub async fn create(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    new: NewPolicy,
+) -> ApiResult<PolicyRecord> {
+    let NewPolicy { kind, principal_id, pattern, terms } = new;
+    let (kind, pattern) = (kind.as_str(), pattern.as_str());
+    op.resource(vault_ref.to_owned());
+    let vault = vaults::open(state, op, caller, vault_ref).await?;
+    access::require_owner(state, caller, &vault.record, "manage its policies").await?;
+    let kind = PrincipalKind::parse(kind)
+        .ok_or_else(|| ApiError::BadRequest(format!("principal_type {kind:?} is unknown: use user or agent")))?;
+    PathPattern::parse(pattern).map_err(bad)?;
+    let (permissions, conditions) = check_terms(&terms)?;
+    if !principal_exists(state, kind, principal_id).await? {
+        return Err(ApiError::BadRequest(format!("principal_id: there is no {} {principal_id}", kind.as_str())));
+    }
+    let policy = PolicyRecord {
+        id: Uuid::new_v4(),
+        vault_id: vault.record.id,
+        principal_kind: kind,
+        principal_id,
+        secret_path_pattern: pattern.to_owned(),
+        permissions,
+        effect: terms.effect,
+        conditions,
+        priority: terms.priority,
+        expires_at: terms.expires_at,
+        created_by: caller.principal.id(),
+        created_by_type: caller.principal.kind().as_str().to_owned(),
+        created_at: now(),
+    };
+    op.resource(policy.id.to_string());
+    op.detail("principal", format!("{}:{principal_id}", kind.as_str()));
+    op.detail("pattern", pattern);
+    op.detail("permissions", policy.permissions.join(","));
+    op.detail("effect", policy.effect.as_str());
+    let event = op.event(Outcome::Success);
+    state.store.create_policy(&policy, AuditBatch::new(&state.chain_key, &[event])).await?;
+    state.access.forget(principal_id);
+    Ok(policy)
+}
+
+/// A vault's policies.
+///
+/// # Errors
+/// 403, 404.
+pub async fn list(state: &AppState, op: &mut Op<'_>, caller: &Caller, vault_ref: &str) -> ApiResult<Vec<PolicyRecord>> {
+    op.resource(vault_ref.to_owned());
+    let vault = vaults::open(state, op, caller, vault_ref).await?;
+    access::require_owner(state, caller, &vault.record, "read its policies").await?;
+    Ok(state.store.list_policies(vault.record.id).await?)
+}
+
+async fn owned_policy(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    id: Uuid,
+) -> ApiResult<PolicyRecord> {
+    op.resource(id.to_string());
+    let vault = vaults::open(state, op, caller, vault_ref).await?;
+    access::require_owner(state, caller, &vault.record, "manage its policies").await?;
+    match state.store.policy(id).await? {
+        Some(p) if p.vault_id == vault.record.id => Ok(p),
+        _ => Err(ApiError::NotFound(format!("vault {vault_ref:?} has no policy {id}"))),
+    }
+}
+
+/// Changes a policy's permissions, effect, conditions, expiry (pattern and principal are fixed).
+///
+/// # Errors
+/// 400, 403, 404.
+pub async fn update(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    vault_ref: &str,
+    id: Uuid,
+    terms: Terms,
+) -> ApiResult<PolicyRecord> {
+    let mut policy = owned_policy(state, op, caller, vault_ref, id).await?;
+    let (permissions, conditions) = check_terms(&terms)?;
+    policy.permissions = permissions;
+    policy.effect = terms.effect;
+    policy.conditions = conditions;
+    policy.expires_at = terms.expires_at;
+    policy.priority = terms.priority;
+    op.detail("permissions", policy.permissions.join(","));
+    op.detail("effect", policy.effect.as_str());
+    let event = op.event(Outcome::Success);
+    state.store.update_policy(&policy, AuditBatch::new(&state.chain_key, &[event])).await?;
+    state.access.forget(policy.principal_id);
+    Ok(policy)
+}
+
+/// Deletes a policy.
+///
+/// # Errors
+/// 403, 404.
+pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, vault_ref: &str, id: Uuid) -> ApiResult<()> {
+    let policy = owned_policy(state, op, caller, vault_ref, id).await?;
+    let event = op.event(Outcome::Success);
+    state.store.delete_policy(id, AuditBatch::new(&state.chain_key, &[event])).await?;
+    state.access.forget(policy.principal_id);
+    Ok(())
+}

@@ -13,6 +13,8 @@ use serde_json::Value;
 const PUBLIC: &[(&str, &str)] = &[
     ("post", "/v1/auth/api-key-token"),
     ("post", "/v1/auth/agent-token"),
+    ("post", "/v1/agents/enroll"),
+    ("get", "/v1/agents/enroll/{pairing_id}/status"),
     ("get", "/v1/health"),
     ("get", "/.well-known/jwks.json"),
 ];
@@ -37,6 +39,10 @@ fn every_endpoint_refuses_anonymous_and_forged_callers() {
                     .replace("{path}", path)
                     .replace("{key_id}", "00000000-0000-0000-0000-000000000000");
                 for token in [None, Some("not-a-jwt"), Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyOngifQ.")] {
+                    // A share link opens without credentials; a bad token is still refused.
+                    if token.is_none() && (method.as_str(), template.as_str()) == ("get", "/v1/share/{share_id}") {
+                        continue;
+                    }
                     let mut req = s.http.request(method.to_uppercase().parse().unwrap(), s.url(&url)).body("{}");
                     if let Some(tok) = token {
                         req = req.bearer_auth(tok);
@@ -53,4 +59,7 @@ fn every_endpoint_refuses_anonymous_and_forged_callers() {
     assert!(checked >= 17 * 6, "only {checked} checks: the document lost endpoints");
     let denied: Value = s.get(&t, "/v1/audit/events?action=auth.token&limit=1").send().unwrap().json().unwrap();
     assert_eq!(denied["total"].as_u64().unwrap(), checked, "every refusal is audited");
+    // Anonymous share openings get the uniform 404, never a hint.
+    let r = s.http.get(s.url("/v1/share/00000000-0000-0000-0000-000000000000")).send().unwrap();
+    assert_eq!(r.status(), 404);
 }

@@ -24,6 +24,8 @@ pub enum Purpose {
     AuditChain,
     /// HMAC-SHA256 key for hashing API keys at rest.
     ApiKeyHash,
+    /// XChaCha20-Poly1305 key holding an approved agent's key until its one delivery.
+    EnrollmentKeySeal,
 }
 
 impl Purpose {
@@ -31,6 +33,7 @@ impl Purpose {
         match self {
             Self::AuditChain => b"clawvault/audit-chain/v1",
             Self::ApiKeyHash => b"clawvault/api-key-hash/v1",
+            Self::EnrollmentKeySeal => b"clawvault/enrollment-key-seal/v1",
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod audit;
 pub mod crypto;
 pub mod generate;
 pub mod keyring;
+pub mod passphrase;
 pub mod path;
 pub mod policy;
 pub mod secret;

@@ -36,7 +36,7 @@ pub struct TlsFiles {
 }
 
 /// The validated configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Where the database, root key file and first admin key live.
     pub data_dir: PathBuf,
@@ -50,6 +50,13 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Lifetime of tokens exchanged for API keys, in seconds.
     pub token_ttl_seconds: u64,
+    /// Key exchanges (and share openings) one client address may make at once...
+    pub auth_rate_burst: u32,
+    /// ...and per second after that.
+    pub auth_rate_per_second: f64,
+    /// Failed attempts (per address, key prefix or share) within 10 minutes that lock the
+    /// caller out for 15 minutes.
+    pub lockout_failures: u32,
 }
 
 /// The configuration file (`clawvault.toml`); every key is optional.
@@ -63,6 +70,9 @@ pub struct FileConfig {
     log: Option<String>,
     log_format: Option<LogFormat>,
     token_ttl_seconds: Option<u64>,
+    auth_rate_burst: Option<u32>,
+    auth_rate_per_second: Option<f64>,
+    lockout_failures: Option<u32>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -179,8 +189,28 @@ impl Config {
             problems.push(format!("token_ttl_seconds {token_ttl_seconds} is out of range: use 60 to 86400"));
         }
 
+        let auth_rate_burst = file.auth_rate_burst.unwrap_or(60);
+        let auth_rate_per_second = file.auth_rate_per_second.unwrap_or(10.0);
+        let lockout_failures = file.lockout_failures.unwrap_or(20);
+        if auth_rate_burst == 0 || !(auth_rate_per_second > 0.0 && auth_rate_per_second.is_finite()) {
+            problems.push("auth_rate_burst and auth_rate_per_second must be above zero".to_owned());
+        }
+        if lockout_failures == 0 {
+            problems.push("lockout_failures must be at least 1".to_owned());
+        }
+
         if problems.is_empty() {
-            Ok(Self { data_dir, listen, tls, log, log_format, token_ttl_seconds })
+            Ok(Self {
+                data_dir,
+                listen,
+                tls,
+                log,
+                log_format,
+                token_ttl_seconds,
+                auth_rate_burst,
+                auth_rate_per_second,
+                lockout_failures,
+            })
         } else {
             Err(ConfigError { problems })
         }

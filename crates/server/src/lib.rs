@@ -14,8 +14,10 @@ pub mod config;
 mod data_dir;
 pub mod error;
 mod json;
+mod limits;
 pub mod native;
 mod op;
+pub mod ratelimit;
 mod secret_cache;
 pub mod service;
 pub(crate) mod signing;
@@ -30,7 +32,7 @@ use std::sync::Arc;
 
 use clawvault_core::apikey::ApiKey;
 use clawvault_core::audit::{ChainKey, Report};
-use clawvault_core::crypto::RootKey;
+use clawvault_core::crypto::{DataKey, RootKey};
 use clawvault_core::keyring::{MasterSecret, Purpose};
 use clawvault_core::time_util::now;
 use clawvault_store::{ServerKeyRecord, Store, StoreError};
@@ -140,6 +142,8 @@ impl Server {
         let master = master_secret(store.as_ref(), root.as_ref(), true).await?;
         let chain_key = ChainKey::new(master.derive(Purpose::AuditChain));
         let api_key_hash = master.derive(Purpose::ApiKeyHash);
+        let enrollment_seal = DataKey::from_slice(master.derive(Purpose::EnrollmentKeySeal).expose())
+            .map_err(|e| ServerError::RootKey(e.to_string()))?;
         let keys = signing::load(store.as_ref(), root.as_ref()).await?;
         let revoked = store.revoked_tokens(now()).await?;
         let tokens = TokenService::new(keys, config.token_ttl_seconds, revoked)?;
@@ -163,7 +167,7 @@ impl Server {
             None => Bound::Plain(tcp),
         };
 
-        let state = AppState::new(store, root, chain_key, api_key_hash, tokens, config);
+        let state = AppState::new(store, root, chain_key, api_key_hash, enrollment_seal, tokens, config);
         let new_admin_key = service::keys::bootstrap_admin(&state)
             .await
             .map_err(|e| ServerError::DataDir(format!("creating the first admin: {e}")))?;

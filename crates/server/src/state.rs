@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::auth::TokenService;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::limits::Limits;
 use crate::secret_cache::SecretCache;
 use crate::service::access::AccessCache;
 
@@ -44,6 +45,8 @@ pub struct Inner {
     pub chain_key: ChainKey,
     /// Key for API-key hashes.
     pub api_key_hash: SubKey,
+    /// Key sealing approved agents' keys until delivery.
+    pub enrollment_seal: DataKey,
     /// Access tokens.
     pub tokens: TokenService,
     /// Configuration.
@@ -52,6 +55,8 @@ pub struct Inner {
     pub secrets: SecretCache,
     /// Parsed policies per principal.
     pub access: AccessCache,
+    /// Abuse limits.
+    pub limits: Limits,
     vaults: RwLock<HashMap<Uuid, Arc<OpenVault>>>,
 }
 
@@ -81,18 +86,22 @@ impl AppState {
         root: Arc<dyn RootKey>,
         chain_key: ChainKey,
         api_key_hash: SubKey,
+        enrollment_seal: DataKey,
         tokens: TokenService,
         config: Config,
     ) -> Self {
+        let limits = Limits::new(&config);
         Self(Arc::new(Inner {
             store,
             root,
             chain_key,
             api_key_hash,
+            enrollment_seal,
             tokens,
             config,
             secrets: SecretCache::default(),
             access: AccessCache::default(),
+            limits,
             vaults: RwLock::new(HashMap::new()),
         }))
     }

@@ -330,6 +330,12 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn secret_by_id(&self, id: Uuid) -> Result<Option<SecretRecord>> {
+        self.readers.read(|c| {
+            one(c, concat!("SELECT ", secret_columns!(), " FROM secrets s WHERE s.id = ?"), [id], convert::secret)
+        })
+    }
+
     async fn put_version(&self, put: &PutVersion, audit: AuditBatch<'_>) -> Result<()> {
         if put.record.meta.version != put.expected_version + 1 {
             return Err(StoreError::Conflict("version must follow the expected version"));

@@ -174,6 +174,8 @@ async fn versions(s: &impl Store) {
         Err(StoreError::Conflict(_))
     ));
 
+    assert_eq!(s.secret_by_id(sid).await.unwrap().unwrap().path, "api/openai");
+    assert!(s.secret_by_id(Uuid::new_v4()).await.unwrap().is_none());
     let (secret, cur) = s.version(v.id, "api/openai", None).await.unwrap().unwrap();
     assert_eq!((secret.id, secret.current_version, cur.meta.version), (sid, 2, 2));
     assert_eq!(cur.ciphertext, b"sealed-1");

@@ -211,6 +211,9 @@ pub trait Store: Send + Sync + 'static {
     /// The secret at a path (deleted or not), without versions.
     async fn secret(&self, vault_id: Uuid, path: &str) -> Result<Option<SecretRecord>>;
 
+    /// A secret by id (deleted or not).
+    async fn secret_by_id(&self, id: Uuid) -> Result<Option<SecretRecord>>;
+
     /// Writes a new version if the secret's current version is still
     /// [`PutVersion::expected_version`]; [`StoreError::Conflict`] otherwise.
     async fn put_version(&self, put: &PutVersion, audit: AuditBatch<'_>) -> Result<()>;

@@ -116,3 +116,20 @@ impl FromRequestParts<AppState> for Caller {
         }
     }
 }
+
+/// A caller who may be anonymous (share links): no `Authorization` header means `None`; a
+/// header that does not verify is still refused with 401.
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            Caller::from_request_parts(parts, state).await.map(|c| Self(Some(c)))
+        } else {
+            Ok(Self(None))
+        }
+    }
+}

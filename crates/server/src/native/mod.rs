@@ -5,9 +5,11 @@ mod agents;
 mod audit;
 mod auth;
 pub mod dto;
+mod enroll;
 mod meta;
 mod policies;
 mod secrets;
+mod shares;
 mod users;
 mod vaults;
 
@@ -26,6 +28,7 @@ use crate::state::AppState;
         (name = "users", description = "People"),
         (name = "vaults", description = "Vaults"),
         (name = "policies", description = "Who may do what on which paths"),
+        (name = "shares", description = "Handing one secret to someone, with limits"),
         (name = "secrets", description = "Secrets and their versions"),
         (name = "audit", description = "The audit trail and its hash chain"),
         (name = "meta", description = "Health and discovery"),
@@ -38,8 +41,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(agents::router())
+        .merge(enroll::router())
         .merge(users::router())
         .merge(policies::router())
+        .merge(shares::router())
         .merge(vaults::router())
         .merge(secrets::router())
         .merge(audit::router())

@@ -105,6 +105,21 @@ fn apply(agent: &mut AgentRecord, f: AgentFields) {
     }
 }
 
+/// Checks `fields` and applies them to a new `agent`.
+///
+/// # Errors
+/// 400.
+pub async fn check_and_apply(
+    state: &AppState,
+    caller: &Caller,
+    agent: &mut AgentRecord,
+    fields: AgentFields,
+) -> ApiResult<()> {
+    check_fields(state, caller, &fields).await?;
+    apply(agent, fields);
+    Ok(())
+}
+
 /// Mints an `ocv_` key and sets its hash and prefix on `agent`.
 ///
 /// # Errors

@@ -4,9 +4,11 @@
 
 pub mod access;
 pub mod agents;
+pub mod enroll;
 pub mod keys;
 pub mod policies;
 pub mod secrets;
+pub mod shares;
 pub mod users;
 pub mod vaults;
 

@@ -1,0 +1,222 @@
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::agents::AgentOut;
+use crate::auth::{Caller, ClientIp};
+use crate::error::{ApiError, ApiResult};
+use crate::json::ApiJson;
+use crate::op::{Op, Recorded};
+use crate::service::agents::AgentFields;
+use crate::service::enroll;
+use crate::state::AppState;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(request, pending))
+        .routes(routes!(status))
+        .routes(routes!(approve))
+        .routes(routes!(deny))
+}
+
+/// `POST /v1/agents/enroll` (no credentials).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EnrollRequest {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    /// Recorded only: this server sends no email.
+    #[serde(default)]
+    human_email: Option<String>,
+    /// `ssh-ed25519 AAAA…` or a base64 key: its fingerprint is shown to the approver.
+    #[serde(default)]
+    public_key: Option<String>,
+}
+
+/// The answer to every enrolment request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollResponse {
+    /// The nil UUID until a person approves.
+    agent_id: Uuid,
+    message: String,
+    approval_url: Option<String>,
+    pairing_id: Uuid,
+    fingerprint: String,
+    /// Poll with it: `GET /v1/agents/enroll/{pairing_id}/status?poll=<token>`.
+    poll_token: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct PollQuery {
+    /// The poll token from the enrolment answer.
+    poll: String,
+}
+
+/// Where a request stands; `api_key` only in the first answer after approval.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollStatus {
+    /// `pending`, `approved`, `denied` or `expired`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_key: Option<String>,
+}
+
+/// A pending request, as an admin sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingOut {
+    pairing_id: Uuid,
+    name: String,
+    description: String,
+    fingerprint: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: OffsetDateTime,
+}
+
+/// `{enrollments: [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingList {
+    enrollments: Vec<PendingOut>,
+}
+
+/// `POST /v1/agents/enroll/{pairing_id}/approve`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ApproveRequest {
+    vault_ids: Option<Vec<Uuid>>,
+    token_ttl_seconds: Option<i64>,
+}
+
+/// The approved agent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Approved {
+    agent: AgentOut,
+}
+
+fn pairing(raw: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound("unknown pairing id or poll token".into()))
+}
+
+/// Ask to be enrolled as an agent; a person approves, then poll for the key.
+#[utoipa::path(post, path = "/v1/agents/enroll", tag = "agents", request_body = EnrollRequest,
+    responses((status = 201, body = EnrollResponse), (status = 400, body = crate::error::ProblemDoc), (status = 429, body = crate::error::ProblemDoc)))]
+async fn request(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<EnrollRequest>, ApiError>,
+) -> ApiResult<(StatusCode, Json<EnrollResponse>)> {
+    let mut op = Op::anonymous(&state, ip, "agent.enroll", "enrollment");
+    let result = async {
+        state.limits.before_enroll(ip)?;
+        let ApiJson(b) = body?;
+        let _ = b.human_email;
+        enroll::request(&state, &mut op, &b.name, b.description.as_deref().unwrap_or(""), b.public_key.as_deref()).await
+    }
+    .await;
+    let r = op.finish(result, Recorded::InTransaction).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrollResponse {
+            agent_id: Uuid::nil(),
+            message: format!(
+                "enrolment requested: a person must approve it with `clawvault agent approve {}`",
+                r.pairing_id
+            ),
+            approval_url: None,
+            pairing_id: r.pairing_id,
+            fingerprint: r.fingerprint,
+            poll_token: r.poll_token,
+        }),
+    ))
+}
+
+/// Where an enrolment stands; the key comes with the first answer after approval, once.
+#[utoipa::path(get, path = "/v1/agents/enroll/{pairing_id}/status", tag = "agents", params(("pairing_id" = Uuid, Path), PollQuery),
+    responses((status = 200, body = EnrollStatus), (status = 404, body = crate::error::ProblemDoc), (status = 429, body = crate::error::ProblemDoc)))]
+async fn status(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    Query(q): Query<PollQuery>,
+) -> ApiResult<Json<EnrollStatus>> {
+    let mut op = Op::anonymous(&state, ip, "agent.enroll_status", "enrollment");
+    let result = async {
+        state.limits.before_enroll(ip)?;
+        let id = pairing(&id)?;
+        enroll::poll(&state, &mut op, id, &q.poll).await
+    }
+    .await;
+    let p = op.finish(result, Recorded::No).await?;
+    Ok(Json(EnrollStatus { status: p.status, agent_id: p.agent_id, api_key: p.api_key.map(|k| k.to_string()) }))
+}
+
+/// Pending enrolment requests (admins).
+#[utoipa::path(get, path = "/v1/agents/enroll", tag = "agents", responses((status = 200, body = PendingList), (status = 403, body = crate::error::ProblemDoc)))]
+async fn pending(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<PendingList>> {
+    let list = enroll::pending(&state, &caller).await?;
+    Ok(Json(PendingList {
+        enrollments: list
+            .into_iter()
+            .map(|e| PendingOut {
+                pairing_id: e.id,
+                name: e.name,
+                description: e.description,
+                fingerprint: e.fingerprint,
+                created_at: e.created_at,
+                expires_at: e.expires_at,
+            })
+            .collect(),
+    }))
+}
+
+/// Approve an enrolment request (admins): the agent is created and its key handed out on the
+/// agent's next poll, once.
+#[utoipa::path(post, path = "/v1/agents/enroll/{pairing_id}/approve", tag = "agents", request_body = ApproveRequest, params(("pairing_id" = Uuid, Path)),
+    responses((status = 200, body = Approved), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
+async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<ApiJson<ApproveRequest>, ApiError>,
+) -> ApiResult<Json<Approved>> {
+    let mut op = Op::new(&state, &caller, "agent.enroll_approve", "enrollment");
+    let result = async {
+        let id = Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest("pairing id must be a UUID".into()))?;
+        let ApiJson(b) = body?;
+        let fields = AgentFields {
+            vault_ids: b.vault_ids,
+            token_ttl_seconds: b.token_ttl_seconds.map(Some),
+            ..AgentFields::default()
+        };
+        enroll::decide(&state, &mut op, &caller, id, Some(fields))
+            .await?
+            .ok_or_else(|| ApiError::Internal("approval made no agent".into()))
+    }
+    .await;
+    let agent = op.finish(result, Recorded::InTransaction).await?;
+    Ok(Json(Approved { agent: AgentOut::from(&agent) }))
+}
+
+/// Deny an enrolment request (admins).
+#[utoipa::path(post, path = "/v1/agents/enroll/{pairing_id}/deny", tag = "agents", params(("pairing_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
+async fn deny(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let mut op = Op::new(&state, &caller, "agent.enroll_deny", "enrollment");
+    let result = async {
+        let id = Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest("pairing id must be a UUID".into()))?;
+        enroll::decide(&state, &mut op, &caller, id, None).await.map(|_| ())
+    }
+    .await;
+    op.finish(result, Recorded::InTransaction).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,260 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use clawvault_core::SecretValue;
+use clawvault_store::ShareRecord;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::{Caller, ClientIp, MaybeCaller};
+use crate::error::{ApiError, ApiResult};
+use crate::json::ApiJson;
+use crate::op::{Op, Recorded};
+use crate::service::shares::{self, NewShare};
+use crate::state::AppState;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_share))
+        .routes(routes!(open_share, revoke_share))
+        .routes(routes!(outbound))
+        .routes(routes!(inbound))
+        .routes(routes!(accept))
+        .routes(routes!(decline))
+}
+
+/// `POST /v1/secrets/{secret_id}/share`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateShareRequest {
+    /// `user`, `agent`, `creator` (agents: their person) or `anyone_with_link`.
+    recipient_type: String,
+    recipient_id: Option<Uuid>,
+    /// Required.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: OffsetDateTime,
+    max_access_count: Option<i64>,
+    /// Required to open the share (at least 8 characters).
+    #[schema(value_type = Option<String>)]
+    passphrase: Option<SecretValue>,
+    #[serde(default)]
+    ip_allowlist: Vec<String>,
+}
+
+/// A created share.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShareCreated {
+    id: Uuid,
+    share_url: String,
+    recipient_type: String,
+    recipient_email: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: OffsetDateTime,
+    max_access_count: Option<i64>,
+}
+
+/// `GET /v1/share/{id}` body (a JSON body on a GET, as 1Claw's SDK sends it).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct OpenShareRequest {
+    #[schema(value_type = Option<String>)]
+    passphrase: Option<SecretValue>,
+}
+
+/// An opened share.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShareOpened {
+    id: Uuid,
+    path: String,
+    #[serde(rename = "type")]
+    secret_type: String,
+    #[schema(value_type = String)]
+    value: SecretValue,
+    access_count: i64,
+    max_access_count: Option<i64>,
+}
+
+/// A share in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShareOut {
+    id: Uuid,
+    secret_id: Uuid,
+    secret_path: String,
+    recipient_type: String,
+    recipient_id: Option<Uuid>,
+    recipient_email: Option<String>,
+    access_count: i64,
+    max_access_count: Option<i64>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    created_at: OffsetDateTime,
+    is_expired: bool,
+    is_accepted: bool,
+    is_revoked: bool,
+}
+
+impl From<&ShareRecord> for ShareOut {
+    fn from(s: &ShareRecord) -> Self {
+        Self {
+            id: s.id,
+            secret_id: s.secret_id,
+            secret_path: s.secret_path.clone(),
+            recipient_type: s.recipient_type.clone(),
+            recipient_id: s.recipient_id,
+            recipient_email: s.recipient_email.clone(),
+            access_count: s.access_count,
+            max_access_count: s.max_access_count,
+            expires_at: s.expires_at,
+            created_at: s.created_at,
+            is_expired: s.expires_at <= OffsetDateTime::now_utc(),
+            is_accepted: s.accepted,
+            is_revoked: s.revoked,
+        }
+    }
+}
+
+/// `{shares: [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShareList {
+    shares: Vec<ShareOut>,
+}
+
+fn uuid(raw: &str, what: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest(format!("{what} must be a UUID")))
+}
+
+fn share_url(headers: &HeaderMap, state: &AppState, id: Uuid) -> String {
+    let scheme = if state.config.tls.is_some() { "https" } else { "http" };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("{scheme}://{host}/v1/share/{id}")
+}
+
+/// Share a secret (needs the `share` permission on its path).
+#[utoipa::path(post, path = "/v1/secrets/{secret_id}/share", tag = "shares", request_body = CreateShareRequest, params(("secret_id" = Uuid, Path)),
+    responses((status = 201, body = ShareCreated), (status = 400, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 429, body = crate::error::ProblemDoc)))]
+async fn create_share(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(secret_id): Path<String>,
+    body: Result<ApiJson<CreateShareRequest>, ApiError>,
+) -> ApiResult<(StatusCode, Json<ShareCreated>)> {
+    let mut op = Op::new(&state, &caller, "share.create", "share");
+    let result = async {
+        let secret_id = uuid(&secret_id, "secret_id")?;
+        let ApiJson(b) = body?;
+        let new = NewShare {
+            recipient_type: b.recipient_type,
+            recipient_id: b.recipient_id,
+            expires_at: b.expires_at,
+            max_access_count: b.max_access_count,
+            passphrase: b.passphrase,
+            ip_allowlist: b.ip_allowlist,
+        };
+        shares::create(&state, &mut op, &caller, secret_id, new).await
+    }
+    .await;
+    let share = op.finish(result, Recorded::InTransaction).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ShareCreated {
+            id: share.id,
+            share_url: share_url(&headers, &state, share.id),
+            recipient_type: share.recipient_type,
+            recipient_email: None,
+            expires_at: share.expires_at,
+            max_access_count: share.max_access_count,
+        }),
+    ))
+}
+
+/// Open a share: anyone with the link (for `anyone_with_link`), else its recipient after
+/// accepting it. The passphrase, if any, comes as a JSON body, even on this GET.
+#[utoipa::path(get, path = "/v1/share/{share_id}", tag = "shares", request_body = OpenShareRequest, params(("share_id" = Uuid, Path)),
+    responses((status = 200, body = ShareOpened), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 410, body = crate::error::ProblemDoc)))]
+async fn open_share(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    body: Result<ApiJson<OpenShareRequest>, ApiError>,
+) -> ApiResult<Json<ShareOpened>> {
+    let mut op = match &caller {
+        Some(c) => Op::new(&state, c, "share.access", "share"),
+        None => Op::anonymous(&state, ip, "share.access", "share"),
+    };
+    let result = async {
+        let id = uuid(&id, "share id")?;
+        let ApiJson(b) = body?;
+        shares::open(&state, &mut op, caller.as_ref(), id, ip, b.passphrase).await
+    }
+    .await;
+    let o = op.finish(result, Recorded::No).await?;
+    Ok(Json(ShareOpened {
+        id: o.share.id,
+        path: o.share.secret_path,
+        secret_type: o.meta.secret_type.as_str().to_owned(),
+        value: o.value,
+        access_count: o.share.access_count,
+        max_access_count: o.share.max_access_count,
+    }))
+}
+
+/// Revoke a share you created.
+#[utoipa::path(delete, path = "/v1/share/{share_id}", tag = "shares", params(("share_id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
+async fn revoke_share(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let mut op = Op::new(&state, &caller, "share.revoke", "share");
+    let result = match uuid(&id, "share id") {
+        Ok(id) => shares::revoke(&state, &mut op, &caller, id).await,
+        Err(e) => Err(e),
+    };
+    op.finish(result, Recorded::InTransaction).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Shares you created.
+#[utoipa::path(get, path = "/v1/shares/outbound", tag = "shares", responses((status = 200, body = ShareList)))]
+async fn outbound(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ShareList>> {
+    let list = shares::outbound(&state, &caller).await?;
+    Ok(Json(ShareList { shares: list.iter().map(ShareOut::from).collect() }))
+}
+
+/// Shares addressed to you.
+#[utoipa::path(get, path = "/v1/shares/inbound", tag = "shares", responses((status = 200, body = ShareList)))]
+async fn inbound(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ShareList>> {
+    let list = shares::inbound(&state, &caller).await?;
+    Ok(Json(ShareList { shares: list.iter().map(ShareOut::from).collect() }))
+}
+
+async fn respond(state: AppState, caller: Caller, id: String, accept: bool) -> ApiResult<StatusCode> {
+    let action = if accept { "share.accept" } else { "share.decline" };
+    let mut op = Op::new(&state, &caller, action, "share");
+    let result = match uuid(&id, "share id") {
+        Ok(id) => shares::respond(&state, &mut op, &caller, id, accept).await,
+        Err(e) => Err(e),
+    };
+    op.finish(result, Recorded::InTransaction).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Accept a share addressed to you.
+#[utoipa::path(post, path = "/v1/shares/{share_id}/accept", tag = "shares", params(("share_id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
+async fn accept(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    respond(state, caller, id, true).await
+}
+
+/// Decline a share addressed to you.
+#[utoipa::path(post, path = "/v1/shares/{share_id}/decline", tag = "shares", params(("share_id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
+async fn decline(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    respond(state, caller, id, false).await
+}

@@ -1,0 +1,208 @@
+//! Self-enrolment: an agent asks to be enrolled (no credentials), a person approves or denies,
+//! and the agent, polling with the pairing id and its poll token, receives its key exactly
+//! once. Unknown pairing ids and wrong poll tokens get the same answer, and requests are
+//! rate-limited per client address.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use clawvault_core::audit::Outcome;
+use clawvault_core::crypto::{open, random_bytes, seal};
+use clawvault_core::time_util::now;
+use clawvault_store::{AuditBatch, EnrollmentRecord, EnrollmentStatus, StoreError};
+use hmac::{KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::{access, agents};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::op::Op;
+use crate::state::AppState;
+
+/// How long a request waits for a person.
+pub const PENDING_FOR: Duration = Duration::hours(24);
+
+/// What an enrolling agent is told (the same for every request).
+#[derive(Debug)]
+pub struct Requested {
+    /// Its pairing id.
+    pub pairing_id: Uuid,
+    /// The fingerprint a person will see when approving.
+    pub fingerprint: String,
+    /// The token it polls with (shown once).
+    pub poll_token: String,
+}
+
+/// What a poll returns.
+#[derive(Debug)]
+pub struct Polled {
+    /// `pending`, `approved`, `denied` or `expired`.
+    pub status: &'static str,
+    /// The agent, once approved.
+    pub agent_id: Option<Uuid>,
+    /// The key, on the first poll after approval only.
+    pub api_key: Option<Zeroizing<String>>,
+}
+
+fn poll_hash(state: &AppState, token: &str) -> Vec<u8> {
+    let mut mac = <hmac::Hmac<Sha256>>::new_from_slice(state.api_key_hash.expose()).expect("hmac takes any key length");
+    mac.update(b"clawvault/enrollment-poll/v1");
+    mac.update(token.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// `SHA256:<base64>` of the public key's bytes (the key blob of an `ssh-ed25519 AAAA…` line, or
+/// the decoded base64 key), or of the name when no key was sent.
+fn fingerprint(public_key: Option<&str>, name: &str) -> ApiResult<String> {
+    let bytes = match public_key {
+        None => name.as_bytes().to_vec(),
+        Some(k) => {
+            let blob = k.split_whitespace().nth(1).unwrap_or(k);
+            STANDARD
+                .decode(blob)
+                .map_err(|_| ApiError::BadRequest("public_key must be `ssh-ed25519 AAAA…` or base64".into()))?
+        }
+    };
+    Ok(format!("SHA256:{}", STANDARD.encode(Sha256::digest(&bytes)).trim_end_matches('=')))
+}
+
+/// Records a request. The answer is the same for everyone.
+///
+/// # Errors
+/// 400 for a bad name or key, 429.
+pub async fn request(
+    state: &AppState,
+    op: &mut Op<'_>,
+    name: &str,
+    description: &str,
+    public_key: Option<&str>,
+) -> ApiResult<Requested> {
+    if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) || description.len() > 4096 {
+        return Err(ApiError::BadRequest(
+            "name must be 1 to 128 printable characters (description at most 4096)".into(),
+        ));
+    }
+    let fingerprint = fingerprint(public_key, name)?;
+    let mut raw = Zeroizing::new([0u8; 32]);
+    random_bytes(raw.as_mut()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let poll_token = format!("cvp_{}", URL_SAFE_NO_PAD.encode(raw.as_ref()));
+    let record = EnrollmentRecord {
+        id: Uuid::new_v4(),
+        name: name.trim().to_owned(),
+        description: description.to_owned(),
+        public_key: public_key.map(str::to_owned),
+        fingerprint: fingerprint.clone(),
+        poll_token_hash: poll_hash(state, &poll_token),
+        status: EnrollmentStatus::Pending,
+        agent_id: None,
+        sealed_key: None,
+        decided_by: None,
+        created_at: now(),
+        expires_at: now() + PENDING_FOR,
+    };
+    op.resource(record.id.to_string());
+    op.detail("name", record.name.as_str());
+    op.detail("fingerprint", fingerprint.as_str());
+    let event = op.event(Outcome::Success);
+    state.store.create_enrollment(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
+    Ok(Requested { pairing_id: record.id, fingerprint, poll_token })
+}
+
+/// Answers a poll; delivers the key exactly once after approval.
+///
+/// # Errors
+/// 404 for an unknown pairing id or a wrong token (indistinguishable), 429.
+pub async fn poll(state: &AppState, op: &mut Op<'_>, id: Uuid, token: &str) -> ApiResult<Polled> {
+    op.resource(id.to_string());
+    let unknown = || ApiError::NotFound("unknown pairing id or poll token".into());
+    let record = state.store.enrollment(id).await?.ok_or_else(unknown)?;
+    if !bool::from(poll_hash(state, token).ct_eq(&record.poll_token_hash)) {
+        return Err(unknown());
+    }
+    Ok(match record.status {
+        EnrollmentStatus::Pending if record.expires_at <= OffsetDateTime::now_utc() => {
+            Polled { status: "expired", agent_id: None, api_key: None }
+        }
+        EnrollmentStatus::Pending => Polled { status: "pending", agent_id: None, api_key: None },
+        EnrollmentStatus::Denied => Polled { status: "denied", agent_id: None, api_key: None },
+        EnrollmentStatus::Approved => {
+            let api_key = match state.store.take_enrollment_key(id).await? {
+                Some(sealed) => {
+                    let plain = open(&state.enrollment_seal, &sealed, id.as_bytes(), "enrolment")
+                        .map_err(|e| ApiError::Integrity(format!("the enrolment key cannot be unsealed: {e}")))?;
+                    op.detail("key_delivered", true);
+                    Some(Zeroizing::new(String::from_utf8_lossy(&plain).into_owned()))
+                }
+                None => None,
+            };
+            Polled { status: "approved", agent_id: record.agent_id, api_key }
+        }
+    })
+}
+
+/// Pending requests (admins).
+///
+/// # Errors
+/// 403.
+pub async fn pending(state: &AppState, caller: &Caller) -> ApiResult<Vec<EnrollmentRecord>> {
+    access::require_admin(caller, "review enrolment requests")?;
+    Ok(state.store.pending_enrollments(now()).await?)
+}
+
+/// Approves (creating the agent, owned by the approver) or denies a pending request (admins).
+///
+/// # Errors
+/// 403, 404, 409 when it was already decided.
+pub async fn decide(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    id: Uuid,
+    approve: Option<agents::AgentFields>,
+) -> ApiResult<Option<clawvault_store::AgentRecord>> {
+    access::require_admin(caller, "approve or deny enrolment requests")?;
+    op.resource(id.to_string());
+    let record =
+        state.store.enrollment(id).await?.ok_or_else(|| ApiError::NotFound(format!("no enrolment request {id}")))?;
+    if record.status != EnrollmentStatus::Pending || record.expires_at <= OffsetDateTime::now_utc() {
+        return Err(ApiError::Conflict(format!("enrolment request {id} is no longer pending")));
+    }
+    let conflict = |e: StoreError| match e {
+        StoreError::Conflict(_) => ApiError::Conflict(format!("enrolment request {id} was decided meanwhile")),
+        other => other.into(),
+    };
+    match approve {
+        None => {
+            let event = op.event(Outcome::Success);
+            state
+                .store
+                .decide_enrollment(id, caller.principal.id(), None, AuditBatch::new(&state.chain_key, &[event]))
+                .await
+                .map_err(conflict)?;
+            Ok(None)
+        }
+        Some(fields) => {
+            let mut agent = agents::blank(&record.name, &record.description, caller.principal.id());
+            agents::check_and_apply(state, caller, &mut agent, fields).await?;
+            let key = agents::mint_key(state, &mut agent)?;
+            let sealed = seal(&state.enrollment_seal, key.expose().as_bytes(), id.as_bytes())
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            op.detail("agent_id", agent.id.to_string());
+            let event = op.event(Outcome::Success);
+            state
+                .store
+                .decide_enrollment(
+                    id,
+                    caller.principal.id(),
+                    Some((&agent, sealed)),
+                    AuditBatch::new(&state.chain_key, &[event]),
+                )
+                .await
+                .map_err(conflict)?;
+            Ok(Some(agent))
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Shares: one secret handed to a person, an agent, the agent's creator, or anyone with the
+//! link, with an expiry, an optional read limit, passphrase and address allowlist, revocable by
+//! its creator. Targeted shares must be accepted first. Every opening is audited; unknown,
+//! revoked and not-for-you shares all answer the same 404.
+
+use std::net::IpAddr;
+
+use clawvault_core::audit::Outcome;
+use clawvault_core::crypto::{VersionBinding, open_version};
+use clawvault_core::passphrase;
+use clawvault_core::policy::{Cidr, Permission};
+use clawvault_core::time_util::{now, rfc3339};
+use clawvault_core::{SecretPath, SecretValue};
+use clawvault_store::{AuditBatch, ShareChange, ShareRecord, VersionMeta};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{access, require_future};
+use crate::auth::{Actor, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::op::Op;
+use crate::state::AppState;
+
+/// A share to create.
+#[derive(Debug)]
+pub struct NewShare {
+    /// `user`, `agent`, `creator`, `anyone_with_link` (or `external_email`, refused).
+    pub recipient_type: String,
+    /// The recipient, for `user` and `agent`.
+    pub recipient_id: Option<Uuid>,
+    /// Unusable after (required).
+    pub expires_at: OffsetDateTime,
+    /// Openings allowed.
+    pub max_access_count: Option<i64>,
+    /// Required to open, if given.
+    pub passphrase: Option<SecretValue>,
+    /// Client addresses allowed to open.
+    pub ip_allowlist: Vec<String>,
+}
+
+/// What an opened share reveals.
+#[derive(Debug)]
+pub struct Opened {
+    /// The share after this opening.
+    pub share: ShareRecord,
+    /// The secret's current version.
+    pub meta: VersionMeta,
+    /// The value.
+    pub value: SecretValue,
+}
+
+fn unknown(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!(
+        "no share {id} for you: it does not exist, was revoked, or is addressed to someone else"
+    ))
+}
+
+/// Creates a share of a secret the caller may share.
+///
+/// # Errors
+/// 400 (recipient, expiry, limit, passphrase, allowlist), 403, 404, 429.
+pub async fn create(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    secret_id: Uuid,
+    new: NewShare,
+) -> ApiResult<ShareRecord> {
+    op.resource(secret_id.to_string());
+    let no_secret = || ApiError::NotFound(format!("no secret {secret_id} that you may share"));
+    let secret = state.store.secret_by_id(secret_id).await?.filter(|s| s.deleted_at.is_none()).ok_or_else(no_secret)?;
+    let vault = state.vault(&secret.vault_id.to_string()).await?.ok_or_else(no_secret)?;
+    op.vault(vault.record.id);
+    if !access::sees(state, caller, &vault.record).await? {
+        return Err(no_secret());
+    }
+    let path = SecretPath::parse(&secret.path).map_err(|_| no_secret())?;
+    access::check_path(state, caller, &vault.record, &path, Permission::Share).await?;
+    require_future("expires_at", Some(new.expires_at))?;
+    if new.max_access_count.is_some_and(|n| n < 1) {
+        return Err(ApiError::BadRequest("max_access_count must be 1 or more (leave it out for no limit)".into()));
+    }
+    for cidr in &new.ip_allowlist {
+        cidr.parse::<Cidr>().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    }
+    let recipient_id = match new.recipient_type.as_str() {
+        "anyone_with_link" => None,
+        "user" | "agent" => {
+            let id = new.recipient_id.ok_or_else(|| {
+                ApiError::BadRequest(format!("recipient_id is required for a {} share", new.recipient_type))
+            })?;
+            let exists = if new.recipient_type == "user" {
+                state.store.user(id).await?.is_some()
+            } else {
+                state.store.agent(id).await?.is_some()
+            };
+            if !exists {
+                return Err(ApiError::BadRequest(format!("recipient_id: there is no {} {id}", new.recipient_type)));
+            }
+            Some(id)
+        }
+        "creator" => match &caller.principal.actor {
+            Actor::Agent { created_by, .. } => Some(*created_by),
+            Actor::User { .. } => {
+                return Err(ApiError::BadRequest(
+                    "recipient_type creator is for agents sharing with the person who created them".into(),
+                ));
+            }
+        },
+        "external_email" => {
+            return Err(ApiError::BadRequest(
+                "this server sends no email: use anyone_with_link and hand over the link yourself".into(),
+            ));
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "recipient_type {other:?} is unknown: use user, agent, creator or anyone_with_link"
+            )));
+        }
+    };
+    let passphrase_hash = match new.passphrase {
+        None => None,
+        Some(p) => Some(
+            tokio::task::spawn_blocking(move || passphrase::hash(&p))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        ),
+    };
+    let share = ShareRecord {
+        id: Uuid::new_v4(),
+        secret_id,
+        vault_id: vault.record.id,
+        secret_path: secret.path.clone(),
+        created_by: caller.principal.id(),
+        created_by_type: caller.principal.kind().as_str().to_owned(),
+        recipient_type: new.recipient_type,
+        recipient_id,
+        recipient_email: None,
+        passphrase_hash,
+        expires_at: new.expires_at,
+        max_access_count: new.max_access_count,
+        access_count: 0,
+        ip_allowlist: new.ip_allowlist,
+        accepted: false,
+        declined: false,
+        revoked: false,
+        created_at: now(),
+    };
+    op.resource(share.id.to_string());
+    op.detail("secret_id", secret_id.to_string());
+    op.detail("recipient_type", share.recipient_type.as_str());
+    if let Some(r) = recipient_id {
+        op.detail("recipient_id", r.to_string());
+    }
+    // Only shares that would be created count towards the limit.
+    state.limits.before_share_create(&caller.principal.id().to_string())?;
+    let event = op.event(Outcome::Success);
+    state.store.create_share(&share, AuditBatch::new(&state.chain_key, &[event])).await?;
+    Ok(share)
+}
+
+/// Opens a share: checks, counts one access, and reveals the secret's current value.
+///
+/// # Errors
+/// 403 (address, passphrase, not accepted), 404 (unknown, revoked, not for the caller), 410
+/// (expired, read limit reached, secret deleted), 429.
+pub async fn open(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: Option<&Caller>,
+    id: Uuid,
+    ip: Option<IpAddr>,
+    passphrase: Option<SecretValue>,
+) -> ApiResult<Opened> {
+    op.resource(id.to_string());
+    state.limits.before_share_open(ip, &id.to_string())?;
+    let share = state.store.share(id).await?.filter(|s| !s.revoked).ok_or_else(|| unknown(id))?;
+    op.vault(share.vault_id);
+    if let Some(recipient) = share.recipient_id {
+        if caller.is_none_or(|c| c.principal.id() != recipient) {
+            return Err(unknown(id));
+        }
+        if !share.accepted {
+            return Err(ApiError::Forbidden(format!("accept the share first: POST /v1/shares/{id}/accept")));
+        }
+    }
+    if share.expires_at <= OffsetDateTime::now_utc() {
+        return Err(ApiError::Gone(format!("share {id} expired at {}", rfc3339(share.expires_at))));
+    }
+    if !share.ip_allowlist.is_empty() {
+        let allowed = ip
+            .is_some_and(|ip| share.ip_allowlist.iter().filter_map(|c| c.parse::<Cidr>().ok()).any(|c| c.contains(ip)));
+        if !allowed {
+            return Err(ApiError::Forbidden(format!("share {id} may not be opened from this address")));
+        }
+    }
+    if let Some(hash) = share.passphrase_hash.clone() {
+        let given = passphrase.ok_or_else(|| {
+            ApiError::Forbidden(
+                "this share needs its passphrase: send {\"passphrase\": \"...\"} as the JSON body".into(),
+            )
+        })?;
+        let ok = tokio::task::spawn_blocking(move || passphrase::verify(&given, &hash))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        state.limits.after_share_passphrase(ip, &id.to_string(), ok);
+        if !ok {
+            return Err(ApiError::Forbidden("wrong passphrase".into()));
+        }
+    }
+    let count = state.store.consume_share(id, share.max_access_count).await?.ok_or_else(|| {
+        ApiError::Gone(format!("share {id} has been opened its {} allowed times", share.max_access_count.unwrap_or(0)))
+    })?;
+    op.detail("access_count", count);
+    let vault = state
+        .vault(&share.vault_id.to_string())
+        .await?
+        .ok_or_else(|| ApiError::Gone("the shared secret no longer exists".into()))?;
+    let gone = || ApiError::Gone("the shared secret was deleted".into());
+    let (secret, record) = state.store.version(vault.record.id, &share.secret_path, None).await?.ok_or_else(gone)?;
+    if secret.id != share.secret_id || secret.deleted_at.is_some() {
+        return Err(gone());
+    }
+    let binding = VersionBinding { vault_id: vault.record.id, secret_id: secret.id, version: record.meta.version };
+    let value = open_version(&vault.key, binding, &record.ciphertext)
+        .map_err(|e| ApiError::Integrity(format!("the shared secret cannot be decrypted: {e}")))?;
+    Ok(Opened { share: ShareRecord { access_count: count, ..share }, meta: record.meta, value })
+}
+
+/// Shares the caller created, newest first.
+///
+/// # Errors
+/// Storage failures.
+pub async fn outbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord>> {
+    Ok(state.store.shares_by(caller.principal.id()).await?)
+}
+
+/// Shares addressed to the caller, newest first (revoked ones left out).
+///
+/// # Errors
+/// Storage failures.
+pub async fn inbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord>> {
+    Ok(state.store.shares_for(caller.principal.id()).await?.into_iter().filter(|s| !s.revoked).collect())
+}
+
+/// Accepts or declines a share addressed to the caller.
+///
+/// # Errors
+/// 404.
+pub async fn respond(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid, accept: bool) -> ApiResult<()> {
+    op.resource(id.to_string());
+    let share = state
+        .store
+        .share(id)
+        .await?
+        .filter(|s| !s.revoked && s.recipient_id == Some(caller.principal.id()))
+        .ok_or_else(|| unknown(id))?;
+    op.vault(share.vault_id);
+    let change = if accept { ShareChange::Accept } else { ShareChange::Decline };
+    let event = op.event(Outcome::Success);
+    state.store.change_share(id, change, AuditBatch::new(&state.chain_key, &[event])).await?;
+    Ok(())
+}
+
+/// Revokes a share (its creator, or an admin).
+///
+/// # Errors
+/// 404.
+pub async fn revoke(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<()> {
+    op.resource(id.to_string());
+    let mine = |s: &ShareRecord| s.created_by == caller.principal.id() || caller.principal.is_admin();
+    let share = state.store.share(id).await?.filter(|s| !s.revoked && mine(s)).ok_or_else(|| unknown(id))?;
+    op.vault(share.vault_id);
+    let event = op.event(Outcome::Success);
+    state.store.change_share(id, ShareChange::Revoke, AuditBatch::new(&state.chain_key, &[event])).await?;
+    Ok(())
+}

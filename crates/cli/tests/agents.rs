@@ -89,7 +89,7 @@ fn agent_token_exchange_and_claims() {
         "not supported",
     );
     assert_problem(
-        s.post(&admin, "/v1/agents").json(&json!({ "name": "t", "token_ttl_seconds": 5 })).send().unwrap(),
+        s.post(&admin, "/v1/agents").json(&json!({ "name": "t", "token_ttl_seconds": 4 })).send().unwrap(),
         400,
         "token_ttl_seconds",
     );

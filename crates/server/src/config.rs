@@ -185,8 +185,8 @@ impl Config {
             }),
             None => file.token_ttl_seconds.unwrap_or(900),
         };
-        if !(60..=86_400).contains(&token_ttl_seconds) {
-            problems.push(format!("token_ttl_seconds {token_ttl_seconds} is out of range: use 60 to 86400"));
+        if !(5..=86_400).contains(&token_ttl_seconds) {
+            problems.push(format!("token_ttl_seconds {token_ttl_seconds} is out of range: use 5 to 86400"));
         }
 
         let auth_rate_burst = file.auth_rate_burst.unwrap_or(60);
@@ -241,7 +241,7 @@ mod tests {
             tls_cert: Some("/nonexistent/cert.pem".into()),
             log: Some("info,[".into()),
             log_format: Some("xml".into()),
-            token_ttl_seconds: Some("5".into()),
+            token_ttl_seconds: Some("4".into()),
             ..Overrides::default()
         };
         let err = Config::load(&o).unwrap_err();

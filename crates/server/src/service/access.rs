@@ -174,7 +174,11 @@ pub async fn sees(state: &AppState, caller: &Caller, vault: &VaultRecord) -> Api
         return Ok(true);
     }
     let p = &caller.principal;
-    Ok(rules(state, p.kind(), p.id()).await?.iter().any(|(v, r)| *v == vault.id && r.effect == Effect::Allow))
+    let now = OffsetDateTime::now_utc();
+    Ok(rules(state, p.kind(), p.id())
+        .await?
+        .iter()
+        .any(|(v, r)| *v == vault.id && r.effect == Effect::Allow && r.expires_at.is_none_or(|at| now < at)))
 }
 
 /// Checks that the caller owns `vault` (or is an admin): deleting it, managing its policies.

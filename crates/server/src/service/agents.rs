@@ -15,7 +15,7 @@ use crate::op::Op;
 use crate::state::AppState;
 
 /// Shortest and longest agent token lifetime.
-pub const TTL_RANGE: std::ops::RangeInclusive<i64> = 60..=86_400;
+pub const TTL_RANGE: std::ops::RangeInclusive<i64> = 5..=86_400;
 
 /// Settable fields of an agent (creation and PATCH).
 #[derive(Debug, Default, Clone)]

@@ -85,6 +85,7 @@ pub async fn create(
     scopes: Vec<String>,
     expires_at: Option<OffsetDateTime>,
 ) -> ApiResult<(ApiKeyRecord, ApiKey)> {
+    super::access::require_person(caller, "hold user API keys: agents have their own key")?;
     if name.trim().is_empty() || name.len() > MAX_KEY_NAME_LEN || name.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(format!("name must be 1 to {MAX_KEY_NAME_LEN} printable characters")));
     }
@@ -136,6 +137,7 @@ pub async fn create_for(state: &AppState, op: &Op<'_>, user_id: Uuid, name: &str
 /// # Errors
 /// Storage failures.
 pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<ApiKeyRecord>> {
+    super::access::require_person(caller, "hold user API keys: agents have their own key")?;
     Ok(state.store.list_api_keys(caller.principal.id()).await?)
 }
 
@@ -145,6 +147,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<ApiKeyReco
 /// 404 when the caller has no such key.
 pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, key_id: Uuid) -> ApiResult<()> {
     op.resource(key_id.to_string());
+    super::access::require_person(caller, "hold user API keys: agents have their own key")?;
     let event = op.event(Outcome::Success);
     let deleted =
         state.store.delete_api_key(caller.principal.id(), key_id, AuditBatch::new(&state.chain_key, &[event])).await?;

@@ -453,9 +453,9 @@ impl Rule {
 
 /// Decides `req` under `rules`: deny wins, then allow, else no grant.
 #[must_use]
-pub fn decide(rules: &[Rule], req: &Request<'_>) -> Decision {
+pub fn decide<'r>(rules: impl IntoIterator<Item = &'r Rule>, req: &Request<'_>) -> Decision {
     let mut allowed = false;
-    for rule in rules.iter().filter(|r| r.applies(req)) {
+    for rule in rules.into_iter().filter(|r| r.applies(req)) {
         match rule.effect {
             Effect::Deny => return Decision::Denied,
             Effect::Allow => allowed = true,

@@ -78,6 +78,11 @@ async fn rules(state: &AppState, kind: PrincipalKind, id: Uuid) -> ApiResult<Rul
     Ok(parsed)
 }
 
+/// A principal's rules in one vault.
+fn in_vault(all: &[(Uuid, Rule)], vault_id: Uuid) -> impl Iterator<Item = &Rule> {
+    all.iter().filter(move |(v, _)| *v == vault_id).map(|(_, r)| r)
+}
+
 /// Whether an agent's vault binding keeps it out of `vault`.
 fn bound_out(caller: &Caller, vault: &VaultRecord) -> bool {
     matches!(&caller.principal.actor, Actor::Agent { vault_ids, .. } if !vault_ids.is_empty() && !vault_ids.contains(&vault.id))
@@ -119,9 +124,8 @@ pub async fn check_path(
     }
     let p = &caller.principal;
     let all = rules(state, p.kind(), p.id()).await?;
-    let in_vault: Vec<Rule> = all.iter().filter(|(v, _)| *v == vault.id).map(|(_, r)| r.clone()).collect();
     let req = Request { path, permission, ip: caller.ip, now: OffsetDateTime::now_utc() };
-    match decide(&in_vault, &req) {
+    match decide(in_vault(&all, vault.id), &req) {
         Decision::Allow => Ok(()),
         Decision::Denied => Err(ApiError::Forbidden(format!(
             "a deny policy refuses {permission} on {path:?} in vault {:?}",
@@ -152,12 +156,12 @@ pub async fn listable(
     }
     let p = &caller.principal;
     let all = rules(state, p.kind(), p.id()).await?;
-    let in_vault: Vec<Rule> = all.iter().filter(|(v, _)| *v == vault.id).map(|(_, r)| r.clone()).collect();
     let now = OffsetDateTime::now_utc();
     Ok(candidates
         .into_iter()
         .filter(|path| {
-            decide(&in_vault, &Request { path, permission: Permission::List, ip: caller.ip, now }) == Decision::Allow
+            let req = Request { path, permission: Permission::List, ip: caller.ip, now };
+            decide(in_vault(&all, vault.id), &req) == Decision::Allow
         })
         .collect())
 }

@@ -12,6 +12,7 @@ import concurrent.futures
 import datetime
 import http.client
 import json
+import math
 import os
 import platform
 import shutil
@@ -48,6 +49,13 @@ WORKLOADS = [
     ("read-random", f"read, random key of {SECRETS:,}"),
     ("write", "write (new version of a random key)"),
 ]
+# clawvault only: read-hot again, authenticated as an agent (policy-authorised) instead of the
+# admin. Its token is verified once and then served from the token cache.
+AGENT_WORKLOAD = ("read-hot-agent", "read, one hot key, agent token (cached)")
+# Fresh agent tokens whose first and second requests are timed (the first-use measurement).
+FIRST_USE_TOKENS = 300
+# The target tracked in the report: the cached agent path within 10% of the admin path.
+AGENT_TOLERANCE = 0.10
 
 
 class BenchError(Exception):
@@ -104,6 +112,12 @@ def reset_peak_rss(pid: int) -> None:
             f.write("5")
     except OSError as e:
         log(f"cannot reset peak RSS of {pid} ({e}); peaks are cumulative")
+
+
+def percentile(xs: list[float], p: float) -> float:
+    """Nearest-rank percentile: a value that was actually measured (p99 of 300 is the 297th)."""
+    ordered = sorted(xs)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def mib(kib: int | None) -> str:
@@ -209,10 +223,23 @@ class Server:
 
 class Clawvault(Server):
     PREFIX = "/v1/vaults/default/secrets/bench/k"
+    agent_key: str = ""
+    agent_auth: tuple[str, str] | None = None
+    # Seconds of the first and of the second request per fresh token, once measured.
+    first_use: dict[str, list[float]] | None = None
 
     def command(self) -> list[str]:
-        return [CLAWVAULT_BIN, "server", "--data-dir", str(self.workdir / "data"),
+        return [CLAWVAULT_BIN, "server", "--config", str(self.workdir / "clawvault.toml"),
+                "--data-dir", str(self.workdir / "data"),
                 "--listen", f"127.0.0.1:{self.port}", "--log", "warn", "--token-ttl", "86400"]
+
+    def write_config(self) -> None:
+        # Key exchanges are rate limited per client address (default burst 60, then 10/s); the
+        # first-use measurement mints FIRST_USE_TOKENS tokens from one address and would
+        # otherwise mostly measure the limiter's waits. The report says the limit is raised.
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "clawvault.toml").write_text(
+            "auth_rate_burst = 100000\nauth_rate_per_second = 100000.0\n")
 
     def health(self, t0: float) -> float:
         return self.wait_http("/v1/health", t0, lambda s: s == 200)
@@ -227,6 +254,7 @@ class Clawvault(Server):
 
     def setup(self) -> None:
         self.port = free_port()
+        self.write_config()
         self.startup["first"] = self.health(self.spawn())
         self.login()
         log(f"clawvault up in {ms(self.startup['first'])}; preloading {SECRETS:,} secrets")
@@ -240,12 +268,76 @@ class Clawvault(Server):
         self.login()
         time.sleep(1)
         self.memory["idle_rss"] = proc_status(self.pid)["VmRSS"]
+        # After the idle reading, so the agent's set-up does not count as idle memory.
+        self.setup_agent()
+
+    def setup_agent(self) -> None:
+        """Creates the bench agent, lets it read bench/**, and takes the token wrk will use."""
+        status, body = request(self.port, "POST", "/v1/agents", self.headers(),
+                               {"name": "bench-agent", "token_ttl_seconds": 86400})
+        if status != 201:
+            raise BenchError(f"clawvault: creating the agent answered {status}: {body}")
+        agent_id, self.agent_key = body["agent"]["id"], body["api_key"]
+        status, body = request(self.port, "POST", "/v1/vaults/default/policies", self.headers(),
+                               {"principal_type": "agent", "principal_id": agent_id,
+                                "secret_path_pattern": "bench/**", "permissions": ["read"]})
+        if status != 201:
+            raise BenchError(f"clawvault: granting the agent read answered {status}: {body}")
+        self.agent_auth = ("Authorization", f"Bearer {self.agent_token()}")
+        # One read proves the policy works before wrk counts refusals as errors; it also puts
+        # the token in the cache, which is the state the read-hot-agent rows are about.
+        status, body = request(self.port, "GET", f"{self.PREFIX}00000", dict([self.agent_auth]))
+        if status != 200:
+            raise BenchError(f"clawvault: the agent cannot read the hot secret: {status} {body}")
+
+    def agent_token(self) -> str:
+        status, body = request(self.port, "POST", "/v1/auth/agent-token", body={"api_key": self.agent_key})
+        if status != 200:
+            raise BenchError(f"clawvault: agent-token answered {status}: {body}")
+        return body["access_token"]
+
+    def measure_first_use(self) -> None:
+        """Times the first and the second GET of the hot secret with each of FIRST_USE_TOKENS
+        fresh agent tokens. The first pays for the Ed25519 signature check and the lookup of
+        the agent in the database; the second is served from the token cache."""
+        # Minted up front, so the exchanges do not run between the timed requests.
+        tokens = [self.agent_token() for _ in range(FIRST_USE_TOKENS)]
+        path = f"{self.PREFIX}00000"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+        def timed_get(token: str) -> float:
+            # Connecting outside the clock: a reconnection (should the server ever close the
+            # keep-alive connection) must not be billed to the token.
+            if conn.sock is None:
+                conn.connect()
+            t0 = time.perf_counter()
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            resp = conn.getresponse()
+            payload = resp.read()
+            elapsed = time.perf_counter() - t0
+            if resp.status != 200:
+                raise BenchError(f"clawvault: first-use GET answered {resp.status}: {payload[:300]!r}")
+            return elapsed
+
+        try:
+            # One untimed request with the (already cached) wrk token warms this client's code
+            # paths, so the first timed request is not also Python's first.
+            timed_get(self.agent_auth[1].removeprefix("Bearer "))
+            firsts, seconds = [], []
+            for token in tokens:
+                firsts.append(timed_get(token))
+                seconds.append(timed_get(token))
+        finally:
+            conn.close()
+        self.first_use = {"first": firsts, "second": seconds}
 
     def write_request(self, i: int) -> tuple[str, str, dict]:
         return "PUT", f"{self.PREFIX}{i:05d}", {"value": VALUE}
 
     def load_env(self, workload: str) -> dict[str, str]:
-        env = {"BENCH_PREFIX": self.PREFIX, "BENCH_AUTH_HEADER": self.auth[0], "BENCH_AUTH_VALUE": self.auth[1]}
+        # read-hot-agent is read-hot with the agent's token: the same static request otherwise.
+        header, value = self.agent_auth if workload == AGENT_WORKLOAD[0] else self.auth
+        env = {"BENCH_PREFIX": self.PREFIX, "BENCH_AUTH_HEADER": header, "BENCH_AUTH_VALUE": value}
         if workload == "read-random":
             env["BENCH_KEYS"] = str(SECRETS)
         if workload == "write":
@@ -457,6 +549,8 @@ def report(started: str, tmp: Path, servers: dict[str, Server], results: dict, l
         f"- load average before / after: {load_before} / {load_after}",
         "- both servers audit every request (clawvault always; OpenBao through a file audit device declared "
         "in its config) and store on disk (SQLite; OpenBao raft)",
+        "- clawvault's key-exchange rate limit is raised (auth_rate_burst = 100000, auth_rate_per_second = "
+        f"100000) so that minting {FIRST_USE_TOKENS} agent tokens does not wait on it",
         "",
         "## Throughput and latency",
         "",
@@ -467,7 +561,11 @@ def report(started: str, tmp: Path, servers: dict[str, Server], results: dict, l
         "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     rows = [("ceiling", "ceiling: GET / (fixed 200-byte JSON)", c, "ceiling") for c in CONCURRENCY]
-    rows += [(w, label, c, name) for w, label in WORKLOADS for c in CONCURRENCY for name in ("clawvault", "openbao")]
+    for w, label in WORKLOADS:
+        rows += [(w, label, c, name) for c in CONCURRENCY for name in ("clawvault", "openbao")]
+        if w == "read-hot":
+            # The agent-token rows sit under the admin-token rows they are compared with.
+            rows += [(*AGENT_WORKLOAD, c, "clawvault") for c in CONCURRENCY]
     for workload, label, c, name in rows:
         runs = results.get((name, workload, c), [])
         if not runs:
@@ -496,6 +594,7 @@ def report(started: str, tmp: Path, servers: dict[str, Server], results: dict, l
             p99 = ratio(statistics.median(r.p99_us for r in a), statistics.median(r.p99_us for r in b))
             lines.append(f"| {label} | {c} | {ratio(median_rps(a), median_rps(b))} | {p99} | "
                          f"{ratio(median_rps(a), median_rps(top)) if top else '–'} |")
+    lines += agent_report(cv, results)
     lines += [
         "",
         "## Start-up and memory",
@@ -523,6 +622,47 @@ def report(started: str, tmp: Path, servers: dict[str, Server], results: dict, l
     return "\n".join(lines)
 
 
+def agent_report(cv: Clawvault, results: dict) -> list[str]:
+    """The "Agent tokens" section: the cached agent path against the admin path, and the cost of
+    a token's first request."""
+    lines = [
+        "",
+        "## Agent tokens",
+        "",
+        "clawvault only. Each row compares a with b (ratio a/b). Cached agent token vs admin token: "
+        f"`{AGENT_WORKLOAD[0]}` against `read-hot` (same GET of the hot secret), median req/s and median "
+        f"p99 from the table above; target: agent within {AGENT_TOLERANCE:.0%} of admin. First use: "
+        f"{FIRST_USE_TOKENS} freshly minted agent tokens, each sending two sequential GETs of the hot "
+        "secret on one keep-alive connection from Python, once per run after the wrk cells with nothing "
+        "else loading the server; the first request of a token pays for the Ed25519 signature check and "
+        "the database lookup of its agent, the second hits the token cache. p99 is nearest-rank.",
+        "",
+        "| measurement (a vs b) | conc. | a | b | a/b | within target |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for c in CONCURRENCY:
+        agent, admin = results.get(("clawvault", AGENT_WORKLOAD[0], c)), results.get(("clawvault", "read-hot", c))
+        if not (agent and admin):
+            continue
+        rps_a, rps_b = median_rps(agent), median_rps(admin)
+        p99_a = statistics.median(r.p99_us for r in agent)
+        p99_b = statistics.median(r.p99_us for r in admin)
+        # Fewer req/s or a longer p99 than admin by more than the tolerance misses the target.
+        lines += [
+            f"| req/s, cached agent token vs admin token | {c} | {rps_a:,.0f} | {rps_b:,.0f} | "
+            f"{ratio(rps_a, rps_b)} | {'yes' if rps_a >= (1 - AGENT_TOLERANCE) * rps_b else 'no'} |",
+            f"| p99, cached agent token vs admin token | {c} | {fmt_lat(p99_a)} | {fmt_lat(p99_b)} | "
+            f"{ratio(p99_a, p99_b)} | {'yes' if p99_a <= (1 + AGENT_TOLERANCE) * p99_b else 'no'} |",
+        ]
+    if cv.first_use:
+        first, second = cv.first_use["first"], cv.first_use["second"]
+        for name, stat in (("median", statistics.median), ("p99", lambda xs: percentile(xs, 99))):
+            a, b = stat(first) * 1e6, stat(second) * 1e6
+            lines.append(f"| first use: {name}, 1st vs 2nd request of a fresh token | 1 | {fmt_lat(a)} | "
+                         f"{fmt_lat(b)} | {ratio(a, b)} | – |")
+    return lines
+
+
 def loadavg() -> str:
     return " ".join(open("/proc/loadavg").read().split()[:3])
 
@@ -546,7 +686,13 @@ def main() -> int:
         for s in servers.values():
             s.setup()
         cells = [("ceiling", c, ("ceiling",)) for c in CONCURRENCY]
-        cells += [(w, c, ("clawvault", "openbao")) for w, _ in WORKLOADS for c in CONCURRENCY]
+        for w, _ in WORKLOADS:
+            for c in CONCURRENCY:
+                cells.append((w, c, ("clawvault", "openbao")))
+                if w == "read-hot":
+                    # Right after the admin read-hot cell of the same concurrency, so the
+                    # agent/admin ratio compares runs made under the same background load.
+                    cells.append((AGENT_WORKLOAD[0], c, ("clawvault",)))
         total = sum(len(who) for _, _, who in cells) * REPS
         log(f"{total} runs of {DURATION} s: about {total * (DURATION + 1) / 60:.0f} min")
         n = 0
@@ -558,8 +704,14 @@ def main() -> int:
                     n += 1
                     run = wrk(servers[name], workload, c, raw_log)
                     results.setdefault((name, workload, c), []).append(run)
-                    log(f"[{n}/{total}] rep {rep + 1} {name:9} {workload:11} c={c:<3} "
+                    log(f"[{n}/{total}] rep {rep + 1} {name:9} {workload:14} c={c:<3} "
                         f"{run.rps:9,.0f} req/s  p99 {fmt_lat(run.p99_us)}  errors {run.errors}")
+        # Once per run, not per repetition: it needs nothing of wrk, and it comes last so that no
+        # other workload shares the server with it. The pause lets the server finish any
+        # background work the last write cell left behind before the clock starts.
+        time.sleep(1)
+        log(f"clawvault: first use of {FIRST_USE_TOKENS} fresh agent tokens")
+        servers["clawvault"].measure_first_use()
         text = report(started.strftime("%Y-%m-%d %H:%M %Z"), tmp, servers, results, load_before, loadavg())
     except BenchError as e:
         log(f"failed: {e}")

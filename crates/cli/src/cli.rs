@@ -21,6 +21,8 @@ Examples:
   echo -n 'sk-live-123' | clawvault secret put prod/openai/api-key
   clawvault secret get prod/openai/api-key
   clawvault secret list prod --json
+  clawvault agent create discord-bot --vault prod
+  clawvault policy grant prod --agent discord-bot --path 'discord/**' --permission read
 
 Exit codes:
   0 ok · 1 error · 2 usage · 3 server not reachable · 4 not authenticated · 5 permission denied
@@ -58,6 +60,15 @@ pub enum Command {
     /// Read and verify the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Create and manage agents: machine identities with their own `ocv_` keys.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Create, list and delete people (admins).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Grant, list and revoke access to the secrets of a vault.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
 }
 
 /// `clawvault server`.
@@ -93,7 +104,7 @@ pub struct ServerArgs {
     /// Log format: text or json.
     #[arg(long, env = "CLAWVAULT_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
-    /// Lifetime of access tokens, in seconds (60 to 86400).
+    /// Lifetime of access tokens, in seconds (5 to 86400).
     #[arg(long, env = "CLAWVAULT_TOKEN_TTL_SECONDS", value_name = "SECONDS")]
     pub token_ttl: Option<String>,
 }
@@ -267,5 +278,189 @@ Examples:
         /// Page offset.
         #[arg(long, default_value_t = 0)]
         offset: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Create an agent; its key is printed once.
+    #[command(after_help = "\
+Examples:
+  clawvault agent create discord-bot --description 'posts release notes' --vault prod
+  clawvault agent create ci --vault prod --vault staging --ttl 900 --expires-in 30d
+  clawvault agent create ci --json | jq -r .api_key > ci.key   # keep the key in a file, not on screen
+
+The agent can read nothing until a policy grants it access: see `clawvault policy grant --help`.")]
+    Create {
+        /// Name (need not be unique; ids are).
+        name: String,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Bind the agent to this vault (name or id); repeat for more. Unbound agents reach any
+        /// vault a policy opens to them.
+        #[arg(long = "vault", value_name = "VAULT")]
+        vaults: Vec<String>,
+        /// Lifetime of its access tokens, in seconds (up to 86400; default: the server's).
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<i64>,
+        /// The agent stops working after this long (e.g. 12h, 30d).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+    /// List the agents you manage (admins: all), never their keys.
+    #[command(after_help = "Examples:\n  clawvault agent list\n  clawvault agent list --json | jq -r '.[].name'")]
+    List,
+    /// Show one agent.
+    #[command(
+        after_help = "Examples:\n  clawvault agent show discord-bot\n  clawvault agent show 0c6f3f3e-5d7c-4f0e-9a57-8f0d3c8e2b11 --json"
+    )]
+    Show {
+        /// Agent id or name.
+        agent: String,
+    },
+    /// Replace an agent's key: the old key and its tokens stop working at once. The new key is
+    /// printed once.
+    #[command(
+        after_help = "Examples:\n  clawvault agent rotate-key discord-bot\n  clawvault agent rotate-key ci --json | jq -r .api_key > ci.key"
+    )]
+    RotateKey {
+        /// Agent id or name.
+        agent: String,
+    },
+    /// Deactivate an agent: its key and tokens are refused from the next request on.
+    #[command(after_help = "Examples:\n  clawvault agent deactivate discord-bot")]
+    Deactivate {
+        /// Agent id or name.
+        agent: String,
+    },
+    /// Reactivate an agent: its key works again (tokens issued before stay revoked).
+    #[command(after_help = "Examples:\n  clawvault agent activate discord-bot")]
+    Activate {
+        /// Agent id or name.
+        agent: String,
+    },
+    /// Delete an agent and its policies; its tokens stop working at once.
+    #[command(after_help = "Examples:\n  clawvault agent delete discord-bot --yes")]
+    Delete {
+        /// Agent id or name.
+        agent: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List pending enrolment requests (admins).
+    #[command(after_help = "Examples:\n  clawvault agent pending\n  clawvault agent pending --json")]
+    Pending,
+    /// Approve an enrolment request (admins): the agent receives its key on its next poll.
+    #[command(after_help = "\
+Examples:
+  clawvault agent pending                                   # compare the fingerprint with the agent's
+  clawvault agent approve 4b8e0c1a-2f6d-4c1b-9e3a-7d5f2a9c8b10 --vault prod --ttl 900")]
+    Approve {
+        /// The pairing id from `clawvault agent pending`.
+        pairing_id: String,
+        /// Bind the new agent to this vault (name or id); repeat for more.
+        #[arg(long = "vault", value_name = "VAULT")]
+        vaults: Vec<String>,
+        /// Lifetime of its access tokens, in seconds (up to 86400).
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<i64>,
+    },
+    /// Deny an enrolment request (admins).
+    #[command(after_help = "Examples:\n  clawvault agent deny 4b8e0c1a-2f6d-4c1b-9e3a-7d5f2a9c8b10")]
+    Deny {
+        /// The pairing id from `clawvault agent pending`.
+        pairing_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a person (admins); their API key is printed once.
+    #[command(after_help = "\
+Examples:
+  clawvault user create mia                       # a member: sees only her own vaults and grants
+  clawvault user create ops-lead --role admin
+  clawvault user create mia --json | jq -r .api_key | ssh mia@host 'cat > ~/.clawvault-key'")]
+    Create {
+        /// Name (unique).
+        name: String,
+        /// admin or member.
+        #[arg(long, default_value = "member", value_parser = ["admin", "member"])]
+        role: String,
+    },
+    /// List people (admins).
+    #[command(after_help = "Examples:\n  clawvault user list\n  clawvault user list --json")]
+    List,
+    /// Delete a person with their keys and policies (admins; never the last admin).
+    #[command(after_help = "Examples:\n  clawvault user delete mia --yes")]
+    Delete {
+        /// Person id or name.
+        user: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Whom a policy names: exactly one of `--agent` and `--user`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct PrincipalArg {
+    /// The agent (id or name).
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+    /// The person (id, or name for admins).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Grant (or with --deny, refuse) an agent or a person permissions on paths of a vault.
+    #[command(after_help = "\
+Examples:
+  clawvault policy grant prod --agent discord-bot --path 'discord/**' --permission read
+  clawvault policy grant prod --user mia --path 'shared/*' --permission read --permission write
+  clawvault policy grant prod --agent ci --path 'deploy/**' --permission read,rotate --ip 10.0.0.0/8 --expires-in 7d
+  clawvault policy grant prod --agent discord-bot --path 'discord/admin/**' --permission read --deny
+
+Patterns match path segments: `*` is one segment, `**` any number (`**` alone: the whole vault).
+Permissions: read, use, write, delete, rotate, list, share. A deny wins over any grant.")]
+    Grant {
+        /// Vault name or id.
+        vault: String,
+        #[command(flatten)]
+        principal: PrincipalArg,
+        /// Path pattern, e.g. 'api-keys/**'.
+        #[arg(long, value_name = "PATTERN")]
+        path: String,
+        /// A permission; repeat it or separate with commas.
+        #[arg(long = "permission", value_name = "PERMISSION", required = true, value_delimiter = ',')]
+        permissions: Vec<String>,
+        /// Refuse these permissions instead of granting them.
+        #[arg(long)]
+        deny: bool,
+        /// Only from this client address range (CIDR); repeat for more.
+        #[arg(long = "ip", value_name = "CIDR")]
+        ips: Vec<String>,
+        /// The policy lapses after this long (e.g. 12h, 7d).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+    /// List a vault's policies (vault owners and admins).
+    #[command(after_help = "Examples:\n  clawvault policy list prod\n  clawvault policy list prod --json")]
+    List {
+        /// Vault name or id.
+        vault: String,
+    },
+    /// Delete a policy; it stops applying on the next request.
+    #[command(after_help = "Examples:\n  clawvault policy revoke prod 9d2c7a4e-1b3f-4e8a-b6c5-0f1e2d3c4b5a")]
+    Revoke {
+        /// Vault name or id.
+        vault: String,
+        /// Policy id (from `clawvault policy list`).
+        policy_id: String,
     },
 }

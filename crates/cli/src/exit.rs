@@ -37,6 +37,12 @@ impl Coded {
     pub fn invalid(message: impl Into<String>) -> anyhow::Error {
         Self { code: INVALID, message: message.into() }.into()
     }
+
+    /// Something named on the command line does not exist.
+    #[must_use]
+    pub fn not_found(message: impl Into<String>) -> anyhow::Error {
+        Self { code: NOT_FOUND, message: message.into() }.into()
+    }
 }
 
 /// The exit code for an error chain.

@@ -32,6 +32,9 @@ fn main() -> ExitCode {
             Command::Vault(c) => cmd::vault::run(&cli.global, c).await,
             Command::Secret(c) => cmd::secret::run(&cli.global, c).await,
             Command::Audit(c) => cmd::audit::run(&cli.global, c).await,
+            Command::Agent(c) => cmd::agent::run(&cli.global, c).await,
+            Command::User(c) => cmd::user::run(&cli.global, c).await,
+            Command::Policy(c) => cmd::policy::run(&cli.global, c).await,
         }
     });
     match result {

@@ -55,6 +55,27 @@ impl Table {
     }
 }
 
+/// Renders `label: value` lines with the values aligned (one record, for `show` commands).
+#[must_use]
+pub fn fields(rows: &[(&str, String)]) -> String {
+    let width = rows.iter().map(|(label, _)| label.chars().count()).max().unwrap_or(0) + 1;
+    rows.iter().map(|(label, value)| format!("{:<width$}  {value}\n", format!("{label}:"), width = width)).collect()
+}
+
+/// Prints a key the server shows once, after `heading`, with the warning that goes with it.
+/// The key is the only secret any command prints without being asked for one.
+///
+/// # Errors
+/// I/O failures.
+pub fn key_once(heading: &str, key: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{heading}")?;
+    writeln!(out, "Store this key now; it is never shown again:")?;
+    writeln!(out, "  {key}")?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Prints `value` as pretty JSON.
 ///
 /// # Errors
@@ -82,5 +103,13 @@ mod tests {
         t.row(vec!["a/long/path".into(), "1".into()]);
         t.row(vec!["b".into(), "12".into()]);
         assert_eq!(t.render(), "PATH         VERSION\na/long/path  1\nb            12\n");
+    }
+
+    #[test]
+    fn aligns_fields() {
+        assert_eq!(
+            fields(&[("name", "bot".into()), ("last active", "never".into())]),
+            "name:         bot\nlast active:  never\n"
+        );
     }
 }

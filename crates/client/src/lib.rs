@@ -11,19 +11,26 @@
 //! # Ok(()) }
 //! ```
 
+mod agents;
 mod error;
+mod policies;
 mod types;
+mod users;
 
 use std::time::{Duration, Instant};
 
+use clawvault_core::apikey::KeyKind;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use std::sync::Mutex;
 use zeroize::Zeroizing;
 
+pub use agents::*;
 pub use error::ClientError;
+pub use policies::*;
 pub use types::*;
+pub use users::*;
 
 /// Characters escaped in one path segment.
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -60,7 +67,8 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Authenticates with an API key (exchanged for a token on first use).
+    /// Authenticates with an API key (exchanged for a token on first use): a person's `1ck_`
+    /// key or an agent's `ocv_` key.
     #[must_use]
     pub fn api_key(mut self, key: &str) -> Self {
         self.api_key = Some(Zeroizing::new(key.trim().to_owned()));
@@ -210,11 +218,16 @@ impl Client {
         Self::decode(resp).await
     }
 
-    /// Exchanges an API key for a token.
+    /// Exchanges an API key for a token: an agent's `ocv_` key at `/v1/auth/agent-token`, any
+    /// other at `/v1/auth/api-key-token`.
     ///
     /// # Errors
     /// 401 for a bad key.
     pub async fn exchange(&self, api_key: &str) -> Result<TokenResponse, ClientError> {
+        if KeyKind::of(api_key) == Some(KeyKind::Agent) {
+            let t = self.agent_token(api_key).await?;
+            return Ok(TokenResponse { access_token: t.access_token, expires_in: t.expires_in });
+        }
         let body = serde_json::json!({ "api_key": api_key });
         let resp = self.send(Method::POST, "/v1/auth/api-key-token", None, Some(&body)).await?;
         Self::decode(resp).await

@@ -4,10 +4,8 @@ use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{Context, Result};
 use clawvault_client::{PutSecret, Rotate, SecretValue};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use super::split_reference;
+use super::{deadline, split_reference};
 use crate::cli::{Global, SecretCommand, ValueSource};
 use crate::context;
 use crate::exit::Coded;
@@ -41,20 +39,6 @@ fn read_value(source: &ValueSource) -> Result<SecretValue> {
     Ok(value)
 }
 
-/// Parses `30s`, `15m`, `24h`, `7d`.
-fn parse_duration(raw: &str) -> Result<time::Duration> {
-    let (num, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: i64 =
-        num.parse().map_err(|_| Coded::invalid(format!("{raw:?} is not a duration such as 30m, 24h or 7d")))?;
-    match unit {
-        "s" => Ok(time::Duration::seconds(n)),
-        "m" => Ok(time::Duration::minutes(n)),
-        "h" | "" => Ok(time::Duration::hours(n)),
-        "d" => Ok(time::Duration::days(n)),
-        _ => Err(Coded::invalid(format!("{raw:?} is not a duration such as 30m, 24h or 7d"))),
-    }
-}
-
 /// Runs a secret command.
 ///
 /// # Errors
@@ -70,10 +54,9 @@ pub async fn run(global: &Global, cmd: SecretCommand) -> Result<()> {
                         .map_err(|_| Coded::invalid("--metadata must be a JSON object, e.g. '{\"owner\":\"ops\"}'"))
                 })
                 .transpose()?;
-            let expires_at = match (expires_at, expires_in) {
-                (Some(at), _) => Some(at),
-                (None, Some(d)) => Some((OffsetDateTime::now_utc() + parse_duration(&d)?).format(&Rfc3339)?),
-                (None, None) => None,
+            let expires_at = match expires_at {
+                Some(at) => Some(at),
+                None => deadline(expires_in.as_deref())?,
             };
             let mut put = PutSecret::with_value(read_value(&source)?);
             put.secret_type = secret_type;

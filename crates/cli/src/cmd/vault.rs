@@ -1,9 +1,13 @@
 //! `clawvault vault ...`.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 
 use anyhow::Result;
+use clawvault_client::Client;
+use uuid::Uuid;
 
+use super::one_named;
 use crate::cli::{Global, VaultCommand};
 use crate::context;
 use crate::exit::Coded;
@@ -59,4 +63,28 @@ pub async fn run(global: &Global, cmd: VaultCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The ids of vaults given by name or id (`--vault`); `None` when none are given.
+///
+/// # Errors
+/// Not found for a vault the caller cannot see; client errors.
+pub async fn ids(client: &Client, refs: &[String]) -> Result<Option<Vec<Uuid>>> {
+    if refs.is_empty() {
+        return Ok(None);
+    }
+    let vaults = client.list_vaults().await?;
+    let mut ids = Vec::new();
+    for raw in refs {
+        let v = one_named(&vaults, raw, |v| (v.id.to_string(), v.name.as_str()), "vault", "clawvault vault list")?;
+        if !ids.contains(&v.id) {
+            ids.push(v.id);
+        }
+    }
+    Ok(Some(ids))
+}
+
+/// Vault names by id, for showing bindings; empty when the vaults cannot be listed.
+pub async fn names(client: &Client) -> HashMap<Uuid, String> {
+    client.list_vaults().await.map(|vs| vs.into_iter().map(|v| (v.id, v.name)).collect()).unwrap_or_default()
 }

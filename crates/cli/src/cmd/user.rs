@@ -1,0 +1,70 @@
+//! `clawvault user ...`.
+
+use anyhow::{Context, Result};
+use clawvault_client::Client;
+use uuid::Uuid;
+
+use super::{confirm_delete, one_named};
+use crate::cli::{Global, UserCommand};
+use crate::context;
+use crate::output::{self, Table, short_time};
+
+/// The id of the person `raw` names: an id as it is, a name through the list of people
+/// (which only admins may read).
+///
+/// # Errors
+/// Not found, client errors.
+pub async fn id(client: &Client, raw: &str) -> Result<Uuid> {
+    if let Ok(id) = Uuid::parse_str(raw) {
+        return Ok(id);
+    }
+    let users = client.list_users().await.context("only admins can name people; give the person's id instead")?;
+    Ok(one_named(&users, raw, |u| (u.id.to_string(), u.name.as_str()), "person", "clawvault user list")?.id)
+}
+
+/// Runs a user command.
+///
+/// # Errors
+/// Client errors and invalid input.
+pub async fn run(global: &Global, cmd: UserCommand) -> Result<()> {
+    let client = context::client(global)?;
+    match cmd {
+        UserCommand::Create { name, role } => {
+            let created = client.create_user(&name, &role).await?;
+            if global.json {
+                output::json(&created)?;
+            } else {
+                let u = &created.user;
+                output::key_once(&format!("Created {} {} ({}).", u.role, u.name, u.id), &created.api_key)?;
+                eprintln!(
+                    "Hand it over privately; they save it with `clawvault login --address {}`.",
+                    client.address()
+                );
+            }
+        }
+        UserCommand::List => {
+            let users =
+                client.list_users().await.context("only admins can name people; give the person's id instead")?;
+            if global.json {
+                output::json(&users)?;
+            } else {
+                let mut t = Table::new(vec!["NAME", "ID", "ROLE", "CREATED"]);
+                for u in &users {
+                    t.row(vec![u.name.clone(), u.id.to_string(), u.role.clone(), short_time(&u.created_at)]);
+                }
+                print!("{}", t.render());
+            }
+        }
+        UserCommand::Delete { user, yes } => {
+            let id = id(&client, &user).await?;
+            confirm_delete(yes, &user, "person")?;
+            client.delete_user(id).await?;
+            if global.json {
+                output::json(&serde_json::json!({ "deleted": id }))?;
+            } else {
+                println!("Deleted {user} ({id}) with their keys and policies; their tokens no longer work.");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! People: admins and members, each with their own `1ck_` keys.
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Client, ClientError};
+
+/// A person.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct User {
+    /// Id.
+    pub id: Uuid,
+    /// Name (unique).
+    pub name: String,
+    /// `admin` or `member`.
+    pub role: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+}
+
+/// A new person and their first key, which the server shows this once.
+#[derive(Deserialize, Serialize)]
+pub struct UserCreated {
+    /// The person.
+    pub user: User,
+    /// Their `1ck_` key.
+    pub api_key: String,
+}
+
+impl std::fmt::Debug for UserCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserCreated").field("user", &self.user).field("api_key", &"[REDACTED]").finish()
+    }
+}
+
+impl Drop for UserCreated {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.api_key);
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct UserList {
+    users: Vec<User>,
+}
+
+impl Client {
+    /// Creates a person (admins); their first key is in the answer, once.
+    ///
+    /// # Errors
+    /// API errors (400 bad name or role, 403, 409 taken name).
+    pub async fn create_user(&self, name: &str, role: &str) -> Result<UserCreated, ClientError> {
+        let body = serde_json::json!({ "name": name, "role": role });
+        self.call(Method::POST, "/v1/users", Some(&body)).await
+    }
+
+    /// Everyone (admins).
+    ///
+    /// # Errors
+    /// API errors (403 for members and agents).
+    pub async fn list_users(&self) -> Result<Vec<User>, ClientError> {
+        let list: UserList = self.call(Method::GET, "/v1/users", None).await?;
+        Ok(list.users)
+    }
+
+    /// Deletes a person with their keys and policies (admins; never the last admin).
+    ///
+    /// # Errors
+    /// API errors (404, 409 for the last admin).
+    pub async fn delete_user(&self, id: Uuid) -> Result<(), ClientError> {
+        self.call_empty(Method::DELETE, &format!("/v1/users/{id}"), None).await
+    }
+}

@@ -126,8 +126,20 @@ pub fn client(global: &Global) -> Result<Client> {
     } else {
         None
     };
-    let mut builder = Client::builder(&address);
-    if let Some(k) = &key {
+    build(global, &address, key.as_deref().map(String::as_str))
+}
+
+/// A client for `address` that sends no credentials (for opening a link share found elsewhere).
+///
+/// # Errors
+/// An unreadable CA file.
+pub fn anonymous(global: &Global, address: &str) -> Result<Client> {
+    build(global, address, None)
+}
+
+fn build(global: &Global, address: &str, key: Option<&str>) -> Result<Client> {
+    let mut builder = Client::builder(address);
+    if let Some(k) = key {
         builder = builder.api_key(k);
     }
     if let Some(ca) = &global.ca_cert {

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             Command::Agent(c) => cmd::agent::run(&cli.global, c).await,
             Command::User(c) => cmd::user::run(&cli.global, c).await,
             Command::Policy(c) => cmd::policy::run(&cli.global, c).await,
+            Command::Share(c) => cmd::share::run(&cli.global, c).await,
         }
     });
     match result {

@@ -87,6 +87,19 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reports a finished action: `{"<what>": subject}` with `--json`, `text` otherwise.
+///
+/// # Errors
+/// I/O failures.
+pub fn done(json: bool, what: &str, subject: impl Serialize, text: &str) -> anyhow::Result<()> {
+    if json {
+        self::json(&serde_json::json!({ what: subject }))
+    } else {
+        println!("{text}");
+        Ok(())
+    }
+}
+
 /// Shortens an RFC 3339 timestamp to seconds (`2026-11-26 06:22:24`).
 #[must_use]
 pub fn short_time(t: &str) -> String {

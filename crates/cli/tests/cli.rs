@@ -8,28 +8,14 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use common::{BIN, TestServer, cli};
+use common::{BIN, TestServer, admin_env, run};
 use serde_json::Value;
-
-fn env_for(s: &TestServer, config_dir: &std::path::Path) -> Vec<(String, String)> {
-    vec![
-        ("CLAWVAULT_ADDR".into(), s.base.clone()),
-        ("CLAWVAULT_API_KEY_FILE".into(), s.data_dir.join("admin-key").display().to_string()),
-        ("CLAWVAULT_CONFIG_DIR".into(), config_dir.display().to_string()),
-    ]
-}
-
-fn run(env: &[(String, String)], args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let out = cli(args, &env, stdin);
-    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
-}
 
 #[test]
 fn secret_round_trip_with_tables_and_json() {
     let s = TestServer::start();
     let cfg = tempfile::tempdir().unwrap();
-    let env = env_for(&s, cfg.path());
+    let env = admin_env(&s, cfg.path());
 
     let (code, out, err) = run(&env, &["vault", "create", "bots", "--description", "discord bots"], None);
     assert_eq!(code, 0, "{err}");
@@ -111,7 +97,7 @@ fn secret_round_trip_with_tables_and_json() {
 fn exit_codes_and_advice() {
     let s = TestServer::start();
     let cfg = tempfile::tempdir().unwrap();
-    let env = env_for(&s, cfg.path());
+    let env = admin_env(&s, cfg.path());
 
     let (code, _, err) = run(&env, &["secret", "get", "default/missing"], None);
     assert_eq!(code, 6, "{err}");
@@ -263,7 +249,7 @@ fn tls_with_a_private_ca() {
     let s = TestServer::start_with(&opts);
     assert!(s.base.starts_with("https://"), "{}", s.base);
     let cfg = tempfile::tempdir().unwrap();
-    let mut env = env_for(&s, cfg.path());
+    let mut env = admin_env(&s, cfg.path());
     let (code, _, err) = run(&env, &["vault", "list"], None);
     assert_eq!(code, 3, "an unknown CA is refused");
     assert!(err.to_lowercase().contains("certificate"), "{err}");

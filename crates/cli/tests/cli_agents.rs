@@ -5,40 +5,8 @@
 
 mod common;
 
-use common::{TestServer, cli};
+use common::{TestServer, admin_env, key_env, key_in, run};
 use serde_json::Value;
-
-/// The environment of an admin using the key the server wrote.
-fn admin_env(s: &TestServer, config_dir: &std::path::Path) -> Vec<(String, String)> {
-    vec![
-        ("CLAWVAULT_ADDR".into(), s.base.clone()),
-        ("CLAWVAULT_API_KEY_FILE".into(), s.data_dir.join("admin-key").display().to_string()),
-        ("CLAWVAULT_CONFIG_DIR".into(), config_dir.display().to_string()),
-    ]
-}
-
-/// The environment of whoever holds `key` (an agent's `ocv_` or a person's `1ck_`).
-fn key_env(s: &TestServer, config_dir: &std::path::Path, key: &str) -> Vec<(String, String)> {
-    vec![
-        ("CLAWVAULT_ADDR".into(), s.base.clone()),
-        ("CLAWVAULT_API_KEY".into(), key.to_owned()),
-        ("CLAWVAULT_CONFIG_DIR".into(), config_dir.display().to_string()),
-    ]
-}
-
-fn run(env: &[(String, String)], args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let out = cli(args, &env, stdin);
-    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
-}
-
-/// The one key in a command's output, checking the warning that comes with it.
-fn key_in(out: &str, prefix: &str) -> String {
-    assert!(out.contains("Store this key now; it is never shown again"), "{out}");
-    let keys: Vec<&str> = out.split_whitespace().filter(|w| w.starts_with(prefix)).collect();
-    assert_eq!(keys.len(), 1, "the key is printed exactly once: {out}");
-    keys[0].to_owned()
-}
 
 #[test]
 fn agent_lifecycle_with_policies() {

@@ -14,6 +14,7 @@
 mod agents;
 mod error;
 mod policies;
+mod shares;
 mod types;
 mod users;
 
@@ -29,6 +30,7 @@ use zeroize::Zeroizing;
 pub use agents::*;
 pub use error::ClientError;
 pub use policies::*;
+pub use shares::*;
 pub use types::*;
 pub use users::*;
 

@@ -183,11 +183,12 @@ pub async fn run(global: &Global, cmd: AgentCommand) -> Result<()> {
             let id = id(&client, &agent).await?;
             confirm_delete(yes, &agent, "agent")?;
             client.delete_agent(id).await?;
-            if global.json {
-                output::json(&serde_json::json!({ "deleted": id }))?;
-            } else {
-                println!("Deleted agent {agent} ({id}) and its policies; its tokens no longer work.");
-            }
+            output::done(
+                global.json,
+                "deleted",
+                id,
+                &format!("Deleted agent {agent} ({id}) and its policies; its tokens no longer work."),
+            )?;
         }
         AgentCommand::Pending => {
             let pending = client.list_enrollments().await?;
@@ -223,11 +224,7 @@ pub async fn run(global: &Global, cmd: AgentCommand) -> Result<()> {
         }
         AgentCommand::Deny { pairing_id } => {
             client.deny_enrollment(&pairing_id).await?;
-            if global.json {
-                output::json(&serde_json::json!({ "denied": pairing_id }))?;
-            } else {
-                println!("Denied enrolment {pairing_id}.");
-            }
+            output::done(global.json, "denied", &pairing_id, &format!("Denied enrolment {pairing_id}."))?;
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ pub mod login;
 pub mod policy;
 pub mod secret;
 pub mod server;
+pub mod share;
 pub mod user;
 pub mod vault;
 

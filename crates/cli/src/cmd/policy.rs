@@ -125,11 +125,12 @@ pub async fn run(global: &Global, cmd: PolicyCommand) -> Result<()> {
                 Coded::invalid(format!("{policy_id:?} is not a policy id: see `clawvault policy list {vault}`"))
             })?;
             client.delete_policy(&vault, id).await?;
-            if global.json {
-                output::json(&serde_json::json!({ "revoked": id }))?;
-            } else {
-                println!("Revoked policy {id} in vault {vault}; it no longer applies.");
-            }
+            output::done(
+                global.json,
+                "revoked",
+                id,
+                &format!("Revoked policy {id} in vault {vault}; it no longer applies."),
+            )?;
         }
     }
     Ok(())

@@ -129,8 +129,8 @@ pub async fn run(global: &Global, cmd: SecretCommand) -> Result<()> {
         SecretCommand::Delete { reference } => {
             let (vault, path) = split_reference(&reference)?;
             client.delete_secret(vault, path).await?;
-            done(
-                global,
+            output::done(
+                global.json,
                 "deleted",
                 &reference,
                 &format!("Deleted {reference} (an admin can restore it with `clawvault secret restore {reference}`)."),
@@ -158,17 +158,8 @@ pub async fn run(global: &Global, cmd: SecretCommand) -> Result<()> {
         SecretCommand::Disable { reference, version } => {
             let (vault, path) = split_reference(&reference)?;
             client.disable_version(vault, path, version).await?;
-            done(global, "disabled", &reference, &format!("Disabled version {version} of {reference}."))?;
+            output::done(global.json, "disabled", &reference, &format!("Disabled version {version} of {reference}."))?;
         }
     }
     Ok(())
-}
-
-fn done(global: &Global, what: &str, reference: &str, text: &str) -> Result<()> {
-    if global.json {
-        output::json(&serde_json::json!({ what: reference }))
-    } else {
-        println!("{text}");
-        Ok(())
-    }
 }

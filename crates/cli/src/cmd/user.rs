@@ -59,11 +59,12 @@ pub async fn run(global: &Global, cmd: UserCommand) -> Result<()> {
             let id = id(&client, &user).await?;
             confirm_delete(yes, &user, "person")?;
             client.delete_user(id).await?;
-            if global.json {
-                output::json(&serde_json::json!({ "deleted": id }))?;
-            } else {
-                println!("Deleted {user} ({id}) with their keys and policies; their tokens no longer work.");
-            }
+            output::done(
+                global.json,
+                "deleted",
+                id,
+                &format!("Deleted {user} ({id}) with their keys and policies; their tokens no longer work."),
+            )?;
         }
     }
     Ok(())

@@ -55,11 +55,7 @@ pub async fn run(global: &Global, cmd: VaultCommand) -> Result<()> {
                 }
             }
             client.delete_vault(&vault).await?;
-            if global.json {
-                output::json(&serde_json::json!({ "deleted": vault }))?;
-            } else {
-                println!("Deleted vault {vault}.");
-            }
+            output::done(global.json, "deleted", &vault, &format!("Deleted vault {vault}."))?;
         }
     }
     Ok(())

@@ -256,6 +256,39 @@ pub fn cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> std::pr
     child.wait_with_output().unwrap()
 }
 
+/// The CLI environment of an admin using the key the server wrote.
+pub fn admin_env(s: &TestServer, config_dir: &Path) -> Vec<(String, String)> {
+    vec![
+        ("CLAWVAULT_ADDR".into(), s.base.clone()),
+        ("CLAWVAULT_API_KEY_FILE".into(), s.data_dir.join("admin-key").display().to_string()),
+        ("CLAWVAULT_CONFIG_DIR".into(), config_dir.display().to_string()),
+    ]
+}
+
+/// The CLI environment of whoever holds `key` (an agent's `ocv_` or a person's `1ck_`).
+pub fn key_env(s: &TestServer, config_dir: &Path, key: &str) -> Vec<(String, String)> {
+    vec![
+        ("CLAWVAULT_ADDR".into(), s.base.clone()),
+        ("CLAWVAULT_API_KEY".into(), key.to_owned()),
+        ("CLAWVAULT_CONFIG_DIR".into(), config_dir.display().to_string()),
+    ]
+}
+
+/// Runs the CLI: exit code, stdout, stderr.
+pub fn run(env: &[(String, String)], args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = cli(args, &env, stdin);
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+/// The one key in a command's output, checking the warning that comes with it.
+pub fn key_in(out: &str, prefix: &str) -> String {
+    assert!(out.contains("Store this key now; it is never shown again"), "{out}");
+    let keys: Vec<&str> = out.split_whitespace().filter(|w| w.starts_with(prefix)).collect();
+    assert_eq!(keys.len(), 1, "the key is printed exactly once: {out}");
+    keys[0].to_owned()
+}
+
 /// Sends one HTTP/1.1 request over a plain socket, byte for byte (HTTP clients normalise
 /// `..` segments away; attackers do not). Returns the status and body.
 pub fn raw_request(base: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {

@@ -104,6 +104,31 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+def cpu_ticks(pid: int) -> int:
+    """User plus system CPU time of a process, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        # The command name (field 2) may hold spaces; the fields after its ')' are fixed.
+        fields = f.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def settle(servers: list[Server], timeout: float = 15.0) -> float:
+    """Waits until no server is still busy with the previous cell (Go's GC, raft, audit
+    flushes, index catch-up): under 10 ms of CPU per 250 ms across all of them. Without this,
+    whichever cell follows a busy server pays for its leftovers. Returns the seconds waited."""
+    t0 = time.monotonic()
+    pids = [s.pid for s in servers]
+    before = sum(cpu_ticks(p) for p in pids)
+    tick_s = 1 / os.sysconf("SC_CLK_TCK")
+    while time.monotonic() - t0 < timeout:
+        time.sleep(0.25)
+        now = sum(cpu_ticks(p) for p in pids)
+        if (now - before) * tick_s <= 0.010:
+            break
+        before = now
+    return time.monotonic() - t0
+
+
 def reset_peak_rss(pid: int) -> None:
     # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0), so each workload gets its own peak
     # instead of inheriting the preload's.
@@ -545,7 +570,8 @@ def report(started: str, tmp: Path, servers: dict[str, Server], results: dict, l
         f"{version_of(['wrk', '-v'])}",
         *[f"- {fact}" for fact in machine_facts(tmp)],
         f"- {REPS} repetition(s) of {DURATION} s per cell, run interleaved; wrk threads = min(concurrency, 2); "
-        f"{SECRETS:,} secrets preloaded",
+        f"{SECRETS:,} secrets preloaded; before each cell the harness waits until every server is idle "
+        "(< 10 ms CPU per 250 ms), so no cell pays for the previous one's background work",
         f"- load average before / after: {load_before} / {load_after}",
         "- both servers audit every request (clawvault always; OpenBao through a file audit device declared "
         "in its config) and store on disk (SQLite; OpenBao raft)",
@@ -702,6 +728,9 @@ def main() -> int:
             for workload, c, who in cells:
                 for name in who if rep % 2 == 0 else who[::-1]:
                     n += 1
+                    waited = settle(list(servers.values()))
+                    if waited > 1:
+                        log(f"waited {waited:.1f} s for the servers to go idle")
                     run = wrk(servers[name], workload, c, raw_log)
                     results.setdefault((name, workload, c), []).append(run)
                     log(f"[{n}/{total}] rep {rep + 1} {name:9} {workload:14} c={c:<3} "

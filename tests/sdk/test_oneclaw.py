@@ -2,21 +2,11 @@
 versions, server-side rotation, disable and delete flows through the SDK's own client."""
 
 import oneclaw
-
-
-def client(server):
-    return oneclaw.create_client(base_url=server["base"], api_key=server["admin_key"])
-
-
-def ok(resp, status=None):
-    assert resp.error is None, (resp.meta.status, resp.error)
-    if status is not None:
-        assert resp.meta.status == status
-    return resp.data
+from sdk_helpers import admin, ok
 
 
 def test_vault_flow(server):
-    c = client(server)
+    c = admin(server)
     vault = ok(c.vaults.create("sdk-vaults", "made by the 1Claw SDK"), 201)
     assert vault["name"] == "sdk-vaults"
     listed = ok(c.vaults.list())
@@ -28,7 +18,7 @@ def test_vault_flow(server):
 
 
 def test_secret_flow(server):
-    c = client(server)
+    c = admin(server)
     vid = ok(c.vaults.create("sdk-secrets"))["id"]
 
     first = ok(c.secrets.set(vid, "api-keys/stripe", "sk_test_one", metadata={"team": "billing"}), 201)
@@ -67,7 +57,7 @@ def test_secret_flow(server):
 
 
 def test_read_limit_through_the_sdk(server):
-    c = client(server)
+    c = admin(server)
     vid = ok(c.vaults.create("sdk-limits"))["id"]
     ok(c.secrets.set(vid, "once", "burn-after-reading", max_access_count=1))
     assert ok(c.secrets.get(vid, "once"))["value"] == "burn-after-reading"
@@ -81,7 +71,7 @@ def test_bad_key_is_an_auth_error(server):
 
 
 def test_audit_through_the_sdk(server):
-    c = client(server)
+    c = admin(server)
     events = ok(c.audit.list(action="secret.read", limit=5))
     assert events["count"] == events["total"] and len(events["events"]) <= 5
     assert all(e["action"] == "secret.read" for e in events["events"])

@@ -6,17 +6,7 @@ import datetime
 
 import httpx
 import oneclaw
-
-
-def admin(server):
-    return oneclaw.create_client(base_url=server["base"], api_key=server["admin_key"])
-
-
-def ok(resp, status=None):
-    assert resp.error is None, (resp.meta.status, resp.error)
-    if status is not None:
-        assert resp.meta.status == status
-    return resp.data
+from sdk_helpers import admin, ok
 
 
 def in_hours(h):

@@ -37,7 +37,7 @@ where
     read_limits(&make().await).await;
     revocations(&make().await).await;
     audit_listing_and_chain(&make().await).await;
-    concurrent_writers(Arc::new(make().await)).await;
+    concurrent_writers(&[Arc::new(make().await)]).await;
     people_and_agents(&make().await).await;
     policies(&make().await).await;
     shares(&make().await).await;
@@ -270,15 +270,18 @@ async fn audit_listing_and_chain(s: &impl Store) {
     assert_eq!(s.audit_after(2, 1).await.unwrap()[0].seq, 3);
 }
 
-async fn concurrent_writers<S: Store>(s: Arc<S>) {
+/// Writers spread over `stores` (handles on one database) write one path at once: every
+/// version is there exactly once and the audit chain holds every write in one order.
+async fn concurrent_writers<S: Store>(stores: &[Arc<S>]) {
     let k = key();
+    let s = Arc::clone(&stores[0]);
     let v = vault_record("busy");
     s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
-    let writers = 8;
-    let per_writer = 5;
+    let writers = 8_usize;
+    let per_writer = 5_i64;
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let s = Arc::clone(&s);
+        let s = Arc::clone(&stores[w % stores.len()]);
         let vault_id = v.id;
         tasks.push(tokio::spawn(async move {
             let k = key();
@@ -302,12 +305,13 @@ async fn concurrent_writers<S: Store>(s: Arc<S>) {
         t.await.unwrap();
     }
     let rec = s.secret(v.id, "shared").await.unwrap().unwrap();
-    assert_eq!(rec.current_version, writers * per_writer);
+    let total = i64::try_from(writers).unwrap() * per_writer;
+    assert_eq!(rec.current_version, total);
     let versions: Vec<i64> = s.list_versions(rec.id).await.unwrap().iter().map(|m| m.version).collect();
-    assert_eq!(versions, (1..=writers * per_writer).rev().collect::<Vec<_>>(), "no version lost or duplicated");
+    assert_eq!(versions, (1..=total).rev().collect::<Vec<_>>(), "no version lost or duplicated");
     let mut verifier = Verifier::from_genesis(&k);
     let events = s.audit_after(0, 1000).await.unwrap();
-    assert_eq!(events.len(), usize::try_from(writers * per_writer).unwrap());
+    assert_eq!(events.len(), usize::try_from(total).unwrap());
     for e in &events {
         assert!(verifier.push(e));
     }
@@ -569,4 +573,58 @@ async fn enrollments(s: &impl Store) {
         EnrollmentStatus::Pending,
         "a failed approval changes nothing"
     );
+}
+
+/// For stores several servers share: two handles `a` and `b` on one fresh database behave as
+/// one store. Writers on both never collide on a version, a read limit is never exceeded by
+/// readers on both, audit events of both form one chain, and every change made through one is
+/// seen through the other, in commit order, with a signal.
+///
+/// # Panics
+/// When the backend misbehaves.
+pub async fn shared_database<S: Store>(a: Arc<S>, b: Arc<S>) {
+    assert!(a.shared() && b.shared(), "a store several servers write must say so");
+    let start = b.change_position().await.unwrap();
+    let signal = b.change_signal().expect("a shared store signals changes");
+    concurrent_writers(&[Arc::clone(&a), Arc::clone(&b)]).await;
+
+    // A read limit of 5 against 2 × 8 concurrent readers: exactly 5 succeed.
+    let k = key();
+    let v = vault_record("limited-everywhere");
+    a.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    let sid = Uuid::new_v4();
+    let mut p = put(v.id, sid, "once", 0);
+    p.record.meta.max_access_count = Some(5);
+    a.put_version(&p, AuditBatch::new(&k, &[])).await.unwrap();
+    let mut readers = Vec::new();
+    for i in 0..16 {
+        let s = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&b) };
+        readers.push(tokio::spawn(async move { s.consume_access(sid, 1, 5).await.unwrap() }));
+    }
+    let mut granted = Vec::new();
+    for r in readers {
+        if let Some(n) = r.await.unwrap() {
+            granted.push(n);
+        }
+    }
+    granted.sort_unstable();
+    assert_eq!(granted, vec![1, 2, 3, 4, 5], "each read counted once, none past the limit");
+
+    // Changes through `a` reach `b`, in order, and wake it.
+    let notified = signal.notified();
+    let agent = agent_record("followed", None);
+    a.create_agent(&agent, AuditBatch::new(&k, &[])).await.unwrap();
+    let mut changed = agent.clone();
+    changed.is_active = false;
+    a.update_agent(&changed, AuditBatch::new(&k, &[event("agent.update", "x")])).await.unwrap();
+    a.revoke_token("jti-everywhere", now() + Duration::hours(1), AuditBatch::new(&k, &[])).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), notified).await.expect("the other handle is woken");
+    let batch = b.changes_since(start).await.unwrap();
+    assert!(batch.complete);
+    let tail: Vec<_> = batch.changes.iter().rev().take(2).rev().cloned().collect();
+    assert_eq!(tail, vec![crate::Change::Agent(agent.id), crate::Change::Token("jti-everywhere".into())]);
+    assert!(batch.changes.contains(&crate::Change::Secret { vault_id: v.id, path: "once".into() }));
+    assert_eq!(batch.position, b.change_position().await.unwrap());
+    let none = b.changes_since(batch.position).await.unwrap();
+    assert!(none.changes.is_empty() && none.complete && none.position == batch.position);
 }

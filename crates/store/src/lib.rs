@@ -9,6 +9,7 @@
 //!
 //! Ciphertext is all the store ever sees of a secret value.
 
+mod changes;
 mod error;
 mod records;
 
@@ -20,6 +21,7 @@ use clawvault_core::audit::{AuditEvent, ChainHead, ChainKey, ChainedEvent};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use changes::{Change, ChangeBatch};
 pub use error::StoreError;
 pub use records::*;
 
@@ -261,4 +263,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// Up to `limit` events with `seq > after_seq`, in order (for verification).
     async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<ChainedEvent>>;
+
+    // --- following other servers ------------------------------------------------------------
+
+    /// Whether other servers may write this database, so that what a server keeps in memory
+    /// must follow [`Store::changes_since`]. An embedded store has one writer: this process.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// The change log's current position (a new follower starts there).
+    async fn change_position(&self) -> Result<i64> {
+        Ok(0)
+    }
+
+    /// Changes committed after `position`, in commit order.
+    async fn changes_since(&self, position: i64) -> Result<ChangeBatch> {
+        Ok(ChangeBatch { position, changes: Vec::new(), complete: true })
+    }
+
+    /// Signalled when the database announces new changes (PostgreSQL's LISTEN/NOTIFY), so
+    /// that idle servers follow promptly; `None` for stores nobody else writes.
+    fn change_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }

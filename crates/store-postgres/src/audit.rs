@@ -1,0 +1,189 @@
+//! The audit chain on PostgreSQL: appends inside a write's transaction under the head row's
+//! lock, a per-server batcher for events written on their own, and the queries.
+
+use crate::sql;
+use crate::sql::{PgConnection, PgPool, Postgres, QueryBuilder};
+use clawvault_core::audit::{AuditEvent, ChainHead, ChainKey, ChainedEvent, GENESIS};
+use clawvault_store::{AuditBatch, AuditFilter, Result, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::backend;
+use crate::rows::{self, get, hash32};
+
+/// Largest number of events in one INSERT (14 parameters each, PostgreSQL allows 65,535).
+const INSERT_CHUNK: usize = 1000;
+
+/// Links `batch` after the current head, inserts it and advances the head, in the caller's
+/// transaction. The head row stays locked until that transaction ends, which is what puts
+/// every server's events in one order.
+pub(crate) async fn append(conn: &mut PgConnection, batch: AuditBatch<'_>) -> Result<()> {
+    append_events(conn, batch.key, batch.events.to_vec()).await
+}
+
+async fn append_events(conn: &mut PgConnection, key: &ChainKey, events: Vec<AuditEvent>) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let row = sql::query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let seq: i64 = get(&row, "seq")?;
+    let hash: Vec<u8> = get(&row, "hash")?;
+    let prev = if seq == 0 { GENESIS } else { hash32(&hash, "audit head hash")? };
+    let chained = key.append(seq, prev, events);
+    for chunk in chained.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO audit_events (seq, id, created_at, action, outcome, actor_type, actor_id, resource_type, \
+             resource_id, vault_id, ip_address, details, prev_hash, hash) ",
+        );
+        q.push_values(chunk, |mut b, c| {
+            let e = &c.event;
+            b.push_bind(c.seq)
+                .push_bind(e.id)
+                .push_bind(e.created_at)
+                .push_bind(e.action.clone())
+                .push_bind(e.outcome.as_str())
+                .push_bind(e.actor_type.clone())
+                .push_bind(e.actor_id.clone())
+                .push_bind(e.resource_type.clone())
+                .push_bind(e.resource_id.clone())
+                .push_bind(e.vault_id)
+                .push_bind(e.ip_address.clone())
+                .push_bind(e.details.clone())
+                .push_bind(c.prev_hash.to_vec())
+                .push_bind(c.hash.to_vec());
+        });
+        q.build().execute(&mut *conn).await.map_err(backend)?;
+    }
+    if let Some(last) = chained.last() {
+        let head = key.head(last.seq, last.hash);
+        sql::query("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
+            .bind(head.seq)
+            .bind(head.hash.to_vec())
+            .bind(head.mac.to_vec())
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn head(pool: &PgPool) -> Result<Option<ChainHead>> {
+    let row = sql::query("SELECT seq, hash, mac FROM audit_head WHERE id = 1 AND seq > 0")
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    row.map(|r| {
+        let hash: Vec<u8> = get(&r, "hash")?;
+        let mac: Vec<u8> = get(&r, "mac")?;
+        Ok(ChainHead {
+            seq: get(&r, "seq")?,
+            hash: hash32(&hash, "audit head hash")?,
+            mac: hash32(&mac, "audit head mac")?,
+        })
+    })
+    .transpose()
+}
+
+fn filtered(q: &mut QueryBuilder<Postgres>, f: &AuditFilter) {
+    q.push(" WHERE TRUE");
+    if let Some(a) = &f.action {
+        q.push(" AND action = ").push_bind(a.clone());
+    }
+    if let Some(a) = &f.actor_id {
+        q.push(" AND actor_id = ").push_bind(a.clone());
+    }
+    if let Some(r) = &f.resource_id {
+        q.push(" AND resource_id = ").push_bind(r.clone());
+    }
+    if let Some(t) = f.from {
+        q.push(" AND created_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.to {
+        q.push(" AND created_at <= ").push_bind(t);
+    }
+}
+
+pub(crate) async fn list(pool: &PgPool, f: &AuditFilter) -> Result<(Vec<ChainedEvent>, u64)> {
+    let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM audit_events");
+    filtered(&mut count, f);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await.map_err(backend)?;
+    let mut q = QueryBuilder::<Postgres>::new("SELECT * FROM audit_events");
+    filtered(&mut q, f);
+    q.push(" ORDER BY seq LIMIT ")
+        .push_bind(i64::from(f.limit))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(f.offset).unwrap_or(i64::MAX));
+    let found = q.build().fetch_all(pool).await.map_err(backend)?;
+    Ok((rows::all(&found, rows::chained_event)?, u64::try_from(total).unwrap_or(0)))
+}
+
+pub(crate) async fn after(pool: &PgPool, after_seq: i64, limit: u32) -> Result<Vec<ChainedEvent>> {
+    let found = sql::query("SELECT * FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2")
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows::all(&found, rows::chained_event)
+}
+
+type Job = (ChainKey, Vec<AuditEvent>, oneshot::Sender<Result<()>>);
+
+/// Events appended on their own (every read's) from concurrent requests of this server go
+/// into one transaction: one head lock and one commit for the lot, instead of one each.
+#[derive(Debug, Clone)]
+pub(crate) struct Batcher {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+/// Events per transaction at most: a commit behind a huge batch would wait too long.
+const MAX_BATCH: usize = 512;
+
+impl Batcher {
+    pub(crate) fn start(pool: PgPool) -> Self {
+        let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                let mut n = batch[0].1.len();
+                while n < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => {
+                            n += job.1.len();
+                            batch.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let result = commit(&pool, &batch).await;
+                for (_, _, reply) in batch {
+                    // The request may have gone away; its event is written all the same.
+                    let _ = reply.send(result.clone());
+                }
+            }
+        });
+        Self { jobs }
+    }
+
+    /// Appends events; returns once they are committed.
+    pub(crate) async fn append(&self, batch: AuditBatch<'_>) -> Result<()> {
+        if batch.events.is_empty() {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send((batch.key.clone(), batch.events.to_vec(), tx))
+            .map_err(|_| StoreError::Backend("the store is closed".into()))?;
+        rx.await.map_err(|_| StoreError::Backend("the audit writer stopped".into()))?
+    }
+}
+
+async fn commit(pool: &PgPool, batch: &[Job]) -> Result<()> {
+    let Some((key, _, _)) = batch.first() else { return Ok(()) };
+    let events: Vec<AuditEvent> = batch.iter().flat_map(|(_, e, _)| e.iter().cloned()).collect();
+    let mut tx = pool.begin().await.map_err(backend)?;
+    append_events(&mut tx, key, events).await?;
+    tx.commit().await.map_err(backend)
+}

@@ -1,0 +1,171 @@
+//! Policies and shares.
+
+use clawvault_store::{AuditBatch, Change, PolicyRecord, PrincipalKind, Result, ShareChange, ShareRecord};
+use uuid::Uuid;
+
+use crate::rows;
+use crate::sql;
+use crate::{PgStore, audit, backend, changes};
+
+pub(crate) async fn create_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBatch<'_>) -> Result<()> {
+    let mut tx = s.begin().await?;
+    sql::query(
+        "INSERT INTO policies (id, vault_id, principal_kind, principal_id, secret_path_pattern, permissions, effect, \
+         conditions, priority, expires_at, created_by, created_by_type, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(p.id)
+    .bind(p.vault_id)
+    .bind(p.principal_kind.as_str())
+    .bind(p.principal_id)
+    .bind(&p.secret_path_pattern)
+    .bind(&p.permissions)
+    .bind(&p.effect)
+    .bind(&p.conditions)
+    .bind(p.priority)
+    .bind(p.expires_at)
+    .bind(p.created_by)
+    .bind(&p.created_by_type)
+    .bind(p.created_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    audit::append(&mut tx, batch).await?;
+    changes::record(&mut tx, &[Change::Policies(p.principal_id)]).await?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(crate) async fn policy(s: &PgStore, id: Uuid) -> Result<Option<PolicyRecord>> {
+    let row =
+        sql::query("SELECT * FROM policies WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
+    row.as_ref().map(rows::policy).transpose()
+}
+
+pub(crate) async fn list_policies(s: &PgStore, vault_id: Uuid) -> Result<Vec<PolicyRecord>> {
+    let found = sql::query("SELECT * FROM policies WHERE vault_id = $1 ORDER BY created_at, id")
+        .bind(vault_id)
+        .fetch_all(s.pool())
+        .await
+        .map_err(backend)?;
+    rows::all(&found, rows::policy)
+}
+
+pub(crate) async fn policies_of(s: &PgStore, kind: PrincipalKind, principal_id: Uuid) -> Result<Vec<PolicyRecord>> {
+    let found =
+        sql::query("SELECT * FROM policies WHERE principal_id = $1 AND principal_kind = $2 ORDER BY created_at, id")
+            .bind(principal_id)
+            .bind(kind.as_str())
+            .fetch_all(s.pool())
+            .await
+            .map_err(backend)?;
+    rows::all(&found, rows::policy)
+}
+
+/// Runs a change to one policy with its audit events; the principal it names must reload its
+/// policies on every server. False when there was no such policy.
+async fn change_policy(s: &PgStore, id: Uuid, q: sql::PgQuery<'_>, batch: AuditBatch<'_>) -> Result<bool> {
+    let mut tx = s.begin().await?;
+    let principal: Option<Uuid> = sql::query_scalar("SELECT principal_id FROM policies WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let Some(principal) = principal else { return Ok(false) };
+    q.execute(&mut *tx).await.map_err(backend)?;
+    audit::append(&mut tx, batch).await?;
+    changes::record(&mut tx, &[Change::Policies(principal)]).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}
+
+pub(crate) async fn update_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBatch<'_>) -> Result<bool> {
+    let q = sql::query(
+        "UPDATE policies SET permissions = $1, effect = $2, conditions = $3, priority = $4, expires_at = $5 WHERE id = $6",
+    )
+    .bind(&p.permissions)
+    .bind(&p.effect)
+    .bind(&p.conditions)
+    .bind(p.priority)
+    .bind(p.expires_at)
+    .bind(p.id);
+    change_policy(s, p.id, q, batch).await
+}
+
+pub(crate) async fn delete_policy(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
+    change_policy(s, id, sql::query("DELETE FROM policies WHERE id = $1").bind(id), batch).await
+}
+
+pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatch<'_>) -> Result<()> {
+    let mut tx = s.begin().await?;
+    sql::query(
+        "INSERT INTO shares (id, secret_id, vault_id, secret_path, created_by, created_by_type, recipient_type, \
+         recipient_id, recipient_email, passphrase_hash, expires_at, max_access_count, access_count, ip_allowlist, \
+         accepted, declined, revoked, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(sh.id)
+    .bind(sh.secret_id)
+    .bind(sh.vault_id)
+    .bind(&sh.secret_path)
+    .bind(sh.created_by)
+    .bind(&sh.created_by_type)
+    .bind(&sh.recipient_type)
+    .bind(sh.recipient_id)
+    .bind(&sh.recipient_email)
+    .bind(&sh.passphrase_hash)
+    .bind(sh.expires_at)
+    .bind(sh.max_access_count)
+    .bind(sh.access_count)
+    .bind(&sh.ip_allowlist)
+    .bind(sh.accepted)
+    .bind(sh.declined)
+    .bind(sh.revoked)
+    .bind(sh.created_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    audit::append(&mut tx, batch).await?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(crate) async fn share(s: &PgStore, id: Uuid) -> Result<Option<ShareRecord>> {
+    let row =
+        sql::query("SELECT * FROM shares WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
+    row.as_ref().map(rows::share).transpose()
+}
+
+pub(crate) async fn shares_where(s: &PgStore, column: &'static str, who: Uuid) -> Result<Vec<ShareRecord>> {
+    let found = sql::dynamic(format!("SELECT * FROM shares WHERE {column} = $1 ORDER BY created_at DESC, id"))
+        .bind(who)
+        .fetch_all(s.pool())
+        .await
+        .map_err(backend)?;
+    rows::all(&found, rows::share)
+}
+
+pub(crate) async fn change_share(s: &PgStore, id: Uuid, change: ShareChange, batch: AuditBatch<'_>) -> Result<bool> {
+    let sql = match change {
+        ShareChange::Accept => "UPDATE shares SET accepted = TRUE, declined = FALSE WHERE id = $1",
+        ShareChange::Decline => "UPDATE shares SET declined = TRUE, accepted = FALSE WHERE id = $1",
+        ShareChange::Revoke => "UPDATE shares SET revoked = TRUE WHERE id = $1",
+    };
+    let mut tx = s.begin().await?;
+    if sql::query(sql).bind(id).execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
+        return Ok(false);
+    }
+    audit::append(&mut tx, batch).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}
+
+pub(crate) async fn consume_share(s: &PgStore, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {
+    sql::query_scalar(
+        "UPDATE shares SET access_count = access_count + 1 WHERE id = $1 AND ($2::BIGINT IS NULL OR access_count < $2) \
+         RETURNING access_count",
+    )
+    .bind(id)
+    .bind(max)
+    .fetch_optional(s.pool())
+    .await
+    .map_err(backend)
+}

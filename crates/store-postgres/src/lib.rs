@@ -1,0 +1,116 @@
+//! The PostgreSQL backend of clawvault's store, for several servers on one database.
+//!
+//! - Writes that must not collide are compare-and-set statements; PostgreSQL's row locks make
+//!   the loser see the winner's row and report [`clawvault_store::StoreError::Conflict`].
+//! - The audit chain has one head row; every transaction that appends takes its row lock, so
+//!   events of all servers land in one gap-free order. Events written on their own (reads)
+//!   are grouped per server into one transaction ([`audit::Batcher`]).
+//! - Changes that servers must follow (revocations, policies, vault and secret changes) are
+//!   written to a change log in the transaction of the write and announced with `NOTIFY`
+//!   ([`changes`]); the log, not the notification, is what followers trust.
+//! - Migrations run under an advisory lock, so replicas may start together.
+
+mod audit;
+mod changes;
+mod grants;
+mod migrate;
+mod people;
+mod rows;
+mod secrets;
+mod sql;
+mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clawvault_store::{Result, StoreError};
+use tokio::sync::Notify;
+
+use crate::sql::{PgConnectOptions, PgPool, PgPoolOptions, Postgres, Transaction};
+
+/// A store on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    audit: audit::Batcher,
+    signal: Arc<Notify>,
+}
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Connections kept by this server.
+    pub max_connections: u32,
+    /// How long to wait for a free connection (or for the database at start).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10) }
+    }
+}
+
+pub(crate) fn backend(e: sql::Error) -> StoreError {
+    StoreError::Backend(describe(&e))
+}
+
+/// The database's own words, without the statement or its parameters.
+fn describe(e: &sql::Error) -> String {
+    match e {
+        sql::Error::Database(d) => format!("{} ({})", d.message(), d.code().unwrap_or_default()),
+        sql::Error::PoolTimedOut => {
+            "no database connection became free in time: is PostgreSQL up and reachable?".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+pub(crate) fn unique_violation(e: &sql::Error) -> bool {
+    e.as_database_error().is_some_and(sql::DatabaseError::is_unique_violation)
+}
+
+/// Maps a unique-constraint violation to a conflict.
+pub(crate) fn conflict_on_unique(what: &'static str) -> impl Fn(sql::Error) -> StoreError {
+    move |e| if unique_violation(&e) { StoreError::Conflict(what) } else { backend(e) }
+}
+
+impl PgStore {
+    /// Connects, applies migrations (one server at a time) and starts following the change
+    /// log's notifications.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the database is unreachable or a migration fails.
+    pub async fn connect(url: &str, options: &PgOptions) -> Result<Self> {
+        let connect: PgConnectOptions = url.parse().map_err(|e: sql::Error| {
+            StoreError::Backend(format!("the database URL is not valid ({e}): use postgres://user@host:5432/dbname"))
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {}", describe(&e))))?;
+        migrate::run(&pool).await?;
+        let signal = Arc::new(Notify::new());
+        changes::listen(pool.clone(), Arc::clone(&signal)).await?;
+        let audit = audit::Batcher::start(pool.clone());
+        Ok(Self { pool, audit, signal })
+    }
+
+    /// Closes the connections (every request has its audit event committed before it is
+    /// answered, so nothing is queued once requests have drained).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(backend)
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}

@@ -1,0 +1,383 @@
+//! Server keys, people and their API keys, agents, enrolments and revoked tokens.
+
+use crate::sql;
+use crate::sql::PgConnection;
+use clawvault_store::{
+    AgentRecord, ApiKeyRecord, AuditBatch, Change, EnrollmentRecord, EnrollmentStatus, Result, ServerKeyRecord,
+    StoreError, UserRecord,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::rows;
+use crate::{PgStore, audit, backend, changes, conflict_on_unique};
+
+pub(crate) async fn server_key(s: &PgStore, name: &str) -> Result<Option<ServerKeyRecord>> {
+    let row = sql::query("SELECT * FROM server_keys WHERE name = $1")
+        .bind(name)
+        .fetch_optional(s.pool())
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(rows::server_key).transpose()
+}
+
+pub(crate) async fn insert_server_key(s: &PgStore, key: ServerKeyRecord) -> Result<ServerKeyRecord> {
+    let mut tx = s.begin().await?;
+    let inserted = sql::query(
+        "INSERT INTO server_keys (name, wrapped, root_key_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(&key.name)
+    .bind(&key.wrapped)
+    .bind(&key.root_key_id)
+    .bind(key.created_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if inserted.rows_affected() > 0 {
+        changes::record(&mut tx, &[Change::ServerKeys]).await?;
+    }
+    tx.commit().await.map_err(backend)?;
+    server_key(s, &key.name).await?.ok_or(StoreError::Corrupt("server key vanished".into()))
+}
+
+pub(crate) async fn server_keys(s: &PgStore, prefix: &str) -> Result<Vec<ServerKeyRecord>> {
+    let found = sql::query("SELECT * FROM server_keys WHERE starts_with(name, $1) ORDER BY created_at, name")
+        .bind(prefix)
+        .fetch_all(s.pool())
+        .await
+        .map_err(backend)?;
+    rows::all(&found, rows::server_key)
+}
+
+pub(crate) async fn create_user(s: &PgStore, user: &UserRecord, batch: AuditBatch<'_>) -> Result<()> {
+    let mut tx = s.begin().await?;
+    sql::query("INSERT INTO users (id, name, role, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(user.id)
+        .bind(&user.name)
+        .bind(user.role.as_str())
+        .bind(user.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict_on_unique("a user with that name exists"))?;
+    audit::append(&mut tx, batch).await?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(crate) async fn user(s: &PgStore, id: Uuid) -> Result<Option<UserRecord>> {
+    let row =
+        sql::query("SELECT * FROM users WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
+    row.as_ref().map(rows::user).transpose()
+}
+
+pub(crate) async fn count_users(s: &PgStore) -> Result<u64> {
+    let n: i64 = sql::query_scalar("SELECT COUNT(*) FROM users").fetch_one(s.pool()).await.map_err(backend)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub(crate) async fn list_users(s: &PgStore) -> Result<Vec<UserRecord>> {
+    let found = sql::query("SELECT * FROM users ORDER BY created_at, id").fetch_all(s.pool()).await.map_err(backend)?;
+    rows::all(&found, rows::user)
+}
+
+/// Deletes one row by id with its audit events and changes, in one transaction, after
+/// `also` (further statements of the same deletion); false when there was no such row.
+async fn delete_with(
+    s: &PgStore,
+    delete: sql::PgQuery<'_>,
+    also: Option<sql::PgQuery<'_>>,
+    batch: AuditBatch<'_>,
+    follow: &[Change],
+) -> Result<bool> {
+    let mut tx = s.begin().await?;
+    if delete.execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
+        return Ok(false);
+    }
+    if let Some(q) = also {
+        q.execute(&mut *tx).await.map_err(backend)?;
+    }
+    audit::append(&mut tx, batch).await?;
+    changes::record(&mut tx, follow).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}
+
+pub(crate) async fn delete_user(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
+    let delete = sql::query("DELETE FROM users WHERE id = $1").bind(id);
+    let policies = sql::query("DELETE FROM policies WHERE principal_id = $1").bind(id);
+    delete_with(s, delete, Some(policies), batch, &[Change::User(id), Change::Policies(id)]).await
+}
+
+pub(crate) async fn create_api_key(s: &PgStore, key: &ApiKeyRecord, batch: AuditBatch<'_>) -> Result<()> {
+    let mut tx = s.begin().await?;
+    sql::query(
+        "INSERT INTO api_keys (id, user_id, name, key_prefix, key_hash, scopes, is_active, created_at, expires_at, last_used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(key.id)
+    .bind(key.user_id)
+    .bind(&key.name)
+    .bind(&key.key_prefix)
+    .bind(&key.key_hash)
+    .bind(&key.scopes)
+    .bind(key.is_active)
+    .bind(key.created_at)
+    .bind(key.expires_at)
+    .bind(key.last_used_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    audit::append(&mut tx, batch).await?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(crate) async fn api_key(s: &PgStore, id: Uuid) -> Result<Option<ApiKeyRecord>> {
+    let row =
+        sql::query("SELECT * FROM api_keys WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
+    row.as_ref().map(rows::api_key).transpose()
+}
+
+pub(crate) async fn api_key_by_hash(s: &PgStore, hash: &[u8]) -> Result<Option<ApiKeyRecord>> {
+    let row = sql::query("SELECT * FROM api_keys WHERE key_hash = $1")
+        .bind(hash)
+        .fetch_optional(s.pool())
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(rows::api_key).transpose()
+}
+
+pub(crate) async fn list_api_keys(s: &PgStore, user_id: Uuid) -> Result<Vec<ApiKeyRecord>> {
+    let found = sql::query("SELECT * FROM api_keys WHERE user_id = $1 ORDER BY created_at, id")
+        .bind(user_id)
+        .fetch_all(s.pool())
+        .await
+        .map_err(backend)?;
+    rows::all(&found, rows::api_key)
+}
+
+pub(crate) async fn delete_api_key(s: &PgStore, user_id: Uuid, key_id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
+    let delete = sql::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2").bind(key_id).bind(user_id);
+    delete_with(s, delete, None, batch, &[Change::ApiKey(key_id)]).await
+}
+
+pub(crate) async fn touch(s: &PgStore, statement: &'static str, id: Uuid, at: OffsetDateTime) -> Result<()> {
+    sql::query(statement).bind(at).bind(id).execute(s.pool()).await.map(|_| ()).map_err(backend)
+}
+
+async fn insert_agent(conn: &mut PgConnection, a: &AgentRecord) -> Result<()> {
+    sql::query(
+        "INSERT INTO agents (id, name, description, created_by, key_hash, key_prefix, key_expires_at, is_active, \
+         token_ttl_seconds, vault_ids, scopes, expires_at, not_before, auth_method, intents_api_enabled, shroud_enabled, \
+         created_at, last_active_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(a.id)
+    .bind(&a.name)
+    .bind(&a.description)
+    .bind(a.created_by)
+    .bind(&a.key_hash)
+    .bind(&a.key_prefix)
+    .bind(a.key_expires_at)
+    .bind(a.is_active)
+    .bind(a.token_ttl_seconds)
+    .bind(&a.vault_ids)
+    .bind(&a.scopes)
+    .bind(a.expires_at)
+    .bind(a.not_before)
+    .bind(&a.auth_method)
+    .bind(a.intents_api_enabled)
+    .bind(a.shroud_enabled)
+    .bind(a.created_at)
+    .bind(a.last_active_at)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
+    .map_err(conflict_on_unique("that agent key is already in use"))
+}
+
+pub(crate) async fn create_agent(s: &PgStore, agent: &AgentRecord, batch: AuditBatch<'_>) -> Result<()> {
+    let mut tx = s.begin().await?;
+    insert_agent(&mut tx, agent).await?;
+    audit::append(&mut tx, batch).await?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(crate) async fn agent(s: &PgStore, id: Uuid) -> Result<Option<AgentRecord>> {
+    let row =
+        sql::query("SELECT * FROM agents WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
+    row.as_ref().map(rows::agent).transpose()
+}
+
+pub(crate) async fn agent_by_key_hash(s: &PgStore, hash: &[u8]) -> Result<Option<AgentRecord>> {
+    let row = sql::query("SELECT * FROM agents WHERE key_hash = $1")
+        .bind(hash)
+        .fetch_optional(s.pool())
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(rows::agent).transpose()
+}
+
+pub(crate) async fn list_agents(s: &PgStore) -> Result<Vec<AgentRecord>> {
+    let found =
+        sql::query("SELECT * FROM agents ORDER BY created_at, id").fetch_all(s.pool()).await.map_err(backend)?;
+    rows::all(&found, rows::agent)
+}
+
+pub(crate) async fn update_agent(s: &PgStore, a: &AgentRecord, batch: AuditBatch<'_>) -> Result<bool> {
+    let update = sql::query(
+        "UPDATE agents SET name = $1, description = $2, key_hash = $3, key_prefix = $4, key_expires_at = $5, \
+         is_active = $6, token_ttl_seconds = $7, vault_ids = $8, scopes = $9, expires_at = $10, not_before = $11, \
+         auth_method = $12, intents_api_enabled = $13, shroud_enabled = $14, last_active_at = $15 WHERE id = $16",
+    )
+    .bind(&a.name)
+    .bind(&a.description)
+    .bind(&a.key_hash)
+    .bind(&a.key_prefix)
+    .bind(a.key_expires_at)
+    .bind(a.is_active)
+    .bind(a.token_ttl_seconds)
+    .bind(&a.vault_ids)
+    .bind(&a.scopes)
+    .bind(a.expires_at)
+    .bind(a.not_before)
+    .bind(&a.auth_method)
+    .bind(a.intents_api_enabled)
+    .bind(a.shroud_enabled)
+    .bind(a.last_active_at)
+    .bind(a.id);
+    let mut tx = s.begin().await?;
+    let n = update.execute(&mut *tx).await.map_err(conflict_on_unique("that agent key is already in use"))?;
+    if n.rows_affected() == 0 {
+        return Ok(false);
+    }
+    audit::append(&mut tx, batch).await?;
+    changes::record(&mut tx, &[Change::Agent(a.id)]).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}
+
+pub(crate) async fn delete_agent(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
+    let delete = sql::query("DELETE FROM agents WHERE id = $1").bind(id);
+    let policies = sql::query("DELETE FROM policies WHERE principal_id = $1").bind(id);
+    delete_with(s, delete, Some(policies), batch, &[Change::Agent(id), Change::Policies(id)]).await
+}
+
+pub(crate) async fn create_enrollment(s: &PgStore, e: &EnrollmentRecord, batch: AuditBatch<'_>) -> Result<()> {
+    let mut tx = s.begin().await?;
+    sql::query(
+        "INSERT INTO enrollments (id, name, description, public_key, fingerprint, poll_token_hash, status, agent_id, \
+         sealed_key, decided_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(e.id)
+    .bind(&e.name)
+    .bind(&e.description)
+    .bind(&e.public_key)
+    .bind(&e.fingerprint)
+    .bind(&e.poll_token_hash)
+    .bind(e.status.as_str())
+    .bind(e.agent_id)
+    .bind(&e.sealed_key)
+    .bind(e.decided_by)
+    .bind(e.created_at)
+    .bind(e.expires_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    audit::append(&mut tx, batch).await?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(crate) async fn enrollment(s: &PgStore, id: Uuid) -> Result<Option<EnrollmentRecord>> {
+    let row = sql::query("SELECT * FROM enrollments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(s.pool())
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(rows::enrollment).transpose()
+}
+
+pub(crate) async fn pending_enrollments(s: &PgStore, now: OffsetDateTime) -> Result<Vec<EnrollmentRecord>> {
+    let found =
+        sql::query("SELECT * FROM enrollments WHERE status = 'pending' AND expires_at > $1 ORDER BY created_at")
+            .bind(now)
+            .fetch_all(s.pool())
+            .await
+            .map_err(backend)?;
+    rows::all(&found, rows::enrollment)
+}
+
+pub(crate) async fn decide_enrollment(
+    s: &PgStore,
+    id: Uuid,
+    decided_by: Uuid,
+    approved: Option<(&AgentRecord, Vec<u8>)>,
+    batch: AuditBatch<'_>,
+) -> Result<()> {
+    let mut tx = s.begin().await?;
+    let (status, agent_id, sealed) = match approved {
+        Some((agent, key)) => {
+            insert_agent(&mut tx, agent).await?;
+            (EnrollmentStatus::Approved, Some(agent.id), Some(key))
+        }
+        None => (EnrollmentStatus::Denied, None, None),
+    };
+    let changed = sql::query(
+        "UPDATE enrollments SET status = $1, agent_id = $2, sealed_key = $3, decided_by = $4 WHERE id = $5 AND status = 'pending'",
+    )
+    .bind(status.as_str())
+    .bind(agent_id)
+    .bind(sealed)
+    .bind(decided_by)
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if changed.rows_affected() == 0 {
+        return Err(StoreError::Conflict("the enrolment is no longer pending"));
+    }
+    audit::append(&mut tx, batch).await?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(crate) async fn take_enrollment_key(s: &PgStore, id: Uuid) -> Result<Option<Vec<u8>>> {
+    // One statement: of two servers taking the key at once, the second finds it cleared.
+    let key: Option<Option<Vec<u8>>> = sql::query_scalar(
+        "UPDATE enrollments e SET sealed_key = NULL FROM (SELECT id, sealed_key FROM enrollments \
+         WHERE id = $1 AND status = 'approved' AND sealed_key IS NOT NULL FOR UPDATE) old \
+         WHERE e.id = old.id RETURNING old.sealed_key",
+    )
+    .bind(id)
+    .fetch_optional(s.pool())
+    .await
+    .map_err(backend)?;
+    Ok(key.flatten())
+}
+
+pub(crate) async fn revoke_token(
+    s: &PgStore,
+    jti: &str,
+    expires_at: OffsetDateTime,
+    batch: AuditBatch<'_>,
+) -> Result<()> {
+    let mut tx = s.begin().await?;
+    sql::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    audit::append(&mut tx, batch).await?;
+    changes::record(&mut tx, &[Change::Token(jti.to_owned())]).await?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(crate) async fn revoked_tokens(s: &PgStore, now: OffsetDateTime) -> Result<Vec<String>> {
+    sql::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+        .bind(now)
+        .execute(s.pool())
+        .await
+        .map_err(backend)?;
+    sql::query_scalar("SELECT jti FROM revoked_tokens WHERE expires_at >= $1")
+        .bind(now)
+        .fetch_all(s.pool())
+        .await
+        .map_err(backend)
+}

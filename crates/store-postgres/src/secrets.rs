@@ -1,0 +1,244 @@
+//! Vaults, secrets and versions.
+
+use clawvault_store::{
+    AuditBatch, Change, PutVersion, Result, SecretRecord, StoreError, VaultRecord, VersionMeta, VersionRecord,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::rows::{self, SECRET_COLUMNS, VERSION_COLUMNS};
+use crate::sql;
+use crate::{PgStore, audit, backend, changes, conflict_on_unique};
+
+pub(crate) async fn create_vault(s: &PgStore, v: &VaultRecord, batch: AuditBatch<'_>) -> Result<()> {
+    let mut tx = s.begin().await?;
+    sql::query(
+        "INSERT INTO vaults (id, name, description, created_by, created_by_type, created_at, wrapped_key, root_key_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(v.id)
+    .bind(&v.name)
+    .bind(&v.description)
+    .bind(v.created_by)
+    .bind(&v.created_by_type)
+    .bind(v.created_at)
+    .bind(&v.wrapped_key)
+    .bind(&v.root_key_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(conflict_on_unique("a vault with that name exists"))?;
+    audit::append(&mut tx, batch).await?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(crate) async fn vault(s: &PgStore, id: Uuid) -> Result<Option<VaultRecord>> {
+    let row =
+        sql::query("SELECT * FROM vaults WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
+    row.as_ref().map(rows::vault).transpose()
+}
+
+pub(crate) async fn vault_by_name(s: &PgStore, name: &str) -> Result<Option<VaultRecord>> {
+    let row = sql::query("SELECT * FROM vaults WHERE name = $1")
+        .bind(name)
+        .fetch_optional(s.pool())
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(rows::vault).transpose()
+}
+
+pub(crate) async fn list_vaults(s: &PgStore) -> Result<Vec<VaultRecord>> {
+    let found =
+        sql::query("SELECT * FROM vaults ORDER BY created_at, id").fetch_all(s.pool()).await.map_err(backend)?;
+    rows::all(&found, rows::vault)
+}
+
+pub(crate) async fn delete_vault(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
+    let mut tx = s.begin().await?;
+    let done = sql::query("DELETE FROM vaults WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(backend)?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    audit::append(&mut tx, batch).await?;
+    changes::record(&mut tx, &[Change::Vault(id)]).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}
+
+pub(crate) async fn secret(s: &PgStore, vault_id: Uuid, path: &str) -> Result<Option<SecretRecord>> {
+    let row = sql::dynamic(format!("SELECT {SECRET_COLUMNS} FROM secrets s WHERE s.vault_id = $1 AND s.path = $2"))
+        .bind(vault_id)
+        .bind(path)
+        .fetch_optional(s.pool())
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(rows::secret).transpose()
+}
+
+pub(crate) async fn secret_by_id(s: &PgStore, id: Uuid) -> Result<Option<SecretRecord>> {
+    let row = sql::dynamic(format!("SELECT {SECRET_COLUMNS} FROM secrets s WHERE s.id = $1"))
+        .bind(id)
+        .fetch_optional(s.pool())
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(rows::secret).transpose()
+}
+
+pub(crate) async fn put_version(s: &PgStore, put: &PutVersion, batch: AuditBatch<'_>) -> Result<()> {
+    let m = &put.record.meta;
+    if m.version != put.expected_version + 1 {
+        return Err(StoreError::Conflict("version must follow the expected version"));
+    }
+    let mut tx = s.begin().await?;
+    if put.expected_version == 0 {
+        sql::query(
+            "INSERT INTO secrets (id, vault_id, path, current_version, created_by, created_at, updated_at, deleted_at) \
+             VALUES ($1, $2, $3, 1, $4, $5, $5, NULL)",
+        )
+        .bind(put.secret_id)
+        .bind(put.vault_id)
+        .bind(&put.path)
+        .bind(m.created_by)
+        .bind(m.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict_on_unique("the secret was created concurrently"))?;
+    } else {
+        // Under READ COMMITTED a concurrent writer of the same row waits here for the first
+        // to commit, then re-checks the condition against the committed row: the loser sees
+        // the new version and updates nothing.
+        let updated = sql::query(
+            "UPDATE secrets SET current_version = $1, updated_at = $2, deleted_at = NULL \
+             WHERE id = $3 AND vault_id = $4 AND current_version = $5",
+        )
+        .bind(m.version)
+        .bind(m.created_at)
+        .bind(put.secret_id)
+        .bind(put.vault_id)
+        .bind(put.expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict("the secret changed concurrently"));
+        }
+    }
+    sql::query(
+        "INSERT INTO secret_versions (secret_id, version, secret_type, metadata, created_by, created_at, expires_at, \
+         max_access_count, access_count, is_disabled, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, FALSE, $9)",
+    )
+    .bind(put.secret_id)
+    .bind(m.version)
+    .bind(m.secret_type.as_str())
+    .bind(&m.metadata)
+    .bind(m.created_by)
+    .bind(m.created_at)
+    .bind(m.expires_at)
+    .bind(m.max_access_count)
+    .bind(&put.record.ciphertext)
+    .execute(&mut *tx)
+    .await
+    .map_err(conflict_on_unique("the version exists"))?;
+    audit::append(&mut tx, batch).await?;
+    changes::record(&mut tx, &[Change::Secret { vault_id: put.vault_id, path: put.path.clone() }]).await?;
+    tx.commit().await.map_err(backend)
+}
+
+pub(crate) async fn version(
+    s: &PgStore,
+    vault_id: Uuid,
+    path: &str,
+    version: Option<i64>,
+) -> Result<Option<(SecretRecord, VersionRecord)>> {
+    let row = sql::dynamic(format!(
+        "SELECT {SECRET_COLUMNS}, {VERSION_COLUMNS}, v.ciphertext AS v_ciphertext \
+         FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE($3, s.current_version) \
+         WHERE s.vault_id = $1 AND s.path = $2"
+    ))
+    .bind(vault_id)
+    .bind(path)
+    .bind(version)
+    .fetch_optional(s.pool())
+    .await
+    .map_err(backend)?;
+    row.as_ref().map(rows::secret_and_version).transpose()
+}
+
+pub(crate) async fn consume_access(s: &PgStore, secret_id: Uuid, version: i64, max: i64) -> Result<Option<i64>> {
+    // One statement: the row lock makes concurrent readers on every server count one at a
+    // time, and the condition is re-checked against the committed count.
+    sql::query_scalar(
+        "UPDATE secret_versions SET access_count = access_count + 1 \
+         WHERE secret_id = $1 AND version = $2 AND access_count < $3 RETURNING access_count",
+    )
+    .bind(secret_id)
+    .bind(version)
+    .bind(max)
+    .fetch_optional(s.pool())
+    .await
+    .map_err(backend)
+}
+
+pub(crate) async fn list_secrets(
+    s: &PgStore,
+    vault_id: Uuid,
+    prefix: &str,
+) -> Result<Vec<(SecretRecord, VersionMeta)>> {
+    // COLLATE "C": byte order, as the embedded store sorts.
+    let found = sql::dynamic(format!(
+        "SELECT {SECRET_COLUMNS}, {VERSION_COLUMNS} \
+         FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+         WHERE s.vault_id = $1 AND s.deleted_at IS NULL AND starts_with(s.path, $2) ORDER BY s.path COLLATE \"C\""
+    ))
+    .bind(vault_id)
+    .bind(prefix)
+    .fetch_all(s.pool())
+    .await
+    .map_err(backend)?;
+    rows::all(&found, rows::secret_and_meta)
+}
+
+pub(crate) async fn list_versions(s: &PgStore, secret_id: Uuid) -> Result<Vec<VersionMeta>> {
+    let found = sql::dynamic(format!(
+        "SELECT {VERSION_COLUMNS} FROM secret_versions v WHERE v.secret_id = $1 ORDER BY v.version DESC"
+    ))
+    .bind(secret_id)
+    .fetch_all(s.pool())
+    .await
+    .map_err(backend)?;
+    rows::all(&found, rows::version_meta)
+}
+
+/// Runs an UPDATE of one secret (or one of its versions) with its audit events and the change
+/// for its path; false when it matched nothing.
+async fn change_secret(s: &PgStore, secret_id: Uuid, update: sql::PgQuery<'_>, batch: AuditBatch<'_>) -> Result<bool> {
+    let mut tx = s.begin().await?;
+    if update.execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let (vault_id, path): (Uuid, String) = sql::query_as("SELECT vault_id, path FROM secrets WHERE id = $1")
+        .bind(secret_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+    audit::append(&mut tx, batch).await?;
+    changes::record(&mut tx, &[Change::Secret { vault_id, path }]).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}
+
+pub(crate) async fn disable_version(s: &PgStore, secret_id: Uuid, version: i64, batch: AuditBatch<'_>) -> Result<bool> {
+    let q = sql::query("UPDATE secret_versions SET is_disabled = TRUE WHERE secret_id = $1 AND version = $2")
+        .bind(secret_id)
+        .bind(version);
+    change_secret(s, secret_id, q, batch).await
+}
+
+pub(crate) async fn set_secret_deleted(
+    s: &PgStore,
+    secret_id: Uuid,
+    deleted_at: Option<OffsetDateTime>,
+    batch: AuditBatch<'_>,
+) -> Result<bool> {
+    let q = sql::query("UPDATE secrets SET deleted_at = $1 WHERE id = $2").bind(deleted_at).bind(secret_id);
+    change_secret(s, secret_id, q, batch).await
+}

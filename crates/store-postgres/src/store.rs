@@ -1,0 +1,284 @@
+//! `impl Store for PgStore`: each method is one transaction (or one statement) in the module
+//! for its records.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use clawvault_core::audit::{ChainHead, ChainedEvent};
+use clawvault_store::{
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, ChangeBatch, EnrollmentRecord, PolicyRecord, PrincipalKind,
+    PutVersion, Result, SecretRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, UserRecord, VaultRecord,
+    VersionMeta, VersionRecord,
+};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::{PgStore, audit, changes, grants, people, secrets};
+
+#[async_trait]
+impl Store for PgStore {
+    async fn server_key(&self, name: &str) -> Result<Option<ServerKeyRecord>> {
+        people::server_key(self, name).await
+    }
+
+    async fn insert_server_key(&self, key: ServerKeyRecord) -> Result<ServerKeyRecord> {
+        people::insert_server_key(self, key).await
+    }
+
+    async fn create_user(&self, user: &UserRecord, audit: AuditBatch<'_>) -> Result<()> {
+        people::create_user(self, user, audit).await
+    }
+
+    async fn user(&self, id: Uuid) -> Result<Option<UserRecord>> {
+        people::user(self, id).await
+    }
+
+    async fn count_users(&self) -> Result<u64> {
+        people::count_users(self).await
+    }
+
+    async fn create_api_key(&self, key: &ApiKeyRecord, audit: AuditBatch<'_>) -> Result<()> {
+        people::create_api_key(self, key, audit).await
+    }
+
+    async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKeyRecord>> {
+        people::api_key_by_hash(self, hash).await
+    }
+
+    async fn list_api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKeyRecord>> {
+        people::list_api_keys(self, user_id).await
+    }
+
+    async fn delete_api_key(&self, user_id: Uuid, key_id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
+        people::delete_api_key(self, user_id, key_id, audit).await
+    }
+
+    async fn touch_api_key(&self, key_id: Uuid, at: OffsetDateTime) -> Result<()> {
+        people::touch(self, "UPDATE api_keys SET last_used_at = $1 WHERE id = $2", key_id, at).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        people::list_users(self).await
+    }
+
+    async fn delete_user(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
+        people::delete_user(self, id, audit).await
+    }
+
+    async fn api_key(&self, key_id: Uuid) -> Result<Option<ApiKeyRecord>> {
+        people::api_key(self, key_id).await
+    }
+
+    async fn server_keys(&self, prefix: &str) -> Result<Vec<ServerKeyRecord>> {
+        people::server_keys(self, prefix).await
+    }
+
+    async fn create_agent(&self, agent: &AgentRecord, audit: AuditBatch<'_>) -> Result<()> {
+        people::create_agent(self, agent, audit).await
+    }
+
+    async fn agent(&self, id: Uuid) -> Result<Option<AgentRecord>> {
+        people::agent(self, id).await
+    }
+
+    async fn agent_by_key_hash(&self, hash: &[u8]) -> Result<Option<AgentRecord>> {
+        people::agent_by_key_hash(self, hash).await
+    }
+
+    async fn list_agents(&self) -> Result<Vec<AgentRecord>> {
+        people::list_agents(self).await
+    }
+
+    async fn update_agent(&self, agent: &AgentRecord, audit: AuditBatch<'_>) -> Result<bool> {
+        people::update_agent(self, agent, audit).await
+    }
+
+    async fn delete_agent(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
+        people::delete_agent(self, id, audit).await
+    }
+
+    async fn touch_agent(&self, id: Uuid, at: OffsetDateTime) -> Result<()> {
+        people::touch(self, "UPDATE agents SET last_active_at = $1 WHERE id = $2", id, at).await
+    }
+
+    async fn create_policy(&self, policy: &PolicyRecord, audit: AuditBatch<'_>) -> Result<()> {
+        grants::create_policy(self, policy, audit).await
+    }
+
+    async fn policy(&self, id: Uuid) -> Result<Option<PolicyRecord>> {
+        grants::policy(self, id).await
+    }
+
+    async fn list_policies(&self, vault_id: Uuid) -> Result<Vec<PolicyRecord>> {
+        grants::list_policies(self, vault_id).await
+    }
+
+    async fn policies_of(&self, kind: PrincipalKind, principal_id: Uuid) -> Result<Vec<PolicyRecord>> {
+        grants::policies_of(self, kind, principal_id).await
+    }
+
+    async fn update_policy(&self, policy: &PolicyRecord, audit: AuditBatch<'_>) -> Result<bool> {
+        grants::update_policy(self, policy, audit).await
+    }
+
+    async fn delete_policy(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
+        grants::delete_policy(self, id, audit).await
+    }
+
+    async fn create_share(&self, share: &ShareRecord, audit: AuditBatch<'_>) -> Result<()> {
+        grants::create_share(self, share, audit).await
+    }
+
+    async fn share(&self, id: Uuid) -> Result<Option<ShareRecord>> {
+        grants::share(self, id).await
+    }
+
+    async fn shares_by(&self, creator: Uuid) -> Result<Vec<ShareRecord>> {
+        grants::shares_where(self, "created_by", creator).await
+    }
+
+    async fn shares_for(&self, recipient: Uuid) -> Result<Vec<ShareRecord>> {
+        grants::shares_where(self, "recipient_id", recipient).await
+    }
+
+    async fn change_share(&self, id: Uuid, change: ShareChange, audit: AuditBatch<'_>) -> Result<bool> {
+        grants::change_share(self, id, change, audit).await
+    }
+
+    async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {
+        grants::consume_share(self, id, max).await
+    }
+
+    async fn create_enrollment(&self, enrollment: &EnrollmentRecord, audit: AuditBatch<'_>) -> Result<()> {
+        people::create_enrollment(self, enrollment, audit).await
+    }
+
+    async fn enrollment(&self, id: Uuid) -> Result<Option<EnrollmentRecord>> {
+        people::enrollment(self, id).await
+    }
+
+    async fn pending_enrollments(&self, now: OffsetDateTime) -> Result<Vec<EnrollmentRecord>> {
+        people::pending_enrollments(self, now).await
+    }
+
+    async fn decide_enrollment(
+        &self,
+        id: Uuid,
+        decided_by: Uuid,
+        approved: Option<(&AgentRecord, Vec<u8>)>,
+        audit: AuditBatch<'_>,
+    ) -> Result<()> {
+        people::decide_enrollment(self, id, decided_by, approved, audit).await
+    }
+
+    async fn take_enrollment_key(&self, id: Uuid) -> Result<Option<Vec<u8>>> {
+        people::take_enrollment_key(self, id).await
+    }
+
+    async fn revoke_token(&self, jti: &str, expires_at: OffsetDateTime, audit: AuditBatch<'_>) -> Result<()> {
+        people::revoke_token(self, jti, expires_at, audit).await
+    }
+
+    async fn revoked_tokens(&self, now: OffsetDateTime) -> Result<Vec<String>> {
+        people::revoked_tokens(self, now).await
+    }
+
+    async fn create_vault(&self, vault: &VaultRecord, audit: AuditBatch<'_>) -> Result<()> {
+        secrets::create_vault(self, vault, audit).await
+    }
+
+    async fn vault(&self, id: Uuid) -> Result<Option<VaultRecord>> {
+        secrets::vault(self, id).await
+    }
+
+    async fn vault_by_name(&self, name: &str) -> Result<Option<VaultRecord>> {
+        secrets::vault_by_name(self, name).await
+    }
+
+    async fn list_vaults(&self) -> Result<Vec<VaultRecord>> {
+        secrets::list_vaults(self).await
+    }
+
+    async fn delete_vault(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
+        secrets::delete_vault(self, id, audit).await
+    }
+
+    async fn secret(&self, vault_id: Uuid, path: &str) -> Result<Option<SecretRecord>> {
+        secrets::secret(self, vault_id, path).await
+    }
+
+    async fn secret_by_id(&self, id: Uuid) -> Result<Option<SecretRecord>> {
+        secrets::secret_by_id(self, id).await
+    }
+
+    async fn put_version(&self, put: &PutVersion, audit: AuditBatch<'_>) -> Result<()> {
+        secrets::put_version(self, put, audit).await
+    }
+
+    async fn version(
+        &self,
+        vault_id: Uuid,
+        path: &str,
+        version: Option<i64>,
+    ) -> Result<Option<(SecretRecord, VersionRecord)>> {
+        secrets::version(self, vault_id, path, version).await
+    }
+
+    async fn consume_access(&self, secret_id: Uuid, version: i64, max: i64) -> Result<Option<i64>> {
+        secrets::consume_access(self, secret_id, version, max).await
+    }
+
+    async fn list_secrets(&self, vault_id: Uuid, prefix: &str) -> Result<Vec<(SecretRecord, VersionMeta)>> {
+        secrets::list_secrets(self, vault_id, prefix).await
+    }
+
+    async fn list_versions(&self, secret_id: Uuid) -> Result<Vec<VersionMeta>> {
+        secrets::list_versions(self, secret_id).await
+    }
+
+    async fn disable_version(&self, secret_id: Uuid, version: i64, audit: AuditBatch<'_>) -> Result<bool> {
+        secrets::disable_version(self, secret_id, version, audit).await
+    }
+
+    async fn set_secret_deleted(
+        &self,
+        secret_id: Uuid,
+        deleted_at: Option<OffsetDateTime>,
+        audit: AuditBatch<'_>,
+    ) -> Result<bool> {
+        secrets::set_secret_deleted(self, secret_id, deleted_at, audit).await
+    }
+
+    async fn append_audit(&self, batch: AuditBatch<'_>) -> Result<()> {
+        self.audit.append(batch).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<ChainHead>> {
+        audit::head(self.pool()).await
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<(Vec<ChainedEvent>, u64)> {
+        audit::list(self.pool(), filter).await
+    }
+
+    async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<ChainedEvent>> {
+        audit::after(self.pool(), after_seq, limit).await
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn change_position(&self) -> Result<i64> {
+        changes::position(self.pool()).await
+    }
+
+    async fn changes_since(&self, position: i64) -> Result<ChangeBatch> {
+        changes::since(self.pool(), position).await
+    }
+
+    fn change_signal(&self) -> Option<Arc<Notify>> {
+        Some(Arc::clone(&self.signal))
+    }
+}

@@ -1,0 +1,68 @@
+//! Throwaway databases for tests: each test gets its own database on the PostgreSQL named by
+//! `CLAWVAULT_TEST_PG_URL` (by default the one on 127.0.0.1:5432; `scripts/test` starts a
+//! private one when none answers there), dropped when the test ends.
+
+// Test support: a failure to set up is a failed test, said plainly.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use crate::sql::{self, Connection, PgConnection};
+
+/// The server tests use unless `CLAWVAULT_TEST_PG_URL` names another.
+pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database that exists until this value is dropped.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// Its connection URL.
+    pub url: String,
+    name: String,
+    admin: String,
+}
+
+fn admin_url() -> String {
+    std::env::var("CLAWVAULT_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+}
+
+async fn admin_connection(admin: &str) -> PgConnection {
+    PgConnection::connect(admin).await.unwrap_or_else(|e| {
+        panic!(
+            "no PostgreSQL for the tests at {admin} ({e}): run scripts/test (which starts a private one), \
+             or set CLAWVAULT_TEST_PG_URL to a server where this user may create databases"
+        )
+    })
+}
+
+impl TestDatabase {
+    /// Creates an empty database.
+    ///
+    /// # Panics
+    /// When no PostgreSQL answers (the message says how to get one).
+    pub async fn create() -> Self {
+        let admin = admin_url();
+        let name = format!("clawvault_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin_connection(&admin).await;
+        sql::dynamic(format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("CREATE DATABASE");
+        let _ = conn.close().await;
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Self { url: format!("{base}/{name}"), name, admin }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Drop may run inside a runtime, where blocking on another is not allowed: use a
+        // thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let mut conn = PgConnection::connect(&admin).await.ok()?;
+                sql::dynamic(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("note: test database {} was not dropped", self.name);
+        }
+    }
+}

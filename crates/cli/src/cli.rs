@@ -82,6 +82,11 @@ Examples:
   clawvault server --data-dir /var/lib/clawvault --listen 0.0.0.0:8420 \\
       --tls-cert /etc/clawvault/cert.pem --tls-key /etc/clawvault/key.pem
   clawvault server --config /etc/clawvault/clawvault.toml
+  CLAWVAULT_DATABASE_URL=postgres://clawvault@db:5432/clawvault \
+      clawvault server --storage postgres --listen 0.0.0.0:8420   # one of several replicas
+
+With --storage postgres every replica needs the same root.key in its data directory; the
+database URL comes from CLAWVAULT_DATABASE_URL or --database-url-file, never from a flag.
 
 Every flag can also come from the environment (CLAWVAULT_DATA_DIR, CLAWVAULT_LISTEN, ...) or the
 config file; flags win over the environment, which wins over the file.")]
@@ -92,6 +97,12 @@ pub struct ServerArgs {
     /// Data directory (database, root key, first admin key).
     #[arg(long, env = "CLAWVAULT_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where the data lives: sqlite (one server, the default) or postgres (several replicas).
+    #[arg(long, env = "CLAWVAULT_STORAGE", value_name = "KIND")]
+    pub storage: Option<String>,
+    /// A file holding the PostgreSQL URL (a mounted Kubernetes Secret, say).
+    #[arg(long, env = "CLAWVAULT_DATABASE_URL_FILE", value_name = "FILE")]
+    pub database_url_file: Option<PathBuf>,
     /// Listen address (IP:PORT; port 0 picks a free one).
     #[arg(long, env = "CLAWVAULT_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,

@@ -26,6 +26,33 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where the data lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// One SQLite file in the data directory (the default; one server).
+    Sqlite,
+    /// A PostgreSQL database that several servers share.
+    Postgres {
+        /// Connection URL (may hold a password: never printed).
+        url: String,
+        /// Connections this server keeps.
+        max_connections: u32,
+    },
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite => f.write_str("Sqlite"),
+            Self::Postgres { max_connections, .. } => f
+                .debug_struct("Postgres")
+                .field("url", &"[REDACTED]")
+                .field("max_connections", max_connections)
+                .finish(),
+        }
+    }
+}
+
 /// TLS certificate chain and private key (PEM files).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -40,6 +67,8 @@ pub struct TlsFiles {
 pub struct Config {
     /// Where the database, root key file and first admin key live.
     pub data_dir: PathBuf,
+    /// The database.
+    pub storage: Storage,
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     pub listen: SocketAddr,
     /// TLS, when both files are given.
@@ -64,6 +93,12 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     data_dir: Option<PathBuf>,
+    storage: Option<String>,
+    database_url_file: Option<PathBuf>,
+    database_max_connections: Option<u32>,
+    /// Only read to refuse it with advice: a URL with a password must not sit in a file that
+    /// may be committed.
+    database_url: Option<toml::Value>,
     listen: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -82,6 +117,12 @@ pub struct Overrides {
     pub config_file: Option<PathBuf>,
     /// `--data-dir` / `CLAWVAULT_DATA_DIR`.
     pub data_dir: Option<PathBuf>,
+    /// `--storage` / `CLAWVAULT_STORAGE`.
+    pub storage: Option<String>,
+    /// `CLAWVAULT_DATABASE_URL` (environment only: never a flag, which `ps` would show).
+    pub database_url: Option<String>,
+    /// `--database-url-file` / `CLAWVAULT_DATABASE_URL_FILE`.
+    pub database_url_file: Option<PathBuf>,
     /// `--listen` / `CLAWVAULT_LISTEN`.
     pub listen: Option<String>,
     /// `--tls-cert` / `CLAWVAULT_TLS_CERT`.
@@ -128,6 +169,7 @@ impl Config {
             None => FileConfig::default(),
         };
 
+        let storage = storage(overrides, &file, &mut problems);
         let data_dir = overrides.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         if data_dir.as_os_str().is_empty() {
             problems.push("data_dir is empty: give a directory such as ./clawvault-data".to_owned());
@@ -202,6 +244,7 @@ impl Config {
         if problems.is_empty() {
             Ok(Self {
                 data_dir,
+                storage,
                 listen,
                 tls,
                 log,
@@ -213,6 +256,54 @@ impl Config {
             })
         } else {
             Err(ConfigError { problems })
+        }
+    }
+}
+
+fn storage(overrides: &Overrides, file: &FileConfig, problems: &mut Vec<String>) -> Storage {
+    if file.database_url.is_some() {
+        problems.push(
+            "database_url must not be written in the configuration file: set CLAWVAULT_DATABASE_URL, \
+             or database_url_file to a file holding the URL"
+                .to_owned(),
+        );
+    }
+    let kind = overrides.storage.clone().or_else(|| file.storage.clone()).unwrap_or_else(|| "sqlite".to_owned());
+    match kind.as_str() {
+        "sqlite" => Storage::Sqlite,
+        "postgres" => {
+            let url_file = overrides.database_url_file.clone().or_else(|| file.database_url_file.clone());
+            let url = match (&overrides.database_url, url_file) {
+                (Some(url), _) => Some(url.trim().to_owned()),
+                (None, Some(path)) => match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(text.trim().to_owned()),
+                    Err(e) => {
+                        problems.push(format!("database_url_file {}: {e}", path.display()));
+                        None
+                    }
+                },
+                (None, None) => {
+                    problems.push(
+                        "storage is postgres but no database is named: set CLAWVAULT_DATABASE_URL or \
+                         database_url_file (postgres://user@host:5432/dbname)"
+                            .to_owned(),
+                    );
+                    None
+                }
+            };
+            let url = url.unwrap_or_default();
+            if !(url.is_empty() || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                problems.push("the database URL must start with postgres:// or postgresql://".to_owned());
+            }
+            let max_connections = file.database_max_connections.unwrap_or(10);
+            if max_connections == 0 {
+                problems.push("database_max_connections must be at least 1".to_owned());
+            }
+            Storage::Postgres { url, max_connections }
+        }
+        other => {
+            problems.push(format!("storage {other:?} is unknown: use sqlite (one server) or postgres (several)"));
+            Storage::Sqlite
         }
     }
 }
@@ -232,6 +323,40 @@ mod tests {
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert!(c.tls.is_none());
+        assert_eq!(c.storage, Storage::Sqlite);
+    }
+
+    #[test]
+    fn postgres_url_from_env_or_file_never_inline() {
+        let o = Overrides {
+            storage: Some("postgres".into()),
+            database_url: Some("postgres://u:hunter2@db/cv".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(&o).unwrap();
+        assert!(matches!(&c.storage, Storage::Postgres { url, .. } if url == "postgres://u:hunter2@db/cv"));
+        assert!(!format!("{c:?}").contains("hunter2"), "the URL's password never reaches Debug output");
+
+        let dir = tempfile::tempdir().unwrap();
+        let url_file = dir.path().join("url");
+        std::fs::write(&url_file, "postgresql://db/cv\n").unwrap();
+        let o =
+            Overrides { storage: Some("postgres".into()), database_url_file: Some(url_file), ..Overrides::default() };
+        assert!(
+            matches!(Config::load(&o).unwrap().storage, Storage::Postgres { url, .. } if url == "postgresql://db/cv")
+        );
+
+        let err = Config::load(&Overrides { storage: Some("postgres".into()), ..Overrides::default() }).unwrap_err();
+        assert!(err.to_string().contains("CLAWVAULT_DATABASE_URL"), "{err}");
+
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "storage = \"postgres\"\ndatabase_url = \"postgres://u:pw@db/cv\"\n").unwrap();
+        let err = Config::load(&Overrides { config_file: Some(path), ..Overrides::default() }).unwrap_err().to_string();
+        assert!(err.contains("must not be written in the configuration file"), "{err}");
+        assert!(!err.contains("pw@"), "{err}");
+
+        let err = Config::load(&Overrides { storage: Some("mysql".into()), ..Overrides::default() }).unwrap_err();
+        assert!(err.to_string().contains("unknown"), "{err}");
     }
 
     #[test]

@@ -125,6 +125,7 @@ impl From<clawvault_store::StoreError> for ApiError {
     fn from(e: clawvault_store::StoreError) -> Self {
         match e {
             clawvault_store::StoreError::Conflict(what) => Self::Conflict(what.to_owned()),
+            clawvault_store::StoreError::Unstorable(what) => Self::BadRequest(what.to_owned()),
             other => Self::Internal(other.to_string()),
         }
     }

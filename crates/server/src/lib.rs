@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 mod data_dir;
 pub mod error;
+pub mod follow;
 mod json;
 mod limits;
 pub mod native;
@@ -36,11 +37,12 @@ use clawvault_core::crypto::{DataKey, RootKey};
 use clawvault_core::keyring::{MasterSecret, Purpose};
 use clawvault_core::time_util::now;
 use clawvault_store::{ServerKeyRecord, Store, StoreError};
+use clawvault_store_postgres::{PgOptions, PgStore};
 use clawvault_store_sqlite::{OpenMode, SqliteStore};
 use tokio::net::TcpListener;
 
 pub use app::{app, openapi};
-pub use config::{Config, ConfigError, Overrides};
+pub use config::{Config, ConfigError, Overrides, Storage};
 pub use data_dir::{ADMIN_KEY_FILE, DataDir};
 pub use state::AppState;
 
@@ -112,10 +114,44 @@ enum Bound {
     Tls(TlsListener),
 }
 
+/// The opened database, kept to close it at the end.
+enum Backend {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PgStore>),
+}
+
+impl Backend {
+    async fn open(config: &Config, data_dir: &DataDir) -> Result<Self, ServerError> {
+        Ok(match &config.storage {
+            Storage::Sqlite => {
+                Self::Sqlite(Arc::new(SqliteStore::open(&data_dir.database(), OpenMode::ReadWrite).await?))
+            }
+            Storage::Postgres { url, max_connections } => {
+                let options = PgOptions { max_connections: *max_connections, ..PgOptions::default() };
+                Self::Postgres(Arc::new(PgStore::connect(url, &options).await?))
+            }
+        })
+    }
+
+    fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(s) => s.clone(),
+            Self::Postgres(s) => s.clone(),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Sqlite(s) => s.close().await,
+            Self::Postgres(s) => s.close().await,
+        }
+    }
+}
+
 /// A started server: data directory open, listener bound, not yet serving.
 pub struct Server {
     state: AppState,
-    store: Arc<SqliteStore>,
+    store: Backend,
     listener: Bound,
     local_addr: SocketAddr,
     new_admin_key: Option<ApiKey>,
@@ -137,8 +173,11 @@ impl Server {
     pub async fn start(config: Config) -> Result<Self, ServerError> {
         let data_dir = DataDir::open_or_create(&config.data_dir)?;
         let root: Arc<dyn RootKey> = Arc::new(data_dir.root_key(true)?);
-        let sqlite = Arc::new(SqliteStore::open(&data_dir.database(), OpenMode::ReadWrite).await?);
-        let store: Arc<dyn Store> = sqlite.clone();
+        let backend = Backend::open(&config, &data_dir).await?;
+        let store = backend.store();
+        // Before anything else is loaded: a change another server makes meanwhile is then
+        // either in what is loaded or after this position.
+        let follower = follow::Follower::start_at(store.as_ref()).await?;
         let master = master_secret(store.as_ref(), root.as_ref(), true).await?;
         let chain_key = ChainKey::new(master.derive(Purpose::AuditChain));
         let api_key_hash = master.derive(Purpose::ApiKeyHash);
@@ -167,14 +206,16 @@ impl Server {
             None => Bound::Plain(tcp),
         };
 
-        let state = AppState::new(store, root, chain_key, api_key_hash, enrollment_seal, tokens, config);
+        let keys = state::DerivedKeys { chain_key, api_key_hash, enrollment_seal };
+        let state = AppState::new(store, root, keys, tokens, config, follower);
+        follow::spawn(&state);
         let new_admin_key = service::keys::bootstrap_admin(&state)
             .await
             .map_err(|e| ServerError::DataDir(format!("creating the first admin: {e}")))?;
         if let Some(key) = &new_admin_key {
             data_dir::write_private(&data_dir.admin_key_file(), format!("{}\n", key.expose()).as_bytes())?;
         }
-        Ok(Self { state, store: sqlite, listener, local_addr, new_admin_key, data_dir })
+        Ok(Self { state, store: backend, listener, local_addr, new_admin_key, data_dir })
     }
 
     /// The bound address (useful with port 0).

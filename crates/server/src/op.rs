@@ -80,9 +80,11 @@ impl<'a> Op<'a> {
         self.actor_id = actor_id;
     }
 
-    /// Sets the resource id.
+    /// Sets the resource id (a caller's path may carry control characters: they are written
+    /// as `\u{..}` escapes, so an audit record never holds raw control bytes, which would also
+    /// be refused by PostgreSQL's text type).
     pub fn resource(&mut self, id: impl Into<String>) {
-        self.resource_id = id.into();
+        self.resource_id = printable(id.into());
     }
 
     /// Sets the vault.
@@ -119,7 +121,7 @@ impl<'a> Op<'a> {
         let mut e = self.event(Outcome::Success);
         e.action = action.to_owned();
         e.resource_type = resource_type.to_owned();
-        e.resource_id = resource_id;
+        e.resource_id = printable(resource_id);
         e.details = "{}".to_owned();
         e
     }
@@ -167,5 +169,21 @@ impl<'a> Op<'a> {
                 Err(e)
             }
         }
+    }
+}
+
+fn printable(s: String) -> String {
+    if !s.chars().any(char::is_control) {
+        return s;
+    }
+    s.chars().map(|c| if c.is_control() { format!("\\u{{{:04x}}}", u32::from(c)) } else { c.to_string() }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(super::printable("v/a\u{0}b\nc".into()), "v/a\\u{0000}b\\u{000a}c");
+        assert_eq!(super::printable("v/plain".into()), "v/plain");
     }
 }

@@ -5,8 +5,8 @@
 //! dropped by every change made through this server (write, rotate, disable, delete, restore,
 //! vault deletion), and a read that raced with a change never stores its (possibly stale) row:
 //! each invalidation bumps an epoch, and a row is kept only if no invalidation happened while
-//! it was being read. Only for stores this process writes alone (embedded SQLite); a shared
-//! database's other writers would not invalidate it.
+//! it was being read. With a shared database, other servers' changes arrive through the change
+//! log ([`crate::follow`]) before a request looks here.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +77,15 @@ impl SecretCache {
             if let Some(v) = entries.remove(&vault_id) {
                 self.len.fetch_sub(v.len() as u64, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Drops every entry.
+    pub fn forget_all(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            entries.clear();
+            self.len.store(0, Ordering::Relaxed);
         }
     }
 }

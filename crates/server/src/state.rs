@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::auth::TokenService;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::follow::Follower;
 use crate::limits::Limits;
 use crate::secret_cache::SecretCache;
 use crate::service::access::AccessCache;
@@ -57,6 +58,8 @@ pub struct Inner {
     pub access: AccessCache,
     /// Abuse limits.
     pub limits: Limits,
+    /// How far this server has followed other servers' changes.
+    pub follower: Follower,
     vaults: RwLock<HashMap<Uuid, Arc<OpenVault>>>,
 }
 
@@ -78,19 +81,29 @@ impl Deref for AppState {
     }
 }
 
+/// Keys derived from the master secret.
+pub struct DerivedKeys {
+    /// Audit chain key.
+    pub chain_key: ChainKey,
+    /// Key for API-key hashes.
+    pub api_key_hash: SubKey,
+    /// Key sealing approved agents' keys until delivery.
+    pub enrollment_seal: DataKey,
+}
+
 impl AppState {
     /// Assembles the state.
     #[must_use]
     pub fn new(
         store: Arc<dyn Store>,
         root: Arc<dyn RootKey>,
-        chain_key: ChainKey,
-        api_key_hash: SubKey,
-        enrollment_seal: DataKey,
+        keys: DerivedKeys,
         tokens: TokenService,
         config: Config,
+        follower: Follower,
     ) -> Self {
         let limits = Limits::new(&config);
+        let DerivedKeys { chain_key, api_key_hash, enrollment_seal } = keys;
         Self(Arc::new(Inner {
             store,
             root,
@@ -102,8 +115,17 @@ impl AppState {
             secrets: SecretCache::default(),
             access: AccessCache::default(),
             limits,
+            follower,
             vaults: RwLock::new(HashMap::new()),
         }))
+    }
+}
+
+impl AppState {
+    /// A handle that does not keep the server alive (background tasks).
+    #[must_use]
+    pub fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.0)
     }
 }
 
@@ -149,6 +171,13 @@ impl Inner {
     pub fn forget_vault(&self, id: Uuid) {
         if let Ok(mut cache) = self.vaults.write() {
             cache.remove(&id);
+        }
+    }
+
+    /// Drops every opened vault.
+    pub fn forget_vaults(&self) {
+        if let Ok(mut cache) = self.vaults.write() {
+            cache.clear();
         }
     }
 }

@@ -54,6 +54,10 @@ impl Default for PgOptions {
 }
 
 pub(crate) fn backend(e: sql::Error) -> StoreError {
+    // 22021: a NUL character in text, which PostgreSQL cannot store.
+    if e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "22021") {
+        return StoreError::Unstorable("text must not contain NUL characters");
+    }
     StoreError::Backend(describe(&e))
 }
 

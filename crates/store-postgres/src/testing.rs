@@ -17,6 +17,7 @@ pub struct TestDatabase {
     pub url: String,
     name: String,
     admin: String,
+    keep: bool,
 }
 
 fn admin_url() -> String {
@@ -44,12 +45,23 @@ impl TestDatabase {
         sql::dynamic(format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("CREATE DATABASE");
         let _ = conn.close().await;
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        Self { url: format!("{base}/{name}"), name, admin }
+        Self { url: format!("{base}/{name}"), name, admin, keep: false }
+    }
+
+    /// Keeps the database after this value is gone (servers in other processes use it;
+    /// `scripts/test` drops every `clawvault_test_*` database at the end) and returns its URL.
+    #[must_use]
+    pub fn keep(mut self) -> String {
+        self.keep = true;
+        self.url.clone()
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         let (admin, name) = (self.admin.clone(), self.name.clone());
         // Drop may run inside a runtime, where blocking on another is not allowed: use a
         // thread of its own.

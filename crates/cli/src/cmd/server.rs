@@ -47,6 +47,10 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     let overrides = Overrides {
         config_file: args.config,
         data_dir: args.data_dir,
+        storage: args.storage,
+        // Only from the environment: a flag would show the password in `ps`.
+        database_url: std::env::var("CLAWVAULT_DATABASE_URL").ok().filter(|u| !u.is_empty()),
+        database_url_file: args.database_url_file,
         listen: args.listen,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,

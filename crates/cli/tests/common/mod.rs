@@ -59,6 +59,7 @@ impl TestServer {
 
     /// Like [`start_at`], returning the failure text instead of panicking.
     pub fn try_start_at(data_dir: &Path, opts: &Options) -> Result<Self, String> {
+        let opts = &on_storage_under_test(data_dir, opts);
         let log_file = data_dir.with_extension(format!("log.{}", std::process::id()));
         let log_file = unique(&log_file);
         let log = std::fs::File::create(&log_file).unwrap();
@@ -194,6 +195,36 @@ impl TestServer {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_file).unwrap_or_default()
     }
+}
+
+/// Whether `CLAWVAULT_TEST_STORAGE=postgres` asks for every server on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("CLAWVAULT_TEST_STORAGE").is_ok_and(|s| s == "postgres")
+}
+
+/// A fresh PostgreSQL database that outlives this process, by URL.
+pub fn new_database() -> String {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(clawvault_store_postgres::testing::TestDatabase::create()).keep()
+}
+
+/// On PostgreSQL: one database per data directory (a restart on the same directory finds its
+/// data), remembered in a file beside the directory, unless the caller named one.
+fn on_storage_under_test(data_dir: &Path, opts: &Options) -> Options {
+    let named = opts.env.iter().any(|(k, _)| k == "CLAWVAULT_DATABASE_URL");
+    if !on_postgres() || named {
+        return opts.clone();
+    }
+    let marker = data_dir.with_extension("database-url");
+    let url = std::fs::read_to_string(&marker).unwrap_or_else(|_| {
+        let url = new_database();
+        std::fs::write(&marker, &url).unwrap();
+        url
+    });
+    let mut opts = opts.clone();
+    opts.args.extend(["--storage".to_owned(), "postgres".to_owned()]);
+    opts.env.push(("CLAWVAULT_DATABASE_URL".to_owned(), url));
+    opts
 }
 
 fn unique(p: &Path) -> PathBuf {

@@ -92,6 +92,8 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await.unwrap_or(ClientIp(None));
+        // Revocations, policy changes and writes made by other servers apply to this request.
+        crate::follow::catch_up(state).await?;
         let verified = bearer(parts).and_then(|token| {
             if token.starts_with("1ck_") || token.starts_with("ocv_") {
                 return Err(ApiError::Unauthorized(

@@ -207,6 +207,24 @@ impl TokenService {
         write(&self.keys).push(Arc::new(key));
     }
 
+    /// Replaces every key (another server rotated): the last one signs.
+    pub fn replace_keys(&self, keys: Vec<SigningKey>) {
+        if !keys.is_empty() {
+            *write(&self.keys) = keys.into_iter().map(Arc::new).collect();
+        }
+    }
+
+    /// Forgets the verified tokens of a principal, so that their next request is admitted
+    /// afresh against the database (another server changed them).
+    pub fn evict(&self, principal_id: Uuid) {
+        write(&self.verified).retain(|_, p| p.id() != principal_id);
+    }
+
+    /// Forgets every verified token.
+    pub fn evict_all(&self) {
+        write(&self.verified).clear();
+    }
+
     fn sign(&self, claims: &Claims) -> Result<String, ServerError> {
         let key =
             read(&self.keys).last().cloned().ok_or_else(|| ServerError::RootKey("no token signing key".into()))?;

@@ -33,6 +33,13 @@ impl AccessCache {
             m.remove(&principal_id);
         }
     }
+
+    /// Drops every principal's rules.
+    pub fn forget_all(&self) {
+        if let Ok(mut m) = self.rules.write() {
+            m.clear();
+        }
+    }
 }
 
 /// Parses a stored policy into a rule.

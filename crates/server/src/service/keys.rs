@@ -175,7 +175,11 @@ pub async fn bootstrap_admin(state: &AppState) -> ApiResult<Option<ApiKey>> {
     op.actor("system", String::new());
     op.resource(user.id.to_string());
     let event = op.event(Outcome::Success);
-    state.store.create_user(&user, AuditBatch::new(&state.chain_key, &[event])).await?;
+    match state.store.create_user(&user, AuditBatch::new(&state.chain_key, &[event])).await {
+        // Another replica starting on the same empty database got there first.
+        Err(clawvault_store::StoreError::Conflict(_)) => return Ok(None),
+        other => other?,
+    }
     let (record, key) = mint(state, user.id, "bootstrap admin key", Vec::new(), None)?;
     let mut op = Op::anonymous(state, None, "api_key.create", "api_key");
     op.actor("system", String::new());

@@ -1,0 +1,113 @@
+//! Following other servers on a shared database. What a server keeps in memory (opened vaults,
+//! cached versions, verified tokens, parsed policies, signing keys) is dropped when the store's
+//! change log says another server changed it. Every authenticated request first reads the log
+//! past this server's position (one indexed query), so a change committed anywhere before a
+//! request arrives is applied before that request is decided; `NOTIFY` only wakes idle servers
+//! early. Embedded stores have no other writer and skip all of this.
+
+use std::sync::Weak;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use clawvault_core::time_util::now;
+use clawvault_store::{Change, Store};
+
+use crate::error::ApiResult;
+use crate::state::{AppState, Inner};
+
+/// This server's position in the change log.
+#[derive(Debug)]
+pub struct Follower {
+    applied: AtomicI64,
+    shared: bool,
+}
+
+impl Follower {
+    /// Starts at `position`, read before anything was loaded from the store (so nothing
+    /// changed after loading goes unseen).
+    pub async fn start_at(store: &dyn Store) -> Result<Self, clawvault_store::StoreError> {
+        let shared = store.shared();
+        let position = if shared { store.change_position().await? } else { 0 };
+        Ok(Self { applied: AtomicI64::new(position), shared })
+    }
+}
+
+/// Applies every change committed since this server's position. Concurrent requests may apply
+/// the same change twice, which is harmless; the position moves only after a change is
+/// applied, so no request passes a change that is still being applied.
+///
+/// # Errors
+/// Storage failures.
+pub async fn catch_up(state: &Inner) -> ApiResult<()> {
+    if !state.follower.shared {
+        return Ok(());
+    }
+    let from = state.follower.applied.load(Ordering::Acquire);
+    let batch = state.store.changes_since(from).await?;
+    if batch.position == from {
+        return Ok(());
+    }
+    if !batch.complete {
+        tracing::warn!("fell behind the change log: dropping everything kept in memory");
+        forget_everything(state).await?;
+    }
+    for change in &batch.changes {
+        apply(state, change).await?;
+    }
+    state.follower.applied.fetch_max(batch.position, Ordering::AcqRel);
+    Ok(())
+}
+
+async fn apply(state: &Inner, change: &Change) -> ApiResult<()> {
+    match change {
+        Change::Secret { vault_id, path } => state.secrets.forget(*vault_id, path),
+        Change::Vault(id) => {
+            state.forget_vault(*id);
+            state.secrets.forget_vault(*id);
+        }
+        // Their next request is admitted afresh: the database says whether they still stand.
+        Change::Agent(id) | Change::User(id) => {
+            state.tokens.evict(*id);
+            state.access.forget(*id);
+        }
+        Change::ApiKey(id) => state.tokens.kill_api_key(*id),
+        Change::Policies(principal) => state.access.forget(*principal),
+        Change::Token(jti) => state.tokens.revoke(jti),
+        Change::ServerKeys => reload_keys(state).await?,
+    }
+    Ok(())
+}
+
+async fn reload_keys(state: &Inner) -> ApiResult<()> {
+    let keys = crate::signing::load(state.store.as_ref(), state.root.as_ref())
+        .await
+        .map_err(|e| crate::error::ApiError::Internal(format!("reloading token signing keys: {e}")))?;
+    state.tokens.replace_keys(keys);
+    Ok(())
+}
+
+async fn forget_everything(state: &Inner) -> ApiResult<()> {
+    state.forget_vaults();
+    state.secrets.forget_all();
+    state.access.forget_all();
+    state.tokens.evict_all();
+    for jti in state.store.revoked_tokens(now()).await? {
+        state.tokens.revoke(&jti);
+    }
+    reload_keys(state).await
+}
+
+/// Catches up whenever the store announces changes, so idle servers drop stale state early.
+/// Ends with the server.
+pub fn spawn(state: &AppState) {
+    let Some(signal) = state.store.change_signal() else { return };
+    let weak: Weak<Inner> = state.downgrade();
+    tokio::spawn(async move {
+        loop {
+            signal.notified().await;
+            let Some(state) = weak.upgrade() else { return };
+            if let Err(e) = catch_up(&state).await {
+                tracing::warn!(error = %e, "following the change log failed; the next request retries");
+            }
+        }
+    });
+}

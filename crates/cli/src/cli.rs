@@ -85,8 +85,8 @@ Examples:
   CLAWVAULT_DATABASE_URL=postgres://clawvault@db:5432/clawvault \
       clawvault server --storage postgres --listen 0.0.0.0:8420   # one of several replicas
 
-With --storage postgres every replica needs the same root.key in its data directory; the
-database URL comes from CLAWVAULT_DATABASE_URL or --database-url-file, never from a flag.
+With --storage postgres every replica needs the same root key (root.key in its data directory,
+or --root-key-file); the database URL comes from CLAWVAULT_DATABASE_URL or --database-url-file, never from a flag.
 
 Every flag can also come from the environment (CLAWVAULT_DATA_DIR, CLAWVAULT_LISTEN, ...) or the
 config file; flags win over the environment, which wins over the file.")]
@@ -100,6 +100,9 @@ pub struct ServerArgs {
     /// Where the data lives: sqlite (one server, the default) or postgres (several replicas).
     #[arg(long, env = "CLAWVAULT_STORAGE", value_name = "KIND")]
     pub storage: Option<String>,
+    /// The root key file, when not root.key in the data directory (replicas share one).
+    #[arg(long, env = "CLAWVAULT_ROOT_KEY_FILE", value_name = "FILE")]
+    pub root_key_file: Option<PathBuf>,
     /// A file holding the PostgreSQL URL (a mounted Kubernetes Secret, say).
     #[arg(long, env = "CLAWVAULT_DATABASE_URL_FILE", value_name = "FILE")]
     pub database_url_file: Option<PathBuf>,

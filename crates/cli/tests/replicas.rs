@@ -56,7 +56,14 @@ fn three_replicas_on_one_database() {
     let first = tmp.path().join("r0");
     let r0 = TestServer::start_at(&first, &options(&url));
     let r1 = TestServer::start_at(&replica_dir(tmp.path(), "r1", &first.join("root.key")), &options(&url));
-    let mut r2 = TestServer::start_at(&replica_dir(tmp.path(), "r2", &first.join("root.key")), &options(&url));
+    // r2 reads the key from a file outside its data directory, read-only as a mounted Secret.
+    let mounted = tmp.path().join("secret-root.key");
+    std::fs::copy(first.join("root.key"), &mounted).unwrap();
+    std::fs::set_permissions(&mounted, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let mut with_key = options(&url);
+    with_key.args.extend(["--root-key-file".to_owned(), mounted.display().to_string()]);
+    let mut r2 = TestServer::start_at(&tmp.path().join("r2"), &with_key);
+    assert!(!tmp.path().join("r2/root.key").exists(), "no key is made where one was given");
     assert!(!r1.stdout.iter().any(|l| l.contains("First admin")), "only one replica bootstraps");
     let bases = [r0.base.clone(), r1.base.clone(), r2.base.clone()];
 
@@ -254,7 +261,20 @@ fn three_replicas_on_one_database() {
     assert!(events["total"].as_u64().unwrap() >= u64::try_from(acks.len()).unwrap(), "{events}");
 
     // The killed replica comes back and serves everything.
-    let r2 = TestServer::start_at(&tmp.path().join("r2"), &options(&url));
+    let r2 = TestServer::start_at(&tmp.path().join("r2"), &with_key);
     let got: Value = r2.get(&admin, &format!("/v1/vaults/{vault}/secrets/bots/token")).send().unwrap().json().unwrap();
     assert_eq!(got["value"], "t");
+}
+
+#[test]
+fn readiness_follows_the_database() {
+    let url = new_database();
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start_at(&tmp.path().join("r"), &options(&url));
+    let ready = |s: &TestServer| s.http.get(s.url("/v1/health/ready")).send().unwrap().status().as_u16();
+    assert_eq!(ready(&s), 200);
+    // The database goes away: not ready (503), yet alive (200), so it is not restarted.
+    common::drop_database(&url);
+    assert_eq!(ready(&s), 503);
+    assert_eq!(s.http.get(s.url("/v1/health")).send().unwrap().status(), 200);
 }

@@ -69,6 +69,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The database.
     pub storage: Storage,
+    /// The root key file, when not `root.key` in the data directory (never created).
+    pub root_key_file: Option<PathBuf>,
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     pub listen: SocketAddr,
     /// TLS, when both files are given.
@@ -94,6 +96,7 @@ pub struct Config {
 pub struct FileConfig {
     data_dir: Option<PathBuf>,
     storage: Option<String>,
+    root_key_file: Option<PathBuf>,
     database_url_file: Option<PathBuf>,
     database_max_connections: Option<u32>,
     /// Only read to refuse it with advice: a URL with a password must not sit in a file that
@@ -119,6 +122,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--storage` / `CLAWVAULT_STORAGE`.
     pub storage: Option<String>,
+    /// `--root-key-file` / `CLAWVAULT_ROOT_KEY_FILE`.
+    pub root_key_file: Option<PathBuf>,
     /// `CLAWVAULT_DATABASE_URL` (environment only: never a flag, which `ps` would show).
     pub database_url: Option<String>,
     /// `--database-url-file` / `CLAWVAULT_DATABASE_URL_FILE`.
@@ -170,6 +175,15 @@ impl Config {
         };
 
         let storage = storage(overrides, &file, &mut problems);
+        let root_key_file = overrides.root_key_file.clone().or_else(|| file.root_key_file.clone());
+        if let Some(p) = &root_key_file
+            && !p.is_file()
+        {
+            problems.push(format!(
+                "root_key_file {} does not exist or is not a file: copy the root key the first server created",
+                p.display()
+            ));
+        }
         let data_dir = overrides.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         if data_dir.as_os_str().is_empty() {
             problems.push("data_dir is empty: give a directory such as ./clawvault-data".to_owned());
@@ -245,6 +259,7 @@ impl Config {
             Ok(Self {
                 data_dir,
                 storage,
+                root_key_file,
                 listen,
                 tls,
                 log,
@@ -354,6 +369,9 @@ mod tests {
         let err = Config::load(&Overrides { config_file: Some(path), ..Overrides::default() }).unwrap_err().to_string();
         assert!(err.contains("must not be written in the configuration file"), "{err}");
         assert!(!err.contains("pw@"), "{err}");
+
+        let missing = Overrides { root_key_file: Some(dir.path().join("nope.key")), ..Overrides::default() };
+        assert!(Config::load(&missing).unwrap_err().to_string().contains("root_key_file"));
 
         let err = Config::load(&Overrides { storage: Some("mysql".into()), ..Overrides::default() }).unwrap_err();
         assert!(err.to_string().contains("unknown"), "{err}");

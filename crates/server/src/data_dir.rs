@@ -99,23 +99,37 @@ impl DataDir {
             write_private(&path, text.as_bytes())?;
             return Ok(SoftwareRootKey::new(key));
         }
-        check_private(&path)?;
-        let text = Zeroizing::new(
-            fs::read_to_string(&path)
-                .map_err(|e| ServerError::RootKey(format!("cannot read {}: {e}", path.display())))?,
-        );
-        let encoded = text
-            .trim()
-            .strip_prefix(ROOT_KEY_HEADER)
-            .ok_or_else(|| ServerError::RootKey(format!("{} is not a clawvault root key file", path.display())))?;
-        let raw = Zeroizing::new(
-            STANDARD
-                .decode(encoded)
-                .map_err(|_| ServerError::RootKey(format!("{} is corrupt (not base64)", path.display())))?,
-        );
-        let key = DataKey::from_slice(&raw).map_err(|e| ServerError::RootKey(format!("{}: {e}", path.display())))?;
-        Ok(SoftwareRootKey::new(key))
+        load_root_key(&path)
     }
+}
+
+/// Loads a root key file that must exist (`root_key_file`: a mounted Kubernetes Secret, say).
+///
+/// # Errors
+/// [`ServerError::RootKey`] when the file is missing, unreadable, readable by others, or
+/// malformed.
+pub fn load_root_key(path: &Path) -> Result<SoftwareRootKey, ServerError> {
+    if !path.exists() {
+        return Err(ServerError::RootKey(format!(
+            "{} does not exist: every replica needs the root key the first server created",
+            path.display()
+        )));
+    }
+    check_private(path)?;
+    let text = Zeroizing::new(
+        fs::read_to_string(path).map_err(|e| ServerError::RootKey(format!("cannot read {}: {e}", path.display())))?,
+    );
+    let encoded = text
+        .trim()
+        .strip_prefix(ROOT_KEY_HEADER)
+        .ok_or_else(|| ServerError::RootKey(format!("{} is not a clawvault root key file", path.display())))?;
+    let raw = Zeroizing::new(
+        STANDARD
+            .decode(encoded)
+            .map_err(|_| ServerError::RootKey(format!("{} is corrupt (not base64)", path.display())))?,
+    );
+    let key = DataKey::from_slice(&raw).map_err(|e| ServerError::RootKey(format!("{}: {e}", path.display())))?;
+    Ok(SoftwareRootKey::new(key))
 }
 
 /// Refuses key files that group or others can read, as ssh does.

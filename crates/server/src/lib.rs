@@ -172,7 +172,10 @@ impl Server {
     /// A [`ServerError`] that says what to fix.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
         let data_dir = DataDir::open_or_create(&config.data_dir)?;
-        let root: Arc<dyn RootKey> = Arc::new(data_dir.root_key(true)?);
+        let root: Arc<dyn RootKey> = Arc::new(match &config.root_key_file {
+            Some(path) => data_dir::load_root_key(path)?,
+            None => data_dir.root_key(true)?,
+        });
         let backend = Backend::open(&config, &data_dir).await?;
         let store = backend.store();
         // Before anything else is loaded: a change another server makes meanwhile is then

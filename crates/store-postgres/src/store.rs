@@ -266,6 +266,10 @@ impl Store for PgStore {
         audit::after(self.pool(), after_seq, limit).await
     }
 
+    async fn ping(&self) -> Result<()> {
+        crate::sql::query("SELECT 1").execute(self.pool()).await.map(|_| ()).map_err(crate::backend)
+    }
+
     fn shared(&self) -> bool {
         true
     }

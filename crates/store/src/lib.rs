@@ -264,6 +264,11 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `limit` events with `seq > after_seq`, in order (for verification).
     async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<ChainedEvent>>;
 
+    /// Checks that the database answers (readiness).
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
     // --- following other servers ------------------------------------------------------------
 
     /// Whether other servers may write this database, so that what a server keeps in memory

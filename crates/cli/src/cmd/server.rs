@@ -48,6 +48,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         config_file: args.config,
         data_dir: args.data_dir,
         storage: args.storage,
+        root_key_file: args.root_key_file,
         // Only from the environment: a flag would show the password in `ps`.
         database_url: std::env::var("CLAWVAULT_DATABASE_URL").ok().filter(|u| !u.is_empty()),
         database_url_file: args.database_url_file,

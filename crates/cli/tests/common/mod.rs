@@ -208,6 +208,15 @@ pub fn new_database() -> String {
     rt.block_on(clawvault_store_postgres::testing::TestDatabase::create()).keep()
 }
 
+/// Drops a database made by [`new_database`], cutting off its connections.
+pub fn drop_database(url: &str) {
+    let (admin_base, name) = url.rsplit_once('/').unwrap();
+    let admin = std::env::var("CLAWVAULT_TEST_PG_URL").unwrap_or_else(|_| format!("{admin_base}/postgres"));
+    let out =
+        Command::new("psql").arg(&admin).arg("-qc").arg(format!("DROP DATABASE {name} WITH (FORCE)")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// On PostgreSQL: one database per data directory (a restart on the same directory finds its
 /// data), remembered in a file beside the directory, unless the caller named one.
 fn on_storage_under_test(data_dir: &Path, opts: &Options) -> Options {

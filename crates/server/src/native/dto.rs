@@ -489,7 +489,7 @@ pub struct VerifyOut {
 /// `GET /v1/health`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`.
+    /// `ok`, or why the server cannot serve.
     pub status: &'static str,
     /// Server version.
     pub version: &'static str,

@@ -36,29 +36,27 @@ pub(crate) async fn create_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBat
 }
 
 pub(crate) async fn policy(s: &PgStore, id: Uuid) -> Result<Option<PolicyRecord>> {
-    let row =
-        sql::query("SELECT * FROM policies WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
-    row.as_ref().map(rows::policy).transpose()
+    rows::one(s, sql::query("SELECT * FROM policies WHERE id = $1").bind(id), rows::policy).await
 }
 
 pub(crate) async fn list_policies(s: &PgStore, vault_id: Uuid) -> Result<Vec<PolicyRecord>> {
-    let found = sql::query("SELECT * FROM policies WHERE vault_id = $1 ORDER BY created_at, id")
-        .bind(vault_id)
-        .fetch_all(s.pool())
-        .await
-        .map_err(backend)?;
-    rows::all(&found, rows::policy)
+    rows::many(
+        s,
+        sql::query("SELECT * FROM policies WHERE vault_id = $1 ORDER BY created_at, id").bind(vault_id),
+        rows::policy,
+    )
+    .await
 }
 
 pub(crate) async fn policies_of(s: &PgStore, kind: PrincipalKind, principal_id: Uuid) -> Result<Vec<PolicyRecord>> {
-    let found =
+    rows::many(
+        s,
         sql::query("SELECT * FROM policies WHERE principal_id = $1 AND principal_kind = $2 ORDER BY created_at, id")
             .bind(principal_id)
-            .bind(kind.as_str())
-            .fetch_all(s.pool())
-            .await
-            .map_err(backend)?;
-    rows::all(&found, rows::policy)
+            .bind(kind.as_str()),
+        rows::policy,
+    )
+    .await
 }
 
 /// Runs a change to one policy with its audit events; the principal it names must reload its
@@ -129,18 +127,16 @@ pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatc
 }
 
 pub(crate) async fn share(s: &PgStore, id: Uuid) -> Result<Option<ShareRecord>> {
-    let row =
-        sql::query("SELECT * FROM shares WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
-    row.as_ref().map(rows::share).transpose()
+    rows::one(s, sql::query("SELECT * FROM shares WHERE id = $1").bind(id), rows::share).await
 }
 
 pub(crate) async fn shares_where(s: &PgStore, column: &'static str, who: Uuid) -> Result<Vec<ShareRecord>> {
-    let found = sql::dynamic(format!("SELECT * FROM shares WHERE {column} = $1 ORDER BY created_at DESC, id"))
-        .bind(who)
-        .fetch_all(s.pool())
-        .await
-        .map_err(backend)?;
-    rows::all(&found, rows::share)
+    rows::many(
+        s,
+        sql::dynamic(format!("SELECT * FROM shares WHERE {column} = $1 ORDER BY created_at DESC, id")).bind(who),
+        rows::share,
+    )
+    .await
 }
 
 pub(crate) async fn change_share(s: &PgStore, id: Uuid, change: ShareChange, batch: AuditBatch<'_>) -> Result<bool> {

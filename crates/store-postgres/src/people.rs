@@ -13,12 +13,7 @@ use crate::rows;
 use crate::{PgStore, audit, backend, changes, conflict_on_unique};
 
 pub(crate) async fn server_key(s: &PgStore, name: &str) -> Result<Option<ServerKeyRecord>> {
-    let row = sql::query("SELECT * FROM server_keys WHERE name = $1")
-        .bind(name)
-        .fetch_optional(s.pool())
-        .await
-        .map_err(backend)?;
-    row.as_ref().map(rows::server_key).transpose()
+    rows::one(s, sql::query("SELECT * FROM server_keys WHERE name = $1").bind(name), rows::server_key).await
 }
 
 pub(crate) async fn insert_server_key(s: &PgStore, key: ServerKeyRecord) -> Result<ServerKeyRecord> {
@@ -41,12 +36,12 @@ pub(crate) async fn insert_server_key(s: &PgStore, key: ServerKeyRecord) -> Resu
 }
 
 pub(crate) async fn server_keys(s: &PgStore, prefix: &str) -> Result<Vec<ServerKeyRecord>> {
-    let found = sql::query("SELECT * FROM server_keys WHERE starts_with(name, $1) ORDER BY created_at, name")
-        .bind(prefix)
-        .fetch_all(s.pool())
-        .await
-        .map_err(backend)?;
-    rows::all(&found, rows::server_key)
+    rows::many(
+        s,
+        sql::query("SELECT * FROM server_keys WHERE starts_with(name, $1) ORDER BY created_at, name").bind(prefix),
+        rows::server_key,
+    )
+    .await
 }
 
 pub(crate) async fn create_user(s: &PgStore, user: &UserRecord, batch: AuditBatch<'_>) -> Result<()> {
@@ -64,9 +59,7 @@ pub(crate) async fn create_user(s: &PgStore, user: &UserRecord, batch: AuditBatc
 }
 
 pub(crate) async fn user(s: &PgStore, id: Uuid) -> Result<Option<UserRecord>> {
-    let row =
-        sql::query("SELECT * FROM users WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
-    row.as_ref().map(rows::user).transpose()
+    rows::one(s, sql::query("SELECT * FROM users WHERE id = $1").bind(id), rows::user).await
 }
 
 pub(crate) async fn count_users(s: &PgStore) -> Result<u64> {
@@ -75,8 +68,7 @@ pub(crate) async fn count_users(s: &PgStore) -> Result<u64> {
 }
 
 pub(crate) async fn list_users(s: &PgStore) -> Result<Vec<UserRecord>> {
-    let found = sql::query("SELECT * FROM users ORDER BY created_at, id").fetch_all(s.pool()).await.map_err(backend)?;
-    rows::all(&found, rows::user)
+    rows::many(s, sql::query("SELECT * FROM users ORDER BY created_at, id"), rows::user).await
 }
 
 /// Deletes one row by id with its audit events and changes, in one transaction, after
@@ -131,27 +123,20 @@ pub(crate) async fn create_api_key(s: &PgStore, key: &ApiKeyRecord, batch: Audit
 }
 
 pub(crate) async fn api_key(s: &PgStore, id: Uuid) -> Result<Option<ApiKeyRecord>> {
-    let row =
-        sql::query("SELECT * FROM api_keys WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
-    row.as_ref().map(rows::api_key).transpose()
+    rows::one(s, sql::query("SELECT * FROM api_keys WHERE id = $1").bind(id), rows::api_key).await
 }
 
 pub(crate) async fn api_key_by_hash(s: &PgStore, hash: &[u8]) -> Result<Option<ApiKeyRecord>> {
-    let row = sql::query("SELECT * FROM api_keys WHERE key_hash = $1")
-        .bind(hash)
-        .fetch_optional(s.pool())
-        .await
-        .map_err(backend)?;
-    row.as_ref().map(rows::api_key).transpose()
+    rows::one(s, sql::query("SELECT * FROM api_keys WHERE key_hash = $1").bind(hash), rows::api_key).await
 }
 
 pub(crate) async fn list_api_keys(s: &PgStore, user_id: Uuid) -> Result<Vec<ApiKeyRecord>> {
-    let found = sql::query("SELECT * FROM api_keys WHERE user_id = $1 ORDER BY created_at, id")
-        .bind(user_id)
-        .fetch_all(s.pool())
-        .await
-        .map_err(backend)?;
-    rows::all(&found, rows::api_key)
+    rows::many(
+        s,
+        sql::query("SELECT * FROM api_keys WHERE user_id = $1 ORDER BY created_at, id").bind(user_id),
+        rows::api_key,
+    )
+    .await
 }
 
 pub(crate) async fn delete_api_key(s: &PgStore, user_id: Uuid, key_id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
@@ -201,24 +186,15 @@ pub(crate) async fn create_agent(s: &PgStore, agent: &AgentRecord, batch: AuditB
 }
 
 pub(crate) async fn agent(s: &PgStore, id: Uuid) -> Result<Option<AgentRecord>> {
-    let row =
-        sql::query("SELECT * FROM agents WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
-    row.as_ref().map(rows::agent).transpose()
+    rows::one(s, sql::query("SELECT * FROM agents WHERE id = $1").bind(id), rows::agent).await
 }
 
 pub(crate) async fn agent_by_key_hash(s: &PgStore, hash: &[u8]) -> Result<Option<AgentRecord>> {
-    let row = sql::query("SELECT * FROM agents WHERE key_hash = $1")
-        .bind(hash)
-        .fetch_optional(s.pool())
-        .await
-        .map_err(backend)?;
-    row.as_ref().map(rows::agent).transpose()
+    rows::one(s, sql::query("SELECT * FROM agents WHERE key_hash = $1").bind(hash), rows::agent).await
 }
 
 pub(crate) async fn list_agents(s: &PgStore) -> Result<Vec<AgentRecord>> {
-    let found =
-        sql::query("SELECT * FROM agents ORDER BY created_at, id").fetch_all(s.pool()).await.map_err(backend)?;
-    rows::all(&found, rows::agent)
+    rows::many(s, sql::query("SELECT * FROM agents ORDER BY created_at, id"), rows::agent).await
 }
 
 pub(crate) async fn update_agent(s: &PgStore, a: &AgentRecord, batch: AuditBatch<'_>) -> Result<bool> {
@@ -286,22 +262,17 @@ pub(crate) async fn create_enrollment(s: &PgStore, e: &EnrollmentRecord, batch: 
 }
 
 pub(crate) async fn enrollment(s: &PgStore, id: Uuid) -> Result<Option<EnrollmentRecord>> {
-    let row = sql::query("SELECT * FROM enrollments WHERE id = $1")
-        .bind(id)
-        .fetch_optional(s.pool())
-        .await
-        .map_err(backend)?;
-    row.as_ref().map(rows::enrollment).transpose()
+    rows::one(s, sql::query("SELECT * FROM enrollments WHERE id = $1").bind(id), rows::enrollment).await
 }
 
 pub(crate) async fn pending_enrollments(s: &PgStore, now: OffsetDateTime) -> Result<Vec<EnrollmentRecord>> {
-    let found =
+    rows::many(
+        s,
         sql::query("SELECT * FROM enrollments WHERE status = 'pending' AND expires_at > $1 ORDER BY created_at")
-            .bind(now)
-            .fetch_all(s.pool())
-            .await
-            .map_err(backend)?;
-    rows::all(&found, rows::enrollment)
+            .bind(now),
+        rows::enrollment,
+    )
+    .await
 }
 
 pub(crate) async fn decide_enrollment(

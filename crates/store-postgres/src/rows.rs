@@ -1,8 +1,9 @@
 //! Rows to records. Ids are UUIDs, times TIMESTAMPTZ (microseconds, as the records keep them),
 //! lists native arrays; a value that does not decode is reported as corrupt, by column.
 
-use crate::sql::PgRow;
 use crate::sql::{Decode, Postgres, Row, Type};
+use crate::sql::{PgQuery, PgRow};
+use crate::{PgStore, backend};
 use clawvault_core::audit::{AuditEvent, ChainedEvent, Outcome};
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, EnrollmentRecord, EnrollmentStatus, PolicyRecord, PrincipalKind, Result, Role,
@@ -226,4 +227,14 @@ pub(crate) fn enrollment(row: &PgRow) -> Result<EnrollmentRecord> {
 /// Decodes every row.
 pub(crate) fn all<T>(rows: &[PgRow], f: impl Fn(&PgRow) -> Result<T>) -> Result<Vec<T>> {
     rows.iter().map(f).collect()
+}
+
+/// Runs a query for at most one row and decodes it.
+pub(crate) async fn one<T>(s: &PgStore, q: PgQuery<'_>, f: impl Fn(&PgRow) -> Result<T>) -> Result<Option<T>> {
+    q.fetch_optional(s.pool()).await.map_err(backend)?.as_ref().map(f).transpose()
+}
+
+/// Runs a query and decodes every row.
+pub(crate) async fn many<T>(s: &PgStore, q: PgQuery<'_>, f: impl Fn(&PgRow) -> Result<T>) -> Result<Vec<T>> {
+    all(&q.fetch_all(s.pool()).await.map_err(backend)?, f)
 }

@@ -32,24 +32,15 @@ pub(crate) async fn create_vault(s: &PgStore, v: &VaultRecord, batch: AuditBatch
 }
 
 pub(crate) async fn vault(s: &PgStore, id: Uuid) -> Result<Option<VaultRecord>> {
-    let row =
-        sql::query("SELECT * FROM vaults WHERE id = $1").bind(id).fetch_optional(s.pool()).await.map_err(backend)?;
-    row.as_ref().map(rows::vault).transpose()
+    rows::one(s, sql::query("SELECT * FROM vaults WHERE id = $1").bind(id), rows::vault).await
 }
 
 pub(crate) async fn vault_by_name(s: &PgStore, name: &str) -> Result<Option<VaultRecord>> {
-    let row = sql::query("SELECT * FROM vaults WHERE name = $1")
-        .bind(name)
-        .fetch_optional(s.pool())
-        .await
-        .map_err(backend)?;
-    row.as_ref().map(rows::vault).transpose()
+    rows::one(s, sql::query("SELECT * FROM vaults WHERE name = $1").bind(name), rows::vault).await
 }
 
 pub(crate) async fn list_vaults(s: &PgStore) -> Result<Vec<VaultRecord>> {
-    let found =
-        sql::query("SELECT * FROM vaults ORDER BY created_at, id").fetch_all(s.pool()).await.map_err(backend)?;
-    rows::all(&found, rows::vault)
+    rows::many(s, sql::query("SELECT * FROM vaults ORDER BY created_at, id"), rows::vault).await
 }
 
 pub(crate) async fn delete_vault(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
@@ -65,22 +56,19 @@ pub(crate) async fn delete_vault(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -
 }
 
 pub(crate) async fn secret(s: &PgStore, vault_id: Uuid, path: &str) -> Result<Option<SecretRecord>> {
-    let row = sql::dynamic(format!("SELECT {SECRET_COLUMNS} FROM secrets s WHERE s.vault_id = $1 AND s.path = $2"))
-        .bind(vault_id)
-        .bind(path)
-        .fetch_optional(s.pool())
-        .await
-        .map_err(backend)?;
-    row.as_ref().map(rows::secret).transpose()
+    rows::one(
+        s,
+        sql::dynamic(format!("SELECT {SECRET_COLUMNS} FROM secrets s WHERE s.vault_id = $1 AND s.path = $2"))
+            .bind(vault_id)
+            .bind(path),
+        rows::secret,
+    )
+    .await
 }
 
 pub(crate) async fn secret_by_id(s: &PgStore, id: Uuid) -> Result<Option<SecretRecord>> {
-    let row = sql::dynamic(format!("SELECT {SECRET_COLUMNS} FROM secrets s WHERE s.id = $1"))
-        .bind(id)
-        .fetch_optional(s.pool())
+    rows::one(s, sql::dynamic(format!("SELECT {SECRET_COLUMNS} FROM secrets s WHERE s.id = $1")).bind(id), rows::secret)
         .await
-        .map_err(backend)?;
-    row.as_ref().map(rows::secret).transpose()
 }
 
 pub(crate) async fn put_version(s: &PgStore, put: &PutVersion, batch: AuditBatch<'_>) -> Result<()> {
@@ -149,18 +137,19 @@ pub(crate) async fn version(
     path: &str,
     version: Option<i64>,
 ) -> Result<Option<(SecretRecord, VersionRecord)>> {
-    let row = sql::dynamic(format!(
-        "SELECT {SECRET_COLUMNS}, {VERSION_COLUMNS}, v.ciphertext AS v_ciphertext \
+    rows::one(
+        s,
+        sql::dynamic(format!(
+            "SELECT {SECRET_COLUMNS}, {VERSION_COLUMNS}, v.ciphertext AS v_ciphertext \
          FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE($3, s.current_version) \
          WHERE s.vault_id = $1 AND s.path = $2"
-    ))
-    .bind(vault_id)
-    .bind(path)
-    .bind(version)
-    .fetch_optional(s.pool())
+        ))
+        .bind(vault_id)
+        .bind(path)
+        .bind(version),
+        rows::secret_and_version,
+    )
     .await
-    .map_err(backend)?;
-    row.as_ref().map(rows::secret_and_version).transpose()
 }
 
 pub(crate) async fn consume_access(s: &PgStore, secret_id: Uuid, version: i64, max: i64) -> Result<Option<i64>> {
@@ -184,28 +173,30 @@ pub(crate) async fn list_secrets(
     prefix: &str,
 ) -> Result<Vec<(SecretRecord, VersionMeta)>> {
     // COLLATE "C": byte order, as the embedded store sorts.
-    let found = sql::dynamic(format!(
-        "SELECT {SECRET_COLUMNS}, {VERSION_COLUMNS} \
+    rows::many(
+        s,
+        sql::dynamic(format!(
+            "SELECT {SECRET_COLUMNS}, {VERSION_COLUMNS} \
          FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
          WHERE s.vault_id = $1 AND s.deleted_at IS NULL AND starts_with(s.path, $2) ORDER BY s.path COLLATE \"C\""
-    ))
-    .bind(vault_id)
-    .bind(prefix)
-    .fetch_all(s.pool())
+        ))
+        .bind(vault_id)
+        .bind(prefix),
+        rows::secret_and_meta,
+    )
     .await
-    .map_err(backend)?;
-    rows::all(&found, rows::secret_and_meta)
 }
 
 pub(crate) async fn list_versions(s: &PgStore, secret_id: Uuid) -> Result<Vec<VersionMeta>> {
-    let found = sql::dynamic(format!(
-        "SELECT {VERSION_COLUMNS} FROM secret_versions v WHERE v.secret_id = $1 ORDER BY v.version DESC"
-    ))
-    .bind(secret_id)
-    .fetch_all(s.pool())
+    rows::many(
+        s,
+        sql::dynamic(format!(
+            "SELECT {VERSION_COLUMNS} FROM secret_versions v WHERE v.secret_id = $1 ORDER BY v.version DESC"
+        ))
+        .bind(secret_id),
+        rows::version_meta,
+    )
     .await
-    .map_err(backend)?;
-    rows::all(&found, rows::version_meta)
 }
 
 /// Runs an UPDATE of one secret (or one of its versions) with its audit events and the change

@@ -4,8 +4,7 @@
 use crate::sql;
 use crate::sql::{PgConnection, PgPool, Postgres, QueryBuilder};
 use clawvault_core::audit::{AuditEvent, ChainHead, ChainKey, ChainedEvent, GENESIS};
-use clawvault_store::{AuditBatch, AuditFilter, Result, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use clawvault_store::{AuditBatch, AuditFilter, Result};
 
 use crate::backend;
 use crate::rows::{self, get, hash32};
@@ -16,8 +15,21 @@ const INSERT_CHUNK: usize = 1000;
 /// Links `batch` after the current head, inserts it and advances the head, in the caller's
 /// transaction. The head row stays locked until that transaction ends, which is what puts
 /// every server's events in one order.
-pub(crate) async fn append(conn: &mut PgConnection, batch: AuditBatch<'_>) -> Result<()> {
-    append_events(conn, batch.key, batch.events.to_vec()).await
+pub(crate) async fn append(conn: &mut PgConnection, batch: &OwnedAudit) -> Result<()> {
+    append_events(conn, &batch.key, batch.events.clone()).await
+}
+
+/// An [`AuditBatch`] owned, so that it can travel to the writer.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedAudit {
+    key: ChainKey,
+    events: Vec<AuditEvent>,
+}
+
+impl From<AuditBatch<'_>> for OwnedAudit {
+    fn from(b: AuditBatch<'_>) -> Self {
+        Self { key: b.key.clone(), events: b.events.to_vec() }
+    }
 }
 
 async fn append_events(conn: &mut PgConnection, key: &ChainKey, events: Vec<AuditEvent>) -> Result<()> {
@@ -127,63 +139,4 @@ pub(crate) async fn after(pool: &PgPool, after_seq: i64, limit: u32) -> Result<V
         .await
         .map_err(backend)?;
     rows::all(&found, rows::chained_event)
-}
-
-type Job = (ChainKey, Vec<AuditEvent>, oneshot::Sender<Result<()>>);
-
-/// Events appended on their own (every read's) from concurrent requests of this server go
-/// into one transaction: one head lock and one commit for the lot, instead of one each.
-#[derive(Debug, Clone)]
-pub(crate) struct Batcher {
-    jobs: mpsc::UnboundedSender<Job>,
-}
-
-/// Events per transaction at most: a commit behind a huge batch would wait too long.
-const MAX_BATCH: usize = 512;
-
-impl Batcher {
-    pub(crate) fn start(pool: PgPool) -> Self {
-        let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                let mut n = batch[0].1.len();
-                while n < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(job) => {
-                            n += job.1.len();
-                            batch.push(job);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                let result = commit(&pool, &batch).await;
-                for (_, _, reply) in batch {
-                    // The request may have gone away; its event is written all the same.
-                    let _ = reply.send(result.clone());
-                }
-            }
-        });
-        Self { jobs }
-    }
-
-    /// Appends events; returns once they are committed.
-    pub(crate) async fn append(&self, batch: AuditBatch<'_>) -> Result<()> {
-        if batch.events.is_empty() {
-            return Ok(());
-        }
-        let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send((batch.key.clone(), batch.events.to_vec(), tx))
-            .map_err(|_| StoreError::Backend("the store is closed".into()))?;
-        rx.await.map_err(|_| StoreError::Backend("the audit writer stopped".into()))?
-    }
-}
-
-async fn commit(pool: &PgPool, batch: &[Job]) -> Result<()> {
-    let Some((key, _, _)) = batch.first() else { return Ok(()) };
-    let events: Vec<AuditEvent> = batch.iter().flat_map(|(_, e, _)| e.iter().cloned()).collect();
-    let mut tx = pool.begin().await.map_err(backend)?;
-    append_events(&mut tx, key, events).await?;
-    tx.commit().await.map_err(backend)
 }

@@ -28,9 +28,8 @@ pub(crate) async fn record(conn: &mut PgConnection, changes: &[Change]) -> Resul
     if changes.is_empty() {
         return Ok(());
     }
-    // Lock order for every writer: audit head, then change head (a write's audit events are
-    // appended before its changes are recorded).
-    sql::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE").execute(&mut *conn).await.map_err(backend)?;
+    // Runs in a writer batch, which already holds the chain head's lock: the change head is
+    // always locked second.
     let n = i64::try_from(changes.len()).unwrap_or(i64::MAX);
     let last: i64 = sql::query_scalar("UPDATE change_head SET seq = seq + $1 WHERE id = 1 RETURNING seq")
         .bind(n)

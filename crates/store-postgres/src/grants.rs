@@ -8,8 +8,11 @@ use crate::sql;
 use crate::{PgStore, audit, backend, changes};
 
 pub(crate) async fn create_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBatch<'_>) -> Result<()> {
-    let mut tx = s.begin().await?;
-    sql::query(
+    let p = p.clone();
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            sql::query(
         "INSERT INTO policies (id, vault_id, principal_kind, principal_id, secret_path_pattern, permissions, effect, \
          conditions, priority, expires_at, created_by, created_by_type, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -30,9 +33,12 @@ pub(crate) async fn create_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBat
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    audit::append(&mut tx, batch).await?;
-    changes::record(&mut tx, &[Change::Policies(p.principal_id)]).await?;
-    tx.commit().await.map_err(backend)
+            audit::append(&mut *tx, &batch).await?;
+            changes::record(&mut *tx, &[Change::Policies(p.principal_id)]).await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 pub(crate) async fn policy(s: &PgStore, id: Uuid) -> Result<Option<PolicyRecord>> {
@@ -61,19 +67,24 @@ pub(crate) async fn policies_of(s: &PgStore, kind: PrincipalKind, principal_id: 
 
 /// Runs a change to one policy with its audit events; the principal it names must reload its
 /// policies on every server. False when there was no such policy.
-async fn change_policy(s: &PgStore, id: Uuid, q: sql::PgQuery<'_>, batch: AuditBatch<'_>) -> Result<bool> {
-    let mut tx = s.begin().await?;
-    let principal: Option<Uuid> = sql::query_scalar("SELECT principal_id FROM policies WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-    let Some(principal) = principal else { return Ok(false) };
-    q.execute(&mut *tx).await.map_err(backend)?;
-    audit::append(&mut tx, batch).await?;
-    changes::record(&mut tx, &[Change::Policies(principal)]).await?;
-    tx.commit().await.map_err(backend)?;
-    Ok(true)
+async fn change_policy(s: &PgStore, id: Uuid, q: sql::PgQuery<'static>, batch: AuditBatch<'_>) -> Result<bool> {
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            let principal: Option<Uuid> =
+                sql::query_scalar("SELECT principal_id FROM policies WHERE id = $1 FOR UPDATE")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            let Some(principal) = principal else { return Ok(false) };
+            q.execute(&mut *tx).await.map_err(backend)?;
+            audit::append(&mut *tx, &batch).await?;
+            changes::record(&mut *tx, &[Change::Policies(principal)]).await?;
+            Ok(true)
+        })
+    })
+    .await
 }
 
 pub(crate) async fn update_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBatch<'_>) -> Result<bool> {
@@ -94,8 +105,11 @@ pub(crate) async fn delete_policy(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) 
 }
 
 pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatch<'_>) -> Result<()> {
-    let mut tx = s.begin().await?;
-    sql::query(
+    let sh = sh.clone();
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            sql::query(
         "INSERT INTO shares (id, secret_id, vault_id, secret_path, created_by, created_by_type, recipient_type, \
          recipient_id, recipient_email, passphrase_hash, expires_at, max_access_count, access_count, ip_allowlist, \
          accepted, declined, revoked, created_at) \
@@ -122,8 +136,11 @@ pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatc
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    audit::append(&mut tx, batch).await?;
-    tx.commit().await.map_err(backend)
+            audit::append(&mut *tx, &batch).await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 pub(crate) async fn share(s: &PgStore, id: Uuid) -> Result<Option<ShareRecord>> {
@@ -145,13 +162,17 @@ pub(crate) async fn change_share(s: &PgStore, id: Uuid, change: ShareChange, bat
         ShareChange::Decline => "UPDATE shares SET declined = TRUE, accepted = FALSE WHERE id = $1",
         ShareChange::Revoke => "UPDATE shares SET revoked = TRUE WHERE id = $1",
     };
-    let mut tx = s.begin().await?;
-    if sql::query(sql).bind(id).execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
-        return Ok(false);
-    }
-    audit::append(&mut tx, batch).await?;
-    tx.commit().await.map_err(backend)?;
-    Ok(true)
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            if sql::query(sql).bind(id).execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
+                return Ok(false);
+            }
+            audit::append(&mut *tx, &batch).await?;
+            Ok(true)
+        })
+    })
+    .await
 }
 
 pub(crate) async fn consume_share(s: &PgStore, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {

@@ -21,6 +21,7 @@ mod sql;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,13 +29,13 @@ use std::time::Duration;
 use clawvault_store::{Result, StoreError};
 use tokio::sync::Notify;
 
-use crate::sql::{PgConnectOptions, PgPool, PgPoolOptions, Postgres, Transaction};
+use crate::sql::{PgConnectOptions, PgPool, PgPoolOptions};
 
 /// A store on a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    audit: audit::Batcher,
+    writer: writer::Writer,
     signal: Arc<Notify>,
 }
 
@@ -100,8 +101,8 @@ impl PgStore {
         migrate::run(&pool).await?;
         let signal = Arc::new(Notify::new());
         changes::listen(pool.clone(), Arc::clone(&signal)).await?;
-        let audit = audit::Batcher::start(pool.clone());
-        Ok(Self { pool, audit, signal })
+        let writer = writer::Writer::start(pool.clone());
+        Ok(Self { pool, writer, signal })
     }
 
     /// Closes the connections (every request has its audit event committed before it is
@@ -110,8 +111,13 @@ impl PgStore {
         self.pool.close().await;
     }
 
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(backend)
+    /// Runs `work` in this server's next group commit (see [`writer`]).
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sql::PgConnection) -> writer::BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        self.writer.write(work).await
     }
 
     pub(crate) fn pool(&self) -> &PgPool {

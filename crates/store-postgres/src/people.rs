@@ -17,7 +17,8 @@ pub(crate) async fn server_key(s: &PgStore, name: &str) -> Result<Option<ServerK
 }
 
 pub(crate) async fn insert_server_key(s: &PgStore, key: ServerKeyRecord) -> Result<ServerKeyRecord> {
-    let mut tx = s.begin().await?;
+    let name = key.name.clone();
+    s.write(move |tx| Box::pin(async move {
     let inserted = sql::query(
         "INSERT INTO server_keys (name, wrapped, root_key_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
     )
@@ -29,10 +30,11 @@ pub(crate) async fn insert_server_key(s: &PgStore, key: ServerKeyRecord) -> Resu
     .await
     .map_err(backend)?;
     if inserted.rows_affected() > 0 {
-        changes::record(&mut tx, &[Change::ServerKeys]).await?;
+        changes::record(&mut *tx, &[Change::ServerKeys]).await?;
     }
-    tx.commit().await.map_err(backend)?;
-    server_key(s, &key.name).await?.ok_or(StoreError::Corrupt("server key vanished".into()))
+    Ok(())
+    })).await?;
+    server_key(s, &name).await?.ok_or(StoreError::Corrupt("server key vanished".into()))
 }
 
 pub(crate) async fn server_keys(s: &PgStore, prefix: &str) -> Result<Vec<ServerKeyRecord>> {
@@ -45,17 +47,23 @@ pub(crate) async fn server_keys(s: &PgStore, prefix: &str) -> Result<Vec<ServerK
 }
 
 pub(crate) async fn create_user(s: &PgStore, user: &UserRecord, batch: AuditBatch<'_>) -> Result<()> {
-    let mut tx = s.begin().await?;
-    sql::query("INSERT INTO users (id, name, role, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(user.id)
-        .bind(&user.name)
-        .bind(user.role.as_str())
-        .bind(user.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict_on_unique("a user with that name exists"))?;
-    audit::append(&mut tx, batch).await?;
-    tx.commit().await.map_err(backend)
+    let user = user.clone();
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            sql::query("INSERT INTO users (id, name, role, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(user.id)
+                .bind(&user.name)
+                .bind(user.role.as_str())
+                .bind(user.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict_on_unique("a user with that name exists"))?;
+            audit::append(&mut *tx, &batch).await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 pub(crate) async fn user(s: &PgStore, id: Uuid) -> Result<Option<UserRecord>> {
@@ -75,22 +83,27 @@ pub(crate) async fn list_users(s: &PgStore) -> Result<Vec<UserRecord>> {
 /// `also` (further statements of the same deletion); false when there was no such row.
 async fn delete_with(
     s: &PgStore,
-    delete: sql::PgQuery<'_>,
-    also: Option<sql::PgQuery<'_>>,
+    delete: sql::PgQuery<'static>,
+    also: Option<sql::PgQuery<'static>>,
     batch: AuditBatch<'_>,
     follow: &[Change],
 ) -> Result<bool> {
-    let mut tx = s.begin().await?;
-    if delete.execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
-        return Ok(false);
-    }
-    if let Some(q) = also {
-        q.execute(&mut *tx).await.map_err(backend)?;
-    }
-    audit::append(&mut tx, batch).await?;
-    changes::record(&mut tx, follow).await?;
-    tx.commit().await.map_err(backend)?;
-    Ok(true)
+    let batch = audit::OwnedAudit::from(batch);
+    let follow = follow.to_vec();
+    s.write(move |tx| {
+        Box::pin(async move {
+            if delete.execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
+                return Ok(false);
+            }
+            if let Some(q) = also {
+                q.execute(&mut *tx).await.map_err(backend)?;
+            }
+            audit::append(&mut *tx, &batch).await?;
+            changes::record(&mut *tx, &follow).await?;
+            Ok(true)
+        })
+    })
+    .await
 }
 
 pub(crate) async fn delete_user(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
@@ -100,7 +113,9 @@ pub(crate) async fn delete_user(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) ->
 }
 
 pub(crate) async fn create_api_key(s: &PgStore, key: &ApiKeyRecord, batch: AuditBatch<'_>) -> Result<()> {
-    let mut tx = s.begin().await?;
+    let key = key.clone();
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| Box::pin(async move {
     sql::query(
         "INSERT INTO api_keys (id, user_id, name, key_prefix, key_hash, scopes, is_active, created_at, expires_at, last_used_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -118,8 +133,9 @@ pub(crate) async fn create_api_key(s: &PgStore, key: &ApiKeyRecord, batch: Audit
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    audit::append(&mut tx, batch).await?;
-    tx.commit().await.map_err(backend)
+    audit::append(&mut *tx, &batch).await?;
+    Ok(())
+    })).await
 }
 
 pub(crate) async fn api_key(s: &PgStore, id: Uuid) -> Result<Option<ApiKeyRecord>> {
@@ -179,10 +195,16 @@ async fn insert_agent(conn: &mut PgConnection, a: &AgentRecord) -> Result<()> {
 }
 
 pub(crate) async fn create_agent(s: &PgStore, agent: &AgentRecord, batch: AuditBatch<'_>) -> Result<()> {
-    let mut tx = s.begin().await?;
-    insert_agent(&mut tx, agent).await?;
-    audit::append(&mut tx, batch).await?;
-    tx.commit().await.map_err(backend)
+    let agent = agent.clone();
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            insert_agent(&mut *tx, &agent).await?;
+            audit::append(&mut *tx, &batch).await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 pub(crate) async fn agent(s: &PgStore, id: Uuid) -> Result<Option<AgentRecord>> {
@@ -219,15 +241,20 @@ pub(crate) async fn update_agent(s: &PgStore, a: &AgentRecord, batch: AuditBatch
     .bind(a.shroud_enabled)
     .bind(a.last_active_at)
     .bind(a.id);
-    let mut tx = s.begin().await?;
-    let n = update.execute(&mut *tx).await.map_err(conflict_on_unique("that agent key is already in use"))?;
-    if n.rows_affected() == 0 {
-        return Ok(false);
-    }
-    audit::append(&mut tx, batch).await?;
-    changes::record(&mut tx, &[Change::Agent(a.id)]).await?;
-    tx.commit().await.map_err(backend)?;
-    Ok(true)
+    let a = a.clone();
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            let n = update.execute(&mut *tx).await.map_err(conflict_on_unique("that agent key is already in use"))?;
+            if n.rows_affected() == 0 {
+                return Ok(false);
+            }
+            audit::append(&mut *tx, &batch).await?;
+            changes::record(&mut *tx, &[Change::Agent(a.id)]).await?;
+            Ok(true)
+        })
+    })
+    .await
 }
 
 pub(crate) async fn delete_agent(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
@@ -237,8 +264,11 @@ pub(crate) async fn delete_agent(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -
 }
 
 pub(crate) async fn create_enrollment(s: &PgStore, e: &EnrollmentRecord, batch: AuditBatch<'_>) -> Result<()> {
-    let mut tx = s.begin().await?;
-    sql::query(
+    let e = e.clone();
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            sql::query(
         "INSERT INTO enrollments (id, name, description, public_key, fingerprint, poll_token_hash, status, agent_id, \
          sealed_key, decided_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
@@ -257,8 +287,11 @@ pub(crate) async fn create_enrollment(s: &PgStore, e: &EnrollmentRecord, batch: 
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    audit::append(&mut tx, batch).await?;
-    tx.commit().await.map_err(backend)
+            audit::append(&mut *tx, &batch).await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 pub(crate) async fn enrollment(s: &PgStore, id: Uuid) -> Result<Option<EnrollmentRecord>> {
@@ -282,10 +315,12 @@ pub(crate) async fn decide_enrollment(
     approved: Option<(&AgentRecord, Vec<u8>)>,
     batch: AuditBatch<'_>,
 ) -> Result<()> {
-    let mut tx = s.begin().await?;
+    let approved = approved.map(|(a, k)| (a.clone(), k));
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| Box::pin(async move {
     let (status, agent_id, sealed) = match approved {
         Some((agent, key)) => {
-            insert_agent(&mut tx, agent).await?;
+            insert_agent(&mut *tx, &agent).await?;
             (EnrollmentStatus::Approved, Some(agent.id), Some(key))
         }
         None => (EnrollmentStatus::Denied, None, None),
@@ -304,8 +339,9 @@ pub(crate) async fn decide_enrollment(
     if changed.rows_affected() == 0 {
         return Err(StoreError::Conflict("the enrolment is no longer pending"));
     }
-    audit::append(&mut tx, batch).await?;
-    tx.commit().await.map_err(backend)
+    audit::append(&mut *tx, &batch).await?;
+    Ok(())
+    })).await
 }
 
 pub(crate) async fn take_enrollment_key(s: &PgStore, id: Uuid) -> Result<Option<Vec<u8>>> {
@@ -328,16 +364,22 @@ pub(crate) async fn revoke_token(
     expires_at: OffsetDateTime,
     batch: AuditBatch<'_>,
 ) -> Result<()> {
-    let mut tx = s.begin().await?;
-    sql::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
-        .bind(jti)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    audit::append(&mut tx, batch).await?;
-    changes::record(&mut tx, &[Change::Token(jti.to_owned())]).await?;
-    tx.commit().await.map_err(backend)
+    let jti = jti.to_owned();
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            sql::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                .bind(jti.clone())
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            audit::append(&mut *tx, &batch).await?;
+            changes::record(&mut *tx, &[Change::Token(jti.to_owned())]).await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 pub(crate) async fn revoked_tokens(s: &PgStore, now: OffsetDateTime) -> Result<Vec<String>> {

@@ -11,8 +11,11 @@ use crate::sql;
 use crate::{PgStore, audit, backend, changes, conflict_on_unique};
 
 pub(crate) async fn create_vault(s: &PgStore, v: &VaultRecord, batch: AuditBatch<'_>) -> Result<()> {
-    let mut tx = s.begin().await?;
-    sql::query(
+    let v = v.clone();
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            sql::query(
         "INSERT INTO vaults (id, name, description, created_by, created_by_type, created_at, wrapped_key, root_key_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -27,8 +30,11 @@ pub(crate) async fn create_vault(s: &PgStore, v: &VaultRecord, batch: AuditBatch
     .execute(&mut *tx)
     .await
     .map_err(conflict_on_unique("a vault with that name exists"))?;
-    audit::append(&mut tx, batch).await?;
-    tx.commit().await.map_err(backend)
+            audit::append(&mut *tx, &batch).await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 pub(crate) async fn vault(s: &PgStore, id: Uuid) -> Result<Option<VaultRecord>> {
@@ -44,15 +50,20 @@ pub(crate) async fn list_vaults(s: &PgStore) -> Result<Vec<VaultRecord>> {
 }
 
 pub(crate) async fn delete_vault(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
-    let mut tx = s.begin().await?;
-    let done = sql::query("DELETE FROM vaults WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(backend)?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
-    }
-    audit::append(&mut tx, batch).await?;
-    changes::record(&mut tx, &[Change::Vault(id)]).await?;
-    tx.commit().await.map_err(backend)?;
-    Ok(true)
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            let done =
+                sql::query("DELETE FROM vaults WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(backend)?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            audit::append(&mut *tx, &batch).await?;
+            changes::record(&mut *tx, &[Change::Vault(id)]).await?;
+            Ok(true)
+        })
+    })
+    .await
 }
 
 pub(crate) async fn secret(s: &PgStore, vault_id: Uuid, path: &str) -> Result<Option<SecretRecord>> {
@@ -72,11 +83,13 @@ pub(crate) async fn secret_by_id(s: &PgStore, id: Uuid) -> Result<Option<SecretR
 }
 
 pub(crate) async fn put_version(s: &PgStore, put: &PutVersion, batch: AuditBatch<'_>) -> Result<()> {
-    let m = &put.record.meta;
-    if m.version != put.expected_version + 1 {
+    if put.record.meta.version != put.expected_version + 1 {
         return Err(StoreError::Conflict("version must follow the expected version"));
     }
-    let mut tx = s.begin().await?;
+    let put = put.clone();
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| Box::pin(async move {
+    let m = &put.record.meta;
     if put.expected_version == 0 {
         sql::query(
             "INSERT INTO secrets (id, vault_id, path, current_version, created_by, created_at, updated_at, deleted_at) \
@@ -126,9 +139,10 @@ pub(crate) async fn put_version(s: &PgStore, put: &PutVersion, batch: AuditBatch
     .execute(&mut *tx)
     .await
     .map_err(conflict_on_unique("the version exists"))?;
-    audit::append(&mut tx, batch).await?;
-    changes::record(&mut tx, &[Change::Secret { vault_id: put.vault_id, path: put.path.clone() }]).await?;
-    tx.commit().await.map_err(backend)
+    audit::append(&mut *tx, &batch).await?;
+    changes::record(&mut *tx, &[Change::Secret { vault_id: put.vault_id, path: put.path.clone() }]).await?;
+    Ok(())
+    })).await
 }
 
 pub(crate) async fn version(
@@ -201,20 +215,29 @@ pub(crate) async fn list_versions(s: &PgStore, secret_id: Uuid) -> Result<Vec<Ve
 
 /// Runs an UPDATE of one secret (or one of its versions) with its audit events and the change
 /// for its path; false when it matched nothing.
-async fn change_secret(s: &PgStore, secret_id: Uuid, update: sql::PgQuery<'_>, batch: AuditBatch<'_>) -> Result<bool> {
-    let mut tx = s.begin().await?;
-    if update.execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
-        return Ok(false);
-    }
-    let (vault_id, path): (Uuid, String) = sql::query_as("SELECT vault_id, path FROM secrets WHERE id = $1")
-        .bind(secret_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-    audit::append(&mut tx, batch).await?;
-    changes::record(&mut tx, &[Change::Secret { vault_id, path }]).await?;
-    tx.commit().await.map_err(backend)?;
-    Ok(true)
+async fn change_secret(
+    s: &PgStore,
+    secret_id: Uuid,
+    update: sql::PgQuery<'static>,
+    batch: AuditBatch<'_>,
+) -> Result<bool> {
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            if update.execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
+                return Ok(false);
+            }
+            let (vault_id, path): (Uuid, String) = sql::query_as("SELECT vault_id, path FROM secrets WHERE id = $1")
+                .bind(secret_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+            audit::append(&mut *tx, &batch).await?;
+            changes::record(&mut *tx, &[Change::Secret { vault_id, path }]).await?;
+            Ok(true)
+        })
+    })
+    .await
 }
 
 pub(crate) async fn disable_version(s: &PgStore, secret_id: Uuid, version: i64, batch: AuditBatch<'_>) -> Result<bool> {

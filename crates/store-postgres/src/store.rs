@@ -251,7 +251,11 @@ impl Store for PgStore {
     }
 
     async fn append_audit(&self, batch: AuditBatch<'_>) -> Result<()> {
-        self.audit.append(batch).await
+        if batch.events.is_empty() {
+            return Ok(());
+        }
+        let batch = audit::OwnedAudit::from(batch);
+        self.write(move |tx| Box::pin(async move { audit::append(tx, &batch).await })).await
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>> {

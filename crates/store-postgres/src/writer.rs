@@ -1,0 +1,130 @@
+//! Group commit for one server: writes (and the audit events of reads) queued while the
+//! previous transaction was committing run together in the next one, each inside its own
+//! savepoint. Every write takes the audit chain's head row lock, which it would otherwise
+//! hold through its own commit's WAL flush; batched, the servers of a cluster pay one flush
+//! per batch instead of one per write. A write that fails (a compare-and-set conflict, say)
+//! rolls back to its savepoint and the others commit; each caller hears back only after the
+//! batch's commit. Batches of all servers take the chain head's lock first, so they commit
+//! one after another, each carrying everything its server queued meanwhile.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use clawvault_store::{Result, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::backend;
+use crate::sql::{self, PgConnection, PgPool};
+
+/// A boxed future borrowing the connection.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Tells a caller how its write ended, once the batch's commit is known.
+type Reply = Box<dyn FnOnce(Result<()>) + Send>;
+
+/// A queued write: runs on the batch's connection and says whether it succeeded (so its
+/// savepoint is released or rolled back) and how to answer its caller.
+type Job = Box<dyn for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, (bool, Reply)> + Send>;
+
+/// Writes per transaction at most, so no caller waits behind an endless batch.
+const MAX_BATCH: usize = 256;
+
+/// The queue of this server's writes.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Writer {
+    pub(crate) fn start(pool: PgPool) -> Self {
+        let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                run(&pool, batch).await;
+            }
+        });
+        Self { jobs }
+    }
+
+    /// Runs `work` in the next batch; its result is returned once the batch has committed.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn| {
+            Box::pin(async move {
+                let outcome = work(conn).await;
+                let ok = outcome.is_ok();
+                let reply: Reply = Box::new(move |commit: Result<()>| {
+                    let _ = tx.send(commit.and(outcome));
+                });
+                (ok, reply)
+            })
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Backend("the store is closed".into()))?;
+        // A job dropped unrun (its batch could not start) closes the channel; the writer has
+        // logged why.
+        rx.await.map_err(|_| StoreError::Backend("the database write could not be made; see the server log".into()))?
+    }
+}
+
+async fn run(pool: &PgPool, batch: Vec<Job>) {
+    let mut conn = match pool.acquire().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %crate::describe(&e), "no database connection for a batch of writes");
+            return;
+        }
+    };
+    // The chain head's row lock comes first: every batch of every server then takes its
+    // locks in one order (chain head, rows written, change head), so no two batches can
+    // wait on each other in a cycle.
+    if let Err(e) = sql::raw_sql("BEGIN; SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE").execute(&mut *conn).await
+    {
+        tracing::error!(error = %crate::describe(&e), "cannot begin a batch of writes");
+        let _ = sql::raw_sql("ROLLBACK").execute(&mut *conn).await;
+        conn.detach();
+        return;
+    }
+    let mut replies = Vec::with_capacity(batch.len());
+    // Set when the transaction can no longer be trusted: PostgreSQL answers COMMIT of an
+    // aborted transaction by rolling it back without an error, so it must not be committed.
+    let mut broken = None;
+    for job in batch {
+        if let Err(e) = sql::raw_sql("SAVEPOINT job").execute(&mut *conn).await {
+            broken = Some(e);
+            break;
+        }
+        let (ok, reply) = job(&mut conn).await;
+        replies.push(reply);
+        let end = if ok { "RELEASE SAVEPOINT job" } else { "ROLLBACK TO SAVEPOINT job" };
+        if let Err(e) = sql::raw_sql(end).execute(&mut *conn).await {
+            broken = Some(e);
+            break;
+        }
+    }
+    let outcome = match broken {
+        None => sql::raw_sql("COMMIT").execute(&mut *conn).await.map(|_| ()).map_err(backend),
+        Some(e) => {
+            tracing::error!(error = %crate::describe(&e), "a batch of writes failed; rolling it back");
+            let _ = sql::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            Err(backend(e))
+        }
+    };
+    if outcome.is_err() {
+        // The connection may be mid-transaction; do not hand it back to the pool.
+        conn.detach();
+    }
+    for reply in replies {
+        reply(outcome.clone());
+    }
+}

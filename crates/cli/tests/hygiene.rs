@@ -80,6 +80,14 @@ fn canary_never_reaches_logs_audit_errors_or_disk() {
         assert!(!contains(&bytes, CANARY), "{} holds the plaintext", path.display());
         assert!(!contains(&bytes, "-never-log-me"));
     }
+    // On PostgreSQL the data is not in the data directory: dump the database instead.
+    if let Some(url) = common::database_of(&s.data_dir) {
+        let dump = std::process::Command::new("pg_dump").arg(&url).output().unwrap();
+        assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+        assert!(contains(&dump.stdout, "secret.read"), "the dump holds the audit events");
+        assert!(!contains(&dump.stdout, CANARY), "the database holds the plaintext");
+        assert!(!contains(&dump.stdout, "-never-log-me"));
+    }
 }
 
 #[test]

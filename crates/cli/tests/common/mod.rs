@@ -217,6 +217,11 @@ pub fn drop_database(url: &str) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// The PostgreSQL database a test server on `data_dir` uses, if any.
+pub fn database_of(data_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(data_dir.with_extension("database-url")).ok()
+}
+
 /// On PostgreSQL: one database per data directory (a restart on the same directory finds its
 /// data), remembered in a file beside the directory, unless the caller named one.
 fn on_storage_under_test(data_dir: &Path, opts: &Options) -> Options {

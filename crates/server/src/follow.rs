@@ -6,7 +6,7 @@
 //! early. Embedded stores have no other writer and skip all of this.
 
 use std::sync::Weak;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use clawvault_core::time_util::now;
 use clawvault_store::{Change, Store};
@@ -19,6 +19,10 @@ use crate::state::{AppState, Inner};
 pub struct Follower {
     applied: AtomicI64,
     shared: bool,
+    /// Reads of the log begun and finished; one at a time, under `round`.
+    started: AtomicU64,
+    finished: AtomicU64,
+    round: tokio::sync::Mutex<()>,
 }
 
 impl Follower {
@@ -27,20 +31,39 @@ impl Follower {
     pub async fn start_at(store: &dyn Store) -> Result<Self, clawvault_store::StoreError> {
         let shared = store.shared();
         let position = if shared { store.change_position().await? } else { 0 };
-        Ok(Self { applied: AtomicI64::new(position), shared })
+        Ok(Self {
+            applied: AtomicI64::new(position),
+            shared,
+            started: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            round: tokio::sync::Mutex::new(()),
+        })
     }
 }
 
-/// Applies every change committed since this server's position. Concurrent requests may apply
-/// the same change twice, which is harmless; the position moves only after a change is
-/// applied, so no request passes a change that is still being applied.
+/// Returns once every change committed before this call is applied: by a read of the log
+/// that began after the call did, made by this call or by a concurrent one.
 ///
 /// # Errors
 /// Storage failures.
 pub async fn catch_up(state: &Inner) -> ApiResult<()> {
-    if !state.follower.shared {
+    let f = &state.follower;
+    if !f.shared {
         return Ok(());
     }
+    let arrived = f.started.load(Ordering::Acquire);
+    let _round = f.round.lock().await;
+    if f.finished.load(Ordering::Acquire) > arrived {
+        // A read that began after this call arrived has been applied.
+        return Ok(());
+    }
+    let round = f.started.fetch_add(1, Ordering::AcqRel) + 1;
+    read_and_apply(state).await?;
+    f.finished.store(round, Ordering::Release);
+    Ok(())
+}
+
+async fn read_and_apply(state: &Inner) -> ApiResult<()> {
     let from = state.follower.applied.load(Ordering::Acquire);
     let batch = state.store.changes_since(from).await?;
     if batch.position == from {

@@ -1,26 +1,47 @@
 """Starts the real clawvault binary (CLAWVAULT_BIN) on a free loopback port with a throwaway
-data directory, and hands tests its address and first admin key."""
+data directory, and hands tests its address and first admin key. With
+CLAWVAULT_TEST_STORAGE=postgres the server runs on a throwaway database of the PostgreSQL named
+by CLAWVAULT_TEST_PG_URL."""
 
+import contextlib
 import os
 import pathlib
 import subprocess
 import tempfile
+import uuid
 
 import pytest
+
+
+@contextlib.contextmanager
+def storage():
+    """Extra server arguments and environment for the storage under test."""
+    if os.environ.get("CLAWVAULT_TEST_STORAGE") != "postgres":
+        yield [], {}
+        return
+    admin = os.environ.get("CLAWVAULT_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    name = f"clawvault_test_{uuid.uuid4().hex}"
+    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
+    try:
+        url = admin.rsplit("/", 1)[0] + "/" + name
+        yield ["--storage", "postgres"], {"CLAWVAULT_DATABASE_URL": url}
+    finally:
+        subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
 
 
 @pytest.fixture(scope="module")
 def server():
     binary = os.environ.get("CLAWVAULT_BIN")
     assert binary and os.path.exists(binary), "set CLAWVAULT_BIN to the clawvault binary (scripts/test does)"
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, storage() as (args, env):
         data = pathlib.Path(tmp) / "data"
         log = open(pathlib.Path(tmp) / "server.log", "wb")
         proc = subprocess.Popen(
-            [binary, "server", "--data-dir", str(data), "--listen", "127.0.0.1:0"],
+            [binary, "server", "--data-dir", str(data), "--listen", "127.0.0.1:0", *args],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
+            env={**os.environ, **env},
         )
         base = None
         for line in proc.stdout:

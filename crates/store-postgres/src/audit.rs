@@ -26,6 +26,13 @@ pub(crate) struct OwnedAudit {
     events: Vec<AuditEvent>,
 }
 
+impl OwnedAudit {
+    /// Adds another batch's events after these (one chain key per server).
+    pub(crate) fn extend(&mut self, other: OwnedAudit) {
+        self.events.extend(other.events);
+    }
+}
+
 impl From<AuditBatch<'_>> for OwnedAudit {
     fn from(b: AuditBatch<'_>) -> Self {
         Self { key: b.key.clone(), events: b.events.to_vec() }

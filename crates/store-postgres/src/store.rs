@@ -254,8 +254,7 @@ impl Store for PgStore {
         if batch.events.is_empty() {
             return Ok(());
         }
-        let batch = audit::OwnedAudit::from(batch);
-        self.write(move |tx| Box::pin(async move { audit::append(tx, &batch).await })).await
+        self.writer.audit(audit::OwnedAudit::from(batch)).await
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>> {

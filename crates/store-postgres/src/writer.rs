@@ -13,6 +13,7 @@ use std::pin::Pin;
 use clawvault_store::{Result, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::audit::{self, OwnedAudit};
 use crate::backend;
 use crate::sql::{self, PgConnection, PgPool};
 
@@ -22,9 +23,18 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Tells a caller how its write ended, once the batch's commit is known.
 type Reply = Box<dyn FnOnce(Result<()>) + Send>;
 
-/// A queued write: runs on the batch's connection and says whether it succeeded (so its
-/// savepoint is released or rolled back) and how to answer its caller.
-type Job = Box<dyn for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, (bool, Reply)> + Send>;
+/// A write: runs on the batch's connection and says whether it succeeded (so its savepoint is
+/// released or rolled back) and how to answer its caller.
+type Work = Box<dyn for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, (bool, Reply)> + Send>;
+
+/// A queued job.
+enum Job {
+    /// A change with its audit events, in a savepoint of its own.
+    Write(Work),
+    /// Audit events alone (reads, refusals): consecutive ones are appended together, in one
+    /// statement, without savepoints.
+    Audit(OwnedAudit, oneshot::Sender<Result<()>>),
+}
 
 /// Writes per transaction at most, so no caller waits behind an endless batch.
 const MAX_BATCH: usize = 256;
@@ -60,7 +70,7 @@ impl Writer {
         F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |conn| {
+        let job: Work = Box::new(move |conn| {
             Box::pin(async move {
                 let outcome = work(conn).await;
                 let ok = outcome.is_ok();
@@ -70,11 +80,26 @@ impl Writer {
                 (ok, reply)
             })
         });
-        self.jobs.send(job).map_err(|_| StoreError::Backend("the store is closed".into()))?;
+        self.jobs.send(Job::Write(job)).map_err(|_| closed())?;
         // A job dropped unrun (its batch could not start) closes the channel; the writer has
         // logged why.
-        rx.await.map_err(|_| StoreError::Backend("the database write could not be made; see the server log".into()))?
+        rx.await.map_err(|_| unmade())?
     }
+
+    /// Appends audit events in the next batch; returns once the batch has committed.
+    pub(crate) async fn audit(&self, events: OwnedAudit) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Job::Audit(events, tx)).map_err(|_| closed())?;
+        rx.await.map_err(|_| unmade())?
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Backend("the store is closed".into())
+}
+
+fn unmade() -> StoreError {
+    StoreError::Backend("the database write could not be made; see the server log".into())
 }
 
 async fn run(pool: &PgPool, batch: Vec<Job>) {
@@ -95,29 +120,56 @@ async fn run(pool: &PgPool, batch: Vec<Job>) {
         conn.detach();
         return;
     }
-    let mut replies = Vec::with_capacity(batch.len());
+    let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
     // Set when the transaction can no longer be trusted: PostgreSQL answers COMMIT of an
     // aborted transaction by rolling it back without an error, so it must not be committed.
-    let mut broken = None;
+    let mut broken: Option<StoreError> = None;
+    let mut pending: Option<OwnedAudit> = None;
     for job in batch {
-        if let Err(e) = sql::raw_sql("SAVEPOINT job").execute(&mut *conn).await {
-            broken = Some(e);
-            break;
+        match job {
+            Job::Audit(events, reply) => {
+                match &mut pending {
+                    Some(p) => p.extend(events),
+                    None => pending = Some(events),
+                }
+                replies.push(Box::new(move |r| {
+                    let _ = reply.send(r);
+                }));
+            }
+            Job::Write(work) => {
+                // Events queued before this write come before its own in the chain.
+                if let Some(events) = pending.take()
+                    && let Err(e) = audit::append(&mut conn, &events).await
+                {
+                    broken = Some(e);
+                    break;
+                }
+                if let Err(e) = sql::raw_sql("SAVEPOINT job").execute(&mut *conn).await {
+                    broken = Some(backend(e));
+                    break;
+                }
+                let (ok, reply) = work(&mut conn).await;
+                replies.push(reply);
+                let end = if ok { "RELEASE SAVEPOINT job" } else { "ROLLBACK TO SAVEPOINT job" };
+                if let Err(e) = sql::raw_sql(end).execute(&mut *conn).await {
+                    broken = Some(backend(e));
+                    break;
+                }
+            }
         }
-        let (ok, reply) = job(&mut conn).await;
-        replies.push(reply);
-        let end = if ok { "RELEASE SAVEPOINT job" } else { "ROLLBACK TO SAVEPOINT job" };
-        if let Err(e) = sql::raw_sql(end).execute(&mut *conn).await {
-            broken = Some(e);
-            break;
-        }
+    }
+    if broken.is_none()
+        && let Some(events) = pending.take()
+        && let Err(e) = audit::append(&mut conn, &events).await
+    {
+        broken = Some(e);
     }
     let outcome = match broken {
         None => sql::raw_sql("COMMIT").execute(&mut *conn).await.map(|_| ()).map_err(backend),
         Some(e) => {
-            tracing::error!(error = %crate::describe(&e), "a batch of writes failed; rolling it back");
+            tracing::error!(error = %e, "a batch of writes failed; rolling it back");
             let _ = sql::raw_sql("ROLLBACK").execute(&mut *conn).await;
-            Err(backend(e))
+            Err(e)
         }
     };
     if outcome.is_err() {

@@ -51,12 +51,18 @@ async fn append_events(conn: &mut PgConnection, key: &ChainKey, events: Vec<Audi
     let hash: Vec<u8> = get(&row, "hash")?;
     let prev = if seq == 0 { GENESIS } else { hash32(&hash, "audit head hash")? };
     let chained = key.append(seq, prev, events);
-    for chunk in chained.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::<Postgres>::new(
+    let Some(last) = chained.last() else { return Ok(()) };
+    let head = key.head(last.seq, last.hash);
+    let chunks: Vec<_> = chained.chunks(INSERT_CHUNK).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        // The last chunk moves the head in the same statement.
+        let is_last = i + 1 == chunks.len();
+        let mut q = QueryBuilder::<Postgres>::new(if is_last { "WITH written AS (" } else { "" });
+        q.push(
             "INSERT INTO audit_events (seq, id, created_at, action, outcome, actor_type, actor_id, resource_type, \
              resource_id, vault_id, ip_address, details, prev_hash, hash) ",
         );
-        q.push_values(chunk, |mut b, c| {
+        q.push_values(chunk.iter(), |mut b, c| {
             let e = &c.event;
             b.push_bind(c.seq)
                 .push_bind(e.id)
@@ -73,17 +79,16 @@ async fn append_events(conn: &mut PgConnection, key: &ChainKey, events: Vec<Audi
                 .push_bind(c.prev_hash.to_vec())
                 .push_bind(c.hash.to_vec());
         });
+        if is_last {
+            q.push(") UPDATE audit_head SET seq = ")
+                .push_bind(head.seq)
+                .push(", hash = ")
+                .push_bind(head.hash.to_vec())
+                .push(", mac = ")
+                .push_bind(head.mac.to_vec())
+                .push(" WHERE id = 1");
+        }
         q.build().execute(&mut *conn).await.map_err(backend)?;
-    }
-    if let Some(last) = chained.last() {
-        let head = key.head(last.seq, last.hash);
-        sql::query("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1")
-            .bind(head.seq)
-            .bind(head.hash.to_vec())
-            .bind(head.mac.to_vec())
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
     }
     Ok(())
 }

@@ -31,25 +31,20 @@ pub(crate) async fn record(conn: &mut PgConnection, changes: &[Change]) -> Resul
     // Runs in a writer batch, which already holds the chain head's lock: the change head is
     // always locked second.
     let n = i64::try_from(changes.len()).unwrap_or(i64::MAX);
-    let last: i64 = sql::query_scalar("UPDATE change_head SET seq = seq + $1 WHERE id = 1 RETURNING seq")
-        .bind(n)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(backend)?;
-    let seqs: Vec<i64> = (last - n + 1..=last).collect();
     let texts: Vec<String> = changes.iter().map(Change::encode).collect();
-    sql::query("INSERT INTO changes (seq, change) SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[])")
-        .bind(seqs)
-        .bind(texts)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    sql::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(last.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+    // One statement: take n positions, write the changes, announce the last position.
+    sql::query(
+        "WITH head AS (UPDATE change_head SET seq = seq + $1 WHERE id = 1 RETURNING seq), \
+         written AS (INSERT INTO changes (seq, change) \
+           SELECT head.seq - $1 + c.ord, c.change FROM head, UNNEST($2::TEXT[]) WITH ORDINALITY AS c(change, ord)) \
+         SELECT pg_notify($3, seq::TEXT) FROM head",
+    )
+    .bind(n)
+    .bind(texts)
+    .bind(CHANNEL)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 

@@ -88,61 +88,54 @@ pub(crate) async fn put_version(s: &PgStore, put: &PutVersion, batch: AuditBatch
     }
     let put = put.clone();
     let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| Box::pin(async move {
-    let m = &put.record.meta;
-    if put.expected_version == 0 {
-        sql::query(
-            "INSERT INTO secrets (id, vault_id, path, current_version, created_by, created_at, updated_at, deleted_at) \
-             VALUES ($1, $2, $3, 1, $4, $5, $5, NULL)",
-        )
-        .bind(put.secret_id)
-        .bind(put.vault_id)
-        .bind(&put.path)
-        .bind(m.created_by)
-        .bind(m.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict_on_unique("the secret was created concurrently"))?;
-    } else {
-        // Under READ COMMITTED a concurrent writer of the same row waits here for the first
-        // to commit, then re-checks the condition against the committed row: the loser sees
-        // the new version and updates nothing.
-        let updated = sql::query(
-            "UPDATE secrets SET current_version = $1, updated_at = $2, deleted_at = NULL \
-             WHERE id = $3 AND vault_id = $4 AND current_version = $5",
-        )
-        .bind(m.version)
-        .bind(m.created_at)
-        .bind(put.secret_id)
-        .bind(put.vault_id)
-        .bind(put.expected_version)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::Conflict("the secret changed concurrently"));
-        }
-    }
-    sql::query(
-        "INSERT INTO secret_versions (secret_id, version, secret_type, metadata, created_by, created_at, expires_at, \
-         max_access_count, access_count, is_disabled, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, FALSE, $9)",
-    )
-    .bind(put.secret_id)
-    .bind(m.version)
-    .bind(m.secret_type.as_str())
-    .bind(&m.metadata)
-    .bind(m.created_by)
-    .bind(m.created_at)
-    .bind(m.expires_at)
-    .bind(m.max_access_count)
-    .bind(&put.record.ciphertext)
-    .execute(&mut *tx)
+    s.write(move |tx| {
+        Box::pin(async move {
+            let m = &put.record.meta;
+            // One statement either way: the secret row (created, or moved on by compare-and-set)
+            // and its new version. Under READ COMMITTED a concurrent writer of the same row
+            // waits for the first to commit, then re-checks the condition against the committed
+            // row: the loser updates nothing and inserts nothing.
+            let (statement, conflict) = if put.expected_version == 0 {
+                (
+                    "WITH head AS (INSERT INTO secrets (id, vault_id, path, current_version, created_by, created_at, \
+                     updated_at, deleted_at) VALUES ($1, $10, $11, 1, $5, $6, $6, NULL) RETURNING id) ",
+                    "the secret was created concurrently",
+                )
+            } else {
+                (
+                    "WITH head AS (UPDATE secrets SET current_version = $2, updated_at = $6, deleted_at = NULL \
+                     WHERE id = $1 AND vault_id = $10 AND current_version = $12 AND $11::TEXT IS NOT NULL RETURNING id) ",
+                    "the version exists",
+                )
+            };
+            let written = sql::dynamic(format!(
+                "{statement}INSERT INTO secret_versions (secret_id, version, secret_type, metadata, created_by, \
+                 created_at, expires_at, max_access_count, access_count, is_disabled, ciphertext) \
+                 SELECT id, $2, $3, $4, $5, $6, $7, $8, 0, FALSE, $9 FROM head"
+            ))
+            .bind(put.secret_id)
+            .bind(m.version)
+            .bind(m.secret_type.as_str())
+            .bind(m.metadata.clone())
+            .bind(m.created_by)
+            .bind(m.created_at)
+            .bind(m.expires_at)
+            .bind(m.max_access_count)
+            .bind(put.record.ciphertext.clone())
+            .bind(put.vault_id)
+            .bind(put.path.clone())
+            .bind(put.expected_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_on_unique(conflict))?;
+            if written.rows_affected() == 0 {
+                return Err(StoreError::Conflict("the secret changed concurrently"));
+            }
+            audit::append(&mut *tx, &batch).await?;
+            changes::record(&mut *tx, &[Change::Secret { vault_id: put.vault_id, path: put.path.clone() }]).await
+        })
+    })
     .await
-    .map_err(conflict_on_unique("the version exists"))?;
-    audit::append(&mut *tx, &batch).await?;
-    changes::record(&mut *tx, &[Change::Secret { vault_id: put.vault_id, path: put.path.clone() }]).await?;
-    Ok(())
-    })).await
 }
 
 pub(crate) async fn version(

@@ -36,8 +36,11 @@ enum Job {
     Audit(OwnedAudit, oneshot::Sender<Result<()>>),
 }
 
-/// Writes per transaction at most, so no caller waits behind an endless batch.
+/// Jobs per transaction at most, so no caller waits behind an endless batch.
 const MAX_BATCH: usize = 256;
+/// Writes (savepoints) per transaction at most: PostgreSQL keeps up to 64 subtransactions of
+/// a transaction in shared memory; past that every other session's snapshots get slower.
+const MAX_WRITES: usize = 60;
 
 /// The queue of this server's writes.
 #[derive(Debug, Clone)]
@@ -50,10 +53,14 @@ impl Writer {
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
+                let mut writes = usize::from(matches!(first, Job::Write(_)));
                 let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
+                while batch.len() < MAX_BATCH && writes < MAX_WRITES {
                     match rx.try_recv() {
-                        Ok(job) => batch.push(job),
+                        Ok(job) => {
+                            writes += usize::from(matches!(job, Job::Write(_)));
+                            batch.push(job);
+                        }
                         Err(_) => break,
                     }
                 }
@@ -125,6 +132,7 @@ async fn run(pool: &PgPool, batch: Vec<Job>) {
     // aborted transaction by rolling it back without an error, so it must not be committed.
     let mut broken: Option<StoreError> = None;
     let mut pending: Option<OwnedAudit> = None;
+    let mut open = false;
     for job in batch {
         match job {
             Job::Audit(events, reply) => {
@@ -144,14 +152,20 @@ async fn run(pool: &PgPool, batch: Vec<Job>) {
                     broken = Some(e);
                     break;
                 }
-                if let Err(e) = sql::raw_sql("SAVEPOINT job").execute(&mut *conn).await {
+                // The previous write's savepoint is released with the next one's start, in one
+                // round trip (COMMIT releases the last).
+                let begin = if open { "RELEASE SAVEPOINT job; SAVEPOINT job" } else { "SAVEPOINT job" };
+                if let Err(e) = sql::raw_sql(begin).execute(&mut *conn).await {
                     broken = Some(backend(e));
                     break;
                 }
                 let (ok, reply) = work(&mut conn).await;
                 replies.push(reply);
-                let end = if ok { "RELEASE SAVEPOINT job" } else { "ROLLBACK TO SAVEPOINT job" };
-                if let Err(e) = sql::raw_sql(end).execute(&mut *conn).await {
+                open = ok;
+                if !ok
+                    && let Err(e) =
+                        sql::raw_sql("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job").execute(&mut *conn).await
+                {
                     broken = Some(backend(e));
                     break;
                 }

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{self, OwnedAudit};
 use crate::backend;
-use crate::sql::{self, PgConnection, PgPool};
+use crate::sql::{self, PgConnection, PgPool, PoolConnection, Postgres};
 
 /// A boxed future borrowing the connection.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -52,6 +52,9 @@ impl Writer {
     pub(crate) fn start(pool: PgPool) -> Self {
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         tokio::spawn(async move {
+            // The writer keeps a connection of its own: waiting in the pool's queue behind
+            // every reader would hold up each batch, and every read waits for its batch.
+            let mut conn: Option<PoolConnection<Postgres>> = None;
             while let Some(first) = rx.recv().await {
                 let mut writes = usize::from(matches!(first, Job::Write(_)));
                 let mut batch = vec![first];
@@ -64,7 +67,7 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                run(&pool, batch).await;
+                run(&pool, &mut conn, batch).await;
             }
         });
         Self { jobs }
@@ -109,22 +112,26 @@ fn unmade() -> StoreError {
     StoreError::Backend("the database write could not be made; see the server log".into())
 }
 
-async fn run(pool: &PgPool, batch: Vec<Job>) {
-    let mut conn = match pool.acquire().await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %crate::describe(&e), "no database connection for a batch of writes");
-            return;
+async fn run(pool: &PgPool, slot: &mut Option<PoolConnection<Postgres>>, batch: Vec<Job>) {
+    if slot.is_none() {
+        match pool.acquire().await {
+            Ok(c) => *slot = Some(c),
+            Err(e) => {
+                tracing::error!(error = %crate::describe(&e), "no database connection for a batch of writes");
+                return;
+            }
         }
-    };
+    }
+    let Some(conn) = slot.as_mut() else { return };
     // The chain head's row lock comes first: every batch of every server then takes its
     // locks in one order (chain head, rows written, change head), so no two batches can
     // wait on each other in a cycle.
-    if let Err(e) = sql::raw_sql("BEGIN; SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE").execute(&mut *conn).await
+    if let Err(e) = sql::raw_sql("BEGIN; SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE").execute(&mut **conn).await
     {
         tracing::error!(error = %crate::describe(&e), "cannot begin a batch of writes");
-        let _ = sql::raw_sql("ROLLBACK").execute(&mut *conn).await;
-        conn.detach();
+        let _ = sql::raw_sql("ROLLBACK").execute(&mut **conn).await;
+        // Closed, not returned: it may be mid-transaction.
+        slot.take().map(PoolConnection::detach);
         return;
     }
     let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
@@ -147,7 +154,7 @@ async fn run(pool: &PgPool, batch: Vec<Job>) {
             Job::Write(work) => {
                 // Events queued before this write come before its own in the chain.
                 if let Some(events) = pending.take()
-                    && let Err(e) = audit::append(&mut conn, &events).await
+                    && let Err(e) = audit::append(conn, &events).await
                 {
                     broken = Some(e);
                     break;
@@ -155,16 +162,16 @@ async fn run(pool: &PgPool, batch: Vec<Job>) {
                 // The previous write's savepoint is released with the next one's start, in one
                 // round trip (COMMIT releases the last).
                 let begin = if open { "RELEASE SAVEPOINT job; SAVEPOINT job" } else { "SAVEPOINT job" };
-                if let Err(e) = sql::raw_sql(begin).execute(&mut *conn).await {
+                if let Err(e) = sql::raw_sql(begin).execute(&mut **conn).await {
                     broken = Some(backend(e));
                     break;
                 }
-                let (ok, reply) = work(&mut conn).await;
+                let (ok, reply) = work(conn).await;
                 replies.push(reply);
                 open = ok;
                 if !ok
                     && let Err(e) =
-                        sql::raw_sql("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job").execute(&mut *conn).await
+                        sql::raw_sql("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job").execute(&mut **conn).await
                 {
                     broken = Some(backend(e));
                     break;
@@ -174,21 +181,21 @@ async fn run(pool: &PgPool, batch: Vec<Job>) {
     }
     if broken.is_none()
         && let Some(events) = pending.take()
-        && let Err(e) = audit::append(&mut conn, &events).await
+        && let Err(e) = audit::append(conn, &events).await
     {
         broken = Some(e);
     }
     let outcome = match broken {
-        None => sql::raw_sql("COMMIT").execute(&mut *conn).await.map(|_| ()).map_err(backend),
+        None => sql::raw_sql("COMMIT").execute(&mut **conn).await.map(|_| ()).map_err(backend),
         Some(e) => {
             tracing::error!(error = %e, "a batch of writes failed; rolling it back");
-            let _ = sql::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            let _ = sql::raw_sql("ROLLBACK").execute(&mut **conn).await;
             Err(e)
         }
     };
     if outcome.is_err() {
-        // The connection may be mid-transaction; do not hand it back to the pool.
-        conn.detach();
+        // The connection may be mid-transaction: close it, the next batch takes a fresh one.
+        slot.take().map(PoolConnection::detach);
     }
     for reply in replies {
         reply(outcome.clone());

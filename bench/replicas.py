@@ -30,6 +30,8 @@ from harness import BenchError, Clawvault, Run, fmt_lat, log, median_rps, ms, ra
 WORKLOADS = harness.WORKLOADS
 CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "16 64").split()]
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# Connections per replica (empty: the server's default, 10).
+PG_CONNECTIONS = os.environ.get("BENCH_PG_CONNECTIONS", "")
 
 
 def psql(sql: str) -> None:
@@ -43,6 +45,12 @@ class Replica(Clawvault):
 
     def command(self) -> list[str]:
         return super().command() + self.extra
+
+    def write_config(self) -> None:
+        super().write_config()
+        if PG_CONNECTIONS:
+            with open(self.workdir / "clawvault.toml", "a") as f:
+                f.write(f"database_max_connections = {PG_CONNECTIONS}\n")
 
     def start(self) -> None:
         self.port = harness.free_port()

@@ -11,6 +11,37 @@ use crate::rows::{self, get, hash32};
 
 /// Largest number of events in one INSERT (14 parameters each, PostgreSQL allows 65,535).
 const INSERT_CHUNK: usize = 1000;
+/// Bytes of event data per INSERT at most. sqlx leaves Nagle's algorithm on: a message larger
+/// than the socket's send buffer (16 KiB until the kernel grows it) goes out in two writes, and
+/// the second waits for the first's delayed ACK, 40 ms, with the chain head locked. Statements
+/// that fit in one write never wait.
+const INSERT_BYTES: usize = 8 * 1024;
+
+/// Splits events into INSERTs that stay under [`INSERT_BYTES`] and [`INSERT_CHUNK`].
+fn chunks(events: &[ChainedEvent]) -> Vec<&[ChainedEvent]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, c) in events.iter().enumerate() {
+        let e = &c.event;
+        let size = 160
+            + e.action.len()
+            + e.actor_type.len()
+            + e.actor_id.len()
+            + e.resource_type.len()
+            + e.resource_id.len()
+            + e.details.len()
+            + e.ip_address.as_ref().map_or(0, String::len);
+        if i > start && (bytes + size > INSERT_BYTES || i - start >= INSERT_CHUNK) {
+            out.push(&events[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < events.len() {
+        out.push(&events[start..]);
+    }
+    out
+}
 
 /// Links `batch` after the current head, inserts it and advances the head, in the caller's
 /// transaction. The head row stays locked until that transaction ends, which is what puts
@@ -53,7 +84,7 @@ async fn append_events(conn: &mut PgConnection, key: &ChainKey, events: Vec<Audi
     let chained = key.append(seq, prev, events);
     let Some(last) = chained.last() else { return Ok(()) };
     let head = key.head(last.seq, last.hash);
-    let chunks: Vec<_> = chained.chunks(INSERT_CHUNK).collect();
+    let chunks = chunks(&chained);
     for (i, chunk) in chunks.iter().enumerate() {
         // The last chunk moves the head in the same statement.
         let is_last = i + 1 == chunks.len();
@@ -151,4 +182,37 @@ pub(crate) async fn after(pool: &PgPool, after_seq: i64, limit: u32) -> Result<V
         .await
         .map_err(backend)?;
     rows::all(&found, rows::chained_event)
+}
+
+#[cfg(test)]
+mod tests {
+    use clawvault_core::audit::{AuditEvent, ChainKey, Outcome};
+    use clawvault_core::keyring::SubKey;
+
+    #[test]
+    fn inserts_stay_small() {
+        let event = |details: usize| AuditEvent {
+            id: uuid::Uuid::now_v7(),
+            created_at: clawvault_core::time_util::now(),
+            action: "secret.read".into(),
+            outcome: Outcome::Success,
+            actor_type: "user".into(),
+            actor_id: "u".into(),
+            resource_type: "secret".into(),
+            resource_id: "v/p".into(),
+            vault_id: None,
+            ip_address: None,
+            details: "x".repeat(details),
+        };
+        let key = ChainKey::new(SubKey::from_bytes([1; 32]));
+        let chained = key.append(0, [0; 32], (0..300).map(|i| event(if i == 7 { 100_000 } else { 300 })).collect());
+        let parts = super::chunks(&chained);
+        assert_eq!(parts.iter().map(|p| p.len()).sum::<usize>(), 300, "every event, once, in order");
+        assert!(parts.len() > 3);
+        assert!(parts.iter().any(|p| p.len() == 1 && p[0].event.details.len() == 100_000), "a big one alone");
+        for p in parts.iter().filter(|p| p.len() > 1) {
+            let bytes: usize = p.iter().map(|c| c.event.details.len() + 200).sum();
+            assert!(bytes <= super::INSERT_BYTES + 1024, "{bytes}");
+        }
+    }
 }

@@ -108,6 +108,7 @@ impl PgStore {
     /// Closes the connections (every request has its audit event committed before it is
     /// answered, so nothing is queued once requests have drained).
     pub async fn close(&self) {
+        self.writer.stop();
         self.pool.close().await;
     }
 

@@ -46,16 +46,28 @@ const MAX_WRITES: usize = 60;
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
     jobs: mpsc::UnboundedSender<Job>,
+    stop: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Writer {
     pub(crate) fn start(pool: PgPool) -> Self {
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+        let stopping = std::sync::Arc::clone(&stop);
         tokio::spawn(async move {
             // The writer keeps a connection of its own: waiting in the pool's queue behind
             // every reader would hold up each batch, and every read waits for its batch.
             let mut conn: Option<PoolConnection<Postgres>> = None;
-            while let Some(first) = rx.recv().await {
+            loop {
+                let first = tokio::select! {
+                    job = rx.recv() => match job {
+                        Some(job) => job,
+                        None => break,
+                    },
+                    // Jobs still queued are dropped: their callers hear that the write was
+                    // not made. At shutdown none are left (requests have drained).
+                    () = stopping.notified() => break,
+                };
                 let mut writes = usize::from(matches!(first, Job::Write(_)));
                 let mut batch = vec![first];
                 while batch.len() < MAX_BATCH && writes < MAX_WRITES {
@@ -70,7 +82,13 @@ impl Writer {
                 run(&pool, &mut conn, batch).await;
             }
         });
-        Self { jobs }
+        Self { jobs, stop }
+    }
+
+    /// Ends the writer, which hands its connection back to the pool (closing the pool waits
+    /// for every connection).
+    pub(crate) fn stop(&self) {
+        self.stop.notify_one();
     }
 
     /// Runs `work` in the next batch; its result is returned once the batch has committed.

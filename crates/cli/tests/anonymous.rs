@@ -16,6 +16,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("post", "/v1/agents/enroll"),
     ("get", "/v1/agents/enroll/{pairing_id}/status"),
     ("get", "/v1/health"),
+    ("get", "/v1/health/ready"),
     ("get", "/.well-known/jwks.json"),
 ];
 

@@ -278,3 +278,40 @@ fn readiness_follows_the_database() {
     assert_eq!(ready(&s), 503);
     assert_eq!(s.http.get(s.url("/v1/health")).send().unwrap().status(), 200);
 }
+
+#[test]
+fn replicas_starting_together_on_an_empty_database() {
+    let url = new_database();
+    let tmp = tempfile::tempdir().unwrap();
+    // A root key made by a server of its own (as an operator would before the first rollout).
+    let seed = TestServer::start_at(&tmp.path().join("seed"), &Options::default());
+    drop(seed);
+    let key = tmp.path().join("seed/root.key");
+    let starting: Vec<_> = (0..3)
+        .map(|i| {
+            let dir = replica_dir(tmp.path(), &format!("r{i}"), &key);
+            let opts = options(&url);
+            std::thread::spawn(move || TestServer::start_at(&dir, &opts))
+        })
+        .collect();
+    let replicas: Vec<TestServer> = starting.into_iter().map(|t| t.join().unwrap()).collect();
+    // The schema was applied once (advisory lock), and exactly one replica made the first admin.
+    let admins: Vec<&TestServer> = replicas.iter().filter(|r| !r.admin_key.is_empty()).collect();
+    assert_eq!(admins.len(), 1, "exactly one replica bootstraps");
+    let admin_key = admins[0].admin_key.clone();
+    for r in &replicas {
+        let t = r.token_for(&admin_key);
+        let vaults: Value = r.get(&t, "/v1/vaults").send().unwrap().json().unwrap();
+        assert_eq!(vaults["vaults"].as_array().unwrap().len(), 1, "one default vault");
+        // Tokens minted anywhere verify everywhere, whichever replica's signing key won.
+        for other in &replicas {
+            assert_eq!(other.get(&t, "/v1/vaults").send().unwrap().status(), 200);
+        }
+    }
+    let out = std::process::Command::new("psql")
+        .arg(&url)
+        .args(["-Atc", "SELECT version, count(*) FROM schema_migrations GROUP BY version"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1|1");
+}

@@ -9,10 +9,8 @@ use crate::{PgStore, audit, backend, changes};
 
 pub(crate) async fn create_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBatch<'_>) -> Result<()> {
     let p = p.clone();
-    let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| {
-        Box::pin(async move {
-            sql::query(
+    let principal = p.principal_id;
+    let insert = sql::query(
         "INSERT INTO policies (id, vault_id, principal_kind, principal_id, secret_path_pattern, permissions, effect, \
          conditions, priority, expires_at, created_by, created_by_type, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -21,24 +19,16 @@ pub(crate) async fn create_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBat
     .bind(p.vault_id)
     .bind(p.principal_kind.as_str())
     .bind(p.principal_id)
-    .bind(&p.secret_path_pattern)
-    .bind(&p.permissions)
-    .bind(&p.effect)
-    .bind(&p.conditions)
+    .bind(p.secret_path_pattern)
+    .bind(p.permissions)
+    .bind(p.effect)
+    .bind(p.conditions)
     .bind(p.priority)
     .bind(p.expires_at)
     .bind(p.created_by)
-    .bind(&p.created_by_type)
-    .bind(p.created_at)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
-            audit::append(&mut *tx, &batch).await?;
-            changes::record(&mut *tx, &[Change::Policies(p.principal_id)]).await?;
-            Ok(())
-        })
-    })
-    .await
+    .bind(p.created_by_type)
+    .bind(p.created_at);
+    s.audited(vec![insert], "that policy exists", batch, vec![Change::Policies(principal)]).await.map(|_| ())
 }
 
 pub(crate) async fn policy(s: &PgStore, id: Uuid) -> Result<Option<PolicyRecord>> {
@@ -106,10 +96,7 @@ pub(crate) async fn delete_policy(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) 
 
 pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatch<'_>) -> Result<()> {
     let sh = sh.clone();
-    let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| {
-        Box::pin(async move {
-            sql::query(
+    let insert = sql::query(
         "INSERT INTO shares (id, secret_id, vault_id, secret_path, created_by, created_by_type, recipient_type, \
          recipient_id, recipient_email, passphrase_hash, expires_at, max_access_count, access_count, ip_allowlist, \
          accepted, declined, revoked, created_at) \
@@ -118,29 +105,22 @@ pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatc
     .bind(sh.id)
     .bind(sh.secret_id)
     .bind(sh.vault_id)
-    .bind(&sh.secret_path)
+    .bind(sh.secret_path)
     .bind(sh.created_by)
-    .bind(&sh.created_by_type)
-    .bind(&sh.recipient_type)
+    .bind(sh.created_by_type)
+    .bind(sh.recipient_type)
     .bind(sh.recipient_id)
-    .bind(&sh.recipient_email)
-    .bind(&sh.passphrase_hash)
+    .bind(sh.recipient_email)
+    .bind(sh.passphrase_hash)
     .bind(sh.expires_at)
     .bind(sh.max_access_count)
     .bind(sh.access_count)
-    .bind(&sh.ip_allowlist)
+    .bind(sh.ip_allowlist)
     .bind(sh.accepted)
     .bind(sh.declined)
     .bind(sh.revoked)
-    .bind(sh.created_at)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
-            audit::append(&mut *tx, &batch).await?;
-            Ok(())
-        })
-    })
-    .await
+    .bind(sh.created_at);
+    s.audited(vec![insert], "that share exists", batch, vec![]).await.map(|_| ())
 }
 
 pub(crate) async fn share(s: &PgStore, id: Uuid) -> Result<Option<ShareRecord>> {
@@ -157,22 +137,12 @@ pub(crate) async fn shares_where(s: &PgStore, column: &'static str, who: Uuid) -
 }
 
 pub(crate) async fn change_share(s: &PgStore, id: Uuid, change: ShareChange, batch: AuditBatch<'_>) -> Result<bool> {
-    let sql = match change {
+    let statement = match change {
         ShareChange::Accept => "UPDATE shares SET accepted = TRUE, declined = FALSE WHERE id = $1",
         ShareChange::Decline => "UPDATE shares SET declined = TRUE, accepted = FALSE WHERE id = $1",
         ShareChange::Revoke => "UPDATE shares SET revoked = TRUE WHERE id = $1",
     };
-    let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| {
-        Box::pin(async move {
-            if sql::query(sql).bind(id).execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
-                return Ok(false);
-            }
-            audit::append(&mut *tx, &batch).await?;
-            Ok(true)
-        })
-    })
-    .await
+    Ok(s.audited(vec![sql::query(statement).bind(id)], "", batch, vec![]).await? > 0)
 }
 
 pub(crate) async fn consume_share(s: &PgStore, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {

@@ -11,6 +11,7 @@
 //! - Migrations run under an advisory lock, so replicas may start together.
 
 mod audit;
+mod audited;
 mod changes;
 mod grants;
 mod migrate;

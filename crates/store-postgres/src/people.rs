@@ -1,7 +1,6 @@
 //! Server keys, people and their API keys, agents, enrolments and revoked tokens.
 
 use crate::sql;
-use crate::sql::PgConnection;
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, Change, EnrollmentRecord, EnrollmentStatus, Result, ServerKeyRecord,
     StoreError, UserRecord,
@@ -18,22 +17,26 @@ pub(crate) async fn server_key(s: &PgStore, name: &str) -> Result<Option<ServerK
 
 pub(crate) async fn insert_server_key(s: &PgStore, key: ServerKeyRecord) -> Result<ServerKeyRecord> {
     let name = key.name.clone();
-    s.write(move |tx| Box::pin(async move {
-    let inserted = sql::query(
-        "INSERT INTO server_keys (name, wrapped, root_key_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(&key.name)
-    .bind(&key.wrapped)
-    .bind(&key.root_key_id)
-    .bind(key.created_at)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
-    if inserted.rows_affected() > 0 {
-        changes::record(&mut *tx, &[Change::ServerKeys]).await?;
-    }
-    Ok(())
-    })).await?;
+    s.write(move |tx| {
+        Box::pin(async move {
+            let inserted = sql::query(
+                "INSERT INTO server_keys (name, wrapped, root_key_id, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(&key.name)
+            .bind(&key.wrapped)
+            .bind(&key.root_key_id)
+            .bind(key.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if inserted.rows_affected() > 0 {
+                changes::record(&mut *tx, &[Change::ServerKeys]).await?;
+            }
+            Ok(())
+        })
+    })
+    .await?;
     server_key(s, &name).await?.ok_or(StoreError::Corrupt("server key vanished".into()))
 }
 
@@ -47,23 +50,12 @@ pub(crate) async fn server_keys(s: &PgStore, prefix: &str) -> Result<Vec<ServerK
 }
 
 pub(crate) async fn create_user(s: &PgStore, user: &UserRecord, batch: AuditBatch<'_>) -> Result<()> {
-    let user = user.clone();
-    let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| {
-        Box::pin(async move {
-            sql::query("INSERT INTO users (id, name, role, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(user.id)
-                .bind(&user.name)
-                .bind(user.role.as_str())
-                .bind(user.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict_on_unique("a user with that name exists"))?;
-            audit::append(&mut *tx, &batch).await?;
-            Ok(())
-        })
-    })
-    .await
+    let insert = sql::query("INSERT INTO users (id, name, role, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(user.id)
+        .bind(user.name.clone())
+        .bind(user.role.as_str())
+        .bind(user.created_at);
+    s.audited(vec![insert], "a user with that name exists", batch, vec![]).await.map(|_| ())
 }
 
 pub(crate) async fn user(s: &PgStore, id: Uuid) -> Result<Option<UserRecord>> {
@@ -79,63 +71,30 @@ pub(crate) async fn list_users(s: &PgStore) -> Result<Vec<UserRecord>> {
     rows::many(s, sql::query("SELECT * FROM users ORDER BY created_at, id"), rows::user).await
 }
 
-/// Deletes one row by id with its audit events and changes, in one transaction, after
-/// `also` (further statements of the same deletion); false when there was no such row.
-async fn delete_with(
-    s: &PgStore,
-    delete: sql::PgQuery<'static>,
-    also: Option<sql::PgQuery<'static>>,
-    batch: AuditBatch<'_>,
-    follow: &[Change],
-) -> Result<bool> {
-    let batch = audit::OwnedAudit::from(batch);
-    let follow = follow.to_vec();
-    s.write(move |tx| {
-        Box::pin(async move {
-            if delete.execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
-                return Ok(false);
-            }
-            if let Some(q) = also {
-                q.execute(&mut *tx).await.map_err(backend)?;
-            }
-            audit::append(&mut *tx, &batch).await?;
-            changes::record(&mut *tx, &follow).await?;
-            Ok(true)
-        })
-    })
-    .await
-}
-
 pub(crate) async fn delete_user(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
     let delete = sql::query("DELETE FROM users WHERE id = $1").bind(id);
     let policies = sql::query("DELETE FROM policies WHERE principal_id = $1").bind(id);
-    delete_with(s, delete, Some(policies), batch, &[Change::User(id), Change::Policies(id)]).await
+    let follow = vec![Change::User(id), Change::Policies(id)];
+    Ok(s.audited(vec![delete, policies], "", batch, follow).await? > 0)
 }
 
 pub(crate) async fn create_api_key(s: &PgStore, key: &ApiKeyRecord, batch: AuditBatch<'_>) -> Result<()> {
     let key = key.clone();
-    let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| Box::pin(async move {
-    sql::query(
+    let insert = sql::query(
         "INSERT INTO api_keys (id, user_id, name, key_prefix, key_hash, scopes, is_active, created_at, expires_at, last_used_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(key.id)
     .bind(key.user_id)
-    .bind(&key.name)
-    .bind(&key.key_prefix)
-    .bind(&key.key_hash)
-    .bind(&key.scopes)
+    .bind(key.name)
+    .bind(key.key_prefix)
+    .bind(key.key_hash)
+    .bind(key.scopes)
     .bind(key.is_active)
     .bind(key.created_at)
     .bind(key.expires_at)
-    .bind(key.last_used_at)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
-    audit::append(&mut *tx, &batch).await?;
-    Ok(())
-    })).await
+    .bind(key.last_used_at);
+    s.audited(vec![insert], "that API key exists", batch, vec![]).await.map(|_| ())
 }
 
 pub(crate) async fn api_key(s: &PgStore, id: Uuid) -> Result<Option<ApiKeyRecord>> {
@@ -157,54 +116,43 @@ pub(crate) async fn list_api_keys(s: &PgStore, user_id: Uuid) -> Result<Vec<ApiK
 
 pub(crate) async fn delete_api_key(s: &PgStore, user_id: Uuid, key_id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
     let delete = sql::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2").bind(key_id).bind(user_id);
-    delete_with(s, delete, None, batch, &[Change::ApiKey(key_id)]).await
+    Ok(s.audited(vec![delete], "", batch, vec![Change::ApiKey(key_id)]).await? > 0)
 }
 
 pub(crate) async fn touch(s: &PgStore, statement: &'static str, id: Uuid, at: OffsetDateTime) -> Result<()> {
     sql::query(statement).bind(at).bind(id).execute(s.pool()).await.map(|_| ()).map_err(backend)
 }
 
-async fn insert_agent(conn: &mut PgConnection, a: &AgentRecord) -> Result<()> {
+const AGENT_IN_USE: &str = "that agent key is already in use";
+
+fn insert_agent(a: AgentRecord) -> sql::PgQuery<'static> {
     sql::query(
         "INSERT INTO agents (id, name, description, created_by, key_hash, key_prefix, key_expires_at, is_active, \
          token_ttl_seconds, vault_ids, scopes, expires_at, not_before, auth_method, intents_api_enabled, shroud_enabled, \
          created_at, last_active_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(a.id)
-    .bind(&a.name)
-    .bind(&a.description)
+    .bind(a.name)
+    .bind(a.description)
     .bind(a.created_by)
-    .bind(&a.key_hash)
-    .bind(&a.key_prefix)
+    .bind(a.key_hash)
+    .bind(a.key_prefix)
     .bind(a.key_expires_at)
     .bind(a.is_active)
     .bind(a.token_ttl_seconds)
-    .bind(&a.vault_ids)
-    .bind(&a.scopes)
+    .bind(a.vault_ids)
+    .bind(a.scopes)
     .bind(a.expires_at)
     .bind(a.not_before)
-    .bind(&a.auth_method)
+    .bind(a.auth_method)
     .bind(a.intents_api_enabled)
     .bind(a.shroud_enabled)
     .bind(a.created_at)
     .bind(a.last_active_at)
-    .execute(&mut *conn)
-    .await
-    .map(|_| ())
-    .map_err(conflict_on_unique("that agent key is already in use"))
 }
 
 pub(crate) async fn create_agent(s: &PgStore, agent: &AgentRecord, batch: AuditBatch<'_>) -> Result<()> {
-    let agent = agent.clone();
-    let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| {
-        Box::pin(async move {
-            insert_agent(&mut *tx, &agent).await?;
-            audit::append(&mut *tx, &batch).await?;
-            Ok(())
-        })
-    })
-    .await
+    s.audited(vec![insert_agent(agent.clone())], AGENT_IN_USE, batch, vec![]).await.map(|_| ())
 }
 
 pub(crate) async fn agent(s: &PgStore, id: Uuid) -> Result<Option<AgentRecord>> {
@@ -220,78 +168,58 @@ pub(crate) async fn list_agents(s: &PgStore) -> Result<Vec<AgentRecord>> {
 }
 
 pub(crate) async fn update_agent(s: &PgStore, a: &AgentRecord, batch: AuditBatch<'_>) -> Result<bool> {
+    let a = a.clone();
+    let id = a.id;
     let update = sql::query(
         "UPDATE agents SET name = $1, description = $2, key_hash = $3, key_prefix = $4, key_expires_at = $5, \
          is_active = $6, token_ttl_seconds = $7, vault_ids = $8, scopes = $9, expires_at = $10, not_before = $11, \
          auth_method = $12, intents_api_enabled = $13, shroud_enabled = $14, last_active_at = $15 WHERE id = $16",
     )
-    .bind(&a.name)
-    .bind(&a.description)
-    .bind(&a.key_hash)
-    .bind(&a.key_prefix)
+    .bind(a.name)
+    .bind(a.description)
+    .bind(a.key_hash)
+    .bind(a.key_prefix)
     .bind(a.key_expires_at)
     .bind(a.is_active)
     .bind(a.token_ttl_seconds)
-    .bind(&a.vault_ids)
-    .bind(&a.scopes)
+    .bind(a.vault_ids)
+    .bind(a.scopes)
     .bind(a.expires_at)
     .bind(a.not_before)
-    .bind(&a.auth_method)
+    .bind(a.auth_method)
     .bind(a.intents_api_enabled)
     .bind(a.shroud_enabled)
     .bind(a.last_active_at)
-    .bind(a.id);
-    let a = a.clone();
-    let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| {
-        Box::pin(async move {
-            let n = update.execute(&mut *tx).await.map_err(conflict_on_unique("that agent key is already in use"))?;
-            if n.rows_affected() == 0 {
-                return Ok(false);
-            }
-            audit::append(&mut *tx, &batch).await?;
-            changes::record(&mut *tx, &[Change::Agent(a.id)]).await?;
-            Ok(true)
-        })
-    })
-    .await
+    .bind(id);
+    Ok(s.audited(vec![update], AGENT_IN_USE, batch, vec![Change::Agent(id)]).await? > 0)
 }
 
 pub(crate) async fn delete_agent(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
     let delete = sql::query("DELETE FROM agents WHERE id = $1").bind(id);
     let policies = sql::query("DELETE FROM policies WHERE principal_id = $1").bind(id);
-    delete_with(s, delete, Some(policies), batch, &[Change::Agent(id), Change::Policies(id)]).await
+    let follow = vec![Change::Agent(id), Change::Policies(id)];
+    Ok(s.audited(vec![delete, policies], "", batch, follow).await? > 0)
 }
 
 pub(crate) async fn create_enrollment(s: &PgStore, e: &EnrollmentRecord, batch: AuditBatch<'_>) -> Result<()> {
     let e = e.clone();
-    let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| {
-        Box::pin(async move {
-            sql::query(
+    let insert = sql::query(
         "INSERT INTO enrollments (id, name, description, public_key, fingerprint, poll_token_hash, status, agent_id, \
          sealed_key, decided_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(e.id)
-    .bind(&e.name)
-    .bind(&e.description)
-    .bind(&e.public_key)
-    .bind(&e.fingerprint)
-    .bind(&e.poll_token_hash)
+    .bind(e.name)
+    .bind(e.description)
+    .bind(e.public_key)
+    .bind(e.fingerprint)
+    .bind(e.poll_token_hash)
     .bind(e.status.as_str())
     .bind(e.agent_id)
-    .bind(&e.sealed_key)
+    .bind(e.sealed_key)
     .bind(e.decided_by)
     .bind(e.created_at)
-    .bind(e.expires_at)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
-            audit::append(&mut *tx, &batch).await?;
-            Ok(())
-        })
-    })
-    .await
+    .bind(e.expires_at);
+    s.audited(vec![insert], "that enrolment exists", batch, vec![]).await.map(|_| ())
 }
 
 pub(crate) async fn enrollment(s: &PgStore, id: Uuid) -> Result<Option<EnrollmentRecord>> {
@@ -317,31 +245,36 @@ pub(crate) async fn decide_enrollment(
 ) -> Result<()> {
     let approved = approved.map(|(a, k)| (a.clone(), k));
     let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| Box::pin(async move {
-    let (status, agent_id, sealed) = match approved {
-        Some((agent, key)) => {
-            insert_agent(&mut *tx, &agent).await?;
-            (EnrollmentStatus::Approved, Some(agent.id), Some(key))
-        }
-        None => (EnrollmentStatus::Denied, None, None),
-    };
-    let changed = sql::query(
-        "UPDATE enrollments SET status = $1, agent_id = $2, sealed_key = $3, decided_by = $4 WHERE id = $5 AND status = 'pending'",
-    )
-    .bind(status.as_str())
-    .bind(agent_id)
-    .bind(sealed)
-    .bind(decided_by)
-    .bind(id)
-    .execute(&mut *tx)
+    s.write(move |tx| {
+        Box::pin(async move {
+            let (status, agent_id, sealed) = match approved {
+                Some((agent, key)) => {
+                    let id = agent.id;
+                    insert_agent(agent).execute(&mut *tx).await.map_err(conflict_on_unique(AGENT_IN_USE))?;
+                    (EnrollmentStatus::Approved, Some(id), Some(key))
+                }
+                None => (EnrollmentStatus::Denied, None, None),
+            };
+            let changed = sql::query(
+                "UPDATE enrollments SET status = $1, agent_id = $2, sealed_key = $3, decided_by = $4 \
+                 WHERE id = $5 AND status = 'pending'",
+            )
+            .bind(status.as_str())
+            .bind(agent_id)
+            .bind(sealed)
+            .bind(decided_by)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if changed.rows_affected() == 0 {
+                return Err(StoreError::Conflict("the enrolment is no longer pending"));
+            }
+            audit::append(&mut *tx, &batch).await?;
+            Ok(())
+        })
+    })
     .await
-    .map_err(backend)?;
-    if changed.rows_affected() == 0 {
-        return Err(StoreError::Conflict("the enrolment is no longer pending"));
-    }
-    audit::append(&mut *tx, &batch).await?;
-    Ok(())
-    })).await
 }
 
 pub(crate) async fn take_enrollment_key(s: &PgStore, id: Uuid) -> Result<Option<Vec<u8>>> {

@@ -12,29 +12,19 @@ use crate::{PgStore, audit, backend, changes, conflict_on_unique};
 
 pub(crate) async fn create_vault(s: &PgStore, v: &VaultRecord, batch: AuditBatch<'_>) -> Result<()> {
     let v = v.clone();
-    let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| {
-        Box::pin(async move {
-            sql::query(
+    let insert = sql::query(
         "INSERT INTO vaults (id, name, description, created_by, created_by_type, created_at, wrapped_key, root_key_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(v.id)
-    .bind(&v.name)
-    .bind(&v.description)
+    .bind(v.name)
+    .bind(v.description)
     .bind(v.created_by)
-    .bind(&v.created_by_type)
+    .bind(v.created_by_type)
     .bind(v.created_at)
-    .bind(&v.wrapped_key)
-    .bind(&v.root_key_id)
-    .execute(&mut *tx)
-    .await
-    .map_err(conflict_on_unique("a vault with that name exists"))?;
-            audit::append(&mut *tx, &batch).await?;
-            Ok(())
-        })
-    })
-    .await
+    .bind(v.wrapped_key)
+    .bind(v.root_key_id);
+    s.audited(vec![insert], "a vault with that name exists", batch, vec![]).await.map(|_| ())
 }
 
 pub(crate) async fn vault(s: &PgStore, id: Uuid) -> Result<Option<VaultRecord>> {
@@ -50,20 +40,8 @@ pub(crate) async fn list_vaults(s: &PgStore) -> Result<Vec<VaultRecord>> {
 }
 
 pub(crate) async fn delete_vault(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
-    let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| {
-        Box::pin(async move {
-            let done =
-                sql::query("DELETE FROM vaults WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(backend)?;
-            if done.rows_affected() == 0 {
-                return Ok(false);
-            }
-            audit::append(&mut *tx, &batch).await?;
-            changes::record(&mut *tx, &[Change::Vault(id)]).await?;
-            Ok(true)
-        })
-    })
-    .await
+    let delete = sql::query("DELETE FROM vaults WHERE id = $1").bind(id);
+    Ok(s.audited(vec![delete], "", batch, vec![Change::Vault(id)]).await? > 0)
 }
 
 pub(crate) async fn secret(s: &PgStore, vault_id: Uuid, path: &str) -> Result<Option<SecretRecord>> {

@@ -1,0 +1,38 @@
+//! The common shape of a write: statements, then their audit events and the changes other
+//! servers must follow, all in the server's next group commit.
+
+use clawvault_store::{AuditBatch, Change, Result};
+
+use crate::audit::{self, OwnedAudit};
+use crate::sql::PgQuery;
+use crate::{PgStore, changes, conflict_on_unique};
+
+impl PgStore {
+    /// Runs `statements` in order, then appends `batch`'s events and records `follow`. The
+    /// first statement decides: when it touches no row, nothing else is written and 0 is
+    /// returned. A unique violation is a conflict saying `on_unique`.
+    pub(crate) async fn audited(
+        &self,
+        statements: Vec<PgQuery<'static>>,
+        on_unique: &'static str,
+        batch: AuditBatch<'_>,
+        follow: Vec<Change>,
+    ) -> Result<u64> {
+        let batch = OwnedAudit::from(batch);
+        self.write(move |tx| {
+            Box::pin(async move {
+                let mut touched = None;
+                for statement in statements {
+                    let n = statement.execute(&mut *tx).await.map_err(conflict_on_unique(on_unique))?.rows_affected();
+                    if *touched.get_or_insert(n) == 0 {
+                        return Ok(0);
+                    }
+                }
+                audit::append(&mut *tx, &batch).await?;
+                changes::record(&mut *tx, &follow).await?;
+                Ok(touched.unwrap_or(0))
+            })
+        })
+        .await
+    }
+}

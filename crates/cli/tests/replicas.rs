@@ -315,3 +315,21 @@ fn replicas_starting_together_on_an_empty_database() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1|1");
 }
+
+#[test]
+fn a_database_that_cannot_be_reached_is_named_without_its_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = std::process::Command::new(common::BIN)
+        .args(["server", "--storage", "postgres", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path().join("d"))
+        .env("CLAWVAULT_DATABASE_URL", format!("postgres://clawvault:hunter2-canary@127.0.0.1:{port}/cv"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot connect to PostgreSQL") && stderr.contains("refused"), "{stderr}");
+    assert_eq!(stderr.matches("cannot connect").count(), 1, "said once: {stderr}");
+    assert!(!stderr.contains("hunter2-canary") && !String::from_utf8_lossy(&out.stdout).contains("hunter2-canary"));
+}

@@ -62,9 +62,10 @@ pub enum ServerError {
     /// The root key (or a key it protects) cannot be loaded or used.
     #[error("root key: {0}")]
     RootKey(String),
-    /// The database failed.
+    /// The database failed. (Not a `source`: the message already carries it, and error
+    /// reports that walk the chain would print it twice.)
     #[error("storage: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {reason}")]
     Bind {
@@ -79,6 +80,12 @@ pub enum ServerError {
     /// The HTTP server failed.
     #[error("serving: {0}")]
     Serve(String),
+}
+
+impl From<StoreError> for ServerError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
 }
 
 const MASTER_KEY: &str = "master";

@@ -93,6 +93,16 @@ impl PgStore {
         let connect: PgConnectOptions = url.parse().map_err(|e: sql::Error| {
             StoreError::Backend(format!("the database URL is not valid ({e}): use postgres://user@host:5432/dbname"))
         })?;
+        // One connection first: a pool would only report that none became free in time,
+        // while this says why (refused, unknown host, authentication failed).
+        let first = tokio::time::timeout(
+            options.acquire_timeout,
+            <sql::PgConnection as sql::Connection>::connect_with(&connect),
+        )
+        .await
+        .map_err(|_| StoreError::Backend("cannot connect to PostgreSQL: no answer in time".into()))?
+        .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {}", describe(&e))))?;
+        let _ = sql::Connection::close(first).await;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)

@@ -72,7 +72,8 @@ pub(crate) async fn put_version(s: &PgStore, put: &PutVersion, batch: AuditBatch
             // One statement either way: the secret row (created, or moved on by compare-and-set)
             // and its new version. Under READ COMMITTED a concurrent writer of the same row
             // waits for the first to commit, then re-checks the condition against the committed
-            // row: the loser updates nothing and inserts nothing.
+            // row: the loser updates nothing and inserts nothing. (Parameters go with their types,
+            // so each branch may leave some unused.)
             let (statement, conflict) = if put.expected_version == 0 {
                 (
                     "WITH head AS (INSERT INTO secrets (id, vault_id, path, current_version, created_by, created_at, \
@@ -82,7 +83,7 @@ pub(crate) async fn put_version(s: &PgStore, put: &PutVersion, batch: AuditBatch
             } else {
                 (
                     "WITH head AS (UPDATE secrets SET current_version = $2, updated_at = $6, deleted_at = NULL \
-                     WHERE id = $1 AND vault_id = $10 AND current_version = $12 AND $11::TEXT IS NOT NULL RETURNING id) ",
+                     WHERE id = $1 AND vault_id = $10 AND current_version = $12 RETURNING id) ",
                     "the version exists",
                 )
             };

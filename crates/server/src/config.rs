@@ -310,7 +310,8 @@ fn storage(overrides: &Overrides, file: &FileConfig, problems: &mut Vec<String>)
             if !(url.is_empty() || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 problems.push("the database URL must start with postgres:// or postgresql://".to_owned());
             }
-            let max_connections = file.database_max_connections.unwrap_or(10);
+            let max_connections =
+                file.database_max_connections.unwrap_or(clawvault_store_postgres::DEFAULT_MAX_CONNECTIONS);
             if max_connections == 0 {
                 problems.push("database_max_connections must be at least 1".to_owned());
             }

@@ -3,7 +3,8 @@
 //! change log says another server changed it. Every authenticated request first reads the log
 //! past this server's position (one indexed query), so a change committed anywhere before a
 //! request arrives is applied before that request is decided; `NOTIFY` only wakes idle servers
-//! early. Embedded stores have no other writer and skip all of this.
+//! early. Requests that arrive together share one read of the log: each waits for a read that
+//! began after it arrived. Embedded stores have no other writer and skip all of this.
 
 use std::sync::Weak;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};

@@ -52,29 +52,35 @@ pub(crate) async fn position(pool: &PgPool) -> Result<i64> {
     sql::query_scalar("SELECT seq FROM change_head WHERE id = 1").fetch_one(pool).await.map_err(backend)
 }
 
+/// Every change after `position`, read a page at a time: a request must not pass changes
+/// beyond the first page unapplied.
 pub(crate) async fn since(pool: &PgPool, position: i64) -> Result<ChangeBatch> {
-    let rows = sql::query("SELECT seq, change FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2")
-        .bind(position)
-        .bind(PAGE)
-        .fetch_all(pool)
-        .await
-        .map_err(backend)?;
-    let mut batch = ChangeBatch { position, changes: Vec::with_capacity(rows.len()), complete: true };
-    for row in &rows {
-        let seq: i64 = get(row, "seq")?;
-        if seq != batch.position + 1 {
-            // Pruned: the pruner keeps the newest change, so a gap means changes were lost
-            // to this follower.
-            batch.complete = false;
+    let mut batch = ChangeBatch { position, changes: Vec::new(), complete: true };
+    loop {
+        let rows = sql::query("SELECT seq, change FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(batch.position)
+            .bind(PAGE)
+            .fetch_all(pool)
+            .await
+            .map_err(backend)?;
+        for row in &rows {
+            let seq: i64 = get(row, "seq")?;
+            if seq != batch.position + 1 {
+                // Pruned: the pruner keeps the newest change, so a gap means changes were
+                // lost to this follower.
+                batch.complete = false;
+            }
+            let text: String = get(row, "change")?;
+            match Change::decode(&text) {
+                Some(c) => batch.changes.push(c),
+                None => batch.complete = false,
+            }
+            batch.position = seq;
         }
-        let text: String = get(row, "change")?;
-        match Change::decode(&text) {
-            Some(c) => batch.changes.push(c),
-            None => batch.complete = false,
+        if i64::try_from(rows.len()).unwrap_or(i64::MAX) < PAGE {
+            return Ok(batch);
         }
-        batch.position = seq;
     }
-    Ok(batch)
 }
 
 /// Listens for announcements and wakes `signal` for each, and after every reconnect (which

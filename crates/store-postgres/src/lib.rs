@@ -3,8 +3,8 @@
 //! - Writes that must not collide are compare-and-set statements; PostgreSQL's row locks make
 //!   the loser see the winner's row and report [`clawvault_store::StoreError::Conflict`].
 //! - The audit chain has one head row; every transaction that appends takes its row lock, so
-//!   events of all servers land in one gap-free order. Events written on their own (reads)
-//!   are grouped per server into one transaction ([`audit::Batcher`]).
+//!   events of all servers land in one gap-free order. Each server group-commits its writes
+//!   and read events ([`writer`]).
 //! - Changes that servers must follow (revocations, policies, vault and secret changes) are
 //!   written to a change log in the transaction of the write and announced with `NOTIFY`
 //!   ([`changes`]); the log, not the notification, is what followers trust.
@@ -40,6 +40,9 @@ pub struct PgStore {
     signal: Arc<Notify>,
 }
 
+/// Connections a server keeps unless configured otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
 /// How to connect.
 #[derive(Debug, Clone)]
 pub struct PgOptions {
@@ -51,7 +54,7 @@ pub struct PgOptions {
 
 impl Default for PgOptions {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10) }
+        Self { max_connections: DEFAULT_MAX_CONNECTIONS, acquire_timeout: Duration::from_secs(10) }
     }
 }
 

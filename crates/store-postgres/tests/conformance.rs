@@ -27,3 +27,16 @@ async fn two_servers_on_one_database() {
     let b = PgStore::connect(&db.url, &options).await.map_err(|e| e.to_string()).expect("connect b");
     conformance::shared_database(std::sync::Arc::new(a), std::sync::Arc::new(b)).await;
 }
+
+/// Guards the store's Debug output (the URL it was opened with must never be kept in it).
+#[tokio::test]
+async fn debug_output_holds_no_password() {
+    let db = TestDatabase::create().await;
+    // The test server trusts local connections, so any password is accepted: a canary here.
+    let url = db.url.replacen("://postgres@", "://postgres:canary-pw-1234@", 1);
+    assert_ne!(url, db.url, "the test URL names the user postgres");
+    let store = PgStore::connect(&url, &PgOptions::default()).await.map_err(|e| e.to_string()).expect("connect");
+    let shown = format!("{store:?}");
+    assert!(!shown.contains("canary-pw-1234"), "{shown}");
+    store.close().await;
+}

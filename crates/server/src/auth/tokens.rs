@@ -202,9 +202,15 @@ impl TokenService {
         self.user_ttl_seconds
     }
 
-    /// Makes `key` the signing key; older keys keep verifying.
+    /// Makes `key` the signing key; older keys keep verifying. On a shared database the
+    /// change log may have reloaded the keys (this one included) before the rotating request
+    /// gets here, so a key already held is not added twice.
     pub fn rotate(&self, key: SigningKey) {
-        write(&self.keys).push(Arc::new(key));
+        let mut keys = write(&self.keys);
+        if keys.last().is_none_or(|k| k.kid() != key.kid()) {
+            keys.retain(|k| k.kid() != key.kid());
+            keys.push(Arc::new(key));
+        }
     }
 
     /// Replaces every key (another server rotated): the last one signs.
@@ -464,6 +470,18 @@ mod tests {
         assert!(s.check(&new).is_ok());
         let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
         assert_ne!(kid(&old), kid(&new));
+        assert_eq!(s.jwks()["keys"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_rotation_already_reloaded_from_the_change_log_is_not_added_twice() {
+        let first = DataKey::generate().unwrap();
+        let second = DataKey::generate().unwrap();
+        let s = TokenService::new(vec![SigningKey::from_seed(&first).unwrap()], 900, vec![]).unwrap();
+        // Another task followed the change log and loaded both keys before the rotating
+        // request added its own.
+        s.replace_keys(vec![SigningKey::from_seed(&first).unwrap(), SigningKey::from_seed(&second).unwrap()]);
+        s.rotate(SigningKey::from_seed(&second).unwrap());
         assert_eq!(s.jwks()["keys"].as_array().unwrap().len(), 2);
     }
 

@@ -19,6 +19,7 @@ mod limits;
 pub mod native;
 mod op;
 pub mod ratelimit;
+mod read_cache;
 mod secret_cache;
 pub mod service;
 pub(crate) mod signing;

@@ -1,9 +1,8 @@
 //! Shared server state: the store, keys, token service and the caches of
 //! opened vaults (record plus unwrapped data key).
 
-use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use clawvault_core::audit::ChainKey;
 use clawvault_core::crypto::{DataKey, RootKey, vault_key_context};
@@ -16,8 +15,12 @@ use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::follow::Follower;
 use crate::limits::Limits;
+use crate::read_cache::ReadCache;
 use crate::secret_cache::SecretCache;
 use crate::service::access::AccessCache;
+
+/// Opened vaults kept before the cache is emptied.
+const VAULT_CACHE_LIMIT: usize = 10_000;
 
 /// A vault with its data key unwrapped.
 pub struct OpenVault {
@@ -60,7 +63,7 @@ pub struct Inner {
     pub limits: Limits,
     /// How far this server has followed other servers' changes.
     pub follower: Follower,
-    vaults: RwLock<HashMap<Uuid, Arc<OpenVault>>>,
+    vaults: ReadCache<Uuid, Arc<OpenVault>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -116,7 +119,7 @@ impl AppState {
             access: AccessCache::default(),
             limits,
             follower,
-            vaults: RwLock::new(HashMap::new()),
+            vaults: ReadCache::new(VAULT_CACHE_LIMIT),
         }))
     }
 }
@@ -137,23 +140,22 @@ impl Inner {
     /// unwrap.
     pub async fn vault(&self, reference: &str) -> ApiResult<Option<Arc<OpenVault>>> {
         let id = Uuid::parse_str(reference).ok();
-        if let Ok(cache) = self.vaults.read() {
-            let hit = match id {
-                Some(id) => cache.get(&id).cloned(),
-                None => cache.values().find(|v| v.record.name == reference).cloned(),
-            };
-            if hit.is_some() {
-                return Ok(hit);
-            }
+        let hit = match id {
+            Some(id) => self.vaults.get(&id),
+            None => self.vaults.find(|v| v.record.name == reference),
+        };
+        if hit.is_some() {
+            return Ok(hit);
         }
+        let epoch = self.vaults.epoch();
         let record = match id {
             Some(id) => self.store.vault(id).await?,
             None => self.store.vault_by_name(reference).await?,
         };
-        record.map(|r| self.open_vault(r)).transpose()
+        record.map(|r| self.open_vault(r, epoch)).transpose()
     }
 
-    fn open_vault(&self, record: VaultRecord) -> ApiResult<Arc<OpenVault>> {
+    fn open_vault(&self, record: VaultRecord, epoch: u64) -> ApiResult<Arc<OpenVault>> {
         let key = self.root.unwrap(&record.wrapped_key, &vault_key_context(record.id)).map_err(|e| {
             ApiError::Integrity(format!(
                 "the data key of vault {} cannot be unwrapped ({e}); the root key does not match this database or the row was altered",
@@ -161,23 +163,17 @@ impl Inner {
             ))
         })?;
         let open = Arc::new(OpenVault { record, key });
-        if let Ok(mut cache) = self.vaults.write() {
-            cache.insert(open.record.id, Arc::clone(&open));
-        }
+        self.vaults.put(epoch, open.record.id, Arc::clone(&open));
         Ok(open)
     }
 
     /// Drops a vault from the cache (deleted).
     pub fn forget_vault(&self, id: Uuid) {
-        if let Ok(mut cache) = self.vaults.write() {
-            cache.remove(&id);
-        }
+        self.vaults.remove(&id);
     }
 
     /// Drops every opened vault.
     pub fn forget_vaults(&self) {
-        if let Ok(mut cache) = self.vaults.write() {
-            cache.clear();
-        }
+        self.vaults.clear();
     }
 }

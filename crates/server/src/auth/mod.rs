@@ -25,6 +25,7 @@ pub use tokens::{Checked, SigningKey, TokenError, TokenService};
 /// or re-keyed after the token was issued.
 async fn admit(state: &AppState, parts: &Parts, p: Principal) -> Result<Arc<Principal>, ApiError> {
     let revoked = || ApiError::Unauthorized(TokenError::Revoked.to_string());
+    let epoch = state.tokens.epoch();
     match &p.actor {
         Actor::User { id, api_key_id, .. } => {
             let live = state.store.api_key(*api_key_id).await?.is_some_and(|k| k.is_active && k.user_id == *id);
@@ -47,7 +48,7 @@ async fn admit(state: &AppState, parts: &Parts, p: Principal) -> Result<Arc<Prin
         }
     }
     let token = bearer(parts)?;
-    Ok(state.tokens.admit(token, p))
+    Ok(state.tokens.admit(token, p, epoch))
 }
 
 /// An authenticated caller.

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use super::principal::{Actor, Principal};
 use crate::ServerError;
+use crate::read_cache::ReadCache;
 
 /// Issuer and audience of every token.
 pub const ISSUER: &str = "clawvault";
@@ -156,7 +157,7 @@ pub struct TokenService {
     keys: RwLock<Vec<Arc<SigningKey>>>,
     validation: Validation,
     user_ttl_seconds: i64,
-    verified: RwLock<HashMap<[u8; 32], Arc<Principal>>>,
+    verified: ReadCache<[u8; 32], Arc<Principal>>,
     gates: RwLock<Gates>,
 }
 
@@ -191,7 +192,7 @@ impl TokenService {
             keys: RwLock::new(keys.into_iter().map(Arc::new).collect()),
             validation,
             user_ttl_seconds: i64::try_from(user_ttl_seconds).unwrap_or(900),
-            verified: RwLock::new(HashMap::new()),
+            verified: ReadCache::new(CACHE_LIMIT),
             gates: RwLock::new(gates),
         })
     }
@@ -223,12 +224,12 @@ impl TokenService {
     /// Forgets the verified tokens of a principal, so that their next request is admitted
     /// afresh against the database (another server changed them).
     pub fn evict(&self, principal_id: Uuid) {
-        write(&self.verified).retain(|_, p| p.id() != principal_id);
+        self.verified.retain(|_, p| p.id() != principal_id);
     }
 
     /// Forgets every verified token.
     pub fn evict_all(&self) {
-        write(&self.verified).clear();
+        self.verified.clear();
     }
 
     fn sign(&self, claims: &Claims) -> Result<String, ServerError> {
@@ -298,7 +299,7 @@ impl TokenService {
     /// [`TokenError`] saying why it is refused.
     pub fn check(&self, token: &str) -> Result<Checked, TokenError> {
         let digest = token_digest(token);
-        let cached = read(&self.verified).get(&digest).cloned();
+        let cached = self.verified.get(&digest);
         let checked = match cached {
             Some(p) => Checked::Cached(p),
             None => Checked::Fresh(self.verify_signature(token)?),
@@ -320,14 +321,18 @@ impl TokenService {
         gates.revoked.contains(&p.jti) || key_dead || cut
     }
 
-    /// Caches a freshly verified token so that later requests skip the signature check.
-    pub fn admit(&self, token: &str, principal: Principal) -> Arc<Principal> {
+    /// Take before confirming in the database what stands behind a fresh token; pass it to
+    /// [`TokenService::admit`].
+    #[must_use]
+    pub fn epoch(&self) -> u64 {
+        self.verified.epoch()
+    }
+
+    /// Caches a freshly verified token so that later requests skip the signature check, unless
+    /// a principal was evicted since `epoch` (what was confirmed may already be stale).
+    pub fn admit(&self, token: &str, principal: Principal, epoch: u64) -> Arc<Principal> {
         let p = Arc::new(principal);
-        let mut m = write(&self.verified);
-        if m.len() >= CACHE_LIMIT {
-            m.clear();
-        }
-        m.insert(token_digest(token), Arc::clone(&p));
+        self.verified.put(epoch, token_digest(token), Arc::clone(&p));
         p
     }
 
@@ -436,7 +441,7 @@ mod tests {
         assert_eq!(ttl, 900);
         let Checked::Fresh(p) = s.check(&t).unwrap() else { panic!("first check verifies the signature") };
         assert!(p.is_admin());
-        let admitted = s.admit(&t, p.clone());
+        let admitted = s.admit(&t, p.clone(), s.epoch());
         assert!(matches!(s.check(&t).unwrap(), Checked::Cached(c) if c == admitted));
         s.revoke(&p.jti);
         assert_eq!(s.check(&t).unwrap_err(), TokenError::Revoked);
@@ -450,7 +455,7 @@ mod tests {
         let p = s.check(&t3).unwrap().principal().clone();
         assert!(p.is_agent());
         assert_eq!(p.human(), a.created_by);
-        s.admit(&t3, p.clone());
+        s.admit(&t3, p.clone(), s.epoch());
         s.cut(a.id, p.issued_at_us + 1);
         assert_eq!(s.check(&t3).unwrap_err(), TokenError::Revoked, "cached tokens obey cutoffs");
         let later = {
@@ -458,6 +463,19 @@ mod tests {
             s.issue_agent(&a).unwrap().0
         };
         assert!(s.check(&later).is_ok(), "tokens issued after the cutoff work");
+    }
+
+    #[test]
+    fn a_token_confirmed_before_an_eviction_is_not_cached() {
+        let s = service();
+        let a = agent();
+        let (t, _) = s.issue_agent(&a).unwrap();
+        let p = s.check(&t).unwrap().principal().clone();
+        let epoch = s.epoch();
+        // Another server deactivated the agent after this one confirmed it in the database.
+        s.evict(a.id);
+        s.admit(&t, p, epoch);
+        assert!(matches!(s.check(&t).unwrap(), Checked::Fresh(_)), "the next request confirms it again");
     }
 
     #[test]

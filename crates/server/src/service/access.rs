@@ -4,8 +4,7 @@
 //! (`vault_ids`) are refused everywhere else. Decisions are made on the path before anything is
 //! looked up, so a refusal never tells whether a secret exists.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use clawvault_core::SecretPath;
 use clawvault_core::policy::{Conditions, Decision, Effect, PathPattern, Permission, Request, Rule, decide};
@@ -15,30 +14,36 @@ use uuid::Uuid;
 
 use crate::auth::{Actor, Caller};
 use crate::error::{ApiError, ApiResult};
+use crate::read_cache::ReadCache;
 use crate::state::AppState;
+
+/// Principals whose rules are kept before the cache is emptied.
+const CACHE_LIMIT: usize = 100_000;
 
 /// A principal's rules, each with the vault it applies in.
 type Rules = Arc<Vec<(Uuid, Rule)>>;
 
 /// Every principal's rules, parsed once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AccessCache {
-    rules: RwLock<HashMap<Uuid, Rules>>,
+    rules: ReadCache<Uuid, Rules>,
+}
+
+impl Default for AccessCache {
+    fn default() -> Self {
+        Self { rules: ReadCache::new(CACHE_LIMIT) }
+    }
 }
 
 impl AccessCache {
     /// Drops a principal's cached rules (their policies changed, or they were deleted).
     pub fn forget(&self, principal_id: Uuid) {
-        if let Ok(mut m) = self.rules.write() {
-            m.remove(&principal_id);
-        }
+        self.rules.remove(&principal_id);
     }
 
     /// Drops every principal's rules.
     pub fn forget_all(&self) {
-        if let Ok(mut m) = self.rules.write() {
-            m.clear();
-        }
+        self.rules.clear();
     }
 }
 
@@ -62,9 +67,10 @@ pub fn rule_of(p: &PolicyRecord) -> Result<Rule, clawvault_core::policy::PolicyE
 }
 
 async fn rules(state: &AppState, kind: PrincipalKind, id: Uuid) -> ApiResult<Rules> {
-    if let Some(hit) = state.access.rules.read().ok().and_then(|m| m.get(&id).cloned()) {
+    if let Some(hit) = state.access.rules.get(&id) {
         return Ok(hit);
     }
+    let epoch = state.access.rules.epoch();
     let parsed: Vec<(Uuid, Rule)> = state
         .store
         .policies_of(kind, id)
@@ -79,9 +85,7 @@ async fn rules(state: &AppState, kind: PrincipalKind, id: Uuid) -> ApiResult<Rul
         })
         .collect();
     let parsed = Arc::new(parsed);
-    if let Ok(mut m) = state.access.rules.write() {
-        m.insert(id, Arc::clone(&parsed));
-    }
+    state.access.rules.put(epoch, id, Arc::clone(&parsed));
     Ok(parsed)
 }
 

@@ -149,6 +149,45 @@ fn targeted_shares_need_the_recipient_and_acceptance() {
 }
 
 #[test]
+fn a_share_obeys_the_secrets_own_read_limit_and_disabling() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let r = s
+        .put(&admin, "/v1/vaults/default/secrets/once/token")
+        .json(&json!({ "value": "read-me-twice", "max_access_count": 2 }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned();
+    let r = share(&s, &admin, &id, json!({ "recipient_type": "anyone_with_link", "expires_at": in_hours(1) }));
+    let sid = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned();
+
+    // One direct read and one through the share use up the secret's two reads.
+    assert_eq!(s.get(&admin, "/v1/vaults/default/secrets/once/token").send().unwrap().status(), 200);
+    let v: Value = open(&s, None, &sid, json!({})).json().unwrap();
+    assert_eq!((v["value"].as_str(), v["access_count"].as_i64()), (Some("read-me-twice"), Some(1)));
+    assert_problem(open(&s, None, &sid, json!({})), 410, "read limit of 2");
+    assert_problem(s.get(&admin, "/v1/vaults/default/secrets/once/token").send().unwrap(), 410, "read limit of 2");
+    let out: Value = s.get(&admin, "/v1/shares/outbound").send().unwrap().json().unwrap();
+    assert_eq!(out["shares"][0]["access_count"], 1, "a refused opening does not count against the share");
+
+    // A disabled version stays closed through a share.
+    let other = s.put_secret(&admin, "default", "paused/token", "not-now");
+    let r = share(
+        &s,
+        &admin,
+        other["id"].as_str().unwrap(),
+        json!({ "recipient_type": "anyone_with_link", "expires_at": in_hours(1) }),
+    );
+    let sid = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned();
+    let r = s.post(&admin, "/v1/vaults/default/secret-version-disable/paused/token/1").send().unwrap();
+    assert_eq!(r.status(), 204);
+    let r = open(&s, None, &sid, json!({}));
+    assert_eq!(r.status(), 410);
+    assert!(!r.text().unwrap().contains("not-now"));
+}
+
+#[test]
 fn share_rules_and_refusals() {
     let s = TestServer::start();
     let admin = s.admin_token();

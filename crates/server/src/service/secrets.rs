@@ -190,9 +190,25 @@ pub async fn read(
         None => not_found(&vault, &path),
     })?;
     let (secret, record) = (&row.0, &row.1);
-    let meta = &record.meta;
     op.detail("secret_id", secret.id.to_string());
-    op.detail("version", meta.version);
+    op.detail("version", record.meta.version);
+    ensure_readable(secret, &record.meta, &path)?;
+    let meta = count_read(state, op, secret, &record.meta, &path).await?;
+    let value = open_version(&vault.key, binding(&vault, secret.id, meta.version), &record.ciphertext).map_err(|e| {
+        ApiError::Integrity(format!(
+            "version {} of {path:?} in vault {:?} cannot be decrypted: {e}. The database was changed outside clawvault; restore it from a backup",
+            meta.version, vault.record.name
+        ))
+    })?;
+    Ok(Revealed { described: Described { secret: secret.clone(), meta }, value })
+}
+
+/// Refuses with 410 a version that may not be revealed: its secret deleted, the version
+/// disabled, expired or read up to its limit. Shares obey this as much as direct reads.
+///
+/// # Errors
+/// 410 saying why.
+pub(crate) fn ensure_readable(secret: &SecretRecord, meta: &VersionMeta, path: &SecretPath) -> ApiResult<()> {
     if secret.deleted_at.is_some() {
         return Err(ApiError::Gone(format!(
             "{path:?} was deleted; an admin can restore it with `clawvault secret restore`"
@@ -206,21 +222,41 @@ pub async fn read(
     {
         return Err(ApiError::Gone(format!("{path:?} expired at {}", rfc3339(at))));
     }
+    // Counts only grow, so a count read at any time that has reached the limit is final; the
+    // count that decides is taken atomically by `count_read`.
+    if let Some(max) = meta.max_access_count
+        && meta.access_count >= max
+    {
+        return Err(exhausted(path, max));
+    }
+    Ok(())
+}
+
+fn exhausted(path: &SecretPath, max: i64) -> ApiError {
+    ApiError::Gone(format!("{path:?} has reached its read limit of {max}"))
+}
+
+/// Counts one reveal against the version's read limit, atomically in the store (so the limit
+/// holds across replicas), and returns its metadata with the new count.
+///
+/// # Errors
+/// 410 once the limit is reached; storage failures.
+pub(crate) async fn count_read(
+    state: &AppState,
+    op: &mut Op<'_>,
+    secret: &SecretRecord,
+    meta: &VersionMeta,
+    path: &SecretPath,
+) -> ApiResult<VersionMeta> {
     let mut meta = meta.clone();
     if let Some(max) = meta.max_access_count {
         match state.store.consume_access(secret.id, meta.version, max).await? {
             Some(n) => meta.access_count = n,
-            None => return Err(ApiError::Gone(format!("{path:?} has reached its read limit of {max}"))),
+            None => return Err(exhausted(path, max)),
         }
         op.detail("access_count", meta.access_count);
     }
-    let value = open_version(&vault.key, binding(&vault, secret.id, meta.version), &record.ciphertext).map_err(|e| {
-        ApiError::Integrity(format!(
-            "version {} of {path:?} in vault {:?} cannot be decrypted: {e}. The database was changed outside clawvault; restore it from a backup",
-            meta.version, vault.record.name
-        ))
-    })?;
-    Ok(Revealed { described: Described { secret: secret.clone(), meta }, value })
+    Ok(meta)
 }
 
 /// The current version, from the cache when possible.

@@ -15,7 +15,7 @@ use clawvault_store::{AuditBatch, ShareChange, ShareRecord, VersionMeta};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{access, require_future};
+use super::{access, require_future, secrets};
 use crate::auth::{Actor, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
@@ -209,23 +209,29 @@ pub async fn open(
             return Err(ApiError::Forbidden("wrong passphrase".into()));
         }
     }
-    let count = state.store.consume_share(id, share.max_access_count).await?.ok_or_else(|| {
-        ApiError::Gone(format!("share {id} has been opened its {} allowed times", share.max_access_count.unwrap_or(0)))
-    })?;
-    op.detail("access_count", count);
     let vault = state
         .vault(&share.vault_id.to_string())
         .await?
         .ok_or_else(|| ApiError::Gone("the shared secret no longer exists".into()))?;
     let gone = || ApiError::Gone("the shared secret was deleted".into());
     let (secret, record) = state.store.version(vault.record.id, &share.secret_path, None).await?.ok_or_else(gone)?;
-    if secret.id != share.secret_id || secret.deleted_at.is_some() {
+    if secret.id != share.secret_id {
         return Err(gone());
     }
-    let binding = VersionBinding { vault_id: vault.record.id, secret_id: secret.id, version: record.meta.version };
+    let path = SecretPath::parse(&share.secret_path)
+        .map_err(|e| ApiError::Integrity(format!("share {id} names a stored path that does not parse: {e}")))?;
+    // The secret's own limits hold through a share too: deleted, disabled or expired versions
+    // stay closed, and a share does not read past the version's read limit.
+    secrets::ensure_readable(&secret, &record.meta, &path)?;
+    let count = state.store.consume_share(id, share.max_access_count).await?.ok_or_else(|| {
+        ApiError::Gone(format!("share {id} has been opened its {} allowed times", share.max_access_count.unwrap_or(0)))
+    })?;
+    op.detail("access_count", count);
+    let meta = secrets::count_read(state, op, &secret, &record.meta, &path).await?;
+    let binding = VersionBinding { vault_id: vault.record.id, secret_id: secret.id, version: meta.version };
     let value = open_version(&vault.key, binding, &record.ciphertext)
         .map_err(|e| ApiError::Integrity(format!("the shared secret cannot be decrypted: {e}")))?;
-    Ok(Opened { share: ShareRecord { access_count: count, ..share }, meta: record.meta, value })
+    Ok(Opened { share: ShareRecord { access_count: count, ..share }, meta, value })
 }
 
 /// Shares the caller created, newest first.

@@ -21,17 +21,20 @@ pub use tokens::{Checked, SigningKey, TokenError, TokenService};
 
 /// Admits a token seen for the first time, once what stands behind it is confirmed in the
 /// database (after a restart the in-memory revocation state is gone; the database is not): a
-/// person's API key still exists, an agent is still active, unexpired, and was not deactivated
-/// or re-keyed after the token was issued.
+/// person's API key still exists and has not expired, an agent is still active, unexpired,
+/// and was not deactivated or re-keyed after the token was issued.
 async fn admit(state: &AppState, parts: &Parts, p: Principal) -> Result<Arc<Principal>, ApiError> {
     let revoked = || ApiError::Unauthorized(TokenError::Revoked.to_string());
     let epoch = state.tokens.epoch();
     match &p.actor {
         Actor::User { id, api_key_id, .. } => {
-            let live = state.store.api_key(*api_key_id).await?.is_some_and(|k| k.is_active && k.user_id == *id);
-            if !live {
+            let key = state.store.api_key(*api_key_id).await?;
+            if !key.as_ref().is_some_and(|k| k.is_active && k.user_id == *id) {
                 state.tokens.kill_api_key(*api_key_id);
                 return Err(revoked());
+            }
+            if key.and_then(|k| k.expires_at).is_some_and(|at| at <= time::OffsetDateTime::now_utc()) {
+                return Err(ApiError::Unauthorized(TokenError::Expired.to_string()));
             }
         }
         Actor::Agent { id, .. } => {

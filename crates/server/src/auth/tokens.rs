@@ -241,8 +241,15 @@ impl TokenService {
             .map_err(|e| ServerError::RootKey(format!("signing a token: {e}")))
     }
 
-    fn base_claims(&self, sub: String, ttl: i64, scopes: Vec<String>) -> Claims {
+    /// Claims living `ttl` seconds, or less so as not to outlive `not_after` (the credential
+    /// behind the token expires then: a token admitted before would otherwise keep working,
+    /// on a server that does not ask the database again, until its own expiry).
+    fn base_claims(&self, sub: String, ttl: i64, not_after: Option<OffsetDateTime>, scopes: Vec<String>) -> Claims {
         let now = OffsetDateTime::now_utc();
+        let ttl = match not_after {
+            Some(at) => ttl.min((at - now).whole_seconds()).max(1),
+            None => ttl,
+        };
         Claims {
             sub,
             iss: ISSUER.into(),
@@ -261,7 +268,7 @@ impl TokenService {
         }
     }
 
-    /// Mints a token for a person's API key.
+    /// Mints a token for a person's API key, expiring no later than the key.
     ///
     /// # Errors
     /// [`ServerError::RootKey`] if signing fails.
@@ -270,25 +277,31 @@ impl TokenService {
         user_id: Uuid,
         role: Role,
         api_key_id: Uuid,
+        key_expires_at: Option<OffsetDateTime>,
         scopes: Vec<String>,
     ) -> Result<(String, i64), ServerError> {
-        let mut claims = self.base_claims(format!("user:{user_id}"), self.user_ttl_seconds, scopes);
+        let mut claims = self.base_claims(format!("user:{user_id}"), self.user_ttl_seconds, key_expires_at, scopes);
         claims.role = Some(role.as_str().into());
         claims.akid = Some(api_key_id);
-        Ok((self.sign(&claims)?, self.user_ttl_seconds))
+        Ok((self.sign(&claims)?, claims.exp - claims.iat))
     }
 
-    /// Mints a token for an agent, with its own lifetime.
+    /// Mints a token for an agent, with its own lifetime, expiring no later than the agent or
+    /// its key.
     ///
     /// # Errors
     /// [`ServerError::RootKey`] if signing fails.
     pub fn issue_agent(&self, agent: &AgentRecord) -> Result<(String, i64), ServerError> {
         let ttl = agent.token_ttl_seconds.unwrap_or(AGENT_TTL_SECONDS);
-        let mut claims = self.base_claims(format!("agent:{}", agent.id), ttl, agent.scopes.clone());
+        let not_after = match (agent.expires_at, agent.key_expires_at) {
+            (Some(a), Some(k)) => Some(a.min(k)),
+            (a, k) => a.or(k),
+        };
+        let mut claims = self.base_claims(format!("agent:{}", agent.id), ttl, not_after, agent.scopes.clone());
         claims.vault_ids = Some(agent.vault_ids.clone());
         claims.created_by = Some(agent.created_by);
         claims.intents_api_enabled = Some(agent.intents_api_enabled);
-        Ok((self.sign(&claims)?, ttl))
+        Ok((self.sign(&claims)?, claims.exp - claims.iat))
     }
 
     /// Checks a bearer token: from the cache when it was admitted before, otherwise by its
@@ -437,7 +450,7 @@ mod tests {
     fn users_and_agents_round_trip_and_revoke() {
         let s = service();
         let key_id = Uuid::new_v4();
-        let (t, ttl) = s.issue_user(Uuid::new_v4(), Role::Admin, key_id, vec![]).unwrap();
+        let (t, ttl) = s.issue_user(Uuid::new_v4(), Role::Admin, key_id, None, vec![]).unwrap();
         assert_eq!(ttl, 900);
         let Checked::Fresh(p) = s.check(&t).unwrap() else { panic!("first check verifies the signature") };
         assert!(p.is_admin());
@@ -445,7 +458,7 @@ mod tests {
         assert!(matches!(s.check(&t).unwrap(), Checked::Cached(c) if c == admitted));
         s.revoke(&p.jti);
         assert_eq!(s.check(&t).unwrap_err(), TokenError::Revoked);
-        let (t2, _) = s.issue_user(Uuid::new_v4(), Role::Member, key_id, vec![]).unwrap();
+        let (t2, _) = s.issue_user(Uuid::new_v4(), Role::Member, key_id, None, vec![]).unwrap();
         s.kill_api_key(key_id);
         assert_eq!(s.check(&t2).unwrap_err(), TokenError::Revoked);
 
@@ -466,6 +479,26 @@ mod tests {
     }
 
     #[test]
+    fn tokens_do_not_outlive_the_credential_behind_them() {
+        let s = service();
+        let soon = OffsetDateTime::now_utc() + time::Duration::seconds(30);
+        let (t, ttl) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), Some(soon), vec![]).unwrap();
+        assert!((29..=30).contains(&ttl), "{ttl}");
+        assert!(s.check(&t).unwrap().principal().expires_at <= soon);
+
+        let mut a = agent();
+        a.expires_at = Some(soon + time::Duration::seconds(60));
+        a.key_expires_at = Some(soon);
+        let (_, ttl) = s.issue_agent(&a).unwrap();
+        assert!((29..=30).contains(&ttl), "the earlier of the agent's and its key's expiry: {ttl}");
+        a.key_expires_at = None;
+        let (_, ttl) = s.issue_agent(&a).unwrap();
+        assert!((89..=90).contains(&ttl), "{ttl}");
+        a.expires_at = None;
+        assert_eq!(s.issue_agent(&a).unwrap().1, 300, "the agent's own lifetime otherwise");
+    }
+
+    #[test]
     fn a_token_confirmed_before_an_eviction_is_not_cached() {
         let s = service();
         let a = agent();
@@ -481,9 +514,9 @@ mod tests {
     #[test]
     fn rotation_keeps_old_tokens_valid() {
         let s = service();
-        let (old, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), vec![]).unwrap();
+        let (old, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
         s.rotate(key());
-        let (new, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), vec![]).unwrap();
+        let (new, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
         assert!(s.check(&old).is_ok());
         assert!(s.check(&new).is_ok());
         let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
@@ -507,10 +540,10 @@ mod tests {
     fn foreign_tampered_and_unsigned_tokens_fail() {
         let s = service();
         let other = service();
-        let (t, _) = other.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), vec![]).unwrap();
+        let (t, _) = other.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
         assert_eq!(s.check(&t).unwrap_err(), TokenError::Invalid);
 
-        let (t, _) = s.issue_user(Uuid::new_v4(), Role::Member, Uuid::new_v4(), vec![]).unwrap();
+        let (t, _) = s.issue_user(Uuid::new_v4(), Role::Member, Uuid::new_v4(), None, vec![]).unwrap();
         let parts: Vec<&str> = t.split('.').collect();
         let mut claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         claims["role"] = "admin".into();

@@ -54,7 +54,7 @@ pub async fn exchange(state: &AppState, op: &mut Op<'_>, presented: &str) -> Api
     let user = state.store.user(record.user_id).await?.ok_or_else(invalid)?;
     let (token, expires_in) = state
         .tokens
-        .issue_user(user.id, user.role, record.id, record.scopes.clone())
+        .issue_user(user.id, user.role, record.id, record.expires_at, record.scopes.clone())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     state.store.touch_api_key(record.id, now()).await?;
     Ok(Issued { token, expires_in })

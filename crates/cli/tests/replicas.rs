@@ -333,3 +333,32 @@ fn a_database_that_cannot_be_reached_is_named_without_its_password() {
     assert_eq!(stderr.matches("cannot connect").count(), 1, "said once: {stderr}");
     assert!(!stderr.contains("hunter2-canary") && !String::from_utf8_lossy(&out.stdout).contains("hunter2-canary"));
 }
+
+#[test]
+fn a_token_minted_from_the_row_before_a_cut_off_committed_is_refused() {
+    let url = new_database();
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start_at(&tmp.path().join("r0"), &options(&url));
+    let admin = s.admin_token();
+    let r = s.post(&admin, "/v1/agents").json(&json!({ "name": "racer" })).send().unwrap();
+    assert_eq!(r.status(), 201);
+    let key = r.json::<Value>().unwrap()["api_key"].as_str().unwrap().to_owned();
+    let exchange = || {
+        let r = s.http.post(s.url("/v1/auth/agent-token")).json(&json!({ "api_key": key })).send().unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().unwrap()["access_token"].as_str().unwrap().to_owned()
+    };
+    let minted_before = exchange();
+    // Another replica cuts the agent off (a re-bind, say) and commits after this token was
+    // minted from the old row, with a clock behind this one's: its `not_before` is earlier
+    // than the token's issue time, so only the token generation tells the token is stale.
+    let out = std::process::Command::new("psql")
+        .arg(&url)
+        .args(["-qc", "UPDATE agents SET token_generation = token_generation + 1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_problem(s.get(&minted_before, "/v1/vaults").send().unwrap(), 401, "revoked");
+    let minted_after = exchange();
+    assert_eq!(s.get(&minted_after, "/v1/vaults").send().unwrap().status(), 200);
+}

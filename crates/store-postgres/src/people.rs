@@ -128,8 +128,9 @@ const AGENT_IN_USE: &str = "that agent key is already in use";
 fn insert_agent(a: AgentRecord) -> sql::PgQuery<'static> {
     sql::query(
         "INSERT INTO agents (id, name, description, created_by, key_hash, key_prefix, key_expires_at, is_active, \
-         token_ttl_seconds, vault_ids, scopes, expires_at, not_before, auth_method, intents_api_enabled, shroud_enabled, \
-         created_at, last_active_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         token_ttl_seconds, vault_ids, scopes, expires_at, not_before, token_generation, auth_method, intents_api_enabled, \
+         shroud_enabled, created_at, last_active_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(a.id)
     .bind(a.name)
@@ -144,6 +145,7 @@ fn insert_agent(a: AgentRecord) -> sql::PgQuery<'static> {
     .bind(a.scopes)
     .bind(a.expires_at)
     .bind(a.not_before)
+    .bind(a.token_generation)
     .bind(a.auth_method)
     .bind(a.intents_api_enabled)
     .bind(a.shroud_enabled)
@@ -173,7 +175,8 @@ pub(crate) async fn update_agent(s: &PgStore, a: &AgentRecord, batch: AuditBatch
     let update = sql::query(
         "UPDATE agents SET name = $1, description = $2, key_hash = $3, key_prefix = $4, key_expires_at = $5, \
          is_active = $6, token_ttl_seconds = $7, vault_ids = $8, scopes = $9, expires_at = $10, not_before = $11, \
-         auth_method = $12, intents_api_enabled = $13, shroud_enabled = $14, last_active_at = $15 WHERE id = $16",
+         token_generation = GREATEST(token_generation, $12), auth_method = $13, intents_api_enabled = $14, \
+         shroud_enabled = $15, last_active_at = $16 WHERE id = $17",
     )
     .bind(a.name)
     .bind(a.description)
@@ -186,6 +189,7 @@ pub(crate) async fn update_agent(s: &PgStore, a: &AgentRecord, batch: AuditBatch
     .bind(a.scopes)
     .bind(a.expires_at)
     .bind(a.not_before)
+    .bind(a.token_generation)
     .bind(a.auth_method)
     .bind(a.intents_api_enabled)
     .bind(a.shroud_enabled)

@@ -156,6 +156,7 @@ pub(crate) fn agent(row: &PgRow) -> Result<AgentRecord> {
         scopes: get(row, "scopes")?,
         expires_at: get(row, "expires_at")?,
         not_before: get(row, "not_before")?,
+        token_generation: get(row, "token_generation")?,
         auth_method: get(row, "auth_method")?,
         intents_api_enabled: get(row, "intents_api_enabled")?,
         shroud_enabled: get(row, "shroud_enabled")?,

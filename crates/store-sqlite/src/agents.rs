@@ -17,8 +17,8 @@ fn insert_agent(c: &Connection, a: &AgentRecord) -> Result<()> {
     execute(
         c,
         "INSERT INTO agents (id, name, description, created_by, key_hash, key_prefix, key_expires_at, is_active, \
-         token_ttl_seconds, vault_ids, scopes, expires_at, not_before, auth_method, intents_api_enabled, shroud_enabled, \
-         created_at, last_active_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         token_ttl_seconds, vault_ids, scopes, expires_at, not_before, token_generation, auth_method, intents_api_enabled, \
+         shroud_enabled, created_at, last_active_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             a.id,
             a.name,
@@ -33,6 +33,7 @@ fn insert_agent(c: &Connection, a: &AgentRecord) -> Result<()> {
             to_json_list(&a.scopes),
             opt_micros(a.expires_at),
             opt_micros(a.not_before),
+            a.token_generation,
             a.auth_method,
             i64::from(a.intents_api_enabled),
             i64::from(a.shroud_enabled),
@@ -109,7 +110,7 @@ impl SqliteStore {
                     c,
                     "UPDATE agents SET name = ?, description = ?, key_hash = ?, key_prefix = ?, key_expires_at = ?, \
                      is_active = ?, token_ttl_seconds = ?, vault_ids = ?, scopes = ?, expires_at = ?, not_before = ?, \
-                     auth_method = ?, intents_api_enabled = ?, shroud_enabled = ?, last_active_at = ? WHERE id = ?",
+                     token_generation = MAX(token_generation, ?), auth_method = ?, intents_api_enabled = ?, shroud_enabled = ?, last_active_at = ? WHERE id = ?",
                     params![
                         a.name,
                         a.description,
@@ -122,6 +123,7 @@ impl SqliteStore {
                         to_json_list(&a.scopes),
                         opt_micros(a.expires_at),
                         opt_micros(a.not_before),
+                        a.token_generation,
                         a.auth_method,
                         i64::from(a.intents_api_enabled),
                         i64::from(a.shroud_enabled),

@@ -197,6 +197,7 @@ pub(crate) fn agent(row: &Row<'_>) -> Result<AgentRecord> {
         scopes: json_list(row, "scopes")?,
         expires_at: opt_time(get(row, "expires_at")?)?,
         not_before: opt_time(get(row, "not_before")?)?,
+        token_generation: get(row, "token_generation")?,
         auth_method: get(row, "auth_method")?,
         intents_api_enabled: get::<i64>(row, "intents_api_enabled")? != 0,
         shroud_enabled: get::<i64>(row, "shroud_enabled")? != 0,

@@ -333,6 +333,7 @@ fn agent_record(name: &str, key_hash: Option<Vec<u8>>) -> AgentRecord {
         scopes: vec!["vault:read".into()],
         expires_at: None,
         not_before: None,
+        token_generation: 0,
         auth_method: "api_key".into(),
         intents_api_enabled: false,
         shroud_enabled: false,
@@ -404,8 +405,17 @@ async fn people_and_agents(s: &impl Store) {
     changed.not_before = Some(now());
     changed.key_hash = Some(vec![8; 32]);
     changed.vault_ids = vec![];
+    changed.token_generation = 2;
     assert!(s.update_agent(&changed, AuditBatch::new(&k, &[])).await.unwrap());
     assert_eq!(s.agent(agent.id).await.unwrap().unwrap(), changed);
+    let mut stale = changed.clone();
+    stale.token_generation = 1;
+    assert!(s.update_agent(&stale, AuditBatch::new(&k, &[])).await.unwrap());
+    assert_eq!(
+        s.agent(agent.id).await.unwrap().unwrap().token_generation,
+        2,
+        "a write from an older read never lowers the token generation"
+    );
     assert!(s.agent_by_key_hash(&[7; 32]).await.unwrap().is_none(), "the old key is gone");
     let at = now();
     s.touch_agent(agent.id, at).await.unwrap();

@@ -250,6 +250,11 @@ pub struct AgentRecord {
     pub expires_at: Option<OffsetDateTime>,
     /// Tokens issued before this time are refused (deactivation, re-key).
     pub not_before: Option<OffsetDateTime>,
+    /// Raised by every cut-off (deactivation, re-key, new binding, scopes or expiry). A token
+    /// carries the generation its exchange read and is refused once the agent's has moved on:
+    /// unlike `not_before`, this holds for a token minted from the old row while the cut was
+    /// being committed, on a server whose clock runs ahead. Stored values never go down.
+    pub token_generation: i64,
     /// `api_key` (others are recorded, not implemented).
     pub auth_method: String,
     /// Recorded for 1Claw compatibility.

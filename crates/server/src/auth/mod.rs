@@ -22,7 +22,9 @@ pub use tokens::{Checked, SigningKey, TokenError, TokenService};
 /// Admits a token seen for the first time, once what stands behind it is confirmed in the
 /// database (after a restart the in-memory revocation state is gone; the database is not): a
 /// person's API key still exists and has not expired, an agent is still active, unexpired,
-/// and was not deactivated or re-keyed after the token was issued.
+/// and was not cut off (deactivated, re-keyed, re-bound) after the token was issued: by time,
+/// and by token generation, which also catches a token minted from the row as it was just
+/// before a cut-off committed.
 async fn admit(state: &AppState, parts: &Parts, p: Principal) -> Result<Arc<Principal>, ApiError> {
     let revoked = || ApiError::Unauthorized(TokenError::Revoked.to_string());
     let epoch = state.tokens.epoch();
@@ -37,11 +39,12 @@ async fn admit(state: &AppState, parts: &Parts, p: Principal) -> Result<Arc<Prin
                 return Err(ApiError::Unauthorized(TokenError::Expired.to_string()));
             }
         }
-        Actor::Agent { id, .. } => {
+        Actor::Agent { id, token_generation, .. } => {
             let now = time::OffsetDateTime::now_utc();
             let agent = state.store.agent(*id).await?;
             let standing = agent.as_ref().is_some_and(|a| {
                 a.is_active
+                    && a.token_generation == *token_generation
                     && a.expires_at.is_none_or(|at| at > now)
                     && a.not_before.is_none_or(|nb| p.issued_at_us >= clawvault_core::time_util::unix_micros(nb))
             });

@@ -24,6 +24,8 @@ pub enum Actor {
         created_by: Uuid,
         /// Vaults it is bound to (empty: not bound).
         vault_ids: Vec<Uuid>,
+        /// The agent's token generation when the token was issued.
+        token_generation: i64,
     },
 }
 

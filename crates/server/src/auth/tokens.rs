@@ -67,6 +67,9 @@ pub struct Claims {
     /// Agents: recorded for 1Claw compatibility.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intents_api_enabled: Option<bool>,
+    /// Agents: the token generation the exchange read (see `AgentRecord::token_generation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tgen: Option<i64>,
 }
 
 /// Why a token was refused. The messages are shown to clients.
@@ -265,6 +268,7 @@ impl TokenService {
             vault_ids: None,
             created_by: None,
             intents_api_enabled: None,
+            tgen: None,
         }
     }
 
@@ -301,6 +305,7 @@ impl TokenService {
         claims.vault_ids = Some(agent.vault_ids.clone());
         claims.created_by = Some(agent.created_by);
         claims.intents_api_enabled = Some(agent.intents_api_enabled);
+        claims.tgen = Some(agent.token_generation);
         Ok((self.sign(&claims)?, claims.exp - claims.iat))
     }
 
@@ -372,6 +377,7 @@ impl TokenService {
                 id,
                 created_by: c.created_by.ok_or(TokenError::Invalid)?,
                 vault_ids: c.vault_ids.unwrap_or_default(),
+                token_generation: c.tgen.ok_or(TokenError::Invalid)?,
             },
             _ => return Err(TokenError::Invalid),
         };
@@ -438,6 +444,7 @@ mod tests {
             scopes: vec![],
             expires_at: None,
             not_before: None,
+            token_generation: 0,
             auth_method: "api_key".into(),
             intents_api_enabled: false,
             shroud_enabled: false,

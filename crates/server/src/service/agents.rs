@@ -148,6 +148,7 @@ pub fn blank(name: &str, description: &str, created_by: Uuid) -> AgentRecord {
         scopes: Vec::new(),
         expires_at: None,
         not_before: None,
+        token_generation: 0,
         auth_method: "api_key".into(),
         intents_api_enabled: false,
         shroud_enabled: false,
@@ -215,6 +216,7 @@ pub async fn managed(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uui
 fn cut(state: &AppState, agent: &mut AgentRecord) {
     let at = now();
     agent.not_before = Some(at);
+    agent.token_generation += 1;
     state.tokens.cut(agent.id, unix_micros(at));
 }
 

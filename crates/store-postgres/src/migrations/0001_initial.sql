@@ -83,6 +83,7 @@ CREATE TABLE agents (
     scopes              TEXT[] NOT NULL,
     expires_at          TIMESTAMPTZ,
     not_before          TIMESTAMPTZ,
+    token_generation    BIGINT NOT NULL DEFAULT 0,
     auth_method         TEXT NOT NULL,
     intents_api_enabled BOOLEAN NOT NULL,
     shroud_enabled      BOOLEAN NOT NULL,

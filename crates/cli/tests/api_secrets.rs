@@ -339,3 +339,22 @@ fn openapi_document_lists_every_endpoint() {
     let health: Value = s.http.get(s.url("/v1/health")).send().unwrap().json().unwrap();
     assert_eq!(health["status"], "ok");
 }
+
+#[test]
+fn malformed_path_segments_and_query_strings_get_problem_documents() {
+    let s = TestServer::start();
+    let t = s.admin_token();
+    for (path, needle) in [
+        ("/v1/agents/%FF", "UTF-8"),
+        ("/v1/audit/events?limit=-1", "query string"),
+        ("/v1/audit/events?limit=99999999999999999999", "query string"),
+    ] {
+        let r = s.get(&t, path).send().unwrap();
+        assert_eq!(
+            r.headers()["content-type"].to_str().unwrap(),
+            "application/problem+json",
+            "{path} answered in plain text"
+        );
+        assert_problem(r, 400, needle);
+    }
+}

@@ -42,14 +42,39 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint: see /v1/openapi.json".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(problems_for_rejections))
         .layer(axum::middleware::map_response(no_store))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             ApiError::Internal("handler panicked".into()).into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        // Method and path only: a query string can carry a credential (an enrolment's poll
+        // token), and nothing secret may reach a log line, whatever the level.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
 }
+
+/// axum's own rejections (a path segment that is not valid UTF-8, a query string that does
+/// not parse) are plain text; every error of this API is a problem document.
+async fn problems_for_rejections(resp: Response) -> Response {
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !resp.status().is_client_error() || !plain {
+        return resp;
+    }
+    let status = resp.status();
+    let text = axum::body::to_bytes(resp.into_body(), REJECTION_TEXT_LIMIT).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text);
+    crate::error::problem(status, detail.trim())
+}
+
+/// Longer rejection texts are not expected; a longer one is replaced by an empty detail.
+const REJECTION_TEXT_LIMIT: usize = 4096;
 
 async fn no_store(mut resp: Response) -> Response {
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -100,15 +100,7 @@ impl IntoResponse for ApiError {
             Self::Integrity(detail) => tracing::error!(%detail, "integrity check failed"),
             _ => {}
         }
-        let detail = self.detail();
-        let body = Problem {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: &detail,
-        };
-        let mut resp = (status, axum::Json(body)).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        let mut resp = problem(status, &self.detail());
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -146,4 +138,17 @@ pub struct ProblemDoc {
     pub status: u16,
     /// What went wrong and what to do.
     pub detail: String,
+}
+
+/// An RFC 7807 problem response with `status` and `detail`.
+pub(crate) fn problem(status: StatusCode, detail: &str) -> Response {
+    let body = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail,
+    };
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    resp
 }

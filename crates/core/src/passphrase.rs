@@ -8,7 +8,8 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 use crate::secret::SecretValue;
 
-/// Shortest passphrase accepted.
+/// Shortest passphrase accepted, in characters other than white space and control
+/// characters (eight spaces guard nothing).
 pub const MIN_LEN: usize = 8;
 
 /// Why a passphrase could not be hashed.
@@ -16,7 +17,7 @@ pub const MIN_LEN: usize = 8;
 #[non_exhaustive]
 pub enum PassphraseError {
     /// Shorter than [`MIN_LEN`].
-    #[error("passphrase must be at least {MIN_LEN} characters")]
+    #[error("passphrase must be at least {MIN_LEN} characters, not counting spaces")]
     TooShort,
     /// Hashing failed (randomness).
     #[error("passphrase could not be hashed")]
@@ -28,7 +29,11 @@ pub enum PassphraseError {
 /// # Errors
 /// [`PassphraseError`].
 pub fn hash(passphrase: &SecretValue) -> Result<String, PassphraseError> {
-    if passphrase.len() < MIN_LEN {
+    // Counted in place: a lossy copy would leave the passphrase in memory unzeroized.
+    let counted = passphrase
+        .expose_str()
+        .map_or(0, |s| s.chars().filter(|c| !c.is_whitespace() && !c.is_control()).count());
+    if counted < MIN_LEN {
         return Err(PassphraseError::TooShort);
     }
     Argon2::default().hash_password(passphrase.expose()).map(|h| h.to_string()).map_err(|_| PassphraseError::Hash)
@@ -53,6 +58,9 @@ mod tests {
         assert!(verify(&p, &h));
         assert!(!verify(&SecretValue::from_str_value("wrong horse battery"), &h));
         assert!(!verify(&p, "not a hash"));
-        assert!(matches!(hash(&SecretValue::from_str_value("short")), Err(PassphraseError::TooShort)));
+        for short in ["short", "éééé", "        ", "\0\0\0\0\0\0\0\0", "abc  def\n"] {
+            assert!(matches!(hash(&SecretValue::from_str_value(short)), Err(PassphraseError::TooShort)), "{short:?}");
+        }
+        assert!(hash(&SecretValue::from_str_value("ééééèèèè")).is_ok(), "characters, not bytes");
     }
 }

@@ -38,7 +38,7 @@ pub struct CreateShareRequest {
     #[schema(value_type = String, format = DateTime)]
     expires_at: OffsetDateTime,
     max_access_count: Option<i64>,
-    /// Required to open the share (at least 8 characters).
+    /// Required to open the share (at least 8 characters, not counting spaces).
     #[schema(value_type = Option<String>)]
     passphrase: Option<SecretValue>,
     #[serde(default)]

@@ -336,6 +336,18 @@ fn openapi_document_lists_every_endpoint() {
     }
     assert!(paths["/v1/vaults/{vault_id}/secrets/{path}"].get("put").is_some());
     assert!(!doc.to_string().contains("{*"), "axum wildcard syntax leaked into the document");
+    // Every parameter said to be in the path is in the path; the rest are query parameters.
+    for (template, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().unwrap();
+                let in_template = template.contains(&format!("{{{name}}}"));
+                assert_eq!(param["in"] == "path", in_template, "{method} {template}: parameter {name} is misplaced");
+            }
+        }
+    }
+    let events = &paths["/v1/audit/events"]["get"]["parameters"];
+    assert!(events.as_array().unwrap().iter().any(|p| p["name"] == "limit" && p["in"] == "query"), "{events}");
     let health: Value = s.http.get(s.url("/v1/health")).send().unwrap().json().unwrap();
     assert_eq!(health["status"], "ok");
 }

@@ -355,6 +355,7 @@ pub struct VersionList {
 
 /// Audit event query.
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Exact action (`secret.read`, ...).
     pub action: Option<String>,
@@ -445,6 +446,7 @@ pub struct AuditList {
 
 /// Chain verification query.
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VerifyQuery {
     /// Check at most this many events from the start of the chain (default: all).
     pub limit: Option<u64>,

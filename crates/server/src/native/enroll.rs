@@ -53,6 +53,7 @@ pub struct EnrollResponse {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PollQuery {
     /// The poll token from the enrolment answer.
     poll: String,

@@ -133,6 +133,7 @@ async fn delete_secret(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only paths starting with this.
     prefix: Option<String>,

@@ -30,9 +30,8 @@ pub enum PassphraseError {
 /// [`PassphraseError`].
 pub fn hash(passphrase: &SecretValue) -> Result<String, PassphraseError> {
     // Counted in place: a lossy copy would leave the passphrase in memory unzeroized.
-    let counted = passphrase
-        .expose_str()
-        .map_or(0, |s| s.chars().filter(|c| !c.is_whitespace() && !c.is_control()).count());
+    let counted =
+        passphrase.expose_str().map_or(0, |s| s.chars().filter(|c| !c.is_whitespace() && !c.is_control()).count());
     if counted < MIN_LEN {
         return Err(PassphraseError::TooShort);
     }

@@ -38,7 +38,27 @@ where
 /// [`ApiError::BadRequest`].
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    // serde reads a struct from an array too (`[]` would pass for a body whose fields are all
+    // optional); every body of this API is an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::BadRequest("request body must be a JSON object".to_owned()));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = deserialize(de)?;
+    // Whatever follows the object is refused, not ignored: `{}garbage` is not a request.
+    de.end().map_err(|e| {
+        ApiError::BadRequest(format!(
+            "request body is not valid JSON: characters after the object (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    Ok(value)
+}
+
+fn deserialize<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -68,6 +88,22 @@ mod tests {
     struct Body {
         value: String,
         max_access_count: Option<u32>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Optional {
+        length: Option<u32>,
+    }
+
+    #[test]
+    fn only_a_whole_object_is_a_body() {
+        assert!(parse::<Optional>(b" {} ").is_ok());
+        assert!(parse::<Optional>(b"").is_ok(), "an absent body is an empty object");
+        for bad in [&b"[]"[..], b"{}garbage", b"{} {}", b"null", b"12", b"\"x\""] {
+            let err = parse::<Optional>(bad).unwrap_err().to_string();
+            assert!(err.contains("JSON object") || err.contains("after the object"), "{err}");
+        }
     }
 
     #[test]

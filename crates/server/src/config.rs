@@ -88,6 +88,8 @@ pub struct Config {
     /// Failed attempts (per address, key prefix or share) within 10 minutes that lock the
     /// caller out for 15 minutes.
     pub lockout_failures: u32,
+    /// Seconds a connection may carry no byte either way before it is closed.
+    pub idle_timeout_seconds: u64,
 }
 
 /// The configuration file (`clawvault.toml`); every key is optional.
@@ -111,6 +113,7 @@ pub struct FileConfig {
     auth_rate_burst: Option<u32>,
     auth_rate_per_second: Option<f64>,
     lockout_failures: Option<u32>,
+    idle_timeout_seconds: Option<u64>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -254,6 +257,10 @@ impl Config {
         if lockout_failures == 0 {
             problems.push("lockout_failures must be at least 1".to_owned());
         }
+        let idle_timeout_seconds = file.idle_timeout_seconds.unwrap_or(30);
+        if !(1..=3600).contains(&idle_timeout_seconds) {
+            problems.push(format!("idle_timeout_seconds {idle_timeout_seconds} is out of range: use 1 to 3600"));
+        }
 
         if problems.is_empty() {
             Ok(Self {
@@ -268,6 +275,7 @@ impl Config {
                 auth_rate_burst,
                 auth_rate_per_second,
                 lockout_failures,
+                idle_timeout_seconds,
             })
         } else {
             Err(ConfigError { problems })

@@ -14,6 +14,7 @@ pub mod config;
 mod data_dir;
 pub mod error;
 pub mod follow;
+mod idle;
 mod json;
 mod limits;
 pub mod native;
@@ -48,6 +49,7 @@ pub use data_dir::{ADMIN_KEY_FILE, DataDir};
 pub use state::AppState;
 
 use crate::auth::TokenService;
+use crate::idle::IdleListener;
 use crate::tls::{PeerAddr, TlsListener};
 
 /// Why the server could not start or run.
@@ -261,13 +263,16 @@ impl Server {
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
         let Self { state, store, listener, .. } = self;
         let router = app(state.clone());
+        let idle = std::time::Duration::from_secs(state.config.idle_timeout_seconds);
         let served = match listener {
             Bound::Plain(tcp) => {
+                let tcp = IdleListener::new(tcp, idle);
                 axum::serve(tcp, router.into_make_service_with_connect_info::<PeerAddr>())
                     .with_graceful_shutdown(shutdown)
                     .await
             }
             Bound::Tls(tls) => {
+                let tls = IdleListener::new(tls, idle);
                 axum::serve(tls, router.into_make_service_with_connect_info::<PeerAddr>())
                     .with_graceful_shutdown(shutdown)
                     .await

@@ -17,6 +17,7 @@ use tokio_rustls::server::TlsStream;
 
 use crate::ServerError;
 use crate::config::TlsFiles;
+use crate::idle::IdleListener;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -32,6 +33,15 @@ impl Connected<IncomingStream<'_, TcpListener>> for PeerAddr {
 
 impl Connected<IncomingStream<'_, TlsListener>> for PeerAddr {
     fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl<L: Listener<Addr = SocketAddr>> Connected<IncomingStream<'_, IdleListener<L>>> for PeerAddr
+where
+    L::Io: Unpin,
+{
+    fn connect_info(stream: IncomingStream<'_, IdleListener<L>>) -> Self {
         Self(*stream.remote_addr())
     }
 }

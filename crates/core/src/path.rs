@@ -151,6 +151,9 @@ pub enum VaultNameError {
     /// A name the HTTP APIs use for themselves.
     #[error("vault name {0:?} is reserved by clawvault's APIs; choose another name")]
     Reserved(String),
+    /// A name that reads as a vault id: URLs take either, so it would name another vault.
+    #[error("a vault name cannot look like a vault id (a UUID); choose another name")]
+    LooksLikeId,
 }
 
 /// A validated vault name (also its mount name in the Vault-compatible API).
@@ -172,6 +175,9 @@ impl VaultName {
         }
         if RESERVED_VAULT_NAMES.contains(&raw.to_ascii_lowercase().as_str()) {
             return Err(VaultNameError::Reserved(raw.to_owned()));
+        }
+        if uuid::Uuid::parse_str(raw).is_ok() {
+            return Err(VaultNameError::LooksLikeId);
         }
         Ok(Self(raw.to_owned()))
     }
@@ -231,5 +237,8 @@ mod tests {
         assert_eq!(VaultName::parse("a b").unwrap_err(), VaultNameError::Characters);
         assert!(matches!(VaultName::parse("Sys"), Err(VaultNameError::Reserved(_))));
         assert!(matches!(VaultName::parse("auth"), Err(VaultNameError::Reserved(_))));
+        for id in ["6f1c2c1e-3f7a-4b9e-9a51-0c2d8e7f1a2b", "6f1c2c1e3f7a4b9e9a510c2d8e7f1a2b"] {
+            assert!(matches!(VaultName::parse(id), Err(VaultNameError::LooksLikeId)), "{id}");
+        }
     }
 }

@@ -101,6 +101,9 @@ pub enum PolicyError {
     /// A time window is malformed.
     #[error("time_window: {0}")]
     TimeWindow(String),
+    /// Conditions are not an object.
+    #[error("conditions must be a JSON object such as {{\"ip_allowlist\": [\"10.0.0.0/8\"]}}, or null")]
+    NotAnObject,
     /// Conditions carry keys we do not know.
     #[error("conditions: unknown key(s) {0}; known keys are ip_allowlist and time_window")]
     UnknownCondition(String),
@@ -268,12 +271,22 @@ fn utc() -> String {
     "UTC".to_owned()
 }
 
+/// `HH:MM`, two digits each.
 fn hhmm(s: &str) -> Result<(u8, u8), PolicyError> {
     let err = || PolicyError::TimeWindow(format!("{s:?} is not a time of day such as 09:00"));
     let (h, m) = s.split_once(':').ok_or_else(err)?;
+    let two_digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+    if !two_digits(h) || !two_digits(m) {
+        return Err(err());
+    }
     let h: u8 = h.parse().ok().filter(|h| *h < 24).ok_or_else(err)?;
     let m: u8 = m.parse().ok().filter(|m| *m < 60).ok_or_else(err)?;
     Ok((h, m))
+}
+
+/// The end of a window: a time of day, or `24:00` for the end of the day.
+fn end_of_window(s: &str) -> Result<(u8, u8), PolicyError> {
+    if s == "24:00" { Ok((24, 0)) } else { hhmm(s) }
 }
 
 fn weekday(s: &str) -> Result<Weekday, PolicyError> {
@@ -319,9 +332,16 @@ impl TimeWindow {
     /// # Errors
     /// [`PolicyError::TimeWindow`] naming the bad field.
     pub fn from_spec(spec: &TimeWindowSpec) -> Result<Self, PolicyError> {
+        let (start, end) = (hhmm(&spec.start)?, end_of_window(&spec.end)?);
+        if start == end {
+            return Err(PolicyError::TimeWindow(format!(
+                "start and end are both {}: the window would never be open (a whole day is 00:00 to 24:00)",
+                spec.start
+            )));
+        }
         Ok(Self {
-            start: hhmm(&spec.start)?,
-            end: hhmm(&spec.end)?,
+            start,
+            end,
             days: spec.days.iter().map(|d| weekday(d)).collect::<Result<_, _>>()?,
             tz: offset(&spec.tz)?,
         })
@@ -364,7 +384,7 @@ impl Conditions {
         let obj = match v {
             serde_json::Value::Null => return Ok(Self::default()),
             serde_json::Value::Object(o) => o,
-            _ => return Err(PolicyError::UnknownCondition("(conditions must be a JSON object)".into())),
+            _ => return Err(PolicyError::NotAnObject),
         };
         let unknown: Vec<&str> =
             obj.keys().map(String::as_str).filter(|k| !matches!(*k, "ip_allowlist" | "time_window")).collect();
@@ -620,5 +640,26 @@ mod tests {
             let other = format!("x{path}");
             prop_assert!(!pattern.matches(&p(&other)));
         }
+    }
+
+    #[test]
+    fn time_window_edges() {
+        let window = |start: &str, end: &str, tz: &str| {
+            Conditions::from_json(&serde_json::json!({"time_window": {"start": start, "end": end, "tz": tz}}))
+        };
+        let whole_day = window("00:00", "24:00", "UTC").unwrap();
+        let late =
+            OffsetDateTime::parse("2026-01-05T23:59:30Z", &time::format_description::well_known::Rfc3339).unwrap();
+        assert!(whole_day.time_window.as_ref().unwrap().contains(late), "24:00 ends the day");
+        for (start, end, tz) in [
+            ("09:00", "09:00", "UTC"),
+            ("9:00", "17:00", "UTC"),
+            ("09:00", "17:0", "UTC"),
+            ("24:00", "01:00", "UTC"),
+            ("09:00", "17:00", "+2:00"),
+        ] {
+            assert!(window(start, end, tz).is_err(), "{start}-{end} {tz}");
+        }
+        assert!(window("09:00", "17:00", "+02:00").is_ok());
     }
 }

@@ -226,10 +226,13 @@ fn conditions_and_expiry() {
         "unknown key(s) \"geo\"",
     );
     // An expired policy grants nothing.
-    let soon = (now + time::Duration::seconds(1)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    // Two seconds of margin, so that a slow machine still grants and reads before the expiry.
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     grant(&s, &admin, "default", ("agent", &a.id), "k/**", &["read"], json!({ "expires_at": soon }));
     assert_eq!(s.get(&t, "/v1/vaults/default/secrets/k/one").send().unwrap().status(), 200);
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
     assert_problem(s.get(&t, "/v1/vaults/default/secrets/k/one").send().unwrap(), 403, "no policy grants read");
     for (body, needle) in [
         (json!({ "principal_type": "robot", "principal_id": a.id }), "principal_type"),

@@ -209,7 +209,7 @@ fn expired_exhausted_and_disabled_are_gone() {
     }
     assert_problem(s.get(&t, &format!("/v1/vaults/{v}/secrets/limited")).send().unwrap(), 410, "read limit of 2");
 
-    let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(1))
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let r = s
@@ -218,7 +218,7 @@ fn expired_exhausted_and_disabled_are_gone() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 201);
-    std::thread::sleep(std::time::Duration::from_millis(1200));
+    std::thread::sleep(std::time::Duration::from_millis(2200));
     assert_problem(s.get(&t, &format!("/v1/vaults/{v}/secrets/short")).send().unwrap(), 410, "expired at");
 
     s.put_secret(&t, &v, "multi", "first");

@@ -64,7 +64,12 @@ fn writes_survive(stop: impl FnOnce(&mut TestServer)) {
             }
         }));
     }
-    std::thread::sleep(Duration::from_millis(600));
+    // Stop in the middle of the load: once the writers have made progress, however fast this
+    // machine is.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while acked.lock().unwrap().len() < 30 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     stop(&mut s);
     for w in writers {
         w.join().unwrap();

@@ -112,7 +112,7 @@ impl World {
         let (b, bk) = w.agent(&owner, json!({ "name": "bound", "vault_ids": [elsewhere["id"]] }));
         w.grant(&b, json!({}));
         let (e, ek) = w.agent(&owner, json!({ "name": "expired" }));
-        let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(1))
+        let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(3))
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap();
         w.grant(&e, json!({ "expires_at": soon }));

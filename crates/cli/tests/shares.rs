@@ -242,12 +242,12 @@ fn share_rules_and_refusals() {
     let sid = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned();
     assert_problem(open(&s, None, &sid, json!({})), 403, "from this address");
 
-    let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(1))
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let r = share(&s, &admin, id, json!({ "recipient_type": "anyone_with_link", "expires_at": soon }));
     let sid = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
     assert_problem(open(&s, None, &sid, json!({})), 410, "expired");
 }
 

@@ -207,12 +207,11 @@ impl TokenService {
     }
 
     /// Makes `key` the signing key; older keys keep verifying. On a shared database the
-    /// change log may have reloaded the keys (this one included) before the rotating request
-    /// gets here, so a key already held is not added twice.
+    /// change log may have reloaded the keys (this one included, in its place among any newer
+    /// ones) before the rotating request gets here: a key already held is left where it is.
     pub fn rotate(&self, key: SigningKey) {
         let mut keys = write(&self.keys);
-        if keys.last().is_none_or(|k| k.kid() != key.kid()) {
-            keys.retain(|k| k.kid() != key.kid());
+        if !keys.iter().any(|k| k.kid() == key.kid()) {
             keys.push(Arc::new(key));
         }
     }

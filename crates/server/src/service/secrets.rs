@@ -84,7 +84,8 @@ fn not_found(vault: &OpenVault, path: &SecretPath) -> ApiError {
     ApiError::NotFound(format!("no secret at {path:?} in vault {:?}", vault.record.name))
 }
 
-fn binding(vault: &OpenVault, secret_id: Uuid, version: i64) -> VersionBinding {
+/// What a version's ciphertext is bound to (its AAD).
+pub(crate) fn binding(vault: &OpenVault, secret_id: Uuid, version: i64) -> VersionBinding {
     VersionBinding { vault_id: vault.record.id, secret_id, version }
 }
 

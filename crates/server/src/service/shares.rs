@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use clawvault_core::audit::Outcome;
-use clawvault_core::crypto::{VersionBinding, open_version};
+use clawvault_core::crypto::open_version;
 use clawvault_core::passphrase;
 use clawvault_core::policy::{Cidr, Permission};
 use clawvault_core::time_util::{now, rfc3339};
@@ -228,8 +228,7 @@ pub async fn open(
     })?;
     op.detail("access_count", count);
     let meta = secrets::count_read(state, op, &secret, &record.meta, &path).await?;
-    let binding = VersionBinding { vault_id: vault.record.id, secret_id: secret.id, version: meta.version };
-    let value = open_version(&vault.key, binding, &record.ciphertext)
+    let value = open_version(&vault.key, secrets::binding(&vault, secret.id, meta.version), &record.ciphertext)
         .map_err(|e| ApiError::Integrity(format!("the shared secret cannot be decrypted: {e}")))?;
     Ok(Opened { share: ShareRecord { access_count: count, ..share }, meta, value })
 }

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Options, TestServer};
+use common::TestServer;
 
 /// Reads until the server closes the connection; fails if that takes longer than `within`.
 fn closed_by_server(mut conn: TcpStream, within: Duration) -> Vec<u8> {
@@ -25,11 +25,7 @@ fn closed_by_server(mut conn: TcpStream, within: Duration) -> Vec<u8> {
 
 #[test]
 fn quiet_connections_are_closed_and_busy_ones_are_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("clawvault.toml");
-    std::fs::write(&config, "idle_timeout_seconds = 1\n").unwrap();
-    let s =
-        TestServer::start_with(&Options { args: vec!["--config".into(), config.display().to_string()], env: vec![] });
+    let s = TestServer::start_with_config("idle_timeout_seconds = 1\n");
     let addr = s.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
 
     // Headers never finished.

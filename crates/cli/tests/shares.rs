@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Options, TestServer, assert_problem};
+use common::{TestServer, assert_problem};
 use serde_json::{Value, json};
 
 fn in_hours(h: i64) -> String {
@@ -253,11 +253,7 @@ fn share_rules_and_refusals() {
 
 #[test]
 fn passphrase_guessing_is_locked_out_and_exchanges_are_rate_limited() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("clawvault.toml");
-    std::fs::write(&config, "auth_rate_burst = 8\nauth_rate_per_second = 0.5\nlockout_failures = 3\n").unwrap();
-    let s =
-        TestServer::start_with(&Options { args: vec!["--config".into(), config.display().to_string()], env: vec![] });
+    let s = TestServer::start_with_config("auth_rate_burst = 8\nauth_rate_per_second = 0.5\nlockout_failures = 3\n");
     let admin = s.admin_token();
     let secret = s.put_secret(&admin, "default", "guarded", "v");
     let r = share(

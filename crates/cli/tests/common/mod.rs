@@ -52,6 +52,17 @@ impl TestServer {
         s
     }
 
+    /// A fresh server reading `toml` as its configuration file.
+    pub fn start_with_config(toml: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("clawvault.toml");
+        std::fs::write(&config, toml).unwrap();
+        let opts = Options { args: vec!["--config".into(), config.display().to_string()], env: vec![] };
+        let mut s = Self::start_at(&dir.path().join("data"), &opts);
+        s._dir = Some(dir);
+        s
+    }
+
     /// A server on an existing (or new) data directory; the caller keeps the directory.
     pub fn start_at(data_dir: &Path, opts: &Options) -> Self {
         Self::try_start_at(data_dir, opts).unwrap_or_else(|e| panic!("server did not start: {e}"))

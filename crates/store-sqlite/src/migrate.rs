@@ -10,6 +10,7 @@ use crate::backend;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_agents_policies_shares.sql")),
+    (3, include_str!("migrations/0003_agent_token_generation.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

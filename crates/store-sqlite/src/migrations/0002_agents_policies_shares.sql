@@ -12,7 +12,6 @@ CREATE TABLE agents (
     scopes              TEXT NOT NULL,
     expires_at          INTEGER,
     not_before          INTEGER,
-    token_generation    INTEGER NOT NULL DEFAULT 0,
     auth_method         TEXT NOT NULL,
     intents_api_enabled INTEGER NOT NULL,
     shroud_enabled      INTEGER NOT NULL,

@@ -555,14 +555,20 @@ A link on another server than your saved one is opened without your credentials.
         #[command(flatten)]
         passphrase: PassphraseArg,
     },
-    /// List shares you created (or, with --inbound, shares addressed to you).
-    #[command(after_help = "Examples:\n  clawvault share list\n  clawvault share list --inbound --json")]
+    /// List shares you created (or, with --inbound, shares addressed to you; with --all, every
+    /// share on the server, for admins).
+    #[command(
+        after_help = "Examples:\n  clawvault share list\n  clawvault share list --inbound --json\n  clawvault share list --all"
+    )]
     List {
         /// Shares addressed to you instead of those you created.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "all")]
         inbound: bool,
+        /// Every share on the server (admins).
+        #[arg(long)]
+        all: bool,
     },
-    /// Revoke a share you created: it stops opening at once.
+    /// Revoke a share you created (admins: any share): it stops opening at once.
     #[command(after_help = "Examples:\n  clawvault share revoke 5f0c3c9e-8a1d-4b7e-9c2f-1e3d5a7b9c01")]
     Revoke {
         /// Share id or link.

@@ -153,6 +153,14 @@ fn shares_for_agents_and_their_creator() {
         None,
     );
     assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&bot, &["share", "create", "default/release/token", "--creator"], None);
+    assert_eq!(code, 5, "sharing reveals, so it needs read as well: {err}");
+    let (code, _, err) = run(
+        &admin,
+        &["policy", "grant", "default", "--agent", "release-bot", "--path", "release/*", "--permission", "read"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
     let (code, out, err) = run(&bot, &["share", "create", "default/release/token", "--creator", "--json"], None);
     assert_eq!(code, 0, "{err}");
     let back = json(&out)["id"].as_str().unwrap().to_owned();

@@ -136,12 +136,16 @@ impl Client {
         Self::decode(resp).await
     }
 
-    /// Shares the caller created (`outbound`) or received.
+    /// Shares the caller created, received, or (admins) every share.
     ///
     /// # Errors
     /// API errors.
-    pub async fn list_shares(&self, outbound: bool) -> Result<Vec<Share>, ClientError> {
-        let path = if outbound { "/v1/shares/outbound" } else { "/v1/shares/inbound" };
+    pub async fn list_shares(&self, which: ShareListing) -> Result<Vec<Share>, ClientError> {
+        let path = match which {
+            ShareListing::Outbound => "/v1/shares/outbound",
+            ShareListing::Inbound => "/v1/shares/inbound",
+            ShareListing::All => "/v1/shares",
+        };
         let list: ShareList = self.call(Method::GET, path, None).await?;
         Ok(list.shares)
     }
@@ -162,4 +166,15 @@ impl Client {
         let verb = if accept { "accept" } else { "decline" };
         self.call_empty(Method::POST, &format!("/v1/shares/{id}/{verb}"), None).await
     }
+}
+
+/// Which shares [`Client::list_shares`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareListing {
+    /// Those the caller created.
+    Outbound,
+    /// Those addressed to the caller.
+    Inbound,
+    /// Every share on the server (admins).
+    All,
 }

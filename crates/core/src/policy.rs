@@ -95,6 +95,9 @@ pub enum PolicyError {
         "secret_path_pattern {0:?} is invalid: use `/`-separated segments of letters, digits, `-`, `_`, `.`, or `*` (one segment) and `**` (any number)"
     )]
     Pattern(String),
+    /// A path pattern is longer than the limits.
+    #[error("secret_path_pattern is too long: at most {MAX_PATTERN_LEN} bytes and {MAX_PATTERN_SEGMENTS} segments")]
+    PatternTooLong,
     /// An address range is malformed.
     #[error("ip_allowlist entry {0:?} is not an address or CIDR range such as 10.0.0.0/8 or 2001:db8::/32")]
     Cidr(String),
@@ -111,6 +114,11 @@ pub enum PolicyError {
     #[error("permissions must name at least one of read, use, write, delete, rotate, list, share")]
     NoPermissions,
 }
+
+/// Longest path pattern, in bytes.
+pub const MAX_PATTERN_LEN: usize = 256;
+/// Most segments in a path pattern.
+pub const MAX_PATTERN_SEGMENTS: usize = 32;
 
 /// A glob over path segments: `*` matches exactly one segment, `**` any number (also none).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -130,15 +138,19 @@ impl PathPattern {
     /// Parses a pattern.
     ///
     /// # Errors
-    /// [`PolicyError::Pattern`].
+    /// [`PolicyError::Pattern`], or [`PolicyError::PatternTooLong`] past
+    /// [`MAX_PATTERN_LEN`] bytes or [`MAX_PATTERN_SEGMENTS`] segments.
     pub fn parse(raw: &str) -> Result<Self, PolicyError> {
         let bad = || PolicyError::Pattern(raw.chars().take(80).collect());
-        if raw.is_empty() || raw.len() > crate::path::MAX_PATH_LEN {
+        if raw.is_empty() {
             return Err(bad());
+        }
+        if raw.len() > MAX_PATTERN_LEN || raw.split('/').count() > MAX_PATTERN_SEGMENTS {
+            return Err(PolicyError::PatternTooLong);
         }
         let mut segments = Vec::new();
         for s in raw.split('/') {
-            segments.push(match s {
+            let seg = match s {
                 "*" => Seg::One,
                 "**" => Seg::Any,
                 "" | "." | ".." => return Err(bad()),
@@ -146,7 +158,11 @@ impl PathPattern {
                     Seg::Literal(lit.to_owned())
                 }
                 _ => return Err(bad()),
-            });
+            };
+            // `**/**` matches what one `**` matches: keep one.
+            if !(seg == Seg::Any && segments.last() == Some(&Seg::Any)) {
+                segments.push(seg);
+            }
         }
         Ok(Self { raw: raw.to_owned(), segments })
     }
@@ -157,28 +173,37 @@ impl PathPattern {
         &self.raw
     }
 
-    /// Whether `path` matches.
+    /// Whether `path` matches, in time proportional to pattern segments × path segments
+    /// whatever the pattern: one pass per pattern segment over the set of path positions the
+    /// pattern so far can reach, never backtracking.
     #[must_use]
     pub fn matches(&self, path: &SecretPath) -> bool {
         let segs: Vec<&str> = path.segments().collect();
-        match_from(&self.segments, &segs)
-    }
-}
-
-fn match_from(pattern: &[Seg], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((Seg::Any, rest)) => (0..=path.len()).any(|skip| match_from(rest, &path[skip..])),
-        Some((seg, rest)) => match path.split_first() {
-            None => false,
-            Some((first, tail)) => {
-                let ok = match seg {
-                    Seg::Literal(l) => l == first,
+        // reach[j]: the pattern so far matches exactly the first j path segments.
+        let mut reach = vec![false; segs.len() + 1];
+        reach[0] = true;
+        for seg in &self.segments {
+            if *seg == Seg::Any {
+                let mut seen = false;
+                for r in &mut reach {
+                    seen |= *r;
+                    *r = seen;
+                }
+                continue;
+            }
+            for j in (1..reach.len()).rev() {
+                let fits = match seg {
+                    Seg::Literal(l) => l == segs[j - 1],
                     Seg::One | Seg::Any => true,
                 };
-                ok && match_from(rest, tail)
+                reach[j] = reach[j - 1] && fits;
             }
-        },
+            reach[0] = false;
+            if !reach.contains(&true) {
+                return false;
+            }
+        }
+        reach[segs.len()]
     }
 }
 
@@ -630,7 +655,49 @@ mod tests {
         ));
     }
 
+    /// The backtracking definition the linear matcher must agree with (small inputs only).
+    fn reference(pattern: &[Seg], path: &[&str]) -> bool {
+        match pattern.split_first() {
+            None => path.is_empty(),
+            Some((Seg::Any, rest)) => (0..=path.len()).any(|skip| reference(rest, &path[skip..])),
+            Some((seg, rest)) => path.split_first().is_some_and(|(first, tail)| {
+                (match seg {
+                    Seg::Literal(l) => l == first,
+                    Seg::One | Seg::Any => true,
+                }) && reference(rest, tail)
+            }),
+        }
+    }
+
+    #[test]
+    fn many_double_stars_against_a_long_path_match_at_once() {
+        let pattern = PathPattern::parse(&format!("{}z", "**/".repeat(20))).unwrap();
+        let long = vec!["a"; 60].join("/");
+        assert!(!pattern.matches(&p(&long)));
+        assert!(pattern.matches(&p(&format!("{long}/z"))));
+        let alternating = PathPattern::parse(&format!("{}z", "**/a/".repeat(15))).unwrap();
+        assert!(!alternating.matches(&p(&long)));
+    }
+
+    #[test]
+    fn patterns_have_a_length_and_segment_limit() {
+        assert_eq!(PathPattern::parse(&vec!["a"; 33].join("/")), Err(PolicyError::PatternTooLong));
+        assert!(PathPattern::parse(&vec!["a"; 32].join("/")).is_ok());
+        assert_eq!(PathPattern::parse(&"a".repeat(257)), Err(PolicyError::PatternTooLong));
+        assert!(PolicyError::PatternTooLong.to_string().contains("256 bytes and 32 segments"));
+    }
+
     proptest! {
+        #[test]
+        fn linear_matching_agrees_with_backtracking(
+            pattern in proptest::collection::vec(prop_oneof!["a", "b", Just("*".to_owned()), Just("**".to_owned())], 1..7),
+            path in proptest::collection::vec(prop_oneof!["a", "b"], 1..8),
+        ) {
+            let parsed = PathPattern::parse(&pattern.join("/")).unwrap();
+            let path_refs: Vec<&str> = path.iter().map(String::as_str).collect();
+            prop_assert_eq!(parsed.matches(&p(&path.join("/"))), reference(&parsed.segments, &path_refs));
+        }
+
         #[test]
         fn double_star_matches_every_path_below(prefix in "[a-z]{1,5}", rest in proptest::collection::vec("[a-z0-9]{1,4}", 0..5)) {
             let pattern = PathPattern::parse(&format!("{prefix}/**")).unwrap();

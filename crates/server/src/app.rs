@@ -42,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint: see /v1/openapi.json".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(no_head))
         .layer(axum::middleware::map_response(problems_for_rejections))
         .layer(axum::middleware::map_response(no_store))
         .layer(CatchPanicLayer::custom(|_| {
@@ -54,6 +55,19 @@ pub fn app(state: AppState) -> Router {
             tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
         }))
         .with_state(state)
+}
+
+/// Paths that answer `HEAD` (probes).
+const HEAD_ALLOWED: &[&str] = &["/v1/health", "/v1/health/ready"];
+
+/// axum runs the `GET` handler for a `HEAD`: on a share or a read-limited secret that would
+/// spend an opening on a request that shows nothing (and `Content-Length` would tell the
+/// value's length). Only the health probes answer `HEAD`.
+async fn no_head(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.method() == axum::http::Method::HEAD && !HEAD_ALLOWED.contains(&req.uri().path()) {
+        return ApiError::MethodNotAllowed.into_response();
+    }
+    next.run(req).await
 }
 
 /// axum's own rejections (a path segment that is not valid UTF-8, a query string that does

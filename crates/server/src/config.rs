@@ -90,7 +90,12 @@ pub struct Config {
     pub lockout_failures: u32,
     /// Seconds a connection may carry no byte either way before it is closed.
     pub idle_timeout_seconds: u64,
+    /// Longest lifetime a share may be given, in seconds (default 30 days).
+    pub share_max_lifetime_seconds: u64,
 }
+
+/// Default longest share lifetime: 30 days.
+pub const DEFAULT_SHARE_MAX_LIFETIME_SECONDS: u64 = 30 * 86_400;
 
 /// The configuration file (`clawvault.toml`); every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +119,7 @@ pub struct FileConfig {
     auth_rate_per_second: Option<f64>,
     lockout_failures: Option<u32>,
     idle_timeout_seconds: Option<u64>,
+    share_max_lifetime_seconds: Option<u64>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -261,6 +267,12 @@ impl Config {
         if !(1..=3600).contains(&idle_timeout_seconds) {
             problems.push(format!("idle_timeout_seconds {idle_timeout_seconds} is out of range: use 1 to 3600"));
         }
+        let share_max_lifetime_seconds = file.share_max_lifetime_seconds.unwrap_or(DEFAULT_SHARE_MAX_LIFETIME_SECONDS);
+        if !(60..=366 * 86_400).contains(&share_max_lifetime_seconds) {
+            problems.push(format!(
+                "share_max_lifetime_seconds {share_max_lifetime_seconds} is out of range: use 60 to 31622400 (366 days)"
+            ));
+        }
 
         if problems.is_empty() {
             Ok(Self {
@@ -276,6 +288,7 @@ impl Config {
                 auth_rate_per_second,
                 lockout_failures,
                 idle_timeout_seconds,
+                share_max_lifetime_seconds,
             })
         } else {
             Err(ConfigError { problems })

@@ -19,6 +19,7 @@ mod json;
 mod limits;
 pub mod native;
 mod op;
+mod passphrases;
 pub mod ratelimit;
 mod read_cache;
 mod secret_cache;

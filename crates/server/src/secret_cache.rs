@@ -107,6 +107,7 @@ mod tests {
             created_at: now(),
             updated_at: now(),
             deleted_at: None,
+            deleted_through: 0,
         };
         let meta = VersionMeta {
             version,

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::follow::Follower;
 use crate::limits::Limits;
+use crate::passphrases::Passphrases;
 use crate::read_cache::ReadCache;
 use crate::secret_cache::SecretCache;
 use crate::service::access::AccessCache;
@@ -61,6 +62,8 @@ pub struct Inner {
     pub access: AccessCache,
     /// Abuse limits.
     pub limits: Limits,
+    /// Bounded Argon2id work for share passphrases.
+    pub passphrases: Passphrases,
     /// How far this server has followed other servers' changes.
     pub follower: Follower,
     vaults: ReadCache<Uuid, Arc<OpenVault>>,
@@ -118,6 +121,7 @@ impl AppState {
             secrets: SecretCache::default(),
             access: AccessCache::default(),
             limits,
+            passphrases: Passphrases::default(),
             follower,
             vaults: ReadCache::new(VAULT_CACHE_LIMIT),
         }))

@@ -99,8 +99,8 @@ pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatc
     let insert = sql::query(
         "INSERT INTO shares (id, secret_id, vault_id, secret_path, created_by, created_by_type, recipient_type, \
          recipient_id, recipient_email, passphrase_hash, expires_at, max_access_count, access_count, ip_allowlist, \
-         accepted, declined, revoked, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         accepted, declined, revoked, created_at, secret_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(sh.id)
     .bind(sh.secret_id)
@@ -119,12 +119,17 @@ pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatc
     .bind(sh.accepted)
     .bind(sh.declined)
     .bind(sh.revoked)
-    .bind(sh.created_at);
+    .bind(sh.created_at)
+    .bind(sh.secret_version);
     s.audited(vec![insert], "that share exists", batch, vec![]).await.map(|_| ())
 }
 
 pub(crate) async fn share(s: &PgStore, id: Uuid) -> Result<Option<ShareRecord>> {
     rows::one(s, sql::query("SELECT * FROM shares WHERE id = $1").bind(id), rows::share).await
+}
+
+pub(crate) async fn all_shares(s: &PgStore) -> Result<Vec<ShareRecord>> {
+    rows::many(s, sql::query("SELECT * FROM shares ORDER BY created_at DESC, id"), rows::share).await
 }
 
 pub(crate) async fn shares_where(s: &PgStore, column: &'static str, who: Uuid) -> Result<Vec<ShareRecord>> {

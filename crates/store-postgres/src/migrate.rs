@@ -8,7 +8,10 @@ use clawvault_store::Result;
 
 use crate::backend;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_initial.sql")),
+    (2, include_str!("migrations/0002_closed_history_and_shared_versions.sql")),
+];
 
 /// `pg_advisory_lock` key of clawvault's migrations ("clawvlt1" as a number).
 const LOCK_KEY: i64 = 0x636c_6177_766c_7431;

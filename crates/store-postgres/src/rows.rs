@@ -72,7 +72,7 @@ pub(crate) fn vault(row: &PgRow) -> Result<VaultRecord> {
 /// Columns of `secrets s` as `s_*`.
 pub(crate) const SECRET_COLUMNS: &str = "s.id AS s_id, s.vault_id AS s_vault_id, s.path AS s_path, \
      s.current_version AS s_current_version, s.created_by AS s_created_by, s.created_at AS s_created_at, \
-     s.updated_at AS s_updated_at, s.deleted_at AS s_deleted_at";
+     s.updated_at AS s_updated_at, s.deleted_at AS s_deleted_at, s.deleted_through AS s_deleted_through";
 
 /// Columns of `secret_versions v` (without the ciphertext) as `v_*`.
 pub(crate) const VERSION_COLUMNS: &str = "v.version AS v_version, v.secret_type AS v_secret_type, \
@@ -90,6 +90,7 @@ pub(crate) fn secret(row: &PgRow) -> Result<SecretRecord> {
         created_at: get(row, "s_created_at")?,
         updated_at: get(row, "s_updated_at")?,
         deleted_at: get(row, "s_deleted_at")?,
+        deleted_through: get(row, "s_deleted_through")?,
     })
 }
 
@@ -190,6 +191,7 @@ pub(crate) fn share(row: &PgRow) -> Result<ShareRecord> {
         secret_id: get(row, "secret_id")?,
         vault_id: get(row, "vault_id")?,
         secret_path: get(row, "secret_path")?,
+        secret_version: get(row, "secret_version")?,
         created_by: get(row, "created_by")?,
         created_by_type: get(row, "created_by_type")?,
         recipient_type: get(row, "recipient_type")?,

@@ -82,7 +82,8 @@ pub(crate) async fn put_version(s: &PgStore, put: &PutVersion, batch: AuditBatch
                 )
             } else {
                 (
-                    "WITH head AS (UPDATE secrets SET current_version = $2, updated_at = $6, deleted_at = NULL \
+                    "WITH head AS (UPDATE secrets SET current_version = $2, updated_at = $6, deleted_at = NULL, \
+                     deleted_through = CASE WHEN deleted_at IS NULL THEN deleted_through ELSE current_version END \
                      WHERE id = $1 AND vault_id = $10 AND current_version = $12 RETURNING id) ",
                     "the version exists",
                 )
@@ -225,6 +226,11 @@ pub(crate) async fn set_secret_deleted(
     deleted_at: Option<OffsetDateTime>,
     batch: AuditBatch<'_>,
 ) -> Result<bool> {
-    let q = sql::query("UPDATE secrets SET deleted_at = $1 WHERE id = $2").bind(deleted_at).bind(secret_id);
+    let q = sql::query(
+        "UPDATE secrets SET deleted_at = $1, \
+         deleted_through = CASE WHEN $1::timestamptz IS NULL THEN 0 ELSE deleted_through END WHERE id = $2",
+    )
+    .bind(deleted_at)
+    .bind(secret_id);
     change_secret(s, secret_id, q, batch).await
 }

@@ -138,6 +138,10 @@ impl Store for PgStore {
         grants::shares_where(self, "created_by", creator).await
     }
 
+    async fn all_shares(&self) -> Result<Vec<ShareRecord>> {
+        grants::all_shares(self).await
+    }
+
     async fn shares_for(&self, recipient: Uuid) -> Result<Vec<ShareRecord>> {
         grants::shares_where(self, "recipient_id", recipient).await
     }

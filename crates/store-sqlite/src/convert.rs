@@ -97,7 +97,7 @@ macro_rules! secret_columns {
     () => {
         "s.id AS s_id, s.vault_id AS s_vault_id, s.path AS s_path, s.current_version AS s_current_version, \
          s.created_by AS s_created_by, s.created_at AS s_created_at, s.updated_at AS s_updated_at, \
-         s.deleted_at AS s_deleted_at"
+         s.deleted_at AS s_deleted_at, s.deleted_through AS s_deleted_through"
     };
 }
 
@@ -122,6 +122,7 @@ pub(crate) fn secret(row: &Row<'_>) -> Result<SecretRecord> {
         created_at: time(get(row, "s_created_at")?)?,
         updated_at: time(get(row, "s_updated_at")?)?,
         deleted_at: opt_time(get(row, "s_deleted_at")?)?,
+        deleted_through: get(row, "s_deleted_through")?,
     })
 }
 
@@ -231,6 +232,7 @@ pub(crate) fn share(row: &Row<'_>) -> Result<ShareRecord> {
         secret_id: get(row, "secret_id")?,
         vault_id: get(row, "vault_id")?,
         secret_path: get(row, "secret_path")?,
+        secret_version: get(row, "secret_version")?,
         created_by: get(row, "created_by")?,
         created_by_type: get(row, "created_by_type")?,
         recipient_type: get(row, "recipient_type")?,

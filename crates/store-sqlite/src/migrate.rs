@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_agents_policies_shares.sql")),
     (3, include_str!("migrations/0003_agent_token_generation.sql")),
+    (4, include_str!("migrations/0004_closed_history_and_shared_versions.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

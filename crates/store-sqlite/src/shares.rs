@@ -16,14 +16,15 @@ impl SqliteStore {
             .write(move |c| {
                 execute(
                     c,
-                    "INSERT INTO shares (id, secret_id, vault_id, secret_path, created_by, created_by_type, recipient_type, \
+                    "INSERT INTO shares (id, secret_id, vault_id, secret_path, secret_version, created_by, created_by_type, recipient_type, \
                      recipient_id, recipient_email, passphrase_hash, expires_at, max_access_count, access_count, ip_allowlist, \
-                     accepted, declined, revoked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     accepted, declined, revoked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     params![
                         s.id,
                         s.secret_id,
                         s.vault_id,
                         s.secret_path,
+                        s.secret_version,
                         s.created_by,
                         s.created_by_type,
                         s.recipient_type,
@@ -54,6 +55,10 @@ impl SqliteStore {
         self.readers.read(|c| {
             all(c, "SELECT * FROM shares WHERE created_by = ? ORDER BY created_at DESC, id", [creator], convert::share)
         })
+    }
+
+    pub(crate) async fn all_shares_impl(&self) -> Result<Vec<ShareRecord>> {
+        self.readers.read(|c| all(c, "SELECT * FROM shares ORDER BY created_at DESC, id", [], convert::share))
     }
 
     pub(crate) async fn shares_for_impl(&self, recipient: Uuid) -> Result<Vec<ShareRecord>> {

@@ -209,6 +209,10 @@ impl Store for SqliteStore {
         self.shares_by_impl(creator).await
     }
 
+    async fn all_shares(&self) -> Result<Vec<ShareRecord>> {
+        self.all_shares_impl().await
+    }
+
     async fn shares_for(&self, recipient: Uuid) -> Result<Vec<ShareRecord>> {
         self.shares_for_impl(recipient).await
     }
@@ -355,7 +359,8 @@ impl Store for SqliteStore {
                 } else {
                     let updated = execute(
                         c,
-                        "UPDATE secrets SET current_version = ?, updated_at = ?, deleted_at = NULL \
+                        "UPDATE secrets SET current_version = ?, updated_at = ?, deleted_at = NULL, \
+                         deleted_through = CASE WHEN deleted_at IS NULL THEN deleted_through ELSE current_version END \
                          WHERE id = ? AND vault_id = ? AND current_version = ?",
                         params![m.version, micros(m.created_at), put.secret_id, put.vault_id, put.expected_version],
                     )
@@ -490,7 +495,7 @@ impl Store for SqliteStore {
             .write(move |c| {
                 let done = execute(
                     c,
-                    "UPDATE secrets SET deleted_at = ? WHERE id = ?",
+                    "UPDATE secrets SET deleted_at = ?1, deleted_through = CASE WHEN ?1 IS NULL THEN 0 ELSE deleted_through END WHERE id = ?2",
                     params![opt_micros(deleted_at), secret_id],
                 )
                 .map_err(backend)?

@@ -213,6 +213,12 @@ async fn versions(s: &impl Store) {
     s.put_version(&put(v.id, sid, "api/openai", 2), AuditBatch::new(&k, &[])).await.unwrap();
     let revived = s.secret(v.id, "api/openai").await.unwrap().unwrap();
     assert_eq!((revived.current_version, revived.deleted_at), (3, None));
+    assert_eq!(revived.deleted_through, 2, "the versions from before the deletion stay closed");
+    s.put_version(&put(v.id, sid, "api/openai", 3), AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.secret(v.id, "api/openai").await.unwrap().unwrap().deleted_through, 2, "a live write keeps it");
+    assert_eq!(s.version(v.id, "api/openai", None).await.unwrap().unwrap().0.deleted_through, 2);
+    assert!(s.set_secret_deleted(sid, None, AuditBatch::new(&k, &[])).await.unwrap());
+    assert_eq!(s.secret(v.id, "api/openai").await.unwrap().unwrap().deleted_through, 0, "a restore reopens them");
 }
 
 async fn read_limits(s: &impl Store) {
@@ -498,6 +504,7 @@ async fn shares(s: &impl Store) {
         secret_id: sid,
         vault_id: v.id,
         secret_path: "a/b".into(),
+        secret_version: 1,
         created_by: creator,
         created_by_type: "user".into(),
         recipient_type: "agent".into(),
@@ -518,6 +525,7 @@ async fn shares(s: &impl Store) {
     assert_eq!(s.shares_by(creator).await.unwrap().len(), 1);
     assert_eq!(s.shares_for(recipient).await.unwrap().len(), 1);
     assert!(s.shares_for(creator).await.unwrap().is_empty());
+    assert_eq!(s.all_shares().await.unwrap(), vec![share.clone()]);
     assert!(s.change_share(share.id, ShareChange::Accept, AuditBatch::new(&k, &[])).await.unwrap());
     assert!(s.share(share.id).await.unwrap().unwrap().accepted);
     assert_eq!(s.consume_share(share.id, Some(2)).await.unwrap(), Some(1));

@@ -149,6 +149,9 @@ pub trait Store: Send + Sync + 'static {
     /// Shares created by a principal, newest first.
     async fn shares_by(&self, creator: Uuid) -> Result<Vec<ShareRecord>>;
 
+    /// Every share, newest first (admins).
+    async fn all_shares(&self) -> Result<Vec<ShareRecord>>;
+
     /// Shares addressed to a principal (user or agent id), newest first.
     async fn shares_for(&self, recipient: Uuid) -> Result<Vec<ShareRecord>>;
 
@@ -217,7 +220,9 @@ pub trait Store: Send + Sync + 'static {
     async fn secret_by_id(&self, id: Uuid) -> Result<Option<SecretRecord>>;
 
     /// Writes a new version if the secret's current version is still
-    /// [`PutVersion::expected_version`]; [`StoreError::Conflict`] otherwise.
+    /// [`PutVersion::expected_version`]; [`StoreError::Conflict`] otherwise. Writing to a
+    /// deleted secret revives it, with the versions from before the deletion left closed
+    /// ([`SecretRecord::deleted_through`]).
     async fn put_version(&self, put: &PutVersion, audit: AuditBatch<'_>) -> Result<()>;
 
     /// A secret and one version (the current one when `version` is `None`), with ciphertext.
@@ -242,7 +247,8 @@ pub trait Store: Send + Sync + 'static {
     /// Disables a version (kept, unreadable); false if no such version.
     async fn disable_version(&self, secret_id: Uuid, version: i64, audit: AuditBatch<'_>) -> Result<bool>;
 
-    /// Marks a secret deleted (all versions) or restores it (`deleted_at = None`).
+    /// Marks a secret deleted (all versions) or restores it (`deleted_at = None`, which also
+    /// reopens versions a write after a deletion left closed).
     async fn set_secret_deleted(
         &self,
         secret_id: Uuid,

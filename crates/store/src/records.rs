@@ -123,6 +123,9 @@ pub struct SecretRecord {
     pub updated_at: OffsetDateTime,
     /// Set when soft-deleted.
     pub deleted_at: Option<OffsetDateTime>,
+    /// Versions up to this one belong to a deletion that a later write did not undo: they
+    /// stay closed until an admin restores the secret (0: none).
+    pub deleted_through: i64,
 }
 
 /// What is known of a version without its ciphertext.
@@ -309,6 +312,8 @@ pub struct ShareRecord {
     pub vault_id: Uuid,
     /// Its path at the time of sharing.
     pub secret_path: String,
+    /// The version shared: a rotation does not hand the new value to an old link.
+    pub secret_version: i64,
     /// Who shared.
     pub created_by: Uuid,
     /// `user` or `agent`.

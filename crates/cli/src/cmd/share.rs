@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{Context, Result};
-use clawvault_client::{Client, ClientError, NewShare, OpenedShare, SecretValue, Share};
+use clawvault_client::{Client, ClientError, NewShare, OpenedShare, SecretValue, Share, ShareListing};
 use uuid::Uuid;
 
 use super::{agent, deadline, split_reference, user};
@@ -136,7 +136,10 @@ async fn open(client: &Client, id: Uuid, passphrase: Option<&SecretValue>) -> Re
 }
 
 async fn awaiting_acceptance(client: &Client, id: Uuid) -> bool {
-    client.list_shares(false).await.is_ok_and(|shares| shares.iter().any(|s| s.id == id && !s.is_accepted))
+    client
+        .list_shares(ShareListing::Inbound)
+        .await
+        .is_ok_and(|shares| shares.iter().any(|s| s.id == id && !s.is_accepted))
 }
 
 /// Runs a share command.
@@ -197,8 +200,13 @@ pub async fn run(global: &Global, cmd: ShareCommand) -> Result<()> {
                 }
             }
         }
-        ShareCommand::List { inbound } => {
-            let shares = client.list_shares(!inbound).await?;
+        ShareCommand::List { inbound, all } => {
+            let which = match (inbound, all) {
+                (_, true) => ShareListing::All,
+                (true, false) => ShareListing::Inbound,
+                (false, false) => ShareListing::Outbound,
+            };
+            let shares = client.list_shares(which).await?;
             if global.json {
                 output::json(&shares)?;
             } else {

@@ -179,6 +179,49 @@ impl TestServer {
         r.json().unwrap()
     }
 
+    /// Creates an agent as `by`; returns its id and `ocv_` key.
+    pub fn new_agent(&self, by: &str, body: Value) -> (String, String) {
+        let r = self.post(by, "/v1/agents").json(&body).send().unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().unwrap_or_default());
+        let v: Value = r.json().unwrap();
+        (v["agent"]["id"].as_str().unwrap().to_owned(), v["api_key"].as_str().unwrap().to_owned())
+    }
+
+    /// Exchanges an agent key for its token.
+    pub fn agent_token(&self, key: &str) -> String {
+        let r = self.http.post(self.url("/v1/auth/agent-token")).json(&json!({ "api_key": key })).send().unwrap();
+        assert_eq!(r.status(), 200, "agent token exchange failed: {}", r.text().unwrap_or_default());
+        r.json::<Value>().unwrap()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a person (as an admin); returns their id and `1ck_` key.
+    pub fn new_user(&self, admin: &str, name: &str, role: &str) -> (String, String) {
+        let r = self.post(admin, "/v1/users").json(&json!({ "name": name, "role": role })).send().unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().unwrap_or_default());
+        let v: Value = r.json().unwrap();
+        (v["user"]["id"].as_str().unwrap().to_owned(), v["api_key"].as_str().unwrap().to_owned())
+    }
+
+    /// Creates a policy in `vault` for `(principal_type, principal_id)`; `extra` adds fields
+    /// (effect, conditions, expires_at). Returns its id.
+    pub fn grant(
+        &self,
+        by: &str,
+        vault: &str,
+        who: (&str, &str),
+        pattern: &str,
+        perms: &[&str],
+        extra: Value,
+    ) -> String {
+        let mut body = json!({ "principal_type": who.0, "principal_id": who.1, "secret_path_pattern": pattern, "permissions": perms });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let r = self.post(by, &format!("/v1/vaults/{vault}/policies")).json(&body).send().unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().unwrap_or_default());
+        r.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }

@@ -21,6 +21,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_share))
         .routes(routes!(open_share, revoke_share))
+        .routes(routes!(all_shares))
         .routes(routes!(outbound))
         .routes(routes!(inbound))
         .routes(routes!(accept))
@@ -207,7 +208,7 @@ async fn open_share(
     }))
 }
 
-/// Revoke a share you created.
+/// Revoke a share you created (admins: any share).
 #[utoipa::path(delete, path = "/v1/share/{share_id}", tag = "shares", params(("share_id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
 async fn revoke_share(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -218,6 +219,13 @@ async fn revoke_share(State(state): State<AppState>, caller: Caller, Path(id): P
     };
     op.finish(result, Recorded::InTransaction).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every share on the server, newest first (admins).
+#[utoipa::path(get, path = "/v1/shares", tag = "shares", responses((status = 200, body = ShareList), (status = 403, body = crate::error::ProblemDoc)))]
+async fn all_shares(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ShareList>> {
+    let list = shares::all(&state, &caller).await?;
+    Ok(Json(ShareList { shares: list.iter().map(ShareOut::from).collect() }))
 }
 
 /// Shares you created.

@@ -4,6 +4,7 @@
 //! (`vault_ids`) are refused everywhere else. Decisions are made on the path before anything is
 //! looked up, so a refusal never tells whether a secret exists.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use clawvault_core::SecretPath;
@@ -12,7 +13,7 @@ use clawvault_store::{PolicyRecord, PrincipalKind, VaultRecord};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::{Actor, Caller};
+use crate::auth::{Actor, Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::read_cache::ReadCache;
 use crate::state::AppState;
@@ -194,6 +195,38 @@ pub async fn sees(state: &AppState, caller: &Caller, vault: &VaultRecord) -> Api
         .await?
         .iter()
         .any(|(v, r)| *v == vault.id && r.effect == Effect::Allow && r.expires_at.is_none_or(|at| now < at)))
+}
+
+/// A person or agent as a caller at `ip` now, judged from their stored record instead of a
+/// token (a share opens with its creator's standing): `None` when they no longer exist, or
+/// (agents) were deactivated or expired.
+///
+/// # Errors
+/// Storage failures.
+pub async fn standing(
+    state: &AppState,
+    kind: PrincipalKind,
+    id: Uuid,
+    ip: Option<IpAddr>,
+) -> ApiResult<Option<Caller>> {
+    let now = OffsetDateTime::now_utc();
+    let actor = match kind {
+        PrincipalKind::User => match state.store.user(id).await? {
+            Some(u) => Actor::User { id, role: u.role, api_key_id: Uuid::nil() },
+            None => return Ok(None),
+        },
+        PrincipalKind::Agent => match state.store.agent(id).await? {
+            Some(a) if a.is_active && a.expires_at.is_none_or(|at| at > now) => Actor::Agent {
+                id,
+                created_by: a.created_by,
+                vault_ids: a.vault_ids,
+                token_generation: a.token_generation,
+            },
+            _ => return Ok(None),
+        },
+    };
+    let principal = Principal { actor, jti: String::new(), issued_at_us: 0, expires_at: now, scopes: Vec::new() };
+    Ok(Some(Caller { principal: Arc::new(principal), ip }))
 }
 
 /// Checks that the caller owns `vault` (or is an admin): deleting it, managing its policies.

@@ -155,6 +155,9 @@ async fn write_at(
                     created_at: head.as_ref().map_or(created_at, |h| h.created_at),
                     updated_at: created_at,
                     deleted_at: None,
+                    deleted_through: head
+                        .as_ref()
+                        .map_or(0, |h| if h.deleted_at.is_some() { h.current_version } else { h.deleted_through }),
                 };
                 return Ok(Described { secret, meta });
             }
@@ -213,6 +216,12 @@ pub(crate) fn ensure_readable(secret: &SecretRecord, meta: &VersionMeta, path: &
     if secret.deleted_at.is_some() {
         return Err(ApiError::Gone(format!(
             "{path:?} was deleted; an admin can restore it with `clawvault secret restore`"
+        )));
+    }
+    if meta.version <= secret.deleted_through {
+        return Err(ApiError::Gone(format!(
+            "version {} of {path:?} is from before the secret was deleted; an admin can restore the old versions with `clawvault secret restore`",
+            meta.version
         )));
     }
     if meta.is_disabled {
@@ -435,7 +444,7 @@ pub async fn restore(
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Write).await?;
     let (mut secret, current) =
         state.store.version(vault.record.id, path.as_str(), None).await?.ok_or_else(|| not_found(&vault, &path))?;
-    if secret.deleted_at.is_none() {
+    if secret.deleted_at.is_none() && secret.deleted_through == 0 {
         return Err(ApiError::Conflict(format!("{path:?} is not deleted")));
     }
     op.detail("secret_id", secret.id.to_string());
@@ -443,5 +452,6 @@ pub async fn restore(
     state.store.set_secret_deleted(secret.id, None, AuditBatch::new(&state.chain_key, &[event])).await?;
     state.secrets.forget(vault.record.id, path.as_str());
     secret.deleted_at = None;
+    secret.deleted_through = 0;
     Ok(Described { secret, meta: current.meta })
 }

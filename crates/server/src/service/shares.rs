@@ -1,17 +1,23 @@
-//! Shares: one secret handed to a person, an agent, the agent's creator, or anyone with the
-//! link, with an expiry, an optional read limit, passphrase and address allowlist, revocable by
-//! its creator. Targeted shares must be accepted first. Every opening is audited; unknown,
-//! revoked and not-for-you shares all answer the same 404.
+//! Shares: one version of a secret handed to a person, an agent, the agent's creator, or
+//! anyone with the link, with an expiry (capped by the server), an optional read limit,
+//! passphrase and address allowlist, revocable by its creator or an admin. Targeted shares
+//! must be accepted first. Every opening is audited; unknown, revoked and not-for-you shares
+//! all answer the same 404.
+//!
+//! A share never lends more than its creator holds: creating one needs `read` (and `share`)
+//! on the path under the conditions a read has, and every opening checks again that the
+//! creator still exists, is active and may still read it (from the opener's address, now). A
+//! share hands out the version it was made for: after a rotation the old link gives the old
+//! version or nothing, never the new value.
 
 use std::net::IpAddr;
 
 use clawvault_core::audit::Outcome;
 use clawvault_core::crypto::open_version;
-use clawvault_core::passphrase;
 use clawvault_core::policy::{Cidr, Permission};
 use clawvault_core::time_util::{now, rfc3339};
 use clawvault_core::{SecretPath, SecretValue};
-use clawvault_store::{AuditBatch, ShareChange, ShareRecord, VersionMeta};
+use clawvault_store::{AuditBatch, PrincipalKind, ShareChange, ShareRecord, VersionMeta};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -43,7 +49,7 @@ pub struct NewShare {
 pub struct Opened {
     /// The share after this opening.
     pub share: ShareRecord,
-    /// The secret's current version.
+    /// The shared version.
     pub meta: VersionMeta,
     /// The value.
     pub value: SecretValue,
@@ -76,7 +82,17 @@ pub async fn create(
     }
     let path = SecretPath::parse(&secret.path).map_err(|_| no_secret())?;
     access::check_path(state, caller, &vault.record, &path, Permission::Share).await?;
+    // Sharing reveals: it needs what a read needs, so that `share` never gets round a denial.
+    access::check_path(state, caller, &vault.record, &path, Permission::Read).await?;
     require_future("expires_at", Some(new.expires_at))?;
+    let longest = time::Duration::seconds(i64::try_from(state.config.share_max_lifetime_seconds).unwrap_or(i64::MAX));
+    if new.expires_at > OffsetDateTime::now_utc() + longest {
+        return Err(ApiError::BadRequest(format!(
+            "expires_at is too far ahead: shares last at most {} days on this server (share_max_lifetime_seconds = {})",
+            state.config.share_max_lifetime_seconds / 86_400,
+            state.config.share_max_lifetime_seconds
+        )));
+    }
     if new.max_access_count.is_some_and(|n| n < 1) {
         return Err(ApiError::BadRequest("max_access_count must be 1 or more (leave it out for no limit)".into()));
     }
@@ -118,20 +134,24 @@ pub async fn create(
             )));
         }
     };
+    let (head, current) = state.store.version(vault.record.id, path.as_str(), None).await?.ok_or_else(no_secret)?;
+    if head.id != secret_id {
+        return Err(no_secret());
+    }
+    secrets::ensure_readable(&head, &current.meta, &path)?;
+    // Only shares that would be created count towards the limit; it is taken before the
+    // passphrase is hashed, so that requests past it cost nothing.
+    state.limits.before_share_create(&caller.principal.id().to_string())?;
     let passphrase_hash = match new.passphrase {
         None => None,
-        Some(p) => Some(
-            tokio::task::spawn_blocking(move || passphrase::hash(&p))
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-                .map_err(|e| ApiError::BadRequest(e.to_string()))?,
-        ),
+        Some(p) => Some(state.passphrases.hash(p).await?),
     };
     let share = ShareRecord {
         id: Uuid::new_v4(),
         secret_id,
         vault_id: vault.record.id,
         secret_path: secret.path.clone(),
+        secret_version: current.meta.version,
         created_by: caller.principal.id(),
         created_by_type: caller.principal.kind().as_str().to_owned(),
         recipient_type: new.recipient_type,
@@ -149,18 +169,17 @@ pub async fn create(
     };
     op.resource(share.id.to_string());
     op.detail("secret_id", secret_id.to_string());
+    op.detail("version", share.secret_version);
     op.detail("recipient_type", share.recipient_type.as_str());
     if let Some(r) = recipient_id {
         op.detail("recipient_id", r.to_string());
     }
-    // Only shares that would be created count towards the limit.
-    state.limits.before_share_create(&caller.principal.id().to_string())?;
     let event = op.event(Outcome::Success);
     state.store.create_share(&share, AuditBatch::new(&state.chain_key, &[event])).await?;
     Ok(share)
 }
 
-/// Opens a share: checks, counts one access, and reveals the secret's current value.
+/// Opens a share: checks, counts one access, and reveals the shared version's value.
 ///
 /// # Errors
 /// 403 (address, passphrase, not accepted), 404 (unknown, revoked, not for the caller), 410
@@ -201,9 +220,7 @@ pub async fn open(
                 "this share needs its passphrase: send {\"passphrase\": \"...\"} as the JSON body".into(),
             )
         })?;
-        let ok = tokio::task::spawn_blocking(move || passphrase::verify(&given, &hash))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let ok = state.passphrases.verify(given, hash).await?;
         state.limits.after_share_passphrase(ip, &id.to_string(), ok);
         if !ok {
             return Err(ApiError::Forbidden("wrong passphrase".into()));
@@ -213,13 +230,22 @@ pub async fn open(
         .vault(&share.vault_id.to_string())
         .await?
         .ok_or_else(|| ApiError::Gone("the shared secret no longer exists".into()))?;
+    let path = SecretPath::parse(&share.secret_path)
+        .map_err(|e| ApiError::Integrity(format!("share {id} names a stored path that does not parse: {e}")))?;
+    let withdrawn = || {
+        ApiError::Gone(format!(
+            "share {id} is no longer valid: whoever made it was removed, deactivated, or may no longer read the secret; ask for a new share"
+        ))
+    };
+    let kind = PrincipalKind::parse(&share.created_by_type).ok_or_else(withdrawn)?;
+    let creator = access::standing(state, kind, share.created_by, ip).await?.ok_or_else(withdrawn)?;
+    access::check_path(state, &creator, &vault.record, &path, Permission::Read).await.map_err(|_| withdrawn())?;
     let gone = || ApiError::Gone("the shared secret was deleted".into());
-    let (secret, record) = state.store.version(vault.record.id, &share.secret_path, None).await?.ok_or_else(gone)?;
+    let (secret, record) =
+        state.store.version(vault.record.id, &share.secret_path, Some(share.secret_version)).await?.ok_or_else(gone)?;
     if secret.id != share.secret_id {
         return Err(gone());
     }
-    let path = SecretPath::parse(&share.secret_path)
-        .map_err(|e| ApiError::Integrity(format!("share {id} names a stored path that does not parse: {e}")))?;
     // The secret's own limits hold through a share too: deleted, disabled or expired versions
     // stay closed, and a share does not read past the version's read limit.
     secrets::ensure_readable(&secret, &record.meta, &path)?;
@@ -239,6 +265,15 @@ pub async fn open(
 /// Storage failures.
 pub async fn outbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord>> {
     Ok(state.store.shares_by(caller.principal.id()).await?)
+}
+
+/// Every share, newest first (admins: to find and revoke what others handed out).
+///
+/// # Errors
+/// 403 for everyone else.
+pub async fn all(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord>> {
+    access::require_admin(caller, "list every share")?;
+    Ok(state.store.all_shares().await?)
 }
 
 /// Shares addressed to the caller, newest first (revoked ones left out).

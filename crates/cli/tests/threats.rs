@@ -1,0 +1,256 @@
+//! The threats we test (docs/security.md keeps the table): each test performs one attack that
+//! worked against an earlier release, against the real binary, and checks that it no longer
+//! does. The suite runs on SQLite and again with every server on PostgreSQL.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
+
+mod common;
+
+use common::{TestServer, assert_problem};
+use serde_json::{Value, json};
+
+fn in_days(d: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::days(d))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+fn share(s: &TestServer, token: &str, secret_id: &str, body: Value) -> reqwest::blocking::Response {
+    s.post(token, &format!("/v1/secrets/{secret_id}/share")).json(&body).send().unwrap()
+}
+
+fn link(s: &TestServer, token: &str, secret_id: &str) -> String {
+    let r = share(s, token, secret_id, json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(1) }));
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap_or_default());
+    r.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+fn open(s: &TestServer, id: &str) -> reqwest::blocking::Response {
+    s.http.get(s.url(&format!("/v1/share/{id}"))).json(&json!({})).send().unwrap()
+}
+
+/// Peak resident memory of a process, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Part A 1: `**` matched by backtracking; twenty of them against a 60-segment path never
+/// finished, pinned a worker and blocked shutdown.
+#[test]
+fn a_policy_of_many_double_stars_cannot_pin_a_worker() {
+    let mut s = TestServer::start();
+    let admin = s.admin_token();
+    let (agent, key) = s.new_agent(&admin, json!({ "name": "globber" }));
+    let pattern = format!("{}z", "**/".repeat(20));
+    s.grant(&admin, "default", ("agent", &agent), &pattern, &["read"], json!({}));
+    let token = s.agent_token(&key);
+    let long = vec!["a"; 60].join("/");
+    // The client gives up after 30 s: before the fix this request never ended.
+    let r = s.get(&token, &format!("/v1/vaults/default/secrets/{long}")).send().unwrap();
+    assert_problem(r, 403, "no policy grants read");
+    assert_eq!(s.http.get(s.url("/v1/health")).send().unwrap().status(), 200);
+
+    let body = |pattern: String| json!({ "principal_type": "agent", "principal_id": agent, "secret_path_pattern": pattern, "permissions": ["read"] });
+    let r = s.post(&admin, "/v1/vaults/default/policies").json(&body(vec!["*"; 33].join("/"))).send().unwrap();
+    assert_problem(r, 400, "at most 256 bytes and 32 segments");
+    let r = s.post(&admin, "/v1/vaults/default/policies").json(&body("a".repeat(300))).send().unwrap();
+    assert_problem(r, 400, "at most 256 bytes and 32 segments");
+    assert!(s.stop().success(), "SIGTERM ends the server");
+}
+
+/// Part A 2: an agent allowed `[read, share]` on `**` but denied `read` on `prod/**` shared
+/// `prod/db` by link and opened it anonymously.
+#[test]
+fn sharing_needs_the_right_to_read_under_the_same_conditions() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let db = s.put_secret(&admin, "default", "prod/db", "prod-db-password");
+    let dev = s.put_secret(&admin, "default", "dev/db", "dev-db-password");
+    let (agent, key) = s.new_agent(&admin, json!({ "name": "sharer" }));
+    s.grant(&admin, "default", ("agent", &agent), "**", &["read", "share"], json!({}));
+    s.grant(&admin, "default", ("agent", &agent), "prod/**", &["read"], json!({ "effect": "deny" }));
+    let token = s.agent_token(&key);
+    assert_problem(s.get(&token, "/v1/vaults/default/secrets/prod/db").send().unwrap(), 403, "deny policy");
+    let r = share(
+        &s,
+        &token,
+        db["id"].as_str().unwrap(),
+        json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(1) }),
+    );
+    assert_problem(r, 403, "deny policy refuses read");
+    link(&s, &token, dev["id"].as_str().unwrap());
+
+    // A read allowed only from elsewhere does not allow sharing from here either.
+    let (fenced, fenced_key) = s.new_agent(&admin, json!({ "name": "fenced" }));
+    s.grant(&admin, "default", ("agent", &fenced), "**", &["share"], json!({}));
+    s.grant(
+        &admin,
+        "default",
+        ("agent", &fenced),
+        "**",
+        &["read"],
+        json!({ "conditions": { "ip_allowlist": ["10.0.0.0/8"] } }),
+    );
+    let fenced_token = s.agent_token(&fenced_key);
+    let r = share(
+        &s,
+        &fenced_token,
+        dev["id"].as_str().unwrap(),
+        json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(1) }),
+    );
+    assert_problem(r, 403, "no policy grants read");
+}
+
+/// Part A 3: a link made by an agent still opened after the agent was deleted, and it gave
+/// the value of a later rotation.
+#[test]
+fn a_share_keeps_its_version_and_closes_when_its_creator_may_no_longer_read() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let secret = s.put_secret(&admin, "default", "app/key", "first-value");
+    let sid = secret["id"].as_str().unwrap();
+    let (agent, key) = s.new_agent(&admin, json!({ "name": "linker" }));
+    let policy = s.grant(&admin, "default", ("agent", &agent), "app/**", &["read", "share"], json!({}));
+    let token = s.agent_token(&key);
+    let by_agent = link(&s, &token, sid);
+    let other = link(&s, &token, sid);
+
+    s.put_secret(&admin, "default", "app/key", "rotated-value");
+    let r = open(&s, &by_agent);
+    assert_eq!(r.status(), 200);
+    let opened: Value = r.json().unwrap();
+    assert_eq!(opened["value"], "first-value", "a share hands out the version it was made for");
+
+    // The creator loses read: the link closes, and opens again only if read is given back.
+    assert_eq!(s.delete(&admin, &format!("/v1/vaults/default/policies/{policy}")).send().unwrap().status(), 204);
+    assert_problem(open(&s, &by_agent), 410, "no longer valid");
+    s.grant(&admin, "default", ("agent", &agent), "app/**", &["read", "share"], json!({}));
+    assert_eq!(open(&s, &by_agent).status(), 200);
+    // The creator is deleted: every link it made is dead.
+    assert_eq!(s.delete(&admin, &format!("/v1/agents/{agent}")).send().unwrap().status(), 204);
+    assert_problem(open(&s, &by_agent), 410, "no longer valid");
+    assert_problem(open(&s, &other), 410, "no longer valid");
+
+    // The server caps a share's lifetime (30 days unless configured).
+    let r = share(&s, &admin, sid, json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(31) }));
+    assert_problem(r, 400, "at most 30 days");
+    let mine = link(&s, &admin, sid);
+
+    // Admins see and revoke every share; others may not list them all.
+    let all: Value = s.get(&admin, "/v1/shares").send().unwrap().json().unwrap();
+    let ids: Vec<&str> = all["shares"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&by_agent.as_str()) && ids.contains(&mine.as_str()), "{all}");
+    let (_, member_key) = s.new_user(&admin, "mia", "member");
+    let member = s.token_for(&member_key);
+    assert_problem(s.get(&member, "/v1/shares").send().unwrap(), 403, "only an admin");
+    assert_eq!(s.delete(&admin, &format!("/v1/share/{other}")).send().unwrap().status(), 204);
+    assert_problem(open(&s, &other), 404, "no share");
+}
+
+/// Part A 5: after an admin deleted a secret, an agent with `write` wrote a new value and
+/// read the deleted version 1 back.
+#[test]
+fn a_write_after_a_delete_leaves_the_deleted_versions_closed() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    s.put_secret(&admin, "default", "ops/token", "deleted-value");
+    assert_eq!(s.delete(&admin, "/v1/vaults/default/secrets/ops/token").send().unwrap().status(), 204);
+    let (agent, key) = s.new_agent(&admin, json!({ "name": "writer" }));
+    s.grant(&admin, "default", ("agent", &agent), "ops/**", &["read", "write"], json!({}));
+    let token = s.agent_token(&key);
+    let written = s.put_secret(&token, "default", "ops/token", "new-value");
+    assert_eq!(written["version"], 2);
+    let current: Value = s.get(&token, "/v1/vaults/default/secrets/ops/token").send().unwrap().json().unwrap();
+    assert_eq!(current["value"], "new-value");
+    let r = s.get(&token, "/v1/vaults/default/secret-version/ops/token/1").send().unwrap();
+    let body = assert_problem(r, 410, "from before the secret was deleted");
+    assert!(!body.to_string().contains("deleted-value"));
+    // Not for the agent's next write either, nor for an admin until they restore.
+    s.put_secret(&token, "default", "ops/token", "third-value");
+    assert_problem(s.get(&admin, "/v1/vaults/default/secret-version/ops/token/1").send().unwrap(), 410, "before");
+    let r = s.post(&token, "/v1/vaults/default/secret-restore/ops/token").send().unwrap();
+    assert_problem(r, 403, "only an admin");
+    assert_eq!(s.post(&admin, "/v1/vaults/default/secret-restore/ops/token").send().unwrap().status(), 200);
+    let old: Value = s.get(&admin, "/v1/vaults/default/secret-version/ops/token/1").send().unwrap().json().unwrap();
+    assert_eq!(old["value"], "deleted-value");
+}
+
+/// Part A 14: axum answered `HEAD` on a share with the `GET` handler: the one allowed
+/// opening was spent (and audited as a success), and `Content-Length` told the length.
+#[test]
+fn head_spends_no_share_and_no_read() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let secret = s.put_secret(&admin, "default", "once/key", "read-me-once");
+    let r = share(
+        &s,
+        &admin,
+        secret["id"].as_str().unwrap(),
+        json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(1), "max_access_count": 1 }),
+    );
+    let id = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned();
+    let r = s.http.head(s.url(&format!("/v1/share/{id}"))).send().unwrap();
+    assert_eq!(r.status(), 405);
+    let r = s
+        .put(&admin, "/v1/vaults/default/secrets/once/limited")
+        .json(&json!({ "value": "limited-value", "max_access_count": 1 }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = s.http.head(s.url("/v1/vaults/default/secrets/once/limited")).bearer_auth(&admin).send().unwrap();
+    assert_eq!(r.status(), 405);
+
+    let opened: Value = open(&s, &id).json().unwrap();
+    assert_eq!(opened["value"], "read-me-once");
+    let read: Value = s.get(&admin, "/v1/vaults/default/secrets/once/limited").send().unwrap().json().unwrap();
+    assert_eq!(read["value"], "limited-value");
+    assert_eq!(s.http.head(s.url("/v1/health")).send().unwrap().status(), 200, "probes may use HEAD");
+}
+
+/// Part A 11: past the share-creation budget, every request with a passphrase still ran a
+/// 19 MiB Argon2 hash before its 429; 256 of them grew the server to 4.7 GiB.
+#[test]
+fn a_flood_of_passphrase_requests_keeps_memory_flat() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    // An agent with no policy at all, sharing in a vault of its own.
+    let (_, key) = s.new_agent(&admin, json!({ "name": "flooder" }));
+    let token = s.agent_token(&key);
+    s.vault(&token, "flood");
+    let secret = s.put_secret(&token, "flood", "k", "flood-value");
+    let sid = secret["id"].as_str().unwrap().to_owned();
+    let guarded = share(
+        &s,
+        &admin,
+        &sid,
+        json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(1), "passphrase": "correct horse battery" }),
+    );
+    assert_eq!(guarded.status(), 201);
+    let guarded = guarded.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned();
+
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..32)
+            .map(|_| {
+                let (s, token, sid, guarded) = (&s, &token, &sid, &guarded);
+                scope.spawn(move || {
+                    let mut seen = Vec::new();
+                    for _ in 0..8 {
+                        let body = json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(1), "passphrase": "a long passphrase" });
+                        seen.push(share(s, token, sid, body).status().as_u16());
+                        let r = s.http.get(s.url(&format!("/v1/share/{guarded}"))).json(&json!({ "passphrase": "wrong guess here" })).send().unwrap();
+                        seen.push(r.status().as_u16());
+                    }
+                    seen
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|c| matches!(c, 201 | 403 | 429 | 503)), "{statuses:?}");
+    assert!(statuses.contains(&429), "the budget was reached");
+    let peak = peak_rss_kib(s.pid());
+    assert!(peak < 400 * 1024, "peak resident memory {peak} KiB: passphrase hashing is not bounded");
+    assert_eq!(s.http.get(s.url("/v1/health")).send().unwrap().status(), 200);
+}

@@ -18,9 +18,9 @@ impl Table {
         Self { header, rows: Vec::new() }
     }
 
-    /// Adds a row.
+    /// Adds a row; anything a terminal would obey rather than show is escaped.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(cells.iter().map(|c| printable(c)).collect());
     }
 
     /// Renders to text.
@@ -55,11 +55,23 @@ impl Table {
     }
 }
 
-/// Renders `label: value` lines with the values aligned (one record, for `show` commands).
+/// Renders `label: value` lines with the values aligned (one record, for `show` commands);
+/// values are escaped as table cells are.
 #[must_use]
 pub fn fields(rows: &[(&str, String)]) -> String {
     let width = rows.iter().map(|(label, _)| label.chars().count()).max().unwrap_or(0) + 1;
-    rows.iter().map(|(label, value)| format!("{:<width$}  {value}\n", format!("{label}:"), width = width)).collect()
+    rows.iter()
+        .map(|(label, value)| format!("{:<width$}  {}\n", format!("{label}:"), printable(value), width = width))
+        .collect()
+}
+
+/// Text from the server (names, descriptions) made safe to print: control and invisible
+/// formatting characters (an ESC that would start a terminal command, a newline that would
+/// forge a row) are shown as `\u{..}` escapes. The server refuses them in new text; this
+/// guards against older rows and other servers.
+#[must_use]
+pub fn printable(s: &str) -> String {
+    clawvault_core::text::escaped(s)
 }
 
 /// Prints a key the server shows once, after `heading`, with the warning that goes with it.
@@ -116,6 +128,17 @@ mod tests {
         t.row(vec!["a/long/path".into(), "1".into()]);
         t.row(vec!["b".into(), "12".into()]);
         assert_eq!(t.render(), "PATH         VERSION\na/long/path  1\nb            12\n");
+    }
+
+    #[test]
+    fn cells_and_fields_cannot_command_the_terminal() {
+        let mut t = Table::new(vec!["NAME", "DESCRIPTION"]);
+        t.row(vec!["bot\r\nforged-row  approved".into(), "\u{1b}]52;c;aGk=\u{7}".into()]);
+        let out = t.render();
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert_eq!(out.lines().count(), 2, "no forged row: {out:?}");
+        assert!(out.contains("\\u{001b}]52;c;aGk=\\u{0007}"), "{out:?}");
+        assert!(!fields(&[("name", "x\u{202e}y".into())]).contains('\u{202e}'));
     }
 
     #[test]

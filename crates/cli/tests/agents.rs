@@ -360,7 +360,13 @@ fn members_see_their_own_vaults_and_grants() {
     assert_eq!(s.get(&admin, &format!("/v1/agents/{}", a.id)).send().unwrap().status(), 200, "admins see every agent");
 
     // Deleting her cuts her off at once; the last admin cannot be deleted.
-    assert_eq!(s.delete(&admin, &format!("/v1/users/{mia_id}")).send().unwrap().status(), 204);
+    let r = s.delete(&admin, &format!("/v1/users/{mia_id}")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().unwrap()["deactivated_agents"][0]["id"],
+        a.id.as_str(),
+        "her agent goes down with her"
+    );
     assert_problem(s.get(&mia, "/v1/vaults").send().unwrap(), 401, "revoked");
     let users: Value = s.get(&admin, "/v1/users").send().unwrap().json().unwrap();
     let admin_id = users["users"][0]["id"].as_str().unwrap().to_owned();

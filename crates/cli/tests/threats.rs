@@ -254,3 +254,238 @@ fn a_flood_of_passphrase_requests_keeps_memory_flat() {
     assert!(peak < 400 * 1024, "peak resident memory {peak} KiB: passphrase hashing is not bounded");
     assert_eq!(s.http.get(s.url("/v1/health")).send().unwrap().status(), 200);
 }
+
+fn in_seconds(s: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(s))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+fn parse_time(v: &Value) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(v.as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+fn exchange_status(s: &TestServer, path: &str, key: &str) -> u16 {
+    s.http.post(s.url(path)).json(&json!({ "api_key": key })).send().unwrap().status().as_u16()
+}
+
+/// Part A 4: after `DELETE /v1/users/{id}`, an agent that person created still exchanged its
+/// key and read secrets.
+#[test]
+fn deleting_a_person_deactivates_the_agents_they_created() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    s.put_secret(&admin, "default", "bots/token", "bot-token-value");
+    let (mia, mia_key) = s.new_user(&admin, "mia", "member");
+    let mia_token = s.token_for(&mia_key);
+    let (bot, bot_key) = s.new_agent(&mia_token, json!({ "name": "mias-bot" }));
+    s.grant(&admin, "default", ("agent", &bot), "bots/**", &["read"], json!({}));
+    let bot_token = s.agent_token(&bot_key);
+    assert_eq!(s.get(&bot_token, "/v1/vaults/default/secrets/bots/token").send().unwrap().status(), 200);
+
+    let r = s.delete(&admin, &format!("/v1/users/{mia}")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let deleted: Value = r.json().unwrap();
+    assert_eq!(deleted["deactivated_agents"], json!([{ "id": bot, "name": "mias-bot" }]));
+    assert_eq!(s.get(&bot_token, "/v1/vaults/default/secrets/bots/token").send().unwrap().status(), 401);
+    assert_eq!(exchange_status(&s, "/v1/auth/agent-token", &bot_key), 401);
+    let agent: Value = s.get(&admin, &format!("/v1/agents/{bot}")).send().unwrap().json().unwrap();
+    assert_eq!(agent["is_active"], false);
+    let audit: Value = s
+        .get(&admin, &format!("/v1/audit/events?action=agent.deactivate&resource_id={bot}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(audit["total"], 1, "{audit}");
+
+    // The CLI says which agents went down with the person.
+    let cfg = tempfile::tempdir().unwrap();
+    let env = common::admin_env(&s, cfg.path());
+    let (_, ana_key) = s.new_user(&admin, "ana", "member");
+    let (_, _) = s.new_agent(&s.token_for(&ana_key), json!({ "name": "anas-bot" }));
+    let (code, out, err) = common::run(&env, &["user", "delete", "ana", "--yes"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Deactivated the 1 agent(s) they created:") && out.contains("anas-bot"), "{out}");
+}
+
+/// Part A 10: scopes were stored on API keys but nothing checked them.
+#[test]
+fn an_api_key_does_only_what_its_scopes_name() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    s.put_secret(&admin, "default", "ci/token", "ci-token-value");
+    let r =
+        s.post(&admin, "/v1/auth/api-keys").json(&json!({ "name": "ci", "scopes": ["secrets:admin"] })).send().unwrap();
+    assert_problem(r, 400, "the scopes are secrets:read, secrets:use, secrets:write");
+    let r = s
+        .post(&admin, "/v1/auth/api-keys")
+        .json(&json!({ "name": "ci", "scopes": ["secrets:read", "vaults:read", "keys:write"] }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let key = r.json::<Value>().unwrap()["api_key"].as_str().unwrap().to_owned();
+    let ci = s.token_for(&key);
+    let read: Value = s.get(&ci, "/v1/vaults/default/secrets/ci/token").send().unwrap().json().unwrap();
+    assert_eq!(read["value"], "ci-token-value");
+    assert_eq!(s.get(&ci, "/v1/vaults").send().unwrap().status(), 200);
+    let r = s.put(&ci, "/v1/vaults/default/secrets/ci/token").json(&json!({ "value": "overwritten" })).send().unwrap();
+    assert_problem(r, 403, "do not include secrets:write");
+    assert_problem(s.delete(&ci, "/v1/vaults/default/secrets/ci/token").send().unwrap(), 403, "secrets:write");
+    assert_problem(s.post(&ci, "/v1/vaults").json(&json!({ "name": "new" })).send().unwrap(), 403, "vaults:write");
+    assert_problem(s.get(&ci, "/v1/audit/events").send().unwrap(), 403, "audit:read");
+    assert_problem(
+        s.post(&ci, "/v1/users").json(&json!({ "name": "x", "role": "admin" })).send().unwrap(),
+        403,
+        "users:write",
+    );
+    // A limited key cannot mint an unlimited (or wider) one.
+    assert_problem(
+        s.post(&ci, "/v1/auth/api-keys").json(&json!({ "name": "wider" })).send().unwrap(),
+        403,
+        "must name scopes",
+    );
+    let r = s.post(&ci, "/v1/auth/api-keys").json(&json!({ "name": "w", "scopes": ["secrets:write"] })).send().unwrap();
+    assert_problem(r, 403, "do not include secrets:write");
+    let r = s
+        .post(&ci, "/v1/auth/api-keys")
+        .json(&json!({ "name": "narrower", "scopes": ["secrets:read"] }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let current: Value = s.get(&admin, "/v1/vaults/default/secrets/ci/token").send().unwrap().json().unwrap();
+    assert_eq!(current["version"], 1, "nothing was written");
+}
+
+/// Part A 13: a key valid for 6 s created another key and an agent; both still worked after
+/// it expired.
+#[test]
+fn nothing_minted_outlives_the_key_that_minted_it() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let r = s
+        .post(&admin, "/v1/auth/api-keys")
+        .json(&json!({ "name": "short", "expires_at": in_seconds(4) }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().unwrap();
+    let limit = parse_time(&created["key"]["expires_at"]);
+    let short = s.token_for(created["api_key"].as_str().unwrap());
+
+    let r = s.post(&short, "/v1/auth/api-keys").json(&json!({ "name": "child" })).send().unwrap();
+    assert_eq!(r.status(), 201);
+    let child: Value = r.json().unwrap();
+    assert!(parse_time(&child["key"]["expires_at"]) <= limit, "{child}");
+    let r =
+        s.post(&short, "/v1/agents").json(&json!({ "name": "child-bot", "expires_at": in_days(30) })).send().unwrap();
+    assert_eq!(r.status(), 201);
+    let agent: Value = r.json().unwrap();
+    assert!(parse_time(&agent["agent"]["expires_at"]) <= limit, "{agent}");
+    let (_, person_key) = {
+        let r = s.post(&short, "/v1/users").json(&json!({ "name": "child-person", "role": "member" })).send().unwrap();
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().unwrap();
+        (v["user"]["id"].as_str().unwrap().to_owned(), v["api_key"].as_str().unwrap().to_owned())
+    };
+    let secret = s.put_secret(&admin, "default", "short/lived", "short-lived-value");
+    let r = share(
+        &s,
+        &short,
+        secret["id"].as_str().unwrap(),
+        json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(7) }),
+    );
+    assert_eq!(r.status(), 201);
+    let link: Value = r.json().unwrap();
+    assert!(parse_time(&link["expires_at"]) <= limit, "{link}");
+
+    while time::OffsetDateTime::now_utc() <= limit + time::Duration::seconds(1) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(exchange_status(&s, "/v1/auth/api-key-token", child["api_key"].as_str().unwrap()), 401);
+    assert_eq!(exchange_status(&s, "/v1/auth/agent-token", agent["api_key"].as_str().unwrap()), 401);
+    assert_eq!(exchange_status(&s, "/v1/auth/api-key-token", &person_key), 401);
+    assert_eq!(open(&s, link["id"].as_str().unwrap()).status(), 410);
+}
+
+/// Part A 15: two admins deleting each other at the same moment both got 204, leaving none.
+#[test]
+fn the_last_admin_cannot_be_raced_away() {
+    let s = TestServer::start();
+    let mut survivor = s.admin_token();
+    for round in 0..8 {
+        let (id_new, key_new) = s.new_user(&survivor, &format!("admin-{round}"), "admin");
+        let token_new = s.token_for(&key_new);
+        let me: Value = s.get(&survivor, "/v1/users").send().unwrap().json().unwrap();
+        let id_old = me["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["role"] == "admin" && u["id"] != id_new.as_str())
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let barrier = std::sync::Barrier::new(2);
+        let (a, b) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| {
+                barrier.wait();
+                s.delete(&survivor, &format!("/v1/users/{id_new}")).send().unwrap().status().as_u16()
+            });
+            let b = scope.spawn(|| {
+                barrier.wait();
+                s.delete(&token_new, &format!("/v1/users/{id_old}")).send().unwrap().status().as_u16()
+            });
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let outcome = [a, b];
+        assert_eq!(
+            outcome.iter().filter(|c| **c == 200).count(),
+            1,
+            "round {round}: exactly one deletion: {outcome:?}"
+        );
+        assert!(outcome.iter().all(|c| matches!(c, 200 | 401 | 409)), "round {round}: {outcome:?}");
+        if b == 200 {
+            survivor = token_new;
+        }
+        let users: Value = s.get(&survivor, "/v1/users").send().unwrap().json().unwrap();
+        let admins = users["users"].as_array().unwrap().iter().filter(|u| u["role"] == "admin").count();
+        assert_eq!(admins, 1, "round {round}: {users}");
+    }
+}
+
+/// Part A 16: anonymous enrolment took a description with ESC, BEL, CR, LF and NUL, and
+/// `clawvault agent pending` printed a forged row and an OSC 52 clipboard write.
+#[test]
+fn free_text_refuses_what_a_terminal_would_obey() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let enrol = |body: Value| s.http.post(s.url("/v1/agents/enroll")).json(&body).send().unwrap();
+    let forged = "ok\r\n00000000-0000-0000-0000-000000000000  admin-bot  approved\u{1b}]52;c;cHduZWQ=\u{7}\0";
+    assert_problem(enrol(json!({ "name": "bot", "description": forged })), 400, "description contains U+000D");
+    assert_problem(enrol(json!({ "name": "bot\u{1b}[2J" })), 400, "name contains U+001B");
+    assert_problem(enrol(json!({ "name": "bot\u{202e}toor" })), 400, "name contains U+202E");
+    assert_problem(s.post(&admin, "/v1/agents").json(&json!({ "name": "a\u{7}" })).send().unwrap(), 400, "U+0007");
+    let r = s.post(&admin, "/v1/agents").json(&json!({ "name": "fine", "description": "line\nbreak" })).send().unwrap();
+    assert_problem(r, 400, "description contains U+000A");
+    let r = s
+        .post(&admin, "/v1/vaults")
+        .json(&json!({ "name": "linked", "description": "x\u{1b}]8;;http://evil\u{7}" }))
+        .send()
+        .unwrap();
+    assert_problem(r, 400, "description contains U+001B");
+    let r = s.post(&admin, "/v1/users").json(&json!({ "name": "eve\u{0}", "role": "member" })).send().unwrap();
+    assert_problem(r, 400, "name contains U+0000");
+    let r = s.post(&admin, "/v1/auth/api-keys").json(&json!({ "name": "k\u{9b}31m" })).send().unwrap();
+    assert_problem(r, 400, "name contains U+009B");
+    let r = s
+        .put(&admin, "/v1/vaults/default/secrets/meta/x")
+        .json(&json!({ "value": "v", "metadata": { "owner": "ops\r\nforged" } }))
+        .send()
+        .unwrap();
+    assert_problem(r, 400, "metadata contains U+000D");
+    // Printable text of any script is fine.
+    assert_eq!(enrol(json!({ "name": "Bot de déploiement 🤖", "description": "für — 配備" })).status(), 201);
+    let pending: Value = s.get(&admin, "/v1/agents/enroll").send().unwrap().json().unwrap();
+    assert_eq!(pending["enrollments"].as_array().map(Vec::len), Some(1), "{pending}");
+}

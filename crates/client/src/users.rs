@@ -64,11 +64,27 @@ impl Client {
         Ok(list.users)
     }
 
-    /// Deletes a person with their keys and policies (admins; never the last admin).
+    /// Deletes a person with their keys and policies, deactivating the agents they created
+    /// (admins; never the last admin); returns those agents.
     ///
     /// # Errors
     /// API errors (404, 409 for the last admin).
-    pub async fn delete_user(&self, id: Uuid) -> Result<(), ClientError> {
-        self.call_empty(Method::DELETE, &format!("/v1/users/{id}"), None).await
+    pub async fn delete_user(&self, id: Uuid) -> Result<Vec<DeactivatedAgent>, ClientError> {
+        let deleted: UserDeleted = self.call(Method::DELETE, &format!("/v1/users/{id}"), None).await?;
+        Ok(deleted.deactivated_agents)
     }
+}
+
+/// An agent deactivated along with the person who created it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeactivatedAgent {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserDeleted {
+    deactivated_agents: Vec<DeactivatedAgent>,
 }

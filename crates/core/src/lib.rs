@@ -12,6 +12,8 @@
 //! - [`apikey`]: `1ck_`/`ocv_` key minting, keyed hashing and constant-time checks.
 //! - [`audit`]: audit events, the HMAC-SHA256 chain and its verification.
 //! - [`generate`]: server-side generation of rotated values.
+//! - [`scope`]: what a person's API key may be limited to.
+//! - [`text`]: the rules of free text (names, descriptions) that terminals later show.
 
 pub mod apikey;
 pub mod audit;
@@ -21,7 +23,9 @@ pub mod keyring;
 pub mod passphrase;
 pub mod path;
 pub mod policy;
+pub mod scope;
 pub mod secret;
+pub mod text;
 pub mod time_util;
 
 pub use crypto::{CryptoError, DataKey, RootKey};

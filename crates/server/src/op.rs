@@ -173,10 +173,7 @@ impl<'a> Op<'a> {
 }
 
 fn printable(s: String) -> String {
-    if !s.chars().any(char::is_control) {
-        return s;
-    }
-    s.chars().map(|c| if c.is_control() { format!("\\u{{{:04x}}}", u32::from(c)) } else { c.to_string() }).collect()
+    if s.chars().any(clawvault_core::text::is_unprintable) { clawvault_core::text::escaped(&s) } else { s }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use crate::sql;
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, Change, EnrollmentRecord, EnrollmentStatus, Result, ServerKeyRecord,
-    StoreError, UserRecord,
+    StoreError, UserDeletion, UserRecord,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -71,11 +71,58 @@ pub(crate) async fn list_users(s: &PgStore) -> Result<Vec<UserRecord>> {
     rows::many(s, sql::query("SELECT * FROM users ORDER BY created_at, id"), rows::user).await
 }
 
-pub(crate) async fn delete_user(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
-    let delete = sql::query("DELETE FROM users WHERE id = $1").bind(id);
-    let policies = sql::query("DELETE FROM policies WHERE principal_id = $1").bind(id);
-    let follow = vec![Change::User(id), Change::Policies(id)];
-    Ok(s.audited(vec![delete, policies], "", batch, follow).await? > 0)
+pub(crate) async fn delete_user(
+    s: &PgStore,
+    id: Uuid,
+    at: OffsetDateTime,
+    batch: AuditBatch<'_>,
+) -> Result<UserDeletion> {
+    let batch = audit::OwnedAudit::from(batch);
+    s.write(move |tx| {
+        Box::pin(async move {
+            // The batch holds the chain head's lock, which every batch of every server takes
+            // first: no other write is in flight, so the count below is the committed truth.
+            let deleted = sql::query(
+                "DELETE FROM users WHERE id = $1 \
+                 AND (role <> 'admin' OR (SELECT count(*) FROM users WHERE role = 'admin') > 1)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+                > 0;
+            if !deleted {
+                let exists = sql::query("SELECT 1 FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .is_some();
+                return Ok(if exists { UserDeletion::LastAdmin } else { UserDeletion::NotFound });
+            }
+            sql::query("DELETE FROM policies WHERE principal_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let deactivated: Vec<Uuid> = sql::query_scalar(
+                "UPDATE agents SET is_active = FALSE, not_before = $1, token_generation = token_generation + 1 \
+                 WHERE created_by = $2 AND is_active RETURNING id",
+            )
+            .bind(at)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+            audit::append(&mut *tx, &batch).await?;
+            let mut follow = vec![Change::User(id), Change::Policies(id)];
+            follow.extend(deactivated.iter().map(|a| Change::Agent(*a)));
+            changes::record(&mut *tx, &follow).await?;
+            Ok(UserDeletion::Deleted { deactivated })
+        })
+    })
+    .await
 }
 
 pub(crate) async fn create_api_key(s: &PgStore, key: &ApiKeyRecord, batch: AuditBatch<'_>) -> Result<()> {

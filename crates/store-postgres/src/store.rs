@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, ChangeBatch, EnrollmentRecord, PolicyRecord, PrincipalKind,
-    PutVersion, Result, SecretRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, UserRecord, VaultRecord,
-    VersionMeta, VersionRecord,
+    PutVersion, Result, SecretRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, UserDeletion, UserRecord,
+    VaultRecord, VersionMeta, VersionRecord,
 };
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -62,8 +62,8 @@ impl Store for PgStore {
         people::list_users(self).await
     }
 
-    async fn delete_user(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
-        people::delete_user(self, id, audit).await
+    async fn delete_user(&self, id: Uuid, at: OffsetDateTime, audit: AuditBatch<'_>) -> Result<UserDeletion> {
+        people::delete_user(self, id, at, audit).await
     }
 
     async fn api_key(&self, key_id: Uuid) -> Result<Option<ApiKeyRecord>> {

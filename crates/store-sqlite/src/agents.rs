@@ -2,7 +2,7 @@
 
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, EnrollmentRecord, EnrollmentStatus, Result, ServerKeyRecord, StoreError,
-    UserRecord,
+    UserDeletion, UserRecord,
 };
 use rusqlite::{Connection, params};
 use time::OffsetDateTime;
@@ -45,21 +45,43 @@ fn insert_agent(c: &Connection, a: &AgentRecord) -> Result<()> {
     .map_err(conflict_on_unique("that agent key is already in use"))
 }
 
+/// Deletes a person unless they are the last admin (decided inside the write's transaction).
+const DELETE_UNLESS_LAST_ADMIN: &str = "DELETE FROM users WHERE id = ?1 \
+     AND (role <> 'admin' OR (SELECT count(*) FROM users WHERE role = 'admin') > 1)";
+
 impl SqliteStore {
     pub(crate) async fn list_users_impl(&self) -> Result<Vec<UserRecord>> {
         self.readers.read(|c| all(c, "SELECT * FROM users ORDER BY created_at, id", [], convert::user))
     }
 
-    pub(crate) async fn delete_user_impl(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
+    pub(crate) async fn delete_user_impl(
+        &self,
+        id: Uuid,
+        at: OffsetDateTime,
+        audit: AuditBatch<'_>,
+    ) -> Result<UserDeletion> {
         let audit = OwnedAudit::from(audit);
         self.writer()?
             .write(move |c| {
-                let done = execute(c, "DELETE FROM users WHERE id = ?", [id]).map_err(backend)? > 0;
-                if done {
-                    execute(c, "DELETE FROM policies WHERE principal_id = ?", [id]).map_err(backend)?;
-                    audit.append(c)?;
+                let deleted = execute(c, DELETE_UNLESS_LAST_ADMIN, [id]).map_err(backend)? > 0;
+                if !deleted {
+                    let exists = one(c, "SELECT * FROM users WHERE id = ?", [id], convert::user)?.is_some();
+                    return Ok(if exists { UserDeletion::LastAdmin } else { UserDeletion::NotFound });
                 }
-                Ok(done)
+                execute(c, "DELETE FROM policies WHERE principal_id = ?", [id]).map_err(backend)?;
+                let mut deactivate = c
+                    .prepare_cached(
+                        "UPDATE agents SET is_active = 0, not_before = ?, token_generation = token_generation + 1 \
+                         WHERE created_by = ? AND is_active = 1 RETURNING id",
+                    )
+                    .map_err(backend)?;
+                let deactivated = deactivate
+                    .query_map(params![micros(at), id], |r| r.get::<_, Uuid>(0))
+                    .map_err(backend)?
+                    .collect::<rusqlite::Result<Vec<Uuid>>>()
+                    .map_err(backend)?;
+                audit.append(c)?;
+                Ok(UserDeletion::Deleted { deactivated })
             })
             .await
     }

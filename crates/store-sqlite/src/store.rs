@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, EnrollmentRecord, PolicyRecord, PrincipalKind, PutVersion,
-    Result, SecretRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserRecord, VaultRecord,
-    VersionMeta, VersionRecord,
+    Result, SecretRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserDeletion, UserRecord,
+    VaultRecord, VersionMeta, VersionRecord,
 };
 use rusqlite::params;
 use time::OffsetDateTime;
@@ -133,8 +133,8 @@ impl Store for SqliteStore {
         self.list_users_impl().await
     }
 
-    async fn delete_user(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
-        self.delete_user_impl(id, audit).await
+    async fn delete_user(&self, id: Uuid, at: OffsetDateTime, audit: AuditBatch<'_>) -> Result<UserDeletion> {
+        self.delete_user_impl(id, at, audit).await
     }
 
     async fn api_key(&self, key_id: Uuid) -> Result<Option<ApiKeyRecord>> {

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, EnrollmentRecord, EnrollmentStatus, PolicyRecord,
-    PrincipalKind, PutVersion, Role, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserRecord,
-    VaultRecord, VersionMeta, VersionRecord,
+    PrincipalKind, PutVersion, Role, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserDeletion,
+    UserRecord, VaultRecord, VersionMeta, VersionRecord,
 };
 
 /// Runs every conformance check, each on a fresh store from `make`.
@@ -389,9 +389,31 @@ async fn people_and_agents(s: &impl Store) {
     };
     s.create_api_key(&key_rec, AuditBatch::new(&k, &[])).await.unwrap();
     assert_eq!(s.api_key(key_rec.id).await.unwrap().unwrap(), key_rec);
-    assert!(s.delete_user(b.id, AuditBatch::new(&k, &[])).await.unwrap());
+    let bobs_bot = AgentRecord { created_by: b.id, ..agent_record("bobs-bot", Some(vec![9; 32])) };
+    let bobs_idle = AgentRecord { created_by: b.id, is_active: false, ..agent_record("bobs-idle", None) };
+    s.create_agent(&bobs_bot, AuditBatch::new(&k, &[])).await.unwrap();
+    s.create_agent(&bobs_idle, AuditBatch::new(&k, &[])).await.unwrap();
+    let at = now();
+    assert_eq!(
+        s.delete_user(b.id, at, AuditBatch::new(&k, &[])).await.unwrap(),
+        UserDeletion::Deleted { deactivated: vec![bobs_bot.id] }
+    );
     assert!(s.api_key(key_rec.id).await.unwrap().is_none(), "a user's keys go with them");
-    assert!(!s.delete_user(b.id, AuditBatch::new(&k, &[])).await.unwrap());
+    let cut = s.agent(bobs_bot.id).await.unwrap().unwrap();
+    assert_eq!(
+        (cut.is_active, cut.not_before, cut.token_generation),
+        (false, Some(at), bobs_bot.token_generation + 1),
+        "the agents a person created are cut off with them"
+    );
+    assert_eq!(s.delete_user(b.id, at, AuditBatch::new(&k, &[])).await.unwrap(), UserDeletion::NotFound);
+    assert_eq!(
+        s.delete_user(a.id, at, AuditBatch::new(&k, &[])).await.unwrap(),
+        UserDeletion::LastAdmin,
+        "never the last admin"
+    );
+    assert_eq!(s.list_users().await.unwrap(), vec![a.clone()]);
+    s.delete_agent(bobs_bot.id, AuditBatch::new(&k, &[])).await.unwrap();
+    s.delete_agent(bobs_idle.id, AuditBatch::new(&k, &[])).await.unwrap();
 
     let agent = agent_record("bot", Some(vec![7; 32]));
     s.create_agent(&agent, AuditBatch::new(&k, &[event("agent.create", "a")])).await.unwrap();

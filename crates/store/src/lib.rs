@@ -86,8 +86,11 @@ pub trait Store: Send + Sync + 'static {
     /// All users.
     async fn list_users(&self) -> Result<Vec<UserRecord>>;
 
-    /// Deletes a user with their API keys; false if there was none.
-    async fn delete_user(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool>;
+    /// Deletes a person with their API keys and policies and deactivates every agent they
+    /// created (as [`Store::update_agent`] would: inactive, `not_before = at`, token generation
+    /// raised), all in one transaction that also checks this is not the last admin, so two
+    /// admins deleting each other at once cannot leave none.
+    async fn delete_user(&self, id: Uuid, at: OffsetDateTime, audit: AuditBatch<'_>) -> Result<UserDeletion>;
 
     /// An API key by id.
     async fn api_key(&self, key_id: Uuid) -> Result<Option<ApiKeyRecord>>;

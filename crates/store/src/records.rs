@@ -224,6 +224,20 @@ impl PrincipalKind {
     }
 }
 
+/// What [`crate::Store::delete_user`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserDeletion {
+    /// Deleted; these agents they created were active and are now deactivated.
+    Deleted {
+        /// The agents deactivated.
+        deactivated: Vec<Uuid>,
+    },
+    /// No such person.
+    NotFound,
+    /// They are the last admin: nothing changed.
+    LastAdmin,
+}
+
 /// An agent: a machine identity with its own key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRecord {

@@ -168,7 +168,11 @@ pub async fn run(global: &Global, cmd: AgentCommand) -> Result<()> {
             if global.json {
                 output::json(&a)?;
             } else {
-                println!("Deactivated agent {} ({}): its key and tokens are refused from now on.", a.name, a.id);
+                println!(
+                    "Deactivated agent {} ({}): its key and tokens are refused from now on.",
+                    output::printable(&a.name),
+                    a.id
+                );
             }
         }
         AgentCommand::Activate { agent } => {
@@ -176,7 +180,7 @@ pub async fn run(global: &Global, cmd: AgentCommand) -> Result<()> {
             if global.json {
                 output::json(&a)?;
             } else {
-                println!("Activated agent {} ({}): its key works again.", a.name, a.id);
+                println!("Activated agent {} ({}): its key works again.", output::printable(&a.name), a.id);
             }
         }
         AgentCommand::Delete { agent, yes } => {

@@ -58,13 +58,19 @@ pub async fn run(global: &Global, cmd: UserCommand) -> Result<()> {
         UserCommand::Delete { user, yes } => {
             let id = id(&client, &user).await?;
             confirm_delete(yes, &user, "person")?;
-            client.delete_user(id).await?;
-            output::done(
-                global.json,
-                "deleted",
-                id,
-                &format!("Deleted {user} ({id}) with their keys and policies; their tokens no longer work."),
-            )?;
+            let agents = client.delete_user(id).await?;
+            if global.json {
+                output::json(&serde_json::json!({ "deleted": id, "deactivated_agents": agents }))?;
+            } else {
+                println!("Deleted {user} ({id}) with their keys and policies; their tokens no longer work.");
+                if !agents.is_empty() {
+                    println!("Deactivated the {} agent(s) they created:", agents.len());
+                    for a in &agents {
+                        println!("  {} ({})", output::printable(&a.name), a.id);
+                    }
+                    println!("An admin can reactivate one with `clawvault agent activate ID`.");
+                }
+            }
         }
     }
     Ok(())

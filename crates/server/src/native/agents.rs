@@ -185,7 +185,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Age
 async fn get_agent(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<AgentOut>> {
     let mut op = Op::new(&state, &caller, "agent.read", "agent");
     let result = match agent_id(&id) {
-        Ok(id) => agents::managed(&state, &mut op, &caller, id).await,
+        Ok(id) => agents::get(&state, &mut op, &caller, id).await,
         Err(e) => Err(e),
     };
     let agent = op.finish(result, Recorded::No).await?;

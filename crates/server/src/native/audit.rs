@@ -10,9 +10,8 @@ use super::dto::{AuditEventOut, AuditList, AuditQuery, ChainScheme, VerifyOut, V
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::op::{Op, Recorded};
-use crate::service::access;
+use crate::service::audit;
 use crate::state::AppState;
-use crate::verify::verify_chain;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_events)).routes(routes!(verify))
@@ -36,7 +35,6 @@ async fn list_events(
 ) -> ApiResult<Json<AuditList>> {
     let op = Op::new(&state, &caller, "audit.list", "audit");
     let result = async {
-        access::require_admin(&caller, "read the audit trail")?;
         let filter = AuditFilter {
             action: q.action,
             actor_id: q.actor_id,
@@ -46,7 +44,7 @@ async fn list_events(
             limit: q.limit.unwrap_or(100).clamp(1, 1000),
             offset: q.offset.unwrap_or(0),
         };
-        Ok(state.store.list_audit(&filter).await?)
+        audit::list(&state, &caller, &filter).await
     }
     .await;
     let (events, total) = op.finish(result, Recorded::No).await?;
@@ -62,11 +60,7 @@ async fn verify(
     Query(q): Query<VerifyQuery>,
 ) -> ApiResult<Json<VerifyOut>> {
     let op = Op::new(&state, &caller, "audit.verify", "audit");
-    let result = async {
-        access::require_admin(&caller, "verify the audit trail")?;
-        Ok(verify_chain(state.store.as_ref(), &state.chain_key, q.limit).await?)
-    }
-    .await;
+    let result = audit::verify(&state, &caller, q.limit).await;
     let (report, complete) = op.finish(result, Recorded::No).await?;
     let broken = report.broken.as_ref();
     let verified = match broken {

@@ -152,16 +152,7 @@ pub struct RotatedSigningKey {
     responses((status = 200, body = RotatedSigningKey), (status = 403, body = crate::error::ProblemDoc)))]
 async fn rotate_signing_key(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<RotatedSigningKey>> {
     let op = Op::new(&state, &caller, "auth.signing_key_rotate", "signing_key");
-    let result = async {
-        crate::service::access::require_admin(&caller, "rotate the token signing key")?;
-        let key = crate::signing::create(state.store.as_ref(), state.root.as_ref())
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let kid = key.kid().to_owned();
-        state.tokens.rotate(key);
-        Ok(kid)
-    }
-    .await;
+    let result = keys::rotate_signing_key(&state, &caller).await;
     let kid = op.finish(result, Recorded::No).await?;
     Ok(Json(RotatedSigningKey { kid }))
 }

@@ -86,15 +86,36 @@ async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<
     Ok(Json(UserList { users: list.iter().map(UserOut::from).collect() }))
 }
 
-/// Delete a person with their keys and policies (admins only; never the last admin).
+/// An agent deactivated along with the person who created it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeactivatedAgent {
+    id: Uuid,
+    name: String,
+}
+
+/// What deleting a person did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDeleted {
+    /// The agents they created, now deactivated (an admin may reactivate them).
+    deactivated_agents: Vec<DeactivatedAgent>,
+}
+
+/// Delete a person with their keys and policies, deactivating the agents they created
+/// (admins only; never the last admin).
 #[utoipa::path(delete, path = "/v1/users/{user_id}", tag = "users", params(("user_id" = Uuid, Path)),
-    responses((status = 204), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
-async fn delete_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    responses((status = 200, body = UserDeleted), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
+async fn delete_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserDeleted>> {
     let mut op = Op::new(&state, &caller, "user.delete", "user");
     let result = match Uuid::parse_str(&id) {
         Ok(id) => users::delete(&state, &mut op, &caller, id).await,
         Err(_) => Err(ApiError::BadRequest("user id must be a UUID".into())),
     };
-    op.finish(result, Recorded::InTransaction).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let deactivated = op.finish(result, Recorded::InTransaction).await?;
+    Ok(Json(UserDeleted {
+        deactivated_agents: deactivated.into_iter().map(|a| DeactivatedAgent { id: a.id, name: a.name }).collect(),
+    }))
 }

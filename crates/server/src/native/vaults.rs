@@ -52,7 +52,7 @@ async fn get_vault(
 ) -> ApiResult<Json<VaultOut>> {
     let mut op = Op::new(&state, &caller, "vault.read", "vault");
     op.resource(vault_ref.clone());
-    let result = vaults::open(&state, &mut op, &caller, &vault_ref).await;
+    let result = vaults::get(&state, &mut op, &caller, &vault_ref).await;
     let vault = op.finish(result, Recorded::No).await?;
     Ok(Json(VaultOut::from(&vault.record)))
 }

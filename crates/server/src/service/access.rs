@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use clawvault_core::SecretPath;
 use clawvault_core::policy::{Conditions, Decision, Effect, PathPattern, Permission, Request, Rule, decide};
+use clawvault_core::scope::Scope;
 use clawvault_store::{PolicyRecord, PrincipalKind, VaultRecord};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -229,6 +230,28 @@ pub async fn standing(
     Ok(Some(Caller { principal: Arc::new(principal), ip }))
 }
 
+/// The latest time anything the caller mints (an API key, an agent, a share) may live to: the
+/// expiry of the key or agent behind the caller's credential, so that nothing outlives what
+/// made it. `None`: no limit.
+///
+/// # Errors
+/// Storage failures.
+pub async fn mint_limit(state: &AppState, caller: &Caller) -> ApiResult<Option<OffsetDateTime>> {
+    Ok(match &caller.principal.actor {
+        Actor::User { api_key_id, .. } => state.store.api_key(*api_key_id).await?.and_then(|k| k.expires_at),
+        Actor::Agent { id, .. } => state.store.agent(*id).await?.and_then(|a| earliest(a.expires_at, a.key_expires_at)),
+    })
+}
+
+/// The earlier of two optional times (`None` is never).
+#[must_use]
+pub fn earliest(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Checks that the caller owns `vault` (or is an admin): deleting it, managing its policies.
 ///
 /// # Errors
@@ -248,6 +271,22 @@ pub async fn require_owner(state: &AppState, caller: &Caller, vault: &VaultRecor
 #[must_use]
 pub fn hidden(reference: &str) -> ApiError {
     ApiError::Forbidden(format!("you have no access to vault {reference:?}: ask its owner or an admin for a policy"))
+}
+
+/// Checks that the API key behind a person's token has `scope` (agents are not limited by
+/// scopes: policies alone decide for them).
+///
+/// # Errors
+/// [`ApiError::Forbidden`] naming the scope that is missing.
+pub fn require_scope(caller: &Caller, scope: Scope) -> ApiResult<()> {
+    let p = &caller.principal;
+    if p.is_agent() || scope.allowed_by(&p.scopes) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "this API key is limited to the scopes {}, which do not include {scope}: use a key that has it",
+        p.scopes.join(", ")
+    )))
 }
 
 /// Checks that the caller is an admin.

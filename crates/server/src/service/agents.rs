@@ -3,6 +3,7 @@
 
 use clawvault_core::apikey::{ApiKey, KeyKind, PREFIX_LEN};
 use clawvault_core::audit::Outcome;
+use clawvault_core::scope::Scope;
 use clawvault_core::time_util::{now, unix_micros};
 use clawvault_store::{AgentRecord, AuditBatch};
 use time::OffsetDateTime;
@@ -40,16 +41,12 @@ pub struct AgentFields {
     pub shroud_enabled: Option<bool>,
 }
 
-fn check_name(name: &str) -> ApiResult<()> {
-    if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest("name must be 1 to 128 printable characters".into()));
-    }
-    Ok(())
-}
-
 async fn check_fields(state: &AppState, caller: &Caller, f: &AgentFields) -> ApiResult<()> {
     if let Some(name) = &f.name {
-        check_name(name)?;
+        super::free_text("name", name, super::MAX_NAME_LEN, true)?;
+    }
+    if let Some(description) = &f.description {
+        super::free_text("description", description, super::MAX_DESCRIPTION_LEN, false)?;
     }
     if let Some(Some(ttl)) = f.token_ttl_seconds
         && !TTL_RANGE.contains(&ttl)
@@ -168,6 +165,7 @@ pub async fn create(
     auth_method: &str,
     fields: AgentFields,
 ) -> ApiResult<(AgentRecord, ApiKey)> {
+    access::require_scope(caller, Scope::AgentsWrite)?;
     access::require_person(caller, "create agents")?;
     if auth_method != "api_key" {
         return Err(ApiError::BadRequest(format!("auth_method {auth_method:?} is not supported: use api_key")));
@@ -176,6 +174,7 @@ pub async fn create(
     check_fields(state, caller, &fields).await?;
     let mut agent = blank(&name, "", caller.principal.id());
     apply(&mut agent, fields);
+    agent.expires_at = access::earliest(agent.expires_at, access::mint_limit(state, caller).await?);
     let key = mint_key(state, &mut agent)?;
     op.resource(agent.id.to_string());
     op.detail("name", agent.name.as_str());
@@ -189,6 +188,7 @@ pub async fn create(
 /// # Errors
 /// Storage failures.
 pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<AgentRecord>> {
+    access::require_scope(caller, Scope::AgentsRead)?;
     access::require_person(caller, "list agents")?;
     let all = state.store.list_agents().await?;
     Ok(all.into_iter().filter(|a| caller.principal.is_admin() || a.created_by == caller.principal.id()).collect())
@@ -212,6 +212,15 @@ pub async fn managed(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uui
     }
 }
 
+/// One agent the caller manages (`GET /v1/agents/{id}`).
+///
+/// # Errors
+/// 403 for a key without `agents:read`, 404.
+pub async fn get(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<AgentRecord> {
+    access::require_scope(caller, Scope::AgentsRead)?;
+    managed(state, op, caller, id).await
+}
+
 /// Cuts off every token issued to an agent before now.
 fn cut(state: &AppState, agent: &mut AgentRecord) {
     let at = now();
@@ -232,13 +241,19 @@ pub async fn update(
     id: Uuid,
     fields: AgentFields,
 ) -> ApiResult<AgentRecord> {
+    access::require_scope(caller, Scope::AgentsWrite)?;
     let mut agent = managed(state, op, caller, id).await?;
     check_fields(state, caller, &fields).await?;
     let cuts = fields.is_active == Some(false)
         || fields.vault_ids.is_some()
         || fields.expires_at.is_some()
         || fields.scopes.is_some();
+    // Giving an agent (more) life is minting: no longer than the caller's own credential.
+    let extends = fields.expires_at.is_some() || fields.is_active == Some(true);
     apply(&mut agent, fields);
+    if extends {
+        agent.expires_at = access::earliest(agent.expires_at, access::mint_limit(state, caller).await?);
+    }
     if cuts {
         cut(state, &mut agent);
         op.detail("tokens_revoked", true);
@@ -254,6 +269,7 @@ pub async fn update(
 /// # Errors
 /// 404.
 pub async fn rotate_key(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<ApiKey> {
+    access::require_scope(caller, Scope::AgentsWrite)?;
     let mut agent = managed(state, op, caller, id).await?;
     let key = mint_key(state, &mut agent)?;
     cut(state, &mut agent);
@@ -267,6 +283,7 @@ pub async fn rotate_key(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: 
 /// # Errors
 /// 404.
 pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<()> {
+    access::require_scope(caller, Scope::AgentsWrite)?;
     managed(state, op, caller, id).await?;
     let event = op.event(Outcome::Success);
     state.store.delete_agent(id, AuditBatch::new(&state.chain_key, &[event])).await?;

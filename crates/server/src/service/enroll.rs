@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clawvault_core::audit::Outcome;
 use clawvault_core::crypto::{open, random_bytes, seal};
+use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
 use clawvault_store::{AuditBatch, EnrollmentRecord, EnrollmentStatus, StoreError};
 use hmac::{KeyInit, Mac};
@@ -80,11 +81,8 @@ pub async fn request(
     description: &str,
     public_key: Option<&str>,
 ) -> ApiResult<Requested> {
-    if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) || description.len() > 4096 {
-        return Err(ApiError::BadRequest(
-            "name must be 1 to 128 printable characters (description at most 4096)".into(),
-        ));
-    }
+    super::free_text("name", name, super::MAX_NAME_LEN, true)?;
+    super::free_text("description", description, super::MAX_DESCRIPTION_LEN, false)?;
     let fingerprint = fingerprint(public_key, name)?;
     let mut raw = Zeroizing::new([0u8; 32]);
     random_bytes(raw.as_mut()).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -148,6 +146,7 @@ pub async fn poll(state: &AppState, op: &mut Op<'_>, id: Uuid, token: &str) -> A
 /// # Errors
 /// 403.
 pub async fn pending(state: &AppState, caller: &Caller) -> ApiResult<Vec<EnrollmentRecord>> {
+    access::require_scope(caller, Scope::AgentsRead)?;
     access::require_admin(caller, "review enrolment requests")?;
     Ok(state.store.pending_enrollments(now()).await?)
 }
@@ -163,6 +162,7 @@ pub async fn decide(
     id: Uuid,
     approve: Option<agents::AgentFields>,
 ) -> ApiResult<Option<clawvault_store::AgentRecord>> {
+    access::require_scope(caller, Scope::AgentsWrite)?;
     access::require_admin(caller, "approve or deny enrolment requests")?;
     op.resource(id.to_string());
     let record =
@@ -187,6 +187,7 @@ pub async fn decide(
         Some(fields) => {
             let mut agent = agents::blank(&record.name, &record.description, caller.principal.id());
             agents::check_and_apply(state, caller, &mut agent, fields).await?;
+            agent.expires_at = access::earliest(agent.expires_at, access::mint_limit(state, caller).await?);
             let key = agents::mint_key(state, &mut agent)?;
             let sealed = seal(&state.enrollment_seal, key.expose().as_bytes(), id.as_bytes())
                 .map_err(|e| ApiError::Internal(e.to_string()))?;

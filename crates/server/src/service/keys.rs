@@ -3,6 +3,7 @@
 
 use clawvault_core::apikey::{ApiKey, KeyKind, PREFIX_LEN};
 use clawvault_core::audit::Outcome;
+use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
 use clawvault_store::{ApiKeyRecord, AuditBatch, Role, UserRecord};
 use time::OffsetDateTime;
@@ -85,17 +86,46 @@ pub async fn create(
     scopes: Vec<String>,
     expires_at: Option<OffsetDateTime>,
 ) -> ApiResult<(ApiKeyRecord, ApiKey)> {
+    super::access::require_scope(caller, Scope::KeysWrite)?;
     super::access::require_person(caller, "hold user API keys: agents have their own key")?;
-    if name.trim().is_empty() || name.len() > MAX_KEY_NAME_LEN || name.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(format!("name must be 1 to {MAX_KEY_NAME_LEN} printable characters")));
-    }
+    super::free_text("name", name, MAX_KEY_NAME_LEN, true)?;
+    let scopes = check_scopes(caller, scopes)?;
     super::require_future("expires_at", expires_at)?;
+    let expires_at = super::access::earliest(expires_at, super::access::mint_limit(state, caller).await?);
     let (record, key) = mint(state, caller.principal.id(), name, scopes, expires_at)?;
     op.resource(record.id.to_string());
     op.detail("name", name);
     let event = op.event(Outcome::Success);
     state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
     Ok((record, key))
+}
+
+/// Validates the scopes of a new key: known names only, each once, and a key limited to some
+/// scopes mints keys limited to (some of) the same, never an unrestricted one.
+fn check_scopes(caller: &Caller, scopes: Vec<String>) -> ApiResult<Vec<String>> {
+    let mut parsed: Vec<Scope> = Vec::new();
+    for name in &scopes {
+        let scope = name.parse::<Scope>().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        if !parsed.contains(&scope) {
+            parsed.push(scope);
+        }
+    }
+    let own = &caller.principal.scopes;
+    if !own.is_empty() {
+        if parsed.is_empty() {
+            return Err(ApiError::Forbidden(format!(
+                "this API key is limited to the scopes {}: the keys it creates must name scopes among them",
+                own.join(", ")
+            )));
+        }
+        if let Some(beyond) = parsed.iter().find(|s| !s.allowed_by(own)) {
+            return Err(ApiError::Forbidden(format!(
+                "this API key is limited to the scopes {}, which do not include {beyond}",
+                own.join(", ")
+            )));
+        }
+    }
+    Ok(parsed.iter().map(|s| s.as_str().to_owned()).collect())
 }
 
 fn mint(
@@ -125,8 +155,15 @@ fn mint(
 ///
 /// # Errors
 /// Storage failures.
-pub async fn create_for(state: &AppState, op: &Op<'_>, user_id: Uuid, name: &str) -> ApiResult<ApiKey> {
-    let (record, key) = mint(state, user_id, name, Vec::new(), None)?;
+pub async fn create_for(
+    state: &AppState,
+    op: &Op<'_>,
+    caller: &Caller,
+    user_id: Uuid,
+    name: &str,
+) -> ApiResult<ApiKey> {
+    let expires_at = super::access::mint_limit(state, caller).await?;
+    let (record, key) = mint(state, user_id, name, Vec::new(), expires_at)?;
     let event = op.derived("api_key.create", "api_key", record.id.to_string());
     state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
     Ok(key)
@@ -137,6 +174,7 @@ pub async fn create_for(state: &AppState, op: &Op<'_>, user_id: Uuid, name: &str
 /// # Errors
 /// Storage failures.
 pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<ApiKeyRecord>> {
+    super::access::require_scope(caller, Scope::KeysRead)?;
     super::access::require_person(caller, "hold user API keys: agents have their own key")?;
     Ok(state.store.list_api_keys(caller.principal.id()).await?)
 }
@@ -146,6 +184,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<ApiKeyReco
 /// # Errors
 /// 404 when the caller has no such key.
 pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, key_id: Uuid) -> ApiResult<()> {
+    super::access::require_scope(caller, Scope::KeysWrite)?;
     op.resource(key_id.to_string());
     super::access::require_person(caller, "hold user API keys: agents have their own key")?;
     let event = op.event(Outcome::Success);
@@ -156,6 +195,22 @@ pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, key_id: 
     }
     state.tokens.kill_api_key(key_id);
     Ok(())
+}
+
+/// Rotates the token signing key (admins): new tokens are signed with a new key; tokens
+/// signed by older keys stay valid until they expire. Returns the new key id.
+///
+/// # Errors
+/// 403 for everyone but admins; storage failures.
+pub async fn rotate_signing_key(state: &AppState, caller: &Caller) -> ApiResult<String> {
+    super::access::require_scope(caller, Scope::KeysWrite)?;
+    super::access::require_admin(caller, "rotate the token signing key")?;
+    let key = crate::signing::create(state.store.as_ref(), state.root.as_ref())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let kid = key.kid().to_owned();
+    state.tokens.rotate(key);
+    Ok(kid)
 }
 
 /// The vault a new data directory starts with, so that a first secret needs no setup.

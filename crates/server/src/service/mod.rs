@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod agents;
+pub mod audit;
 pub mod enroll;
 pub mod keys;
 pub mod policies;
@@ -16,6 +17,20 @@ use clawvault_core::time_util::rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, ApiResult};
+
+/// Checks a free-text field (names, descriptions): at most `max` bytes, no control or
+/// invisible formatting character, and not empty when `required`.
+///
+/// # Errors
+/// [`ApiError::BadRequest`] naming the field and the rule.
+pub fn free_text(field: &'static str, value: &str, max: usize, required: bool) -> ApiResult<()> {
+    clawvault_core::text::check(field, value, max, required).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// Longest name (people, agents, API keys).
+pub const MAX_NAME_LEN: usize = 128;
+/// Longest description (agents, enrolments).
+pub const MAX_DESCRIPTION_LEN: usize = 4096;
 
 /// Refuses a `field` time that is already past (an expiry in the past is surely a mistake).
 ///

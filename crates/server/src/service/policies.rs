@@ -3,6 +3,7 @@
 
 use clawvault_core::audit::Outcome;
 use clawvault_core::policy::{Conditions, Effect, PathPattern, Permission, PolicyError};
+use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
 use clawvault_store::{AuditBatch, PolicyRecord, PrincipalKind};
 use time::OffsetDateTime;
@@ -91,6 +92,7 @@ pub async fn create(
     vault_ref: &str,
     new: NewPolicy,
 ) -> ApiResult<PolicyRecord> {
+    access::require_scope(caller, Scope::PoliciesWrite)?;
     let NewPolicy { kind, principal_id, pattern, terms } = new;
     let (kind, pattern) = (kind.as_str(), pattern.as_str());
     op.resource(vault_ref.to_owned());
@@ -134,6 +136,7 @@ pub async fn create(
 /// # Errors
 /// 403, 404.
 pub async fn list(state: &AppState, op: &mut Op<'_>, caller: &Caller, vault_ref: &str) -> ApiResult<Vec<PolicyRecord>> {
+    access::require_scope(caller, Scope::PoliciesRead)?;
     op.resource(vault_ref.to_owned());
     let vault = vaults::open(state, op, caller, vault_ref).await?;
     access::require_owner(state, caller, &vault.record, "read its policies").await?;
@@ -168,6 +171,7 @@ pub async fn update(
     id: Uuid,
     terms: Terms,
 ) -> ApiResult<PolicyRecord> {
+    access::require_scope(caller, Scope::PoliciesWrite)?;
     let mut policy = owned_policy(state, op, caller, vault_ref, id).await?;
     let (permissions, conditions) = check_terms(&terms)?;
     policy.permissions = permissions;
@@ -188,6 +192,7 @@ pub async fn update(
 /// # Errors
 /// 403, 404.
 pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, vault_ref: &str, id: Uuid) -> ApiResult<()> {
+    access::require_scope(caller, Scope::PoliciesWrite)?;
     let policy = owned_policy(state, op, caller, vault_ref, id).await?;
     let event = op.event(Outcome::Success);
     state.store.delete_policy(id, AuditBatch::new(&state.chain_key, &[event])).await?;

@@ -1,6 +1,7 @@
 //! Secret operations: write a version, read (with expiry, read limits, disabled versions and
 //! soft deletion), list, versions, disable, rotate, delete and restore.
 
+use clawvault_core::scope::Scope;
 use std::sync::Arc;
 
 use clawvault_core::audit::Outcome;
@@ -101,7 +102,10 @@ pub async fn write(
     raw_path: &str,
     new: NewVersion,
 ) -> ApiResult<Described> {
+    access::require_scope(caller, Scope::SecretsWrite)?;
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Write).await?;
+    // Rotation keeps the stored metadata as it is; what a caller sends is checked.
+    check_metadata(&new.metadata)?;
     write_at(state, op, caller, &vault, &path, new).await
 }
 
@@ -168,6 +172,24 @@ async fn write_at(
     Err(ApiError::Conflict(format!("{path:?} is being written by others right now; retry")))
 }
 
+/// Metadata is shown in listings: its keys and text values are free text.
+fn check_metadata(metadata: &str) -> ApiResult<()> {
+    fn walk(v: &serde_json::Value) -> Result<(), clawvault_core::text::TextError> {
+        match v {
+            serde_json::Value::String(s) => clawvault_core::text::check("metadata", s, usize::MAX, false),
+            serde_json::Value::Array(items) => items.iter().try_for_each(walk),
+            serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+                clawvault_core::text::check("metadata", k, usize::MAX, false)?;
+                walk(v)
+            }),
+            _ => Ok(()),
+        }
+    }
+    let parsed: serde_json::Value =
+        serde_json::from_str(metadata).map_err(|_| ApiError::BadRequest("metadata must be a JSON object".into()))?;
+    walk(&parsed).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
 /// Reads a version (the current one when `version` is `None`), counting it against a read
 /// limit and refusing expired, disabled and deleted ones with 410.
 ///
@@ -181,6 +203,7 @@ pub async fn read(
     raw_path: &str,
     version: Option<i64>,
 ) -> ApiResult<Revealed> {
+    access::require_scope(caller, Scope::SecretsRead)?;
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Read).await?;
     if let Some(v) = version {
         op.detail("version", v);
@@ -293,6 +316,7 @@ pub async fn list(
     vault_ref: &str,
     prefix: &str,
 ) -> ApiResult<Vec<Described>> {
+    access::require_scope(caller, Scope::SecretsRead)?;
     op.resource(vault_ref.to_owned());
     let vault = vaults::open(state, op, caller, vault_ref).await?;
     op.resource(vault.record.id.to_string());
@@ -332,6 +356,7 @@ pub async fn versions(
     vault_ref: &str,
     raw_path: &str,
 ) -> ApiResult<(SecretRecord, Vec<VersionMeta>)> {
+    access::require_scope(caller, Scope::SecretsRead)?;
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::List).await?;
     let secret = head(state, &vault, &path).await?;
     let versions = state.store.list_versions(secret.id).await?;
@@ -350,6 +375,7 @@ pub async fn disable(
     raw_path: &str,
     version: i64,
 ) -> ApiResult<()> {
+    access::require_scope(caller, Scope::SecretsWrite)?;
     op.detail("version", version);
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Write).await?;
     let secret = head(state, &vault, &path).await?;
@@ -386,6 +412,7 @@ pub async fn rotate(
     raw_path: &str,
     generate: Generate,
 ) -> ApiResult<Described> {
+    access::require_scope(caller, Scope::SecretsWrite)?;
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Rotate).await?;
     let value =
         generate::generate(generate.length, generate.charset).map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -416,6 +443,7 @@ pub async fn delete(
     vault_ref: &str,
     raw_path: &str,
 ) -> ApiResult<()> {
+    access::require_scope(caller, Scope::SecretsWrite)?;
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Delete).await?;
     let secret = head(state, &vault, &path).await?;
     if secret.deleted_at.is_some() {
@@ -439,6 +467,7 @@ pub async fn restore(
     vault_ref: &str,
     raw_path: &str,
 ) -> ApiResult<Described> {
+    access::require_scope(caller, Scope::SecretsWrite)?;
     op.resource(format!("{vault_ref}/{raw_path}"));
     access::require_admin(caller, "restore a deleted secret")?;
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Write).await?;

@@ -10,6 +10,7 @@
 //! share hands out the version it was made for: after a rotation the old link gives the old
 //! version or nothing, never the new value.
 
+use clawvault_core::scope::Scope;
 use std::net::IpAddr;
 
 use clawvault_core::audit::Outcome;
@@ -72,6 +73,7 @@ pub async fn create(
     secret_id: Uuid,
     new: NewShare,
 ) -> ApiResult<ShareRecord> {
+    access::require_scope(caller, Scope::SharesWrite)?;
     op.resource(secret_id.to_string());
     let no_secret = || ApiError::NotFound(format!("no secret {secret_id} that you may share"));
     let secret = state.store.secret_by_id(secret_id).await?.filter(|s| s.deleted_at.is_none()).ok_or_else(no_secret)?;
@@ -85,6 +87,9 @@ pub async fn create(
     // Sharing reveals: it needs what a read needs, so that `share` never gets round a denial.
     access::check_path(state, caller, &vault.record, &path, Permission::Read).await?;
     require_future("expires_at", Some(new.expires_at))?;
+    // A share lives no longer than the credential of whoever made it.
+    let expires_at =
+        access::earliest(Some(new.expires_at), access::mint_limit(state, caller).await?).unwrap_or(new.expires_at);
     let longest = time::Duration::seconds(i64::try_from(state.config.share_max_lifetime_seconds).unwrap_or(i64::MAX));
     if new.expires_at > OffsetDateTime::now_utc() + longest {
         return Err(ApiError::BadRequest(format!(
@@ -158,7 +163,7 @@ pub async fn create(
         recipient_id,
         recipient_email: None,
         passphrase_hash,
-        expires_at: new.expires_at,
+        expires_at,
         max_access_count: new.max_access_count,
         access_count: 0,
         ip_allowlist: new.ip_allowlist,
@@ -193,6 +198,9 @@ pub async fn open(
     passphrase: Option<SecretValue>,
 ) -> ApiResult<Opened> {
     op.resource(id.to_string());
+    if let Some(c) = caller {
+        access::require_scope(c, Scope::SharesRead)?;
+    }
     state.limits.before_share_open(ip, &id.to_string())?;
     let share = state.store.share(id).await?.filter(|s| !s.revoked).ok_or_else(|| unknown(id))?;
     op.vault(share.vault_id);
@@ -264,6 +272,7 @@ pub async fn open(
 /// # Errors
 /// Storage failures.
 pub async fn outbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord>> {
+    access::require_scope(caller, Scope::SharesRead)?;
     Ok(state.store.shares_by(caller.principal.id()).await?)
 }
 
@@ -272,6 +281,7 @@ pub async fn outbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareR
 /// # Errors
 /// 403 for everyone else.
 pub async fn all(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord>> {
+    access::require_scope(caller, Scope::SharesRead)?;
     access::require_admin(caller, "list every share")?;
     Ok(state.store.all_shares().await?)
 }
@@ -281,6 +291,7 @@ pub async fn all(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord
 /// # Errors
 /// Storage failures.
 pub async fn inbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord>> {
+    access::require_scope(caller, Scope::SharesRead)?;
     Ok(state.store.shares_for(caller.principal.id()).await?.into_iter().filter(|s| !s.revoked).collect())
 }
 
@@ -289,6 +300,7 @@ pub async fn inbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRe
 /// # Errors
 /// 404.
 pub async fn respond(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid, accept: bool) -> ApiResult<()> {
+    access::require_scope(caller, Scope::SharesWrite)?;
     op.resource(id.to_string());
     let share = state
         .store
@@ -308,6 +320,7 @@ pub async fn respond(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uui
 /// # Errors
 /// 404.
 pub async fn revoke(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<()> {
+    access::require_scope(caller, Scope::SharesWrite)?;
     op.resource(id.to_string());
     let mine = |s: &ShareRecord| s.created_by == caller.principal.id() || caller.principal.is_admin();
     let share = state.store.share(id).await?.filter(|s| !s.revoked && mine(s)).ok_or_else(|| unknown(id))?;

@@ -2,8 +2,9 @@
 
 use clawvault_core::apikey::ApiKey;
 use clawvault_core::audit::Outcome;
+use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
-use clawvault_store::{AuditBatch, Role, StoreError, UserRecord};
+use clawvault_store::{AuditBatch, Role, StoreError, UserDeletion, UserRecord};
 use uuid::Uuid;
 
 use super::{access, keys};
@@ -23,11 +24,10 @@ pub async fn create(
     name: &str,
     role: &str,
 ) -> ApiResult<(UserRecord, ApiKey)> {
+    access::require_scope(caller, Scope::UsersWrite)?;
     access::require_admin(caller, "create people")?;
     let name = name.trim();
-    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest("name must be 1 to 128 printable characters".into()));
-    }
+    super::free_text("name", name, super::MAX_NAME_LEN, true)?;
     let role = Role::parse(role)
         .ok_or_else(|| ApiError::BadRequest(format!("role {role:?} is unknown: use admin or member")))?;
     let user = UserRecord { id: Uuid::new_v4(), name: name.to_owned(), role, created_at: now() };
@@ -39,7 +39,7 @@ pub async fn create(
         StoreError::Conflict(_) => ApiError::Conflict(format!("a person named {name:?} exists")),
         other => other.into(),
     })?;
-    let key = keys::create_for(state, op, user.id, "first key").await?;
+    let key = keys::create_for(state, op, caller, user.id, "first key").await?;
     Ok((user, key))
 }
 
@@ -48,30 +48,63 @@ pub async fn create(
 /// # Errors
 /// 403.
 pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<UserRecord>> {
+    access::require_scope(caller, Scope::UsersRead)?;
     access::require_admin(caller, "list people")?;
     Ok(state.store.list_users().await?)
 }
 
-/// Deletes a person with their keys and policies; their tokens die at once. Admins only, and
-/// never the last admin.
+/// An agent deactivated because the person who created it was deleted.
+#[derive(Debug, Clone)]
+pub struct Deactivated {
+    /// The agent.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+}
+
+/// Deletes a person with their keys and policies, and deactivates every agent they created;
+/// their tokens and their agents' tokens die on the next request, on every server. Admins
+/// only, and never the last admin (decided in the deletion's own transaction).
 ///
 /// # Errors
 /// 403, 404, 409 for the last admin.
-pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<()> {
+pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<Vec<Deactivated>> {
+    access::require_scope(caller, Scope::UsersWrite)?;
     access::require_admin(caller, "delete people")?;
     op.resource(id.to_string());
-    let users = state.store.list_users().await?;
-    let target = users.iter().find(|u| u.id == id).ok_or_else(|| ApiError::NotFound(format!("no person {id}")))?;
-    if target.role == Role::Admin && users.iter().filter(|u| u.role == Role::Admin).count() == 1 {
-        return Err(ApiError::Conflict("this is the last admin: make another admin first".into()));
-    }
     let keys = state.store.list_api_keys(id).await?;
-    let event = op.event(Outcome::Success);
-    state.store.delete_user(id, AuditBatch::new(&state.chain_key, &[event])).await?;
+    let theirs: Vec<_> =
+        state.store.list_agents().await?.into_iter().filter(|a| a.created_by == id && a.is_active).collect();
+    op.detail("deactivated_agents", theirs.iter().map(|a| a.id.to_string()).collect::<Vec<_>>());
+    let mut events = vec![op.event(Outcome::Success)];
+    for a in &theirs {
+        let mut e = op.derived("agent.deactivate", "agent", a.id.to_string());
+        e.details = serde_json::json!({ "reason": "the person who created it was deleted" }).to_string();
+        events.push(e);
+    }
+    let at = now();
+    let deactivated = match state.store.delete_user(id, at, AuditBatch::new(&state.chain_key, &events)).await? {
+        UserDeletion::Deleted { deactivated } => deactivated,
+        UserDeletion::NotFound => return Err(ApiError::NotFound(format!("no person {id}"))),
+        UserDeletion::LastAdmin => {
+            return Err(ApiError::Conflict("this is the last admin: make another admin first".into()));
+        }
+    };
     for k in keys {
         state.tokens.kill_api_key(k.id);
     }
     state.tokens.cut(id, i64::MAX);
     state.access.forget(id);
-    Ok(())
+    for agent in &deactivated {
+        state.tokens.cut(*agent, clawvault_core::time_util::unix_micros(at));
+        state.tokens.evict(*agent);
+        state.access.forget(*agent);
+    }
+    Ok(deactivated
+        .into_iter()
+        .map(|a| Deactivated {
+            id: a,
+            name: theirs.iter().find(|t| t.id == a).map(|t| t.name.clone()).unwrap_or_default(),
+        })
+        .collect())
 }

@@ -1,5 +1,6 @@
 //! Vault operations.
 
+use clawvault_core::scope::Scope;
 use std::sync::Arc;
 
 use clawvault_core::VaultName;
@@ -37,6 +38,15 @@ pub async fn open(state: &AppState, op: &mut Op<'_>, caller: &Caller, reference:
     Ok(vault)
 }
 
+/// One vault the caller may see (`GET /v1/vaults/{id}`).
+///
+/// # Errors
+/// 403 (also for a vault that does not exist).
+pub async fn get(state: &AppState, op: &mut Op<'_>, caller: &Caller, reference: &str) -> ApiResult<Arc<OpenVault>> {
+    access::require_scope(caller, Scope::VaultsRead)?;
+    open(state, op, caller, reference).await
+}
+
 /// Creates a vault with a fresh data key wrapped by the root key.
 ///
 /// # Errors
@@ -48,6 +58,7 @@ pub async fn create(
     name: &str,
     description: &str,
 ) -> ApiResult<VaultRecord> {
+    access::require_scope(caller, Scope::VaultsWrite)?;
     create_for(state, op, caller.principal.id(), caller.principal.kind().as_str(), name, description).await
 }
 
@@ -65,9 +76,7 @@ pub async fn create_for(
 ) -> ApiResult<VaultRecord> {
     op.resource(name.to_owned());
     let name = VaultName::parse(name).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if description.len() > MAX_DESCRIPTION_LEN {
-        return Err(ApiError::BadRequest(format!("description is longer than {MAX_DESCRIPTION_LEN} bytes")));
-    }
+    super::free_text("description", description, MAX_DESCRIPTION_LEN, false)?;
     let id = Uuid::new_v4();
     let key = DataKey::generate().map_err(|e| ApiError::Internal(e.to_string()))?;
     let wrapped_key = state
@@ -100,6 +109,7 @@ pub async fn create_for(
 /// # Errors
 /// Storage failures.
 pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<VaultRecord>> {
+    access::require_scope(caller, Scope::VaultsRead)?;
     let mut visible = Vec::new();
     for v in state.store.list_vaults().await? {
         if access::sees(state, caller, &v).await? {
@@ -114,6 +124,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<VaultRecor
 /// # Errors
 /// 404, 403.
 pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, reference: &str) -> ApiResult<()> {
+    access::require_scope(caller, Scope::VaultsWrite)?;
     op.resource(reference.to_owned());
     let vault = open(state, op, caller, reference).await?;
     access::require_owner(state, caller, &vault.record, "delete it").await?;

@@ -22,7 +22,9 @@ const PUBLIC: &[(&str, &str)] = &[
 
 #[test]
 fn every_endpoint_refuses_anonymous_and_forged_callers() {
-    let s = TestServer::start();
+    // Hundreds of refusals from one address: lift the throttle, which would answer 429 (the
+    // threats suite tests it), to see each endpoint's own 401.
+    let mut s = TestServer::start_with_config("auth_rate_burst = 100000\n");
     let t = s.admin_token();
     s.put_secret(&t, "default", "exists/here", "v");
     let doc: Value = s.http.get(s.url("/v1/openapi.json")).send().unwrap().json().unwrap();
@@ -58,9 +60,28 @@ fn every_endpoint_refuses_anonymous_and_forged_callers() {
         }
     }
     assert!(checked >= 17 * 6, "only {checked} checks: the document lost endpoints");
-    let denied: Value = s.get(&t, "/v1/audit/events?action=auth.token&limit=1").send().unwrap().json().unwrap();
-    assert_eq!(denied["total"].as_u64().unwrap(), checked, "every refusal is audited");
     // Anonymous share openings get the uniform 404, never a hint.
     let r = s.http.get(s.url("/v1/share/00000000-0000-0000-0000-000000000000")).send().unwrap();
     assert_eq!(r.status(), 404);
+
+    // Every refusal is audited: the first as it happens, the rest counted into the address's
+    // summary, written when its window ends (here: at shutdown).
+    let data = s.data_dir.clone();
+    assert!(s.stop().success());
+    let again = TestServer::start_at(&data, &common::Options { args: s_config_args(&data), env: vec![] });
+    let t = again.admin_token();
+    let denied: Value = again.get(&t, "/v1/audit/events?action=auth.token&limit=1").send().unwrap().json().unwrap();
+    let summaries: Value = again.get(&t, "/v1/audit/events?action=auth.failures").send().unwrap().json().unwrap();
+    let counted: u64 = summaries["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["details"]["by_action"]["auth.token"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(denied["total"].as_u64().unwrap() + counted, checked, "every refusal is audited: {summaries}");
+}
+
+/// The configuration file `start_with_config` wrote beside `data`.
+fn s_config_args(data: &std::path::Path) -> Vec<String> {
+    vec!["--config".into(), data.with_file_name("clawvault.toml").display().to_string()]
 }

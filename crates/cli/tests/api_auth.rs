@@ -55,9 +55,10 @@ fn token_exchange_and_refusals() {
     let jwks: Value = s.http.get(s.url("/.well-known/jwks.json")).send().unwrap().json().unwrap();
     assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
 
-    // Every refusal is audited.
+    // Refusals are audited: the first of each kind from an address as it happens, the rest
+    // counted into one summary per address and minute (threats.rs checks the summary).
     let events: Value = s.get(&token, "/v1/audit/events?action=auth.token&limit=100").send().unwrap().json().unwrap();
-    assert!(events["total"].as_u64().unwrap() >= 6, "{events}");
+    assert!(events["total"].as_u64().unwrap() >= 1, "{events}");
     assert!(events["events"].as_array().unwrap().iter().all(|e| e["outcome"] == "denied"));
     let exchanges: Value =
         s.get(&token, "/v1/audit/events?action=auth.api_key_token&limit=100").send().unwrap().json().unwrap();

@@ -70,10 +70,11 @@ fn link_share_with_limit_passphrase_and_revocation() {
     assert_problem(open(&s, None, &sid2, json!({})), 404, "no share");
     assert_problem(s.delete(&admin, &format!("/v1/share/{sid2}")).send().unwrap(), 404, "no share");
 
-    // Every opening, successful or not, is in the audit trail; no value is.
+    // Every successful opening is in the audit trail, and the first anonymous failure (later
+    // ones are counted into a summary per address); no value is.
     let audit = s.get(&admin, "/v1/audit/events?action=share.access&limit=100").send().unwrap().text().unwrap();
     let events: Value = serde_json::from_str(&audit).unwrap();
-    assert!(events["total"].as_u64().unwrap() >= 6, "{events}");
+    assert!(events["total"].as_u64().unwrap() >= 4, "{events}");
     assert!(!audit.contains("pg-password-1") && !audit.contains("open sesame"));
 }
 
@@ -282,8 +283,15 @@ fn passphrase_guessing_is_locked_out_and_exchanges_are_rate_limited() {
         statuses.push(r.status().as_u16());
     }
     assert!(statuses.contains(&429), "{statuses:?}");
-    let r = s.http.post(s.url("/v1/auth/api-key-token")).json(&json!({ "api_key": s.admin_key })).send().unwrap();
-    assert_eq!(r.status(), 429, "the address is locked out or out of tokens");
+    let r = s
+        .http
+        .post(s.url("/v1/auth/api-key-token"))
+        .json(&json!({ "api_key": "1ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }))
+        .send()
+        .unwrap();
     let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry >= 1);
+    // Others' failures never refuse a valid key (threats.rs: guessing_a_share_passphrase_*).
+    let r = s.http.post(s.url("/v1/auth/api-key-token")).json(&json!({ "api_key": s.admin_key })).send().unwrap();
+    assert_eq!(r.status(), 200, "a valid key is never locked out");
 }

@@ -489,3 +489,102 @@ fn free_text_refuses_what_a_terminal_would_obey() {
     let pending: Value = s.get(&admin, "/v1/agents/enroll").send().unwrap().json().unwrap();
     assert_eq!(pending["enrollments"].as_array().map(Vec::len), Some(1), "{pending}");
 }
+
+/// Part A 6: 300 unauthenticated requests wrote 301 durable audit rows, none throttled; each
+/// cost an fsync that real reads waited behind.
+#[test]
+fn anonymous_failures_are_throttled_and_summarised_not_each_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = TestServer::start_at(&data, &common::Options::default());
+    let admin = s.admin_token();
+    let before: Value = s.get(&admin, "/v1/audit/events?limit=1").send().unwrap().json().unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..300 {
+        let r = s.get("not-a-token", "/v1/vaults").send().unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().get("retry-after").is_some(), "429 says when to retry");
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert!(statuses.iter().all(|c| matches!(c, 401 | 429)), "{statuses:?}");
+    assert!(statuses.contains(&429), "the address is throttled");
+    let after: Value = s.get(&admin, "/v1/audit/events?limit=1").send().unwrap().json().unwrap();
+    let written = after["total"].as_u64().unwrap() - before["total"].as_u64().unwrap();
+    // The first failure, and the two authenticated listings above.
+    assert!(written <= 3, "{written} events for 300 failures");
+    // The admin is not slowed down by others' failures.
+    assert_eq!(s.get(&admin, "/v1/vaults").send().unwrap().status(), 200);
+
+    // The rest is one summary event, written when its window ends (here: at shutdown).
+    assert!(s.stop().success());
+    let s = TestServer::start_at(&data, &common::Options::default());
+    let admin = s.admin_token();
+    let summary: Value = s.get(&admin, "/v1/audit/events?action=auth.failures").send().unwrap().json().unwrap();
+    assert_eq!(summary["total"], 1, "{summary}");
+    let details = &summary["events"][0]["details"];
+    assert_eq!(details["count"], 299, "{summary}");
+    assert_eq!(details["by_action"]["auth.token"], 299);
+    let verified: Value = s.get(&admin, "/v1/audit/verify").send().unwrap().json().unwrap();
+    assert_eq!(verified["chain_valid"], true);
+}
+
+/// Part A 7: 96 wrong share passphrases from one address made the admin's valid key exchange
+/// answer 429 for 12 minutes (behind an ingress, for the whole team).
+#[test]
+fn guessing_a_share_passphrase_locks_the_share_not_the_address() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let secret = s.put_secret(&admin, "default", "guarded/key", "guarded-value");
+    let r = share(
+        &s,
+        &admin,
+        secret["id"].as_str().unwrap(),
+        json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(1), "passphrase": "correct horse battery" }),
+    );
+    let guarded = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned();
+    let other = link(&s, &admin, secret["id"].as_str().unwrap());
+    let mut locked = false;
+    for _ in 0..96 {
+        let r = s
+            .http
+            .get(s.url(&format!("/v1/share/{guarded}")))
+            .json(&json!({ "passphrase": "wrong guess here" }))
+            .send()
+            .unwrap();
+        locked |= r.status() == 429;
+    }
+    assert!(locked, "the share is locked after repeated wrong passphrases");
+    // Throttling an address lasts seconds; then everything else from it works.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(exchange_status(&s, "/v1/auth/api-key-token", &s.admin_key), 200, "a valid key is never locked out");
+    assert_eq!(open(&s, &other).status(), 200, "other shares open");
+    let r = s
+        .http
+        .get(s.url(&format!("/v1/share/{guarded}")))
+        .json(&json!({ "passphrase": "correct horse battery" }))
+        .send()
+        .unwrap();
+    assert_problem(r, 429, "wrong passphrases for this share");
+}
+
+/// Part A 12: twenty wrong agent-token exchanges with a victim's `api_key_prefix` (shown in
+/// listings and audit) plus random text locked the real key out for 15 minutes.
+#[test]
+fn a_key_that_verifies_is_never_locked_out_by_its_prefix() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let (_, key) = s.new_agent(&admin, json!({ "name": "victim" }));
+    let prefix: String = key.chars().take(12).collect();
+    let mut quieted = false;
+    for n in 0..40 {
+        let guess = format!("{prefix}{}", "x".repeat(30 + n % 7));
+        let status = exchange_status(&s, "/v1/auth/agent-token", &guess);
+        assert!(matches!(status, 401 | 429), "{status}");
+        quieted |= status == 429;
+    }
+    assert!(quieted, "failing guesses are throttled");
+    assert_eq!(exchange_status(&s, "/v1/auth/agent-token", &key), 200, "the real key still works");
+    let token = s.agent_token(&key);
+    assert_eq!(s.get(&token, "/v1/agents/me").send().unwrap().status(), 200);
+}

@@ -81,12 +81,13 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Lifetime of tokens exchanged for API keys, in seconds.
     pub token_ttl_seconds: u64,
-    /// Key exchanges (and share openings) one client address may make at once...
+    /// Failed unauthenticated requests (and share openings) one client address may make at
+    /// once...
     pub auth_rate_burst: u32,
-    /// ...and per second after that.
+    /// ...and per second after that; beyond, 429 for seconds.
     pub auth_rate_per_second: f64,
-    /// Failed attempts (per address, key prefix or share) within 10 minutes that lock the
-    /// caller out for 15 minutes.
+    /// Wrong passphrases for one share (or failed exchanges with one key prefix) within 10
+    /// minutes that lock that share (prefix) for 15 minutes.
     pub lockout_failures: u32,
     /// Seconds a connection may carry no byte either way before it is closed.
     pub idle_timeout_seconds: u64,

@@ -27,6 +27,7 @@ pub mod service;
 pub(crate) mod signing;
 mod state;
 mod tls;
+mod unauthenticated;
 mod verify;
 
 use std::future::Future;
@@ -223,6 +224,7 @@ impl Server {
         let keys = state::DerivedKeys { chain_key, api_key_hash, enrollment_seal };
         let state = AppState::new(store, root, keys, tokens, config, follower);
         follow::spawn(&state);
+        unauthenticated::spawn(&state);
         let new_admin_key = service::keys::bootstrap_admin(&state)
             .await
             .map_err(|e| ServerError::DataDir(format!("creating the first admin: {e}")))?;
@@ -279,6 +281,8 @@ impl Server {
                     .await
             }
         };
+        // Failures counted in windows still open are written before the database closes.
+        unauthenticated::write_summaries(&state, true).await;
         drop(state);
         store.close().await;
         tracing::info!("stopped: in-flight requests finished, database checkpointed");

@@ -1,4 +1,7 @@
-//! Where the abuse limits apply: key exchange, enrolment, share creation and share access.
+//! Where the abuse limits apply: key exchange, enrolment, share creation and share access,
+//! and the failures of unauthenticated callers. Lockouts belong to what is being guessed (a
+//! share's passphrase, a key prefix); limits per address throttle for seconds and never lock
+//! anyone out, since behind an ingress every client has the same address.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -6,15 +9,18 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::ratelimit::{Lockout, LockoutPolicy, RateLimiter};
+use crate::unauthenticated::Unauthenticated;
 
 /// The limits of one server.
 #[derive(Debug)]
 pub struct Limits {
-    auth: RateLimiter,
     enroll: RateLimiter,
     share_create: RateLimiter,
     share_open: RateLimiter,
-    lockout: Lockout,
+    /// Lockouts of what is being guessed: a share's passphrase, a key prefix.
+    guessed: Lockout,
+    /// Failed unauthenticated requests per address: counted, summarised, throttled.
+    pub unauthenticated: Unauthenticated,
 }
 
 fn too_many(wait: Duration, what: &str) -> ApiError {
@@ -31,43 +37,27 @@ impl Limits {
     #[must_use]
     pub fn new(config: &Config) -> Self {
         Self {
-            auth: RateLimiter::new(config.auth_rate_burst, config.auth_rate_per_second),
             enroll: RateLimiter::new(10, 1.0 / 6.0),
             share_create: RateLimiter::new(10, 1.0 / 6.0),
             share_open: RateLimiter::new(config.auth_rate_burst, config.auth_rate_per_second),
-            lockout: Lockout::new(LockoutPolicy {
+            guessed: Lockout::new(LockoutPolicy {
                 failures: config.lockout_failures,
                 window: Duration::from_secs(600),
                 lock_for: Duration::from_secs(900),
             }),
+            unauthenticated: Unauthenticated::new(config.auth_rate_burst, config.auth_rate_per_second),
         }
     }
 
-    fn locked(&self, keys: &[&str]) -> Result<(), ApiError> {
-        match keys.iter().filter_map(|k| self.lockout.locked(k)).max() {
-            Some(wait) => Err(too_many(wait, "failed attempts")),
-            None => Ok(()),
-        }
-    }
-
-    /// Before a key exchange: rate limit per address, lockouts per address and key prefix.
-    ///
-    /// # Errors
-    /// 429 with `Retry-After`.
-    pub fn before_exchange(&self, ip: Option<IpAddr>, key_prefix: &str) -> Result<(), ApiError> {
-        self.auth.take(&ip_key(ip)).map_err(|w| too_many(w, "authentication requests"))?;
-        self.locked(&[&ip_key(ip), &format!("key:{key_prefix}")])
-    }
-
-    /// After a key exchange: failures count towards lockouts, a success clears them.
-    pub fn after_exchange(&self, ip: Option<IpAddr>, key_prefix: &str, ok: bool) {
-        for key in [ip_key(ip), format!("key:{key_prefix}")] {
-            if ok {
-                self.lockout.succeeded(&key);
-            } else {
-                self.lockout.failed(&key);
-            }
-        }
+    /// After a key exchange whose key did not verify: one more failure for its prefix. A
+    /// prefix that failed too often answers 429 instead of 401 for a while; a key that
+    /// verifies is never refused, whatever others tried with its prefix (keys have 256 bits:
+    /// the lockout only quiets noise, it is not what stops guessing).
+    #[must_use]
+    pub fn exchange_failed(&self, key_prefix: &str) -> Option<ApiError> {
+        let key = format!("key:{key_prefix}");
+        self.guessed.failed(&key);
+        self.guessed.locked(&key).map(|wait| too_many(wait, "failed attempts with this key"))
     }
 
     /// Before an enrolment request or status poll.
@@ -86,23 +76,27 @@ impl Limits {
         self.share_create.take(principal).map_err(|w| too_many(w, "shares created"))
     }
 
-    /// Before a share is opened: rate limit per address, lockouts per address and share.
+    /// Before a share is opened: a rate per address (each opening may cost a passphrase hash;
+    /// it throttles for seconds), and the share's own lockout after repeated wrong
+    /// passphrases (which holds for everyone: a passphrase is what is being guessed).
     ///
     /// # Errors
     /// 429.
     pub fn before_share_open(&self, ip: Option<IpAddr>, share: &str) -> Result<(), ApiError> {
         self.share_open.take(&ip_key(ip)).map_err(|w| too_many(w, "share requests"))?;
-        self.locked(&[&ip_key(ip), &format!("share:{share}")])
+        match self.guessed.locked(&format!("share:{share}")) {
+            Some(wait) => Err(too_many(wait, "wrong passphrases for this share")),
+            None => Ok(()),
+        }
     }
 
     /// After a passphrase check on a share.
-    pub fn after_share_passphrase(&self, ip: Option<IpAddr>, share: &str, ok: bool) {
-        for key in [ip_key(ip), format!("share:{share}")] {
-            if ok {
-                self.lockout.succeeded(&key);
-            } else {
-                self.lockout.failed(&key);
-            }
+    pub fn after_share_passphrase(&self, share: &str, ok: bool) {
+        let key = format!("share:{share}");
+        if ok {
+            self.guessed.succeeded(&key);
+        } else {
+            self.guessed.failed(&key);
         }
     }
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::unauthenticated::Verdict;
 
 /// An operation being audited.
 #[derive(Debug)]
@@ -25,6 +26,8 @@ pub struct Op<'a> {
     resource_id: String,
     vault_id: Option<Uuid>,
     details: Map<String, Value>,
+    /// Begun before authentication: its failures are counted per address, not each written.
+    unauthenticated: bool,
 }
 
 /// Whether a successful outcome was already recorded in the write's own transaction.
@@ -50,6 +53,7 @@ impl<'a> Op<'a> {
             resource_id: String::new(),
             vault_id: None,
             details: Map::new(),
+            unauthenticated: false,
         }
     }
 
@@ -71,7 +75,17 @@ impl<'a> Op<'a> {
             resource_id: String::new(),
             vault_id: None,
             details: Map::new(),
+            unauthenticated: true,
         }
+    }
+
+    /// An operation of the server itself (first start): never counted as a caller's failure.
+    #[must_use]
+    pub fn system(state: &'a AppState, action: &'static str, resource_type: &'static str) -> Self {
+        let mut op = Self::anonymous(state, None, action, resource_type);
+        op.unauthenticated = false;
+        op.actor_type = "system";
+        op
     }
 
     /// Names the actor once known (token exchange).
@@ -160,14 +174,34 @@ impl<'a> Op<'a> {
                 }
                 Ok(v)
             }
-            Err(e) => {
-                let outcome = match e {
-                    ApiError::Unauthorized(_) | ApiError::Forbidden(_) => Outcome::Denied,
-                    _ => Outcome::Failure,
-                };
-                self.record(outcome, Some(&e)).await?;
-                Err(e)
+            Err(e) => Err(self.fail(e).await),
+        }
+    }
+
+    /// Ends the operation with `e`: records it durably, or, for a failure before
+    /// authentication, counts it for its address (see [`crate::unauthenticated`]); returns the
+    /// error to answer (a 429 once the address is over its failure budget).
+    pub async fn fail(mut self, e: ApiError) -> ApiError {
+        if self.unauthenticated {
+            match self.state.limits.unauthenticated.note(self.ip, self.action) {
+                Verdict::Record => {}
+                Verdict::Summarised => return e,
+                Verdict::Throttled(wait) => {
+                    let retry_after = wait.as_secs().max(1);
+                    return ApiError::TooManyRequests {
+                        retry_after,
+                        detail: format!("too many failed requests from this address; retry in {retry_after} s"),
+                    };
+                }
             }
+        }
+        let outcome = match e {
+            ApiError::Unauthorized(_) | ApiError::Forbidden(_) => Outcome::Denied,
+            _ => Outcome::Failure,
+        };
+        match self.record(outcome, Some(&e)).await {
+            Ok(()) => e,
+            Err(audit) => audit,
         }
     }
 }

@@ -1,6 +1,6 @@
-//! Abuse limits for the endpoints anyone can call (key exchange, enrolment, share access):
-//! token buckets per client address, and a lockout after repeated failures for one address or
-//! one key prefix. In memory, per process: a restart forgets them, which only ever lets a
+//! The two mechanisms of the abuse limits (applied in `limits.rs`): token buckets keyed by a
+//! string (an address, a principal), and lockouts after repeated failures keyed by what is
+//! being guessed. In memory, per process: a restart forgets them, which only ever lets a
 //! caller try again sooner.
 
 use std::collections::HashMap;
@@ -73,7 +73,7 @@ struct Failures {
     locked_until: Option<Instant>,
 }
 
-/// Failure counts and lockouts keyed by address or key prefix.
+/// Failure counts and lockouts keyed by what is being guessed (a share, a key prefix).
 #[derive(Debug)]
 pub struct Lockout {
     policy: LockoutPolicy,

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use clawvault_core::audit::Outcome;
 
 use crate::error::ApiError;
 use crate::op::Op;
@@ -119,8 +118,7 @@ impl FromRequestParts<AppState> for Caller {
             Err(e) => {
                 let mut op = Op::anonymous(state, ip, "auth.token", "token");
                 op.detail("path", parts.uri.path());
-                op.record(Outcome::Denied, Some(&e)).await?;
-                Err(e)
+                Err(op.fail(e).await)
             }
         }
     }

@@ -33,9 +33,7 @@ async fn api_key_token(
 ) -> ApiResult<Json<TokenResponse>> {
     let mut op = Op::anonymous(&state, ip, "auth.api_key_token", "api_key");
     let result = match body {
-        Ok(ApiJson(body)) => {
-            limited_exchange(&state, ip, &body.api_key, keys::exchange(&state, &mut op, &body.api_key)).await
-        }
+        Ok(ApiJson(body)) => keys::exchange(&state, &mut op, &body.api_key).await,
         Err(e) => Err(e),
     };
     let issued = op.finish(result, Recorded::No).await?;
@@ -123,10 +121,7 @@ async fn agent_token(
 ) -> ApiResult<Json<AgentTokenResponse>> {
     let mut op = Op::anonymous(&state, ip, "auth.agent_token", "agent");
     let result = match body {
-        Ok(ApiJson(b)) => {
-            let exchange = crate::service::agents::exchange(&state, &mut op, &b.api_key, b.agent_id);
-            limited_exchange(&state, ip, &b.api_key, exchange).await
-        }
+        Ok(ApiJson(b)) => crate::service::agents::exchange(&state, &mut op, &b.api_key, b.agent_id).await,
         Err(e) => Err(e),
     };
     let (agent, token, ttl) = op.finish(result, Recorded::No).await?;
@@ -155,23 +150,4 @@ async fn rotate_signing_key(State(state): State<AppState>, caller: Caller) -> Ap
     let result = keys::rotate_signing_key(&state, &caller).await;
     let kid = op.finish(result, Recorded::No).await?;
     Ok(Json(RotatedSigningKey { kid }))
-}
-
-/// Runs a key exchange under the rate limit and lockouts: per client address, and per key
-/// prefix (so that one key cannot be hammered from many addresses either).
-async fn limited_exchange<T>(
-    state: &AppState,
-    ip: Option<std::net::IpAddr>,
-    presented: &str,
-    exchange: impl std::future::Future<Output = ApiResult<T>>,
-) -> ApiResult<T> {
-    let prefix: String = presented.trim().chars().take(clawvault_core::apikey::PREFIX_LEN).collect();
-    state.limits.before_exchange(ip, &prefix)?;
-    let result = exchange.await;
-    match &result {
-        Ok(_) => state.limits.after_exchange(ip, &prefix, true),
-        Err(ApiError::Unauthorized(_)) => state.limits.after_exchange(ip, &prefix, false),
-        Err(_) => {}
-    }
-    result
 }

@@ -303,6 +303,16 @@ pub async fn exchange(
     presented: &str,
     agent_id: Option<Uuid>,
 ) -> ApiResult<(AgentRecord, String, i64)> {
+    let result = exchange_key(state, op, presented, agent_id).await;
+    super::keys::limited(state, presented, result)
+}
+
+async fn exchange_key(
+    state: &AppState,
+    op: &mut Op<'_>,
+    presented: &str,
+    agent_id: Option<Uuid>,
+) -> ApiResult<(AgentRecord, String, i64)> {
     let key = ApiKey::from_presented(presented.trim());
     op.detail("key_prefix", key.display_prefix());
     match KeyKind::of(key.expose()) {

@@ -32,6 +32,21 @@ pub struct Issued {
 /// 401 for unknown, revoked or expired keys, with the same detail for unknown and revoked
 /// keys so that a caller cannot tell them apart.
 pub async fn exchange(state: &AppState, op: &mut Op<'_>, presented: &str) -> ApiResult<Issued> {
+    limited(state, presented, exchange_key(state, op, presented).await)
+}
+
+/// A failed exchange counts against its key prefix (see [`crate::limits::Limits::exchange_failed`]).
+pub(crate) fn limited<T>(state: &AppState, presented: &str, result: ApiResult<T>) -> ApiResult<T> {
+    if let Err(ApiError::Unauthorized(_)) = &result {
+        let prefix: String = presented.trim().chars().take(PREFIX_LEN).collect();
+        if let Some(e) = state.limits.exchange_failed(&prefix) {
+            return Err(e);
+        }
+    }
+    result
+}
+
+async fn exchange_key(state: &AppState, op: &mut Op<'_>, presented: &str) -> ApiResult<Issued> {
     let presented = presented.trim();
     let key = ApiKey::from_presented(presented);
     op.detail("key_prefix", key.display_prefix());
@@ -226,8 +241,7 @@ pub async fn bootstrap_admin(state: &AppState) -> ApiResult<Option<ApiKey>> {
         return Ok(None);
     }
     let user = UserRecord { id: Uuid::new_v4(), name: "admin".into(), role: Role::Admin, created_at: now() };
-    let mut op = Op::anonymous(state, None, "user.bootstrap", "user");
-    op.actor("system", String::new());
+    let mut op = Op::system(state, "user.bootstrap", "user");
     op.resource(user.id.to_string());
     let event = op.event(Outcome::Success);
     match state.store.create_user(&user, AuditBatch::new(&state.chain_key, &[event])).await {
@@ -236,13 +250,11 @@ pub async fn bootstrap_admin(state: &AppState) -> ApiResult<Option<ApiKey>> {
         other => other?,
     }
     let (record, key) = mint(state, user.id, "bootstrap admin key", Vec::new(), None)?;
-    let mut op = Op::anonymous(state, None, "api_key.create", "api_key");
-    op.actor("system", String::new());
+    let mut op = Op::system(state, "api_key.create", "api_key");
     op.resource(record.id.to_string());
     let event = op.event(Outcome::Success);
     state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
-    let mut op = Op::anonymous(state, None, "vault.create", "vault");
-    op.actor("system", String::new());
+    let mut op = Op::system(state, "vault.create", "vault");
     super::vaults::create_for(state, &mut op, user.id, "user", DEFAULT_VAULT, "created on first start").await?;
     Ok(Some(key))
 }

@@ -229,7 +229,7 @@ pub async fn open(
             )
         })?;
         let ok = state.passphrases.verify(given, hash).await?;
-        state.limits.after_share_passphrase(ip, &id.to_string(), ok);
+        state.limits.after_share_passphrase(&id.to_string(), ok);
         if !ok {
             return Err(ApiError::Forbidden("wrong passphrase".into()));
         }

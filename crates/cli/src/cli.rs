@@ -274,9 +274,25 @@ pub enum AuditCommand {
     #[command(after_help = "\
 Examples:
   clawvault audit verify                              # ask the running server
-  clawvault audit verify --data-dir ./clawvault-data  # offline, read-only")]
+  clawvault audit verify --data-dir ./clawvault-data  # offline, read-only
+  clawvault audit verify --anchor \"$(cat anchor.txt)\"  # must still extend a kept anchor")]
     Verify {
         /// Verify this data directory directly instead of asking a server.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// An anchor printed earlier by `clawvault audit anchor`: fail unless the chain still
+        /// holds that event (catches removal of the newest events together with the head).
+        #[arg(long, value_name = "ANCHOR")]
+        anchor: Option<String>,
+    },
+    /// Print the chain head as an anchor (`cva1:…`) to keep where whoever controls the
+    /// database cannot reach it; `audit verify --anchor` checks against it later.
+    #[command(after_help = "\
+Examples:
+  clawvault audit anchor > anchor.txt
+  clawvault audit anchor --data-dir ./clawvault-data")]
+    Anchor {
+        /// Read this data directory directly instead of asking a server.
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },

@@ -588,3 +588,80 @@ fn a_key_that_verifies_is_never_locked_out_by_its_prefix() {
     let token = s.agent_token(&key);
     assert_eq!(s.get(&token, "/v1/agents/me").send().unwrap().status(), 200);
 }
+
+/// Runs SQL against a stopped server's database, SQLite or PostgreSQL.
+fn tamper(data: &std::path::Path, statements: &[&str]) {
+    match common::database_of(data) {
+        Some(url) => {
+            for sql in statements {
+                let out = std::process::Command::new("psql").arg(&url).args(["-qc", sql]).output().unwrap();
+                assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+        None => {
+            let conn = rusqlite::Connection::open(data.join("clawvault.sqlite")).unwrap();
+            for sql in statements {
+                conn.execute_batch(sql).unwrap();
+            }
+        }
+    }
+}
+
+/// Part A 8: removing the newest audit events together with the chain head verified as a
+/// valid chain.
+#[test]
+fn the_audit_trail_cannot_be_cut_short_unnoticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = TestServer::start_at(&data, &common::Options::default());
+    let admin = s.admin_token();
+    for i in 0..4 {
+        s.put_secret(&admin, "default", &format!("a{i}"), "value");
+    }
+    let anchored: Value = s.get(&admin, "/v1/audit/anchor").send().unwrap().json().unwrap();
+    let anchor = anchored["anchor"].as_str().unwrap().to_owned();
+    let seq = anchored["seq"].as_i64().unwrap();
+    assert!(anchor.starts_with(&format!("cva1:{seq}:")), "{anchor}");
+    s.put_secret(&admin, "default", "after", "value");
+    let env = common::admin_env(&s, dir.path());
+    let (code, out, err) = common::run(&env, &["audit", "verify", "--anchor", &anchor], None);
+    assert_eq!(code, 0, "a chain that grew extends its anchor: {out}{err}");
+    let (code, out, _) = common::run(&env, &["audit", "anchor"], None);
+    assert_eq!(code, 0);
+    assert!(out.trim().starts_with("cva1:"), "{out}");
+    let forged = format!("{}0", &anchor[..anchor.len() - 1]);
+    let (code, _, err) = common::run(&env, &["audit", "verify", "--anchor", &forged], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("not made by this server's audit key"), "{err}");
+    assert!(s.stop().success());
+
+    // The newest events removed with the head: the server refuses to start on it, and says why.
+    tamper(&data, &[&format!("DELETE FROM audit_events WHERE seq > {}", seq - 2), "DELETE FROM audit_head"]);
+    let refused = TestServer::try_start_at(&data, &common::Options::default()).err().expect("refused");
+    assert!(refused.contains("events but no chain head"), "{refused}");
+    if common::database_of(&data).is_none() {
+        let out = common::cli(&["audit", "verify", "--data-dir", data.to_str().unwrap()], &[], None);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("head is missing"));
+    }
+
+    // Everything removed: an empty chain starts again and verifies, but not against the anchor.
+    let reset_head = if common::database_of(&data).is_some() {
+        "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, 0, '\\x'::bytea, '\\x'::bytea)"
+    } else {
+        "SELECT 1"
+    };
+    tamper(&data, &["DELETE FROM audit_events", reset_head]);
+    let s = TestServer::start_at(&data, &common::Options::default());
+    let admin = s.admin_token();
+    let plain: Value = s.get(&admin, "/v1/audit/verify").send().unwrap().json().unwrap();
+    assert_eq!(plain["chain_valid"], true, "without the anchor nothing tells: {plain}");
+    let url = format!("/v1/audit/verify?anchor={anchor}");
+    let anchored: Value = s.get(&admin, &url).send().unwrap().json().unwrap();
+    assert_eq!(anchored["chain_valid"], false, "{anchored}");
+    let reason = anchored["broken_reason"].as_str().unwrap();
+    assert!(reason.contains("anchored event") || reason.contains("the anchor recorded"), "{reason}");
+    let env = common::admin_env(&s, dir.path());
+    let (code, _, err) = common::run(&env, &["audit", "verify", "--anchor", &anchor], None);
+    assert_eq!(code, 1, "{err}");
+}

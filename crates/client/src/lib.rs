@@ -356,12 +356,25 @@ impl Client {
         self.call(Method::GET, &format!("/v1/audit/events{qs}"), None).await
     }
 
-    /// Verifies the audit chain on the server.
+    /// Verifies the audit chain on the server; with `anchor` (`cva1:…`), it must still hold
+    /// the anchored event.
     ///
     /// # Errors
-    /// API errors.
-    pub async fn audit_verify(&self) -> Result<VerifyResult, ClientError> {
-        self.call(Method::GET, "/v1/audit/verify", None).await
+    /// API errors (400 for an anchor that is not this server's).
+    pub async fn audit_verify(&self, anchor: Option<&str>) -> Result<VerifyResult, ClientError> {
+        let path = match anchor {
+            Some(a) => format!("/v1/audit/verify?anchor={}", encode_segment(a.trim())),
+            None => "/v1/audit/verify".to_owned(),
+        };
+        self.call(Method::GET, &path, None).await
+    }
+
+    /// The audit chain's head as an anchor to keep elsewhere.
+    ///
+    /// # Errors
+    /// API errors (404 before the first event).
+    pub async fn audit_anchor(&self) -> Result<AuditAnchor, ClientError> {
+        self.call(Method::GET, "/v1/audit/anchor", None).await
     }
 }
 

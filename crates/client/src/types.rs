@@ -230,7 +230,16 @@ pub struct AuditList {
     pub total: u64,
 }
 
-/// Result of chain verification.
+/// The audit chain's head, to keep elsewhere (`GET /v1/audit/anchor`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AuditAnchor {
+    /// `cva1:<seq>:<hash>:<mac>`.
+    pub anchor: String,
+    /// Position of the newest event.
+    pub seq: i64,
+}
+
+/// Result of chain verification (`GET /v1/audit/verify`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct VerifyResult {
     /// Valid.

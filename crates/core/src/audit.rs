@@ -203,6 +203,12 @@ pub enum BreakReason {
     Truncated,
     /// The head itself was altered.
     HeadAltered,
+    /// There are events but no head: the newest events may have been removed with it.
+    HeadMissing,
+    /// The event at the anchor's position is not the anchored one: the chain was rewritten.
+    AnchorMismatch,
+    /// The chain ends before the anchored event: events were removed.
+    AnchorMissing,
 }
 
 impl fmt::Display for BreakReason {
@@ -212,6 +218,9 @@ impl fmt::Display for BreakReason {
             Self::Unlinked => "event does not follow the previous one (events deleted, inserted or reordered)",
             Self::Truncated => "events after this one were removed",
             Self::HeadAltered => "the chain head was altered",
+            Self::HeadMissing => "the chain head is missing: the newest events may have been removed with it",
+            Self::AnchorMismatch => "this event is not the one the anchor recorded: the chain was rewritten",
+            Self::AnchorMissing => "the chain ends before the anchored event: events were removed",
         })
     }
 }
@@ -244,6 +253,88 @@ impl Report {
     }
 }
 
+/// A chain head kept outside the database (`clawvault audit anchor`): the chain verified
+/// later must still hold this event at this position. Written as
+/// `cva1:<seq>:<hash hex>:<mac hex>`; the MAC proves the server's audit key made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// Position of the anchored event.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: [u8; 32],
+    /// The head MAC over both.
+    pub mac: [u8; 32],
+}
+
+/// Why an anchor was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnchorError {
+    /// Not `cva1:<seq>:<hash>:<mac>`.
+    #[error("an anchor looks like cva1:<seq>:<64 hex digits>:<64 hex digits>, as `clawvault audit anchor` prints it")]
+    Malformed,
+    /// Its MAC does not verify under this chain's key.
+    #[error("this anchor was not made by this server's audit key (another server's, or edited)")]
+    Foreign,
+}
+
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Anchor {
+    /// The anchor of a chain head.
+    #[must_use]
+    pub fn of(head: &ChainHead) -> Self {
+        Self { seq: head.seq, hash: head.hash, mac: head.mac }
+    }
+
+    /// Parses the written form.
+    ///
+    /// # Errors
+    /// [`AnchorError::Malformed`].
+    pub fn parse(s: &str) -> Result<Self, AnchorError> {
+        let mut parts = s.trim().split(':');
+        let (Some("cva1"), Some(seq), Some(hash), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AnchorError::Malformed);
+        };
+        let seq = seq.parse::<i64>().ok().filter(|s| *s >= 1).ok_or(AnchorError::Malformed)?;
+        Ok(Self {
+            seq,
+            hash: hex32(hash).ok_or(AnchorError::Malformed)?,
+            mac: hex32(mac).ok_or(AnchorError::Malformed)?,
+        })
+    }
+
+    /// Checks that `key` made this anchor.
+    ///
+    /// # Errors
+    /// [`AnchorError::Foreign`].
+    pub fn check(&self, key: &ChainKey) -> Result<(), AnchorError> {
+        let want = key.head(self.seq, self.hash);
+        if bool::from(want.mac.ct_eq(&self.mac)) { Ok(()) } else { Err(AnchorError::Foreign) }
+    }
+}
+
+impl fmt::Display for Anchor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cva1:{}:{}:{}", self.seq, hex(&self.hash), hex(&self.mac))
+    }
+}
+
 /// Streams events in `seq` order and stops at the first break.
 #[derive(Debug)]
 pub struct Verifier<'k> {
@@ -252,6 +343,7 @@ pub struct Verifier<'k> {
     last: Option<(Uuid, i64, [u8; 32])>,
     checked: u64,
     broken: Option<Break>,
+    anchor: Option<Anchor>,
 }
 
 impl<'k> Verifier<'k> {
@@ -265,7 +357,15 @@ impl<'k> Verifier<'k> {
     /// (a window whose predecessor is not known).
     #[must_use]
     pub fn after(key: &'k ChainKey, prev: Option<(i64, [u8; 32])>) -> Self {
-        Self { key, prev, last: None, checked: 0, broken: None }
+        Self { key, prev, last: None, checked: 0, broken: None, anchor: None }
+    }
+
+    /// Also requires the chain to hold the anchored event (checked with [`Anchor::check`]
+    /// first).
+    #[must_use]
+    pub fn with_anchor(mut self, anchor: Anchor) -> Self {
+        self.anchor = Some(anchor);
+        self
     }
 
     /// Checks the next event. Returns false once the chain is broken.
@@ -286,6 +386,13 @@ impl<'k> Verifier<'k> {
             self.fail(e, BreakReason::Altered);
             return false;
         }
+        if let Some(a) = &self.anchor
+            && a.seq == e.seq
+            && !bool::from(a.hash.ct_eq(&e.hash))
+        {
+            self.fail(e, BreakReason::AnchorMismatch);
+            return false;
+        }
         self.prev = Some((e.seq, e.hash));
         self.last = Some((e.event.id, e.seq, e.hash));
         true
@@ -295,19 +402,41 @@ impl<'k> Verifier<'k> {
         self.broken = Some(Break { event_id: e.event.id, seq: e.seq, reason });
     }
 
-    /// Ends verification. When the whole chain up to its end was pushed, pass the stored head
-    /// so that removal of the newest events is detected.
+    /// Ends verification of the whole chain, up to its end, against the stored head, so that
+    /// removal of the newest events is detected (also with the head: events without a head
+    /// are a break), and against the anchor, if any.
     #[must_use]
     pub fn finish(mut self, head: Option<&ChainHead>) -> Report {
-        if let (None, Some(head)) = (&self.broken, head) {
-            let want = self.key.head(head.seq, head.hash);
-            let (id, seq, hash) = self.last.unwrap_or((Uuid::nil(), 0, GENESIS));
-            if !bool::from(want.mac.ct_eq(&head.mac)) {
-                self.broken = Some(Break { event_id: id, seq, reason: BreakReason::HeadAltered });
-            } else if head.seq != seq || !bool::from(head.hash.ct_eq(&hash)) {
-                self.broken = Some(Break { event_id: id, seq, reason: BreakReason::Truncated });
+        let (id, seq, hash) = self.last.unwrap_or((Uuid::nil(), 0, GENESIS));
+        if self.broken.is_none() {
+            match head {
+                Some(head) => {
+                    let want = self.key.head(head.seq, head.hash);
+                    if !bool::from(want.mac.ct_eq(&head.mac)) {
+                        self.broken = Some(Break { event_id: id, seq, reason: BreakReason::HeadAltered });
+                    } else if head.seq != seq || !bool::from(head.hash.ct_eq(&hash)) {
+                        self.broken = Some(Break { event_id: id, seq, reason: BreakReason::Truncated });
+                    }
+                }
+                None if self.last.is_some() => {
+                    self.broken = Some(Break { event_id: id, seq, reason: BreakReason::HeadMissing });
+                }
+                None => {}
             }
         }
+        if self.broken.is_none()
+            && let Some(a) = &self.anchor
+            && seq < a.seq
+        {
+            self.broken = Some(Break { event_id: id, seq, reason: BreakReason::AnchorMissing });
+        }
+        Report { checked: self.checked, broken: self.broken }
+    }
+
+    /// Ends verification of the first part of a chain (a limited check): the head and the
+    /// anchor are not looked at.
+    #[must_use]
+    pub fn finish_partial(self) -> Report {
         Report { checked: self.checked, broken: self.broken }
     }
 }
@@ -378,6 +507,58 @@ mod tests {
         let (events, mut head) = chain(5);
         head.seq = 4;
         assert_eq!(verify_all(&key(), &events, Some(&head)).broken.unwrap().reason, BreakReason::HeadAltered);
+    }
+
+    #[test]
+    fn events_without_a_head_are_a_break() {
+        let (mut events, _) = chain(5);
+        events.truncate(3);
+        let r = verify_all(&key(), &events, None);
+        assert_eq!(r.broken.unwrap().reason, BreakReason::HeadMissing);
+        assert!(verify_all(&key(), &[], None).is_valid(), "an empty chain needs no head");
+    }
+
+    #[test]
+    fn an_anchor_must_be_extended() {
+        let k = key();
+        let (events, head) = chain(6);
+        let anchor = Anchor { seq: 4, hash: events[3].hash, mac: k.head(4, events[3].hash).mac };
+        let text = anchor.to_string();
+        assert!(text.starts_with("cva1:4:"), "{text}");
+        assert_eq!(Anchor::parse(&text), Ok(anchor.clone()));
+        assert_eq!(anchor.check(&k), Ok(()));
+        let forged = Anchor { mac: [0; 32], ..anchor.clone() };
+        assert_eq!(forged.check(&k), Err(AnchorError::Foreign));
+        for bad in ["", "cva1:0:00:00", "cva1:x:y:z", &text.replace("cva1", "cva2"), &format!("{text}:extra")] {
+            assert_eq!(Anchor::parse(bad), Err(AnchorError::Malformed), "{bad:?}");
+        }
+
+        let run = |events: &[ChainedEvent], head: Option<&ChainHead>| {
+            let mut v = Verifier::from_genesis(&k).with_anchor(anchor.clone());
+            for e in events {
+                if !v.push(e) {
+                    break;
+                }
+            }
+            v.finish(head)
+        };
+        assert!(run(&events, Some(&head)).is_valid(), "a longer chain extends it");
+        // Truncated to before the anchor, with a head re-made for the shorter chain (as one
+        // could after stealing the key): the anchor still tells.
+        let short = &events[..3];
+        let short_head = k.head(3, short[2].hash);
+        assert_eq!(run(short, Some(&short_head)).broken.unwrap().reason, BreakReason::AnchorMissing);
+        // A rewritten chain of the same length: the anchored position holds another event.
+        let (other, other_head) = {
+            let mut evs = Vec::new();
+            for i in 0..6 {
+                evs.push(event(100 + i));
+            }
+            let linked = k.append(0, GENESIS, evs);
+            let h = k.head(6, linked[5].hash);
+            (linked, h)
+        };
+        assert_eq!(run(&other, Some(&other_head)).broken.unwrap().reason, BreakReason::AnchorMismatch);
     }
 
     proptest! {

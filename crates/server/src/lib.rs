@@ -36,7 +36,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use clawvault_core::apikey::ApiKey;
-use clawvault_core::audit::{ChainKey, Report};
+use clawvault_core::audit::{Anchor, ChainKey, Report};
 use clawvault_core::crypto::{DataKey, RootKey};
 use clawvault_core::keyring::{MasterSecret, Purpose};
 use clawvault_core::time_util::now;
@@ -85,6 +85,9 @@ pub enum ServerError {
     /// The HTTP server failed.
     #[error("serving: {0}")]
     Serve(String),
+    /// An audit anchor is unusable.
+    #[error("audit anchor: {0}")]
+    Anchor(String),
 }
 
 impl From<StoreError> for ServerError {
@@ -119,6 +122,19 @@ async fn master_secret(store: &dyn Store, root: &dyn RootKey, create: bool) -> R
         .await?;
     // Another starting replica may have won the insert: always use what is stored.
     MasterSecret::unwrap(root, &stored.wrapped).map_err(mismatch)
+}
+
+/// Refuses a database whose audit trail has events but no chain head: the newest events may
+/// have been removed together with it, and appending after that would bury the gap.
+async fn headless_chain(store: &dyn Store) -> Result<(), ServerError> {
+    if store.audit_head().await?.is_none() && !store.audit_after(0, 1).await?.is_empty() {
+        return Err(ServerError::DataDir(
+            "the audit trail has events but no chain head: its newest events may have been removed with it. \
+             Check with `clawvault audit verify` (with --anchor if you kept one) and restore the database from a backup"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 enum Bound {
@@ -194,6 +210,7 @@ impl Server {
         // either in what is loaded or after this position.
         let follower = follow::Follower::start_at(store.as_ref()).await?;
         let master = master_secret(store.as_ref(), root.as_ref(), true).await?;
+        headless_chain(store.as_ref()).await?;
         let chain_key = ChainKey::new(master.derive(Purpose::AuditChain));
         let api_key_hash = master.derive(Purpose::ApiKeyHash);
         let enrollment_seal = DataKey::from_slice(master.derive(Purpose::EnrollmentKeySeal).expose())
@@ -290,17 +307,42 @@ impl Server {
     }
 }
 
-/// Verifies the audit chain of a data directory without a server (read-only).
+/// Verifies the audit chain of a data directory without a server (read-only); with `anchor`
+/// (`cva1:…`), the chain must still hold the anchored event.
+///
+/// # Errors
+/// When the directory, root key or database cannot be opened, or the anchor is not this
+/// chain's.
+pub async fn verify_offline(
+    data_dir: &Path,
+    limit: Option<u64>,
+    anchor: Option<&str>,
+) -> Result<(Report, bool), ServerError> {
+    let (store, key) = open_chain(data_dir).await?;
+    let anchor = match anchor {
+        Some(a) => Some(service::audit::parse_anchor(&key, a).map_err(|e| ServerError::Anchor(e.to_string()))?),
+        None => None,
+    };
+    let result = verify::verify_chain(&store, &key, limit, anchor).await?;
+    store.close().await;
+    Ok(result)
+}
+
+/// The audit chain head of a data directory as an anchor (`None` before the first event).
 ///
 /// # Errors
 /// When the directory, root key or database cannot be opened.
-pub async fn verify_offline(data_dir: &Path, limit: Option<u64>) -> Result<(Report, bool), ServerError> {
+pub async fn anchor_offline(data_dir: &Path) -> Result<Option<Anchor>, ServerError> {
+    let (store, _) = open_chain(data_dir).await?;
+    let head = store.audit_head().await?;
+    store.close().await;
+    Ok(head.as_ref().map(Anchor::of))
+}
+
+async fn open_chain(data_dir: &Path) -> Result<(SqliteStore, ChainKey), ServerError> {
     let dir = DataDir::open_existing(data_dir)?;
     let root = dir.root_key(false)?;
     let store = SqliteStore::open(&dir.database(), OpenMode::ReadOnly).await?;
     let master = master_secret(&store, &root, false).await?;
-    let key = ChainKey::new(master.derive(Purpose::AuditChain));
-    let result = verify::verify_chain(&store, &key, limit).await?;
-    store.close().await;
-    Ok(result)
+    Ok((store, ChainKey::new(master.derive(Purpose::AuditChain))))
 }

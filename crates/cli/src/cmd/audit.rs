@@ -14,15 +14,29 @@ use crate::output::{self, Table, short_time};
 /// Client errors; a broken chain exits with code 1.
 pub async fn run(global: &Global, cmd: AuditCommand) -> Result<()> {
     match cmd {
-        AuditCommand::Verify { data_dir } => {
+        AuditCommand::Anchor { data_dir } => {
+            let anchor = match data_dir {
+                Some(dir) => clawvault_server::anchor_offline(&dir)
+                    .await?
+                    .map(|a| a.to_string())
+                    .ok_or_else(|| Coded::invalid("the audit trail has no event yet: nothing to anchor"))?,
+                None => context::client(global)?.audit_anchor().await?.anchor,
+            };
+            if global.json {
+                output::json(&serde_json::json!({ "anchor": anchor }))?;
+            } else {
+                println!("{anchor}");
+            }
+        }
+        AuditCommand::Verify { data_dir, anchor } => {
             let (valid, checked, broken) = match data_dir {
                 Some(dir) => {
-                    let (report, _) = clawvault_server::verify_offline(&dir, None).await?;
+                    let (report, _) = clawvault_server::verify_offline(&dir, None, anchor.as_deref()).await?;
                     let broken = report.broken.map(|b| (b.event_id.to_string(), b.seq, b.reason.to_string()));
                     (broken.is_none(), report.checked, broken)
                 }
                 None => {
-                    let r = context::client(global)?.audit_verify().await?;
+                    let r = context::client(global)?.audit_verify(anchor.as_deref()).await?;
                     let broken = r
                         .broken_at_event_id
                         .map(|id| (id.to_string(), r.broken_at_seq.unwrap_or(0), r.broken_reason.unwrap_or_default()));

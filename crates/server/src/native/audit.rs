@@ -14,7 +14,7 @@ use crate::service::audit;
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_events)).routes(routes!(verify))
+    OpenApiRouter::new().routes(routes!(list_events)).routes(routes!(verify)).routes(routes!(anchor))
 }
 
 fn time_param(name: &str, raw: Option<&str>) -> ApiResult<Option<OffsetDateTime>> {
@@ -60,7 +60,7 @@ async fn verify(
     Query(q): Query<VerifyQuery>,
 ) -> ApiResult<Json<VerifyOut>> {
     let op = Op::new(&state, &caller, "audit.verify", "audit");
-    let result = audit::verify(&state, &caller, q.limit).await;
+    let result = audit::verify(&state, &caller, q.limit, q.anchor.as_deref()).await;
     let (report, complete) = op.finish(result, Recorded::No).await?;
     let broken = report.broken.as_ref();
     let verified = match broken {
@@ -83,4 +83,27 @@ async fn verify(
             documentation: "docs/security.md#audit-chain",
         },
     }))
+}
+
+/// The chain head as an anchor to keep elsewhere.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AnchorOut {
+    /// `cva1:<seq>:<hash>:<mac>`: give it to `GET /v1/audit/verify?anchor=` or
+    /// `clawvault audit verify --anchor` later.
+    anchor: String,
+    /// Position of the newest event.
+    seq: i64,
+}
+
+/// The audit chain's head as an anchor: keep it where whoever controls the database cannot
+/// reach it; a later verification with it fails if the chain no longer extends it (admins).
+#[utoipa::path(get, path = "/v1/audit/anchor", tag = "audit",
+    responses((status = 200, body = AnchorOut), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc)))]
+async fn anchor(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AnchorOut>> {
+    let op = Op::new(&state, &caller, "audit.anchor", "audit");
+    let result = audit::anchor(&state, &caller)
+        .await
+        .and_then(|a| a.ok_or_else(|| ApiError::NotFound("the audit trail has no event yet".into())));
+    let a = op.finish(result, Recorded::No).await?;
+    Ok(Json(AnchorOut { anchor: a.to_string(), seq: a.seq }))
 }

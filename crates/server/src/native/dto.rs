@@ -450,6 +450,8 @@ pub struct AuditList {
 pub struct VerifyQuery {
     /// Check at most this many events from the start of the chain (default: all).
     pub limit: Option<u64>,
+    /// An anchor from `GET /v1/audit/anchor` (`cva1:…`): the chain must still hold that event.
+    pub anchor: Option<String>,
 }
 
 /// How the chain is built.

@@ -1,12 +1,12 @@
 //! The audit trail: listing events and verifying the chain (admins).
 
-use clawvault_core::audit::{ChainedEvent, Report};
+use clawvault_core::audit::{Anchor, ChainKey, ChainedEvent, Report};
 use clawvault_core::scope::Scope;
 use clawvault_store::AuditFilter;
 
 use super::access;
 use crate::auth::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::verify::verify_chain;
 
@@ -20,12 +20,41 @@ pub async fn list(state: &AppState, caller: &Caller, filter: &AuditFilter) -> Ap
     Ok(state.store.list_audit(filter).await?)
 }
 
-/// Verifies the chain from its first event (up to `limit` events); `true` when it got to the end.
+/// Verifies the chain from its first event (up to `limit` events); `true` when it got to the
+/// end. With an anchor (`cva1:…`, from [`anchor`]), the chain must still hold that event.
+///
+/// # Errors
+/// 400 for an anchor that does not parse or was not made by this server; 403 for everyone but
+/// admins.
+pub async fn verify(
+    state: &AppState,
+    caller: &Caller,
+    limit: Option<u64>,
+    anchor: Option<&str>,
+) -> ApiResult<(Report, bool)> {
+    access::require_scope(caller, Scope::AuditRead)?;
+    access::require_admin(caller, "verify the audit trail")?;
+    let anchor = anchor.map(|a| parse_anchor(&state.chain_key, a)).transpose()?;
+    Ok(verify_chain(state.store.as_ref(), &state.chain_key, limit, anchor).await?)
+}
+
+/// Parses an anchor and checks that this chain's key made it.
+///
+/// # Errors
+/// 400 saying which.
+pub fn parse_anchor(key: &ChainKey, text: &str) -> ApiResult<Anchor> {
+    let anchor = Anchor::parse(text).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    anchor.check(key).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(anchor)
+}
+
+/// The chain's current head as an anchor, to keep somewhere the database's owner cannot
+/// reach (a ticket, a commit, another machine); `None` before the first event.
 ///
 /// # Errors
 /// 403 for everyone but admins.
-pub async fn verify(state: &AppState, caller: &Caller, limit: Option<u64>) -> ApiResult<(Report, bool)> {
+pub async fn anchor(state: &AppState, caller: &Caller) -> ApiResult<Option<Anchor>> {
     access::require_scope(caller, Scope::AuditRead)?;
-    access::require_admin(caller, "verify the audit trail")?;
-    Ok(verify_chain(state.store.as_ref(), &state.chain_key, limit).await?)
+    access::require_admin(caller, "anchor the audit trail")?;
+    Ok(state.store.audit_head().await?.as_ref().map(Anchor::of))
 }

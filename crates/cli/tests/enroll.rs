@@ -22,9 +22,10 @@ fn poll(s: &TestServer, pairing: &str, token: &str) -> reqwest::blocking::Respon
 fn approved_key_is_delivered_exactly_once() {
     let s = TestServer::start();
     let admin = s.admin_token();
+    let bot_key = common::EnrolmentKey::generate();
     let r = request(
         &s,
-        json!({ "name": "self-made-bot", "description": "asks nicely", "human_email": "ops@example.com", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0ZXN0a2V5bm90cmVhbGJ1dGJhc2U2NGRlY29kYWJsZQ== bot" }),
+        json!({ "name": "self-made-bot", "description": "asks nicely", "human_email": "ops@example.com", "public_key": bot_key.ssh_line }),
     );
     assert_eq!(r["agent_id"], "00000000-0000-0000-0000-000000000000");
     let (pairing, token) = (r["pairing_id"].as_str().unwrap().to_owned(), r["poll_token"].as_str().unwrap().to_owned());
@@ -57,12 +58,20 @@ fn approved_key_is_delivered_exactly_once() {
         "no longer pending",
     );
 
-    let first: Value = poll(&s, &pairing, &token).json().unwrap();
+    let signature = bot_key.sign(&pairing);
+    let signed = |s: &TestServer| {
+        s.http
+            .get(s.url(&format!("/v1/agents/enroll/{pairing}/status?poll={token}")))
+            .header("X-Enrollment-Signature", &signature)
+            .send()
+            .unwrap()
+    };
+    let first: Value = signed(&s).json().unwrap();
     assert_eq!(first["status"], "approved");
     let key = first["api_key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("ocv_"));
     assert!(!agent.to_string().contains(&key), "the approver never sees the agent's key");
-    let second: Value = poll(&s, &pairing, &token).json().unwrap();
+    let second: Value = signed(&s).json().unwrap();
     assert_eq!(second["status"], "approved");
     assert!(second.get("api_key").is_none(), "delivered exactly once");
     let t = s.http.post(s.url("/v1/auth/agent-token")).json(&json!({ "api_key": key })).send().unwrap();

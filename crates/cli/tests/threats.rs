@@ -629,7 +629,8 @@ fn the_audit_trail_cannot_be_cut_short_unnoticed() {
     let (code, out, _) = common::run(&env, &["audit", "anchor"], None);
     assert_eq!(code, 0);
     assert!(out.trim().starts_with("cva1:"), "{out}");
-    let forged = format!("{}0", &anchor[..anchor.len() - 1]);
+    let last = if anchor.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{last}", &anchor[..anchor.len() - 1]);
     let (code, _, err) = common::run(&env, &["audit", "verify", "--anchor", &forged], None);
     assert_ne!(code, 0);
     assert!(err.contains("not made by this server's audit key"), "{err}");
@@ -664,4 +665,52 @@ fn the_audit_trail_cannot_be_cut_short_unnoticed() {
     let env = common::admin_env(&s, dir.path());
     let (code, _, err) = common::run(&env, &["audit", "verify", "--anchor", &anchor], None);
     assert_eq!(code, 1, "{err}");
+}
+
+/// Part A 9: anyone could enrol with someone else's public key, show the same fingerprint to
+/// the approving person, and collect the agent's key with the poll token alone.
+#[test]
+fn an_enrolment_key_goes_only_to_whoever_holds_the_private_key() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let victim = common::EnrolmentKey::generate();
+    // The attacker sends the victim's public key: the fingerprint is the victim's.
+    let r = s
+        .http
+        .post(s.url("/v1/agents/enroll"))
+        .json(&json!({ "name": "trusted-bot", "public_key": victim.ssh_line }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let asked: Value = r.json().unwrap();
+    let pairing = asked["pairing_id"].as_str().unwrap().to_owned();
+    let token = asked["poll_token"].as_str().unwrap().to_owned();
+    let r = s.post(&admin, &format!("/v1/agents/enroll/{pairing}/approve")).json(&json!({})).send().unwrap();
+    assert_eq!(r.status(), 200);
+
+    let poll = |signature: Option<&str>| {
+        // The poll token in a header, as 1Claw's clients may send it.
+        let mut req = s.http.get(s.url(&format!("/v1/agents/enroll/{pairing}/status"))).header("X-Poll-Token", &token);
+        if let Some(sig) = signature {
+            req = req.header("X-Enrollment-Signature", sig);
+        }
+        req.send().unwrap()
+    };
+    assert_problem(poll(None), 401, "sign `clawvault-enrollment:v1:");
+    let impostor = common::EnrolmentKey::generate();
+    assert_problem(poll(Some(&impostor.sign(&pairing))), 401, "public key");
+    assert_problem(poll(Some("bm90IGEgc2lnbmF0dXJl")), 401, "public key");
+    // Failed proofs leave the key in place for its holder.
+    let r = poll(Some(&victim.sign(&pairing)));
+    assert_eq!(r.status(), 200);
+    let got: Value = r.json().unwrap();
+    assert!(got["api_key"].as_str().unwrap().starts_with("ocv_"), "{got}");
+    // Keys that are not Ed25519 are refused when enrolling.
+    let r = s
+        .http
+        .post(s.url("/v1/agents/enroll"))
+        .json(&json!({ "name": "rsa-bot", "public_key": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ== x" }))
+        .send()
+        .unwrap();
+    assert_problem(r, 400, "must be an Ed25519 key");
 }

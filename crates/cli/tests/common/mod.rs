@@ -405,3 +405,32 @@ pub fn raw_request(base: &str, method: &str, path: &str, token: &str, body: &str
     let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
 }
+
+/// An agent's Ed25519 key pair for enrolment, with its public key as an `ssh-ed25519` line.
+pub struct EnrolmentKey {
+    pair: aws_lc_rs::signature::Ed25519KeyPair,
+    pub ssh_line: String,
+}
+
+impl EnrolmentKey {
+    pub fn generate() -> Self {
+        use aws_lc_rs::signature::KeyPair;
+        use base64::Engine as _;
+        let pair = aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap();
+        let mut blob = Vec::new();
+        for part in [b"ssh-ed25519".as_slice(), pair.public_key().as_ref()] {
+            blob.extend_from_slice(&u32::try_from(part.len()).unwrap().to_be_bytes());
+            blob.extend_from_slice(part);
+        }
+        let ssh_line = format!("ssh-ed25519 {} bot@host", base64::engine::general_purpose::STANDARD.encode(blob));
+        Self { pair, ssh_line }
+    }
+
+    /// The proof of possession for `pairing`: base64 of the signature of
+    /// `clawvault-enrollment:v1:<pairing>`.
+    pub fn sign(&self, pairing: &str) -> String {
+        use base64::Engine as _;
+        let sig = self.pair.sign(format!("clawvault-enrollment:v1:{pairing}").as_bytes());
+        base64::engine::general_purpose::STANDARD.encode(sig.as_ref())
+    }
+}

@@ -1,6 +1,6 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -55,8 +55,17 @@ pub struct EnrollResponse {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct PollQuery {
-    /// The poll token from the enrolment answer.
-    poll: String,
+    /// The poll token from the enrolment answer (or the `X-Poll-Token` header, or
+    /// `Authorization: Bearer <poll token>`).
+    poll: Option<String>,
+    /// For an enrolment made with a public key: the base64 Ed25519 signature of
+    /// `clawvault-enrollment:v1:<pairing id>` (or the `X-Enrollment-Signature` header).
+    signature: Option<String>,
+}
+
+/// A header's value as text.
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// Where a request stands; `api_key` only in the first answer after approval.
@@ -143,18 +152,22 @@ async fn request(
 
 /// Where an enrolment stands; the key comes with the first answer after approval, once.
 #[utoipa::path(get, path = "/v1/agents/enroll/{pairing_id}/status", tag = "agents", params(("pairing_id" = Uuid, Path), PollQuery),
-    responses((status = 200, body = EnrollStatus), (status = 404, body = crate::error::ProblemDoc), (status = 429, body = crate::error::ProblemDoc)))]
+    responses((status = 200, body = EnrollStatus), (status = 401, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 429, body = crate::error::ProblemDoc)))]
 async fn status(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Query(q): Query<PollQuery>,
 ) -> ApiResult<Json<EnrollStatus>> {
     let mut op = Op::anonymous(&state, ip, "agent.enroll_status", "enrollment");
     let result = async {
         state.limits.before_enroll(ip)?;
         let id = pairing(&id)?;
-        enroll::poll(&state, &mut op, id, &q.poll).await
+        let bearer = header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        let token = q.poll.as_deref().or_else(|| header(&headers, "x-poll-token")).or(bearer).unwrap_or("");
+        let signature = q.signature.as_deref().or_else(|| header(&headers, "x-enrollment-signature"));
+        enroll::poll(&state, &mut op, id, token, signature).await
     }
     .await;
     let p = op.finish(result, Recorded::No).await?;

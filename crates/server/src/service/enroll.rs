@@ -61,13 +61,64 @@ fn fingerprint(public_key: Option<&str>, name: &str) -> ApiResult<String> {
     let bytes = match public_key {
         None => name.as_bytes().to_vec(),
         Some(k) => {
-            let blob = k.split_whitespace().nth(1).unwrap_or(k);
-            STANDARD
-                .decode(blob)
-                .map_err(|_| ApiError::BadRequest("public_key must be `ssh-ed25519 AAAA…` or base64".into()))?
+            ed25519_key(k)?;
+            key_blob(k)?
         }
     };
     Ok(format!("SHA256:{}", STANDARD.encode(Sha256::digest(&bytes)).trim_end_matches('=')))
+}
+
+fn bad_key() -> ApiError {
+    ApiError::BadRequest(
+        "public_key must be an Ed25519 key: an `ssh-ed25519 AAAA…` line, or the base64 of its 32 bytes".into(),
+    )
+}
+
+/// The decoded key blob of an `ssh-ed25519 AAAA…` line, or the decoded base64 key.
+fn key_blob(k: &str) -> ApiResult<Vec<u8>> {
+    let blob = k.split_whitespace().nth(1).unwrap_or(k);
+    STANDARD.decode(blob).map_err(|_| bad_key())
+}
+
+/// The 32 bytes of an Ed25519 public key: raw, or inside the SSH wire form (string
+/// `ssh-ed25519`, then string key).
+fn ed25519_key(k: &str) -> ApiResult<[u8; 32]> {
+    let blob = key_blob(k)?;
+    if let Ok(raw) = <[u8; 32]>::try_from(blob.as_slice()) {
+        return Ok(raw);
+    }
+    let mut rest = blob.as_slice();
+    let mut string = || -> ApiResult<&[u8]> {
+        let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(bad_key)?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| bad_key())?;
+        let (s, tail) = tail.split_at_checked(len).ok_or_else(bad_key)?;
+        rest = tail;
+        Ok(s)
+    };
+    if string()? != b"ssh-ed25519" {
+        return Err(bad_key());
+    }
+    <[u8; 32]>::try_from(string()?).map_err(|_| bad_key())
+}
+
+/// What an enrolling agent signs to prove it holds the private half of its public key.
+#[must_use]
+pub fn possession_message(pairing_id: Uuid) -> String {
+    format!("clawvault-enrollment:v1:{pairing_id}")
+}
+
+/// Checks a base64 (standard or URL-safe) Ed25519 signature of [`possession_message`].
+fn proves_possession(public_key: &str, pairing_id: Uuid, signature: Option<&str>) -> bool {
+    let Some(signature) = signature.map(str::trim) else { return false };
+    let Ok(key) = ed25519_key(public_key) else { return false };
+    let Some(sig) =
+        STANDARD.decode(signature).ok().or_else(|| URL_SAFE_NO_PAD.decode(signature.trim_end_matches('=')).ok())
+    else {
+        return false;
+    };
+    aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, key)
+        .verify(possession_message(pairing_id).as_bytes(), &sig)
+        .is_ok()
 }
 
 /// Records a request. The answer is the same for everyone.
@@ -113,7 +164,13 @@ pub async fn request(
 ///
 /// # Errors
 /// 404 for an unknown pairing id or a wrong token (indistinguishable), 429.
-pub async fn poll(state: &AppState, op: &mut Op<'_>, id: Uuid, token: &str) -> ApiResult<Polled> {
+pub async fn poll(
+    state: &AppState,
+    op: &mut Op<'_>,
+    id: Uuid,
+    token: &str,
+    signature: Option<&str>,
+) -> ApiResult<Polled> {
     op.resource(id.to_string());
     let unknown = || ApiError::NotFound("unknown pairing id or poll token".into());
     let record = state.store.enrollment(id).await?.ok_or_else(unknown)?;
@@ -127,6 +184,19 @@ pub async fn poll(state: &AppState, op: &mut Op<'_>, id: Uuid, token: &str) -> A
         EnrollmentStatus::Pending => Polled { status: "pending", agent_id: None, api_key: None },
         EnrollmentStatus::Denied => Polled { status: "denied", agent_id: None, api_key: None },
         EnrollmentStatus::Approved => {
+            // Whoever enrolled with a public key collects the agent's key only by proving they
+            // hold its private half: anyone can send someone else's public key, and show its
+            // fingerprint to the person approving. A failed proof leaves the key in place.
+            if let Some(public_key) = &record.public_key
+                && record.sealed_key.is_some()
+                && !proves_possession(public_key, id, signature)
+            {
+                return Err(ApiError::Unauthorized(format!(
+                    "this enrolment was requested with a public key: sign `{}` with its private key and send the \
+                     signature (base64) as the X-Enrollment-Signature header or ?signature=",
+                    possession_message(id)
+                )));
+            }
             let api_key = match state.store.take_enrollment_key(id).await? {
                 Some(sealed) => {
                     let plain = open(&state.enrollment_seal, &sealed, id.as_bytes(), "enrolment")

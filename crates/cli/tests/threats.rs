@@ -714,3 +714,82 @@ fn an_enrolment_key_goes_only_to_whoever_holds_the_private_key() {
         .unwrap();
     assert_problem(r, 400, "must be an Ed25519 key");
 }
+
+/// Every byte the server keeps: the data directory's files, and on PostgreSQL a dump.
+fn stored_bytes(data: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(data)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            (path.display().to_string(), std::fs::read(&path).unwrap_or_default())
+        })
+        .collect();
+    if let Some(url) = common::database_of(data) {
+        let dump = std::process::Command::new("pg_dump").arg(&url).output().unwrap();
+        assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+        out.push(("pg_dump".into(), dump.stdout));
+    }
+    out
+}
+
+/// The share id in every form a store could keep it: text, and the 16 bytes.
+fn holds_id(bytes: &[u8], id: &uuid::Uuid) -> bool {
+    let text = id.to_string();
+    let simple = id.simple().to_string();
+    [text.as_bytes(), simple.as_bytes(), id.as_bytes().as_slice()]
+        .iter()
+        .any(|n| bytes.windows(n.len()).any(|w| w == *n))
+}
+
+/// Part A 17: on a data directory that already existed with mode 0755, the database and its
+/// WAL were 0644; another local user copied them, read share ids (stored in the clear) and
+/// opened a share with no credentials.
+#[test]
+fn the_database_is_private_and_holds_no_usable_share_id() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut s = TestServer::start_at(&data, &common::Options::default());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "an open data directory is made private");
+    let admin = s.admin_token();
+    let secret = s.put_secret(&admin, "default", "linked/key", "linked-value");
+    let sid = secret["id"].as_str().unwrap().to_owned();
+    let id: uuid::Uuid = link(&s, &admin, &sid).parse().unwrap();
+    assert_eq!(open(&s, &id.to_string()).status(), 200);
+    if common::database_of(&data).is_none() {
+        for f in ["clawvault.sqlite", "clawvault.sqlite-wal", "clawvault.sqlite-shm"] {
+            let path = data.join(f);
+            if path.exists() {
+                assert_eq!(mode(&path), 0o600, "{f}");
+            }
+        }
+    }
+    // The owner and admins still list it by its id; the audit trail names only its row.
+    let listed: Value = s.get(&admin, "/v1/shares/outbound").send().unwrap().json().unwrap();
+    assert_eq!(listed["shares"][0]["id"], id.to_string());
+    let audit = s.get(&admin, "/v1/audit/events?limit=1000").send().unwrap().text().unwrap();
+    assert!(!audit.contains(&id.to_string()), "the audit trail holds the share id");
+    assert!(s.stop().success());
+    for (file, bytes) in stored_bytes(&data) {
+        assert!(!holds_id(&bytes, &id), "{file} holds the share id");
+    }
+
+    // A share written before ids were hashed (its id in the clear) is moved at start.
+    let legacy = uuid::Uuid::new_v4();
+    let rewrite = match common::database_of(&data) {
+        Some(_) => format!("UPDATE shares SET id = '{legacy}', sealed_id = NULL"),
+        None => format!("UPDATE shares SET id = X'{}', sealed_id = NULL", legacy.simple()),
+    };
+    tamper(&data, &[&rewrite]);
+    let mut s = TestServer::start_at(&data, &common::Options::default());
+    assert_eq!(open(&s, &legacy.to_string()).status(), 200, "an older share keeps working");
+    assert!(s.stop().success());
+    for (file, bytes) in stored_bytes(&data) {
+        if !file.ends_with("-wal") {
+            assert!(!holds_id(&bytes, &legacy), "{file} still holds the older share's id");
+        }
+    }
+}

@@ -26,6 +26,10 @@ pub enum Purpose {
     ApiKeyHash,
     /// XChaCha20-Poly1305 key holding an approved agent's key until its one delivery.
     EnrollmentKeySeal,
+    /// HMAC-SHA256 key turning a share's id (a capability) into the id of its row.
+    ShareIdHash,
+    /// XChaCha20-Poly1305 key holding a share's id for listing it to its creator.
+    ShareIdSeal,
 }
 
 impl Purpose {
@@ -34,6 +38,8 @@ impl Purpose {
             Self::AuditChain => b"clawvault/audit-chain/v1",
             Self::ApiKeyHash => b"clawvault/api-key-hash/v1",
             Self::EnrollmentKeySeal => b"clawvault/enrollment-key-seal/v1",
+            Self::ShareIdHash => b"clawvault/share-id-hash/v1",
+            Self::ShareIdSeal => b"clawvault/share-id-seal/v1",
         }
     }
 }

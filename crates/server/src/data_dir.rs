@@ -26,10 +26,13 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    /// Opens `path`, creating it (mode 0700) if it does not exist.
+    /// Opens `path`, creating it (mode 0700) if it does not exist. An existing directory that
+    /// group or others may enter is tightened to 0700 (other local users could otherwise copy
+    /// the database), with a warning; one this process cannot tighten is refused.
     ///
     /// # Errors
-    /// [`ServerError::DataDir`] when it cannot be created or is not a directory.
+    /// [`ServerError::DataDir`] when it cannot be created, is not a directory, or stays open to
+    /// others.
     pub fn open_or_create(path: &Path) -> Result<Self, ServerError> {
         if !path.exists() {
             fs::DirBuilder::new()
@@ -40,7 +43,53 @@ impl DataDir {
         } else if !path.is_dir() {
             return Err(ServerError::DataDir(format!("{} exists and is not a directory", path.display())));
         }
-        Ok(Self { root: path.to_path_buf() })
+        let dir = Self { root: path.to_path_buf() };
+        dir.keep_private(path, 0o700)?;
+        Ok(dir)
+    }
+
+    /// Makes `path` accessible by its owner only (`mode`), warning when it was not.
+    fn keep_private(&self, path: &Path, mode: u32) -> Result<(), ServerError> {
+        let meta =
+            fs::metadata(path).map_err(|e| ServerError::DataDir(format!("cannot stat {}: {e}", path.display())))?;
+        let was = meta.permissions().mode() & 0o777;
+        if was & 0o077 == 0 {
+            return Ok(());
+        }
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| {
+            ServerError::DataDir(format!(
+                "{} is accessible by other users (mode {was:03o}) and cannot be made private ({e}): run `chmod {mode:o} {}` as its owner",
+                path.display(),
+                path.display()
+            ))
+        })?;
+        tracing::warn!(path = %path.display(), was = %format!("{was:03o}"), now = %format!("{mode:03o}"), "was accessible by other users: made private");
+        Ok(())
+    }
+
+    /// Creates the database file readable by the owner only before SQLite does (SQLite gives
+    /// its WAL and shared-memory files the database file's mode), and makes existing database
+    /// files private.
+    ///
+    /// # Errors
+    /// [`ServerError::DataDir`].
+    pub fn secure_database(&self) -> Result<(), ServerError> {
+        let db = self.database();
+        if !db.exists() {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&db)
+                .map_err(|e| ServerError::DataDir(format!("cannot create {}: {e}", db.display())))?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", db.display()));
+            if file.exists() {
+                self.keep_private(&file, 0o600)?;
+            }
+        }
+        Ok(())
     }
 
     /// Opens an existing data directory without creating anything.

@@ -24,6 +24,7 @@ pub mod ratelimit;
 mod read_cache;
 mod secret_cache;
 pub mod service;
+mod share_ids;
 pub(crate) mod signing;
 mod state;
 mod tls;
@@ -152,6 +153,7 @@ impl Backend {
     async fn open(config: &Config, data_dir: &DataDir) -> Result<Self, ServerError> {
         Ok(match &config.storage {
             Storage::Sqlite => {
+                data_dir.secure_database()?;
                 Self::Sqlite(Arc::new(SqliteStore::open(&data_dir.database(), OpenMode::ReadWrite).await?))
             }
             Storage::Postgres { url, max_connections } => {
@@ -238,13 +240,19 @@ impl Server {
             None => Bound::Plain(tcp),
         };
 
-        let keys = state::DerivedKeys { chain_key, api_key_hash, enrollment_seal };
+        let share_id_seal = DataKey::from_slice(master.derive(Purpose::ShareIdSeal).expose())
+            .map_err(|e| ServerError::RootKey(e.to_string()))?;
+        let share_ids = share_ids::ShareIds::new(master.derive(Purpose::ShareIdHash), share_id_seal);
+        let keys = state::DerivedKeys { chain_key, api_key_hash, enrollment_seal, share_ids };
         let state = AppState::new(store, root, keys, tokens, config, follower);
         follow::spawn(&state);
         unauthenticated::spawn(&state);
         let new_admin_key = service::keys::bootstrap_admin(&state)
             .await
             .map_err(|e| ServerError::DataDir(format!("creating the first admin: {e}")))?;
+        service::shares::rekey_unhashed(&state)
+            .await
+            .map_err(|e| ServerError::DataDir(format!("hashing the ids of older shares: {e}")))?;
         if let Some(key) = &new_admin_key {
             data_dir::write_private(&data_dir.admin_key_file(), format!("{}\n", key.expose()).as_bytes())?;
         }

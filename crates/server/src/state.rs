@@ -19,6 +19,7 @@ use crate::passphrases::Passphrases;
 use crate::read_cache::ReadCache;
 use crate::secret_cache::SecretCache;
 use crate::service::access::AccessCache;
+use crate::share_ids::ShareIds;
 
 /// Opened vaults kept before the cache is emptied.
 const VAULT_CACHE_LIMIT: usize = 10_000;
@@ -52,6 +53,8 @@ pub struct Inner {
     pub api_key_hash: SubKey,
     /// Key sealing approved agents' keys until delivery.
     pub enrollment_seal: DataKey,
+    /// Keys that keep share ids (capabilities) out of the database.
+    pub share_ids: ShareIds,
     /// Access tokens.
     pub tokens: TokenService,
     /// Configuration.
@@ -95,6 +98,8 @@ pub struct DerivedKeys {
     pub api_key_hash: SubKey,
     /// Key sealing approved agents' keys until delivery.
     pub enrollment_seal: DataKey,
+    /// Keys of share ids.
+    pub share_ids: ShareIds,
 }
 
 impl AppState {
@@ -109,13 +114,14 @@ impl AppState {
         follower: Follower,
     ) -> Self {
         let limits = Limits::new(&config);
-        let DerivedKeys { chain_key, api_key_hash, enrollment_seal } = keys;
+        let DerivedKeys { chain_key, api_key_hash, enrollment_seal, share_ids } = keys;
         Self(Arc::new(Inner {
             store,
             root,
             chain_key,
             api_key_hash,
             enrollment_seal,
+            share_ids,
             tokens,
             config,
             secrets: SecretCache::default(),

@@ -99,8 +99,8 @@ pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatc
     let insert = sql::query(
         "INSERT INTO shares (id, secret_id, vault_id, secret_path, created_by, created_by_type, recipient_type, \
          recipient_id, recipient_email, passphrase_hash, expires_at, max_access_count, access_count, ip_allowlist, \
-         accepted, declined, revoked, created_at, secret_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+         accepted, declined, revoked, created_at, secret_version, sealed_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
     )
     .bind(sh.id)
     .bind(sh.secret_id)
@@ -120,12 +120,34 @@ pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatc
     .bind(sh.declined)
     .bind(sh.revoked)
     .bind(sh.created_at)
-    .bind(sh.secret_version);
+    .bind(sh.secret_version)
+    .bind(sh.sealed_id);
     s.audited(vec![insert], "that share exists", batch, vec![]).await.map(|_| ())
 }
 
 pub(crate) async fn share(s: &PgStore, id: Uuid) -> Result<Option<ShareRecord>> {
     rows::one(s, sql::query("SELECT * FROM shares WHERE id = $1").bind(id), rows::share).await
+}
+
+pub(crate) async fn unhashed_shares(s: &PgStore) -> Result<Vec<Uuid>> {
+    let q = sql::query_scalar::<_, Uuid>("SELECT id FROM shares WHERE sealed_id IS NULL");
+    q.fetch_all(s.pool()).await.map_err(backend)
+}
+
+pub(crate) async fn rekey_share(s: &PgStore, old: Uuid, row: Uuid, sealed_id: Vec<u8>) -> Result<()> {
+    s.write(move |tx| {
+        Box::pin(async move {
+            sql::query("UPDATE shares SET id = $1, sealed_id = $2 WHERE id = $3 AND sealed_id IS NULL")
+                .bind(row)
+                .bind(sealed_id)
+                .bind(old)
+                .execute(&mut *tx)
+                .await
+                .map_err(crate::backend)?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 pub(crate) async fn all_shares(s: &PgStore) -> Result<Vec<ShareRecord>> {

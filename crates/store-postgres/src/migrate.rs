@@ -11,6 +11,7 @@ use crate::backend;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_closed_history_and_shared_versions.sql")),
+    (3, include_str!("migrations/0003_hashed_share_ids.sql")),
 ];
 
 /// `pg_advisory_lock` key of clawvault's migrations ("clawvlt1" as a number).

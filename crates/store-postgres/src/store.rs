@@ -142,6 +142,14 @@ impl Store for PgStore {
         grants::all_shares(self).await
     }
 
+    async fn unhashed_shares(&self) -> Result<Vec<Uuid>> {
+        grants::unhashed_shares(self).await
+    }
+
+    async fn rekey_share(&self, old: Uuid, row: Uuid, sealed_id: Vec<u8>) -> Result<()> {
+        grants::rekey_share(self, old, row, sealed_id).await
+    }
+
     async fn shares_for(&self, recipient: Uuid) -> Result<Vec<ShareRecord>> {
         grants::shares_where(self, "recipient_id", recipient).await
     }

@@ -233,6 +233,7 @@ pub(crate) fn share(row: &Row<'_>) -> Result<ShareRecord> {
         vault_id: get(row, "vault_id")?,
         secret_path: get(row, "secret_path")?,
         secret_version: get(row, "secret_version")?,
+        sealed_id: get(row, "sealed_id")?,
         created_by: get(row, "created_by")?,
         created_by_type: get(row, "created_by_type")?,
         recipient_type: get(row, "recipient_type")?,

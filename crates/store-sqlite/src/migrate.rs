@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_agents_policies_shares.sql")),
     (3, include_str!("migrations/0003_agent_token_generation.sql")),
     (4, include_str!("migrations/0004_closed_history_and_shared_versions.sql")),
+    (5, include_str!("migrations/0005_hashed_share_ids.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

@@ -16,11 +16,12 @@ impl SqliteStore {
             .write(move |c| {
                 execute(
                     c,
-                    "INSERT INTO shares (id, secret_id, vault_id, secret_path, secret_version, created_by, created_by_type, recipient_type, \
+                    "INSERT INTO shares (id, sealed_id, secret_id, vault_id, secret_path, secret_version, created_by, created_by_type, recipient_type, \
                      recipient_id, recipient_email, passphrase_hash, expires_at, max_access_count, access_count, ip_allowlist, \
-                     accepted, declined, revoked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     accepted, declined, revoked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     params![
                         s.id,
+                        s.sealed_id,
                         s.secret_id,
                         s.vault_id,
                         s.secret_path,
@@ -55,6 +56,28 @@ impl SqliteStore {
         self.readers.read(|c| {
             all(c, "SELECT * FROM shares WHERE created_by = ? ORDER BY created_at DESC, id", [creator], convert::share)
         })
+    }
+
+    pub(crate) async fn unhashed_shares_impl(&self) -> Result<Vec<Uuid>> {
+        self.readers.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT id FROM shares WHERE sealed_id IS NULL").map_err(backend)?;
+            let ids = stmt.query_map([], |r| r.get::<_, Uuid>(0)).map_err(backend)?;
+            ids.collect::<rusqlite::Result<Vec<Uuid>>>().map_err(backend)
+        })
+    }
+
+    pub(crate) async fn rekey_share_impl(&self, old: Uuid, row: Uuid, sealed_id: Vec<u8>) -> Result<()> {
+        self.writer()?
+            .write(move |c| {
+                execute(
+                    c,
+                    "UPDATE shares SET id = ?, sealed_id = ? WHERE id = ? AND sealed_id IS NULL",
+                    params![row, sealed_id, old],
+                )
+                .map(|_| ())
+                .map_err(backend)
+            })
+            .await
     }
 
     pub(crate) async fn all_shares_impl(&self) -> Result<Vec<ShareRecord>> {

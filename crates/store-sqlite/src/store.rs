@@ -213,6 +213,14 @@ impl Store for SqliteStore {
         self.all_shares_impl().await
     }
 
+    async fn unhashed_shares(&self) -> Result<Vec<Uuid>> {
+        self.unhashed_shares_impl().await
+    }
+
+    async fn rekey_share(&self, old: Uuid, row: Uuid, sealed_id: Vec<u8>) -> Result<()> {
+        self.rekey_share_impl(old, row, sealed_id).await
+    }
+
     async fn shares_for(&self, recipient: Uuid) -> Result<Vec<ShareRecord>> {
         self.shares_for_impl(recipient).await
     }

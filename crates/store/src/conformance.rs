@@ -523,6 +523,7 @@ async fn shares(s: &impl Store) {
     let recipient = Uuid::new_v4();
     let share = ShareRecord {
         id: Uuid::new_v4(),
+        sealed_id: Some(vec![1, 2, 3]),
         secret_id: sid,
         vault_id: v.id,
         secret_path: "a/b".into(),
@@ -559,6 +560,17 @@ async fn shares(s: &impl Store) {
     let open = ShareRecord { id: Uuid::new_v4(), max_access_count: None, ..share.clone() };
     s.create_share(&open, AuditBatch::new(&k, &[])).await.unwrap();
     assert_eq!(s.consume_share(open.id, None).await.unwrap(), Some(1), "unlimited shares count too");
+
+    // A row written before share ids were hashed is found, and moved once.
+    let legacy = ShareRecord { id: Uuid::new_v4(), sealed_id: None, ..share.clone() };
+    s.create_share(&legacy, AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.unhashed_shares().await.unwrap(), vec![legacy.id]);
+    let row = Uuid::new_v4();
+    s.rekey_share(legacy.id, row, vec![9; 40]).await.unwrap();
+    s.rekey_share(legacy.id, Uuid::new_v4(), vec![8; 40]).await.unwrap();
+    assert!(s.share(legacy.id).await.unwrap().is_none());
+    assert_eq!(s.share(row).await.unwrap().unwrap().sealed_id, Some(vec![9; 40]), "moved once");
+    assert!(s.unhashed_shares().await.unwrap().is_empty());
 }
 
 async fn enrollments(s: &impl Store) {

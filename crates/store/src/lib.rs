@@ -161,6 +161,14 @@ pub trait Store: Send + Sync + 'static {
     /// Accepts, declines or revokes a share; false if there was none.
     async fn change_share(&self, id: Uuid, change: ShareChange, audit: AuditBatch<'_>) -> Result<bool>;
 
+    /// Ids of rows written before share ids were hashed (`sealed_id` is `None`): their id is
+    /// still the share's own.
+    async fn unhashed_shares(&self) -> Result<Vec<Uuid>>;
+
+    /// Moves a share written before ids were hashed to its hashed row id with its sealed id;
+    /// does nothing when another server did it first.
+    async fn rekey_share(&self, old: Uuid, row: Uuid, sealed_id: Vec<u8>) -> Result<()>;
+
     /// Counts one opening of a share with a limit; `None` when the limit was reached.
     async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>>;
 

@@ -318,8 +318,11 @@ pub struct PolicyRecord {
 /// A share of one secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShareRecord {
-    /// Id.
+    /// The row's id: a keyed hash of the share's id, which is a capability and never stored.
     pub id: Uuid,
+    /// The share's id, sealed for listing it to its creator (`None` in rows written before ids
+    /// were hashed, until the server re-keys them at start).
+    pub sealed_id: Option<Vec<u8>>,
     /// The secret.
     pub secret_id: Uuid,
     /// Its vault.

@@ -56,10 +56,35 @@ pub struct Opened {
     pub value: SecretValue,
 }
 
-fn unknown(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!(
-        "no share {id} for you: it does not exist, was revoked, or is addressed to someone else"
-    ))
+// No message here names the share's id: it is a capability, and refusals are audited.
+fn unknown() -> ApiError {
+    ApiError::NotFound(
+        "no share with that id for you: it does not exist, was revoked, or is addressed to someone else".into(),
+    )
+}
+
+/// `share` as callers know it: its row id replaced by the share's id.
+fn as_known(state: &AppState, mut share: ShareRecord) -> ApiResult<ShareRecord> {
+    if let Some(sealed) = &share.sealed_id {
+        share.id = state.share_ids.open(sealed, share.id)?;
+    }
+    Ok(share)
+}
+
+fn all_known(state: &AppState, shares: Vec<ShareRecord>) -> ApiResult<Vec<ShareRecord>> {
+    shares.into_iter().map(|s| as_known(state, s)).collect()
+}
+
+/// Moves shares written before ids were hashed to their hashed rows (at start).
+///
+/// # Errors
+/// Storage failures.
+pub async fn rekey_unhashed(state: &AppState) -> ApiResult<()> {
+    for id in state.store.unhashed_shares().await? {
+        let row = state.share_ids.row(id);
+        state.store.rekey_share(id, row, state.share_ids.seal(id, row)?).await?;
+    }
+    Ok(())
 }
 
 /// Creates a share of a secret the caller may share.
@@ -151,8 +176,11 @@ pub async fn create(
         None => None,
         Some(p) => Some(state.passphrases.hash(p).await?),
     };
+    let id = Uuid::new_v4();
+    let row = state.share_ids.row(id);
     let share = ShareRecord {
-        id: Uuid::new_v4(),
+        id: row,
+        sealed_id: Some(state.share_ids.seal(id, row)?),
         secret_id,
         vault_id: vault.record.id,
         secret_path: secret.path.clone(),
@@ -181,7 +209,7 @@ pub async fn create(
     }
     let event = op.event(Outcome::Success);
     state.store.create_share(&share, AuditBatch::new(&state.chain_key, &[event])).await?;
-    Ok(share)
+    Ok(ShareRecord { id, ..share })
 }
 
 /// Opens a share: checks, counts one access, and reveals the shared version's value.
@@ -197,29 +225,32 @@ pub async fn open(
     ip: Option<IpAddr>,
     passphrase: Option<SecretValue>,
 ) -> ApiResult<Opened> {
-    op.resource(id.to_string());
+    let row = state.share_ids.row(id);
+    op.resource(row.to_string());
     if let Some(c) = caller {
         access::require_scope(c, Scope::SharesRead)?;
     }
-    state.limits.before_share_open(ip, &id.to_string())?;
-    let share = state.store.share(id).await?.filter(|s| !s.revoked).ok_or_else(|| unknown(id))?;
+    state.limits.before_share_open(ip, &row.to_string())?;
+    let share = state.store.share(row).await?.filter(|s| !s.revoked).ok_or_else(unknown)?;
     op.vault(share.vault_id);
     if let Some(recipient) = share.recipient_id {
         if caller.is_none_or(|c| c.principal.id() != recipient) {
-            return Err(unknown(id));
+            return Err(unknown());
         }
         if !share.accepted {
-            return Err(ApiError::Forbidden(format!("accept the share first: POST /v1/shares/{id}/accept")));
+            return Err(ApiError::Forbidden(
+                "accept the share first: POST /v1/shares/<share id>/accept (or `clawvault share accept`)".into(),
+            ));
         }
     }
     if share.expires_at <= OffsetDateTime::now_utc() {
-        return Err(ApiError::Gone(format!("share {id} expired at {}", rfc3339(share.expires_at))));
+        return Err(ApiError::Gone(format!("this share expired at {}", rfc3339(share.expires_at))));
     }
     if !share.ip_allowlist.is_empty() {
         let allowed = ip
             .is_some_and(|ip| share.ip_allowlist.iter().filter_map(|c| c.parse::<Cidr>().ok()).any(|c| c.contains(ip)));
         if !allowed {
-            return Err(ApiError::Forbidden(format!("share {id} may not be opened from this address")));
+            return Err(ApiError::Forbidden("this share may not be opened from this address".into()));
         }
     }
     if let Some(hash) = share.passphrase_hash.clone() {
@@ -229,7 +260,7 @@ pub async fn open(
             )
         })?;
         let ok = state.passphrases.verify(given, hash).await?;
-        state.limits.after_share_passphrase(&id.to_string(), ok);
+        state.limits.after_share_passphrase(&row.to_string(), ok);
         if !ok {
             return Err(ApiError::Forbidden("wrong passphrase".into()));
         }
@@ -239,11 +270,12 @@ pub async fn open(
         .await?
         .ok_or_else(|| ApiError::Gone("the shared secret no longer exists".into()))?;
     let path = SecretPath::parse(&share.secret_path)
-        .map_err(|e| ApiError::Integrity(format!("share {id} names a stored path that does not parse: {e}")))?;
+        .map_err(|e| ApiError::Integrity(format!("share row {row} names a stored path that does not parse: {e}")))?;
     let withdrawn = || {
-        ApiError::Gone(format!(
-            "share {id} is no longer valid: whoever made it was removed, deactivated, or may no longer read the secret; ask for a new share"
-        ))
+        ApiError::Gone(
+            "this share is no longer valid: whoever made it was removed, deactivated, or may no longer read the secret; ask for a new share"
+                .into(),
+        )
     };
     let kind = PrincipalKind::parse(&share.created_by_type).ok_or_else(withdrawn)?;
     let creator = access::standing(state, kind, share.created_by, ip).await?.ok_or_else(withdrawn)?;
@@ -257,14 +289,14 @@ pub async fn open(
     // The secret's own limits hold through a share too: deleted, disabled or expired versions
     // stay closed, and a share does not read past the version's read limit.
     secrets::ensure_readable(&secret, &record.meta, &path)?;
-    let count = state.store.consume_share(id, share.max_access_count).await?.ok_or_else(|| {
-        ApiError::Gone(format!("share {id} has been opened its {} allowed times", share.max_access_count.unwrap_or(0)))
+    let count = state.store.consume_share(row, share.max_access_count).await?.ok_or_else(|| {
+        ApiError::Gone(format!("this share has been opened its {} allowed times", share.max_access_count.unwrap_or(0)))
     })?;
     op.detail("access_count", count);
     let meta = secrets::count_read(state, op, &secret, &record.meta, &path).await?;
     let value = open_version(&vault.key, secrets::binding(&vault, secret.id, meta.version), &record.ciphertext)
         .map_err(|e| ApiError::Integrity(format!("the shared secret cannot be decrypted: {e}")))?;
-    Ok(Opened { share: ShareRecord { access_count: count, ..share }, meta, value })
+    Ok(Opened { share: ShareRecord { id, access_count: count, ..share }, meta, value })
 }
 
 /// Shares the caller created, newest first.
@@ -273,7 +305,7 @@ pub async fn open(
 /// Storage failures.
 pub async fn outbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord>> {
     access::require_scope(caller, Scope::SharesRead)?;
-    Ok(state.store.shares_by(caller.principal.id()).await?)
+    all_known(state, state.store.shares_by(caller.principal.id()).await?)
 }
 
 /// Every share, newest first (admins: to find and revoke what others handed out).
@@ -283,7 +315,7 @@ pub async fn outbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareR
 pub async fn all(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord>> {
     access::require_scope(caller, Scope::SharesRead)?;
     access::require_admin(caller, "list every share")?;
-    Ok(state.store.all_shares().await?)
+    all_known(state, state.store.all_shares().await?)
 }
 
 /// Shares addressed to the caller, newest first (revoked ones left out).
@@ -292,7 +324,8 @@ pub async fn all(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord
 /// Storage failures.
 pub async fn inbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord>> {
     access::require_scope(caller, Scope::SharesRead)?;
-    Ok(state.store.shares_for(caller.principal.id()).await?.into_iter().filter(|s| !s.revoked).collect())
+    let live = state.store.shares_for(caller.principal.id()).await?.into_iter().filter(|s| !s.revoked).collect();
+    all_known(state, live)
 }
 
 /// Accepts or declines a share addressed to the caller.
@@ -301,17 +334,18 @@ pub async fn inbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRe
 /// 404.
 pub async fn respond(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid, accept: bool) -> ApiResult<()> {
     access::require_scope(caller, Scope::SharesWrite)?;
-    op.resource(id.to_string());
+    let row = state.share_ids.row(id);
+    op.resource(row.to_string());
     let share = state
         .store
-        .share(id)
+        .share(row)
         .await?
         .filter(|s| !s.revoked && s.recipient_id == Some(caller.principal.id()))
-        .ok_or_else(|| unknown(id))?;
+        .ok_or_else(unknown)?;
     op.vault(share.vault_id);
     let change = if accept { ShareChange::Accept } else { ShareChange::Decline };
     let event = op.event(Outcome::Success);
-    state.store.change_share(id, change, AuditBatch::new(&state.chain_key, &[event])).await?;
+    state.store.change_share(row, change, AuditBatch::new(&state.chain_key, &[event])).await?;
     Ok(())
 }
 
@@ -321,11 +355,12 @@ pub async fn respond(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uui
 /// 404.
 pub async fn revoke(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<()> {
     access::require_scope(caller, Scope::SharesWrite)?;
-    op.resource(id.to_string());
+    let row = state.share_ids.row(id);
+    op.resource(row.to_string());
     let mine = |s: &ShareRecord| s.created_by == caller.principal.id() || caller.principal.is_admin();
-    let share = state.store.share(id).await?.filter(|s| !s.revoked && mine(s)).ok_or_else(|| unknown(id))?;
+    let share = state.store.share(row).await?.filter(|s| !s.revoked && mine(s)).ok_or_else(unknown)?;
     op.vault(share.vault_id);
     let event = op.event(Outcome::Success);
-    state.store.change_share(id, ShareChange::Revoke, AuditBatch::new(&state.chain_key, &[event])).await?;
+    state.store.change_share(row, ShareChange::Revoke, AuditBatch::new(&state.chain_key, &[event])).await?;
     Ok(())
 }

@@ -793,3 +793,82 @@ fn the_database_is_private_and_holds_no_usable_share_id() {
         }
     }
 }
+
+/// Part A 18: any byte reset the idle timer, so 50 connections trickling one header byte
+/// every 11 s stayed open; on a server limited to 256 open files, 300 of them made
+/// `/v1/health` time out.
+#[test]
+fn trickling_and_piling_connections_cannot_starve_the_server() {
+    use std::io::{Read, Write};
+    let s = TestServer::start_with_config(
+        "idle_timeout_seconds = 5\nheader_timeout_seconds = 2\nbody_timeout_seconds = 2\nmax_connections = 120\nmax_connections_per_address = 40\n",
+    );
+    let addr = s.base.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let closed_within = |mut conn: std::net::TcpStream, limit: u64| -> String {
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(limit))).unwrap();
+        let mut got = Vec::new();
+        match conn.read_to_end(&mut got) {
+            Ok(_) => String::from_utf8_lossy(&got).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => String::from_utf8_lossy(&got).into_owned(),
+            Err(e) => panic!("the server kept a trickling connection open for {limit} s: {e}"),
+        }
+    };
+
+    // Headers trickled a byte a second (inside the idle period): closed at the header deadline.
+    let mut trickler = std::net::TcpStream::connect(&addr).unwrap();
+    trickler.write_all(b"GET /v1/health HTTP/1.1\r\n").unwrap();
+    let keep = trickler.try_clone().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let mut keep = keep;
+        for _ in 0..30 {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            if keep.write_all(b"X").is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    closed_within(trickler, 20);
+    assert!(feeder.join().unwrap(), "the server stopped taking the trickle");
+
+    // A body trickled a byte a second: 408 at the body deadline.
+    let mut slow_body = std::net::TcpStream::connect(&addr).unwrap();
+    let admin = s.admin_token();
+    slow_body
+        .write_all(
+            format!("PUT /v1/vaults/default/secrets/slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nContent-Length: 100\r\n\r\n{{")
+                .as_bytes(),
+        )
+        .unwrap();
+    let keep = slow_body.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut keep = keep;
+        for _ in 0..30 {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            if keep.write_all(b" ").is_err() {
+                return;
+            }
+        }
+    });
+    let answer = closed_within(slow_body, 20);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // 300 connections from one address: only 40 are held; others still get in.
+    let piled: Vec<std::net::TcpStream> = (0..300).filter_map(|_| std::net::TcpStream::connect(&addr).ok()).collect();
+    let elsewhere = reqwest::blocking::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let r = elsewhere.get(s.url("/v1/health")).send().unwrap();
+    assert_eq!(r.status(), 200, "a client from another address is served");
+    let mut refused = 0;
+    for mut c in piled {
+        c.set_read_timeout(Some(std::time::Duration::from_millis(500))).unwrap();
+        let mut buf = [0u8; 1];
+        if matches!(c.read(&mut buf), Ok(0)) || c.write_all(b"GET /v1/health HTTP/1.1\r\n\r\n").is_err() {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 250, "only {refused} of 300 connections from one address were refused");
+}

@@ -93,6 +93,26 @@ pub struct Config {
     pub idle_timeout_seconds: u64,
     /// Longest lifetime a share may be given, in seconds (default 30 days).
     pub share_max_lifetime_seconds: u64,
+    /// Seconds a connection's request headers may take to arrive, however they trickle.
+    pub header_timeout_seconds: u64,
+    /// Seconds a request body may take to arrive.
+    pub body_timeout_seconds: u64,
+    /// Connections open at once, in all (by default kept below the open-file limit).
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_address: usize,
+}
+
+/// Default connections open at once, before the open-file limit is taken into account.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Descriptors kept back from connections: the database, log, listener, TLS files.
+const RESERVED_DESCRIPTORS: usize = 64;
+
+/// The soft limit on open files of this process, where the system tells it.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// Default longest share lifetime: 30 days.
@@ -121,6 +141,10 @@ pub struct FileConfig {
     lockout_failures: Option<u32>,
     idle_timeout_seconds: Option<u64>,
     share_max_lifetime_seconds: Option<u64>,
+    header_timeout_seconds: Option<u64>,
+    body_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -274,6 +298,32 @@ impl Config {
                 "share_max_lifetime_seconds {share_max_lifetime_seconds} is out of range: use 60 to 31622400 (366 days)"
             ));
         }
+        let header_timeout_seconds = file.header_timeout_seconds.unwrap_or(10);
+        let body_timeout_seconds = file.body_timeout_seconds.unwrap_or(30);
+        for (name, value) in
+            [("header_timeout_seconds", header_timeout_seconds), ("body_timeout_seconds", body_timeout_seconds)]
+        {
+            if !(1..=3600).contains(&value) {
+                problems.push(format!("{name} {value} is out of range: use 1 to 3600"));
+            }
+        }
+        // Connections beyond the open-file limit would starve the database of descriptors.
+        let fitting =
+            open_file_limit().map_or(DEFAULT_MAX_CONNECTIONS, |n| n.saturating_sub(RESERVED_DESCRIPTORS).max(1));
+        let max_connections = match file.max_connections {
+            Some(n) if n > fitting => {
+                problems.push(format!(
+                    "max_connections {n} is more than this process may open ({fitting} with the open-file limit); raise the limit (ulimit -n) or lower max_connections"
+                ));
+                n
+            }
+            Some(n) => n,
+            None => DEFAULT_MAX_CONNECTIONS.min(fitting),
+        };
+        let max_connections_per_address = file.max_connections_per_address.unwrap_or(256).min(max_connections);
+        if max_connections == 0 || max_connections_per_address == 0 {
+            problems.push("max_connections and max_connections_per_address must be at least 1".to_owned());
+        }
 
         if problems.is_empty() {
             Ok(Self {
@@ -290,6 +340,10 @@ impl Config {
                 lockout_failures,
                 idle_timeout_seconds,
                 share_max_lifetime_seconds,
+                header_timeout_seconds,
+                body_timeout_seconds,
+                max_connections,
+                max_connections_per_address,
             })
         } else {
             Err(ConfigError { problems })

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// 410: existed, but can no longer be read (expired, exhausted, disabled, deleted).
     #[error("{0}")]
     Gone(String),
+    /// 408: the request did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 405: the path exists, the method does not.
     #[error("this method is not supported on this path: see /v1/openapi.json")]
     MethodNotAllowed,
@@ -76,6 +79,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

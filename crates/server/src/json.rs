@@ -7,6 +7,10 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::serve::BodyDeadline;
+
+/// A body's deadline where the connection loop gave none (in-process tests).
+const DEFAULT_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `Json<T>` with clawvault's error handling. Content-Type is not required (the `bao` CLI and
 /// curl users often omit it); an empty body is read as `{}` so optional bodies may be left out.
@@ -21,7 +25,12 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        // However slowly it trickles, a body arrives within its deadline or is refused.
+        let deadline = req.extensions().get::<BodyDeadline>().map_or(DEFAULT_BODY_DEADLINE, |d| d.0);
+        let read = tokio::time::timeout(deadline, Bytes::from_request(req, state)).await.map_err(|_| {
+            ApiError::RequestTimeout(format!("the request body did not arrive within {} s", deadline.as_secs()))
+        })?;
+        let bytes = read.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge(crate::config::MAX_BODY_BYTES)
             } else {

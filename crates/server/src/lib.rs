@@ -23,6 +23,7 @@ mod passphrases;
 pub mod ratelimit;
 mod read_cache;
 mod secret_cache;
+mod serve;
 pub mod service;
 mod share_ids;
 pub(crate) mod signing;
@@ -53,7 +54,7 @@ pub use state::AppState;
 
 use crate::auth::TokenService;
 use crate::idle::IdleListener;
-use crate::tls::{PeerAddr, TlsListener};
+use crate::tls::TlsListener;
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -292,19 +293,15 @@ impl Server {
         let Self { state, store, listener, .. } = self;
         let router = app(state.clone());
         let idle = std::time::Duration::from_secs(state.config.idle_timeout_seconds);
+        let limits = serve::ConnectionLimits {
+            total: state.config.max_connections,
+            per_address: state.config.max_connections_per_address,
+            header_timeout: std::time::Duration::from_secs(state.config.header_timeout_seconds),
+            body_timeout: std::time::Duration::from_secs(state.config.body_timeout_seconds),
+        };
         let served = match listener {
-            Bound::Plain(tcp) => {
-                let tcp = IdleListener::new(tcp, idle);
-                axum::serve(tcp, router.into_make_service_with_connect_info::<PeerAddr>())
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-            Bound::Tls(tls) => {
-                let tls = IdleListener::new(tls, idle);
-                axum::serve(tls, router.into_make_service_with_connect_info::<PeerAddr>())
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
+            Bound::Plain(tcp) => serve::serve(IdleListener::new(tcp, idle), router, limits, shutdown).await,
+            Bound::Tls(tls) => serve::serve(IdleListener::new(tls, idle), router, limits, shutdown).await,
         };
         // Failures counted in windows still open are written before the database closes.
         unauthenticated::write_summaries(&state, true).await;

@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -17,34 +16,12 @@ use tokio_rustls::server::TlsStream;
 
 use crate::ServerError;
 use crate::config::TlsFiles;
-use crate::idle::IdleListener;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The remote address of a connection, for plain and TLS listeners alike.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, TcpListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl<L: Listener<Addr = SocketAddr>> Connected<IncomingStream<'_, IdleListener<L>>> for PeerAddr
-where
-    L::Io: Unpin,
-{
-    fn connect_info(stream: IncomingStream<'_, IdleListener<L>>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
 
 /// Builds the rustls configuration from PEM files.
 ///

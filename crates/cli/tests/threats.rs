@@ -872,3 +872,65 @@ fn trickling_and_piling_connections_cannot_starve_the_server() {
     }
     assert!(refused >= 250, "only {refused} of 300 connections from one address were refused");
 }
+
+/// API keys as bearer credentials (1Claw documents them): accepted on any endpoint, revoked
+/// on the next request when the key is deleted or its agent deactivated, and audited with the
+/// method.
+#[test]
+fn api_keys_work_as_bearer_credentials_and_are_revoked_at_once() {
+    let s = TestServer::start();
+    let admin_key = s.admin_key.clone();
+    s.put_secret(&admin_key, "default", "direct/key", "direct-value");
+    let read: Value = s.get(&admin_key, "/v1/vaults/default/secrets/direct/key").send().unwrap().json().unwrap();
+    assert_eq!(read["value"], "direct-value");
+
+    let r = s.post(&admin_key, "/v1/auth/api-keys").json(&json!({ "name": "temp" })).send().unwrap();
+    let created: Value = r.json().unwrap();
+    let temp = created["api_key"].as_str().unwrap().to_owned();
+    let temp_id = created["key"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.get(&temp, "/v1/vaults").send().unwrap().status(), 200);
+    assert_eq!(s.delete(&temp, &format!("/v1/auth/api-keys/{temp_id}")).send().unwrap().status(), 204);
+    assert_eq!(s.get(&temp, "/v1/vaults").send().unwrap().status(), 401, "a deleted key is refused at once");
+
+    let (agent, key) = s.new_agent(&admin_key, json!({ "name": "direct-bot" }));
+    s.grant(&admin_key, "default", ("agent", &agent), "direct/**", &["read"], json!({}));
+    assert_eq!(s.get(&key, "/v1/vaults/default/secrets/direct/key").send().unwrap().status(), 200);
+    let r = s
+        .http
+        .patch(s.url(&format!("/v1/agents/{agent}")))
+        .bearer_auth(&admin_key)
+        .json(&json!({ "is_active": false }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        s.get(&key, "/v1/vaults/default/secrets/direct/key").send().unwrap().status(),
+        401,
+        "deactivated at once"
+    );
+    let r = s
+        .http
+        .patch(s.url(&format!("/v1/agents/{agent}")))
+        .bearer_auth(&admin_key)
+        .json(&json!({ "is_active": true }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(s.get(&key, "/v1/vaults/default/secrets/direct/key").send().unwrap().status(), 200, "and back");
+    assert_problem(
+        s.get(&format!("{}x", &key[..key.len() - 1]), "/v1/vaults").send().unwrap(),
+        401,
+        "invalid agent key",
+    );
+    assert_problem(s.delete(&key, "/v1/auth/token").send().unwrap(), 400, "made with an API key");
+
+    let events: Value = s
+        .get(&admin_key, &format!("/v1/audit/events?action=secret.read&actor_id={agent}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(events["events"].as_array().unwrap().iter().all(|e| e["details"]["credential"] == "api_key"), "{events}");
+    let audit = s.get(&admin_key, "/v1/audit/events?limit=1000").send().unwrap().text().unwrap();
+    assert!(!audit.contains(&key) && !audit.contains(&admin_key), "no key in the audit trail");
+}

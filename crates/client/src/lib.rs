@@ -18,13 +18,12 @@ mod shares;
 mod types;
 mod users;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clawvault_core::apikey::KeyKind;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use std::sync::Mutex;
 use zeroize::Zeroizing;
 
 pub use agents::*;
@@ -69,8 +68,8 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Authenticates with an API key (exchanged for a token on first use): a person's `1ck_`
-    /// key or an agent's `ocv_` key.
+    /// Authenticates with an API key, sent as the bearer credential: a person's `1ck_` key or
+    /// an agent's `ocv_` key.
     #[must_use]
     pub fn api_key(mut self, key: &str) -> Self {
         self.api_key = Some(Zeroizing::new(key.trim().to_owned()));
@@ -109,7 +108,7 @@ impl ClientBuilder {
             http = http.add_root_certificate(cert);
         }
         let http = http.build().map_err(|e| ClientError::Config(e.to_string()))?;
-        Ok(Client { http, base, api_key: self.api_key, token: Mutex::new(None) })
+        Ok(Client { http, base, api_key: self.api_key })
     }
 }
 
@@ -118,7 +117,6 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     api_key: Option<Zeroizing<String>>,
-    token: Mutex<Option<(Zeroizing<String>, Instant)>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -157,21 +155,11 @@ impl Client {
         req.send().await.map_err(|e| ClientError::unreachable(&self.base, &e))
     }
 
+    /// The bearer credential: the API key itself, which the server accepts on every endpoint
+    /// (checked once, then cached there), so that a command costs one round trip and a loop of
+    /// commands never meets the key-exchange limits.
     async fn token(&self) -> Result<Zeroizing<String>, ClientError> {
-        if let Ok(guard) = self.token.lock()
-            && let Some((t, until)) = guard.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(t.clone());
-        }
-        let key = self.api_key.as_ref().ok_or(ClientError::NoCredentials)?;
-        let issued = self.exchange(key).await?;
-        let lifetime = Duration::from_secs(u64::try_from(issued.expires_in).unwrap_or(60).saturating_sub(30).max(1));
-        let token = Zeroizing::new(issued.access_token);
-        if let Ok(mut guard) = self.token.lock() {
-            *guard = Some((token.clone(), Instant::now() + lifetime));
-        }
-        Ok(token)
+        self.api_key.clone().ok_or(ClientError::NoCredentials)
     }
 
     async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {

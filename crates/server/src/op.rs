@@ -9,7 +9,7 @@ use clawvault_store::AuditBatch;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Credential};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::unauthenticated::Verdict;
@@ -43,6 +43,10 @@ impl<'a> Op<'a> {
     /// An operation by an authenticated caller.
     #[must_use]
     pub fn new(state: &'a AppState, caller: &Caller, action: &'static str, resource_type: &'static str) -> Self {
+        let mut details = Map::new();
+        if caller.principal.credential == Credential::ApiKey {
+            details.insert("credential".into(), Credential::ApiKey.as_str().into());
+        }
         Self {
             state,
             actor_type: caller.principal.kind().as_str(),
@@ -52,7 +56,7 @@ impl<'a> Op<'a> {
             resource_type,
             resource_id: String::new(),
             vault_id: None,
-            details: Map::new(),
+            details,
             unauthenticated: false,
         }
     }

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::op::Op;
 use crate::state::AppState;
 use crate::tls::PeerAddr;
-pub use principal::{Actor, Principal};
+pub use principal::{Actor, Credential, Principal};
 pub use tokens::{Checked, SigningKey, TokenError, TokenService};
 
 /// Admits a token seen for the first time, once what stands behind it is confirmed in the
@@ -100,14 +100,23 @@ impl FromRequestParts<AppState> for Caller {
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await.unwrap_or(ClientIp(None));
         // Revocations, policy changes and writes made by other servers apply to this request.
         crate::follow::catch_up(state).await?;
-        let verified = bearer(parts).and_then(|token| {
-            if token.starts_with("1ck_") || token.starts_with("ocv_") {
-                return Err(ApiError::Unauthorized(
-                    "an API key was sent as a bearer token: exchange it at POST /v1/auth/api-key-token and send the access_token".into(),
-                ));
+        // A `1ck_`/`ocv_` key may be sent as the bearer itself (1Claw documents it): checked
+        // against the database once, then cached under the same gates as tokens.
+        if let Ok(token) = bearer(parts)
+            && (token.starts_with("1ck_") || token.starts_with("ocv_"))
+        {
+            if let Some(principal) = state.tokens.cached_key(token) {
+                return Ok(Self { principal, ip });
             }
-            state.tokens.check(token).map_err(|e| ApiError::Unauthorized(e.to_string()))
-        });
+            let mut op = Op::anonymous(state, ip, "auth.api_key", "api_key");
+            op.detail("path", parts.uri.path());
+            return match crate::service::keys::admit_key(state, &mut op, token).await {
+                Ok(principal) => Ok(Self { principal, ip }),
+                Err(e) => Err(op.fail(e).await),
+            };
+        }
+        let verified = bearer(parts)
+            .and_then(|token| state.tokens.check(token).map_err(|e| ApiError::Unauthorized(e.to_string())));
         let verified = match verified {
             Ok(Checked::Cached(p)) => Ok(p),
             Ok(Checked::Fresh(p)) => admit(state, parts, p).await,

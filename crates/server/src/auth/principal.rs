@@ -29,6 +29,26 @@ pub enum Actor {
     },
 }
 
+/// What a caller authenticated with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token exchanged for a key.
+    Token,
+    /// The `1ck_` or `ocv_` key itself, as the bearer credential.
+    ApiKey,
+}
+
+impl Credential {
+    /// The name recorded in audit events.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::ApiKey => "api_key",
+        }
+    }
+}
+
 /// A verified caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -40,8 +60,10 @@ pub struct Principal {
     pub issued_at_us: i64,
     /// Token expiry.
     pub expires_at: OffsetDateTime,
-    /// Scopes carried in the token (recorded; policies decide).
+    /// Scopes of the person's API key (agents' scopes are recorded; their policies decide).
     pub scopes: Vec<String>,
+    /// What the caller authenticated with.
+    pub credential: Credential,
 }
 
 impl Principal {

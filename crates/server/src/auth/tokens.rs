@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::principal::{Actor, Principal};
+use super::principal::{Actor, Credential, Principal};
 use crate::ServerError;
 use crate::read_cache::ReadCache;
 
@@ -331,6 +331,21 @@ impl TokenService {
         Ok(checked)
     }
 
+    /// The principal admitted before for an API key sent as the bearer credential, while it
+    /// still passes every gate. One that does not is forgotten (not refused): the key is
+    /// checked against the database again, so that a reactivated agent's key works again and
+    /// a deleted key fails there.
+    #[must_use]
+    pub fn cached_key(&self, key: &str) -> Option<Arc<Principal>> {
+        let digest = token_digest(key);
+        let p = self.verified.get(&digest)?;
+        if p.expires_at <= OffsetDateTime::now_utc() || self.is_revoked(&p) {
+            self.verified.remove(&digest);
+            return None;
+        }
+        Some(p)
+    }
+
     fn is_revoked(&self, p: &Principal) -> bool {
         let gates = read(&self.gates);
         let key_dead = matches!(p.actor, Actor::User { api_key_id, .. } if gates.dead_api_keys.contains(&api_key_id));
@@ -380,7 +395,14 @@ impl TokenService {
             },
             _ => return Err(TokenError::Invalid),
         };
-        Ok(Principal { actor, jti: c.jti, issued_at_us: c.iat_us, expires_at, scopes: c.scopes })
+        Ok(Principal {
+            actor,
+            jti: c.jti,
+            issued_at_us: c.iat_us,
+            expires_at,
+            scopes: c.scopes,
+            credential: Credential::Token,
+        })
     }
 
     /// Revokes a token id at once.

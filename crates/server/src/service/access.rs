@@ -14,7 +14,7 @@ use clawvault_store::{PolicyRecord, PrincipalKind, VaultRecord};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::{Actor, Caller, Principal};
+use crate::auth::{Actor, Caller, Credential, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::read_cache::ReadCache;
 use crate::state::AppState;
@@ -226,7 +226,14 @@ pub async fn standing(
             _ => return Ok(None),
         },
     };
-    let principal = Principal { actor, jti: String::new(), issued_at_us: 0, expires_at: now, scopes: Vec::new() };
+    let principal = Principal {
+        actor,
+        jti: String::new(),
+        issued_at_us: 0,
+        expires_at: now,
+        scopes: Vec::new(),
+        credential: Credential::Token,
+    };
     Ok(Some(Caller { principal: Arc::new(principal), ip }))
 }
 

@@ -313,6 +313,23 @@ async fn exchange_key(
     presented: &str,
     agent_id: Option<Uuid>,
 ) -> ApiResult<(AgentRecord, String, i64)> {
+    let agent = standing_agent_key(state, op, presented, agent_id).await?;
+    let (token, ttl) = state.tokens.issue_agent(&agent).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.store.touch_agent(agent.id, now()).await?;
+    Ok((agent, token, ttl))
+}
+
+/// The active, unexpired agent whose `ocv_` key this is (the key exchange, and keys sent
+/// directly as bearer credentials); `agent_id`, when given, must be its agent.
+///
+/// # Errors
+/// 401, with one detail for unknown keys and wrong ids.
+pub(crate) async fn standing_agent_key(
+    state: &AppState,
+    op: &mut Op<'_>,
+    presented: &str,
+    agent_id: Option<Uuid>,
+) -> ApiResult<AgentRecord> {
     let key = ApiKey::from_presented(presented.trim());
     op.detail("key_prefix", key.display_prefix());
     match KeyKind::of(key.expose()) {
@@ -339,7 +356,5 @@ async fn exchange_key(
     if agent.expires_at.is_some_and(|t| t <= at) || agent.key_expires_at.is_some_and(|t| t <= at) {
         return Err(ApiError::Unauthorized("this agent or its key has expired: ask the person who manages it".into()));
     }
-    let (token, ttl) = state.tokens.issue_agent(&agent).map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store.touch_agent(agent.id, now()).await?;
-    Ok((agent, token, ttl))
+    Ok(agent)
 }

@@ -9,7 +9,11 @@ use clawvault_store::{ApiKeyRecord, AuditBatch, Role, UserRecord};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use std::sync::Arc;
+
+use clawvault_core::time_util::unix_micros;
+
+use crate::auth::{Actor, Caller, Credential, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
 use crate::state::AppState;
@@ -47,6 +51,25 @@ pub(crate) fn limited<T>(state: &AppState, presented: &str, result: ApiResult<T>
 }
 
 async fn exchange_key(state: &AppState, op: &mut Op<'_>, presented: &str) -> ApiResult<Issued> {
+    let (record, user) = standing_user_key(state, op, presented).await?;
+    let (token, expires_in) = state
+        .tokens
+        .issue_user(user.id, user.role, record.id, record.expires_at, record.scopes.clone())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.store.touch_api_key(record.id, now()).await?;
+    Ok(Issued { token, expires_in })
+}
+
+/// A person's `1ck_` key that verifies, is active and unexpired, with its person (the key
+/// exchange, and keys sent directly as bearer credentials).
+///
+/// # Errors
+/// 401, with one detail for unknown and revoked keys.
+pub(crate) async fn standing_user_key(
+    state: &AppState,
+    op: &mut Op<'_>,
+    presented: &str,
+) -> ApiResult<(ApiKeyRecord, UserRecord)> {
     let presented = presented.trim();
     let key = ApiKey::from_presented(presented);
     op.detail("key_prefix", key.display_prefix());
@@ -68,12 +91,61 @@ async fn exchange_key(state: &AppState, op: &mut Op<'_>, presented: &str) -> Api
         return Err(ApiError::Unauthorized("this API key has expired: create a new one".into()));
     }
     let user = state.store.user(record.user_id).await?.ok_or_else(invalid)?;
-    let (token, expires_in) = state
-        .tokens
-        .issue_user(user.id, user.role, record.id, record.expires_at, record.scopes.clone())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store.touch_api_key(record.id, now()).await?;
-    Ok(Issued { token, expires_in })
+    Ok((record, user))
+}
+
+/// How long a key sent as the bearer credential is trusted from memory before the database
+/// is asked again (revocations reach it at once either way, through the same gates as tokens).
+const KEY_ADMISSION_SECONDS: i64 = 300;
+
+/// The principal of a `1ck_` or `ocv_` key sent directly as `Authorization: Bearer`, checked
+/// against the database (a keyed-hash lookup) and then cached like a verified token.
+///
+/// # Errors
+/// 401 as for the key exchange (429 once a prefix failed too often).
+pub async fn admit_key(state: &AppState, op: &mut Op<'_>, presented: &str) -> ApiResult<Arc<Principal>> {
+    let presented = presented.trim();
+    let epoch = state.tokens.epoch();
+    let result = admit_key_inner(state, op, presented).await;
+    let principal = limited(state, presented, result)?;
+    Ok(state.tokens.admit(presented, principal, epoch))
+}
+
+async fn admit_key_inner(state: &AppState, op: &mut Op<'_>, presented: &str) -> ApiResult<Principal> {
+    let now = OffsetDateTime::now_utc();
+    let until = |ttl: i64, limits: [Option<OffsetDateTime>; 2]| {
+        limits.into_iter().fold(now + time::Duration::seconds(ttl), |at, l| l.map_or(at, |l| at.min(l)))
+    };
+    Ok(match KeyKind::of(presented) {
+        Some(KeyKind::User) => {
+            let (record, user) = standing_user_key(state, op, presented).await?;
+            Principal {
+                actor: Actor::User { id: user.id, role: user.role, api_key_id: record.id },
+                jti: format!("key:{}", record.id),
+                issued_at_us: unix_micros(now),
+                expires_at: until(KEY_ADMISSION_SECONDS, [record.expires_at, None]),
+                scopes: record.scopes,
+                credential: Credential::ApiKey,
+            }
+        }
+        Some(KeyKind::Agent) => {
+            let agent = super::agents::standing_agent_key(state, op, presented, None).await?;
+            Principal {
+                actor: Actor::Agent {
+                    id: agent.id,
+                    created_by: agent.created_by,
+                    vault_ids: agent.vault_ids.clone(),
+                    token_generation: agent.token_generation,
+                },
+                jti: format!("key:{}", agent.id),
+                issued_at_us: unix_micros(now),
+                expires_at: until(KEY_ADMISSION_SECONDS, [agent.expires_at, agent.key_expires_at]),
+                scopes: agent.scopes,
+                credential: Credential::ApiKey,
+            }
+        }
+        None => return Err(ApiError::Unauthorized("not a clawvault key".into())),
+    })
 }
 
 /// Revokes the caller's own token.
@@ -82,6 +154,11 @@ async fn exchange_key(state: &AppState, op: &mut Op<'_>, presented: &str) -> Api
 /// Storage failures.
 pub async fn revoke_token(state: &AppState, op: &mut Op<'_>, caller: &Caller) -> ApiResult<()> {
     let p = &caller.principal;
+    if p.credential == Credential::ApiKey {
+        return Err(ApiError::BadRequest(
+            "this request was made with an API key, not a token: to revoke the key, delete it (DELETE /v1/auth/api-keys/{id}) or re-key the agent".into(),
+        ));
+    }
     op.resource(p.jti.clone());
     let event = op.event(Outcome::Success);
     state.store.revoke_token(&p.jti, p.expires_at, AuditBatch::new(&state.chain_key, &[event])).await?;

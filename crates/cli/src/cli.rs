@@ -121,6 +121,13 @@ pub struct ServerArgs {
     /// Log format: text or json.
     #[arg(long, env = "CLAWVAULT_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Serve plain HTTP on an address other machines can reach (a proxy in front ends TLS);
+    /// without it, such an address needs --tls-cert and --tls-key.
+    #[arg(long, env = "CLAWVAULT_INSECURE_HTTP")]
+    pub insecure_http: bool,
+    /// The address clients reach this server at, for share links (https://vault.example.com).
+    #[arg(long, env = "CLAWVAULT_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
     /// Lifetime of access tokens, in seconds (5 to 86400).
     #[arg(long, env = "CLAWVAULT_TOKEN_TTL_SECONDS", value_name = "SECONDS")]
     pub token_ttl: Option<String>,

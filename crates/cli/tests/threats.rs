@@ -934,3 +934,94 @@ fn api_keys_work_as_bearer_credentials_and_are_revoked_at_once() {
     let audit = s.get(&admin_key, "/v1/audit/events?limit=1000").send().unwrap().text().unwrap();
     assert!(!audit.contains(&key) && !audit.contains(&admin_key), "no key in the audit trail");
 }
+
+/// Part A 19: smaller holes.
+#[test]
+fn answers_reveal_no_identities_and_links_name_the_real_server() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let (mia, mia_key) = s.new_user(&admin, "mia", "member");
+    let member = s.token_for(&mia_key);
+    s.vault(&member, "mias");
+    let policy = |principal: &str| json!({ "principal_type": "user", "principal_id": principal, "secret_path_pattern": "**", "permissions": ["read"] });
+    let (other, _) = s.new_user(&admin, "ola", "member");
+    let nobody = uuid::Uuid::new_v4().to_string();
+    // A member cannot tell an id that exists from one that does not.
+    for id in [&other, &nobody] {
+        let r = s.post(&member, "/v1/vaults/mias/policies").json(&policy(id)).send().unwrap();
+        assert_eq!(r.status(), 201, "{id}");
+    }
+    let r = s.post(&admin, "/v1/vaults/mias/policies").json(&policy(&nobody)).send().unwrap();
+    assert_problem(r, 400, "there is no user");
+    let secret = s.put_secret(&member, "mias", "k", "mias-value");
+    for id in [&other, &nobody] {
+        let r = share(
+            &s,
+            &member,
+            secret["id"].as_str().unwrap(),
+            json!({ "recipient_type": "user", "recipient_id": id, "expires_at": in_days(1) }),
+        );
+        assert_eq!(r.status(), 201, "{id}");
+    }
+    let _ = mia;
+
+    // A link names this server, whatever Host the request claimed.
+    let r = s
+        .post(&admin, &format!("/v1/secrets/{}/share", secret["id"].as_str().unwrap()))
+        .header("Host", "evil.example")
+        .json(&json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(1) }))
+        .send()
+        .unwrap();
+    let url = r.json::<Value>().unwrap()["share_url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&s.base), "{url} is not under {}", s.base);
+    let public = TestServer::start_with_config("public_url = \"https://vault.example.com/\"\n");
+    let t = public.admin_token();
+    let sec = public.put_secret(&t, "default", "k", "v");
+    let r = share(
+        &public,
+        &t,
+        sec["id"].as_str().unwrap(),
+        json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(1) }),
+    );
+    assert!(
+        r.json::<Value>().unwrap()["share_url"].as_str().unwrap().starts_with("https://vault.example.com/v1/share/")
+    );
+}
+
+#[test]
+fn plain_http_on_a_public_address_needs_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a");
+    let out = common::cli(&["server", "--data-dir", data.to_str().unwrap(), "--listen", "0.0.0.0:0"], &[], None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TLS is off") && err.contains("--insecure-http"), "{err}");
+    // With --insecure-http it starts (config.rs unit test: the same rule, both ways).
+}
+
+#[test]
+fn forwarded_addresses_count_only_from_trusted_proxies() {
+    let run = |config: &str, want_with_header: u16| {
+        let s = TestServer::start_with_config(config);
+        let admin = s.admin_token();
+        s.put_secret(&admin, "default", "fenced/k", "fenced-value");
+        let (agent, key) = s.new_agent(&admin, json!({ "name": "remote" }));
+        s.grant(
+            &admin,
+            "default",
+            ("agent", &agent),
+            "fenced/**",
+            &["read"],
+            json!({ "conditions": { "ip_allowlist": ["203.0.113.0/24"] } }),
+        );
+        let token = s.agent_token(&key);
+        let path = "/v1/vaults/default/secrets/fenced/k";
+        assert_eq!(s.get(&token, path).send().unwrap().status(), 403, "from 127.0.0.1 itself");
+        let r = s.get(&token, path).header("X-Forwarded-For", "203.0.113.7").send().unwrap();
+        assert_eq!(r.status(), want_with_header, "{config}");
+        let r = s.get(&token, path).header("Forwarded", "for=203.0.113.8;proto=https").send().unwrap();
+        assert_eq!(r.status(), want_with_header, "{config}");
+    };
+    run("", 403);
+    run("trusted_proxies = [\"127.0.0.0/8\"]\n", 200);
+}

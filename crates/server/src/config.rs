@@ -101,6 +101,12 @@ pub struct Config {
     pub max_connections: usize,
     /// Connections open at once from one client address.
     pub max_connections_per_address: usize,
+    /// The address clients reach this server at (share links are built from it).
+    pub public_url: Option<String>,
+    /// Plain HTTP on an address other machines can reach (TLS ends at a proxy in front).
+    pub insecure_http: bool,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers name the real client.
+    pub trusted_proxies: Vec<clawvault_core::policy::Cidr>,
 }
 
 /// Default connections open at once, before the open-file limit is taken into account.
@@ -145,6 +151,9 @@ pub struct FileConfig {
     body_timeout_seconds: Option<u64>,
     max_connections: Option<usize>,
     max_connections_per_address: Option<usize>,
+    public_url: Option<String>,
+    insecure_http: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -174,6 +183,10 @@ pub struct Overrides {
     pub log_format: Option<String>,
     /// `--token-ttl` / `CLAWVAULT_TOKEN_TTL_SECONDS`.
     pub token_ttl_seconds: Option<String>,
+    /// `--insecure-http` / `CLAWVAULT_INSECURE_HTTP`.
+    pub insecure_http: bool,
+    /// `--public-url` / `CLAWVAULT_PUBLIC_URL`.
+    pub public_url: Option<String>,
 }
 
 /// Everything wrong with a configuration, listed together.
@@ -324,6 +337,26 @@ impl Config {
         if max_connections == 0 || max_connections_per_address == 0 {
             problems.push("max_connections and max_connections_per_address must be at least 1".to_owned());
         }
+        let insecure_http = overrides.insecure_http || file.insecure_http.unwrap_or(false);
+        if !listen.ip().is_loopback() && tls.is_none() && !insecure_http {
+            problems.push(format!(
+                "listen {listen} is reachable from other machines but TLS is off, so keys and values would cross the network in the clear: \
+                 give tls_cert and tls_key (--tls-cert, --tls-key), or set insecure_http (--insecure-http) if a proxy in front ends TLS"
+            ));
+        }
+        let public_url = overrides.public_url.clone().or(file.public_url).map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(u) = &public_url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            problems.push(format!("public_url {u:?} must start with https:// or http://"));
+        }
+        let mut trusted_proxies = Vec::new();
+        for raw in file.trusted_proxies.unwrap_or_default() {
+            match raw.parse::<clawvault_core::policy::Cidr>() {
+                Ok(c) => trusted_proxies.push(c),
+                Err(e) => problems.push(format!("trusted_proxies: {e}")),
+            }
+        }
 
         if problems.is_empty() {
             Ok(Self {
@@ -344,6 +377,9 @@ impl Config {
                 body_timeout_seconds,
                 max_connections,
                 max_connections_per_address,
+                public_url,
+                insecure_http,
+                trusted_proxies,
             })
         } else {
             Err(ConfigError { problems })
@@ -408,6 +444,15 @@ fn read_file(path: &Path) -> Result<FileConfig, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_beyond_loopback_needs_insecure_http() {
+        let public = Overrides { listen: Some("0.0.0.0:8420".into()), ..Overrides::default() };
+        let err = Config::load(&public).unwrap_err().to_string();
+        assert!(err.contains("TLS is off"), "{err}");
+        assert!(Config::load(&Overrides { insecure_http: true, ..public }).is_ok());
+        assert!(Config::load(&Overrides { listen: Some("[::1]:8420".into()), ..Overrides::default() }).is_ok());
+    }
 
     #[test]
     fn defaults() {

@@ -236,6 +236,7 @@ impl Server {
             },
         })?;
         let local_addr = tcp.local_addr().map_err(|e| ServerError::Serve(e.to_string()))?;
+        let tls_on = tls.is_some();
         let listener = match tls {
             Some(cfg) => Bound::Tls(TlsListener::new(tcp, cfg).map_err(|e| ServerError::Serve(e.to_string()))?),
             None => Bound::Plain(tcp),
@@ -244,6 +245,13 @@ impl Server {
         let share_id_seal = DataKey::from_slice(master.derive(Purpose::ShareIdSeal).expose())
             .map_err(|e| ServerError::RootKey(e.to_string()))?;
         let share_ids = share_ids::ShareIds::new(master.derive(Purpose::ShareIdHash), share_id_seal);
+        // Share links name the server as configured, or as it listens; never by a request's
+        // Host header.
+        let mut config = config;
+        if config.public_url.is_none() {
+            let scheme = if tls_on { "https" } else { "http" };
+            config.public_url = Some(format!("{scheme}://{local_addr}"));
+        }
         let keys = state::DerivedKeys { chain_key, api_key_hash, enrollment_seal, share_ids };
         let state = AppState::new(store, root, keys, tokens, config, follower);
         follow::spawn(&state);

@@ -14,8 +14,8 @@ use crate::auth::SigningKey;
 const PREFIX: &str = "token-signing";
 const CONTEXT: &[u8] = b"clawvault/token-signing-key/v1";
 /// The longest token lifetime (config allows 86,400 s for people; agents may set their own,
-/// capped at the same).
-const LONGEST_TOKEN: Duration = Duration::days(1);
+/// capped at the same): a key succeeded this long ago verifies nothing more.
+pub const LONGEST_TOKEN: Duration = Duration::days(1);
 
 fn unwrap(root: &dyn RootKey, rec: &ServerKeyRecord) -> Result<SigningKey, ServerError> {
     let seed = root
@@ -58,8 +58,10 @@ pub async fn load(store: &dyn Store, root: &dyn RootKey) -> Result<Vec<SigningKe
         // A key still verifies while tokens it signed may be alive: it is the newest, or it
         // was succeeded less than the longest token lifetime ago.
         let succeeded_at = records.get(i + 1).map(|next| next.created_at);
-        if succeeded_at.is_none_or(|at| at > cutoff) {
-            keys.push(unwrap(root, rec)?);
+        match succeeded_at {
+            None => keys.push(unwrap(root, rec)?),
+            Some(at) if at > cutoff => keys.push(unwrap(root, rec)?.retiring(at + LONGEST_TOKEN)),
+            Some(_) => {}
         }
     }
     Ok(keys)

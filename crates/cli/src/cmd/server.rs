@@ -58,6 +58,8 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         log: args.log,
         log_format: args.log_format,
         token_ttl_seconds: args.token_ttl,
+        insecure_http: args.insecure_http,
+        public_url: args.public_url,
     };
     let config =
         Config::load(&overrides).map_err(|e| Coded { code: INVALID, message: e.to_string().trim_end().to_owned() })?;

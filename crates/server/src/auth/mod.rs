@@ -1,6 +1,7 @@
 //! Authentication at the HTTP edge: the [`Caller`] extractor turns `Authorization: Bearer`
 //! into a verified [`Principal`], auditing every refusal.
 
+pub mod forwarded;
 pub mod principal;
 pub mod tokens;
 
@@ -65,15 +66,18 @@ pub struct Caller {
     pub ip: Option<IpAddr>,
 }
 
-/// The client's address (absent for in-process tests).
+/// The client's address (absent for in-process tests): the connection's peer, or, when the
+/// peer is one of `trusted_proxies`, the client the proxy names in `Forwarded` or
+/// `X-Forwarded-For` (the nearest address there that is not itself a trusted proxy).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<ConnectInfo<PeerAddr>>().map(|c| c.0.0.ip())))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<PeerAddr>>().map(|c| c.0.0.ip());
+        Ok(Self(peer.map(|ip| forwarded::client(ip, &parts.headers, &state.config.trusted_proxies))))
     }
 }
 

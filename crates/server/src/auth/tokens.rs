@@ -107,11 +107,14 @@ impl Checked {
 }
 
 /// One Ed25519 signing key.
+#[derive(Clone)]
 pub struct SigningKey {
     kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
     public_key: [u8; 32],
+    /// After this, no token it signed can still be valid: it verifies nothing more.
+    retires_at: Option<OffsetDateTime>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -136,7 +139,15 @@ impl SigningKey {
             encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
             decoding: DecodingKey::from_ed_der(&public_key),
             public_key,
+            retires_at: None,
         })
+    }
+
+    /// This key, verifying only until `at` (it no longer signs: a newer key does).
+    #[must_use]
+    pub fn retiring(mut self, at: OffsetDateTime) -> Self {
+        self.retires_at = Some(at);
+        self
     }
 
     /// The key id (`kid` header).
@@ -209,9 +220,14 @@ impl TokenService {
     /// Makes `key` the signing key; older keys keep verifying. On a shared database the
     /// change log may have reloaded the keys (this one included, in its place among any newer
     /// ones) before the rotating request gets here: a key already held is left where it is.
-    pub fn rotate(&self, key: SigningKey) {
+    pub fn rotate(&self, key: SigningKey, retire_previous_at: OffsetDateTime) {
         let mut keys = write(&self.keys);
         if !keys.iter().any(|k| k.kid() == key.kid()) {
+            if let Some(last) = keys.last_mut()
+                && last.retires_at.is_none()
+            {
+                *last = Arc::new(last.as_ref().clone().retiring(retire_previous_at));
+            }
             keys.push(Arc::new(key));
         }
     }
@@ -372,6 +388,9 @@ impl TokenService {
         let kid =
             jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?.kid.ok_or(TokenError::Invalid)?;
         let key = read(&self.keys).iter().find(|k| k.kid == kid).cloned().ok_or(TokenError::Invalid)?;
+        if key.retires_at.is_some_and(|at| at <= OffsetDateTime::now_utc()) {
+            return Err(TokenError::Invalid);
+        }
         let data =
             jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -543,13 +562,24 @@ mod tests {
     fn rotation_keeps_old_tokens_valid() {
         let s = service();
         let (old, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
-        s.rotate(key());
+        s.rotate(key(), OffsetDateTime::now_utc() + time::Duration::days(1));
         let (new, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
         assert!(s.check(&old).is_ok());
         assert!(s.check(&new).is_ok());
         let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
         assert_ne!(kid(&old), kid(&new));
         assert_eq!(s.jwks()["keys"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_rotated_out_key_retires_once_its_tokens_cannot_be_valid() {
+        let s = service();
+        let (old, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
+        // As if the longest token lifetime had passed since the rotation.
+        s.rotate(key(), OffsetDateTime::now_utc() - time::Duration::seconds(1));
+        assert_eq!(s.check(&old).unwrap_err(), TokenError::Invalid, "a retired key verifies nothing");
+        let (new, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
+        assert!(s.check(&new).is_ok());
     }
 
     #[test]
@@ -560,7 +590,7 @@ mod tests {
         // Another task followed the change log and loaded both keys before the rotating
         // request added its own.
         s.replace_keys(vec![SigningKey::from_seed(&first).unwrap(), SigningKey::from_seed(&second).unwrap()]);
-        s.rotate(SigningKey::from_seed(&second).unwrap());
+        s.rotate(SigningKey::from_seed(&second).unwrap(), OffsetDateTime::now_utc() + time::Duration::days(1));
         assert_eq!(s.jwks()["keys"].as_array().unwrap().len(), 2);
     }
 

@@ -1,6 +1,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use clawvault_core::SecretValue;
 use clawvault_store::ShareRecord;
 use serde::{Deserialize, Serialize};
@@ -131,10 +131,12 @@ fn uuid(raw: &str, what: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest(format!("{what} must be a UUID")))
 }
 
-fn share_url(headers: &HeaderMap, state: &AppState, id: Uuid) -> String {
-    let scheme = if state.config.tls.is_some() { "https" } else { "http" };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    format!("{scheme}://{host}/v1/share/{id}")
+/// The link of a share: under `public_url` when configured, else the address the server
+/// listens on; never the request's `Host` header, which the caller writes (a link pointing at
+/// the caller's own host would hand the share to whoever runs it).
+fn share_url(state: &AppState, id: Uuid) -> String {
+    let base = state.config.public_url.as_deref().unwrap_or("http://localhost");
+    format!("{base}/v1/share/{id}")
 }
 
 /// Share a secret (needs the `share` permission on its path).
@@ -143,7 +145,6 @@ fn share_url(headers: &HeaderMap, state: &AppState, id: Uuid) -> String {
 async fn create_share(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     Path(secret_id): Path<String>,
     body: Result<ApiJson<CreateShareRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<ShareCreated>)> {
@@ -167,7 +168,7 @@ async fn create_share(
         StatusCode::CREATED,
         Json(ShareCreated {
             id: share.id,
-            share_url: share_url(&headers, &state, share.id),
+            share_url: share_url(&state, share.id),
             recipient_type: share.recipient_type,
             recipient_email: None,
             expires_at: share.expires_at,

@@ -301,7 +301,7 @@ pub async fn rotate_signing_key(state: &AppState, caller: &Caller) -> ApiResult<
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let kid = key.kid().to_owned();
-    state.tokens.rotate(key);
+    state.tokens.rotate(key, now() + crate::signing::LONGEST_TOKEN);
     Ok(kid)
 }
 

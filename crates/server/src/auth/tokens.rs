@@ -441,11 +441,13 @@ impl TokenService {
         *cutoff = (*cutoff).max(at_us);
     }
 
-    /// The JWK set publishing every verification key, newest last.
+    /// The JWK set publishing every key that still verifies, newest last.
     #[must_use]
     pub fn jwks(&self) -> serde_json::Value {
+        let now = OffsetDateTime::now_utc();
         let keys: Vec<serde_json::Value> = read(&self.keys)
             .iter()
+            .filter(|k| k.retires_at.is_none_or(|at| at > now))
             .map(|k| {
                 serde_json::json!({
                     "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
@@ -578,6 +580,7 @@ mod tests {
         // As if the longest token lifetime had passed since the rotation.
         s.rotate(key(), OffsetDateTime::now_utc() - time::Duration::seconds(1));
         assert_eq!(s.check(&old).unwrap_err(), TokenError::Invalid, "a retired key verifies nothing");
+        assert_eq!(s.jwks()["keys"].as_array().unwrap().len(), 1, "and is no longer published");
         let (new, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
         assert!(s.check(&new).is_ok());
     }

@@ -1025,3 +1025,44 @@ fn forwarded_addresses_count_only_from_trusted_proxies() {
     run("", 403);
     run("trusted_proxies = [\"127.0.0.0/8\"]\n", 200);
 }
+
+/// Found by review: a key without `secrets:read` shared a secret by link and opened it
+/// anonymously; a `users:write` key made an admin whose first key had no limits; a failed
+/// bearer on a share's URL wrote the share's id (a working link) into the audit trail.
+#[test]
+fn scopes_hold_through_shares_and_new_people_and_share_ids_stay_out_of_the_trail() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let secret = s.put_secret(&admin, "default", "scoped/k", "scoped-value");
+    let sid = secret["id"].as_str().unwrap().to_owned();
+    let key_with = |scopes: &[&str]| {
+        let r =
+            s.post(&admin, "/v1/auth/api-keys").json(&json!({ "name": "limited", "scopes": scopes })).send().unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().unwrap()["api_key"].as_str().unwrap().to_owned()
+    };
+    let sharer = key_with(&["shares:write", "shares:read"]);
+    let r = share(&s, &sharer, &sid, json!({ "recipient_type": "anyone_with_link", "expires_at": in_days(1) }));
+    assert_problem(r, 403, "secrets:read");
+    assert_problem(s.get(&sharer, "/v1/shares").send().unwrap(), 403, "secrets:read");
+
+    let people = key_with(&["users:write"]);
+    let r = s.post(&people, "/v1/users").json(&json!({ "name": "helper", "role": "admin" })).send().unwrap();
+    assert_eq!(r.status(), 201);
+    let first = r.json::<Value>().unwrap()["api_key"].as_str().unwrap().to_owned();
+    assert_problem(s.get(&first, "/v1/vaults/default/secrets/scoped/k").send().unwrap(), 403, "users:write");
+
+    let id = link(&s, &admin, &sid);
+    let r = s
+        .http
+        .get(s.url(&format!("/v1/share/{id}")))
+        .bearer_auth("1ck_not-a-real-key")
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = s.http.get(s.url(&format!("/v1/share/{id}"))).bearer_auth("not-a-token").json(&json!({})).send().unwrap();
+    assert_eq!(r.status(), 401);
+    let audit = s.get(&admin, "/v1/audit/events?limit=1000").send().unwrap().text().unwrap();
+    assert!(!audit.contains(&id), "the audit trail holds a share id: {audit}");
+}

@@ -113,7 +113,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Ok(Self { principal, ip });
             }
             let mut op = Op::anonymous(state, ip, "auth.api_key", "api_key");
-            op.detail("path", parts.uri.path());
+            op.detail("path", crate::app::loggable_path(parts.uri.path()));
             return match crate::service::keys::admit_key(state, &mut op, token).await {
                 Ok(principal) => Ok(Self { principal, ip }),
                 Err(e) => Err(op.fail(e).await),
@@ -130,7 +130,7 @@ impl FromRequestParts<AppState> for Caller {
             Ok(principal) => Ok(Self { principal, ip }),
             Err(e) => {
                 let mut op = Op::anonymous(state, ip, "auth.token", "token");
-                op.detail("path", parts.uri.path());
+                op.detail("path", crate::app::loggable_path(parts.uri.path()));
                 Err(op.fail(e).await)
             }
         }

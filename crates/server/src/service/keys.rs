@@ -255,7 +255,9 @@ pub async fn create_for(
     name: &str,
 ) -> ApiResult<ApiKey> {
     let expires_at = super::access::mint_limit(state, caller).await?;
-    let (record, key) = mint(state, user_id, name, Vec::new(), expires_at)?;
+    // A key limited to some scopes cannot get round them by making a person: that person's
+    // first key carries the same limits.
+    let (record, key) = mint(state, user_id, name, caller.principal.scopes.clone(), expires_at)?;
     let event = op.derived("api_key.create", "api_key", record.id.to_string());
     state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
     Ok(key)

@@ -99,6 +99,8 @@ pub async fn create(
     new: NewShare,
 ) -> ApiResult<ShareRecord> {
     access::require_scope(caller, Scope::SharesWrite)?;
+    // A share reveals the value to whoever opens it: a key that may not read may not share.
+    access::require_scope(caller, Scope::SecretsRead)?;
     op.resource(secret_id.to_string());
     let no_secret = || ApiError::NotFound(format!("no secret {secret_id} that you may share"));
     let secret = state.store.secret_by_id(secret_id).await?.filter(|s| s.deleted_at.is_none()).ok_or_else(no_secret)?;
@@ -317,6 +319,8 @@ pub async fn outbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareR
 /// 403 for everyone else.
 pub async fn all(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRecord>> {
     access::require_scope(caller, Scope::SharesRead)?;
+    // The list holds every share's id, each a link that opens: it reveals like a read.
+    access::require_scope(caller, Scope::SecretsRead)?;
     access::require_admin(caller, "list every share")?;
     all_known(state, state.store.all_shares().await?)
 }

@@ -35,25 +35,6 @@ fn token_of(s: &TestServer, a: &Agent) -> String {
     r.json::<Value>().unwrap()["access_token"].as_str().unwrap().to_owned()
 }
 
-fn grant(
-    s: &TestServer,
-    admin: &str,
-    vault: &str,
-    who: (&str, &str),
-    pattern: &str,
-    perms: &[&str],
-    extra: Value,
-) -> String {
-    let mut body =
-        json!({ "principal_type": who.0, "principal_id": who.1, "secret_path_pattern": pattern, "permissions": perms });
-    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-        b.extend(e.clone());
-    }
-    let r = s.post(admin, &format!("/v1/vaults/{vault}/policies")).json(&body).send().unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().unwrap_or_default());
-    r.json::<Value>().unwrap()["id"].as_str().unwrap().to_owned()
-}
-
 #[test]
 fn agent_token_exchange_and_claims() {
     let s = TestServer::start();
@@ -123,7 +104,7 @@ fn least_privilege_with_policies() {
         "an unknown vault looks like a forbidden one"
     );
 
-    let read = grant(&s, &admin, "default", ("agent", &a.id), "api-keys/**", &["read"], json!({}));
+    let read = s.grant(&admin, "default", ("agent", &a.id), "api-keys/**", &["read"], json!({}));
     let got: Value = s.get(&t, "/v1/vaults/default/secrets/api-keys/openai").send().unwrap().json().unwrap();
     assert_eq!(got["value"], "sk-openai", "policies apply to already-issued tokens");
     let denied = s.get(&t, "/v1/vaults/default/secrets/db/password").send().unwrap();
@@ -147,7 +128,7 @@ fn least_privilege_with_policies() {
 
     // A deny policy wins; deleting it restores access on the next request.
     let deny =
-        grant(&s, &admin, "default", ("agent", &a.id), "api-keys/anthropic", &["read"], json!({ "effect": "deny" }));
+        s.grant(&admin, "default", ("agent", &a.id), "api-keys/anthropic", &["read"], json!({ "effect": "deny" }));
     assert_problem(
         s.get(&t, "/v1/vaults/default/secrets/api-keys/anthropic").send().unwrap(),
         403,
@@ -172,7 +153,7 @@ fn least_privilege_with_policies() {
     );
 
     // Write covers delete and rotate.
-    grant(&s, &admin, "default", ("agent", &a.id), "scratch/*", &["write"], json!({}));
+    s.grant(&admin, "default", ("agent", &a.id), "scratch/*", &["write"], json!({}));
     assert_eq!(
         s.put(&t, "/v1/vaults/default/secrets/scratch/tmp").json(&json!({ "value": "x" })).send().unwrap().status(),
         201
@@ -193,8 +174,7 @@ fn conditions_and_expiry() {
     s.put_secret(&admin, "default", "k/one", "v1");
     let a = agent(&s, &admin, json!({ "name": "conditional" }));
     let t = token_of(&s, &a);
-    let p = grant(
-        &s,
+    let p = s.grant(
         &admin,
         "default",
         ("agent", &a.id),
@@ -230,7 +210,7 @@ fn conditions_and_expiry() {
     let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
-    grant(&s, &admin, "default", ("agent", &a.id), "k/**", &["read"], json!({ "expires_at": soon }));
+    s.grant(&admin, "default", ("agent", &a.id), "k/**", &["read"], json!({ "expires_at": soon }));
     assert_eq!(s.get(&t, "/v1/vaults/default/secrets/k/one").send().unwrap().status(), 200);
     std::thread::sleep(std::time::Duration::from_millis(2100));
     assert_problem(s.get(&t, "/v1/vaults/default/secrets/k/one").send().unwrap(), 403, "no policy grants read");
@@ -258,7 +238,7 @@ fn revocation_takes_effect_on_the_next_request() {
     let admin = s.admin_token();
     s.put_secret(&admin, "default", "bot/token", "t");
     let a = agent(&s, &admin, json!({ "name": "revocable" }));
-    grant(&s, &admin, "default", ("agent", &a.id), "**", &["read"], json!({}));
+    s.grant(&admin, "default", ("agent", &a.id), "**", &["read"], json!({}));
     let t = token_of(&s, &a);
     assert_eq!(s.get(&t, "/v1/vaults/default/secrets/bot/token").send().unwrap().status(), 200);
 
@@ -341,7 +321,7 @@ fn members_see_their_own_vaults_and_grants() {
     // Her own vault is hers; the admin's stays closed until granted.
     s.vault(&mia, "mia-vault");
     s.put_secret(&mia, "mia-vault", "x", "mine");
-    let granted = grant(&s, &admin, "default", ("user", &mia_id), "shared/**", &["read"], json!({}));
+    let granted = s.grant(&admin, "default", ("user", &mia_id), "shared/**", &["read"], json!({}));
     assert!(!granted.is_empty());
     assert_eq!(s.get(&mia, "/v1/vaults/default/secrets/shared/a").send().unwrap().status(), 200);
     let names: Vec<String> = s.get(&mia, "/v1/vaults").send().unwrap().json::<Value>().unwrap()["vaults"]

@@ -272,23 +272,16 @@ fn passphrase_guessing_is_locked_out_and_exchanges_are_rate_limited() {
     assert!(r.headers().get("retry-after").is_some());
 
     // Key exchanges: the burst, then 429 with Retry-After.
-    let mut statuses = Vec::new();
-    for _ in 0..10 {
-        let r = s
-            .http
+    let wrong_exchange = || {
+        s.http
             .post(s.url("/v1/auth/api-key-token"))
             .json(&json!({ "api_key": "1ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }))
             .send()
-            .unwrap();
-        statuses.push(r.status().as_u16());
-    }
+            .unwrap()
+    };
+    let statuses: Vec<u16> = (0..10).map(|_| wrong_exchange().status().as_u16()).collect();
     assert!(statuses.contains(&429), "{statuses:?}");
-    let r = s
-        .http
-        .post(s.url("/v1/auth/api-key-token"))
-        .json(&json!({ "api_key": "1ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }))
-        .send()
-        .unwrap();
+    let r = wrong_exchange();
     let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry >= 1);
     // Others' failures never refuse a valid key (threats.rs: guessing_a_share_passphrase_*).

@@ -92,6 +92,12 @@ impl<'a> Op<'a> {
         op
     }
 
+    /// The client's address.
+    #[must_use]
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
+
     /// Names the actor once known (token exchange).
     pub fn actor(&mut self, actor_type: &'static str, actor_id: String) {
         self.actor_type = actor_type;

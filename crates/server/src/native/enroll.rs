@@ -127,7 +127,6 @@ async fn request(
 ) -> ApiResult<(StatusCode, Json<EnrollResponse>)> {
     let mut op = Op::anonymous(&state, ip, "agent.enroll", "enrollment");
     let result = async {
-        state.limits.before_enroll(ip)?;
         let ApiJson(b) = body?;
         let _ = b.human_email;
         enroll::request(&state, &mut op, &b.name, b.description.as_deref().unwrap_or(""), b.public_key.as_deref()).await
@@ -162,7 +161,6 @@ async fn status(
 ) -> ApiResult<Json<EnrollStatus>> {
     let mut op = Op::anonymous(&state, ip, "agent.enroll_status", "enrollment");
     let result = async {
-        state.limits.before_enroll(ip)?;
         let id = pairing(&id)?;
         let bearer = header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
         let token = q.poll.as_deref().or_else(|| header(&headers, "x-poll-token")).or(bearer).unwrap_or("");

@@ -132,6 +132,7 @@ pub async fn request(
     description: &str,
     public_key: Option<&str>,
 ) -> ApiResult<Requested> {
+    state.limits.before_enroll(op.ip())?;
     super::free_text("name", name, super::MAX_NAME_LEN, true)?;
     super::free_text("description", description, super::MAX_DESCRIPTION_LEN, false)?;
     let fingerprint = fingerprint(public_key, name)?;
@@ -171,6 +172,7 @@ pub async fn poll(
     token: &str,
     signature: Option<&str>,
 ) -> ApiResult<Polled> {
+    state.limits.before_enroll(op.ip())?;
     op.resource(id.to_string());
     let unknown = || ApiError::NotFound("unknown pairing id or poll token".into());
     let record = state.store.enrollment(id).await?.ok_or_else(unknown)?;

@@ -11,10 +11,12 @@
 //! - [`keyring`]: the server master secret and the subkeys derived from it.
 //! - [`apikey`]: `1ck_`/`ocv_` key minting, keyed hashing and constant-time checks.
 //! - [`audit`]: audit events, the HMAC-SHA256 chain and its verification.
+//! - [`action`]: the actions audit events name.
 //! - [`generate`]: server-side generation of rotated values.
 //! - [`scope`]: what a person's API key may be limited to.
 //! - [`text`]: the rules of free text (names, descriptions) that terminals later show.
 
+pub mod action;
 pub mod apikey;
 pub mod audit;
 pub mod crypto;

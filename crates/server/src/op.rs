@@ -1,8 +1,14 @@
 //! One audited operation: collects what the audit event says about a request (action,
 //! resource, vault, details) and records how it ended. Never holds a secret value.
+//!
+//! Service calls begin and finish their own `Op`: a success event is either written in the
+//! store's transaction (taken with [`Op::success`]) or, if no transaction took it, written
+//! when the operation finishes; every failure is written (or counted, before
+//! authentication) when it finishes.
 
 use std::net::IpAddr;
 
+use clawvault_core::action::Action;
 use clawvault_core::audit::{AuditEvent, Outcome};
 use clawvault_core::time_util::now;
 use clawvault_store::AuditBatch;
@@ -21,28 +27,29 @@ pub struct Op<'a> {
     actor_type: &'static str,
     actor_id: String,
     ip: Option<IpAddr>,
-    action: &'static str,
-    resource_type: &'static str,
+    action: Action,
     resource_id: String,
     vault_id: Option<Uuid>,
     details: Map<String, Value>,
     /// Begun before authentication: its failures are counted per address, not each written.
     unauthenticated: bool,
+    /// A store transaction took the success event (see [`Op::success`]).
+    success_taken: bool,
 }
 
-/// Whether a successful outcome was already recorded in the write's own transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
-    /// The store wrote the success event atomically with the change.
-    InTransaction,
-    /// Record it now (reads): the response waits until it is durable.
-    No,
+/// Who asks: an authenticated caller, or someone not (yet) authenticated from an address.
+#[derive(Debug, Clone, Copy)]
+pub enum Asker<'c> {
+    /// Authenticated.
+    Caller(&'c Caller),
+    /// Not authenticated.
+    Anonymous(Option<IpAddr>),
 }
 
 impl<'a> Op<'a> {
     /// An operation by an authenticated caller.
     #[must_use]
-    pub fn new(state: &'a AppState, caller: &Caller, action: &'static str, resource_type: &'static str) -> Self {
+    pub fn new(state: &'a AppState, caller: &Caller, action: Action) -> Self {
         let mut details = Map::new();
         if caller.principal.credential == Credential::ApiKey {
             details.insert("credential".into(), Credential::ApiKey.as_str().into());
@@ -53,40 +60,44 @@ impl<'a> Op<'a> {
             actor_id: caller.principal.id().to_string(),
             ip: caller.ip,
             action,
-            resource_type,
             resource_id: String::new(),
             vault_id: None,
             details,
             unauthenticated: false,
+            success_taken: false,
         }
     }
 
     /// An operation before authentication.
     #[must_use]
-    pub fn anonymous(
-        state: &'a AppState,
-        ip: Option<IpAddr>,
-        action: &'static str,
-        resource_type: &'static str,
-    ) -> Self {
+    pub fn anonymous(state: &'a AppState, ip: Option<IpAddr>, action: Action) -> Self {
         Self {
             state,
             actor_type: "anonymous",
             actor_id: String::new(),
             ip,
             action,
-            resource_type,
             resource_id: String::new(),
             vault_id: None,
             details: Map::new(),
             unauthenticated: true,
+            success_taken: false,
+        }
+    }
+
+    /// An operation by `asker`.
+    #[must_use]
+    pub fn by(state: &'a AppState, asker: Asker<'_>, action: Action) -> Self {
+        match asker {
+            Asker::Caller(c) => Self::new(state, c, action),
+            Asker::Anonymous(ip) => Self::anonymous(state, ip, action),
         }
     }
 
     /// An operation of the server itself (first start): never counted as a caller's failure.
     #[must_use]
-    pub fn system(state: &'a AppState, action: &'static str, resource_type: &'static str) -> Self {
-        let mut op = Self::anonymous(state, None, action, resource_type);
+    pub fn system(state: &'a AppState, action: Action) -> Self {
+        let mut op = Self::anonymous(state, None, action);
         op.unauthenticated = false;
         op.actor_type = "system";
         op
@@ -121,17 +132,23 @@ impl<'a> Op<'a> {
         self.details.insert(key.to_owned(), value.into());
     }
 
-    /// The audit event for `outcome`.
+    /// The success event, for a store call to write in the same transaction as its change;
+    /// the operation then does not write it again when it finishes.
     #[must_use]
-    pub fn event(&self, outcome: Outcome) -> AuditEvent {
+    pub fn success(&mut self) -> AuditEvent {
+        self.success_taken = true;
+        self.event(Outcome::Success)
+    }
+
+    fn event(&self, outcome: Outcome) -> AuditEvent {
         AuditEvent {
             id: Uuid::now_v7(),
             created_at: now(),
-            action: self.action.to_owned(),
+            action: self.action.as_str().to_owned(),
             outcome,
             actor_type: self.actor_type.to_owned(),
             actor_id: self.actor_id.clone(),
-            resource_type: self.resource_type.to_owned(),
+            resource_type: self.action.resource_type().to_owned(),
             resource_id: self.resource_id.clone(),
             vault_id: self.vault_id,
             ip_address: self.ip.map(|ip| ip.to_string()),
@@ -141,10 +158,10 @@ impl<'a> Op<'a> {
 
     /// A success event of another action by the same actor (a key made along with a person).
     #[must_use]
-    pub fn derived(&self, action: &'static str, resource_type: &'static str, resource_id: String) -> AuditEvent {
+    pub fn derived(&self, action: Action, resource_id: String) -> AuditEvent {
         let mut e = self.event(Outcome::Success);
-        e.action = action.to_owned();
-        e.resource_type = resource_type.to_owned();
+        e.action = action.as_str().to_owned();
+        e.resource_type = action.resource_type().to_owned();
         e.resource_id = printable(resource_id);
         e.details = "{}".to_owned();
         e
@@ -154,7 +171,7 @@ impl<'a> Op<'a> {
     ///
     /// # Errors
     /// When the audit log cannot be written.
-    pub async fn record(&mut self, outcome: Outcome, error: Option<&ApiError>) -> ApiResult<()> {
+    async fn record(&mut self, outcome: Outcome, error: Option<&ApiError>) -> ApiResult<()> {
         if let Some(e) = error {
             self.details.insert("status".into(), e.status().as_u16().into());
             if !matches!(e, ApiError::Internal(_)) {
@@ -171,15 +188,15 @@ impl<'a> Op<'a> {
         })
     }
 
-    /// Ends the operation: records failures (and unrecorded successes) durably, then returns
-    /// the result.
+    /// Ends the operation: records failures, and successes no transaction took, durably
+    /// (the answer waits for them), then returns the result.
     ///
     /// # Errors
     /// The operation's error, or an audit failure.
-    pub async fn finish<T>(mut self, result: ApiResult<T>, recorded: Recorded) -> ApiResult<T> {
+    pub async fn finish<T>(mut self, result: ApiResult<T>) -> ApiResult<T> {
         match result {
             Ok(v) => {
-                if recorded == Recorded::No {
+                if !self.success_taken {
                     self.record(Outcome::Success, None).await?;
                 }
                 Ok(v)
@@ -193,7 +210,7 @@ impl<'a> Op<'a> {
     /// error to answer (a 429 once the address is over its failure budget).
     pub async fn fail(mut self, e: ApiError) -> ApiError {
         if self.unauthenticated {
-            match self.state.limits.unauthenticated.note(self.ip, self.action) {
+            match self.state.limits.unauthenticated.note(self.ip, self.action.as_str()) {
                 Verdict::Record => {}
                 Verdict::Summarised => return e,
                 Verdict::Throttled(wait) => {

@@ -6,6 +6,7 @@
 //! summary event when the window ends. Past a budget of failures an address is throttled for seconds (429 with
 //! `Retry-After`), never locked out.
 
+use clawvault_core::action::Action;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -147,11 +148,11 @@ pub fn summary_event(s: &Summary) -> AuditEvent {
     AuditEvent {
         id: Uuid::now_v7(),
         created_at: now(),
-        action: "auth.failures".to_owned(),
+        action: Action::AuthFailures.as_str().to_owned(),
         outcome: Outcome::Denied,
         actor_type: "anonymous".to_owned(),
         actor_id: String::new(),
-        resource_type: "address".to_owned(),
+        resource_type: Action::AuthFailures.resource_type().to_owned(),
         resource_id: s.address.clone(),
         vault_id: None,
         ip_address: s.address.parse::<IpAddr>().ok().map(|ip| ip.to_string()),

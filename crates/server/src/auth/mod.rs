@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::op::Op;
 use crate::state::AppState;
 use crate::tls::PeerAddr;
+use clawvault_core::action::Action;
 pub use principal::{Actor, Credential, Principal};
 pub use tokens::{Checked, SigningKey, TokenError, TokenService};
 
@@ -112,7 +113,7 @@ impl FromRequestParts<AppState> for Caller {
             if let Some(principal) = state.tokens.cached_key(token) {
                 return Ok(Self { principal, ip });
             }
-            let mut op = Op::anonymous(state, ip, "auth.api_key", "api_key");
+            let mut op = Op::anonymous(state, ip, Action::ApiKeyAuth);
             op.detail("path", crate::app::loggable_path(parts.uri.path()));
             return match crate::service::keys::admit_key(state, &mut op, token).await {
                 Ok(principal) => Ok(Self { principal, ip }),
@@ -129,7 +130,7 @@ impl FromRequestParts<AppState> for Caller {
         match verified {
             Ok(principal) => Ok(Self { principal, ip }),
             Err(e) => {
-                let mut op = Op::anonymous(state, ip, "auth.token", "token");
+                let mut op = Op::anonymous(state, ip, Action::TokenAuth);
                 op.detail("path", crate::app::loggable_path(parts.uri.path()));
                 Err(op.fail(e).await)
             }

@@ -13,9 +13,11 @@ use super::dto::ORG_ID;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
-use crate::op::{Op, Recorded};
+use crate::op::Asker;
 use crate::service::agents::{self, AgentFields};
+use crate::service::audit::refused;
 use crate::state::AppState;
+use clawvault_core::action::Action;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -134,10 +136,6 @@ pub struct RotatedKey {
     api_key: String,
 }
 
-fn agent_id(raw: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest("agent id must be a UUID".into()))
-}
-
 /// Create an agent with its own key (people only).
 #[utoipa::path(post, path = "/v1/agents", tag = "agents", request_body = AgentRequest,
     responses((status = 201, body = AgentCreated), (status = 400, body = crate::error::ProblemDoc), (status = 403, body = crate::error::ProblemDoc)))]
@@ -146,15 +144,12 @@ async fn create_agent(
     caller: Caller,
     body: Result<ApiJson<AgentRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<AgentCreated>)> {
-    let mut op = Op::new(&state, &caller, "agent.create", "agent");
-    let result = match body {
-        Ok(ApiJson(b)) => {
-            let method = b.auth_method.clone().unwrap_or_else(|| "api_key".into());
-            agents::create(&state, &mut op, &caller, &method, b.fields()).await
-        }
-        Err(e) => Err(e),
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refused(&state, Asker::Caller(&caller), Action::AgentCreate, "", e).await),
     };
-    let (agent, key) = op.finish(result, Recorded::InTransaction).await?;
+    let method = b.auth_method.clone().unwrap_or_else(|| "api_key".into());
+    let (agent, key) = agents::create(&state, &caller, &method, b.fields()).await?;
     Ok((StatusCode::CREATED, Json(AgentCreated { agent: AgentOut::from(&agent), api_key: key.expose().to_owned() })))
 }
 
@@ -168,14 +163,7 @@ async fn list_agents(State(state): State<AppState>, caller: Caller) -> ApiResult
 /// The calling agent itself (agent tokens only).
 #[utoipa::path(get, path = "/v1/agents/me", tag = "agents", responses((status = 200, body = AgentOut), (status = 403, body = crate::error::ProblemDoc)))]
 async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AgentOut>> {
-    if !caller.principal.is_agent() {
-        return Err(ApiError::Forbidden("only agents have /v1/agents/me: people use GET /v1/users".into()));
-    }
-    let agent = state
-        .store
-        .agent(caller.principal.id())
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("this agent no longer exists".into()))?;
+    let agent = agents::me(&state, &caller).await?;
     Ok(Json(AgentOut::from(&agent)))
 }
 
@@ -183,12 +171,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Age
 #[utoipa::path(get, path = "/v1/agents/{agent_id}", tag = "agents", params(("agent_id" = Uuid, Path)),
     responses((status = 200, body = AgentOut), (status = 404, body = crate::error::ProblemDoc)))]
 async fn get_agent(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<AgentOut>> {
-    let mut op = Op::new(&state, &caller, "agent.read", "agent");
-    let result = match agent_id(&id) {
-        Ok(id) => agents::get(&state, &mut op, &caller, id).await,
-        Err(e) => Err(e),
-    };
-    let agent = op.finish(result, Recorded::No).await?;
+    let agent = agents::get(&state, &caller, &id).await?;
     Ok(Json(AgentOut::from(&agent)))
 }
 
@@ -202,12 +185,11 @@ async fn update_agent(
     Path(id): Path<String>,
     body: Result<ApiJson<AgentRequest>, ApiError>,
 ) -> ApiResult<Json<AgentOut>> {
-    let mut op = Op::new(&state, &caller, "agent.update", "agent");
-    let result = match (agent_id(&id), body) {
-        (Ok(id), Ok(ApiJson(b))) => agents::update(&state, &mut op, &caller, id, b.fields()).await,
-        (Err(e), _) | (_, Err(e)) => Err(e),
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refused(&state, Asker::Caller(&caller), Action::AgentUpdate, &id, e).await),
     };
-    let agent = op.finish(result, Recorded::InTransaction).await?;
+    let agent = agents::update(&state, &caller, &id, b.fields()).await?;
     Ok(Json(AgentOut::from(&agent)))
 }
 
@@ -215,12 +197,7 @@ async fn update_agent(
 #[utoipa::path(delete, path = "/v1/agents/{agent_id}", tag = "agents", params(("agent_id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
 async fn delete_agent(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    let mut op = Op::new(&state, &caller, "agent.delete", "agent");
-    let result = match agent_id(&id) {
-        Ok(id) => agents::delete(&state, &mut op, &caller, id).await,
-        Err(e) => Err(e),
-    };
-    op.finish(result, Recorded::InTransaction).await?;
+    agents::delete(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -232,11 +209,6 @@ async fn rotate_key(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RotatedKey>> {
-    let mut op = Op::new(&state, &caller, "agent.rotate_key", "agent");
-    let result = match agent_id(&id) {
-        Ok(id) => agents::rotate_key(&state, &mut op, &caller, id).await,
-        Err(e) => Err(e),
-    };
-    let key = op.finish(result, Recorded::InTransaction).await?;
+    let key = agents::rotate_key(&state, &caller, &id).await?;
     Ok(Json(RotatedKey { api_key: key.expose().to_owned() }))
 }

@@ -9,9 +9,10 @@ use utoipa_axum::routes;
 use super::dto::{AuditEventOut, AuditList, AuditQuery, ChainScheme, VerifyOut, VerifyQuery};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::op::{Op, Recorded};
+use crate::op::Asker;
 use crate::service::audit;
 use crate::state::AppState;
+use clawvault_core::action::Action;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_events)).routes(routes!(verify)).routes(routes!(anchor))
@@ -33,21 +34,21 @@ async fn list_events(
     caller: Caller,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditList>> {
-    let op = Op::new(&state, &caller, "audit.list", "audit");
-    let result = async {
-        let filter = AuditFilter {
-            action: q.action,
-            actor_id: q.actor_id,
-            resource_id: q.resource_id,
-            from: time_param("from", q.from.as_deref())?,
-            to: time_param("to", q.to.as_deref())?,
-            limit: q.limit.unwrap_or(100).clamp(1, 1000),
-            offset: q.offset.unwrap_or(0),
-        };
-        audit::list(&state, &caller, &filter).await
-    }
-    .await;
-    let (events, total) = op.finish(result, Recorded::No).await?;
+    let times = time_param("from", q.from.as_deref()).and_then(|f| Ok((f, time_param("to", q.to.as_deref())?)));
+    let (from, to) = match times {
+        Ok(t) => t,
+        Err(e) => return Err(audit::refused(&state, Asker::Caller(&caller), Action::AuditList, "", e).await),
+    };
+    let filter = AuditFilter {
+        action: q.action,
+        actor_id: q.actor_id,
+        resource_id: q.resource_id,
+        from,
+        to,
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        offset: q.offset.unwrap_or(0),
+    };
+    let (events, total) = audit::list(&state, &caller, &filter).await?;
     Ok(Json(AuditList { events: events.into_iter().map(AuditEventOut::from).collect(), count: total, total }))
 }
 
@@ -59,9 +60,7 @@ async fn verify(
     caller: Caller,
     Query(q): Query<VerifyQuery>,
 ) -> ApiResult<Json<VerifyOut>> {
-    let op = Op::new(&state, &caller, "audit.verify", "audit");
-    let result = audit::verify(&state, &caller, q.limit, q.anchor.as_deref()).await;
-    let (report, complete) = op.finish(result, Recorded::No).await?;
+    let (report, complete) = audit::verify(&state, &caller, q.limit, q.anchor.as_deref()).await?;
     let broken = report.broken.as_ref();
     let verified = match broken {
         Some(b) => u64::try_from(b.seq - 1).unwrap_or(0),
@@ -100,10 +99,6 @@ pub struct AnchorOut {
 #[utoipa::path(get, path = "/v1/audit/anchor", tag = "audit",
     responses((status = 200, body = AnchorOut), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc)))]
 async fn anchor(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AnchorOut>> {
-    let op = Op::new(&state, &caller, "audit.anchor", "audit");
-    let result = audit::anchor(&state, &caller)
-        .await
-        .and_then(|a| a.ok_or_else(|| ApiError::NotFound("the audit trail has no event yet".into())));
-    let a = op.finish(result, Recorded::No).await?;
+    let a = audit::anchor(&state, &caller).await?;
     Ok(Json(AnchorOut { anchor: a.to_string(), seq: a.seq }))
 }

@@ -9,9 +9,11 @@ use super::dto::{ApiKeyCreated, ApiKeyList, ApiKeyOut, ApiKeyTokenRequest, Creat
 use crate::auth::{Caller, ClientIp};
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
-use crate::op::{Op, Recorded};
+use crate::op::Asker;
+use crate::service::audit::refused;
 use crate::service::keys;
 use crate::state::AppState;
+use clawvault_core::action::Action;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,21 +33,18 @@ async fn api_key_token(
     ClientIp(ip): ClientIp,
     body: Result<ApiJson<ApiKeyTokenRequest>, ApiError>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let mut op = Op::anonymous(&state, ip, "auth.api_key_token", "api_key");
-    let result = match body {
-        Ok(ApiJson(body)) => keys::exchange(&state, &mut op, &body.api_key).await,
-        Err(e) => Err(e),
+    let body = match body {
+        Ok(ApiJson(body)) => body,
+        Err(e) => return Err(refused(&state, Asker::Anonymous(ip), Action::KeyExchange, "", e).await),
     };
-    let issued = op.finish(result, Recorded::No).await?;
+    let issued = keys::exchange(&state, ip, &body.api_key).await?;
     Ok(Json(TokenResponse { access_token: issued.token, token_type: "Bearer", expires_in: issued.expires_in }))
 }
 
 /// Revoke the bearer token of this request, at once.
 #[utoipa::path(delete, path = "/v1/auth/token", tag = "auth", responses((status = 204), (status = 401, body = crate::error::ProblemDoc)))]
 async fn revoke_token(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
-    let mut op = Op::new(&state, &caller, "auth.token_revoke", "token");
-    let result = keys::revoke_token(&state, &mut op, &caller).await;
-    op.finish(result, Recorded::InTransaction).await?;
+    keys::revoke_token(&state, &caller).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -57,14 +56,11 @@ async fn create_api_key(
     caller: Caller,
     body: Result<ApiJson<CreateApiKeyRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
-    let mut op = Op::new(&state, &caller, "api_key.create", "api_key");
-    let result = match body {
-        Ok(ApiJson(b)) => {
-            keys::create(&state, &mut op, &caller, &b.name, b.scopes.unwrap_or_default(), b.expires_at).await
-        }
-        Err(e) => Err(e),
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refused(&state, Asker::Caller(&caller), Action::ApiKeyCreate, "", e).await),
     };
-    let (record, key) = op.finish(result, Recorded::InTransaction).await?;
+    let (record, key) = keys::create(&state, &caller, &b.name, b.scopes.unwrap_or_default(), b.expires_at).await?;
     Ok((StatusCode::CREATED, Json(ApiKeyCreated { key: record.into(), api_key: key.expose().to_owned() })))
 }
 
@@ -83,12 +79,7 @@ async fn delete_api_key(
     caller: Caller,
     Path(key_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let mut op = Op::new(&state, &caller, "api_key.delete", "api_key");
-    let result = match Uuid::parse_str(&key_id) {
-        Ok(id) => keys::delete(&state, &mut op, &caller, id).await,
-        Err(_) => Err(ApiError::BadRequest("key_id must be a UUID".into())),
-    };
-    op.finish(result, Recorded::InTransaction).await?;
+    keys::delete(&state, &caller, &key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -119,12 +110,11 @@ async fn agent_token(
     ClientIp(ip): ClientIp,
     body: Result<ApiJson<AgentTokenRequest>, ApiError>,
 ) -> ApiResult<Json<AgentTokenResponse>> {
-    let mut op = Op::anonymous(&state, ip, "auth.agent_token", "agent");
-    let result = match body {
-        Ok(ApiJson(b)) => crate::service::agents::exchange(&state, &mut op, &b.api_key, b.agent_id).await,
-        Err(e) => Err(e),
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refused(&state, Asker::Anonymous(ip), Action::AgentKeyExchange, "", e).await),
     };
-    let (agent, token, ttl) = op.finish(result, Recorded::No).await?;
+    let (agent, token, ttl) = crate::service::agents::exchange(&state, ip, &b.api_key, b.agent_id).await?;
     Ok(Json(AgentTokenResponse {
         access_token: token,
         token_type: "Bearer",
@@ -146,8 +136,6 @@ pub struct RotatedSigningKey {
 #[utoipa::path(post, path = "/v1/auth/signing-keys/rotate", tag = "auth",
     responses((status = 200, body = RotatedSigningKey), (status = 403, body = crate::error::ProblemDoc)))]
 async fn rotate_signing_key(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<RotatedSigningKey>> {
-    let op = Op::new(&state, &caller, "auth.signing_key_rotate", "signing_key");
-    let result = keys::rotate_signing_key(&state, &caller).await;
-    let kid = op.finish(result, Recorded::No).await?;
+    let kid = keys::rotate_signing_key(&state, &caller).await?;
     Ok(Json(RotatedSigningKey { kid }))
 }

@@ -12,10 +12,12 @@ use super::agents::AgentOut;
 use crate::auth::{Caller, ClientIp};
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
-use crate::op::{Op, Recorded};
+use crate::op::Asker;
 use crate::service::agents::AgentFields;
+use crate::service::audit::refused;
 use crate::service::enroll;
 use crate::state::AppState;
+use clawvault_core::action::Action;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -113,10 +115,6 @@ pub struct Approved {
     agent: AgentOut,
 }
 
-fn pairing(raw: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound("unknown pairing id or poll token".into()))
-}
-
 /// Ask to be enrolled as an agent; a person approves, then poll for the key.
 #[utoipa::path(post, path = "/v1/agents/enroll", tag = "agents", request_body = EnrollRequest,
     responses((status = 201, body = EnrollResponse), (status = 400, body = crate::error::ProblemDoc), (status = 429, body = crate::error::ProblemDoc)))]
@@ -125,14 +123,13 @@ async fn request(
     ClientIp(ip): ClientIp,
     body: Result<ApiJson<EnrollRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<EnrollResponse>)> {
-    let mut op = Op::anonymous(&state, ip, "agent.enroll", "enrollment");
-    let result = async {
-        let ApiJson(b) = body?;
-        let _ = b.human_email;
-        enroll::request(&state, &mut op, &b.name, b.description.as_deref().unwrap_or(""), b.public_key.as_deref()).await
-    }
-    .await;
-    let r = op.finish(result, Recorded::InTransaction).await?;
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refused(&state, Asker::Anonymous(ip), Action::EnrollmentRequest, "", e).await),
+    };
+    let _ = b.human_email;
+    let r =
+        enroll::request(&state, ip, &b.name, b.description.as_deref().unwrap_or(""), b.public_key.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
         Json(EnrollResponse {
@@ -159,16 +156,10 @@ async fn status(
     headers: HeaderMap,
     Query(q): Query<PollQuery>,
 ) -> ApiResult<Json<EnrollStatus>> {
-    let mut op = Op::anonymous(&state, ip, "agent.enroll_status", "enrollment");
-    let result = async {
-        let id = pairing(&id)?;
-        let bearer = header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-        let token = q.poll.as_deref().or_else(|| header(&headers, "x-poll-token")).or(bearer).unwrap_or("");
-        let signature = q.signature.as_deref().or_else(|| header(&headers, "x-enrollment-signature"));
-        enroll::poll(&state, &mut op, id, token, signature).await
-    }
-    .await;
-    let p = op.finish(result, Recorded::No).await?;
+    let bearer = header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+    let token = q.poll.as_deref().or_else(|| header(&headers, "x-poll-token")).or(bearer).unwrap_or("");
+    let signature = q.signature.as_deref().or_else(|| header(&headers, "x-enrollment-signature"));
+    let p = enroll::poll(&state, ip, &id, token, signature).await?;
     Ok(Json(EnrollStatus { status: p.status, agent_id: p.agent_id, api_key: p.api_key.map(|k| k.to_string()) }))
 }
 
@@ -201,21 +192,16 @@ async fn approve(
     Path(id): Path<String>,
     body: Result<ApiJson<ApproveRequest>, ApiError>,
 ) -> ApiResult<Json<Approved>> {
-    let mut op = Op::new(&state, &caller, "agent.enroll_approve", "enrollment");
-    let result = async {
-        let id = Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest("pairing id must be a UUID".into()))?;
-        let ApiJson(b) = body?;
-        let fields = AgentFields {
-            vault_ids: b.vault_ids,
-            token_ttl_seconds: b.token_ttl_seconds.map(Some),
-            ..AgentFields::default()
-        };
-        enroll::decide(&state, &mut op, &caller, id, Some(fields))
-            .await?
-            .ok_or_else(|| ApiError::Internal("approval made no agent".into()))
-    }
-    .await;
-    let agent = op.finish(result, Recorded::InTransaction).await?;
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refused(&state, Asker::Caller(&caller), Action::EnrollmentApprove, &id, e).await),
+    };
+    let fields = AgentFields {
+        vault_ids: b.vault_ids,
+        token_ttl_seconds: b.token_ttl_seconds.map(Some),
+        ..AgentFields::default()
+    };
+    let agent = enroll::approve(&state, &caller, &id, fields).await?;
     Ok(Json(Approved { agent: AgentOut::from(&agent) }))
 }
 
@@ -223,12 +209,6 @@ async fn approve(
 #[utoipa::path(post, path = "/v1/agents/enroll/{pairing_id}/deny", tag = "agents", params(("pairing_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
 async fn deny(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    let mut op = Op::new(&state, &caller, "agent.enroll_deny", "enrollment");
-    let result = async {
-        let id = Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest("pairing id must be a UUID".into()))?;
-        enroll::decide(&state, &mut op, &caller, id, None).await.map(|_| ())
-    }
-    .await;
-    op.finish(result, Recorded::InTransaction).await?;
+    enroll::deny(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,9 +12,11 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
-use crate::op::{Op, Recorded};
-use crate::service::policies::{self, NewPolicy, Terms};
+use crate::op::Asker;
+use crate::service::audit::refused;
+use crate::service::policies::{self, NewPolicy, Terms, TermsChange};
 use crate::state::AppState;
+use clawvault_core::action::Action;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_policy, list_policies)).routes(routes!(update_policy, delete_policy))
@@ -109,10 +111,6 @@ pub struct PolicyList {
     policies: Vec<PolicyOut>,
 }
 
-fn policy_id(raw: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest("policy id must be a UUID".into()))
-}
-
 /// Grant (or deny) a person or agent permissions on paths of a vault (owners and admins).
 #[utoipa::path(post, path = "/v1/vaults/{vault_id}/policies", tag = "policies", request_body = CreatePolicyRequest,
     params(("vault_id" = String, Path, description = "vault id or name")),
@@ -123,26 +121,23 @@ async fn create_policy(
     Path(vault): Path<String>,
     body: Result<ApiJson<CreatePolicyRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<PolicyOut>)> {
-    let mut op = Op::new(&state, &caller, "policy.create", "policy");
-    let result = match body {
-        Ok(ApiJson(b)) => {
-            let new = NewPolicy {
-                kind: b.principal_type,
-                principal_id: b.principal_id,
-                pattern: b.secret_path_pattern.unwrap_or_else(|| "**".into()),
-                terms: Terms {
-                    permissions: b.permissions.unwrap_or_else(|| vec!["read".into()]),
-                    effect: b.effect.unwrap_or_else(|| "allow".into()),
-                    conditions: b.conditions,
-                    expires_at: b.expires_at,
-                    priority: b.priority.unwrap_or(0),
-                },
-            };
-            policies::create(&state, &mut op, &caller, &vault, new).await
-        }
-        Err(e) => Err(e),
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refused(&state, Asker::Caller(&caller), Action::PolicyCreate, &vault, e).await),
     };
-    let p = op.finish(result, Recorded::InTransaction).await?;
+    let new = NewPolicy {
+        kind: b.principal_type,
+        principal_id: b.principal_id,
+        pattern: b.secret_path_pattern.unwrap_or_else(|| "**".into()),
+        terms: Terms {
+            permissions: b.permissions.unwrap_or_else(|| vec!["read".into()]),
+            effect: b.effect.unwrap_or_else(|| "allow".into()),
+            conditions: b.conditions,
+            expires_at: b.expires_at,
+            priority: b.priority.unwrap_or(0),
+        },
+    };
+    let p = policies::create(&state, &caller, &vault, new).await?;
     Ok((StatusCode::CREATED, Json(PolicyOut::from(&p))))
 }
 
@@ -154,9 +149,7 @@ async fn list_policies(
     caller: Caller,
     Path(vault): Path<String>,
 ) -> ApiResult<Json<PolicyList>> {
-    let mut op = Op::new(&state, &caller, "policy.list", "vault");
-    let result = policies::list(&state, &mut op, &caller, &vault).await;
-    let list = op.finish(result, Recorded::No).await?;
+    let list = policies::list(&state, &caller, &vault).await?;
     Ok(Json(PolicyList { policies: list.iter().map(PolicyOut::from).collect() }))
 }
 
@@ -170,25 +163,18 @@ async fn update_policy(
     Path((vault, id)): Path<(String, String)>,
     body: Result<ApiJson<UpdatePolicyRequest>, ApiError>,
 ) -> ApiResult<Json<PolicyOut>> {
-    let mut op = Op::new(&state, &caller, "policy.update", "policy");
-    let result = async {
-        let id = policy_id(&id)?;
-        let ApiJson(b) = body?;
-        let current = state.store.policy(id).await?;
-        let current = current.as_ref();
-        let terms = Terms {
-            permissions: b.permissions.unwrap_or_else(|| current.map(|p| p.permissions.clone()).unwrap_or_default()),
-            effect: b.effect.unwrap_or_else(|| current.map_or_else(|| "allow".into(), |p| p.effect.clone())),
-            conditions: b
-                .conditions
-                .unwrap_or_else(|| current.and_then(|p| serde_json::from_str(&p.conditions).ok()).unwrap_or_default()),
-            expires_at: b.expires_at.or_else(|| current.and_then(|p| p.expires_at)),
-            priority: b.priority.unwrap_or_else(|| current.map_or(0, |p| p.priority)),
-        };
-        policies::update(&state, &mut op, &caller, &vault, id, terms).await
-    }
-    .await;
-    let p = op.finish(result, Recorded::InTransaction).await?;
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refused(&state, Asker::Caller(&caller), Action::PolicyUpdate, &id, e).await),
+    };
+    let change = TermsChange {
+        permissions: b.permissions,
+        effect: b.effect,
+        conditions: b.conditions,
+        expires_at: b.expires_at,
+        priority: b.priority,
+    };
+    let p = policies::update(&state, &caller, &vault, &id, change).await?;
     Ok(Json(PolicyOut::from(&p)))
 }
 
@@ -201,11 +187,6 @@ async fn delete_policy(
     caller: Caller,
     Path((vault, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let mut op = Op::new(&state, &caller, "policy.delete", "policy");
-    let result = match policy_id(&id) {
-        Ok(id) => policies::delete(&state, &mut op, &caller, &vault, id).await,
-        Err(e) => Err(e),
-    };
-    op.finish(result, Recorded::InTransaction).await?;
+    policies::delete(&state, &caller, &vault, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,9 +13,11 @@ use super::dto::{
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
-use crate::op::{Op, Recorded};
+use crate::op::Asker;
+use crate::service::audit::refused;
 use crate::service::secrets::{self, NewVersion, Revealed};
 use crate::state::AppState;
+use clawvault_core::action::Action;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -92,13 +94,15 @@ async fn put_secret(
     Path((vault, path)): Path<(String, String)>,
     body: Result<ApiJson<PutSecretRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<SecretCreated>)> {
-    let mut op = Op::new(&state, &caller, "secret.write", "secret");
-    op.resource(format!("{vault}/{path}"));
-    let result = match body.and_then(|ApiJson(b)| new_version(b)) {
-        Ok(new) => secrets::write(&state, &mut op, &caller, &vault, &path, new).await,
-        Err(e) => Err(e),
+    let new = match body.and_then(|ApiJson(b)| new_version(b)) {
+        Ok(new) => new,
+        Err(e) => {
+            return Err(
+                refused(&state, Asker::Caller(&caller), Action::SecretWrite, &format!("{vault}/{path}"), e).await
+            );
+        }
     };
-    let written = op.finish(result, Recorded::InTransaction).await?;
+    let written = secrets::write(&state, &caller, &vault, &path, new).await?;
     Ok((StatusCode::CREATED, Json(SecretCreated::from(&written))))
 }
 
@@ -111,9 +115,7 @@ async fn get_secret(
     caller: Caller,
     Path((vault, path)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretOut>> {
-    let mut op = Op::new(&state, &caller, "secret.read", "secret");
-    let result = secrets::read(&state, &mut op, &caller, &vault, &path, None).await;
-    let r = op.finish(result, Recorded::No).await?;
+    let r = secrets::read(&state, &caller, &vault, &path, None).await?;
     Ok(Json(revealed(r)))
 }
 
@@ -126,9 +128,7 @@ async fn delete_secret(
     caller: Caller,
     Path((vault, path)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let mut op = Op::new(&state, &caller, "secret.delete", "secret");
-    let result = secrets::delete(&state, &mut op, &caller, &vault, &path).await;
-    op.finish(result, Recorded::InTransaction).await?;
+    secrets::delete(&state, &caller, &vault, &path).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -149,9 +149,7 @@ async fn list_secrets(
     Path(vault): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<SecretList>> {
-    let mut op = Op::new(&state, &caller, "secret.list", "vault");
-    let result = secrets::list(&state, &mut op, &caller, &vault, q.prefix.as_deref().unwrap_or("")).await;
-    let rows = op.finish(result, Recorded::No).await?;
+    let rows = secrets::list(&state, &caller, &vault, q.prefix.as_deref().unwrap_or("")).await?;
     Ok(Json(SecretList { secrets: rows.iter().map(SecretMetadataOut::from).collect() }))
 }
 
@@ -164,9 +162,7 @@ async fn list_versions(
     caller: Caller,
     Path((vault, path)): Path<(String, String)>,
 ) -> ApiResult<Json<VersionList>> {
-    let mut op = Op::new(&state, &caller, "secret.versions", "secret");
-    let result = secrets::versions(&state, &mut op, &caller, &vault, &path).await;
-    let (secret, versions) = op.finish(result, Recorded::No).await?;
+    let (secret, versions) = secrets::versions(&state, &caller, &vault, &path).await?;
     Ok(Json(VersionList {
         versions: versions.iter().map(|m| SecretMetadataOut::new(secret.id, &secret.path, m)).collect(),
     }))
@@ -181,13 +177,13 @@ async fn get_version(
     caller: Caller,
     Path((vault, rest)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretOut>> {
-    let mut op = Op::new(&state, &caller, "secret.read", "secret");
-    op.resource(format!("{vault}/{rest}"));
-    let result = match path_and_version(&rest) {
-        Ok((path, version)) => secrets::read(&state, &mut op, &caller, &vault, path, Some(version)).await,
-        Err(e) => Err(e),
+    let (path, version) = match path_and_version(&rest) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(refused(&state, Asker::Caller(&caller), Action::SecretRead, &format!("{vault}/{rest}"), e).await);
+        }
     };
-    let r = op.finish(result, Recorded::No).await?;
+    let r = secrets::read(&state, &caller, &vault, path, Some(version)).await?;
     Ok(Json(revealed(r)))
 }
 
@@ -200,13 +196,14 @@ async fn disable_version(
     caller: Caller,
     Path((vault, rest)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let mut op = Op::new(&state, &caller, "secret.version_disable", "secret");
-    op.resource(format!("{vault}/{rest}"));
-    let result = match path_and_version(&rest) {
-        Ok((path, version)) => secrets::disable(&state, &mut op, &caller, &vault, path, version).await,
-        Err(e) => Err(e),
+    let (path, version) = match path_and_version(&rest) {
+        Ok(v) => v,
+        Err(e) => {
+            let resource = format!("{vault}/{rest}");
+            return Err(refused(&state, Asker::Caller(&caller), Action::SecretVersionDisable, &resource, e).await);
+        }
     };
-    op.finish(result, Recorded::InTransaction).await?;
+    secrets::disable(&state, &caller, &vault, path, version).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -220,8 +217,6 @@ async fn rotate_secret(
     Path((vault, path)): Path<(String, String)>,
     body: Result<ApiJson<RotateRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<SecretCreated>)> {
-    let mut op = Op::new(&state, &caller, "secret.rotate", "secret");
-    op.resource(format!("{vault}/{path}"));
     let parsed = body.and_then(|ApiJson(b)| {
         let charset = match b.charset.as_deref() {
             None => Charset::default(),
@@ -229,14 +224,15 @@ async fn rotate_secret(
         };
         Ok((b.length.unwrap_or(DEFAULT_LENGTH), charset, secret_type(b.secret_type.as_deref())?))
     });
-    let result = match parsed {
-        Ok((length, charset, ty)) => {
-            let generate = secrets::Generate { length, charset, secret_type: ty };
-            secrets::rotate(&state, &mut op, &caller, &vault, &path, generate).await
+    let generate = match parsed {
+        Ok((length, charset, ty)) => secrets::Generate { length, charset, secret_type: ty },
+        Err(e) => {
+            return Err(
+                refused(&state, Asker::Caller(&caller), Action::SecretRotate, &format!("{vault}/{path}"), e).await
+            );
         }
-        Err(e) => Err(e),
     };
-    let written = op.finish(result, Recorded::InTransaction).await?;
+    let written = secrets::rotate(&state, &caller, &vault, &path, generate).await?;
     Ok((StatusCode::CREATED, Json(SecretCreated::from(&written))))
 }
 
@@ -249,8 +245,6 @@ async fn restore_secret(
     caller: Caller,
     Path((vault, path)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretMetadataOut>> {
-    let mut op = Op::new(&state, &caller, "secret.restore", "secret");
-    let result = secrets::restore(&state, &mut op, &caller, &vault, &path).await;
-    let d = op.finish(result, Recorded::InTransaction).await?;
+    let d = secrets::restore(&state, &caller, &vault, &path).await?;
     Ok(Json(SecretMetadataOut::from(&d)))
 }

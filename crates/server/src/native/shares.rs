@@ -13,9 +13,11 @@ use uuid::Uuid;
 use crate::auth::{Caller, ClientIp, MaybeCaller};
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
-use crate::op::{Op, Recorded};
+use crate::op::Asker;
+use crate::service::audit::refused;
 use crate::service::shares::{self, NewShare};
 use crate::state::AppState;
+use clawvault_core::action::Action;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -127,10 +129,6 @@ pub struct ShareList {
     shares: Vec<ShareOut>,
 }
 
-fn uuid(raw: &str, what: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest(format!("{what} must be a UUID")))
-}
-
 /// The link of a share: under `public_url` when configured, else the address the server
 /// listens on; never the request's `Host` header, which the caller writes (a link pointing at
 /// the caller's own host would hand the share to whoever runs it).
@@ -148,22 +146,19 @@ async fn create_share(
     Path(secret_id): Path<String>,
     body: Result<ApiJson<CreateShareRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<ShareCreated>)> {
-    let mut op = Op::new(&state, &caller, "share.create", "share");
-    let result = async {
-        let secret_id = uuid(&secret_id, "secret_id")?;
-        let ApiJson(b) = body?;
-        let new = NewShare {
-            recipient_type: b.recipient_type,
-            recipient_id: b.recipient_id,
-            expires_at: b.expires_at,
-            max_access_count: b.max_access_count,
-            passphrase: b.passphrase,
-            ip_allowlist: b.ip_allowlist,
-        };
-        shares::create(&state, &mut op, &caller, secret_id, new).await
-    }
-    .await;
-    let share = op.finish(result, Recorded::InTransaction).await?;
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refused(&state, Asker::Caller(&caller), Action::ShareCreate, &secret_id, e).await),
+    };
+    let new = NewShare {
+        recipient_type: b.recipient_type,
+        recipient_id: b.recipient_id,
+        expires_at: b.expires_at,
+        max_access_count: b.max_access_count,
+        passphrase: b.passphrase,
+        ip_allowlist: b.ip_allowlist,
+    };
+    let share = shares::create(&state, &caller, &secret_id, new).await?;
     Ok((
         StatusCode::CREATED,
         Json(ShareCreated {
@@ -188,17 +183,15 @@ async fn open_share(
     Path(id): Path<String>,
     body: Result<ApiJson<OpenShareRequest>, ApiError>,
 ) -> ApiResult<Json<ShareOpened>> {
-    let mut op = match &caller {
-        Some(c) => Op::new(&state, c, "share.access", "share"),
-        None => Op::anonymous(&state, ip, "share.access", "share"),
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => {
+            let asker = caller.as_ref().map_or(Asker::Anonymous(ip), Asker::Caller);
+            // The id is a capability: not written into the trail, even when the body is bad.
+            return Err(refused(&state, asker, Action::ShareAccess, "", e).await);
+        }
     };
-    let result = async {
-        let id = uuid(&id, "share id")?;
-        let ApiJson(b) = body?;
-        shares::open(&state, &mut op, caller.as_ref(), id, ip, b.passphrase).await
-    }
-    .await;
-    let o = op.finish(result, Recorded::No).await?;
+    let o = shares::open(&state, caller.as_ref(), ip, &id, b.passphrase).await?;
     Ok(Json(ShareOpened {
         id: o.share.id,
         path: o.share.secret_path,
@@ -213,12 +206,7 @@ async fn open_share(
 #[utoipa::path(delete, path = "/v1/share/{share_id}", tag = "shares", params(("share_id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
 async fn revoke_share(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    let mut op = Op::new(&state, &caller, "share.revoke", "share");
-    let result = match uuid(&id, "share id") {
-        Ok(id) => shares::revoke(&state, &mut op, &caller, id).await,
-        Err(e) => Err(e),
-    };
-    op.finish(result, Recorded::InTransaction).await?;
+    shares::revoke(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -244,13 +232,7 @@ async fn inbound(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
 }
 
 async fn respond(state: AppState, caller: Caller, id: String, accept: bool) -> ApiResult<StatusCode> {
-    let action = if accept { "share.accept" } else { "share.decline" };
-    let mut op = Op::new(&state, &caller, action, "share");
-    let result = match uuid(&id, "share id") {
-        Ok(id) => shares::respond(&state, &mut op, &caller, id, accept).await,
-        Err(e) => Err(e),
-    };
-    op.finish(result, Recorded::InTransaction).await?;
+    shares::respond(&state, &caller, &id, accept).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

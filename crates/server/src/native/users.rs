@@ -12,9 +12,11 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
-use crate::op::{Op, Recorded};
+use crate::op::Asker;
+use crate::service::audit::refused;
 use crate::service::users;
 use crate::state::AppState;
+use clawvault_core::action::Action;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_user, list_users)).routes(routes!(delete_user))
@@ -68,21 +70,18 @@ async fn create_user(
     caller: Caller,
     body: Result<ApiJson<CreateUserRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<UserCreated>)> {
-    let mut op = Op::new(&state, &caller, "user.create", "user");
-    let result = match body {
-        Ok(ApiJson(b)) => users::create(&state, &mut op, &caller, &b.name, b.role.as_deref().unwrap_or("member")).await,
-        Err(e) => Err(e),
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refused(&state, Asker::Caller(&caller), Action::UserCreate, "", e).await),
     };
-    let (user, key) = op.finish(result, Recorded::InTransaction).await?;
+    let (user, key) = users::create(&state, &caller, &b.name, b.role.as_deref().unwrap_or("member")).await?;
     Ok((StatusCode::CREATED, Json(UserCreated { user: UserOut::from(&user), api_key: key.expose().to_owned() })))
 }
 
 /// List people (admins only).
 #[utoipa::path(get, path = "/v1/users", tag = "users", responses((status = 200, body = UserList), (status = 403, body = crate::error::ProblemDoc)))]
 async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<UserList>> {
-    let op = Op::new(&state, &caller, "user.list", "user");
-    let result = users::list(&state, &caller).await;
-    let list = op.finish(result, Recorded::No).await?;
+    let list = users::list(&state, &caller).await?;
     Ok(Json(UserList { users: list.iter().map(UserOut::from).collect() }))
 }
 
@@ -109,12 +108,7 @@ async fn delete_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserDeleted>> {
-    let mut op = Op::new(&state, &caller, "user.delete", "user");
-    let result = match Uuid::parse_str(&id) {
-        Ok(id) => users::delete(&state, &mut op, &caller, id).await,
-        Err(_) => Err(ApiError::BadRequest("user id must be a UUID".into())),
-    };
-    let deactivated = op.finish(result, Recorded::InTransaction).await?;
+    let deactivated = users::delete(&state, &caller, &id).await?;
     Ok(Json(UserDeleted {
         deactivated_agents: deactivated.into_iter().map(|a| DeactivatedAgent { id: a.id, name: a.name }).collect(),
     }))

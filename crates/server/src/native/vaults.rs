@@ -8,9 +8,11 @@ use super::dto::{CreateVaultRequest, VaultList, VaultOut};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
-use crate::op::{Op, Recorded};
+use crate::op::Asker;
+use crate::service::audit::refused;
 use crate::service::vaults;
 use crate::state::AppState;
+use clawvault_core::action::Action;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_vault, list_vaults)).routes(routes!(get_vault, delete_vault))
@@ -24,14 +26,11 @@ async fn create_vault(
     caller: Caller,
     body: Result<ApiJson<CreateVaultRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<VaultOut>)> {
-    let mut op = Op::new(&state, &caller, "vault.create", "vault");
-    let result = match body {
-        Ok(ApiJson(b)) => {
-            vaults::create(&state, &mut op, &caller, &b.name, b.description.as_deref().unwrap_or("")).await
-        }
-        Err(e) => Err(e),
+    let b = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refused(&state, Asker::Caller(&caller), Action::VaultCreate, "", e).await),
     };
-    let record = op.finish(result, Recorded::InTransaction).await?;
+    let record = vaults::create(&state, &caller, &b.name, b.description.as_deref().unwrap_or("")).await?;
     Ok((StatusCode::CREATED, Json(VaultOut::from(&record))))
 }
 
@@ -50,10 +49,7 @@ async fn get_vault(
     caller: Caller,
     Path(vault_ref): Path<String>,
 ) -> ApiResult<Json<VaultOut>> {
-    let mut op = Op::new(&state, &caller, "vault.read", "vault");
-    op.resource(vault_ref.clone());
-    let result = vaults::get(&state, &mut op, &caller, &vault_ref).await;
-    let vault = op.finish(result, Recorded::No).await?;
+    let vault = vaults::get(&state, &caller, &vault_ref).await?;
     Ok(Json(VaultOut::from(&vault.record)))
 }
 
@@ -65,8 +61,6 @@ async fn delete_vault(
     caller: Caller,
     Path(vault_ref): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let mut op = Op::new(&state, &caller, "vault.delete", "vault");
-    let result = vaults::delete(&state, &mut op, &caller, &vault_ref).await;
-    op.finish(result, Recorded::InTransaction).await?;
+    vaults::delete(&state, &caller, &vault_ref).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,11 +1,12 @@
 //! Agents: machine identities with their own `ocv_` keys, managed by the people who created
 //! them (and admins). Deactivating, re-keying or deleting an agent cuts off its tokens at once.
 
+use clawvault_core::action::Action;
 use clawvault_core::apikey::{ApiKey, KeyKind, PREFIX_LEN};
-use clawvault_core::audit::Outcome;
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::{now, unix_micros};
 use clawvault_store::{AgentRecord, AuditBatch};
+use std::net::IpAddr;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -160,27 +161,31 @@ pub fn blank(name: &str, description: &str, created_by: Uuid) -> AgentRecord {
 /// 400 for bad fields or an unsupported auth method, 403 for agents.
 pub async fn create(
     state: &AppState,
-    op: &mut Op<'_>,
     caller: &Caller,
     auth_method: &str,
     fields: AgentFields,
 ) -> ApiResult<(AgentRecord, ApiKey)> {
-    access::require_scope(caller, Scope::AgentsWrite)?;
-    access::require_person(caller, "create agents")?;
-    if auth_method != "api_key" {
-        return Err(ApiError::BadRequest(format!("auth_method {auth_method:?} is not supported: use api_key")));
+    let mut op = Op::new(state, caller, Action::AgentCreate);
+    let result = async {
+        access::require_scope(caller, Scope::AgentsWrite)?;
+        access::require_person(caller, "create agents")?;
+        if auth_method != "api_key" {
+            return Err(ApiError::BadRequest(format!("auth_method {auth_method:?} is not supported: use api_key")));
+        }
+        let name = fields.name.clone().ok_or_else(|| ApiError::BadRequest("missing field `name`".into()))?;
+        check_fields(state, caller, &fields).await?;
+        let mut agent = blank(&name, "", caller.principal.id());
+        apply(&mut agent, fields);
+        agent.expires_at = access::earliest(agent.expires_at, access::mint_limit(state, caller).await?);
+        let key = mint_key(state, &mut agent)?;
+        op.resource(agent.id.to_string());
+        op.detail("name", agent.name.as_str());
+        let event = op.success();
+        state.store.create_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
+        Ok((agent, key))
     }
-    let name = fields.name.clone().ok_or_else(|| ApiError::BadRequest("missing field `name`".into()))?;
-    check_fields(state, caller, &fields).await?;
-    let mut agent = blank(&name, "", caller.principal.id());
-    apply(&mut agent, fields);
-    agent.expires_at = access::earliest(agent.expires_at, access::mint_limit(state, caller).await?);
-    let key = mint_key(state, &mut agent)?;
-    op.resource(agent.id.to_string());
-    op.detail("name", agent.name.as_str());
-    let event = op.event(Outcome::Success);
-    state.store.create_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
-    Ok((agent, key))
+    .await;
+    op.finish(result).await
 }
 
 /// Agents the caller manages: all for admins, their own for people, none for agents.
@@ -194,12 +199,30 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<AgentRecor
     Ok(all.into_iter().filter(|a| caller.principal.is_admin() || a.created_by == caller.principal.id()).collect())
 }
 
+/// The calling agent's own record.
+///
+/// # Errors
+/// 403 for people; 401 once the agent no longer exists.
+pub async fn me(state: &AppState, caller: &Caller) -> ApiResult<AgentRecord> {
+    if !caller.principal.is_agent() {
+        return Err(ApiError::Forbidden(
+            "only agents have a record of their own: people are listed with the users".into(),
+        ));
+    }
+    state
+        .store
+        .agent(caller.principal.id())
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("this agent no longer exists".into()))
+}
+
 /// An agent the caller manages. Others (and agents) are refused like an unknown id.
 ///
 /// # Errors
-/// 404.
-pub async fn managed(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<AgentRecord> {
-    op.resource(id.to_string());
+/// 400 (not an agent id), 404.
+async fn managed(state: &AppState, op: &mut Op<'_>, caller: &Caller, raw_id: &str) -> ApiResult<AgentRecord> {
+    op.resource(raw_id.to_owned());
+    let id = super::id(raw_id, "agent id")?;
     let agent = state.store.agent(id).await?;
     match agent {
         Some(a)
@@ -212,13 +235,18 @@ pub async fn managed(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uui
     }
 }
 
-/// One agent the caller manages (`GET /v1/agents/{id}`).
+/// One agent the caller manages.
 ///
 /// # Errors
-/// 403 for a key without `agents:read`, 404.
-pub async fn get(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<AgentRecord> {
-    access::require_scope(caller, Scope::AgentsRead)?;
-    managed(state, op, caller, id).await
+/// 400, 403 for a key without `agents:read`, 404.
+pub async fn get(state: &AppState, caller: &Caller, id: &str) -> ApiResult<AgentRecord> {
+    let mut op = Op::new(state, caller, Action::AgentRead);
+    let result = async {
+        access::require_scope(caller, Scope::AgentsRead)?;
+        managed(state, &mut op, caller, id).await
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// Cuts off every token issued to an agent before now.
@@ -234,11 +262,17 @@ fn cut(state: &AppState, agent: &mut AgentRecord) {
 ///
 /// # Errors
 /// 400, 404.
-pub async fn update(
+pub async fn update(state: &AppState, caller: &Caller, id: &str, fields: AgentFields) -> ApiResult<AgentRecord> {
+    let mut op = Op::new(state, caller, Action::AgentUpdate);
+    let result = update_in(state, &mut op, caller, id, fields).await;
+    op.finish(result).await
+}
+
+async fn update_in(
     state: &AppState,
     op: &mut Op<'_>,
     caller: &Caller,
-    id: Uuid,
+    id: &str,
     fields: AgentFields,
 ) -> ApiResult<AgentRecord> {
     access::require_scope(caller, Scope::AgentsWrite)?;
@@ -259,7 +293,7 @@ pub async fn update(
         op.detail("tokens_revoked", true);
     }
     op.detail("is_active", agent.is_active);
-    let event = op.event(Outcome::Success);
+    let event = op.success();
     state.store.update_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
     Ok(agent)
 }
@@ -268,28 +302,38 @@ pub async fn update(
 ///
 /// # Errors
 /// 404.
-pub async fn rotate_key(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<ApiKey> {
-    access::require_scope(caller, Scope::AgentsWrite)?;
-    let mut agent = managed(state, op, caller, id).await?;
-    let key = mint_key(state, &mut agent)?;
-    cut(state, &mut agent);
-    let event = op.event(Outcome::Success);
-    state.store.update_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
-    Ok(key)
+pub async fn rotate_key(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ApiKey> {
+    let mut op = Op::new(state, caller, Action::AgentRotateKey);
+    let result = async {
+        access::require_scope(caller, Scope::AgentsWrite)?;
+        let mut agent = managed(state, &mut op, caller, id).await?;
+        let key = mint_key(state, &mut agent)?;
+        cut(state, &mut agent);
+        let event = op.success();
+        state.store.update_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
+        Ok(key)
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// Deletes an agent with its policies; its tokens die at once.
 ///
 /// # Errors
-/// 404.
-pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<()> {
-    access::require_scope(caller, Scope::AgentsWrite)?;
-    managed(state, op, caller, id).await?;
-    let event = op.event(Outcome::Success);
-    state.store.delete_agent(id, AuditBatch::new(&state.chain_key, &[event])).await?;
-    state.tokens.cut(id, i64::MAX);
-    state.access.forget(id);
-    Ok(())
+/// 400, 404.
+pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()> {
+    let mut op = Op::new(state, caller, Action::AgentDelete);
+    let result = async {
+        access::require_scope(caller, Scope::AgentsWrite)?;
+        let agent = managed(state, &mut op, caller, id).await?;
+        let event = op.success();
+        state.store.delete_agent(agent.id, AuditBatch::new(&state.chain_key, &[event])).await?;
+        state.tokens.cut(agent.id, i64::MAX);
+        state.access.forget(agent.id);
+        Ok(())
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// Exchanges an agent key for a token; `agent_id`, when given, must be the key's agent.
@@ -299,12 +343,14 @@ pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid
 /// deactivated and expired agents (the key was right).
 pub async fn exchange(
     state: &AppState,
-    op: &mut Op<'_>,
+    ip: Option<IpAddr>,
     presented: &str,
     agent_id: Option<Uuid>,
 ) -> ApiResult<(AgentRecord, String, i64)> {
-    let result = exchange_key(state, op, presented, agent_id).await;
-    super::keys::limited(state, presented, result)
+    let mut op = Op::anonymous(state, ip, Action::AgentKeyExchange);
+    let result = exchange_key(state, &mut op, presented, agent_id).await;
+    let result = super::keys::limited(state, presented, result);
+    op.finish(result).await
 }
 
 async fn exchange_key(

@@ -1,4 +1,5 @@
-//! The audit trail: listing events and verifying the chain (admins).
+//! The audit trail: listing events and verifying the chain (admins), and the record of
+//! requests a surface refused before they reached a service call.
 
 use clawvault_core::audit::{Anchor, ChainKey, ChainedEvent, Report};
 use clawvault_core::scope::Scope;
@@ -7,17 +8,24 @@ use clawvault_store::AuditFilter;
 use super::access;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::op::{Asker, Op};
 use crate::state::AppState;
 use crate::verify::verify_chain;
+use clawvault_core::action::Action;
 
 /// Events matching `filter`, oldest first, and how many match in all.
 ///
 /// # Errors
 /// 403 for everyone but admins.
 pub async fn list(state: &AppState, caller: &Caller, filter: &AuditFilter) -> ApiResult<(Vec<ChainedEvent>, u64)> {
-    access::require_scope(caller, Scope::AuditRead)?;
-    access::require_admin(caller, "read the audit trail")?;
-    Ok(state.store.list_audit(filter).await?)
+    let op = Op::new(state, caller, Action::AuditList);
+    let result = async {
+        access::require_scope(caller, Scope::AuditRead)?;
+        access::require_admin(caller, "read the audit trail")?;
+        Ok(state.store.list_audit(filter).await?)
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// Verifies the chain from its first event (up to `limit` events); `true` when it got to the
@@ -32,10 +40,15 @@ pub async fn verify(
     limit: Option<u64>,
     anchor: Option<&str>,
 ) -> ApiResult<(Report, bool)> {
-    access::require_scope(caller, Scope::AuditRead)?;
-    access::require_admin(caller, "verify the audit trail")?;
-    let anchor = anchor.map(|a| parse_anchor(&state.chain_key, a)).transpose()?;
-    Ok(verify_chain(state.store.as_ref(), &state.chain_key, limit, anchor).await?)
+    let op = Op::new(state, caller, Action::AuditVerify);
+    let result = async {
+        access::require_scope(caller, Scope::AuditRead)?;
+        access::require_admin(caller, "verify the audit trail")?;
+        let anchor = anchor.map(|a| parse_anchor(&state.chain_key, a)).transpose()?;
+        Ok(verify_chain(state.store.as_ref(), &state.chain_key, limit, anchor).await?)
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// Parses an anchor and checks that this chain's key made it.
@@ -49,12 +62,27 @@ pub fn parse_anchor(key: &ChainKey, text: &str) -> ApiResult<Anchor> {
 }
 
 /// The chain's current head as an anchor, to keep somewhere the database's owner cannot
-/// reach (a ticket, a commit, another machine); `None` before the first event.
+/// reach (a ticket, a commit, another machine).
 ///
 /// # Errors
-/// 403 for everyone but admins.
-pub async fn anchor(state: &AppState, caller: &Caller) -> ApiResult<Option<Anchor>> {
-    access::require_scope(caller, Scope::AuditRead)?;
-    access::require_admin(caller, "anchor the audit trail")?;
-    Ok(state.store.audit_head().await?.as_ref().map(Anchor::of))
+/// 403 for everyone but admins; 404 before the first event.
+pub async fn anchor(state: &AppState, caller: &Caller) -> ApiResult<Anchor> {
+    let op = Op::new(state, caller, Action::AuditAnchor);
+    let result = async {
+        access::require_scope(caller, Scope::AuditRead)?;
+        access::require_admin(caller, "anchor the audit trail")?;
+        let head = state.store.audit_head().await?;
+        head.as_ref().map(Anchor::of).ok_or_else(|| ApiError::NotFound("the audit trail has no event yet".into()))
+    }
+    .await;
+    op.finish(result).await
+}
+
+/// Records a request that a surface refused before any service call took it (a body or an id
+/// that does not parse): malformed attempts are in the trail as much as refused ones.
+/// Returns the error to answer (a 429 once an anonymous address is over its budget).
+pub async fn refused(state: &AppState, asker: Asker<'_>, action: Action, resource: &str, error: ApiError) -> ApiError {
+    let mut op = Op::by(state, asker, action);
+    op.resource(resource.to_owned());
+    op.fail(error).await
 }

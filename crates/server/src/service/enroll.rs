@@ -5,13 +5,14 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use clawvault_core::audit::Outcome;
+use clawvault_core::action::Action;
 use clawvault_core::crypto::{open, random_bytes, seal};
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
 use clawvault_store::{AuditBatch, EnrollmentRecord, EnrollmentStatus, StoreError};
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -127,6 +128,18 @@ fn proves_possession(public_key: &str, pairing_id: Uuid, signature: Option<&str>
 /// 400 for a bad name or key, 429.
 pub async fn request(
     state: &AppState,
+    ip: Option<IpAddr>,
+    name: &str,
+    description: &str,
+    public_key: Option<&str>,
+) -> ApiResult<Requested> {
+    let mut op = Op::anonymous(state, ip, Action::EnrollmentRequest);
+    let result = request_in(state, &mut op, name, description, public_key).await;
+    op.finish(result).await
+}
+
+async fn request_in(
+    state: &AppState,
     op: &mut Op<'_>,
     name: &str,
     description: &str,
@@ -156,7 +169,7 @@ pub async fn request(
     op.resource(record.id.to_string());
     op.detail("name", record.name.as_str());
     op.detail("fingerprint", fingerprint.as_str());
-    let event = op.event(Outcome::Success);
+    let event = op.success();
     state.store.create_enrollment(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
     Ok(Requested { pairing_id: record.id, fingerprint, poll_token })
 }
@@ -167,14 +180,27 @@ pub async fn request(
 /// 404 for an unknown pairing id or a wrong token (indistinguishable), 429.
 pub async fn poll(
     state: &AppState,
+    ip: Option<IpAddr>,
+    id: &str,
+    token: &str,
+    signature: Option<&str>,
+) -> ApiResult<Polled> {
+    let mut op = Op::anonymous(state, ip, Action::EnrollmentPoll);
+    op.resource(id.to_owned());
+    let result = poll_in(state, &mut op, id, token, signature).await;
+    op.finish(result).await
+}
+
+async fn poll_in(
+    state: &AppState,
     op: &mut Op<'_>,
-    id: Uuid,
+    id: &str,
     token: &str,
     signature: Option<&str>,
 ) -> ApiResult<Polled> {
     state.limits.before_enroll(op.ip())?;
-    op.resource(id.to_string());
     let unknown = || ApiError::NotFound("unknown pairing id or poll token".into());
+    let id = Uuid::parse_str(id).map_err(|_| unknown())?;
     let record = state.store.enrollment(id).await?.ok_or_else(unknown)?;
     if !bool::from(poll_hash(state, token).ct_eq(&record.poll_token_hash)) {
         return Err(unknown());
@@ -223,20 +249,45 @@ pub async fn pending(state: &AppState, caller: &Caller) -> ApiResult<Vec<Enrollm
     Ok(state.store.pending_enrollments(now()).await?)
 }
 
-/// Approves (creating the agent, owned by the approver) or denies a pending request (admins).
+/// Approves a pending request (admins): creates the agent, owned by the approver, whose key
+/// the next poll collects.
 ///
 /// # Errors
-/// 403, 404, 409 when it was already decided.
-pub async fn decide(
+/// 400 (not a pairing id), 403, 404, 409 when it was already decided.
+pub async fn approve(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    fields: agents::AgentFields,
+) -> ApiResult<clawvault_store::AgentRecord> {
+    let mut op = Op::new(state, caller, Action::EnrollmentApprove);
+    let result = decide(state, &mut op, caller, id, Some(fields))
+        .await
+        .and_then(|a| a.ok_or_else(|| ApiError::Internal("approval made no agent".into())));
+    op.finish(result).await
+}
+
+/// Denies a pending request (admins).
+///
+/// # Errors
+/// 400, 403, 404, 409 when it was already decided.
+pub async fn deny(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()> {
+    let mut op = Op::new(state, caller, Action::EnrollmentDeny);
+    let result = decide(state, &mut op, caller, id, None).await.map(|_| ());
+    op.finish(result).await
+}
+
+async fn decide(
     state: &AppState,
     op: &mut Op<'_>,
     caller: &Caller,
-    id: Uuid,
+    id: &str,
     approve: Option<agents::AgentFields>,
 ) -> ApiResult<Option<clawvault_store::AgentRecord>> {
+    op.resource(id.to_owned());
+    let id = super::id(id, "pairing id")?;
     access::require_scope(caller, Scope::AgentsWrite)?;
     access::require_admin(caller, "approve or deny enrolment requests")?;
-    op.resource(id.to_string());
     let record =
         state.store.enrollment(id).await?.ok_or_else(|| ApiError::NotFound(format!("no enrolment request {id}")))?;
     if record.status != EnrollmentStatus::Pending || record.expires_at <= OffsetDateTime::now_utc() {
@@ -248,7 +299,7 @@ pub async fn decide(
     };
     match approve {
         None => {
-            let event = op.event(Outcome::Success);
+            let event = op.success();
             state
                 .store
                 .decide_enrollment(id, caller.principal.id(), None, AuditBatch::new(&state.chain_key, &[event]))
@@ -264,7 +315,7 @@ pub async fn decide(
             let sealed = seal(&state.enrollment_seal, key.expose().as_bytes(), id.as_bytes())
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
             op.detail("agent_id", agent.id.to_string());
-            let event = op.event(Outcome::Success);
+            let event = op.success();
             state
                 .store
                 .decide_enrollment(

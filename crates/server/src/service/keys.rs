@@ -1,11 +1,12 @@
 //! API keys and access tokens: exchange, creation, listing, deletion, token revocation, and
 //! the first admin of a new data directory.
 
+use clawvault_core::action::Action;
 use clawvault_core::apikey::{ApiKey, KeyKind, PREFIX_LEN};
-use clawvault_core::audit::Outcome;
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
 use clawvault_store::{ApiKeyRecord, AuditBatch, Role, UserRecord};
+use std::net::IpAddr;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -35,8 +36,10 @@ pub struct Issued {
 /// # Errors
 /// 401 for unknown, revoked or expired keys, with the same detail for unknown and revoked
 /// keys so that a caller cannot tell them apart.
-pub async fn exchange(state: &AppState, op: &mut Op<'_>, presented: &str) -> ApiResult<Issued> {
-    limited(state, presented, exchange_key(state, op, presented).await)
+pub async fn exchange(state: &AppState, ip: Option<IpAddr>, presented: &str) -> ApiResult<Issued> {
+    let mut op = Op::anonymous(state, ip, Action::KeyExchange);
+    let result = limited(state, presented, exchange_key(state, &mut op, presented).await);
+    op.finish(result).await
 }
 
 /// A failed exchange counts against its key prefix (see [`crate::limits::Limits::exchange_failed`]).
@@ -98,12 +101,12 @@ pub(crate) async fn standing_user_key(
 /// is asked again (revocations reach it at once either way, through the same gates as tokens).
 const KEY_ADMISSION_SECONDS: i64 = 300;
 
-/// The principal of a `1ck_` or `ocv_` key sent directly as `Authorization: Bearer`, checked
+/// The principal of a `1ck_` or `ocv_` key sent directly as the bearer credential, checked
 /// against the database (a keyed-hash lookup) and then cached like a verified token.
 ///
 /// # Errors
 /// 401 as for the key exchange (429 once a prefix failed too often).
-pub async fn admit_key(state: &AppState, op: &mut Op<'_>, presented: &str) -> ApiResult<Arc<Principal>> {
+pub(crate) async fn admit_key(state: &AppState, op: &mut Op<'_>, presented: &str) -> ApiResult<Arc<Principal>> {
     let presented = presented.trim();
     let epoch = state.tokens.epoch();
     let result = admit_key_inner(state, op, presented).await;
@@ -152,18 +155,23 @@ async fn admit_key_inner(state: &AppState, op: &mut Op<'_>, presented: &str) -> 
 ///
 /// # Errors
 /// Storage failures.
-pub async fn revoke_token(state: &AppState, op: &mut Op<'_>, caller: &Caller) -> ApiResult<()> {
-    let p = &caller.principal;
-    if p.credential == Credential::ApiKey {
-        return Err(ApiError::BadRequest(
-            "this request was made with an API key, not a token: to revoke the key, delete it (DELETE /v1/auth/api-keys/{id}) or re-key the agent".into(),
-        ));
+pub async fn revoke_token(state: &AppState, caller: &Caller) -> ApiResult<()> {
+    let mut op = Op::new(state, caller, Action::TokenRevoke);
+    let result = async {
+        let p = &caller.principal;
+        if p.credential == Credential::ApiKey {
+            return Err(ApiError::BadRequest(
+                "this request was made with an API key, not a token: to revoke the key, delete it (DELETE /v1/auth/api-keys/{id}) or re-key the agent".into(),
+            ));
+        }
+        op.resource(p.jti.clone());
+        let event = op.success();
+        state.store.revoke_token(&p.jti, p.expires_at, AuditBatch::new(&state.chain_key, &[event])).await?;
+        state.tokens.revoke(&p.jti);
+        Ok(())
     }
-    op.resource(p.jti.clone());
-    let event = op.event(Outcome::Success);
-    state.store.revoke_token(&p.jti, p.expires_at, AuditBatch::new(&state.chain_key, &[event])).await?;
-    state.tokens.revoke(&p.jti);
-    Ok(())
+    .await;
+    op.finish(result).await
 }
 
 /// Creates an API key for the caller; the key is returned once.
@@ -172,24 +180,28 @@ pub async fn revoke_token(state: &AppState, op: &mut Op<'_>, caller: &Caller) ->
 /// 400 for a bad name or a past expiry.
 pub async fn create(
     state: &AppState,
-    op: &mut Op<'_>,
     caller: &Caller,
     name: &str,
     scopes: Vec<String>,
     expires_at: Option<OffsetDateTime>,
 ) -> ApiResult<(ApiKeyRecord, ApiKey)> {
-    super::access::require_scope(caller, Scope::KeysWrite)?;
-    super::access::require_person(caller, "hold user API keys: agents have their own key")?;
-    super::free_text("name", name, MAX_KEY_NAME_LEN, true)?;
-    let scopes = check_scopes(caller, scopes)?;
-    super::require_future("expires_at", expires_at)?;
-    let expires_at = super::access::earliest(expires_at, super::access::mint_limit(state, caller).await?);
-    let (record, key) = mint(state, caller.principal.id(), name, scopes, expires_at)?;
-    op.resource(record.id.to_string());
-    op.detail("name", name);
-    let event = op.event(Outcome::Success);
-    state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
-    Ok((record, key))
+    let mut op = Op::new(state, caller, Action::ApiKeyCreate);
+    let result = async {
+        super::access::require_scope(caller, Scope::KeysWrite)?;
+        super::access::require_person(caller, "hold user API keys: agents have their own key")?;
+        super::free_text("name", name, MAX_KEY_NAME_LEN, true)?;
+        let scopes = check_scopes(caller, scopes)?;
+        super::require_future("expires_at", expires_at)?;
+        let expires_at = super::access::earliest(expires_at, super::access::mint_limit(state, caller).await?);
+        let (record, key) = mint(state, caller.principal.id(), name, scopes, expires_at)?;
+        op.resource(record.id.to_string());
+        op.detail("name", name);
+        let event = op.success();
+        state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
+        Ok((record, key))
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// Validates the scopes of a new key: known names only, each once, and a key limited to some
@@ -247,7 +259,7 @@ fn mint(
 ///
 /// # Errors
 /// Storage failures.
-pub async fn create_for(
+pub(crate) async fn create_for(
     state: &AppState,
     op: &Op<'_>,
     caller: &Caller,
@@ -258,7 +270,7 @@ pub async fn create_for(
     // A key limited to some scopes cannot get round them by making a person: that person's
     // first key carries the same limits.
     let (record, key) = mint(state, user_id, name, caller.principal.scopes.clone(), expires_at)?;
-    let event = op.derived("api_key.create", "api_key", record.id.to_string());
+    let event = op.derived(Action::ApiKeyCreate, record.id.to_string());
     state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
     Ok(key)
 }
@@ -276,19 +288,27 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<ApiKeyReco
 /// Deletes one of the caller's API keys; tokens minted from it stop working at once.
 ///
 /// # Errors
-/// 404 when the caller has no such key.
-pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, key_id: Uuid) -> ApiResult<()> {
-    super::access::require_scope(caller, Scope::KeysWrite)?;
-    op.resource(key_id.to_string());
-    super::access::require_person(caller, "hold user API keys: agents have their own key")?;
-    let event = op.event(Outcome::Success);
-    let deleted =
-        state.store.delete_api_key(caller.principal.id(), key_id, AuditBatch::new(&state.chain_key, &[event])).await?;
-    if !deleted {
-        return Err(ApiError::NotFound(format!("you have no API key {key_id}")));
+/// 400 (not a key id), 404 when the caller has no such key.
+pub async fn delete(state: &AppState, caller: &Caller, key_id: &str) -> ApiResult<()> {
+    let mut op = Op::new(state, caller, Action::ApiKeyDelete);
+    op.resource(key_id.to_owned());
+    let result = async {
+        let key_id = super::id(key_id, "key_id")?;
+        super::access::require_scope(caller, Scope::KeysWrite)?;
+        super::access::require_person(caller, "hold user API keys: agents have their own key")?;
+        let event = op.success();
+        let deleted = state
+            .store
+            .delete_api_key(caller.principal.id(), key_id, AuditBatch::new(&state.chain_key, &[event]))
+            .await?;
+        if !deleted {
+            return Err(ApiError::NotFound(format!("you have no API key {key_id}")));
+        }
+        state.tokens.kill_api_key(key_id);
+        Ok(())
     }
-    state.tokens.kill_api_key(key_id);
-    Ok(())
+    .await;
+    op.finish(result).await
 }
 
 /// Rotates the token signing key (admins): new tokens are signed with a new key; tokens
@@ -297,14 +317,19 @@ pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, key_id: 
 /// # Errors
 /// 403 for everyone but admins; storage failures.
 pub async fn rotate_signing_key(state: &AppState, caller: &Caller) -> ApiResult<String> {
-    super::access::require_scope(caller, Scope::KeysWrite)?;
-    super::access::require_admin(caller, "rotate the token signing key")?;
-    let key = crate::signing::create(state.store.as_ref(), state.root.as_ref())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let kid = key.kid().to_owned();
-    state.tokens.rotate(key, now() + crate::signing::LONGEST_TOKEN);
-    Ok(kid)
+    let op = Op::new(state, caller, Action::SigningKeyRotate);
+    let result = async {
+        super::access::require_scope(caller, Scope::KeysWrite)?;
+        super::access::require_admin(caller, "rotate the token signing key")?;
+        let key = crate::signing::create(state.store.as_ref(), state.root.as_ref())
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let kid = key.kid().to_owned();
+        state.tokens.rotate(key, now() + crate::signing::LONGEST_TOKEN);
+        Ok(kid)
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// The vault a new data directory starts with, so that a first secret needs no setup.
@@ -320,20 +345,20 @@ pub async fn bootstrap_admin(state: &AppState) -> ApiResult<Option<ApiKey>> {
         return Ok(None);
     }
     let user = UserRecord { id: Uuid::new_v4(), name: "admin".into(), role: Role::Admin, created_at: now() };
-    let mut op = Op::system(state, "user.bootstrap", "user");
+    let mut op = Op::system(state, Action::UserBootstrap);
     op.resource(user.id.to_string());
-    let event = op.event(Outcome::Success);
+    let event = op.success();
     match state.store.create_user(&user, AuditBatch::new(&state.chain_key, &[event])).await {
         // Another replica starting on the same empty database got there first.
         Err(clawvault_store::StoreError::Conflict(_)) => return Ok(None),
         other => other?,
     }
     let (record, key) = mint(state, user.id, "bootstrap admin key", Vec::new(), None)?;
-    let mut op = Op::system(state, "api_key.create", "api_key");
+    let mut op = Op::system(state, Action::ApiKeyCreate);
     op.resource(record.id.to_string());
-    let event = op.event(Outcome::Success);
+    let event = op.success();
     state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
-    let mut op = Op::system(state, "vault.create", "vault");
+    let mut op = Op::system(state, Action::VaultCreate);
     super::vaults::create_for(state, &mut op, user.id, "user", DEFAULT_VAULT, "created on first start").await?;
     Ok(Some(key))
 }

@@ -27,6 +27,14 @@ pub fn free_text(field: &'static str, value: &str, max: usize, required: bool) -
     clawvault_core::text::check(field, value, max, required).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
+/// Parses the id of a `what` ("agent id", "share id") given in a request.
+///
+/// # Errors
+/// [`ApiError::BadRequest`] naming what it should have been.
+pub fn id(raw: &str, what: &str) -> ApiResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest(format!("{what} must be a UUID")))
+}
+
 /// Longest name (people, agents, API keys).
 pub const MAX_NAME_LEN: usize = 128;
 /// Longest description (agents, enrolments).

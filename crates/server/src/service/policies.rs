@@ -1,7 +1,7 @@
 //! Policies: grants (and denials) for one person or agent on path globs of one vault, managed
 //! by the vault's owner and admins. A change applies to the principal's next request.
 
-use clawvault_core::audit::Outcome;
+use clawvault_core::action::Action;
 use clawvault_core::policy::{Conditions, Effect, PathPattern, Permission, PolicyError};
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
@@ -28,6 +28,36 @@ pub struct Terms {
     pub expires_at: Option<OffsetDateTime>,
     /// Recorded.
     pub priority: i64,
+}
+
+/// A change to a policy's terms: what is `None` stays as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TermsChange {
+    /// Permission names.
+    pub permissions: Option<Vec<String>>,
+    /// `allow` or `deny`.
+    pub effect: Option<String>,
+    /// Conditions JSON.
+    pub conditions: Option<serde_json::Value>,
+    /// Expiry (an expiry once set can be moved, not removed).
+    pub expires_at: Option<OffsetDateTime>,
+    /// Recorded.
+    pub priority: Option<i64>,
+}
+
+impl TermsChange {
+    /// The terms of `current` with this change applied.
+    fn applied_to(self, current: &PolicyRecord) -> Terms {
+        Terms {
+            permissions: self.permissions.unwrap_or_else(|| current.permissions.clone()),
+            effect: self.effect.unwrap_or_else(|| current.effect.clone()),
+            conditions: self
+                .conditions
+                .unwrap_or_else(|| serde_json::from_str(&current.conditions).unwrap_or_default()),
+            expires_at: self.expires_at.or(current.expires_at),
+            priority: self.priority.unwrap_or(current.priority),
+        }
+    }
 }
 
 fn bad(e: PolicyError) -> ApiError {
@@ -85,7 +115,14 @@ pub struct NewPolicy {
 ///
 /// # Errors
 /// 400 (pattern, permissions, conditions, unknown principal), 403, 404.
-pub async fn create(
+pub async fn create(state: &AppState, caller: &Caller, vault_ref: &str, new: NewPolicy) -> ApiResult<PolicyRecord> {
+    let mut op = Op::new(state, caller, Action::PolicyCreate);
+    op.resource(vault_ref.to_owned());
+    let result = create_in(state, &mut op, caller, vault_ref, new).await;
+    op.finish(result).await
+}
+
+async fn create_in(
     state: &AppState,
     op: &mut Op<'_>,
     caller: &Caller,
@@ -95,7 +132,6 @@ pub async fn create(
     access::require_scope(caller, Scope::PoliciesWrite)?;
     let NewPolicy { kind, principal_id, pattern, terms } = new;
     let (kind, pattern) = (kind.as_str(), pattern.as_str());
-    op.resource(vault_ref.to_owned());
     let vault = vaults::open(state, op, caller, vault_ref).await?;
     access::require_owner(state, caller, &vault.record, "manage its policies").await?;
     let kind = PrincipalKind::parse(kind)
@@ -127,7 +163,7 @@ pub async fn create(
     op.detail("pattern", pattern);
     op.detail("permissions", policy.permissions.join(","));
     op.detail("effect", policy.effect.as_str());
-    let event = op.event(Outcome::Success);
+    let event = op.success();
     state.store.create_policy(&policy, AuditBatch::new(&state.chain_key, &[event])).await?;
     state.access.forget(principal_id);
     Ok(policy)
@@ -137,12 +173,17 @@ pub async fn create(
 ///
 /// # Errors
 /// 403, 404.
-pub async fn list(state: &AppState, op: &mut Op<'_>, caller: &Caller, vault_ref: &str) -> ApiResult<Vec<PolicyRecord>> {
-    access::require_scope(caller, Scope::PoliciesRead)?;
+pub async fn list(state: &AppState, caller: &Caller, vault_ref: &str) -> ApiResult<Vec<PolicyRecord>> {
+    let mut op = Op::new(state, caller, Action::PolicyList);
     op.resource(vault_ref.to_owned());
-    let vault = vaults::open(state, op, caller, vault_ref).await?;
-    access::require_owner(state, caller, &vault.record, "read its policies").await?;
-    Ok(state.store.list_policies(vault.record.id).await?)
+    let result = async {
+        access::require_scope(caller, Scope::PoliciesRead)?;
+        let vault = vaults::open(state, &mut op, caller, vault_ref).await?;
+        access::require_owner(state, caller, &vault.record, "read its policies").await?;
+        Ok(state.store.list_policies(vault.record.id).await?)
+    }
+    .await;
+    op.finish(result).await
 }
 
 async fn owned_policy(
@@ -150,9 +191,10 @@ async fn owned_policy(
     op: &mut Op<'_>,
     caller: &Caller,
     vault_ref: &str,
-    id: Uuid,
+    raw_id: &str,
 ) -> ApiResult<PolicyRecord> {
-    op.resource(id.to_string());
+    op.resource(raw_id.to_owned());
+    let id = super::id(raw_id, "policy id")?;
     let vault = vaults::open(state, op, caller, vault_ref).await?;
     access::require_owner(state, caller, &vault.record, "manage its policies").await?;
     match state.store.policy(id).await? {
@@ -161,43 +203,54 @@ async fn owned_policy(
     }
 }
 
-/// Changes a policy's permissions, effect, conditions, expiry (pattern and principal are fixed).
+/// Changes a policy's permissions, effect, conditions, expiry (pattern and principal are
+/// fixed); what `change` leaves out stays as it is.
 ///
 /// # Errors
 /// 400, 403, 404.
 pub async fn update(
     state: &AppState,
-    op: &mut Op<'_>,
     caller: &Caller,
     vault_ref: &str,
-    id: Uuid,
-    terms: Terms,
+    id: &str,
+    change: TermsChange,
 ) -> ApiResult<PolicyRecord> {
-    access::require_scope(caller, Scope::PoliciesWrite)?;
-    let mut policy = owned_policy(state, op, caller, vault_ref, id).await?;
-    let (permissions, conditions) = check_terms(&terms)?;
-    policy.permissions = permissions;
-    policy.effect = terms.effect;
-    policy.conditions = conditions;
-    policy.expires_at = terms.expires_at;
-    policy.priority = terms.priority;
-    op.detail("permissions", policy.permissions.join(","));
-    op.detail("effect", policy.effect.as_str());
-    let event = op.event(Outcome::Success);
-    state.store.update_policy(&policy, AuditBatch::new(&state.chain_key, &[event])).await?;
-    state.access.forget(policy.principal_id);
-    Ok(policy)
+    let mut op = Op::new(state, caller, Action::PolicyUpdate);
+    let result = async {
+        access::require_scope(caller, Scope::PoliciesWrite)?;
+        let mut policy = owned_policy(state, &mut op, caller, vault_ref, id).await?;
+        let terms = change.applied_to(&policy);
+        let (permissions, conditions) = check_terms(&terms)?;
+        policy.permissions = permissions;
+        policy.effect = terms.effect;
+        policy.conditions = conditions;
+        policy.expires_at = terms.expires_at;
+        policy.priority = terms.priority;
+        op.detail("permissions", policy.permissions.join(","));
+        op.detail("effect", policy.effect.as_str());
+        let event = op.success();
+        state.store.update_policy(&policy, AuditBatch::new(&state.chain_key, &[event])).await?;
+        state.access.forget(policy.principal_id);
+        Ok(policy)
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// Deletes a policy.
 ///
 /// # Errors
-/// 403, 404.
-pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, vault_ref: &str, id: Uuid) -> ApiResult<()> {
-    access::require_scope(caller, Scope::PoliciesWrite)?;
-    let policy = owned_policy(state, op, caller, vault_ref, id).await?;
-    let event = op.event(Outcome::Success);
-    state.store.delete_policy(id, AuditBatch::new(&state.chain_key, &[event])).await?;
-    state.access.forget(policy.principal_id);
-    Ok(())
+/// 400 (not a policy id), 403, 404.
+pub async fn delete(state: &AppState, caller: &Caller, vault_ref: &str, id: &str) -> ApiResult<()> {
+    let mut op = Op::new(state, caller, Action::PolicyDelete);
+    let result = async {
+        access::require_scope(caller, Scope::PoliciesWrite)?;
+        let policy = owned_policy(state, &mut op, caller, vault_ref, id).await?;
+        let event = op.success();
+        state.store.delete_policy(policy.id, AuditBatch::new(&state.chain_key, &[event])).await?;
+        state.access.forget(policy.principal_id);
+        Ok(())
+    }
+    .await;
+    op.finish(result).await
 }

@@ -4,7 +4,6 @@
 use clawvault_core::scope::Scope;
 use std::sync::Arc;
 
-use clawvault_core::audit::Outcome;
 use clawvault_core::crypto::{VersionBinding, open_version, seal_version};
 use clawvault_core::generate::{self, Charset};
 use clawvault_core::time_util::{now, rfc3339};
@@ -17,6 +16,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
 use crate::secret_cache::Entry;
+use clawvault_core::action::Action;
 use clawvault_core::policy::Permission;
 
 use crate::service::access;
@@ -96,17 +96,22 @@ pub(crate) fn binding(vault: &OpenVault, secret_id: Uuid, version: i64) -> Versi
 /// 400 bad path, 403, 404 vault, 409 after repeated concurrent writes.
 pub async fn write(
     state: &AppState,
-    op: &mut Op<'_>,
     caller: &Caller,
     vault_ref: &str,
     raw_path: &str,
     new: NewVersion,
 ) -> ApiResult<Described> {
-    access::require_scope(caller, Scope::SecretsWrite)?;
-    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Write).await?;
-    // Rotation keeps the stored metadata as it is; what a caller sends is checked.
-    check_metadata(&new.metadata)?;
-    write_at(state, op, caller, &vault, &path, new).await
+    let mut op = Op::new(state, caller, Action::SecretWrite);
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let result = async {
+        access::require_scope(caller, Scope::SecretsWrite)?;
+        let (vault, path) = locate(state, &mut op, caller, vault_ref, raw_path, Permission::Write).await?;
+        // Rotation keeps the stored metadata as it is; what a caller sends is checked.
+        check_metadata(&new.metadata)?;
+        write_at(state, &mut op, caller, &vault, &path, new).await
+    }
+    .await;
+    op.finish(result).await
 }
 
 async fn write_at(
@@ -146,7 +151,7 @@ async fn write_at(
         };
         op.detail("secret_id", secret_id.to_string());
         op.detail("version", version);
-        let event = op.event(Outcome::Success);
+        let event = op.success();
         match state.store.put_version(&put, AuditBatch::new(&state.chain_key, &[event])).await {
             Ok(()) => {
                 state.secrets.forget(vault.record.id, path.as_str());
@@ -196,6 +201,19 @@ fn check_metadata(metadata: &str) -> ApiResult<()> {
 /// # Errors
 /// 400, 403, 404, 410, 500 when the ciphertext fails its integrity check.
 pub async fn read(
+    state: &AppState,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+    version: Option<i64>,
+) -> ApiResult<Revealed> {
+    let mut op = Op::new(state, caller, Action::SecretRead);
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let result = read_in(state, &mut op, caller, vault_ref, raw_path, version).await;
+    op.finish(result).await
+}
+
+async fn read_in(
     state: &AppState,
     op: &mut Op<'_>,
     caller: &Caller,
@@ -309,7 +327,14 @@ async fn current(state: &AppState, vault: &OpenVault, path: &SecretPath) -> ApiR
 ///
 /// # Errors
 /// 400 bad prefix, 403, 404.
-pub async fn list(
+pub async fn list(state: &AppState, caller: &Caller, vault_ref: &str, prefix: &str) -> ApiResult<Vec<Described>> {
+    let mut op = Op::new(state, caller, Action::SecretList);
+    op.resource(vault_ref.to_owned());
+    let result = list_in(state, &mut op, caller, vault_ref, prefix).await;
+    op.finish(result).await
+}
+
+async fn list_in(
     state: &AppState,
     op: &mut Op<'_>,
     caller: &Caller,
@@ -317,7 +342,6 @@ pub async fn list(
     prefix: &str,
 ) -> ApiResult<Vec<Described>> {
     access::require_scope(caller, Scope::SecretsRead)?;
-    op.resource(vault_ref.to_owned());
     let vault = vaults::open(state, op, caller, vault_ref).await?;
     op.resource(vault.record.id.to_string());
     if prefix.len() > clawvault_core::path::MAX_PATH_LEN || prefix.chars().any(char::is_control) {
@@ -351,16 +375,21 @@ async fn head(state: &AppState, vault: &OpenVault, path: &SecretPath) -> ApiResu
 /// 400, 403, 404.
 pub async fn versions(
     state: &AppState,
-    op: &mut Op<'_>,
     caller: &Caller,
     vault_ref: &str,
     raw_path: &str,
 ) -> ApiResult<(SecretRecord, Vec<VersionMeta>)> {
-    access::require_scope(caller, Scope::SecretsRead)?;
-    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::List).await?;
-    let secret = head(state, &vault, &path).await?;
-    let versions = state.store.list_versions(secret.id).await?;
-    Ok((secret, versions))
+    let mut op = Op::new(state, caller, Action::SecretVersions);
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let result = async {
+        access::require_scope(caller, Scope::SecretsRead)?;
+        let (vault, path) = locate(state, &mut op, caller, vault_ref, raw_path, Permission::List).await?;
+        let secret = head(state, &vault, &path).await?;
+        let versions = state.store.list_versions(secret.id).await?;
+        Ok((secret, versions))
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// Disables one version: kept for audit, reads answer 410.
@@ -369,24 +398,29 @@ pub async fn versions(
 /// 400, 403, 404.
 pub async fn disable(
     state: &AppState,
-    op: &mut Op<'_>,
     caller: &Caller,
     vault_ref: &str,
     raw_path: &str,
     version: i64,
 ) -> ApiResult<()> {
-    access::require_scope(caller, Scope::SecretsWrite)?;
+    let mut op = Op::new(state, caller, Action::SecretVersionDisable);
+    op.resource(format!("{vault_ref}/{raw_path}"));
     op.detail("version", version);
-    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Write).await?;
-    let secret = head(state, &vault, &path).await?;
-    op.detail("secret_id", secret.id.to_string());
-    let event = op.event(Outcome::Success);
-    if state.store.disable_version(secret.id, version, AuditBatch::new(&state.chain_key, &[event])).await? {
-        state.secrets.forget(vault.record.id, path.as_str());
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!("{path:?} has no version {version}")))
+    let result = async {
+        access::require_scope(caller, Scope::SecretsWrite)?;
+        let (vault, path) = locate(state, &mut op, caller, vault_ref, raw_path, Permission::Write).await?;
+        let secret = head(state, &vault, &path).await?;
+        op.detail("secret_id", secret.id.to_string());
+        let event = op.success();
+        if state.store.disable_version(secret.id, version, AuditBatch::new(&state.chain_key, &[event])).await? {
+            state.secrets.forget(vault.record.id, path.as_str());
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(format!("{path:?} has no version {version}")))
+        }
     }
+    .await;
+    op.finish(result).await
 }
 
 /// What `rotate` generates.
@@ -405,6 +439,19 @@ pub struct Generate {
 /// # Errors
 /// 400 bad length/charset, 403, 404 (no such secret), 410 (deleted).
 pub async fn rotate(
+    state: &AppState,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+    generate: Generate,
+) -> ApiResult<Described> {
+    let mut op = Op::new(state, caller, Action::SecretRotate);
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let result = rotate_in(state, &mut op, caller, vault_ref, raw_path, generate).await;
+    op.finish(result).await
+}
+
+async fn rotate_in(
     state: &AppState,
     op: &mut Op<'_>,
     caller: &Caller,
@@ -436,31 +483,38 @@ pub async fn rotate(
 ///
 /// # Errors
 /// 400, 403, 404 (none, or already deleted).
-pub async fn delete(
-    state: &AppState,
-    op: &mut Op<'_>,
-    caller: &Caller,
-    vault_ref: &str,
-    raw_path: &str,
-) -> ApiResult<()> {
-    access::require_scope(caller, Scope::SecretsWrite)?;
-    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Delete).await?;
-    let secret = head(state, &vault, &path).await?;
-    if secret.deleted_at.is_some() {
-        return Err(not_found(&vault, &path));
+pub async fn delete(state: &AppState, caller: &Caller, vault_ref: &str, raw_path: &str) -> ApiResult<()> {
+    let mut op = Op::new(state, caller, Action::SecretDelete);
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let result = async {
+        access::require_scope(caller, Scope::SecretsWrite)?;
+        let (vault, path) = locate(state, &mut op, caller, vault_ref, raw_path, Permission::Delete).await?;
+        let secret = head(state, &vault, &path).await?;
+        if secret.deleted_at.is_some() {
+            return Err(not_found(&vault, &path));
+        }
+        op.detail("secret_id", secret.id.to_string());
+        let event = op.success();
+        state.store.set_secret_deleted(secret.id, Some(now()), AuditBatch::new(&state.chain_key, &[event])).await?;
+        state.secrets.forget(vault.record.id, path.as_str());
+        Ok(())
     }
-    op.detail("secret_id", secret.id.to_string());
-    let event = op.event(Outcome::Success);
-    state.store.set_secret_deleted(secret.id, Some(now()), AuditBatch::new(&state.chain_key, &[event])).await?;
-    state.secrets.forget(vault.record.id, path.as_str());
-    Ok(())
+    .await;
+    op.finish(result).await
 }
 
 /// Restores a soft-deleted secret (admins only).
 ///
 /// # Errors
 /// 403 for non-admins, 404, 409 when it is not deleted.
-pub async fn restore(
+pub async fn restore(state: &AppState, caller: &Caller, vault_ref: &str, raw_path: &str) -> ApiResult<Described> {
+    let mut op = Op::new(state, caller, Action::SecretRestore);
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let result = restore_in(state, &mut op, caller, vault_ref, raw_path).await;
+    op.finish(result).await
+}
+
+async fn restore_in(
     state: &AppState,
     op: &mut Op<'_>,
     caller: &Caller,
@@ -468,7 +522,6 @@ pub async fn restore(
     raw_path: &str,
 ) -> ApiResult<Described> {
     access::require_scope(caller, Scope::SecretsWrite)?;
-    op.resource(format!("{vault_ref}/{raw_path}"));
     access::require_admin(caller, "restore a deleted secret")?;
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Write).await?;
     let (mut secret, current) =
@@ -477,7 +530,7 @@ pub async fn restore(
         return Err(ApiError::Conflict(format!("{path:?} is not deleted")));
     }
     op.detail("secret_id", secret.id.to_string());
-    let event = op.event(Outcome::Success);
+    let event = op.success();
     state.store.set_secret_deleted(secret.id, None, AuditBatch::new(&state.chain_key, &[event])).await?;
     state.secrets.forget(vault.record.id, path.as_str());
     secret.deleted_at = None;

@@ -13,7 +13,7 @@
 use clawvault_core::scope::Scope;
 use std::net::IpAddr;
 
-use clawvault_core::audit::Outcome;
+use clawvault_core::action::Action;
 use clawvault_core::crypto::open_version;
 use clawvault_core::policy::{Cidr, Permission};
 use clawvault_core::time_util::{now, rfc3339};
@@ -25,7 +25,7 @@ use uuid::Uuid;
 use super::{access, require_future, secrets};
 use crate::auth::{Actor, Caller};
 use crate::error::{ApiError, ApiResult};
-use crate::op::Op;
+use crate::op::{Asker, Op};
 use crate::state::AppState;
 
 /// A share to create.
@@ -91,7 +91,18 @@ pub async fn rekey_unhashed(state: &AppState) -> ApiResult<()> {
 ///
 /// # Errors
 /// 400 (recipient, expiry, limit, passphrase, allowlist), 403, 404, 429.
-pub async fn create(
+pub async fn create(state: &AppState, caller: &Caller, secret_id: &str, new: NewShare) -> ApiResult<ShareRecord> {
+    let mut op = Op::new(state, caller, Action::ShareCreate);
+    op.resource(secret_id.to_owned());
+    let result = async {
+        let secret_id = super::id(secret_id, "secret_id")?;
+        create_in(state, &mut op, caller, secret_id, new).await
+    }
+    .await;
+    op.finish(result).await
+}
+
+async fn create_in(
     state: &AppState,
     op: &mut Op<'_>,
     caller: &Caller,
@@ -101,7 +112,6 @@ pub async fn create(
     access::require_scope(caller, Scope::SharesWrite)?;
     // A share reveals the value to whoever opens it: a key that may not read may not share.
     access::require_scope(caller, Scope::SecretsRead)?;
-    op.resource(secret_id.to_string());
     let no_secret = || ApiError::NotFound(format!("no secret {secret_id} that you may share"));
     let secret = state.store.secret_by_id(secret_id).await?.filter(|s| s.deleted_at.is_none()).ok_or_else(no_secret)?;
     let vault = state.vault(&secret.vault_id.to_string()).await?.ok_or_else(no_secret)?;
@@ -212,7 +222,7 @@ pub async fn create(
     if let Some(r) = recipient_id {
         op.detail("recipient_id", r.to_string());
     }
-    let event = op.event(Outcome::Success);
+    let event = op.success();
     state.store.create_share(&share, AuditBatch::new(&state.chain_key, &[event])).await?;
     Ok(ShareRecord { id, ..share })
 }
@@ -223,6 +233,23 @@ pub async fn create(
 /// 403 (address, passphrase, not accepted), 404 (unknown, revoked, not for the caller), 410
 /// (expired, read limit reached, secret deleted), 429.
 pub async fn open(
+    state: &AppState,
+    caller: Option<&Caller>,
+    ip: Option<IpAddr>,
+    id: &str,
+    passphrase: Option<SecretValue>,
+) -> ApiResult<Opened> {
+    let asker = caller.map_or(Asker::Anonymous(ip), Asker::Caller);
+    let mut op = Op::by(state, asker, Action::ShareAccess);
+    let result = async {
+        let id = super::id(id, "share id")?;
+        open_in(state, &mut op, caller, id, ip, passphrase).await
+    }
+    .await;
+    op.finish(result).await
+}
+
+async fn open_in(
     state: &AppState,
     op: &mut Op<'_>,
     caller: Option<&Caller>,
@@ -335,39 +362,46 @@ pub async fn inbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRe
     all_known(state, live)
 }
 
-/// Accepts or declines a share addressed to the caller.
+/// Accepts (`accept`) or declines a share addressed to the caller.
 ///
 /// # Errors
-/// 404.
-pub async fn respond(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid, accept: bool) -> ApiResult<()> {
-    access::require_scope(caller, Scope::SharesWrite)?;
-    let row = state.share_ids.row(id);
-    op.resource(row.to_string());
-    let share = state
-        .store
-        .share(row)
-        .await?
-        .filter(|s| !s.revoked && s.recipient_id == Some(caller.principal.id()))
-        .ok_or_else(unknown)?;
-    op.vault(share.vault_id);
-    let change = if accept { ShareChange::Accept } else { ShareChange::Decline };
-    let event = op.event(Outcome::Success);
-    state.store.change_share(row, change, AuditBatch::new(&state.chain_key, &[event])).await?;
-    Ok(())
+/// 400, 404.
+pub async fn respond(state: &AppState, caller: &Caller, id: &str, accept: bool) -> ApiResult<()> {
+    let (action, change) =
+        if accept { (Action::ShareAccept, ShareChange::Accept) } else { (Action::ShareDecline, ShareChange::Decline) };
+    let mine = |s: &ShareRecord| s.recipient_id == Some(caller.principal.id());
+    change_share(state, caller, id, action, change, mine).await
 }
 
 /// Revokes a share (its creator, or an admin).
 ///
 /// # Errors
-/// 404.
-pub async fn revoke(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<()> {
-    access::require_scope(caller, Scope::SharesWrite)?;
-    let row = state.share_ids.row(id);
-    op.resource(row.to_string());
+/// 400, 404.
+pub async fn revoke(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()> {
     let mine = |s: &ShareRecord| s.created_by == caller.principal.id() || caller.principal.is_admin();
-    let share = state.store.share(row).await?.filter(|s| !s.revoked && mine(s)).ok_or_else(unknown)?;
-    op.vault(share.vault_id);
-    let event = op.event(Outcome::Success);
-    state.store.change_share(row, ShareChange::Revoke, AuditBatch::new(&state.chain_key, &[event])).await?;
-    Ok(())
+    change_share(state, caller, id, Action::ShareRevoke, ShareChange::Revoke, mine).await
+}
+
+/// Applies `change` to a live share that `mine` says the caller may change.
+async fn change_share(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+    change: ShareChange,
+    mine: impl Fn(&ShareRecord) -> bool,
+) -> ApiResult<()> {
+    let mut op = Op::new(state, caller, action);
+    let result = async {
+        access::require_scope(caller, Scope::SharesWrite)?;
+        let row = state.share_ids.row(super::id(id, "share id")?);
+        op.resource(row.to_string());
+        let share = state.store.share(row).await?.filter(|s| !s.revoked && mine(s)).ok_or_else(unknown)?;
+        op.vault(share.vault_id);
+        let event = op.success();
+        state.store.change_share(row, change, AuditBatch::new(&state.chain_key, &[event])).await?;
+        Ok(())
+    }
+    .await;
+    op.finish(result).await
 }

@@ -1,7 +1,7 @@
 //! People: admins create further people (admin or member), each with their own `1ck_` key.
 
+use clawvault_core::action::Action;
 use clawvault_core::apikey::ApiKey;
-use clawvault_core::audit::Outcome;
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
 use clawvault_store::{AuditBatch, Role, StoreError, UserDeletion, UserRecord};
@@ -17,7 +17,13 @@ use crate::state::AppState;
 ///
 /// # Errors
 /// 400 bad name or role, 403, 409 taken name.
-pub async fn create(
+pub async fn create(state: &AppState, caller: &Caller, name: &str, role: &str) -> ApiResult<(UserRecord, ApiKey)> {
+    let mut op = Op::new(state, caller, Action::UserCreate);
+    let result = create_in(state, &mut op, caller, name, role).await;
+    op.finish(result).await
+}
+
+async fn create_in(
     state: &AppState,
     op: &mut Op<'_>,
     caller: &Caller,
@@ -34,7 +40,7 @@ pub async fn create(
     op.resource(user.id.to_string());
     op.detail("name", name);
     op.detail("role", role.as_str());
-    let event = op.event(Outcome::Success);
+    let event = op.success();
     state.store.create_user(&user, AuditBatch::new(&state.chain_key, &[event])).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict(format!("a person named {name:?} exists")),
         other => other.into(),
@@ -48,9 +54,14 @@ pub async fn create(
 /// # Errors
 /// 403.
 pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<UserRecord>> {
-    access::require_scope(caller, Scope::UsersRead)?;
-    access::require_admin(caller, "list people")?;
-    Ok(state.store.list_users().await?)
+    let op = Op::new(state, caller, Action::UserList);
+    let result = async {
+        access::require_scope(caller, Scope::UsersRead)?;
+        access::require_admin(caller, "list people")?;
+        Ok(state.store.list_users().await?)
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// An agent deactivated because the person who created it was deleted.
@@ -67,18 +78,28 @@ pub struct Deactivated {
 /// only, and never the last admin (decided in the deletion's own transaction).
 ///
 /// # Errors
-/// 403, 404, 409 for the last admin.
-pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<Vec<Deactivated>> {
+/// 400 (not a person's id), 403, 404, 409 for the last admin.
+pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Vec<Deactivated>> {
+    let mut op = Op::new(state, caller, Action::UserDelete);
+    op.resource(id.to_owned());
+    let result = async {
+        let id = super::id(id, "user id")?;
+        delete_in(state, &mut op, caller, id).await
+    }
+    .await;
+    op.finish(result).await
+}
+
+async fn delete_in(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<Vec<Deactivated>> {
     access::require_scope(caller, Scope::UsersWrite)?;
     access::require_admin(caller, "delete people")?;
-    op.resource(id.to_string());
     let keys = state.store.list_api_keys(id).await?;
     let theirs: Vec<_> =
         state.store.list_agents().await?.into_iter().filter(|a| a.created_by == id && a.is_active).collect();
     op.detail("deactivated_agents", theirs.iter().map(|a| a.id.to_string()).collect::<Vec<_>>());
-    let mut events = vec![op.event(Outcome::Success)];
+    let mut events = vec![op.success()];
     for a in &theirs {
-        let mut e = op.derived("agent.deactivate", "agent", a.id.to_string());
+        let mut e = op.derived(Action::AgentDeactivate, a.id.to_string());
         e.details = serde_json::json!({ "reason": "the person who created it was deleted" }).to_string();
         events.push(e);
     }

@@ -14,6 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
 use crate::service::access;
 use crate::state::{AppState, OpenVault};
+use clawvault_core::action::Action;
 
 /// Longest vault description.
 pub const MAX_DESCRIPTION_LEN: usize = 4096;
@@ -42,24 +43,30 @@ pub async fn open(state: &AppState, op: &mut Op<'_>, caller: &Caller, reference:
 ///
 /// # Errors
 /// 403 (also for a vault that does not exist).
-pub async fn get(state: &AppState, op: &mut Op<'_>, caller: &Caller, reference: &str) -> ApiResult<Arc<OpenVault>> {
-    access::require_scope(caller, Scope::VaultsRead)?;
-    open(state, op, caller, reference).await
+pub async fn get(state: &AppState, caller: &Caller, reference: &str) -> ApiResult<Arc<OpenVault>> {
+    let mut op = Op::new(state, caller, Action::VaultRead);
+    op.resource(reference.to_owned());
+    let result = async {
+        access::require_scope(caller, Scope::VaultsRead)?;
+        open(state, &mut op, caller, reference).await
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// Creates a vault with a fresh data key wrapped by the root key.
 ///
 /// # Errors
 /// 400 for a bad name or description, 409 when the name is taken.
-pub async fn create(
-    state: &AppState,
-    op: &mut Op<'_>,
-    caller: &Caller,
-    name: &str,
-    description: &str,
-) -> ApiResult<VaultRecord> {
-    access::require_scope(caller, Scope::VaultsWrite)?;
-    create_for(state, op, caller.principal.id(), caller.principal.kind().as_str(), name, description).await
+pub async fn create(state: &AppState, caller: &Caller, name: &str, description: &str) -> ApiResult<VaultRecord> {
+    let mut op = Op::new(state, caller, Action::VaultCreate);
+    op.resource(name.to_owned());
+    let result = async {
+        access::require_scope(caller, Scope::VaultsWrite)?;
+        create_for(state, &mut op, caller.principal.id(), caller.principal.kind().as_str(), name, description).await
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// Creates a vault owned by `created_by` (a user or agent id of `created_by_type`).
@@ -96,7 +103,7 @@ pub async fn create_for(
     op.resource(id.to_string());
     op.vault(id);
     op.detail("name", name.as_str());
-    let event = op.event(clawvault_core::audit::Outcome::Success);
+    let event = op.success();
     state.store.create_vault(&record, AuditBatch::new(&state.chain_key, &[event])).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict(format!("a vault named {:?} already exists", record.name)),
         other => other.into(),
@@ -123,16 +130,21 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<VaultRecor
 ///
 /// # Errors
 /// 404, 403.
-pub async fn delete(state: &AppState, op: &mut Op<'_>, caller: &Caller, reference: &str) -> ApiResult<()> {
-    access::require_scope(caller, Scope::VaultsWrite)?;
+pub async fn delete(state: &AppState, caller: &Caller, reference: &str) -> ApiResult<()> {
+    let mut op = Op::new(state, caller, Action::VaultDelete);
     op.resource(reference.to_owned());
-    let vault = open(state, op, caller, reference).await?;
-    access::require_owner(state, caller, &vault.record, "delete it").await?;
-    op.resource(vault.record.id.to_string());
-    op.detail("name", vault.record.name.as_str());
-    let event = op.event(clawvault_core::audit::Outcome::Success);
-    let deleted = state.store.delete_vault(vault.record.id, AuditBatch::new(&state.chain_key, &[event])).await?;
-    state.forget_vault(vault.record.id);
-    state.secrets.forget_vault(vault.record.id);
-    if deleted { Ok(()) } else { Err(ApiError::NotFound(format!("no vault {reference:?}"))) }
+    let result = async {
+        access::require_scope(caller, Scope::VaultsWrite)?;
+        let vault = open(state, &mut op, caller, reference).await?;
+        access::require_owner(state, caller, &vault.record, "delete it").await?;
+        op.resource(vault.record.id.to_string());
+        op.detail("name", vault.record.name.as_str());
+        let event = op.success();
+        let deleted = state.store.delete_vault(vault.record.id, AuditBatch::new(&state.chain_key, &[event])).await?;
+        state.forget_vault(vault.record.id);
+        state.secrets.forget_vault(vault.record.id);
+        if deleted { Ok(()) } else { Err(ApiError::NotFound(format!("no vault {reference:?}"))) }
+    }
+    .await;
+    op.finish(result).await
 }

@@ -52,6 +52,7 @@ actions! {
     VaultDelete => "vault.delete" on "vault",
     SecretWrite => "secret.write" on "secret",
     SecretRead => "secret.read" on "secret",
+    SecretUse => "secret.use" on "secret",
     SecretList => "secret.list" on "vault",
     SecretVersions => "secret.versions" on "secret",
     SecretVersionDisable => "secret.version_disable" on "secret",

@@ -292,6 +292,13 @@ impl Server {
         &self.data_dir
     }
 
+    /// The state the router and the service layer run on: for embedding the router
+    /// ([`app`]) elsewhere, and for tests that call it in-process.
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests
     /// finish (each answers only once its audit event is durable) and checkpoints the database.
     ///

@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
 use crate::service::audit::refused;
-use crate::service::secrets::{self, NewVersion, Revealed};
+use crate::service::secrets::{self, NewVersion, Opened};
 use crate::state::AppState;
 use clawvault_core::action::Action;
 
@@ -66,8 +66,8 @@ fn new_version(b: PutSecretRequest) -> ApiResult<NewVersion> {
     })
 }
 
-fn revealed(r: Revealed) -> SecretOut {
-    let Revealed { described: d, value } = r;
+fn revealed(r: Opened) -> SecretOut {
+    let Opened { described: d, value } = r;
     SecretOut {
         id: d.secret.id,
         path: d.secret.path,
@@ -180,7 +180,9 @@ async fn get_version(
     let (path, version) = match path_and_version(&rest) {
         Ok(v) => v,
         Err(e) => {
-            return Err(refused(&state, Asker::Caller(&caller), Action::SecretRead, &format!("{vault}/{rest}"), e).await);
+            return Err(
+                refused(&state, Asker::Caller(&caller), Action::SecretRead, &format!("{vault}/{rest}"), e).await
+            );
         }
     };
     let r = secrets::read(&state, &caller, &vault, path, Some(version)).await?;

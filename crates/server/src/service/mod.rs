@@ -5,9 +5,11 @@
 pub mod access;
 pub mod agents;
 pub mod audit;
+pub mod authenticate;
 pub mod enroll;
 pub mod keys;
 pub mod policies;
+pub mod reveal;
 pub mod secrets;
 pub mod shares;
 pub mod users;

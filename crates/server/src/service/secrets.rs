@@ -4,9 +4,9 @@
 use clawvault_core::scope::Scope;
 use std::sync::Arc;
 
-use clawvault_core::crypto::{VersionBinding, open_version, seal_version};
+use clawvault_core::crypto::seal_version;
 use clawvault_core::generate::{self, Charset};
-use clawvault_core::time_util::{now, rfc3339};
+use clawvault_core::time_util::now;
 use clawvault_core::{SecretPath, SecretType, SecretValue};
 use clawvault_store::{AuditBatch, PutVersion, SecretRecord, StoreError, VersionMeta, VersionRecord};
 use time::OffsetDateTime;
@@ -20,6 +20,7 @@ use clawvault_core::action::Action;
 use clawvault_core::policy::Permission;
 
 use crate::service::access;
+use crate::service::reveal::{self, Purpose};
 use crate::service::vaults;
 use crate::state::{AppState, OpenVault};
 
@@ -50,9 +51,9 @@ pub struct Described {
     pub meta: VersionMeta,
 }
 
-/// A revealed version.
+/// An opened version.
 #[derive(Debug)]
-pub struct Revealed {
+pub struct Opened {
     /// The secret and version.
     pub described: Described,
     /// The plaintext.
@@ -83,11 +84,6 @@ async fn locate(
 
 fn not_found(vault: &OpenVault, path: &SecretPath) -> ApiError {
     ApiError::NotFound(format!("no secret at {path:?} in vault {:?}", vault.record.name))
-}
-
-/// What a version's ciphertext is bound to (its AAD).
-pub(crate) fn binding(vault: &OpenVault, secret_id: Uuid, version: i64) -> VersionBinding {
-    VersionBinding { vault_id: vault.record.id, secret_id, version }
 }
 
 /// Writes a new version at `path` (creating the secret, or reviving a deleted one).
@@ -128,7 +124,7 @@ async fn write_at(
         let head = state.store.secret(vault.record.id, path.as_str()).await?;
         let (secret_id, expected) = head.as_ref().map_or((Uuid::new_v4(), 0), |s| (s.id, s.current_version));
         let version = expected + 1;
-        let ciphertext = seal_version(&vault.key, binding(vault, secret_id, version), &new.value)
+        let ciphertext = seal_version(&vault.key, reveal::binding(vault, secret_id, version), &new.value)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         let created_at = now();
         let meta = VersionMeta {
@@ -195,34 +191,52 @@ fn check_metadata(metadata: &str) -> ApiResult<()> {
     walk(&parsed).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-/// Reads a version (the current one when `version` is `None`), counting it against a read
-/// limit and refusing expired, disabled and deleted ones with 410.
+/// Reads a version to hand back to the caller (the current one when `version` is `None`):
+/// [`open`] for [`Purpose::Reveal`].
 ///
 /// # Errors
-/// 400, 403, 404, 410, 500 when the ciphertext fails its integrity check.
+/// As [`open`].
 pub async fn read(
     state: &AppState,
     caller: &Caller,
     vault_ref: &str,
     raw_path: &str,
     version: Option<i64>,
-) -> ApiResult<Revealed> {
-    let mut op = Op::new(state, caller, Action::SecretRead);
-    op.resource(format!("{vault_ref}/{raw_path}"));
-    let result = read_in(state, &mut op, caller, vault_ref, raw_path, version).await;
-    op.finish(result).await
+) -> ApiResult<Opened> {
+    open(state, caller, Purpose::Reveal, vault_ref, raw_path, version).await
 }
 
-async fn read_in(
+/// Opens a version (the current one when `version` is `None`) for `purpose`: the caller needs
+/// that purpose's permission on the path and scope on their key; the opening counts against
+/// a read limit; expired, disabled and deleted versions answer 410.
+///
+/// # Errors
+/// 400, 403, 404, 410, 500 when the ciphertext fails its integrity check.
+pub async fn open(
     state: &AppState,
-    op: &mut Op<'_>,
     caller: &Caller,
+    purpose: Purpose,
     vault_ref: &str,
     raw_path: &str,
     version: Option<i64>,
-) -> ApiResult<Revealed> {
-    access::require_scope(caller, Scope::SecretsRead)?;
-    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Read).await?;
+) -> ApiResult<Opened> {
+    let mut op = Op::new(state, caller, purpose.action());
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let result = open_in(state, &mut op, caller, purpose, vault_ref, raw_path, version).await;
+    op.finish(result).await
+}
+
+async fn open_in(
+    state: &AppState,
+    op: &mut Op<'_>,
+    caller: &Caller,
+    purpose: Purpose,
+    vault_ref: &str,
+    raw_path: &str,
+    version: Option<i64>,
+) -> ApiResult<Opened> {
+    access::require_scope(caller, purpose.scope())?;
+    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, purpose.permission()).await?;
     if let Some(v) = version {
         op.detail("version", v);
     }
@@ -237,77 +251,8 @@ async fn read_in(
     let (secret, record) = (&row.0, &row.1);
     op.detail("secret_id", secret.id.to_string());
     op.detail("version", record.meta.version);
-    ensure_readable(secret, &record.meta, &path)?;
-    let meta = count_read(state, op, secret, &record.meta, &path).await?;
-    let value = open_version(&vault.key, binding(&vault, secret.id, meta.version), &record.ciphertext).map_err(|e| {
-        ApiError::Integrity(format!(
-            "version {} of {path:?} in vault {:?} cannot be decrypted: {e}. The database was changed outside clawvault; restore it from a backup",
-            meta.version, vault.record.name
-        ))
-    })?;
-    Ok(Revealed { described: Described { secret: secret.clone(), meta }, value })
-}
-
-/// Refuses with 410 a version that may not be revealed: its secret deleted, the version
-/// disabled, expired or read up to its limit. Shares obey this as much as direct reads.
-///
-/// # Errors
-/// 410 saying why.
-pub(crate) fn ensure_readable(secret: &SecretRecord, meta: &VersionMeta, path: &SecretPath) -> ApiResult<()> {
-    if secret.deleted_at.is_some() {
-        return Err(ApiError::Gone(format!(
-            "{path:?} was deleted; an admin can restore it with `clawvault secret restore`"
-        )));
-    }
-    if meta.version <= secret.deleted_through {
-        return Err(ApiError::Gone(format!(
-            "version {} of {path:?} is from before the secret was deleted; an admin can restore the old versions with `clawvault secret restore`",
-            meta.version
-        )));
-    }
-    if meta.is_disabled {
-        return Err(ApiError::Gone(format!("version {} of {path:?} is disabled", meta.version)));
-    }
-    if let Some(at) = meta.expires_at
-        && at <= OffsetDateTime::now_utc()
-    {
-        return Err(ApiError::Gone(format!("{path:?} expired at {}", rfc3339(at))));
-    }
-    // Counts only grow, so a count read at any time that has reached the limit is final; the
-    // count that decides is taken atomically by `count_read`.
-    if let Some(max) = meta.max_access_count
-        && meta.access_count >= max
-    {
-        return Err(exhausted(path, max));
-    }
-    Ok(())
-}
-
-fn exhausted(path: &SecretPath, max: i64) -> ApiError {
-    ApiError::Gone(format!("{path:?} has reached its read limit of {max}"))
-}
-
-/// Counts one reveal against the version's read limit, atomically in the store (so the limit
-/// holds across replicas), and returns its metadata with the new count.
-///
-/// # Errors
-/// 410 once the limit is reached; storage failures.
-pub(crate) async fn count_read(
-    state: &AppState,
-    op: &mut Op<'_>,
-    secret: &SecretRecord,
-    meta: &VersionMeta,
-    path: &SecretPath,
-) -> ApiResult<VersionMeta> {
-    let mut meta = meta.clone();
-    if let Some(max) = meta.max_access_count {
-        match state.store.consume_access(secret.id, meta.version, max).await? {
-            Some(n) => meta.access_count = n,
-            None => return Err(exhausted(path, max)),
-        }
-        op.detail("access_count", meta.access_count);
-    }
-    Ok(meta)
+    let (meta, value) = reveal::open(state, op, &vault, secret, record, &path).await?;
+    Ok(Opened { described: Described { secret: secret.clone(), meta }, value })
 }
 
 /// The current version, from the cache when possible.

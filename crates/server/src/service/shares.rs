@@ -14,7 +14,6 @@ use clawvault_core::scope::Scope;
 use std::net::IpAddr;
 
 use clawvault_core::action::Action;
-use clawvault_core::crypto::open_version;
 use clawvault_core::policy::{Cidr, Permission};
 use clawvault_core::time_util::{now, rfc3339};
 use clawvault_core::{SecretPath, SecretValue};
@@ -22,7 +21,7 @@ use clawvault_store::{AuditBatch, PrincipalKind, ShareChange, ShareRecord, Versi
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{access, require_future, secrets};
+use super::{access, require_future, reveal};
 use crate::auth::{Actor, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::op::{Asker, Op};
@@ -47,7 +46,7 @@ pub struct NewShare {
 
 /// What an opened share reveals.
 #[derive(Debug)]
-pub struct Opened {
+pub struct OpenedShare {
     /// The share after this opening.
     pub share: ShareRecord,
     /// The shared version.
@@ -183,7 +182,7 @@ async fn create_in(
     if head.id != secret_id {
         return Err(no_secret());
     }
-    secrets::ensure_readable(&head, &current.meta, &path)?;
+    reveal::ensure_openable(&head, &current.meta, &path)?;
     // Only shares that would be created count towards the limit; it is taken before the
     // passphrase is hashed, so that requests past it cost nothing.
     state.limits.before_share_create(&caller.principal.id().to_string())?;
@@ -238,7 +237,7 @@ pub async fn open(
     ip: Option<IpAddr>,
     id: &str,
     passphrase: Option<SecretValue>,
-) -> ApiResult<Opened> {
+) -> ApiResult<OpenedShare> {
     let asker = caller.map_or(Asker::Anonymous(ip), Asker::Caller);
     let mut op = Op::by(state, asker, Action::ShareAccess);
     let result = async {
@@ -256,7 +255,7 @@ async fn open_in(
     id: Uuid,
     ip: Option<IpAddr>,
     passphrase: Option<SecretValue>,
-) -> ApiResult<Opened> {
+) -> ApiResult<OpenedShare> {
     let row = state.share_ids.row(id);
     op.resource(row.to_string());
     if let Some(c) = caller {
@@ -320,15 +319,15 @@ async fn open_in(
     }
     // The secret's own limits hold through a share too: deleted, disabled or expired versions
     // stay closed, and a share does not read past the version's read limit.
-    secrets::ensure_readable(&secret, &record.meta, &path)?;
+    // Checked before the share's own count is taken, so that a closed version does not use
+    // up the share; `reveal::open` checks again as it counts the secret's read.
+    reveal::ensure_openable(&secret, &record.meta, &path)?;
     let count = state.store.consume_share(row, share.max_access_count).await?.ok_or_else(|| {
         ApiError::Gone(format!("this share has been opened its {} allowed times", share.max_access_count.unwrap_or(0)))
     })?;
     op.detail("access_count", count);
-    let meta = secrets::count_read(state, op, &secret, &record.meta, &path).await?;
-    let value = open_version(&vault.key, secrets::binding(&vault, secret.id, meta.version), &record.ciphertext)
-        .map_err(|e| ApiError::Integrity(format!("the shared secret cannot be decrypted: {e}")))?;
-    Ok(Opened { share: ShareRecord { id, access_count: count, ..share }, meta, value })
+    let (meta, value) = reveal::open(state, op, &vault, &secret, &record, &path).await?;
+    Ok(OpenedShare { share: ShareRecord { id, access_count: count, ..share }, meta, value })
 }
 
 /// Shares the caller created, newest first.

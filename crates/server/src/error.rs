@@ -4,10 +4,51 @@
 //! Details are written for the person at the other end: what went wrong and what to do.
 //! They never contain a secret value, a key or a token; server-side failures are logged
 //! with their cause and answered with a generic detail.
+//!
+//! The service layer's messages name no surface: where the next step depends on the surface
+//! (an HTTP path, a CLI command, an MCP tool), the error carries a [`Hint`] that each surface
+//! words its own way. The problem documents here are the native API's, with its wording.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+/// A next step that each surface words its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// See which vaults there are.
+    ListVaults,
+    /// An admin restores a deleted secret.
+    RestoreSecret,
+    /// The recipient accepts a share before opening it.
+    AcceptShare,
+    /// Send a share's passphrase.
+    SendPassphrase,
+    /// Send the enrolment's proof of possession.
+    SendEnrollmentSignature,
+    /// Agent keys are exchanged elsewhere.
+    ExchangeAgentKey,
+    /// Person keys are exchanged elsewhere.
+    ExchangeUserKey,
+    /// Revoke an API key by deleting it.
+    DeleteApiKey,
+}
+
+impl Hint {
+    /// The native API's wording, appended to the message.
+    fn native(self) -> &'static str {
+        match self {
+            Self::ListVaults => ": list vaults with GET /v1/vaults",
+            Self::RestoreSecret => " with `clawvault secret restore`",
+            Self::AcceptShare => ": POST /v1/shares/<share id>/accept (or `clawvault share accept`)",
+            Self::SendPassphrase => ": send {\"passphrase\": \"...\"} as the JSON body",
+            Self::SendEnrollmentSignature => " as the X-Enrollment-Signature header or ?signature=",
+            Self::ExchangeAgentKey => ": agent keys are exchanged at POST /v1/auth/agent-token",
+            Self::ExchangeUserKey => ": user keys are exchanged at POST /v1/auth/api-key-token",
+            Self::DeleteApiKey => " (DELETE /v1/auth/api-keys/{id})",
+        }
+    }
+}
 
 /// An API error.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +97,14 @@ pub enum ApiError {
     /// 500: a failure on our side; the cause is logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Another error with a next step for the surface to word.
+    #[error("{error}")]
+    Hinted {
+        /// The error.
+        error: Box<ApiError>,
+        /// What to do about it.
+        hint: Hint,
+    },
 }
 
 #[derive(Serialize)]
@@ -68,10 +117,26 @@ struct Problem<'a> {
 }
 
 impl ApiError {
+    /// This error with `hint`.
+    #[must_use]
+    pub fn hint(self, hint: Hint) -> Self {
+        Self::Hinted { error: Box::new(self), hint }
+    }
+
+    /// The error without its hint, and the hint.
+    #[must_use]
+    pub fn unhinted(&self) -> (&ApiError, Option<Hint>) {
+        match self {
+            Self::Hinted { error, hint } => (error.unhinted().0, Some(*hint)),
+            other => (other, None),
+        }
+    }
+
     /// The HTTP status.
     #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
+            Self::Hinted { error, .. } => error.status(),
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -87,11 +152,12 @@ impl ApiError {
         }
     }
 
-    /// The detail shown to the client.
+    /// The detail the native API shows the client.
     fn detail(&self) -> String {
-        match self {
-            Self::Internal(_) => "internal error; the server log has the cause".to_owned(),
-            other => other.to_string(),
+        match self.unhinted() {
+            (Self::Internal(_), _) => "internal error; the server log has the cause".to_owned(),
+            (error, None) => error.to_string(),
+            (error, Some(hint)) => format!("{error}{}", hint.native()),
         }
     }
 }
@@ -99,7 +165,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        match &self {
+        match self.unhinted().0 {
             Self::Internal(cause) => tracing::error!(%cause, "request failed"),
             Self::Integrity(detail) => tracing::error!(%detail, "integrity check failed"),
             _ => {}
@@ -108,7 +174,7 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let Self::TooManyRequests { retry_after, .. } = self
+        if let Self::TooManyRequests { retry_after, .. } = self.unhinted().0
             && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -155,4 +221,21 @@ pub(crate) fn problem(status: StatusCode, detail: &str) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ApiError, Hint};
+    use axum::http::StatusCode;
+
+    #[test]
+    fn a_hint_keeps_the_status_and_only_the_native_detail_words_it() {
+        let e = ApiError::NotFound("no vault \"x\"".into()).hint(Hint::ListVaults);
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        assert_eq!(e.to_string(), "no vault \"x\"", "the service's message names no surface");
+        assert_eq!(e.detail(), "no vault \"x\": list vaults with GET /v1/vaults");
+        assert!(matches!(e.unhinted(), (ApiError::NotFound(_), Some(Hint::ListVaults))));
+        let internal = ApiError::Internal("cause".into()).hint(Hint::ListVaults);
+        assert_eq!(internal.detail(), "internal error; the server log has the cause");
+    }
 }

@@ -174,7 +174,7 @@ impl<'a> Op<'a> {
     async fn record(&mut self, outcome: Outcome, error: Option<&ApiError>) -> ApiResult<()> {
         if let Some(e) = error {
             self.details.insert("status".into(), e.status().as_u16().into());
-            if !matches!(e, ApiError::Internal(_)) {
+            if !matches!(e.unhinted().0, ApiError::Internal(_)) {
                 self.details.insert("reason".into(), e.to_string().into());
             }
         }
@@ -222,7 +222,7 @@ impl<'a> Op<'a> {
                 }
             }
         }
-        let outcome = match e {
+        let outcome = match e.unhinted().0 {
             ApiError::Unauthorized(_) | ApiError::Forbidden(_) => Outcome::Denied,
             _ => Outcome::Failure,
         };

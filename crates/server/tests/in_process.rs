@@ -2,6 +2,8 @@
 //! pipeline does (problem bodies, authentication, HEAD refusals), and rules no surface
 //! exposes yet (the `use` permission, which the coming proxy and `run` will rely on).
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use clawvault_server::service::{authenticate, reveal::Purpose, secrets};

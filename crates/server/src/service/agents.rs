@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{access, require_future};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
 use crate::state::AppState;
 
@@ -381,9 +381,8 @@ pub(crate) async fn standing_agent_key(
     match KeyKind::of(key.expose()) {
         Some(KeyKind::Agent) => {}
         Some(KeyKind::User) => {
-            return Err(ApiError::Unauthorized(
-                "user keys (1ck_…) are exchanged at POST /v1/auth/api-key-token".into(),
-            ));
+            return Err(ApiError::Unauthorized("this is a person's key (1ck_…), not an agent's".into())
+                .hint(Hint::ExchangeUserKey));
         }
         None => return Err(ApiError::Unauthorized("not a clawvault agent key: agent keys start with ocv_".into())),
     }

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use super::{access, agents};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
 use crate::state::AppState;
 
@@ -221,9 +221,10 @@ async fn poll_in(
             {
                 return Err(ApiError::Unauthorized(format!(
                     "this enrolment was requested with a public key: sign `{}` with its private key and send the \
-                     signature (base64) as the X-Enrollment-Signature header or ?signature=",
+                     signature (base64)",
                     possession_message(id)
-                )));
+                ))
+                .hint(Hint::SendEnrollmentSignature));
             }
             let api_key = match state.store.take_enrollment_key(id).await? {
                 Some(sealed) => {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use clawvault_core::time_util::unix_micros;
 
 use crate::auth::{Actor, Caller, Credential, Principal};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
 use crate::state::AppState;
 
@@ -44,7 +44,7 @@ pub async fn exchange(state: &AppState, ip: Option<IpAddr>, presented: &str) -> 
 
 /// A failed exchange counts against its key prefix (see [`crate::limits::Limits::exchange_failed`]).
 pub(crate) fn limited<T>(state: &AppState, presented: &str, result: ApiResult<T>) -> ApiResult<T> {
-    if let Err(ApiError::Unauthorized(_)) = &result {
+    if let Err(ApiError::Unauthorized(_)) = result.as_ref().map_err(ApiError::unhinted).map_err(|(e, _)| e) {
         let prefix: String = presented.trim().chars().take(PREFIX_LEN).collect();
         if let Some(e) = state.limits.exchange_failed(&prefix) {
             return Err(e);
@@ -79,7 +79,8 @@ pub(crate) async fn standing_user_key(
     match KeyKind::of(presented) {
         Some(KeyKind::User) => {}
         Some(KeyKind::Agent) => {
-            return Err(ApiError::Unauthorized("agent keys (ocv_…) are exchanged at POST /v1/auth/agent-token".into()));
+            return Err(ApiError::Unauthorized("this is an agent key (ocv_…), not a person's".into())
+                .hint(Hint::ExchangeAgentKey));
         }
         None => return Err(ApiError::Unauthorized("not a clawvault API key: user keys start with 1ck_".into())),
     }
@@ -161,8 +162,10 @@ pub async fn revoke_token(state: &AppState, caller: &Caller) -> ApiResult<()> {
         let p = &caller.principal;
         if p.credential == Credential::ApiKey {
             return Err(ApiError::BadRequest(
-                "this request was made with an API key, not a token: to revoke the key, delete it (DELETE /v1/auth/api-keys/{id}) or re-key the agent".into(),
-            ));
+                "this request was made with an API key, not a token: to revoke the key, delete it or re-key the agent"
+                    .into(),
+            )
+            .hint(Hint::DeleteApiKey));
         }
         op.resource(p.jti.clone());
         let event = op.success();

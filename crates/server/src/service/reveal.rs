@@ -18,7 +18,7 @@ use clawvault_store::{SecretRecord, VersionMeta, VersionRecord};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
 use crate::state::{AppState, OpenVault};
 
@@ -72,13 +72,14 @@ pub(crate) fn binding(vault: &OpenVault, secret_id: Uuid, version: i64) -> Versi
 /// 410 saying why.
 pub(crate) fn ensure_openable(secret: &SecretRecord, meta: &VersionMeta, path: &SecretPath) -> ApiResult<()> {
     if secret.deleted_at.is_some() {
-        return Err(ApiError::Gone(format!("{path:?} was deleted; an admin can restore it")));
+        return Err(ApiError::Gone(format!("{path:?} was deleted; an admin can restore it")).hint(Hint::RestoreSecret));
     }
     if meta.version <= secret.deleted_through {
         return Err(ApiError::Gone(format!(
             "version {} of {path:?} is from before the secret was deleted; an admin can restore the old versions",
             meta.version
-        )));
+        ))
+        .hint(Hint::RestoreSecret));
     }
     if meta.is_disabled {
         return Err(ApiError::Gone(format!("version {} of {path:?} is disabled", meta.version)));

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::{access, require_future, reveal};
 use crate::auth::{Actor, Caller};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::{Asker, Op};
 use crate::state::AppState;
 
@@ -269,9 +269,7 @@ async fn open_in(
             return Err(unknown());
         }
         if !share.accepted {
-            return Err(ApiError::Forbidden(
-                "accept the share first: POST /v1/shares/<share id>/accept (or `clawvault share accept`)".into(),
-            ));
+            return Err(ApiError::Forbidden("accept the share first".into()).hint(Hint::AcceptShare));
         }
     }
     if share.expires_at <= OffsetDateTime::now_utc() {
@@ -285,11 +283,8 @@ async fn open_in(
         }
     }
     if let Some(hash) = share.passphrase_hash.clone() {
-        let given = passphrase.ok_or_else(|| {
-            ApiError::Forbidden(
-                "this share needs its passphrase: send {\"passphrase\": \"...\"} as the JSON body".into(),
-            )
-        })?;
+        let given = passphrase
+            .ok_or_else(|| ApiError::Forbidden("this share needs its passphrase".into()).hint(Hint::SendPassphrase))?;
         let ok = state.passphrases.verify(given, hash).await?;
         state.limits.after_share_passphrase(&row.to_string(), ok);
         if !ok {

@@ -10,7 +10,7 @@ use clawvault_store::{AuditBatch, StoreError, VaultRecord};
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
 use crate::service::access;
 use crate::state::{AppState, OpenVault};
@@ -27,7 +27,7 @@ pub const MAX_DESCRIPTION_LEN: usize = 4096;
 pub async fn open(state: &AppState, op: &mut Op<'_>, caller: &Caller, reference: &str) -> ApiResult<Arc<OpenVault>> {
     let Some(vault) = state.vault(reference).await? else {
         return Err(if caller.principal.is_admin() {
-            ApiError::NotFound(format!("no vault {reference:?}: list vaults with GET /v1/vaults"))
+            ApiError::NotFound(format!("no vault {reference:?}")).hint(Hint::ListVaults)
         } else {
             access::hidden(reference)
         });

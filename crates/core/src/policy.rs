@@ -69,6 +69,17 @@ impl Permission {
     }
 }
 
+impl FromStr for Permission {
+    type Err = PolicyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| PolicyError::Permission(s.chars().take(40).collect()))
+    }
+}
+
 impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -84,6 +95,35 @@ pub enum Effect {
     Allow,
     /// Refuses, and wins over every allow.
     Deny,
+}
+
+impl Effect {
+    /// The wire name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+impl FromStr for Effect {
+    type Err = PolicyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "allow" => Ok(Self::Allow),
+            "deny" => Ok(Self::Deny),
+            other => Err(PolicyError::Effect(other.chars().take(40).collect())),
+        }
+    }
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why a policy part was refused.
@@ -113,6 +153,12 @@ pub enum PolicyError {
     /// No permissions given.
     #[error("permissions must name at least one of read, use, write, delete, rotate, list, share")]
     NoPermissions,
+    /// A permission we do not know.
+    #[error("permission {0:?} is unknown: use read, use, write, delete, rotate, list, share")]
+    Permission(String),
+    /// An effect we do not know.
+    #[error("effect {0:?} is unknown: use allow or deny")]
+    Effect(String),
 }
 
 /// Longest path pattern, in bytes.
@@ -398,6 +444,8 @@ pub struct Conditions {
     pub ip_allowlist: Vec<Cidr>,
     /// Time window (absent: any time).
     pub time_window: Option<TimeWindow>,
+    /// The JSON object they were read from, as given (shown back and stored as it was).
+    source: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Conditions {
@@ -408,6 +456,7 @@ impl Conditions {
     pub fn from_json(v: &serde_json::Value) -> Result<Self, PolicyError> {
         let obj = match v {
             serde_json::Value::Null => return Ok(Self::default()),
+            serde_json::Value::Object(o) if o.is_empty() => return Ok(Self::default()),
             serde_json::Value::Object(o) => o,
             _ => return Err(PolicyError::NotAnObject),
         };
@@ -435,7 +484,13 @@ impl Conditions {
                 Some(TimeWindow::from_spec(&spec)?)
             }
         };
-        Ok(Self { ip_allowlist, time_window })
+        Ok(Self { ip_allowlist, time_window, source: obj.clone() })
+    }
+
+    /// The conditions as the JSON object they were read from (`{}` for none).
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.source.clone())
     }
 
     /// Whether the conditions hold for a request from `ip` at `now`.

@@ -1,5 +1,6 @@
 //! Policies and shares.
 
+use clawvault_store::codec;
 use clawvault_store::{AuditBatch, Change, PolicyRecord, PrincipalKind, Result, ShareChange, ShareRecord};
 use uuid::Uuid;
 
@@ -20,13 +21,13 @@ pub(crate) async fn create_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBat
     .bind(p.principal_kind.as_str())
     .bind(p.principal_id)
     .bind(p.secret_path_pattern)
-    .bind(p.permissions)
-    .bind(p.effect)
-    .bind(p.conditions)
+    .bind(codec::permission_names(&p.permissions))
+    .bind(p.effect.as_str())
+    .bind(codec::conditions_text(&p.conditions))
     .bind(p.priority)
     .bind(p.expires_at)
     .bind(p.created_by)
-    .bind(p.created_by_type)
+    .bind(p.created_by_type.as_str())
     .bind(p.created_at);
     s.audited(vec![insert], "that policy exists", batch, vec![Change::Policies(principal)]).await.map(|_| ())
 }
@@ -81,9 +82,9 @@ pub(crate) async fn update_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBat
     let q = sql::query(
         "UPDATE policies SET permissions = $1, effect = $2, conditions = $3, priority = $4, expires_at = $5 WHERE id = $6",
     )
-    .bind(&p.permissions)
-    .bind(&p.effect)
-    .bind(&p.conditions)
+    .bind(codec::permission_names(&p.permissions))
+    .bind(p.effect.as_str())
+    .bind(codec::conditions_text(&p.conditions))
     .bind(p.priority)
     .bind(p.expires_at)
     .bind(p.id);
@@ -107,8 +108,8 @@ pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatc
     .bind(sh.vault_id)
     .bind(sh.secret_path)
     .bind(sh.created_by)
-    .bind(sh.created_by_type)
-    .bind(sh.recipient_type)
+    .bind(sh.created_by_type.as_str())
+    .bind(sh.recipient_type.as_str())
     .bind(sh.recipient_id)
     .bind(sh.recipient_email)
     .bind(sh.passphrase_hash)

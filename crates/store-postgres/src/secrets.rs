@@ -20,7 +20,7 @@ pub(crate) async fn create_vault(s: &PgStore, v: &VaultRecord, batch: AuditBatch
     .bind(v.name)
     .bind(v.description)
     .bind(v.created_by)
-    .bind(v.created_by_type)
+    .bind(v.created_by_type.as_str())
     .bind(v.created_at)
     .bind(v.wrapped_key)
     .bind(v.root_key_id);

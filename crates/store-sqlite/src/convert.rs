@@ -3,6 +3,7 @@
 
 use clawvault_core::audit::{AuditEvent, ChainedEvent, Outcome};
 use clawvault_core::time_util::unix_micros;
+use clawvault_store::codec;
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, EnrollmentRecord, EnrollmentStatus, PolicyRecord, PrincipalKind, Result, Role,
     SecretRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord, VersionMeta, VersionRecord,
@@ -85,7 +86,7 @@ pub(crate) fn vault(row: &Row<'_>) -> Result<VaultRecord> {
         name: get(row, "name")?,
         description: get(row, "description")?,
         created_by: get(row, "created_by")?,
-        created_by_type: get(row, "created_by_type")?,
+        created_by_type: codec::principal_kind(&get::<String>(row, "created_by_type")?, "vault creator kind")?,
         created_at: time(get(row, "created_at")?)?,
         wrapped_key: get(row, "wrapped_key")?,
         root_key_id: get(row, "root_key_id")?,
@@ -215,13 +216,13 @@ pub(crate) fn policy(row: &Row<'_>) -> Result<PolicyRecord> {
         principal_kind: PrincipalKind::parse(&kind).ok_or_else(|| corrupt("policy principal kind"))?,
         principal_id: get(row, "principal_id")?,
         secret_path_pattern: get(row, "secret_path_pattern")?,
-        permissions: json_list(row, "permissions")?,
-        effect: get(row, "effect")?,
-        conditions: get(row, "conditions")?,
+        permissions: codec::permissions(&json_list::<String>(row, "permissions")?)?,
+        effect: codec::effect(&get::<String>(row, "effect")?)?,
+        conditions: codec::conditions(&get::<String>(row, "conditions")?)?,
         priority: get(row, "priority")?,
         expires_at: opt_time(get(row, "expires_at")?)?,
         created_by: get(row, "created_by")?,
-        created_by_type: get(row, "created_by_type")?,
+        created_by_type: codec::principal_kind(&get::<String>(row, "created_by_type")?, "policy author kind")?,
         created_at: time(get(row, "created_at")?)?,
     })
 }
@@ -235,8 +236,8 @@ pub(crate) fn share(row: &Row<'_>) -> Result<ShareRecord> {
         secret_version: get(row, "secret_version")?,
         sealed_id: get(row, "sealed_id")?,
         created_by: get(row, "created_by")?,
-        created_by_type: get(row, "created_by_type")?,
-        recipient_type: get(row, "recipient_type")?,
+        created_by_type: codec::principal_kind(&get::<String>(row, "created_by_type")?, "share creator kind")?,
+        recipient_type: codec::recipient_type(&get::<String>(row, "recipient_type")?)?,
         recipient_id: get(row, "recipient_id")?,
         recipient_email: get(row, "recipient_email")?,
         passphrase_hash: get(row, "passphrase_hash")?,

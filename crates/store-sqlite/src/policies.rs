@@ -1,5 +1,6 @@
 //! Policies.
 
+use clawvault_store::codec;
 use clawvault_store::{AuditBatch, PolicyRecord, PrincipalKind, Result};
 use rusqlite::params;
 use uuid::Uuid;
@@ -24,13 +25,13 @@ impl SqliteStore {
                         p.principal_kind.as_str(),
                         p.principal_id,
                         p.secret_path_pattern,
-                        to_json_list(&p.permissions),
-                        p.effect,
-                        p.conditions,
+                        to_json_list(&codec::permission_names(&p.permissions)),
+                        p.effect.as_str(),
+                        codec::conditions_text(&p.conditions),
                         p.priority,
                         opt_micros(p.expires_at),
                         p.created_by,
-                        p.created_by_type,
+                        p.created_by_type.as_str(),
                         micros(p.created_at),
                     ],
                 )
@@ -68,7 +69,14 @@ impl SqliteStore {
                 let done = execute(
                     c,
                     "UPDATE policies SET permissions = ?, effect = ?, conditions = ?, priority = ?, expires_at = ? WHERE id = ?",
-                    params![to_json_list(&p.permissions), p.effect, p.conditions, p.priority, opt_micros(p.expires_at), p.id],
+                    params![
+                        to_json_list(&codec::permission_names(&p.permissions)),
+                        p.effect.as_str(),
+                        codec::conditions_text(&p.conditions),
+                        p.priority,
+                        opt_micros(p.expires_at),
+                        p.id
+                    ],
                 )
                 .map_err(backend)?
                     > 0;

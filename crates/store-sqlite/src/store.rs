@@ -298,7 +298,16 @@ impl Store for SqliteStore {
                     c,
                     "INSERT INTO vaults (id, name, description, created_by, created_by_type, created_at, wrapped_key, root_key_id) \
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    params![v.id, v.name, v.description, v.created_by, v.created_by_type, micros(v.created_at), v.wrapped_key, v.root_key_id],
+                    params![
+                        v.id,
+                        v.name,
+                        v.description,
+                        v.created_by,
+                        v.created_by_type.as_str(),
+                        micros(v.created_at),
+                        v.wrapped_key,
+                        v.root_key_id
+                    ],
                 )
                 .map_err(conflict_on_unique("a vault with that name exists"))?;
                 audit.append(c)

@@ -10,14 +10,15 @@ use std::sync::Arc;
 use clawvault_core::SecretType;
 use clawvault_core::audit::{AuditEvent, ChainKey, Outcome, Verifier};
 use clawvault_core::keyring::SubKey;
+use clawvault_core::policy::{Conditions, Effect, Permission};
 use clawvault_core::time_util::now;
 use time::Duration;
 use uuid::Uuid;
 
 use crate::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, EnrollmentRecord, EnrollmentStatus, PolicyRecord,
-    PrincipalKind, PutVersion, Role, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserDeletion,
-    UserRecord, VaultRecord, VersionMeta, VersionRecord,
+    PrincipalKind, PutVersion, RecipientType, Role, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError,
+    UserDeletion, UserRecord, VaultRecord, VersionMeta, VersionRecord,
 };
 
 /// Runs every conformance check, each on a fresh store from `make`.
@@ -70,7 +71,7 @@ fn vault_record(name: &str) -> VaultRecord {
         name: name.to_owned(),
         description: String::new(),
         created_by: Uuid::new_v4(),
-        created_by_type: "user".into(),
+        created_by_type: PrincipalKind::User,
         created_at: now(),
         wrapped_key: vec![1, 2, 3],
         root_key_id: "rk".into(),
@@ -355,13 +356,13 @@ fn policy_record(vault_id: Uuid, principal_id: Uuid) -> PolicyRecord {
         principal_kind: PrincipalKind::Agent,
         principal_id,
         secret_path_pattern: "api-keys/**".into(),
-        permissions: vec!["read".into()],
-        effect: "allow".into(),
-        conditions: "{}".into(),
+        permissions: vec![Permission::Read],
+        effect: Effect::Allow,
+        conditions: Conditions::default(),
         priority: 0,
         expires_at: None,
         created_by: Uuid::new_v4(),
-        created_by_type: "user".into(),
+        created_by_type: PrincipalKind::User,
         created_at: now(),
     }
 }
@@ -479,7 +480,7 @@ async fn policies(s: &impl Store) {
     s.create_vault(&w, AuditBatch::new(&k, &[])).await.unwrap();
     let who = Uuid::new_v4();
     let p1 = policy_record(v.id, who);
-    let p2 = PolicyRecord { id: Uuid::new_v4(), vault_id: w.id, effect: "deny".into(), ..p1.clone() };
+    let p2 = PolicyRecord { id: Uuid::new_v4(), vault_id: w.id, effect: Effect::Deny, ..p1.clone() };
     let p3 = PolicyRecord {
         id: Uuid::new_v4(),
         principal_id: Uuid::new_v4(),
@@ -499,8 +500,8 @@ async fn policies(s: &impl Store) {
     assert!(s.policies_of(PrincipalKind::User, who).await.unwrap().is_empty(), "kinds are kept apart");
 
     let mut changed = p1.clone();
-    changed.permissions = vec!["read".into(), "write".into()];
-    changed.conditions = "{\"ip_allowlist\":[\"10.0.0.0/8\"]}".into();
+    changed.permissions = vec![Permission::Read, Permission::Write];
+    changed.conditions = crate::codec::conditions("{\"ip_allowlist\":[\"10.0.0.0/8\"]}").unwrap();
     changed.expires_at = Some(now() + Duration::days(1));
     changed.secret_path_pattern = "ignored/**".into();
     assert!(s.update_policy(&changed, AuditBatch::new(&k, &[])).await.unwrap());
@@ -529,8 +530,8 @@ async fn shares(s: &impl Store) {
         secret_path: "a/b".into(),
         secret_version: 1,
         created_by: creator,
-        created_by_type: "user".into(),
-        recipient_type: "agent".into(),
+        created_by_type: PrincipalKind::User,
+        recipient_type: RecipientType::Agent,
         recipient_id: Some(recipient),
         recipient_email: None,
         passphrase_hash: Some("$argon2id$...".into()),

@@ -10,6 +10,7 @@
 //! Ciphertext is all the store ever sees of a secret value.
 
 mod changes;
+pub mod codec;
 mod error;
 mod records;
 

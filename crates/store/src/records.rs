@@ -1,4 +1,5 @@
 use clawvault_core::SecretType;
+use clawvault_core::policy::{Conditions, Effect, Permission};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -94,8 +95,8 @@ pub struct VaultRecord {
     pub description: String,
     /// Creator's id.
     pub created_by: Uuid,
-    /// `user` or `agent`.
-    pub created_by_type: String,
+    /// A person or an agent.
+    pub created_by_type: PrincipalKind,
     /// Created.
     pub created_at: OffsetDateTime,
     /// The vault's data key, wrapped by the root key.
@@ -297,22 +298,54 @@ pub struct PolicyRecord {
     pub principal_id: Uuid,
     /// Path glob.
     pub secret_path_pattern: String,
-    /// Permission names.
-    pub permissions: Vec<String>,
-    /// `allow` or `deny`.
-    pub effect: String,
-    /// Conditions as JSON text (validated before storing).
-    pub conditions: String,
+    /// What it grants or refuses.
+    pub permissions: Vec<Permission>,
+    /// Grants or refuses.
+    pub effect: Effect,
+    /// When it applies.
+    pub conditions: Conditions,
     /// Recorded for 1Claw compatibility (deny always wins).
     pub priority: i64,
     /// Stops applying after.
     pub expires_at: Option<OffsetDateTime>,
     /// Author.
     pub created_by: Uuid,
-    /// `user` or `agent`.
-    pub created_by_type: String,
+    /// A person or an agent.
+    pub created_by_type: PrincipalKind,
     /// Created.
     pub created_at: OffsetDateTime,
+}
+
+/// Whom a share is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecipientType {
+    /// A person (`recipient_id`).
+    User,
+    /// An agent (`recipient_id`).
+    Agent,
+    /// The person who created the sharing agent (`recipient_id` is theirs).
+    Creator,
+    /// Whoever holds the link.
+    AnyoneWithLink,
+}
+
+impl RecipientType {
+    /// Stored (and wire) name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Agent => "agent",
+            Self::Creator => "creator",
+            Self::AnyoneWithLink => "anyone_with_link",
+        }
+    }
+
+    /// Parses a stored (or wire) name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::User, Self::Agent, Self::Creator, Self::AnyoneWithLink].into_iter().find(|r| r.as_str() == s)
+    }
 }
 
 /// A share of one secret.
@@ -333,10 +366,10 @@ pub struct ShareRecord {
     pub secret_version: i64,
     /// Who shared.
     pub created_by: Uuid,
-    /// `user` or `agent`.
-    pub created_by_type: String,
-    /// `user`, `agent`, `anyone_with_link` or `creator`.
-    pub recipient_type: String,
+    /// A person or an agent.
+    pub created_by_type: PrincipalKind,
+    /// Whom it is for.
+    pub recipient_type: RecipientType,
     /// The recipient, for targeted shares.
     pub recipient_id: Option<Uuid>,
     /// Recorded for 1Claw compatibility.

@@ -150,7 +150,7 @@ impl From<&VaultRecord> for VaultOut {
             name: v.name.clone(),
             description: v.description.clone(),
             created_by: v.created_by,
-            created_by_type: v.created_by_type.clone(),
+            created_by_type: v.created_by_type.as_str().to_owned(),
             created_at: v.created_at,
             org_id: ORG_ID,
             cmek_enabled: false,

@@ -109,7 +109,7 @@ impl From<&ShareRecord> for ShareOut {
             id: s.id,
             secret_id: s.secret_id,
             secret_path: s.secret_path.clone(),
-            recipient_type: s.recipient_type.clone(),
+            recipient_type: s.recipient_type.as_str().to_owned(),
             recipient_id: s.recipient_id,
             recipient_email: s.recipient_email.clone(),
             access_count: s.access_count,
@@ -164,7 +164,7 @@ async fn create_share(
         Json(ShareCreated {
             id: share.id,
             share_url: share_url(&state, share.id),
-            recipient_type: share.recipient_type,
+            recipient_type: share.recipient_type.as_str().to_owned(),
             recipient_email: None,
             expires_at: share.expires_at,
             max_access_count: share.max_access_count,

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use clawvault_core::SecretPath;
-use clawvault_core::policy::{Conditions, Decision, Effect, PathPattern, Permission, Request, Rule, decide};
+use clawvault_core::policy::{Decision, Effect, PathPattern, Permission, Request, Rule, decide};
 use clawvault_core::scope::Scope;
 use clawvault_store::{PolicyRecord, PrincipalKind, VaultRecord};
 use time::OffsetDateTime;
@@ -54,16 +54,11 @@ impl AccessCache {
 /// # Errors
 /// The policy error, for stored data that no longer parses.
 pub fn rule_of(p: &PolicyRecord) -> Result<Rule, clawvault_core::policy::PolicyError> {
-    let conditions: serde_json::Value = serde_json::from_str(&p.conditions).unwrap_or(serde_json::Value::Null);
     Ok(Rule {
-        effect: if p.effect == "deny" { Effect::Deny } else { Effect::Allow },
+        effect: p.effect,
         pattern: PathPattern::parse(&p.secret_path_pattern)?,
-        permissions: p
-            .permissions
-            .iter()
-            .filter_map(|name| serde_json::from_value(serde_json::Value::String(name.clone())).ok())
-            .collect(),
-        conditions: Conditions::from_json(&conditions)?,
+        permissions: p.permissions.clone(),
+        conditions: p.conditions.clone(),
         expires_at: p.expires_at,
     })
 }
@@ -108,7 +103,7 @@ async fn owns(state: &AppState, caller: &Caller, vault: &VaultRecord) -> ApiResu
         return Ok(true);
     }
     // A vault an agent created belongs to the person who created that agent, too.
-    if vault.created_by_type == "agent" && !p.is_agent() {
+    if vault.created_by_type == PrincipalKind::Agent && !p.is_agent() {
         return Ok(state.store.agent(vault.created_by).await?.is_some_and(|a| a.created_by == p.id()));
     }
     Ok(false)

@@ -5,7 +5,7 @@ use clawvault_core::action::Action;
 use clawvault_core::apikey::{ApiKey, KeyKind, PREFIX_LEN};
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
-use clawvault_store::{ApiKeyRecord, AuditBatch, Role, UserRecord};
+use clawvault_store::{ApiKeyRecord, AuditBatch, PrincipalKind, Role, UserRecord};
 use std::net::IpAddr;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -362,6 +362,7 @@ pub async fn bootstrap_admin(state: &AppState) -> ApiResult<Option<ApiKey>> {
     let event = op.success();
     state.store.create_api_key(&record, AuditBatch::new(&state.chain_key, &[event])).await?;
     let mut op = Op::system(state, Action::VaultCreate);
-    super::vaults::create_for(state, &mut op, user.id, "user", DEFAULT_VAULT, "created on first start").await?;
+    super::vaults::create_for(state, &mut op, user.id, PrincipalKind::User, DEFAULT_VAULT, "created on first start")
+        .await?;
     Ok(Some(key))
 }

@@ -49,11 +49,11 @@ impl TermsChange {
     /// The terms of `current` with this change applied.
     fn applied_to(self, current: &PolicyRecord) -> Terms {
         Terms {
-            permissions: self.permissions.unwrap_or_else(|| current.permissions.clone()),
-            effect: self.effect.unwrap_or_else(|| current.effect.clone()),
-            conditions: self
-                .conditions
-                .unwrap_or_else(|| serde_json::from_str(&current.conditions).unwrap_or_default()),
+            permissions: self
+                .permissions
+                .unwrap_or_else(|| current.permissions.iter().map(|p| p.as_str().to_owned()).collect()),
+            effect: self.effect.unwrap_or_else(|| current.effect.as_str().to_owned()),
+            conditions: self.conditions.unwrap_or_else(|| current.conditions.to_json()),
             expires_at: self.expires_at.or(current.expires_at),
             priority: self.priority.unwrap_or(current.priority),
         }
@@ -64,31 +64,33 @@ fn bad(e: PolicyError) -> ApiError {
     ApiError::BadRequest(e.to_string())
 }
 
-/// Validates terms; returns the permission names normalised and the conditions as text.
-fn check_terms(t: &Terms) -> ApiResult<(Vec<String>, String)> {
+/// Terms as a policy holds them: permissions parsed (each once, in the order given), effect
+/// and conditions validated.
+struct Checked {
+    permissions: Vec<Permission>,
+    effect: Effect,
+    conditions: Conditions,
+}
+
+fn check_terms(t: &Terms) -> ApiResult<Checked> {
     if t.permissions.is_empty() {
         return Err(bad(PolicyError::NoPermissions));
     }
-    let mut names = Vec::new();
-    for p in &t.permissions {
-        let perm: Permission = serde_json::from_value(serde_json::Value::String(p.clone())).map_err(|_| {
-            ApiError::BadRequest(format!(
-                "permission {p:?} is unknown: use read, use, write, delete, rotate, list, share"
-            ))
-        })?;
-        if !names.contains(&perm.as_str().to_owned()) {
-            names.push(perm.as_str().to_owned());
+    let mut permissions = Vec::new();
+    for name in &t.permissions {
+        let p: Permission = name.parse().map_err(bad)?;
+        if !permissions.contains(&p) {
+            permissions.push(p);
         }
     }
-    if !matches!(t.effect.as_str(), "allow" | "deny") {
-        return Err(ApiError::BadRequest(format!("effect {:?} is unknown: use allow or deny", t.effect)));
-    }
-    let _: Effect = serde_json::from_value(serde_json::Value::String(t.effect.clone()))
-        .map_err(|_| ApiError::BadRequest("effect".into()))?;
-    Conditions::from_json(&t.conditions).map_err(bad)?;
+    let effect: Effect = t.effect.parse().map_err(bad)?;
+    let conditions = Conditions::from_json(&t.conditions).map_err(bad)?;
     require_future("expires_at", t.expires_at)?;
-    let conditions = if t.conditions.is_null() { "{}".to_owned() } else { t.conditions.to_string() };
-    Ok((names, conditions))
+    Ok(Checked { permissions, effect, conditions })
+}
+
+fn permission_names(permissions: &[Permission]) -> String {
+    permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",")
 }
 
 async fn principal_exists(state: &AppState, kind: PrincipalKind, id: Uuid) -> ApiResult<bool> {
@@ -137,7 +139,7 @@ async fn create_in(
     let kind = PrincipalKind::parse(kind)
         .ok_or_else(|| ApiError::BadRequest(format!("principal_type {kind:?} is unknown: use user or agent")))?;
     PathPattern::parse(pattern).map_err(bad)?;
-    let (permissions, conditions) = check_terms(&terms)?;
+    let Checked { permissions, effect, conditions } = check_terms(&terms)?;
     // Only admins, who may list everyone anyway, are told that nobody has this id: to anyone
     // else the answer would say which ids exist. Such a policy grants nothing.
     if caller.principal.is_admin() && !principal_exists(state, kind, principal_id).await? {
@@ -150,18 +152,18 @@ async fn create_in(
         principal_id,
         secret_path_pattern: pattern.to_owned(),
         permissions,
-        effect: terms.effect,
+        effect,
         conditions,
         priority: terms.priority,
         expires_at: terms.expires_at,
         created_by: caller.principal.id(),
-        created_by_type: caller.principal.kind().as_str().to_owned(),
+        created_by_type: caller.principal.kind(),
         created_at: now(),
     };
     op.resource(policy.id.to_string());
     op.detail("principal", format!("{}:{principal_id}", kind.as_str()));
     op.detail("pattern", pattern);
-    op.detail("permissions", policy.permissions.join(","));
+    op.detail("permissions", permission_names(&policy.permissions));
     op.detail("effect", policy.effect.as_str());
     let event = op.success();
     state.store.create_policy(&policy, AuditBatch::new(&state.chain_key, &[event])).await?;
@@ -220,13 +222,13 @@ pub async fn update(
         access::require_scope(caller, Scope::PoliciesWrite)?;
         let mut policy = owned_policy(state, &mut op, caller, vault_ref, id).await?;
         let terms = change.applied_to(&policy);
-        let (permissions, conditions) = check_terms(&terms)?;
-        policy.permissions = permissions;
-        policy.effect = terms.effect;
-        policy.conditions = conditions;
+        let checked = check_terms(&terms)?;
+        policy.permissions = checked.permissions;
+        policy.effect = checked.effect;
+        policy.conditions = checked.conditions;
         policy.expires_at = terms.expires_at;
         policy.priority = terms.priority;
-        op.detail("permissions", policy.permissions.join(","));
+        op.detail("permissions", permission_names(&policy.permissions));
         op.detail("effect", policy.effect.as_str());
         let event = op.success();
         state.store.update_policy(&policy, AuditBatch::new(&state.chain_key, &[event])).await?;

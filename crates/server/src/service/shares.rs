@@ -17,7 +17,7 @@ use clawvault_core::action::Action;
 use clawvault_core::policy::{Cidr, Permission};
 use clawvault_core::time_util::{now, rfc3339};
 use clawvault_core::{SecretPath, SecretValue};
-use clawvault_store::{AuditBatch, PrincipalKind, ShareChange, ShareRecord, VersionMeta};
+use clawvault_store::{AuditBatch, RecipientType, ShareChange, ShareRecord, VersionMeta};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -140,26 +140,40 @@ async fn create_in(
     for cidr in &new.ip_allowlist {
         cidr.parse::<Cidr>().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     }
-    let recipient_id = match new.recipient_type.as_str() {
-        "anyone_with_link" => None,
-        "user" | "agent" => {
+    if new.recipient_type == "external_email" {
+        return Err(ApiError::BadRequest(
+            "this server sends no email: use anyone_with_link and hand over the link yourself".into(),
+        ));
+    }
+    let recipient_type = RecipientType::parse(&new.recipient_type).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "recipient_type {:?} is unknown: use user, agent, creator or anyone_with_link",
+            new.recipient_type
+        ))
+    })?;
+    let recipient_id = match recipient_type {
+        RecipientType::AnyoneWithLink => None,
+        RecipientType::User | RecipientType::Agent => {
             let id = new.recipient_id.ok_or_else(|| {
-                ApiError::BadRequest(format!("recipient_id is required for a {} share", new.recipient_type))
+                ApiError::BadRequest(format!("recipient_id is required for a {} share", recipient_type.as_str()))
             })?;
             // Only admins are told that nobody has this id (see policies): a share addressed to
             // nobody opens for nobody.
             let exists = !caller.principal.is_admin()
-                || if new.recipient_type == "user" {
+                || if recipient_type == RecipientType::User {
                     state.store.user(id).await?.is_some()
                 } else {
                     state.store.agent(id).await?.is_some()
                 };
             if !exists {
-                return Err(ApiError::BadRequest(format!("recipient_id: there is no {} {id}", new.recipient_type)));
+                return Err(ApiError::BadRequest(format!(
+                    "recipient_id: there is no {} {id}",
+                    recipient_type.as_str()
+                )));
             }
             Some(id)
         }
-        "creator" => match &caller.principal.actor {
+        RecipientType::Creator => match &caller.principal.actor {
             Actor::Agent { created_by, .. } => Some(*created_by),
             Actor::User { .. } => {
                 return Err(ApiError::BadRequest(
@@ -167,16 +181,6 @@ async fn create_in(
                 ));
             }
         },
-        "external_email" => {
-            return Err(ApiError::BadRequest(
-                "this server sends no email: use anyone_with_link and hand over the link yourself".into(),
-            ));
-        }
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "recipient_type {other:?} is unknown: use user, agent, creator or anyone_with_link"
-            )));
-        }
     };
     let (head, current) = state.store.version(vault.record.id, path.as_str(), None).await?.ok_or_else(no_secret)?;
     if head.id != secret_id {
@@ -200,8 +204,8 @@ async fn create_in(
         secret_path: secret.path.clone(),
         secret_version: current.meta.version,
         created_by: caller.principal.id(),
-        created_by_type: caller.principal.kind().as_str().to_owned(),
-        recipient_type: new.recipient_type,
+        created_by_type: caller.principal.kind(),
+        recipient_type,
         recipient_id,
         recipient_email: None,
         passphrase_hash,
@@ -303,8 +307,7 @@ async fn open_in(
                 .into(),
         )
     };
-    let kind = PrincipalKind::parse(&share.created_by_type).ok_or_else(withdrawn)?;
-    let creator = access::standing(state, kind, share.created_by, ip).await?.ok_or_else(withdrawn)?;
+    let creator = access::standing(state, share.created_by_type, share.created_by, ip).await?.ok_or_else(withdrawn)?;
     access::check_path(state, &creator, &vault.record, &path, Permission::Read).await.map_err(|_| withdrawn())?;
     let gone = || ApiError::Gone("the shared secret was deleted".into());
     let (secret, record) =

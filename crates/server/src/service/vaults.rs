@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clawvault_core::VaultName;
 use clawvault_core::crypto::{DataKey, vault_key_context};
 use clawvault_core::time_util::now;
-use clawvault_store::{AuditBatch, StoreError, VaultRecord};
+use clawvault_store::{AuditBatch, PrincipalKind, StoreError, VaultRecord};
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -63,7 +63,7 @@ pub async fn create(state: &AppState, caller: &Caller, name: &str, description: 
     op.resource(name.to_owned());
     let result = async {
         access::require_scope(caller, Scope::VaultsWrite)?;
-        create_for(state, &mut op, caller.principal.id(), caller.principal.kind().as_str(), name, description).await
+        create_for(state, &mut op, caller.principal.id(), caller.principal.kind(), name, description).await
     }
     .await;
     op.finish(result).await
@@ -77,7 +77,7 @@ pub async fn create_for(
     state: &AppState,
     op: &mut Op<'_>,
     created_by: Uuid,
-    created_by_type: &str,
+    created_by_type: PrincipalKind,
     name: &str,
     description: &str,
 ) -> ApiResult<VaultRecord> {
@@ -95,7 +95,7 @@ pub async fn create_for(
         name: name.as_str().to_owned(),
         description: description.to_owned(),
         created_by,
-        created_by_type: created_by_type.to_owned(),
+        created_by_type,
         created_at: now(),
         wrapped_key,
         root_key_id: state.root.key_id().to_owned(),

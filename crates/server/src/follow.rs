@@ -10,7 +10,7 @@ use std::sync::Weak;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use clawvault_core::time_util::now;
-use clawvault_store::{Change, Store};
+use clawvault_store::Store;
 
 use crate::error::ApiResult;
 use crate::state::{AppState, Inner};
@@ -74,38 +74,8 @@ async fn read_and_apply(state: &Inner) -> ApiResult<()> {
         tracing::warn!("fell behind the change log: dropping everything kept in memory");
         forget_everything(state).await?;
     }
-    for change in &batch.changes {
-        apply(state, change).await?;
-    }
+    crate::changes::apply(state, &batch.changes).await?;
     state.follower.applied.fetch_max(batch.position, Ordering::AcqRel);
-    Ok(())
-}
-
-async fn apply(state: &Inner, change: &Change) -> ApiResult<()> {
-    match change {
-        Change::Secret { vault_id, path } => state.secrets.forget(*vault_id, path),
-        Change::Vault(id) => {
-            state.forget_vault(*id);
-            state.secrets.forget_vault(*id);
-        }
-        // Their next request is admitted afresh: the database says whether they still stand.
-        Change::Agent(id) | Change::User(id) => {
-            state.tokens.evict(*id);
-            state.access.forget(*id);
-        }
-        Change::ApiKey(id) => state.tokens.kill_api_key(*id),
-        Change::Policies(principal) => state.access.forget(*principal),
-        Change::Token(jti) => state.tokens.revoke(jti),
-        Change::ServerKeys => reload_keys(state).await?,
-    }
-    Ok(())
-}
-
-async fn reload_keys(state: &Inner) -> ApiResult<()> {
-    let keys = crate::signing::load(state.store.as_ref(), state.root.as_ref())
-        .await
-        .map_err(|e| crate::error::ApiError::Internal(format!("reloading token signing keys: {e}")))?;
-    state.tokens.replace_keys(keys);
     Ok(())
 }
 
@@ -117,7 +87,7 @@ async fn forget_everything(state: &Inner) -> ApiResult<()> {
     for jti in state.store.revoked_tokens(now()).await? {
         state.tokens.revoke(&jti);
     }
-    reload_keys(state).await
+    crate::changes::reload_keys(state).await
 }
 
 /// Catches up whenever the store announces changes, so idle servers drop stale state early.

@@ -10,6 +10,7 @@
 
 mod app;
 pub mod auth;
+pub mod changes;
 pub mod config;
 mod data_dir;
 pub mod error;
@@ -129,7 +130,12 @@ async fn master_secret(store: &dyn Store, root: &dyn RootKey, create: bool) -> R
 /// Refuses a database whose audit trail has events but no chain head: the newest events may
 /// have been removed together with it, and appending after that would bury the gap.
 async fn headless_chain(store: &dyn Store) -> Result<(), ServerError> {
-    if store.audit_head().await?.is_none() && !store.audit_after(0, 1).await?.is_empty() {
+    // Events first, then the head: they are committed together and the head is never removed
+    // by clawvault, so events seen here mean the head is visible to the next read, even while
+    // another replica is writing its first events. (The other order could read "no head"
+    // just before that replica commits, and then its events.)
+    let has_events = !store.audit_after(0, 1).await?.is_empty();
+    if has_events && store.audit_head().await?.is_none() {
         return Err(ServerError::DataDir(
             "the audit trail has events but no chain head: its newest events may have been removed with it. \
              Check with `clawvault audit verify` (with --anchor if you kept one) and restore the database from a backup"

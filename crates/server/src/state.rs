@@ -69,6 +69,8 @@ pub struct Inner {
     pub passphrases: Passphrases,
     /// How far this server has followed other servers' changes.
     pub follower: Follower,
+    /// Applied changes, for subscribers in this process.
+    pub changes: crate::changes::Feed,
     vaults: ReadCache<Uuid, Arc<OpenVault>>,
 }
 
@@ -129,6 +131,7 @@ impl AppState {
             limits,
             passphrases: Passphrases::default(),
             follower,
+            changes: crate::changes::Feed::default(),
             vaults: ReadCache::new(VAULT_CACHE_LIMIT),
         }))
     }

@@ -136,3 +136,21 @@ async fn use_is_a_permission_of_its_own() {
     assert_eq!(uses.iter().filter(|e| e["outcome"] == "denied").count(), 1, "{events}");
     assert!(!events.to_string().contains(CANARY));
 }
+
+#[tokio::test]
+async fn committed_changes_are_published_in_process() {
+    let h = Harness::start().await;
+    let mut feed = h.server.state().changes.subscribe();
+    h.admin(Method::PUT, "/v1/vaults/default/secrets/db/password", Some(json!({"value": CANARY}))).await;
+    let key = h.agent(&["read"]).await;
+    match feed.recv().await.unwrap() {
+        clawvault_store::Change::Secret { path, .. } => assert_eq!(path, "db/password"),
+        other => panic!("expected the secret's change first, got {other:?}"),
+    }
+    assert!(matches!(feed.recv().await.unwrap(), clawvault_store::Change::Policies(_)), "the agent's policy");
+    let caller = authenticate::caller(h.server.state(), &key, None, "test").await.unwrap();
+    h.admin(Method::DELETE, &format!("/v1/agents/{}", caller.principal.id()), None).await;
+    assert!(matches!(feed.recv().await.unwrap(), clawvault_store::Change::Agent(id) if id == caller.principal.id()));
+    // The deleted agent's cached credential is refused at once.
+    assert!(authenticate::caller(h.server.state(), &key, None, "test").await.is_err());
+}

@@ -1,10 +1,11 @@
 //! Access tokens: EdDSA (Ed25519) JWTs for people and agents, verified once and then cached,
-//! revocable at once. Three gates are consulted on every request, cached or not: the token-id
-//! denylist (`DELETE /v1/auth/token`), dead API keys (deleted keys), and per-principal cutoffs
-//! (tokens issued before an agent was deactivated, re-keyed or deleted, or a person deleted).
+//! revocable at once. Two gates are consulted on every request, cached or not: the token-id
+//! denylist (`DELETE /v1/auth/token`) and dead API keys (deleted keys). A principal that
+//! changed (an agent deactivated, re-keyed or deleted, a person deleted) is evicted, so its
+//! next token is admitted afresh against the database (token generation, `not_before`).
 //! Signing keys rotate: new tokens use the newest key, older keys keep verifying.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
@@ -161,8 +162,6 @@ impl SigningKey {
 struct Gates {
     revoked: HashSet<String>,
     dead_api_keys: HashSet<Uuid>,
-    /// Tokens of a principal issued before this time (µs) are refused.
-    cutoffs: HashMap<Uuid, i64>,
 }
 
 /// Signing keys, verification cache and revocation state.
@@ -365,8 +364,7 @@ impl TokenService {
     fn is_revoked(&self, p: &Principal) -> bool {
         let gates = read(&self.gates);
         let key_dead = matches!(p.actor, Actor::User { api_key_id, .. } if gates.dead_api_keys.contains(&api_key_id));
-        let cut = gates.cutoffs.get(&p.id()).is_some_and(|cutoff| p.issued_at_us < *cutoff);
-        gates.revoked.contains(&p.jti) || key_dead || cut
+        gates.revoked.contains(&p.jti) || key_dead
     }
 
     /// Take before confirming in the database what stands behind a fresh token; pass it to
@@ -432,13 +430,6 @@ impl TokenService {
     /// Kills every token minted from an API key at once.
     pub fn kill_api_key(&self, api_key_id: Uuid) {
         write(&self.gates).dead_api_keys.insert(api_key_id);
-    }
-
-    /// Refuses every token of a principal issued before `at` (µs; `i64::MAX`: all of them).
-    pub fn cut(&self, principal_id: Uuid, at_us: i64) {
-        let mut gates = write(&self.gates);
-        let cutoff = gates.cutoffs.entry(principal_id).or_insert(at_us);
-        *cutoff = (*cutoff).max(at_us);
     }
 
     /// The JWK set publishing every key that still verifies, newest last.
@@ -518,13 +509,15 @@ mod tests {
         assert!(p.is_agent());
         assert_eq!(p.human(), a.created_by);
         s.admit(&t3, p.clone(), s.epoch());
-        s.cut(a.id, p.issued_at_us + 1);
-        assert_eq!(s.check(&t3).unwrap_err(), TokenError::Revoked, "cached tokens obey cutoffs");
-        let later = {
-            std::thread::sleep(std::time::Duration::from_millis(2));
-            s.issue_agent(&a).unwrap().0
-        };
-        assert!(s.check(&later).is_ok(), "tokens issued after the cutoff work");
+        assert!(matches!(s.check(&t3).unwrap(), Checked::Cached(_)));
+        let before = s.epoch();
+        s.evict(a.id);
+        assert!(matches!(s.check(&t3).unwrap(), Checked::Fresh(_)), "an evicted principal is admitted afresh");
+        s.admit(&t3, p, before);
+        assert!(
+            matches!(s.check(&t3).unwrap(), Checked::Fresh(_)),
+            "what was confirmed before an eviction is not cached after it"
+        );
     }
 
     #[test]

@@ -4,14 +4,15 @@
 use clawvault_core::action::Action;
 use clawvault_core::apikey::{ApiKey, KeyKind, PREFIX_LEN};
 use clawvault_core::scope::Scope;
-use clawvault_core::time_util::{now, unix_micros};
-use clawvault_store::{AgentRecord, AuditBatch};
+use clawvault_core::time_util::now;
+use clawvault_store::{AgentRecord, AuditBatch, Change};
 use std::net::IpAddr;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{access, require_future};
 use crate::auth::Caller;
+use crate::changes;
 use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
 use crate::state::AppState;
@@ -249,12 +250,11 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Agent
     op.finish(result).await
 }
 
-/// Cuts off every token issued to an agent before now.
-fn cut(state: &AppState, agent: &mut AgentRecord) {
-    let at = now();
-    agent.not_before = Some(at);
+/// Cuts off every token issued to an agent before now (once the record is stored and the
+/// change applied: tokens are then admitted afresh against it).
+fn cut(agent: &mut AgentRecord) {
+    agent.not_before = Some(now());
     agent.token_generation += 1;
-    state.tokens.cut(agent.id, unix_micros(at));
 }
 
 /// Updates an agent. Deactivation and changes to its vault binding or expiry take effect on
@@ -289,12 +289,13 @@ async fn update_in(
         agent.expires_at = access::earliest(agent.expires_at, access::mint_limit(state, caller).await?);
     }
     if cuts {
-        cut(state, &mut agent);
+        cut(&mut agent);
         op.detail("tokens_revoked", true);
     }
     op.detail("is_active", agent.is_active);
     let event = op.success();
     state.store.update_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
+    changes::committed(state, &[Change::Agent(agent.id)]).await;
     Ok(agent)
 }
 
@@ -308,9 +309,10 @@ pub async fn rotate_key(state: &AppState, caller: &Caller, id: &str) -> ApiResul
         access::require_scope(caller, Scope::AgentsWrite)?;
         let mut agent = managed(state, &mut op, caller, id).await?;
         let key = mint_key(state, &mut agent)?;
-        cut(state, &mut agent);
+        cut(&mut agent);
         let event = op.success();
         state.store.update_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
+        changes::committed(state, &[Change::Agent(agent.id)]).await;
         Ok(key)
     }
     .await;
@@ -328,8 +330,7 @@ pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()
         let agent = managed(state, &mut op, caller, id).await?;
         let event = op.success();
         state.store.delete_agent(agent.id, AuditBatch::new(&state.chain_key, &[event])).await?;
-        state.tokens.cut(agent.id, i64::MAX);
-        state.access.forget(agent.id);
+        changes::committed(state, &[Change::Agent(agent.id), Change::Policies(agent.id)]).await;
         Ok(())
     }
     .await;

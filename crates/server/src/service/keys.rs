@@ -5,7 +5,7 @@ use clawvault_core::action::Action;
 use clawvault_core::apikey::{ApiKey, KeyKind, PREFIX_LEN};
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
-use clawvault_store::{ApiKeyRecord, AuditBatch, PrincipalKind, Role, UserRecord};
+use clawvault_store::{ApiKeyRecord, AuditBatch, Change, PrincipalKind, Role, UserRecord};
 use std::net::IpAddr;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -15,6 +15,7 @@ use std::sync::Arc;
 use clawvault_core::time_util::unix_micros;
 
 use crate::auth::{Actor, Caller, Credential, Principal};
+use crate::changes;
 use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
 use crate::state::AppState;
@@ -170,7 +171,7 @@ pub async fn revoke_token(state: &AppState, caller: &Caller) -> ApiResult<()> {
         op.resource(p.jti.clone());
         let event = op.success();
         state.store.revoke_token(&p.jti, p.expires_at, AuditBatch::new(&state.chain_key, &[event])).await?;
-        state.tokens.revoke(&p.jti);
+        changes::committed(state, &[Change::Token(p.jti.clone())]).await;
         Ok(())
     }
     .await;
@@ -307,7 +308,7 @@ pub async fn delete(state: &AppState, caller: &Caller, key_id: &str) -> ApiResul
         if !deleted {
             return Err(ApiError::NotFound(format!("you have no API key {key_id}")));
         }
-        state.tokens.kill_api_key(key_id);
+        changes::committed(state, &[Change::ApiKey(key_id)]).await;
         Ok(())
     }
     .await;

@@ -5,12 +5,13 @@ use clawvault_core::action::Action;
 use clawvault_core::policy::{Conditions, Effect, PathPattern, Permission, PolicyError};
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
-use clawvault_store::{AuditBatch, PolicyRecord, PrincipalKind};
+use clawvault_store::{AuditBatch, Change, PolicyRecord, PrincipalKind};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{access, require_future, vaults};
 use crate::auth::Caller;
+use crate::changes;
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
 use crate::state::AppState;
@@ -167,7 +168,7 @@ async fn create_in(
     op.detail("effect", policy.effect.as_str());
     let event = op.success();
     state.store.create_policy(&policy, AuditBatch::new(&state.chain_key, &[event])).await?;
-    state.access.forget(principal_id);
+    changes::committed(state, &[Change::Policies(principal_id)]).await;
     Ok(policy)
 }
 
@@ -232,7 +233,7 @@ pub async fn update(
         op.detail("effect", policy.effect.as_str());
         let event = op.success();
         state.store.update_policy(&policy, AuditBatch::new(&state.chain_key, &[event])).await?;
-        state.access.forget(policy.principal_id);
+        changes::committed(state, &[Change::Policies(policy.principal_id)]).await;
         Ok(policy)
     }
     .await;
@@ -250,7 +251,7 @@ pub async fn delete(state: &AppState, caller: &Caller, vault_ref: &str, id: &str
         let policy = owned_policy(state, &mut op, caller, vault_ref, id).await?;
         let event = op.success();
         state.store.delete_policy(policy.id, AuditBatch::new(&state.chain_key, &[event])).await?;
-        state.access.forget(policy.principal_id);
+        changes::committed(state, &[Change::Policies(policy.principal_id)]).await;
         Ok(())
     }
     .await;

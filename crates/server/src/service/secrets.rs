@@ -8,11 +8,12 @@ use clawvault_core::crypto::seal_version;
 use clawvault_core::generate::{self, Charset};
 use clawvault_core::time_util::now;
 use clawvault_core::{SecretPath, SecretType, SecretValue};
-use clawvault_store::{AuditBatch, PutVersion, SecretRecord, StoreError, VersionMeta, VersionRecord};
+use clawvault_store::{AuditBatch, Change, PutVersion, SecretRecord, StoreError, VersionMeta, VersionRecord};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Caller;
+use crate::changes;
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
 use crate::secret_cache::Entry;
@@ -80,6 +81,11 @@ async fn locate(
     let path = parse_path(op, &vault, raw_path)?;
     access::check_path(state, caller, &vault.record, &path, permission).await?;
     Ok((vault, path))
+}
+
+/// What a write to the secret at `path` changed.
+fn secret_changed(vault: &OpenVault, path: &SecretPath) -> Change {
+    Change::Secret { vault_id: vault.record.id, path: path.as_str().to_owned() }
 }
 
 fn not_found(vault: &OpenVault, path: &SecretPath) -> ApiError {
@@ -150,7 +156,7 @@ async fn write_at(
         let event = op.success();
         match state.store.put_version(&put, AuditBatch::new(&state.chain_key, &[event])).await {
             Ok(()) => {
-                state.secrets.forget(vault.record.id, path.as_str());
+                changes::committed(state, &[secret_changed(vault, path)]).await;
                 let secret = SecretRecord {
                     id: secret_id,
                     vault_id: vault.record.id,
@@ -358,7 +364,7 @@ pub async fn disable(
         op.detail("secret_id", secret.id.to_string());
         let event = op.success();
         if state.store.disable_version(secret.id, version, AuditBatch::new(&state.chain_key, &[event])).await? {
-            state.secrets.forget(vault.record.id, path.as_str());
+            changes::committed(state, &[secret_changed(&vault, &path)]).await;
             Ok(())
         } else {
             Err(ApiError::NotFound(format!("{path:?} has no version {version}")))
@@ -441,7 +447,7 @@ pub async fn delete(state: &AppState, caller: &Caller, vault_ref: &str, raw_path
         op.detail("secret_id", secret.id.to_string());
         let event = op.success();
         state.store.set_secret_deleted(secret.id, Some(now()), AuditBatch::new(&state.chain_key, &[event])).await?;
-        state.secrets.forget(vault.record.id, path.as_str());
+        changes::committed(state, &[secret_changed(&vault, &path)]).await;
         Ok(())
     }
     .await;
@@ -477,7 +483,7 @@ async fn restore_in(
     op.detail("secret_id", secret.id.to_string());
     let event = op.success();
     state.store.set_secret_deleted(secret.id, None, AuditBatch::new(&state.chain_key, &[event])).await?;
-    state.secrets.forget(vault.record.id, path.as_str());
+    changes::committed(state, &[secret_changed(&vault, &path)]).await;
     secret.deleted_at = None;
     secret.deleted_through = 0;
     Ok(Described { secret, meta: current.meta })

@@ -4,11 +4,12 @@ use clawvault_core::action::Action;
 use clawvault_core::apikey::ApiKey;
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
-use clawvault_store::{AuditBatch, Role, StoreError, UserDeletion, UserRecord};
+use clawvault_store::{AuditBatch, Change, Role, StoreError, UserDeletion, UserRecord};
 use uuid::Uuid;
 
 use super::{access, keys};
 use crate::auth::Caller;
+use crate::changes;
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
 use crate::state::AppState;
@@ -111,16 +112,10 @@ async fn delete_in(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid)
             return Err(ApiError::Conflict("this is the last admin: make another admin first".into()));
         }
     };
-    for k in keys {
-        state.tokens.kill_api_key(k.id);
-    }
-    state.tokens.cut(id, i64::MAX);
-    state.access.forget(id);
-    for agent in &deactivated {
-        state.tokens.cut(*agent, clawvault_core::time_util::unix_micros(at));
-        state.tokens.evict(*agent);
-        state.access.forget(*agent);
-    }
+    let mut changed = vec![Change::User(id), Change::Policies(id)];
+    changed.extend(keys.iter().map(|k| Change::ApiKey(k.id)));
+    changed.extend(deactivated.iter().map(|a| Change::Agent(*a)));
+    changes::committed(state, &changed).await;
     Ok(deactivated
         .into_iter()
         .map(|a| Deactivated {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clawvault_core::VaultName;
 use clawvault_core::crypto::{DataKey, vault_key_context};
 use clawvault_core::time_util::now;
-use clawvault_store::{AuditBatch, PrincipalKind, StoreError, VaultRecord};
+use clawvault_store::{AuditBatch, Change, PrincipalKind, StoreError, VaultRecord};
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -141,8 +141,7 @@ pub async fn delete(state: &AppState, caller: &Caller, reference: &str) -> ApiRe
         op.detail("name", vault.record.name.as_str());
         let event = op.success();
         let deleted = state.store.delete_vault(vault.record.id, AuditBatch::new(&state.chain_key, &[event])).await?;
-        state.forget_vault(vault.record.id);
-        state.secrets.forget_vault(vault.record.id);
+        crate::changes::committed(state, &[Change::Vault(vault.record.id)]).await;
         if deleted { Ok(()) } else { Err(ApiError::NotFound(format!("no vault {reference:?}"))) }
     }
     .await;

@@ -29,7 +29,7 @@ fn too_many(wait: Duration, what: &str) -> ApiError {
 }
 
 fn ip_key(ip: Option<IpAddr>) -> String {
-    ip.map_or_else(|| "ip:unknown".to_owned(), |ip| format!("ip:{ip}"))
+    format!("ip:{}", crate::ratelimit::address_key(ip))
 }
 
 impl Limits {

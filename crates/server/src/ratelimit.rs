@@ -2,10 +2,34 @@
 //! string (an address, a principal), and lockouts after repeated failures keyed by what is
 //! being guessed. In memory, per process: a restart forgets them, which only ever lets a
 //! caller try again sooner.
+//!
+//! Both hold at most [`MAX_KEYS`] entries whatever callers send (keys are often theirs to
+//! choose: addresses, key prefixes). Idle entries are swept at most once a second; past the
+//! cap, new keys of a rate limiter share one bucket (they are throttled together, never let
+//! through unmetered), and new keys of a lockout are not tracked (a lockout only quiets
+//! noise; what stops guessing is the entropy of what is guessed).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The key of a client address for limits: an IPv4 address, or the /64 an IPv6 address is in
+/// (one host commonly holds a whole /64, so per-address limits per /128 would not limit).
+#[must_use]
+pub fn address_key(ip: Option<IpAddr>) -> String {
+    match ip {
+        None => "unknown".to_owned(),
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
 
 /// How many failures, in what window, lock a caller out for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,17 +53,47 @@ struct Bucket {
 pub struct RateLimiter {
     burst: f64,
     per_second: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Swept<Bucket>>,
 }
 
-/// Entries kept before idle ones are dropped.
-const MAX_KEYS: usize = 100_000;
+/// Entries kept at most.
+pub const MAX_KEYS: usize = 100_000;
+/// The bucket shared by keys beyond [`MAX_KEYS`].
+const OVERFLOW: &str = "\u{0}overflow";
+
+/// A map that is swept of idle entries at most once a second, once it is full.
+#[derive(Debug)]
+struct Swept<V> {
+    entries: HashMap<String, V>,
+    swept: Option<Instant>,
+}
+
+impl<V> Swept<V> {
+    fn new() -> Self {
+        Self { entries: HashMap::new(), swept: None }
+    }
+
+    /// Sweeps (keeping what `keep` says) when full and not swept within the last second;
+    /// then whether `key` may have an entry.
+    fn room_for(&mut self, key: &str, now: Instant, keep: impl Fn(&V) -> bool) -> bool {
+        if self.entries.contains_key(key) {
+            return true;
+        }
+        if self.entries.len() >= MAX_KEYS
+            && self.swept.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+        {
+            self.entries.retain(|_, v| keep(v));
+            self.swept = Some(now);
+        }
+        self.entries.len() < MAX_KEYS
+    }
+}
 
 impl RateLimiter {
     /// `burst` requests at once, refilled at `per_second`.
     #[must_use]
     pub fn new(burst: u32, per_second: f64) -> Self {
-        Self { burst: f64::from(burst.max(1)), per_second: per_second.max(0.001), buckets: Mutex::new(HashMap::new()) }
+        Self { burst: f64::from(burst.max(1)), per_second: per_second.max(0.001), buckets: Mutex::new(Swept::new()) }
     }
 
     /// Takes one token for `key`, or says how long to wait.
@@ -49,12 +103,10 @@ impl RateLimiter {
     pub fn take(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() >= MAX_KEYS {
-            let full = self.burst;
-            let per_second = self.per_second;
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_second < full);
-        }
-        let b = buckets.entry(key.to_owned()).or_insert(Bucket { tokens: self.burst, at: now });
+        let (full, per_second) = (self.burst, self.per_second);
+        let idle = |b: &Bucket| b.tokens + now.duration_since(b.at).as_secs_f64() * per_second >= full;
+        let key = if buckets.room_for(key, now, |b| !idle(b)) { key } else { OVERFLOW };
+        let b = buckets.entries.entry(key.to_owned()).or_insert(Bucket { tokens: self.burst, at: now });
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_second).min(self.burst);
         b.at = now;
         if b.tokens >= 1.0 {
@@ -77,14 +129,14 @@ struct Failures {
 #[derive(Debug)]
 pub struct Lockout {
     policy: LockoutPolicy,
-    entries: Mutex<HashMap<String, Failures>>,
+    entries: Mutex<Swept<Failures>>,
 }
 
 impl Lockout {
     /// A lockout with `policy`.
     #[must_use]
     pub fn new(policy: LockoutPolicy) -> Self {
-        Self { policy, entries: Mutex::new(HashMap::new()) }
+        Self { policy, entries: Mutex::new(Swept::new()) }
     }
 
     /// How long `key` is still locked out, if it is.
@@ -92,19 +144,19 @@ impl Lockout {
     pub fn locked(&self, key: &str) -> Option<Duration> {
         let now = Instant::now();
         let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.get(key).and_then(|f| f.locked_until).filter(|until| *until > now).map(|until| until - now)
+        entries.entries.get(key).and_then(|f| f.locked_until).filter(|until| *until > now).map(|until| until - now)
     }
 
     /// Counts a failure for `key`; locks it out when the count is reached.
     pub fn failed(&self, key: &str) {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= MAX_KEYS {
-            entries.retain(|_, f| {
-                f.locked_until.is_some_and(|u| u > now) || now.duration_since(f.since) < self.policy.window
-            });
+        let live =
+            |f: &Failures| f.locked_until.is_some_and(|u| u > now) || now.duration_since(f.since) < self.policy.window;
+        if !entries.room_for(key, now, live) {
+            return;
         }
-        let f = entries.entry(key.to_owned()).or_insert(Failures { count: 0, since: now, locked_until: None });
+        let f = entries.entries.entry(key.to_owned()).or_insert(Failures { count: 0, since: now, locked_until: None });
         if now.duration_since(f.since) > self.policy.window {
             *f = Failures { count: 0, since: now, locked_until: None };
         }
@@ -117,8 +169,8 @@ impl Lockout {
     /// Forgets `key`'s failures (a success).
     pub fn succeeded(&self, key: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.get(key).is_some_and(|f| f.locked_until.is_none()) {
-            entries.remove(key);
+        if entries.entries.get(key).is_some_and(|f| f.locked_until.is_none()) {
+            entries.entries.remove(key);
         }
     }
 }
@@ -141,6 +193,45 @@ mod tests {
         slow.take("x").unwrap();
         let wait = slow.take("x").unwrap_err();
         assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn memory_is_bounded_whatever_keys_arrive() {
+        let r = RateLimiter::new(1, 0.001);
+        for n in 0..MAX_KEYS + 10 {
+            let _ = r.take(&format!("k{n}"));
+        }
+        assert_eq!(r.buckets.lock().unwrap().entries.len(), MAX_KEYS + 1, "the cap, and the bucket shared beyond it");
+        // Past the cap, new keys share one bucket: the first takes it, the next waits.
+        let fresh = RateLimiter::new(1, 0.001);
+        for n in 0..MAX_KEYS {
+            fresh.take(&format!("k{n}")).unwrap();
+        }
+        assert!(fresh.take("new-1").is_ok());
+        assert!(fresh.take("new-2").is_err(), "keys beyond the cap are throttled together");
+
+        let l = Lockout::new(LockoutPolicy {
+            failures: 2,
+            window: Duration::from_secs(60),
+            lock_for: Duration::from_secs(30),
+        });
+        for n in 0..MAX_KEYS + 10 {
+            l.failed(&format!("k{n}"));
+        }
+        assert_eq!(l.entries.lock().unwrap().entries.len(), MAX_KEYS);
+        l.failed("k0");
+        assert!(l.locked("k0").is_some(), "keys already tracked still lock");
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(Some(a)), address_key(Some(b)));
+        assert_ne!(address_key(Some(a)), address_key(Some(other)));
+        assert_eq!(address_key(Some("::ffff:10.0.0.1".parse().unwrap())), "10.0.0.1");
+        assert_eq!(address_key(Some("10.0.0.1".parse().unwrap())), "10.0.0.1");
     }
 
     #[test]

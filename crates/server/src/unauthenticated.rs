@@ -89,7 +89,7 @@ impl Unauthenticated {
 
     /// Notes one failure of `action` from `ip`.
     pub fn note(&self, ip: Option<IpAddr>, action: &'static str) -> Verdict {
-        let address = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let address = crate::ratelimit::address_key(ip);
         let throttle = self.budget.take(&address).err();
         let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let key = if windows.len() >= MAX_ADDRESSES && !windows.contains_key(&address) {

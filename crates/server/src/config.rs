@@ -107,6 +107,8 @@ pub struct Config {
     pub insecure_http: bool,
     /// Peers whose `Forwarded` / `X-Forwarded-For` headers name the real client.
     pub trusted_proxies: Vec<clawvault_core::policy::Cidr>,
+    /// The one header those proxies write (the other is the client's own, and ignored).
+    pub forwarded_header: crate::auth::forwarded::ForwardedHeader,
 }
 
 /// Default connections open at once, before the open-file limit is taken into account.
@@ -154,6 +156,7 @@ pub struct FileConfig {
     public_url: Option<String>,
     insecure_http: Option<bool>,
     trusted_proxies: Option<Vec<String>>,
+    forwarded_header: Option<String>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -357,6 +360,15 @@ impl Config {
                 Err(e) => problems.push(format!("trusted_proxies: {e}")),
             }
         }
+        let forwarded_header = match file.forwarded_header.as_deref() {
+            None => crate::auth::forwarded::ForwardedHeader::default(),
+            Some(name) => crate::auth::forwarded::ForwardedHeader::parse(name).unwrap_or_else(|| {
+                problems.push(format!(
+                    "forwarded_header {name:?} is unknown: use x-forwarded-for or forwarded (the header your proxy writes)"
+                ));
+                crate::auth::forwarded::ForwardedHeader::default()
+            }),
+        };
 
         if problems.is_empty() {
             Ok(Self {
@@ -380,6 +392,7 @@ impl Config {
                 public_url,
                 insecure_http,
                 trusted_proxies,
+                forwarded_header,
             })
         } else {
             Err(ConfigError { problems })

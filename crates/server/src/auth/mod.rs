@@ -40,7 +40,9 @@ impl FromRequestParts<AppState> for ClientIp {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<ConnectInfo<PeerAddr>>().map(|c| c.0.0.ip());
-        Ok(Self(peer.map(|ip| forwarded::client(ip, &parts.headers, &state.config.trusted_proxies))))
+        Ok(Self(peer.map(|ip| {
+            forwarded::client(ip, &parts.headers, &state.config.trusted_proxies, state.config.forwarded_header)
+        })))
     }
 }
 

@@ -149,6 +149,30 @@ fn a_share_keeps_its_version_and_closes_when_its_creator_may_no_longer_read() {
     assert_problem(open(&s, &other), 404, "no share");
 }
 
+/// Found by review: a share made with a person's API key kept opening after that key was
+/// deleted (nothing may outlive what made it).
+#[test]
+fn a_share_closes_when_the_key_that_made_it_is_deleted() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let secret = s.put_secret(&admin, "default", "ci/token", "ci-value");
+    let sid = secret["id"].as_str().unwrap();
+    let r = s.post(&admin, "/v1/auth/api-keys").json(&json!({ "name": "laptop" })).send().unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().unwrap();
+    let (key_id, key) = (created["key"]["id"].as_str().unwrap(), created["api_key"].as_str().unwrap());
+    let by_key = link(&s, key, sid);
+    let by_token = link(&s, &s.token_for(key), sid);
+    let by_admin = link(&s, &admin, sid);
+    for id in [&by_key, &by_token, &by_admin] {
+        assert_eq!(open(&s, id).status(), 200);
+    }
+    assert_eq!(s.delete(&admin, &format!("/v1/auth/api-keys/{key_id}")).send().unwrap().status(), 204);
+    assert_problem(open(&s, &by_key), 410, "no longer valid");
+    assert_problem(open(&s, &by_token), 410, "no longer valid");
+    assert_eq!(open(&s, &by_admin).status(), 200, "shares made with other keys still open");
+}
+
 /// Part A 5: after an admin deleted a secret, an agent with `write` wrote a new value and
 /// read the deleted version 1 back.
 #[test]

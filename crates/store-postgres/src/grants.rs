@@ -100,8 +100,8 @@ pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatc
     let insert = sql::query(
         "INSERT INTO shares (id, secret_id, vault_id, secret_path, created_by, created_by_type, recipient_type, \
          recipient_id, recipient_email, passphrase_hash, expires_at, max_access_count, access_count, ip_allowlist, \
-         accepted, declined, revoked, created_at, secret_version, sealed_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+         accepted, declined, revoked, created_at, secret_version, sealed_id, created_with_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
     )
     .bind(sh.id)
     .bind(sh.secret_id)
@@ -122,7 +122,8 @@ pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatc
     .bind(sh.revoked)
     .bind(sh.created_at)
     .bind(sh.secret_version)
-    .bind(sh.sealed_id);
+    .bind(sh.sealed_id)
+    .bind(sh.created_with_key);
     s.audited(vec![insert], "that share exists", batch, vec![]).await.map(|_| ())
 }
 

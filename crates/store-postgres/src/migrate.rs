@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_closed_history_and_shared_versions.sql")),
     (3, include_str!("migrations/0003_hashed_share_ids.sql")),
+    (4, include_str!("migrations/0004_share_creating_key.sql")),
 ];
 
 /// `pg_advisory_lock` key of clawvault's migrations ("clawvlt1" as a number).

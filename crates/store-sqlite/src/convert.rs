@@ -237,6 +237,7 @@ pub(crate) fn share(row: &Row<'_>) -> Result<ShareRecord> {
         sealed_id: get(row, "sealed_id")?,
         created_by: get(row, "created_by")?,
         created_by_type: codec::principal_kind(&get::<String>(row, "created_by_type")?, "share creator kind")?,
+        created_with_key: get(row, "created_with_key")?,
         recipient_type: codec::recipient_type(&get::<String>(row, "recipient_type")?)?,
         recipient_id: get(row, "recipient_id")?,
         recipient_email: get(row, "recipient_email")?,

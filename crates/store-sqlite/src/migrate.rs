@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_agent_token_generation.sql")),
     (4, include_str!("migrations/0004_closed_history_and_shared_versions.sql")),
     (5, include_str!("migrations/0005_hashed_share_ids.sql")),
+    (6, include_str!("migrations/0006_share_creating_key.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

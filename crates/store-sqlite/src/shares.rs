@@ -18,7 +18,7 @@ impl SqliteStore {
                     c,
                     "INSERT INTO shares (id, sealed_id, secret_id, vault_id, secret_path, secret_version, created_by, created_by_type, recipient_type, \
                      recipient_id, recipient_email, passphrase_hash, expires_at, max_access_count, access_count, ip_allowlist, \
-                     accepted, declined, revoked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     accepted, declined, revoked, created_at, created_with_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     params![
                         s.id,
                         s.sealed_id,
@@ -40,6 +40,7 @@ impl SqliteStore {
                         i64::from(s.declined),
                         i64::from(s.revoked),
                         micros(s.created_at),
+                        s.created_with_key,
                     ],
                 )
                 .map_err(backend)?;

@@ -531,6 +531,7 @@ async fn shares(s: &impl Store) {
         secret_version: 1,
         created_by: creator,
         created_by_type: PrincipalKind::User,
+        created_with_key: Some(Uuid::new_v4()),
         recipient_type: RecipientType::Agent,
         recipient_id: Some(recipient),
         recipient_email: None,

@@ -368,6 +368,9 @@ pub struct ShareRecord {
     pub created_by: Uuid,
     /// A person or an agent.
     pub created_by_type: PrincipalKind,
+    /// The API key a person made it with (`None` for agents' shares and older rows): the
+    /// share opens only while that key stands.
+    pub created_with_key: Option<Uuid>,
     /// Whom it is for.
     pub recipient_type: RecipientType,
     /// The recipient, for targeted shares.

@@ -195,7 +195,8 @@ pub async fn sees(state: &AppState, caller: &Caller, vault: &VaultRecord) -> Api
 
 /// A person or agent as a caller at `ip` now, judged from their stored record instead of a
 /// token (a share opens with its creator's standing): `None` when they no longer exist, or
-/// (agents) were deactivated or expired.
+/// (agents) were deactivated or expired, or (people) `key`, the API key they acted with, was
+/// deleted or expired. The caller carries that key's scopes.
 ///
 /// # Errors
 /// Storage failures.
@@ -203,14 +204,24 @@ pub async fn standing(
     state: &AppState,
     kind: PrincipalKind,
     id: Uuid,
+    key: Option<Uuid>,
     ip: Option<IpAddr>,
 ) -> ApiResult<Option<Caller>> {
     let now = OffsetDateTime::now_utc();
+    let mut scopes = Vec::new();
     let actor = match kind {
-        PrincipalKind::User => match state.store.user(id).await? {
-            Some(u) => Actor::User { id, role: u.role, api_key_id: Uuid::nil() },
-            None => return Ok(None),
-        },
+        PrincipalKind::User => {
+            let Some(user) = state.store.user(id).await? else { return Ok(None) };
+            if let Some(key_id) = key {
+                match state.store.api_key(key_id).await? {
+                    Some(k) if k.is_active && k.user_id == id && k.expires_at.is_none_or(|at| at > now) => {
+                        scopes = k.scopes;
+                    }
+                    _ => return Ok(None),
+                }
+            }
+            Actor::User { id, role: user.role, api_key_id: key.unwrap_or_else(Uuid::nil) }
+        }
         PrincipalKind::Agent => match state.store.agent(id).await? {
             Some(a) if a.is_active && a.expires_at.is_none_or(|at| at > now) => Actor::Agent {
                 id,
@@ -226,7 +237,7 @@ pub async fn standing(
         jti: String::new(),
         issued_at_us: 0,
         expires_at: now,
-        scopes: Vec::new(),
+        scopes,
         credential: Credential::Token,
     };
     Ok(Some(Caller { principal: Arc::new(principal), ip }))

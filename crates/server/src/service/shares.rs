@@ -205,6 +205,10 @@ async fn create_in(
         secret_version: current.meta.version,
         created_by: caller.principal.id(),
         created_by_type: caller.principal.kind(),
+        created_with_key: match caller.principal.actor {
+            Actor::User { api_key_id, .. } => Some(api_key_id),
+            Actor::Agent { .. } => None,
+        },
         recipient_type,
         recipient_id,
         recipient_email: None,
@@ -307,7 +311,10 @@ async fn open_in(
                 .into(),
         )
     };
-    let creator = access::standing(state, share.created_by_type, share.created_by, ip).await?.ok_or_else(withdrawn)?;
+    let creator = access::standing(state, share.created_by_type, share.created_by, share.created_with_key, ip)
+        .await?
+        .ok_or_else(withdrawn)?;
+    access::require_scope(&creator, Scope::SecretsRead).map_err(|_| withdrawn())?;
     access::check_path(state, &creator, &vault.record, &path, Permission::Read).await.map_err(|_| withdrawn())?;
     let gone = || ApiError::Gone("the shared secret was deleted".into());
     let (secret, record) =

@@ -1,5 +1,7 @@
-//! The router: every API surface, the OpenAPI document, and the layers every request passes
-//! (body limit, no-store caching, panic containment, tracing).
+//! The router: one router per API surface, each with the layers of its own format (the
+//! native API's problem documents and JSON content type would corrupt a proxied body or an
+//! HTML page), composed under the layers every request passes whatever the surface (body
+//! limit, no `HEAD` on what reveals values, no-store caching, panic containment, tracing).
 
 use std::sync::Arc;
 
@@ -29,21 +31,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application for `state`; tests drive exactly what production serves.
 pub fn app(state: AppState) -> Router {
-    let (router, _) = native::router().split_for_parts();
-    let doc = Arc::new(openapi().to_json().unwrap_or_else(|_| "{}".to_owned()));
-    router
-        .route(
-            "/v1/openapi.json",
-            get(move || {
-                let doc = Arc::clone(&doc);
-                async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
-            }),
-        )
+    Router::new()
+        .merge(native_surface())
+        // Paths no surface has: answered in the native API's form, the only surface yet.
         .fallback(|| async { ApiError::NotFound("no such endpoint: see /v1/openapi.json".into()) })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_head))
-        .layer(axum::middleware::map_response(problems_for_rejections))
         .layer(axum::middleware::map_response(no_store))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
@@ -55,6 +48,24 @@ pub fn app(state: AppState) -> Router {
             tracing::debug_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()))
         }))
         .with_state(state)
+}
+
+/// The native API (`/v1/...`) with its OpenAPI document, its problem documents for axum's
+/// own rejections, and JSON as the content type of its answers.
+fn native_surface() -> Router<AppState> {
+    let (router, _) = native::router().split_for_parts();
+    let doc = Arc::new(openapi().to_json().unwrap_or_else(|_| "{}".to_owned()));
+    router
+        .route(
+            "/v1/openapi.json",
+            get(move || {
+                let doc = Arc::clone(&doc);
+                async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+            }),
+        )
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::map_response(problems_for_rejections))
+        .layer(axum::middleware::map_response(json_by_default))
 }
 
 /// A request path as logs and audit records may hold it: a share's id is a capability (its
@@ -107,8 +118,14 @@ async fn problems_for_rejections(resp: Response) -> Response {
 /// Longer rejection texts are not expected; a longer one is replaced by an empty detail.
 const REJECTION_TEXT_LIMIT: usize = 4096;
 
+/// No answer of any surface may be kept by a cache: most carry secrets or their metadata.
 async fn no_store(mut resp: Response) -> Response {
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The native API answers JSON; handlers that set no content type get it.
+async fn json_by_default(mut resp: Response) -> Response {
     if resp.status() == StatusCode::OK && !resp.headers().contains_key(header::CONTENT_TYPE) {
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }

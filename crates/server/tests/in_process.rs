@@ -154,3 +154,33 @@ async fn committed_changes_are_published_in_process() {
     // The deleted agent's cached credential is refused at once.
     assert!(authenticate::caller(h.server.state(), &key, None, "test").await.is_err());
 }
+
+#[tokio::test]
+async fn the_native_api_answers_problems_for_what_axum_rejects_and_methods_it_lacks() {
+    let h = Harness::start().await;
+    // A query string that does not parse: axum's plain-text rejection becomes a problem.
+    let (status, content_type, body) = h.call(Method::GET, "/v1/audit/events?limit=many", Some(&h.admin), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(content_type, "application/problem+json", "{body}");
+    let (status, content_type, _) = h.call(Method::PATCH, "/v1/vaults", Some(&h.admin), None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(content_type, "application/problem+json");
+    let (status, content_type, _) = h.call(Method::GET, "/v1/nowhere", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(content_type, "application/problem+json");
+}
+
+#[tokio::test]
+async fn no_answer_may_be_cached() {
+    let h = Harness::start().await;
+    h.admin(Method::PUT, "/v1/vaults/default/secrets/db/password", Some(json!({"value": CANARY}))).await;
+    for (uri, bearer) in [("/v1/vaults/default/secrets/db/password", Some(h.admin.as_str())), ("/v1/vaults", None)] {
+        let mut req = Request::builder().uri(uri);
+        if let Some(b) = bearer {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {b}"));
+        }
+        let resp =
+            clawvault_server::app(h.server.state().clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.headers().get(header::CACHE_CONTROL).unwrap(), "no-store", "{uri}: {}", resp.status());
+    }
+}

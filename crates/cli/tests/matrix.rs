@@ -65,10 +65,7 @@ impl World {
     }
 
     fn agent_token(&self, key: &str) -> String {
-        let v = json_of(
-            self.s.http.post(self.s.url("/v1/auth/agent-token")).json(&json!({ "api_key": key })).send().unwrap(),
-        );
-        v["access_token"].as_str().unwrap().to_owned()
+        self.s.agent_token(key)
     }
 
     fn grant(&self, agent: &str, extra: Value) {

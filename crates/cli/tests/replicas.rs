@@ -212,11 +212,7 @@ fn three_replicas_on_one_database() {
         .unwrap()
         .json()
         .unwrap();
-    let exchange = |s: &TestServer| -> String {
-        let r = s.http.post(s.url("/v1/auth/agent-token")).json(&json!({ "api_key": agent_key })).send().unwrap();
-        assert_eq!(r.status(), 200);
-        r.json::<Value>().unwrap()["access_token"].as_str().unwrap().to_owned()
-    };
+    let exchange = |s: &TestServer| s.agent_token(agent_key);
     let t = exchange(&r1);
     let read =
         |s: &TestServer, token: &str| s.get(token, &format!("/v1/vaults/{vault}/secrets/bots/token")).send().unwrap();
@@ -345,11 +341,7 @@ fn a_token_minted_from_the_row_before_a_cut_off_committed_is_refused() {
     let r = s.post(&admin, "/v1/agents").json(&json!({ "name": "racer" })).send().unwrap();
     assert_eq!(r.status(), 201);
     let key = r.json::<Value>().unwrap()["api_key"].as_str().unwrap().to_owned();
-    let exchange = || {
-        let r = s.http.post(s.url("/v1/auth/agent-token")).json(&json!({ "api_key": key })).send().unwrap();
-        assert_eq!(r.status(), 200);
-        r.json::<Value>().unwrap()["access_token"].as_str().unwrap().to_owned()
-    };
+    let exchange = || s.agent_token(&key);
     let minted_before = exchange();
     // Another replica cuts the agent off (a re-bind, say) and commits after this token was
     // minted from the old row, with a clock behind this one's: its `not_before` is earlier

@@ -87,30 +87,10 @@ fn targeted_shares_need_the_recipient_and_acceptance() {
     let r = s.post(&admin, "/v1/agents").json(&json!({ "name": "recipient-bot" })).send().unwrap();
     let created: Value = r.json().unwrap();
     let agent_id = created["agent"]["id"].as_str().unwrap().to_owned();
-    let t = s
-        .http
-        .post(s.url("/v1/auth/agent-token"))
-        .json(&json!({ "api_key": created["api_key"] }))
-        .send()
-        .unwrap()
-        .json::<Value>()
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let t = s.agent_token(created["api_key"].as_str().unwrap());
     let other =
         s.post(&admin, "/v1/agents").json(&json!({ "name": "other-bot" })).send().unwrap().json::<Value>().unwrap();
-    let t_other = s
-        .http
-        .post(s.url("/v1/auth/agent-token"))
-        .json(&json!({ "api_key": other["api_key"] }))
-        .send()
-        .unwrap()
-        .json::<Value>()
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let t_other = s.agent_token(other["api_key"].as_str().unwrap());
 
     let r = share(
         &s,

@@ -1,32 +1,26 @@
 //! The shared store conformance suite on PostgreSQL, each check on a database of its own.
 
-use std::sync::Mutex;
-
-use clawvault_store::conformance;
 use clawvault_store_postgres::testing::TestDatabase;
 use clawvault_store_postgres::{PgOptions, PgStore};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_suite() {
-    // The databases live until the suite ends.
-    let databases = Mutex::new(Vec::new());
-    conformance::run_all(|| async {
-        let db = TestDatabase::create().await;
-        let store = PgStore::connect(&db.url, &PgOptions { max_connections: 8, ..PgOptions::default() }).await;
-        databases.lock().map(|mut d| d.push(db)).ok();
-        store.map_err(|e| e.to_string()).expect("connect")
-    })
-    .await;
+async fn connect(db: &TestDatabase) -> PgStore {
+    let options = PgOptions { max_connections: 8, ..PgOptions::default() };
+    PgStore::connect(&db.url, &options).await.map_err(|e| e.to_string()).expect("connect")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_servers_on_one_database() {
+async fn fresh() -> (PgStore, TestDatabase) {
     let db = TestDatabase::create().await;
-    let options = PgOptions { max_connections: 8, ..PgOptions::default() };
-    let a = PgStore::connect(&db.url, &options).await.map_err(|e| e.to_string()).expect("connect a");
-    let b = PgStore::connect(&db.url, &options).await.map_err(|e| e.to_string()).expect("connect b");
-    conformance::shared_database(std::sync::Arc::new(a), std::sync::Arc::new(b)).await;
+    (connect(&db).await, db)
 }
+
+/// Two servers' handles on one database.
+async fn fresh_pair() -> (PgStore, PgStore, TestDatabase) {
+    let db = TestDatabase::create().await;
+    (connect(&db).await, connect(&db).await, db)
+}
+
+clawvault_store::conformance_tests!(fresh);
+clawvault_store::shared_database_tests!(fresh_pair);
 
 /// Guards the store's Debug output (the URL it was opened with must never be kept in it).
 #[tokio::test]

@@ -1,18 +1,16 @@
-//! The shared store conformance suite on SQLite.
+//! The shared store conformance suite on SQLite, each check on a database of its own.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
 
 use clawvault_store_sqlite::{OpenMode, SqliteStore};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_passes_the_conformance_suite() {
+async fn fresh() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let counter = std::sync::atomic::AtomicU32::new(0);
-    clawvault_store::conformance::run_all(|| {
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = dir.path().join(format!("db-{n}.sqlite"));
-        async move { SqliteStore::open(&path, OpenMode::ReadWrite).await.unwrap() }
-    })
-    .await;
+    let store = SqliteStore::open(&dir.path().join("clawvault.sqlite"), OpenMode::ReadWrite).await.unwrap();
+    (store, dir)
 }
+
+clawvault_store::conformance_tests!(fresh);
 
 #[tokio::test]
 async fn read_only_mode_needs_an_existing_database() {

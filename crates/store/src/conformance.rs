@@ -1,10 +1,13 @@
-//! The conformance suite: behaviour every [`Store`] backend must show. Backends call
-//! [`run_all`] from their tests with a factory that makes a fresh, empty store.
+//! The conformance suite: behaviour every [`Store`] backend must show, one check per property.
+//!
+//! A backend's tests expand [`conformance_tests!`](crate::conformance_tests) with a function
+//! that makes a fresh, empty store, and get one test per check, so one failure never hides
+//! the others. Stores several servers share also expand
+//! [`shared_database_tests!`](crate::shared_database_tests).
 
 // A test suite: a failed unwrap is a failed check.
 #![allow(clippy::unwrap_used)]
 
-use std::future::Future;
 use std::sync::Arc;
 
 use clawvault_core::SecretType;
@@ -16,33 +19,89 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::{
-    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, EnrollmentRecord, EnrollmentStatus, PolicyRecord,
-    PrincipalKind, PutVersion, RecipientType, Role, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError,
-    UserDeletion, UserRecord, VaultRecord, VersionMeta, VersionRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, Change, EnrollmentRecord, EnrollmentStatus, PolicyRecord,
+    PrincipalKind, PutVersion, RecipientType, Role, SecretRecord, ServerKeyRecord, ShareChange, ShareRecord, Store,
+    StoreError, UserDeletion, UserRecord, VaultRecord, VersionMeta, VersionRecord,
 };
 
-/// Runs every conformance check, each on a fresh store from `make`.
+/// One `#[tokio::test]` per conformance check, each on a fresh store from `$fresh`: an async
+/// function returning the store and whatever must live as long as it (a temporary directory,
+/// a throwaway database).
 ///
-/// # Panics
-/// When a backend misbehaves (this is a test suite).
-pub async fn run_all<S, F, Fut>(make: F)
-where
-    S: Store,
-    F: Fn() -> Fut,
-    Fut: Future<Output = S>,
-{
-    server_keys(&make().await).await;
-    users_and_api_keys(&make().await).await;
-    vaults(&make().await).await;
-    versions(&make().await).await;
-    read_limits(&make().await).await;
-    revocations(&make().await).await;
-    audit_listing_and_chain(&make().await).await;
-    concurrent_writers(&[Arc::new(make().await)]).await;
-    people_and_agents(&make().await).await;
-    policies(&make().await).await;
-    shares(&make().await).await;
-    enrollments(&make().await).await;
+/// ```ignore
+/// async fn fresh() -> (SqliteStore, tempfile::TempDir) { … }
+/// clawvault_store::conformance_tests!(fresh);
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:path) => {
+        $crate::conformance_tests!(@each $fresh;
+            an_existing_server_key_is_never_replaced,
+            server_keys_are_listed_by_prefix,
+            user_names_are_unique,
+            api_keys_are_found_by_hash_and_deleted_by_their_owner,
+            vault_names_are_unique,
+            a_vault_takes_its_secrets_and_policies_with_it,
+            a_second_creator_or_a_stale_writer_loses,
+            versions_are_read_by_number_and_listed_newest_first,
+            secrets_are_listed_by_prefix,
+            a_disabled_version_stays_stored_and_marked,
+            a_deleted_secret_is_hidden_until_restored,
+            a_write_to_a_deleted_secret_keeps_older_versions_closed,
+            a_read_limit_is_never_exceeded,
+            revoked_tokens_are_kept_until_they_expire,
+            audit_events_are_filtered_and_paged,
+            audit_events_form_one_verifiable_chain,
+            concurrent_writers_lose_no_version,
+            deleting_a_person_takes_their_keys_and_cuts_off_their_agents,
+            the_last_admin_is_never_deleted,
+            agents_are_found_by_key_hash_which_is_unique,
+            an_agent_update_never_lowers_the_token_generation,
+            an_agent_takes_its_policies_with_it,
+            policies_are_found_by_vault_and_by_principal,
+            a_policy_update_keeps_pattern_and_principal,
+            shares_are_found_by_creator_and_recipient,
+            share_openings_never_exceed_the_limit,
+            shares_are_accepted_revoked_and_declined,
+            unhashed_share_rows_are_moved_once,
+            lapsed_enrollments_are_not_pending,
+            an_approval_creates_the_agent_and_hands_its_key_out_once,
+            a_denial_or_a_failed_approval_leaves_the_enrollment_settled_or_pending,
+        );
+    };
+    (@each $fresh:path; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let (store, _keep) = $fresh().await;
+                $crate::conformance::$check(&::std::sync::Arc::new(store)).await;
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per check of a store several servers share, each on two handles on
+/// one fresh database from `$fresh_pair`: an async function returning both handles and
+/// whatever must live as long as they do.
+#[macro_export]
+macro_rules! shared_database_tests {
+    ($fresh_pair:path) => {
+        $crate::shared_database_tests!(@each $fresh_pair;
+            a_shared_store_says_so,
+            writers_on_two_handles_lose_no_version,
+            readers_on_two_handles_never_exceed_a_read_limit,
+            changes_through_one_handle_reach_the_other_in_order,
+        );
+    };
+    (@each $fresh_pair:path; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let (a, b, _keep) = $fresh_pair().await;
+                $crate::conformance::$check(::std::sync::Arc::new(a), ::std::sync::Arc::new(b)).await;
+            }
+        )*
+    };
 }
 
 fn key() -> ChainKey {
@@ -101,7 +160,139 @@ fn put(vault_id: Uuid, secret_id: Uuid, path: &str, expected: i64) -> PutVersion
     }
 }
 
-async fn server_keys(s: &impl Store) {
+fn agent_record(name: &str, key_hash: Option<Vec<u8>>) -> AgentRecord {
+    AgentRecord {
+        id: Uuid::new_v4(),
+        name: name.to_owned(),
+        description: "a bot".into(),
+        created_by: Uuid::new_v4(),
+        key_hash,
+        key_prefix: Some("ocv_abcdefgh".into()),
+        key_expires_at: None,
+        is_active: true,
+        token_ttl_seconds: Some(300),
+        vault_ids: vec![Uuid::new_v4()],
+        scopes: vec!["vault:read".into()],
+        expires_at: None,
+        not_before: None,
+        token_generation: 0,
+        auth_method: "api_key".into(),
+        intents_api_enabled: false,
+        shroud_enabled: false,
+        created_at: now(),
+        last_active_at: None,
+    }
+}
+
+fn policy_record(vault_id: Uuid, principal_id: Uuid) -> PolicyRecord {
+    PolicyRecord {
+        id: Uuid::new_v4(),
+        vault_id,
+        principal_kind: PrincipalKind::Agent,
+        principal_id,
+        secret_path_pattern: "api-keys/**".into(),
+        permissions: vec![Permission::Read],
+        effect: Effect::Allow,
+        conditions: Conditions::default(),
+        priority: 0,
+        expires_at: None,
+        created_by: Uuid::new_v4(),
+        created_by_type: PrincipalKind::User,
+        created_at: now(),
+    }
+}
+
+/// An admin, a member and an API key of the member's, stored.
+async fn two_people_and_a_key(s: &impl Store) -> (UserRecord, UserRecord, ApiKeyRecord) {
+    let k = key();
+    let a = UserRecord { id: Uuid::new_v4(), name: "ada".into(), role: Role::Admin, created_at: now() };
+    let b = UserRecord { id: Uuid::new_v4(), name: "bob".into(), role: Role::Member, created_at: now() };
+    s.create_user(&a, AuditBatch::new(&k, &[])).await.unwrap();
+    s.create_user(&b, AuditBatch::new(&k, &[])).await.unwrap();
+    let key_rec = ApiKeyRecord {
+        id: Uuid::new_v4(),
+        user_id: b.id,
+        name: "k".into(),
+        key_prefix: "1ck_x".into(),
+        key_hash: vec![1; 32],
+        scopes: vec![],
+        is_active: true,
+        created_at: now(),
+        expires_at: None,
+        last_used_at: None,
+    };
+    s.create_api_key(&key_rec, AuditBatch::new(&k, &[])).await.unwrap();
+    (a, b, key_rec)
+}
+
+/// A vault holding `api/openai` at version 2 (sealed-0, sealed-1); the secret's id.
+async fn vault_with_two_versions(s: &impl Store) -> (VaultRecord, Uuid) {
+    let k = key();
+    let v = vault_record("v");
+    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    let sid = Uuid::new_v4();
+    s.put_version(&put(v.id, sid, "api/openai", 0), AuditBatch::new(&k, &[event("secret.write", "x")])).await.unwrap();
+    s.put_version(&put(v.id, sid, "api/openai", 1), AuditBatch::new(&k, &[])).await.unwrap();
+    (v, sid)
+}
+
+fn paths(listed: Vec<(SecretRecord, VersionMeta)>) -> Vec<String> {
+    listed.into_iter().map(|(s, _)| s.path).collect()
+}
+
+/// A share of a stored secret, to a recipient agent, readable twice.
+async fn stored_share(s: &impl Store) -> ShareRecord {
+    let k = key();
+    let v = vault_record("shared");
+    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    let sid = Uuid::new_v4();
+    s.put_version(&put(v.id, sid, "a/b", 0), AuditBatch::new(&k, &[])).await.unwrap();
+    let share = ShareRecord {
+        id: Uuid::new_v4(),
+        sealed_id: Some(vec![1, 2, 3]),
+        secret_id: sid,
+        vault_id: v.id,
+        secret_path: "a/b".into(),
+        secret_version: 1,
+        created_by: Uuid::new_v4(),
+        created_by_type: PrincipalKind::User,
+        created_with_key: Some(Uuid::new_v4()),
+        recipient_type: RecipientType::Agent,
+        recipient_id: Some(Uuid::new_v4()),
+        recipient_email: None,
+        passphrase_hash: Some("$argon2id$...".into()),
+        expires_at: now() + Duration::hours(1),
+        max_access_count: Some(2),
+        access_count: 0,
+        ip_allowlist: vec!["10.0.0.0/8".into()],
+        accepted: false,
+        declined: false,
+        revoked: false,
+        created_at: now(),
+    };
+    s.create_share(&share, AuditBatch::new(&k, &[])).await.unwrap();
+    share
+}
+
+fn enrollment_record() -> EnrollmentRecord {
+    EnrollmentRecord {
+        id: Uuid::new_v4(),
+        name: "newbot".into(),
+        description: String::new(),
+        public_key: Some("ssh-ed25519 AAAA".into()),
+        fingerprint: "SHA256:abc".into(),
+        poll_token_hash: vec![3; 32],
+        status: EnrollmentStatus::Pending,
+        agent_id: None,
+        sealed_key: None,
+        decided_by: None,
+        created_at: now(),
+        expires_at: now() + Duration::hours(1),
+    }
+}
+
+/// Inserting a server key under a taken name returns the stored one.
+pub async fn an_existing_server_key_is_never_replaced<S: Store>(s: &Arc<S>) {
     assert!(s.server_key("master").await.unwrap().is_none());
     let first = ServerKeyRecord { name: "master".into(), wrapped: vec![1], root_key_id: "a".into(), created_at: now() };
     let second = ServerKeyRecord { wrapped: vec![2], ..first.clone() };
@@ -109,7 +300,21 @@ async fn server_keys(s: &impl Store) {
     assert_eq!(s.insert_server_key(second).await.unwrap(), first, "an existing key is never replaced");
 }
 
-async fn users_and_api_keys(s: &impl Store) {
+/// Server keys are listed by name prefix, oldest first.
+pub async fn server_keys_are_listed_by_prefix<S: Store>(s: &Arc<S>) {
+    let t = now();
+    for (n, age) in [("token-signing:b", 2), ("token-signing:a", 1), ("master", 3)] {
+        let created_at = t - Duration::minutes(age);
+        let rec = ServerKeyRecord { name: n.into(), wrapped: vec![1], root_key_id: "r".into(), created_at };
+        s.insert_server_key(rec).await.unwrap();
+    }
+    let names: Vec<String> = s.server_keys("token-signing:").await.unwrap().into_iter().map(|k| k.name).collect();
+    assert_eq!(names, vec!["token-signing:b", "token-signing:a"], "oldest first");
+    assert!(s.server_keys("token_signing").await.unwrap().is_empty(), "a prefix is matched literally");
+}
+
+/// People are counted, read back, listed, and a second person of the same name is a conflict.
+pub async fn user_names_are_unique<S: Store>(s: &Arc<S>) {
     let k = key();
     assert_eq!(s.count_users().await.unwrap(), 0);
     let user = UserRecord { id: Uuid::new_v4(), name: "admin".into(), role: Role::Admin, created_at: now() };
@@ -118,7 +323,18 @@ async fn users_and_api_keys(s: &impl Store) {
     assert_eq!(s.user(user.id).await.unwrap().unwrap(), user);
     let dup = UserRecord { id: Uuid::new_v4(), ..user.clone() };
     assert!(matches!(s.create_user(&dup, AuditBatch::new(&k, &[])).await, Err(StoreError::Conflict(_))));
+    let other = UserRecord { id: Uuid::new_v4(), name: "bob".into(), role: Role::Member, created_at: now() };
+    s.create_user(&other, AuditBatch::new(&k, &[])).await.unwrap();
+    let mut users = s.list_users().await.unwrap();
+    users.sort_by(|x, y| x.name.cmp(&y.name));
+    assert_eq!(users, vec![user, other]);
+}
 
+/// API keys are found by hash and by id, touched, and deleted only by their owner.
+pub async fn api_keys_are_found_by_hash_and_deleted_by_their_owner<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let user = UserRecord { id: Uuid::new_v4(), name: "admin".into(), role: Role::Admin, created_at: now() };
+    s.create_user(&user, AuditBatch::new(&k, &[])).await.unwrap();
     let rec = ApiKeyRecord {
         id: Uuid::new_v4(),
         user_id: user.id,
@@ -133,6 +349,7 @@ async fn users_and_api_keys(s: &impl Store) {
     };
     s.create_api_key(&rec, AuditBatch::new(&k, &[])).await.unwrap();
     assert_eq!(s.api_key_by_hash(&[9; 32]).await.unwrap().unwrap(), rec);
+    assert_eq!(s.api_key(rec.id).await.unwrap().unwrap(), rec);
     assert!(s.api_key_by_hash(&[8; 32]).await.unwrap().is_none());
     let used = now();
     s.touch_api_key(rec.id, used).await.unwrap();
@@ -142,7 +359,8 @@ async fn users_and_api_keys(s: &impl Store) {
     assert!(s.api_key_by_hash(&[9; 32]).await.unwrap().is_none());
 }
 
-async fn vaults(s: &impl Store) {
+/// Vaults are found by id and name, listed, and a second vault of the same name is a conflict.
+pub async fn vault_names_are_unique<S: Store>(s: &Arc<S>) {
     let k = key();
     let v = vault_record("prod");
     s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
@@ -150,31 +368,40 @@ async fn vaults(s: &impl Store) {
     assert!(matches!(s.create_vault(&dup, AuditBatch::new(&k, &[])).await, Err(StoreError::Conflict(_))));
     assert_eq!(s.vault(v.id).await.unwrap().unwrap(), v);
     assert_eq!(s.vault_by_name("prod").await.unwrap().unwrap(), v);
-    assert_eq!(s.list_vaults().await.unwrap(), vec![v.clone()]);
-    let sid = Uuid::new_v4();
-    s.put_version(&put(v.id, sid, "a/b", 0), AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.list_vaults().await.unwrap(), vec![v]);
+}
+
+/// Deleting a vault deletes its secrets and its policies, once.
+pub async fn a_vault_takes_its_secrets_and_policies_with_it<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let v = vault_record("prod");
+    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    s.put_version(&put(v.id, Uuid::new_v4(), "a/b", 0), AuditBatch::new(&k, &[])).await.unwrap();
+    let p = policy_record(v.id, Uuid::new_v4());
+    s.create_policy(&p, AuditBatch::new(&k, &[])).await.unwrap();
     assert!(s.delete_vault(v.id, AuditBatch::new(&k, &[])).await.unwrap());
     assert!(s.vault(v.id).await.unwrap().is_none());
     assert!(s.secret(v.id, "a/b").await.unwrap().is_none(), "secrets go with their vault");
+    assert!(s.policy(p.id).await.unwrap().is_none(), "a vault's policies go with it");
     assert!(!s.delete_vault(v.id, AuditBatch::new(&k, &[])).await.unwrap());
 }
 
-async fn versions(s: &impl Store) {
+/// A second creator of a path, and a writer that read an older version, get a conflict.
+pub async fn a_second_creator_or_a_stale_writer_loses<S: Store>(s: &Arc<S>) {
     let k = key();
-    let v = vault_record("v");
-    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
-    let sid = Uuid::new_v4();
-    s.put_version(&put(v.id, sid, "api/openai", 0), AuditBatch::new(&k, &[event("secret.write", "x")])).await.unwrap();
-    // A second creator of the same path loses cleanly.
+    let (v, sid) = vault_with_two_versions(s.as_ref()).await;
     let again = put(v.id, Uuid::new_v4(), "api/openai", 0);
     assert!(matches!(s.put_version(&again, AuditBatch::new(&k, &[])).await, Err(StoreError::Conflict(_))));
-    s.put_version(&put(v.id, sid, "api/openai", 1), AuditBatch::new(&k, &[])).await.unwrap();
-    // A stale writer loses cleanly.
     assert!(matches!(
         s.put_version(&put(v.id, sid, "api/openai", 1), AuditBatch::new(&k, &[])).await,
         Err(StoreError::Conflict(_))
     ));
+    assert_eq!(s.secret(v.id, "api/openai").await.unwrap().unwrap().current_version, 2, "nothing written");
+}
 
+/// Versions are read as current or by number, with their metadata, and listed newest first.
+pub async fn versions_are_read_by_number_and_listed_newest_first<S: Store>(s: &Arc<S>) {
+    let (v, sid) = vault_with_two_versions(s.as_ref()).await;
     assert_eq!(s.secret_by_id(sid).await.unwrap().unwrap().path, "api/openai");
     assert!(s.secret_by_id(Uuid::new_v4()).await.unwrap().is_none());
     let (secret, cur) = s.version(v.id, "api/openai", None).await.unwrap().unwrap();
@@ -187,18 +414,34 @@ async fn versions(s: &impl Store) {
     assert!(s.version(v.id, "api/other", None).await.unwrap().is_none());
     let listed: Vec<i64> = s.list_versions(sid).await.unwrap().iter().map(|m| m.version).collect();
     assert_eq!(listed, vec![2, 1], "newest first");
+}
 
+/// Secrets are listed by path prefix, in path order, each with its current version.
+pub async fn secrets_are_listed_by_prefix<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let (v, _) = vault_with_two_versions(s.as_ref()).await;
     s.put_version(&put(v.id, Uuid::new_v4(), "api/anthropic", 0), AuditBatch::new(&k, &[])).await.unwrap();
     s.put_version(&put(v.id, Uuid::new_v4(), "db/main", 0), AuditBatch::new(&k, &[])).await.unwrap();
-    let paths = |l: Vec<(crate::SecretRecord, VersionMeta)>| l.into_iter().map(|(s, _)| s.path).collect::<Vec<_>>();
     assert_eq!(paths(s.list_secrets(v.id, "api/").await.unwrap()), vec!["api/anthropic", "api/openai"]);
     assert_eq!(s.list_secrets(v.id, "").await.unwrap().len(), 3);
     assert_eq!(s.list_secrets(v.id, "api/openai").await.unwrap()[0].1.version, 2);
+}
 
+/// Disabling a version marks it and keeps it; an unknown version is not disabled.
+pub async fn a_disabled_version_stays_stored_and_marked<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let (v, sid) = vault_with_two_versions(s.as_ref()).await;
     assert!(s.disable_version(sid, 1, AuditBatch::new(&k, &[])).await.unwrap());
     assert!(!s.disable_version(sid, 9, AuditBatch::new(&k, &[])).await.unwrap());
     assert!(s.version(v.id, "api/openai", Some(1)).await.unwrap().unwrap().1.meta.is_disabled);
+    assert!(!s.version(v.id, "api/openai", Some(2)).await.unwrap().unwrap().1.meta.is_disabled);
+}
 
+/// A deleted secret keeps its deletion time and is not listed until restored.
+pub async fn a_deleted_secret_is_hidden_until_restored<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let (v, sid) = vault_with_two_versions(s.as_ref()).await;
+    s.put_version(&put(v.id, Uuid::new_v4(), "api/anthropic", 0), AuditBatch::new(&k, &[])).await.unwrap();
     let at = now();
     assert!(s.set_secret_deleted(sid, Some(at), AuditBatch::new(&k, &[])).await.unwrap());
     assert_eq!(s.secret(v.id, "api/openai").await.unwrap().unwrap().deleted_at, Some(at));
@@ -209,8 +452,14 @@ async fn versions(s: &impl Store) {
     );
     assert!(s.set_secret_deleted(sid, None, AuditBatch::new(&k, &[])).await.unwrap());
     assert_eq!(s.list_secrets(v.id, "api/").await.unwrap().len(), 2);
-    // Writing to a deleted path revives it with the next version.
-    s.set_secret_deleted(sid, Some(at), AuditBatch::new(&k, &[])).await.unwrap();
+}
+
+/// Writing to a deleted path revives it with the next version, and the versions from before
+/// the deletion stay closed until a restore.
+pub async fn a_write_to_a_deleted_secret_keeps_older_versions_closed<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let (v, sid) = vault_with_two_versions(s.as_ref()).await;
+    s.set_secret_deleted(sid, Some(now()), AuditBatch::new(&k, &[])).await.unwrap();
     s.put_version(&put(v.id, sid, "api/openai", 2), AuditBatch::new(&k, &[])).await.unwrap();
     let revived = s.secret(v.id, "api/openai").await.unwrap().unwrap();
     assert_eq!((revived.current_version, revived.deleted_at), (3, None));
@@ -222,7 +471,8 @@ async fn versions(s: &impl Store) {
     assert_eq!(s.secret(v.id, "api/openai").await.unwrap().unwrap().deleted_through, 0, "a restore reopens them");
 }
 
-async fn read_limits(s: &impl Store) {
+/// Each counted read is numbered, and none is granted past the limit.
+pub async fn a_read_limit_is_never_exceeded<S: Store>(s: &Arc<S>) {
     let k = key();
     let v = vault_record("limits");
     s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
@@ -236,7 +486,8 @@ async fn read_limits(s: &impl Store) {
     assert_eq!(s.version(v.id, "once", None).await.unwrap().unwrap().1.meta.access_count, 2);
 }
 
-async fn revocations(s: &impl Store) {
+/// Revoked token ids are listed until the token would have expired; revoking twice is fine.
+pub async fn revoked_tokens_are_kept_until_they_expire<S: Store>(s: &Arc<S>) {
     let k = key();
     let t = now();
     s.revoke_token("live", t + Duration::hours(1), AuditBatch::new(&k, &[])).await.unwrap();
@@ -245,14 +496,19 @@ async fn revocations(s: &impl Store) {
     assert_eq!(s.revoked_tokens(t).await.unwrap(), vec!["live".to_owned()]);
 }
 
-async fn audit_listing_and_chain(s: &impl Store) {
+/// Three batches of four events, the middle one with a vault.
+async fn four_audit_events(s: &impl Store) {
     let k = key();
     assert!(s.audit_head().await.unwrap().is_none());
     s.append_audit(AuditBatch::new(&k, &[event("secret.read", "v/a"), event("secret.read", "v/b")])).await.unwrap();
     let v = vault_record("audited");
     s.create_vault(&v, AuditBatch::new(&k, &[event("vault.create", "v")])).await.unwrap();
     s.append_audit(AuditBatch::new(&k, &[event("secret.write", "v/a")])).await.unwrap();
+}
 
+/// Audit events are listed in order, filtered by action, resource and time, and paged.
+pub async fn audit_events_are_filtered_and_paged<S: Store>(s: &Arc<S>) {
+    four_audit_events(s.as_ref()).await;
     let all = AuditFilter { limit: 100, ..AuditFilter::default() };
     let (events, total) = s.list_audit(&all).await.unwrap();
     assert_eq!(total, 4);
@@ -266,7 +522,12 @@ async fn audit_listing_and_chain(s: &impl Store) {
     assert_eq!(s.list_audit(&by_resource).await.unwrap().1, 2);
     let future = AuditFilter { from: Some(now() + Duration::hours(1)), limit: 10, ..AuditFilter::default() };
     assert_eq!(s.list_audit(&future).await.unwrap().1, 0);
+}
 
+/// Events appended alone and with writes form one chain that verifies against the head.
+pub async fn audit_events_form_one_verifiable_chain<S: Store>(s: &Arc<S>) {
+    four_audit_events(s.as_ref()).await;
+    let k = key();
     let mut verifier = Verifier::from_genesis(&k);
     for e in s.audit_after(0, 1000).await.unwrap() {
         assert!(verifier.push(&e));
@@ -275,6 +536,11 @@ async fn audit_listing_and_chain(s: &impl Store) {
     assert!(report.is_valid(), "{report:?}");
     assert_eq!(report.checked, 4);
     assert_eq!(s.audit_after(2, 1).await.unwrap()[0].seq, 3);
+}
+
+/// Eight writers on one path lose no version.
+pub async fn concurrent_writers_lose_no_version<S: Store>(s: &Arc<S>) {
+    concurrent_writers(&[Arc::clone(s)]).await;
 }
 
 /// Writers spread over `stores` (handles on one database) write one path at once: every
@@ -325,71 +591,11 @@ async fn concurrent_writers<S: Store>(stores: &[Arc<S>]) {
     assert!(verifier.finish(s.audit_head().await.unwrap().as_ref()).is_valid());
 }
 
-fn agent_record(name: &str, key_hash: Option<Vec<u8>>) -> AgentRecord {
-    AgentRecord {
-        id: Uuid::new_v4(),
-        name: name.to_owned(),
-        description: "a bot".into(),
-        created_by: Uuid::new_v4(),
-        key_hash,
-        key_prefix: Some("ocv_abcdefgh".into()),
-        key_expires_at: None,
-        is_active: true,
-        token_ttl_seconds: Some(300),
-        vault_ids: vec![Uuid::new_v4()],
-        scopes: vec!["vault:read".into()],
-        expires_at: None,
-        not_before: None,
-        token_generation: 0,
-        auth_method: "api_key".into(),
-        intents_api_enabled: false,
-        shroud_enabled: false,
-        created_at: now(),
-        last_active_at: None,
-    }
-}
-
-fn policy_record(vault_id: Uuid, principal_id: Uuid) -> PolicyRecord {
-    PolicyRecord {
-        id: Uuid::new_v4(),
-        vault_id,
-        principal_kind: PrincipalKind::Agent,
-        principal_id,
-        secret_path_pattern: "api-keys/**".into(),
-        permissions: vec![Permission::Read],
-        effect: Effect::Allow,
-        conditions: Conditions::default(),
-        priority: 0,
-        expires_at: None,
-        created_by: Uuid::new_v4(),
-        created_by_type: PrincipalKind::User,
-        created_at: now(),
-    }
-}
-
-async fn people_and_agents(s: &impl Store) {
+/// Deleting a person deletes their API keys and cuts off the active agents they created
+/// (inactive, not before the deletion, a new token generation), and reports which.
+pub async fn deleting_a_person_takes_their_keys_and_cuts_off_their_agents<S: Store>(s: &Arc<S>) {
     let k = key();
-    let a = UserRecord { id: Uuid::new_v4(), name: "ada".into(), role: Role::Admin, created_at: now() };
-    let b = UserRecord { id: Uuid::new_v4(), name: "bob".into(), role: Role::Member, created_at: now() };
-    s.create_user(&a, AuditBatch::new(&k, &[])).await.unwrap();
-    s.create_user(&b, AuditBatch::new(&k, &[])).await.unwrap();
-    let mut users = s.list_users().await.unwrap();
-    users.sort_by(|x, y| x.name.cmp(&y.name));
-    assert_eq!(users, vec![a.clone(), b.clone()]);
-    let key_rec = ApiKeyRecord {
-        id: Uuid::new_v4(),
-        user_id: b.id,
-        name: "k".into(),
-        key_prefix: "1ck_x".into(),
-        key_hash: vec![1; 32],
-        scopes: vec![],
-        is_active: true,
-        created_at: now(),
-        expires_at: None,
-        last_used_at: None,
-    };
-    s.create_api_key(&key_rec, AuditBatch::new(&k, &[])).await.unwrap();
-    assert_eq!(s.api_key(key_rec.id).await.unwrap().unwrap(), key_rec);
+    let (_, b, key_rec) = two_people_and_a_key(s.as_ref()).await;
     let bobs_bot = AgentRecord { created_by: b.id, ..agent_record("bobs-bot", Some(vec![9; 32])) };
     let bobs_idle = AgentRecord { created_by: b.id, is_active: false, ..agent_record("bobs-idle", None) };
     s.create_agent(&bobs_bot, AuditBatch::new(&k, &[])).await.unwrap();
@@ -406,16 +612,27 @@ async fn people_and_agents(s: &impl Store) {
         (false, Some(at), bobs_bot.token_generation + 1),
         "the agents a person created are cut off with them"
     );
+    assert_eq!(s.agent(bobs_idle.id).await.unwrap().unwrap(), bobs_idle, "an inactive agent is left as it was");
     assert_eq!(s.delete_user(b.id, at, AuditBatch::new(&k, &[])).await.unwrap(), UserDeletion::NotFound);
+}
+
+/// The last admin is never deleted, and refusing changes nothing.
+pub async fn the_last_admin_is_never_deleted<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let (a, b, _) = two_people_and_a_key(s.as_ref()).await;
     assert_eq!(
-        s.delete_user(a.id, at, AuditBatch::new(&k, &[])).await.unwrap(),
+        s.delete_user(a.id, now(), AuditBatch::new(&k, &[])).await.unwrap(),
         UserDeletion::LastAdmin,
         "never the last admin"
     );
-    assert_eq!(s.list_users().await.unwrap(), vec![a.clone()]);
-    s.delete_agent(bobs_bot.id, AuditBatch::new(&k, &[])).await.unwrap();
-    s.delete_agent(bobs_idle.id, AuditBatch::new(&k, &[])).await.unwrap();
+    let mut users = s.list_users().await.unwrap();
+    users.sort_by(|x, y| x.name.cmp(&y.name));
+    assert_eq!(users, vec![a, b]);
+}
 
+/// Agents are found by id and key hash, listed, and two agents never share a key hash.
+pub async fn agents_are_found_by_key_hash_which_is_unique<S: Store>(s: &Arc<S>) {
+    let k = key();
     let agent = agent_record("bot", Some(vec![7; 32]));
     s.create_agent(&agent, AuditBatch::new(&k, &[event("agent.create", "a")])).await.unwrap();
     assert_eq!(s.agent(agent.id).await.unwrap().unwrap(), agent);
@@ -425,10 +642,20 @@ async fn people_and_agents(s: &impl Store) {
         matches!(s.create_agent(&twin, AuditBatch::new(&k, &[])).await, Err(StoreError::Conflict(_))),
         "key hashes are unique"
     );
-    let keyless = agent_record("enrolling", None);
-    s.create_agent(&keyless, AuditBatch::new(&k, &[])).await.unwrap();
-    assert_eq!(s.list_agents().await.unwrap().len(), 2);
+    s.create_agent(&agent_record("enrolling", None), AuditBatch::new(&k, &[])).await.unwrap();
+    s.create_agent(&agent_record("waiting", None), AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.list_agents().await.unwrap().len(), 3, "many agents may have no key yet");
+    let at = now();
+    s.touch_agent(agent.id, at).await.unwrap();
+    assert_eq!(s.agent(agent.id).await.unwrap().unwrap().last_active_at, Some(at));
+}
 
+/// An update stores every field, drops the old key hash, and never lowers the token
+/// generation (a write from an older read keeps the newer cut-off).
+pub async fn an_agent_update_never_lowers_the_token_generation<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let agent = agent_record("bot", Some(vec![7; 32]));
+    s.create_agent(&agent, AuditBatch::new(&k, &[])).await.unwrap();
     let mut changed = agent.clone();
     changed.is_active = false;
     changed.not_before = Some(now());
@@ -446,10 +673,13 @@ async fn people_and_agents(s: &impl Store) {
         "a write from an older read never lowers the token generation"
     );
     assert!(s.agent_by_key_hash(&[7; 32]).await.unwrap().is_none(), "the old key is gone");
-    let at = now();
-    s.touch_agent(agent.id, at).await.unwrap();
-    assert_eq!(s.agent(agent.id).await.unwrap().unwrap().last_active_at, Some(at));
+}
 
+/// Deleting an agent deletes its policies, once.
+pub async fn an_agent_takes_its_policies_with_it<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let agent = agent_record("bot", Some(vec![7; 32]));
+    s.create_agent(&agent, AuditBatch::new(&k, &[])).await.unwrap();
     let v = vault_record("agents-vault");
     s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
     s.create_policy(&policy_record(v.id, agent.id), AuditBatch::new(&k, &[])).await.unwrap();
@@ -457,22 +687,11 @@ async fn people_and_agents(s: &impl Store) {
     assert!(s.agent(agent.id).await.unwrap().is_none());
     assert!(s.policies_of(PrincipalKind::Agent, agent.id).await.unwrap().is_empty(), "an agent's policies go with it");
     assert!(!s.delete_agent(agent.id, AuditBatch::new(&k, &[])).await.unwrap());
-
-    for n in ["token-signing:1", "token-signing:2", "master"] {
-        s.insert_server_key(ServerKeyRecord {
-            name: n.into(),
-            wrapped: vec![1],
-            root_key_id: "r".into(),
-            created_at: now(),
-        })
-        .await
-        .unwrap();
-    }
-    let names: Vec<String> = s.server_keys("token-signing:").await.unwrap().into_iter().map(|k| k.name).collect();
-    assert_eq!(names, vec!["token-signing:1", "token-signing:2"]);
 }
 
-async fn policies(s: &impl Store) {
+/// Policies are read back whole, listed per vault, and found per principal across vaults with
+/// principal kinds kept apart.
+pub async fn policies_are_found_by_vault_and_by_principal<S: Store>(s: &Arc<S>) {
     let k = key();
     let v = vault_record("policed");
     let w = vault_record("other");
@@ -491,6 +710,7 @@ async fn policies(s: &impl Store) {
         s.create_policy(p, AuditBatch::new(&k, &[])).await.unwrap();
     }
     assert_eq!(s.policy(p1.id).await.unwrap().unwrap(), p1);
+    assert_eq!(s.policy(p2.id).await.unwrap().unwrap(), p2);
     assert_eq!(s.list_policies(v.id).await.unwrap().len(), 2);
     let mut mine: Vec<Uuid> = s.policies_of(PrincipalKind::Agent, who).await.unwrap().iter().map(|p| p.id).collect();
     mine.sort();
@@ -498,73 +718,74 @@ async fn policies(s: &impl Store) {
     want.sort();
     assert_eq!(mine, want, "every vault's policies of that principal");
     assert!(s.policies_of(PrincipalKind::User, who).await.unwrap().is_empty(), "kinds are kept apart");
+}
 
+/// An update changes permissions, conditions and expiry; pattern and principal never change.
+pub async fn a_policy_update_keeps_pattern_and_principal<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let v = vault_record("policed");
+    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    let p1 = policy_record(v.id, Uuid::new_v4());
+    s.create_policy(&p1, AuditBatch::new(&k, &[])).await.unwrap();
     let mut changed = p1.clone();
     changed.permissions = vec![Permission::Read, Permission::Write];
     changed.conditions = crate::codec::conditions("{\"ip_allowlist\":[\"10.0.0.0/8\"]}").unwrap();
     changed.expires_at = Some(now() + Duration::days(1));
     changed.secret_path_pattern = "ignored/**".into();
+    changed.principal_id = Uuid::new_v4();
     assert!(s.update_policy(&changed, AuditBatch::new(&k, &[])).await.unwrap());
     let stored = s.policy(p1.id).await.unwrap().unwrap();
     assert_eq!(stored.permissions, changed.permissions);
-    assert_eq!(stored.secret_path_pattern, "api-keys/**", "pattern and principal are immutable");
+    assert_eq!(stored.conditions.to_json(), changed.conditions.to_json());
+    assert_eq!(stored.expires_at, changed.expires_at);
+    assert_eq!(stored.secret_path_pattern, "api-keys/**", "the pattern is immutable");
+    assert_eq!(stored.principal_id, p1.principal_id, "the principal is immutable");
     assert!(s.delete_policy(p1.id, AuditBatch::new(&k, &[])).await.unwrap());
     assert!(!s.delete_policy(p1.id, AuditBatch::new(&k, &[])).await.unwrap());
-    s.delete_vault(w.id, AuditBatch::new(&k, &[])).await.unwrap();
-    assert!(s.policy(p2.id).await.unwrap().is_none(), "a vault's policies go with it");
 }
 
-async fn shares(s: &impl Store) {
-    let k = key();
-    let v = vault_record("shared");
-    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
-    let sid = Uuid::new_v4();
-    s.put_version(&put(v.id, sid, "a/b", 0), AuditBatch::new(&k, &[])).await.unwrap();
-    let creator = Uuid::new_v4();
-    let recipient = Uuid::new_v4();
-    let share = ShareRecord {
-        id: Uuid::new_v4(),
-        sealed_id: Some(vec![1, 2, 3]),
-        secret_id: sid,
-        vault_id: v.id,
-        secret_path: "a/b".into(),
-        secret_version: 1,
-        created_by: creator,
-        created_by_type: PrincipalKind::User,
-        created_with_key: Some(Uuid::new_v4()),
-        recipient_type: RecipientType::Agent,
-        recipient_id: Some(recipient),
-        recipient_email: None,
-        passphrase_hash: Some("$argon2id$...".into()),
-        expires_at: now() + Duration::hours(1),
-        max_access_count: Some(2),
-        access_count: 0,
-        ip_allowlist: vec!["10.0.0.0/8".into()],
-        accepted: false,
-        declined: false,
-        revoked: false,
-        created_at: now(),
-    };
-    s.create_share(&share, AuditBatch::new(&k, &[])).await.unwrap();
+/// A share is read back whole, and listed for its creator, its recipient and admins.
+pub async fn shares_are_found_by_creator_and_recipient<S: Store>(s: &Arc<S>) {
+    let share = stored_share(s.as_ref()).await;
+    let recipient = share.recipient_id.unwrap();
     assert_eq!(s.share(share.id).await.unwrap().unwrap(), share);
-    assert_eq!(s.shares_by(creator).await.unwrap().len(), 1);
-    assert_eq!(s.shares_for(recipient).await.unwrap().len(), 1);
-    assert!(s.shares_for(creator).await.unwrap().is_empty());
-    assert_eq!(s.all_shares().await.unwrap(), vec![share.clone()]);
-    assert!(s.change_share(share.id, ShareChange::Accept, AuditBatch::new(&k, &[])).await.unwrap());
-    assert!(s.share(share.id).await.unwrap().unwrap().accepted);
+    assert_eq!(s.shares_by(share.created_by).await.unwrap(), vec![share.clone()]);
+    assert_eq!(s.shares_for(recipient).await.unwrap(), vec![share.clone()]);
+    assert!(s.shares_for(share.created_by).await.unwrap().is_empty());
+    assert_eq!(s.all_shares().await.unwrap(), vec![share]);
+}
+
+/// Openings are numbered and never granted past the limit; unlimited shares are counted too.
+pub async fn share_openings_never_exceed_the_limit<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let share = stored_share(s.as_ref()).await;
     assert_eq!(s.consume_share(share.id, Some(2)).await.unwrap(), Some(1));
     assert_eq!(s.consume_share(share.id, Some(2)).await.unwrap(), Some(2));
     assert_eq!(s.consume_share(share.id, Some(2)).await.unwrap(), None, "never beyond the limit");
+    let open = ShareRecord { id: Uuid::new_v4(), max_access_count: None, ..share };
+    s.create_share(&open, AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.consume_share(open.id, None).await.unwrap(), Some(1), "unlimited shares count too");
+    assert_eq!(s.share(open.id).await.unwrap().unwrap().access_count, 1);
+}
+
+/// A share is accepted, declined and revoked by a change that says whether it found one.
+pub async fn shares_are_accepted_revoked_and_declined<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let share = stored_share(s.as_ref()).await;
+    assert!(s.change_share(share.id, ShareChange::Accept, AuditBatch::new(&k, &[])).await.unwrap());
+    assert!(s.share(share.id).await.unwrap().unwrap().accepted);
+    assert!(s.change_share(share.id, ShareChange::Decline, AuditBatch::new(&k, &[])).await.unwrap());
+    assert!(s.share(share.id).await.unwrap().unwrap().declined);
     assert!(s.change_share(share.id, ShareChange::Revoke, AuditBatch::new(&k, &[])).await.unwrap());
     assert!(s.share(share.id).await.unwrap().unwrap().revoked);
     assert!(!s.change_share(Uuid::new_v4(), ShareChange::Decline, AuditBatch::new(&k, &[])).await.unwrap());
-    let open = ShareRecord { id: Uuid::new_v4(), max_access_count: None, ..share.clone() };
-    s.create_share(&open, AuditBatch::new(&k, &[])).await.unwrap();
-    assert_eq!(s.consume_share(open.id, None).await.unwrap(), Some(1), "unlimited shares count too");
+}
 
-    // A row written before share ids were hashed is found, and moved once.
-    let legacy = ShareRecord { id: Uuid::new_v4(), sealed_id: None, ..share.clone() };
+/// A row written before share ids were hashed is found, and moved once.
+pub async fn unhashed_share_rows_are_moved_once<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let share = stored_share(s.as_ref()).await;
+    let legacy = ShareRecord { id: Uuid::new_v4(), sealed_id: None, ..share };
     s.create_share(&legacy, AuditBatch::new(&k, &[])).await.unwrap();
     assert_eq!(s.unhashed_shares().await.unwrap(), vec![legacy.id]);
     let row = Uuid::new_v4();
@@ -575,29 +796,25 @@ async fn shares(s: &impl Store) {
     assert!(s.unhashed_shares().await.unwrap().is_empty());
 }
 
-async fn enrollments(s: &impl Store) {
+/// Requests past their expiry are not pending; nothing can be taken before approval.
+pub async fn lapsed_enrollments_are_not_pending<S: Store>(s: &Arc<S>) {
     let k = key();
-    let e = EnrollmentRecord {
-        id: Uuid::new_v4(),
-        name: "newbot".into(),
-        description: String::new(),
-        public_key: Some("ssh-ed25519 AAAA".into()),
-        fingerprint: "SHA256:abc".into(),
-        poll_token_hash: vec![3; 32],
-        status: EnrollmentStatus::Pending,
-        agent_id: None,
-        sealed_key: None,
-        decided_by: None,
-        created_at: now(),
-        expires_at: now() + Duration::hours(1),
-    };
+    let e = enrollment_record();
     s.create_enrollment(&e, AuditBatch::new(&k, &[])).await.unwrap();
     let stale = EnrollmentRecord { id: Uuid::new_v4(), expires_at: now() - Duration::hours(1), ..e.clone() };
     s.create_enrollment(&stale, AuditBatch::new(&k, &[])).await.unwrap();
     let pending: Vec<Uuid> = s.pending_enrollments(now()).await.unwrap().iter().map(|e| e.id).collect();
     assert_eq!(pending, vec![e.id], "lapsed requests are not pending");
+    assert_eq!(s.enrollment(stale.id).await.unwrap().unwrap(), stale, "but still readable");
     assert!(s.take_enrollment_key(e.id).await.unwrap().is_none(), "nothing to take before approval");
+}
 
+/// Approval records the decision and creates the agent in one transaction; a request is
+/// decided once; the sealed key is handed out exactly once.
+pub async fn an_approval_creates_the_agent_and_hands_its_key_out_once<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let e = enrollment_record();
+    s.create_enrollment(&e, AuditBatch::new(&k, &[])).await.unwrap();
     let agent = agent_record("newbot", Some(vec![9; 32]));
     let admin = Uuid::new_v4();
     s.decide_enrollment(e.id, admin, Some((&agent, vec![42; 40])), AuditBatch::new(&k, &[])).await.unwrap();
@@ -613,13 +830,20 @@ async fn enrollments(s: &impl Store) {
     ));
     assert_eq!(s.take_enrollment_key(e.id).await.unwrap(), Some(vec![42; 40]));
     assert_eq!(s.take_enrollment_key(e.id).await.unwrap(), None, "the key is delivered exactly once");
+}
 
-    let other = EnrollmentRecord { id: Uuid::new_v4(), ..e.clone() };
-    s.create_enrollment(&other, AuditBatch::new(&k, &[])).await.unwrap();
-    s.decide_enrollment(other.id, admin, None, AuditBatch::new(&k, &[])).await.unwrap();
-    assert_eq!(s.enrollment(other.id).await.unwrap().unwrap().status, EnrollmentStatus::Denied);
+/// A denial settles the request; an approval that cannot create its agent changes nothing.
+pub async fn a_denial_or_a_failed_approval_leaves_the_enrollment_settled_or_pending<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let admin = Uuid::new_v4();
+    let denied = enrollment_record();
+    s.create_enrollment(&denied, AuditBatch::new(&k, &[])).await.unwrap();
+    s.decide_enrollment(denied.id, admin, None, AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.enrollment(denied.id).await.unwrap().unwrap().status, EnrollmentStatus::Denied);
+
+    s.create_agent(&agent_record("holder", Some(vec![9; 32])), AuditBatch::new(&k, &[])).await.unwrap();
     let clash = agent_record("clash", Some(vec![9; 32]));
-    let third = EnrollmentRecord { id: Uuid::new_v4(), ..e };
+    let third = enrollment_record();
     s.create_enrollment(&third, AuditBatch::new(&k, &[])).await.unwrap();
     assert!(s.decide_enrollment(third.id, admin, Some((&clash, vec![1])), AuditBatch::new(&k, &[])).await.is_err());
     assert_eq!(
@@ -627,22 +851,22 @@ async fn enrollments(s: &impl Store) {
         EnrollmentStatus::Pending,
         "a failed approval changes nothing"
     );
+    assert!(s.agent(clash.id).await.unwrap().is_none(), "and creates no agent");
 }
 
-/// For stores several servers share: two handles `a` and `b` on one fresh database behave as
-/// one store. Writers on both never collide on a version, a read limit is never exceeded by
-/// readers on both, audit events of both form one chain, and every change made through one is
-/// seen through the other, in commit order, with a signal.
-///
-/// # Panics
-/// When the backend misbehaves.
-pub async fn shared_database<S: Store>(a: Arc<S>, b: Arc<S>) {
+/// Both handles on a shared database say it is shared.
+pub async fn a_shared_store_says_so<S: Store>(a: Arc<S>, b: Arc<S>) {
     assert!(a.shared() && b.shared(), "a store several servers write must say so");
-    let start = b.change_position().await.unwrap();
-    let signal = b.change_signal().expect("a shared store signals changes");
-    concurrent_writers(&[Arc::clone(&a), Arc::clone(&b)]).await;
+    assert!(b.change_signal().is_some(), "a shared store signals changes");
+}
 
-    // A read limit of 5 against 2 × 8 concurrent readers: exactly 5 succeed.
+/// Writers on both handles never collide on a version, and their audit events form one chain.
+pub async fn writers_on_two_handles_lose_no_version<S: Store>(a: Arc<S>, b: Arc<S>) {
+    concurrent_writers(&[a, b]).await;
+}
+
+/// A read limit of 5 against 2 × 8 concurrent readers: exactly 5 succeed.
+pub async fn readers_on_two_handles_never_exceed_a_read_limit<S: Store>(a: Arc<S>, b: Arc<S>) {
     let k = key();
     let v = vault_record("limited-everywhere");
     a.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
@@ -663,9 +887,17 @@ pub async fn shared_database<S: Store>(a: Arc<S>, b: Arc<S>) {
     }
     granted.sort_unstable();
     assert_eq!(granted, vec![1, 2, 3, 4, 5], "each read counted once, none past the limit");
+}
 
-    // Changes through `a` reach `b`, in order, and wake it.
+/// Changes through `a` reach `b`, in commit order, and wake it.
+pub async fn changes_through_one_handle_reach_the_other_in_order<S: Store>(a: Arc<S>, b: Arc<S>) {
+    let k = key();
+    let start = b.change_position().await.unwrap();
+    let signal = b.change_signal().expect("a shared store signals changes");
     let notified = signal.notified();
+    let v = vault_record("followed");
+    a.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    a.put_version(&put(v.id, Uuid::new_v4(), "once", 0), AuditBatch::new(&k, &[])).await.unwrap();
     let agent = agent_record("followed", None);
     a.create_agent(&agent, AuditBatch::new(&k, &[])).await.unwrap();
     let mut changed = agent.clone();
@@ -676,8 +908,8 @@ pub async fn shared_database<S: Store>(a: Arc<S>, b: Arc<S>) {
     let batch = b.changes_since(start).await.unwrap();
     assert!(batch.complete);
     let tail: Vec<_> = batch.changes.iter().rev().take(2).rev().cloned().collect();
-    assert_eq!(tail, vec![crate::Change::Agent(agent.id), crate::Change::Token("jti-everywhere".into())]);
-    assert!(batch.changes.contains(&crate::Change::Secret { vault_id: v.id, path: "once".into() }));
+    assert_eq!(tail, vec![Change::Agent(agent.id), Change::Token("jti-everywhere".into())]);
+    assert!(batch.changes.contains(&Change::Secret { vault_id: v.id, path: "once".into() }));
     assert_eq!(batch.position, b.change_position().await.unwrap());
     let none = b.changes_since(batch.position).await.unwrap();
     assert!(none.changes.is_empty() && none.complete && none.position == batch.position);

@@ -10,6 +10,7 @@
 
 mod app;
 pub mod auth;
+mod caches;
 pub mod changes;
 pub mod config;
 mod data_dir;
@@ -22,8 +23,6 @@ pub mod native;
 mod op;
 mod passphrases;
 pub mod ratelimit;
-mod read_cache;
-mod secret_cache;
 mod serve;
 pub mod service;
 mod share_ids;

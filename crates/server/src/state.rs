@@ -11,14 +11,12 @@ use clawvault_store::{Store, VaultRecord};
 use uuid::Uuid;
 
 use crate::auth::TokenService;
+use crate::caches::{AccessCache, ReadCache, SecretCache};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::follow::Follower;
 use crate::limits::Limits;
 use crate::passphrases::Passphrases;
-use crate::read_cache::ReadCache;
-use crate::secret_cache::SecretCache;
-use crate::service::access::AccessCache;
 use crate::share_ids::ShareIds;
 
 /// Opened vaults kept before the cache is emptied.

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::principal::{Actor, Credential, Principal};
 use crate::ServerError;
-use crate::read_cache::ReadCache;
+use crate::caches::ReadCache;
 
 /// Issuer and audience of every token.
 pub const ISSUER: &str = "clawvault";

@@ -15,39 +15,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::{Actor, Caller, Credential, Principal};
+use crate::caches::Rules;
 use crate::error::{ApiError, ApiResult};
-use crate::read_cache::ReadCache;
 use crate::state::AppState;
-
-/// Principals whose rules are kept before the cache is emptied.
-const CACHE_LIMIT: usize = 100_000;
-
-/// A principal's rules, each with the vault it applies in.
-type Rules = Arc<Vec<(Uuid, Rule)>>;
-
-/// Every principal's rules, parsed once.
-#[derive(Debug)]
-pub struct AccessCache {
-    rules: ReadCache<Uuid, Rules>,
-}
-
-impl Default for AccessCache {
-    fn default() -> Self {
-        Self { rules: ReadCache::new(CACHE_LIMIT) }
-    }
-}
-
-impl AccessCache {
-    /// Drops a principal's cached rules (their policies changed, or they were deleted).
-    pub fn forget(&self, principal_id: Uuid) {
-        self.rules.remove(&principal_id);
-    }
-
-    /// Drops every principal's rules.
-    pub fn forget_all(&self) {
-        self.rules.clear();
-    }
-}
 
 /// Parses a stored policy into a rule.
 ///
@@ -64,10 +34,10 @@ pub fn rule_of(p: &PolicyRecord) -> Result<Rule, clawvault_core::policy::PolicyE
 }
 
 async fn rules(state: &AppState, kind: PrincipalKind, id: Uuid) -> ApiResult<Rules> {
-    if let Some(hit) = state.access.rules.get(&id) {
+    if let Some(hit) = state.access.get(id) {
         return Ok(hit);
     }
-    let epoch = state.access.rules.epoch();
+    let epoch = state.access.epoch();
     let parsed: Vec<(Uuid, Rule)> = state
         .store
         .policies_of(kind, id)
@@ -82,7 +52,7 @@ async fn rules(state: &AppState, kind: PrincipalKind, id: Uuid) -> ApiResult<Rul
         })
         .collect();
     let parsed = Arc::new(parsed);
-    state.access.rules.put(epoch, id, Arc::clone(&parsed));
+    state.access.put(epoch, id, Arc::clone(&parsed));
     Ok(parsed)
 }
 

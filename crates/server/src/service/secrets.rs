@@ -13,10 +13,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Caller;
+use crate::caches::Entry;
 use crate::changes;
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
-use crate::secret_cache::Entry;
 use clawvault_core::action::Action;
 use clawvault_core::policy::Permission;
 

@@ -1,0 +1,11 @@
+//! What the server keeps in memory from the store, each cache guarded against racing
+//! invalidations (see [`ReadCache`]). They sit below everything else: the state holds them,
+//! [`crate::changes`] empties them, and nothing here knows about either.
+
+pub mod access;
+pub mod read_cache;
+pub mod secrets;
+
+pub use access::{AccessCache, Rules};
+pub use read_cache::ReadCache;
+pub use secrets::{Entry, SecretCache};

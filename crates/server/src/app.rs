@@ -45,7 +45,7 @@ pub fn app(state: AppState) -> Router {
         // Method and path only: a query string can carry a credential (an enrolment's poll
         // token), and nothing secret may reach a log line, whatever the level.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            tracing::debug_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()))
+            tracing::debug_span!("request", method = %req.method(), path = %crate::native::extract::loggable_path(req.uri().path()))
         }))
         .with_state(state)
 }
@@ -66,23 +66,6 @@ fn native_surface() -> Router<AppState> {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::map_response(problems_for_rejections))
         .layer(axum::middleware::map_response(json_by_default))
-}
-
-/// A request path as logs and audit records may hold it: a share's id is a capability (its
-/// link opens it), so it is written as `{share_id}`.
-#[must_use]
-pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    match path.strip_prefix("/v1/share/") {
-        Some(rest) if !rest.is_empty() => {
-            let tail = rest.split_once('/').map_or("", |(_, t)| t);
-            if tail.is_empty() {
-                "/v1/share/{share_id}".into()
-            } else {
-                format!("/v1/share/{{share_id}}/{tail}").into()
-            }
-        }
-        _ => path.into(),
-    }
 }
 
 /// Paths that answer `HEAD` (probes).

@@ -1,45 +1,19 @@
 //! One way to apply a change to what this server keeps in memory (opened vaults, cached
 //! versions, verified tokens, parsed policies, signing keys), whether this server made the
-//! write or another server's write arrived through the change log ([`crate::follow`]); and
+//! write or another server's write arrived through the change log (read here, positioned by [`crate::follow`]); and
 //! every applied change is published on an in-process broadcast, for event streams.
 //!
 //! A write applies its changes only after it committed: a request that read the database
 //! before the commit and caches what it read afterwards is caught by the caches' epochs,
 //! which every change bumps.
 
+use std::sync::Weak;
+
+use clawvault_core::time_util::now;
 use clawvault_store::Change;
-use tokio::sync::broadcast;
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::Inner;
-
-/// Changes kept for a slow subscriber before it is told it lagged.
-const BROADCAST_CAPACITY: usize = 1024;
-
-/// The in-process feed of applied changes.
-#[derive(Debug)]
-pub struct Feed(broadcast::Sender<Change>);
-
-impl Default for Feed {
-    fn default() -> Self {
-        Self(broadcast::channel(BROADCAST_CAPACITY).0)
-    }
-}
-
-impl Feed {
-    /// Every change applied from now on, local or from other servers, in the order applied.
-    /// A subscriber that falls more than the capacity behind gets `Lagged` and should
-    /// resynchronise from the store.
-    #[must_use]
-    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
-        self.0.subscribe()
-    }
-
-    fn publish(&self, change: &Change) {
-        // No subscriber is not an error: nothing is listening yet.
-        let _ = self.0.send(change.clone());
-    }
-}
+use crate::state::{AppState, Inner};
 
 /// Applies `changes`, committed by this server or another, and publishes each.
 ///
@@ -92,4 +66,52 @@ pub async fn committed(state: &Inner, changes: &[Change]) {
     if let Err(e) = apply(state, changes).await {
         tracing::error!(error = %e, "applying a committed change to this server's caches failed");
     }
+}
+
+/// Returns once every change committed anywhere before this call is applied here.
+///
+/// # Errors
+/// Storage failures.
+pub async fn catch_up(state: &Inner) -> ApiResult<()> {
+    state.follower.catch_up(|from| read_and_apply(state, from)).await
+}
+
+async fn read_and_apply(state: &Inner, from: i64) -> ApiResult<i64> {
+    let batch = state.store.changes_since(from).await?;
+    if batch.position == from {
+        return Ok(from);
+    }
+    if !batch.complete {
+        tracing::warn!("fell behind the change log: dropping everything kept in memory");
+        forget_everything(state).await?;
+    }
+    apply(state, &batch.changes).await?;
+    Ok(batch.position)
+}
+
+async fn forget_everything(state: &Inner) -> ApiResult<()> {
+    state.forget_vaults();
+    state.secrets.forget_all();
+    state.access.forget_all();
+    state.tokens.evict_all();
+    for jti in state.store.revoked_tokens(now()).await? {
+        state.tokens.revoke(&jti);
+    }
+    reload_keys(state).await
+}
+
+/// Catches up whenever the store announces changes, so idle servers drop stale state early.
+/// Ends with the server.
+pub fn spawn(state: &AppState) {
+    let Some(signal) = state.store.change_signal() else { return };
+    let weak: Weak<Inner> = state.downgrade();
+    tokio::spawn(async move {
+        loop {
+            signal.notified().await;
+            let Some(state) = weak.upgrade() else { return };
+            if let Err(e) = catch_up(&state).await {
+                tracing::warn!(error = %e, "following the change log failed; the next request retries");
+            }
+        }
+    });
 }

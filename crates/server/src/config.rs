@@ -108,7 +108,7 @@ pub struct Config {
     /// Peers whose `Forwarded` / `X-Forwarded-For` headers name the real client.
     pub trusted_proxies: Vec<clawvault_core::policy::Cidr>,
     /// The one header those proxies write (the other is the client's own, and ignored).
-    pub forwarded_header: crate::auth::forwarded::ForwardedHeader,
+    pub forwarded_header: crate::forwarded::ForwardedHeader,
 }
 
 /// Default connections open at once, before the open-file limit is taken into account.
@@ -361,12 +361,12 @@ impl Config {
             }
         }
         let forwarded_header = match file.forwarded_header.as_deref() {
-            None => crate::auth::forwarded::ForwardedHeader::default(),
-            Some(name) => crate::auth::forwarded::ForwardedHeader::parse(name).unwrap_or_else(|| {
+            None => crate::forwarded::ForwardedHeader::default(),
+            Some(name) => crate::forwarded::ForwardedHeader::parse(name).unwrap_or_else(|| {
                 problems.push(format!(
                     "forwarded_header {name:?} is unknown: use x-forwarded-for or forwarded (the header your proxy writes)"
                 ));
-                crate::auth::forwarded::ForwardedHeader::default()
+                crate::forwarded::ForwardedHeader::default()
             }),
         };
 

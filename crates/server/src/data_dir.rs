@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use clawvault_core::crypto::{DataKey, SoftwareRootKey};
 use zeroize::Zeroizing;
 
-use crate::ServerError;
+use crate::error::ServerError;
 
 const ROOT_KEY_FILE: &str = "root.key";
 const DATABASE_FILE: &str = "clawvault.sqlite";

@@ -1,4 +1,5 @@
-//! The HTTP edge's error type: one enum, one `IntoResponse`, RFC 7807 bodies
+//! The server's errors: [`ServerError`], why it could not start or run, and [`ApiError`], the
+//! HTTP edge's error type: one enum, one `IntoResponse`, RFC 7807 bodies
 //! (`{"type","title","status","detail"}`) that 1Claw's SDK reads (`detail`).
 //!
 //! Details are written for the person at the other end: what went wrong and what to do.
@@ -9,9 +10,56 @@
 //! (an HTTP path, a CLI command, an MCP tool), the error carries a [`Hint`] that each surface
 //! words its own way. The problem documents here are the native API's, with its wording.
 
+use std::net::SocketAddr;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use clawvault_store::StoreError;
 use serde::Serialize;
+
+use crate::config::ConfigError;
+
+/// Why the server could not start or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data directory cannot be used.
+    #[error("data directory: {0}")]
+    DataDir(String),
+    /// The root key (or a key it protects) cannot be loaded or used.
+    #[error("root key: {0}")]
+    RootKey(String),
+    /// The database failed. (Not a `source`: the message already carries it, and error
+    /// reports that walk the chain would print it twice.)
+    #[error("storage: {0}")]
+    Store(StoreError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Why, with advice.
+        reason: String,
+    },
+    /// TLS files are unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The HTTP server failed.
+    #[error("serving: {0}")]
+    Serve(String),
+    /// An audit anchor is unusable.
+    #[error("audit anchor: {0}")]
+    Anchor(String),
+}
+
+impl From<StoreError> for ServerError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
 
 /// A next step that each surface words its own way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,9 @@ pub mod changes;
 pub mod config;
 mod data_dir;
 pub mod error;
+mod feed;
 pub mod follow;
+mod forwarded;
 mod idle;
 mod json;
 mod limits;
@@ -42,7 +44,7 @@ use clawvault_core::audit::{Anchor, ChainKey, Report};
 use clawvault_core::crypto::{DataKey, RootKey};
 use clawvault_core::keyring::{MasterSecret, Purpose};
 use clawvault_core::time_util::now;
-use clawvault_store::{ServerKeyRecord, Store, StoreError};
+use clawvault_store::{ServerKeyRecord, Store};
 use clawvault_store_postgres::{PgOptions, PgStore};
 use clawvault_store_sqlite::{OpenMode, SqliteStore};
 use tokio::net::TcpListener;
@@ -50,53 +52,12 @@ use tokio::net::TcpListener;
 pub use app::{app, openapi};
 pub use config::{Config, ConfigError, Overrides, Storage};
 pub use data_dir::{ADMIN_KEY_FILE, DataDir};
+pub use error::ServerError;
 pub use state::AppState;
 
 use crate::auth::TokenService;
 use crate::idle::IdleListener;
 use crate::tls::TlsListener;
-
-/// Why the server could not start or run.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServerError {
-    /// Bad configuration.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The data directory cannot be used.
-    #[error("data directory: {0}")]
-    DataDir(String),
-    /// The root key (or a key it protects) cannot be loaded or used.
-    #[error("root key: {0}")]
-    RootKey(String),
-    /// The database failed. (Not a `source`: the message already carries it, and error
-    /// reports that walk the chain would print it twice.)
-    #[error("storage: {0}")]
-    Store(StoreError),
-    /// The listen address cannot be bound.
-    #[error("cannot listen on {addr}: {reason}")]
-    Bind {
-        /// Address.
-        addr: SocketAddr,
-        /// Why, with advice.
-        reason: String,
-    },
-    /// TLS files are unusable.
-    #[error("TLS: {0}")]
-    Tls(String),
-    /// The HTTP server failed.
-    #[error("serving: {0}")]
-    Serve(String),
-    /// An audit anchor is unusable.
-    #[error("audit anchor: {0}")]
-    Anchor(String),
-}
-
-impl From<StoreError> for ServerError {
-    fn from(e: StoreError) -> Self {
-        Self::Store(e)
-    }
-}
 
 const MASTER_KEY: &str = "master";
 
@@ -259,8 +220,8 @@ impl Server {
         }
         let keys = state::DerivedKeys { chain_key, api_key_hash, enrollment_seal, share_ids };
         let state = AppState::new(store, root, keys, tokens, config, follower);
-        follow::spawn(&state);
-        unauthenticated::spawn(&state);
+        changes::spawn(&state);
+        service::audit::spawn_summaries(&state);
         let new_admin_key = service::keys::bootstrap_admin(&state)
             .await
             .map_err(|e| ServerError::DataDir(format!("creating the first admin: {e}")))?;
@@ -324,7 +285,7 @@ impl Server {
             Bound::Tls(tls) => serve::serve(IdleListener::new(tls, idle), router, limits, shutdown).await,
         };
         // Failures counted in windows still open are written before the database closes.
-        unauthenticated::write_summaries(&state, true).await;
+        service::audit::write_summaries(&state, true).await;
         drop(state);
         store.close().await;
         tracing::info!("stopped: in-flight requests finished, database checkpointed");

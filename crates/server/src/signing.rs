@@ -7,8 +7,8 @@ use clawvault_core::time_util::{now, unix_micros};
 use clawvault_store::{ServerKeyRecord, Store};
 use time::Duration;
 
-use crate::ServerError;
 use crate::auth::SigningKey;
+use crate::error::ServerError;
 
 /// Server-key names of signing keys start with this.
 const PREFIX: &str = "token-signing";

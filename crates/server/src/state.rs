@@ -68,7 +68,7 @@ pub struct Inner {
     /// How far this server has followed other servers' changes.
     pub follower: Follower,
     /// Applied changes, for subscribers in this process.
-    pub changes: crate::changes::Feed,
+    pub changes: crate::feed::Feed,
     vaults: ReadCache<Uuid, Arc<OpenVault>>,
 }
 
@@ -129,7 +129,7 @@ impl AppState {
             limits,
             passphrases: Passphrases::default(),
             follower,
-            changes: crate::changes::Feed::default(),
+            changes: crate::feed::Feed::default(),
             vaults: ReadCache::new(VAULT_CACHE_LIMIT),
         }))
     }

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::ServerError;
 use crate::config::TlsFiles;
+use crate::error::ServerError;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -12,16 +12,12 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use std::sync::Weak;
-
 use clawvault_core::audit::{AuditEvent, Outcome};
 use clawvault_core::time_util::{now, rfc3339};
-use clawvault_store::AuditBatch;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::ratelimit::RateLimiter;
-use crate::state::{AppState, Inner};
 
 /// How long a window of counted failures lasts.
 pub const WINDOW: Duration = Duration::from_secs(60);
@@ -164,31 +160,6 @@ pub fn summary_event(s: &Summary) -> AuditEvent {
         })
         .to_string(),
     }
-}
-
-/// Writes the summaries of ended windows (all of them with `everything`, at shutdown).
-pub async fn write_summaries(state: &Inner, everything: bool) {
-    let events: Vec<AuditEvent> =
-        state.limits.unauthenticated.take_ended(Instant::now(), everything).iter().map(summary_event).collect();
-    if events.is_empty() {
-        return;
-    }
-    if let Err(e) = state.store.append_audit(AuditBatch::new(&state.chain_key, &events)).await {
-        tracing::error!(error = %e, "the summary of failed unauthenticated requests could not be written");
-    }
-}
-
-/// Writes summaries as their windows end, until the server is gone.
-pub fn spawn(state: &AppState) {
-    let weak: Weak<Inner> = state.downgrade();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            let Some(state) = weak.upgrade() else { return };
-            write_summaries(&state, false).await;
-        }
-    });
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! Who is calling: a person or an agent, as established from a verified token.
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use clawvault_store::{PrincipalKind, Role};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -104,4 +107,13 @@ impl Principal {
             Actor::Agent { created_by, .. } => *created_by,
         }
     }
+}
+
+/// An authenticated caller: the identity and the address it called from.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who.
+    pub principal: Arc<Principal>,
+    /// From where (absent for in-process calls).
+    pub ip: Option<IpAddr>,
 }

@@ -21,8 +21,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::principal::{Actor, Credential, Principal};
-use crate::ServerError;
 use crate::caches::ReadCache;
+use crate::error::ServerError;
 
 /// Issuer and audience of every token.
 pub const ISSUER: &str = "clawvault";

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::dto::ORG_ID;
-use crate::auth::Caller;
+use super::extract::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
@@ -141,7 +141,7 @@ pub struct RotatedKey {
     responses((status = 201, body = AgentCreated), (status = 400, body = crate::error::ProblemDoc), (status = 403, body = crate::error::ProblemDoc)))]
 async fn create_agent(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     body: Result<ApiJson<AgentRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<AgentCreated>)> {
     let b = match body {
@@ -155,14 +155,17 @@ async fn create_agent(
 
 /// List the agents you manage (admins: all).
 #[utoipa::path(get, path = "/v1/agents", tag = "agents", responses((status = 200, body = AgentList)))]
-async fn list_agents(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AgentList>> {
+async fn list_agents(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> ApiResult<Json<AgentList>> {
     let list = agents::list(&state, &caller).await?;
     Ok(Json(AgentList { agents: list.iter().map(AgentOut::from).collect() }))
 }
 
 /// The calling agent itself (agent tokens only).
 #[utoipa::path(get, path = "/v1/agents/me", tag = "agents", responses((status = 200, body = AgentOut), (status = 403, body = crate::error::ProblemDoc)))]
-async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AgentOut>> {
+async fn me(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<AgentOut>> {
     let agent = agents::me(&state, &caller).await?;
     Ok(Json(AgentOut::from(&agent)))
 }
@@ -170,7 +173,11 @@ async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Age
 /// One agent you manage.
 #[utoipa::path(get, path = "/v1/agents/{agent_id}", tag = "agents", params(("agent_id" = Uuid, Path)),
     responses((status = 200, body = AgentOut), (status = 404, body = crate::error::ProblemDoc)))]
-async fn get_agent(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<AgentOut>> {
+async fn get_agent(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AgentOut>> {
     let agent = agents::get(&state, &caller, &id).await?;
     Ok(Json(AgentOut::from(&agent)))
 }
@@ -181,7 +188,7 @@ async fn get_agent(State(state): State<AppState>, caller: Caller, Path(id): Path
     responses((status = 200, body = AgentOut), (status = 400, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc)))]
 async fn update_agent(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     body: Result<ApiJson<AgentRequest>, ApiError>,
 ) -> ApiResult<Json<AgentOut>> {
@@ -196,7 +203,11 @@ async fn update_agent(
 /// Delete an agent and its policies; its tokens stop working at once.
 #[utoipa::path(delete, path = "/v1/agents/{agent_id}", tag = "agents", params(("agent_id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
-async fn delete_agent(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_agent(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     agents::delete(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -206,7 +217,7 @@ async fn delete_agent(State(state): State<AppState>, caller: Caller, Path(id): P
     responses((status = 200, body = RotatedKey), (status = 404, body = crate::error::ProblemDoc)))]
 async fn rotate_key(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RotatedKey>> {
     let key = agents::rotate_key(&state, &caller, &id).await?;

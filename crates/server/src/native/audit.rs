@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::dto::{AuditEventOut, AuditList, AuditQuery, ChainScheme, VerifyOut, VerifyQuery};
-use crate::auth::Caller;
+use super::extract::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::op::Asker;
 use crate::service::audit;
@@ -31,7 +31,7 @@ fn time_param(name: &str, raw: Option<&str>) -> ApiResult<Option<OffsetDateTime>
     responses((status = 200, body = AuditList), (status = 403, body = crate::error::ProblemDoc)))]
 async fn list_events(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditList>> {
     let times = time_param("from", q.from.as_deref()).and_then(|f| Ok((f, time_param("to", q.to.as_deref())?)));
@@ -57,7 +57,7 @@ async fn list_events(
     responses((status = 200, body = VerifyOut), (status = 403, body = crate::error::ProblemDoc)))]
 async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Query(q): Query<VerifyQuery>,
 ) -> ApiResult<Json<VerifyOut>> {
     let (report, complete) = audit::verify(&state, &caller, q.limit, q.anchor.as_deref()).await?;
@@ -98,7 +98,7 @@ pub struct AnchorOut {
 /// reach it; a later verification with it fails if the chain no longer extends it (admins).
 #[utoipa::path(get, path = "/v1/audit/anchor", tag = "audit",
     responses((status = 200, body = AnchorOut), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc)))]
-async fn anchor(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AnchorOut>> {
+async fn anchor(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<AnchorOut>> {
     let a = audit::anchor(&state, &caller).await?;
     Ok(Json(AnchorOut { anchor: a.to_string(), seq: a.seq }))
 }

@@ -6,7 +6,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::dto::{ApiKeyCreated, ApiKeyList, ApiKeyOut, ApiKeyTokenRequest, CreateApiKeyRequest, TokenResponse};
-use crate::auth::{Caller, ClientIp};
+use super::extract::{Authenticated, ClientIp};
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
@@ -43,7 +43,7 @@ async fn api_key_token(
 
 /// Revoke the bearer token of this request, at once.
 #[utoipa::path(delete, path = "/v1/auth/token", tag = "auth", responses((status = 204), (status = 401, body = crate::error::ProblemDoc)))]
-async fn revoke_token(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+async fn revoke_token(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<StatusCode> {
     keys::revoke_token(&state, &caller).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -53,7 +53,7 @@ async fn revoke_token(State(state): State<AppState>, caller: Caller) -> ApiResul
     responses((status = 201, body = ApiKeyCreated), (status = 400, body = crate::error::ProblemDoc)))]
 async fn create_api_key(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     body: Result<ApiJson<CreateApiKeyRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
     let b = match body {
@@ -66,7 +66,10 @@ async fn create_api_key(
 
 /// List your API keys (prefixes only).
 #[utoipa::path(get, path = "/v1/auth/api-keys", tag = "auth", responses((status = 200, body = ApiKeyList)))]
-async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ApiKeyList>> {
+async fn list_api_keys(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> ApiResult<Json<ApiKeyList>> {
     let keys = keys::list(&state, &caller).await?;
     Ok(Json(ApiKeyList { keys: keys.into_iter().map(ApiKeyOut::from).collect() }))
 }
@@ -76,7 +79,7 @@ async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> ApiResu
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
 async fn delete_api_key(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(key_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     keys::delete(&state, &caller, &key_id).await?;
@@ -135,7 +138,10 @@ pub struct RotatedSigningKey {
 /// keys stay valid until they expire.
 #[utoipa::path(post, path = "/v1/auth/signing-keys/rotate", tag = "auth",
     responses((status = 200, body = RotatedSigningKey), (status = 403, body = crate::error::ProblemDoc)))]
-async fn rotate_signing_key(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<RotatedSigningKey>> {
+async fn rotate_signing_key(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> ApiResult<Json<RotatedSigningKey>> {
     let kid = keys::rotate_signing_key(&state, &caller).await?;
     Ok(Json(RotatedSigningKey { kid }))
 }

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::agents::AgentOut;
-use crate::auth::{Caller, ClientIp};
+use super::extract::{Authenticated, ClientIp};
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
@@ -165,7 +165,7 @@ async fn status(
 
 /// Pending enrolment requests (admins).
 #[utoipa::path(get, path = "/v1/agents/enroll", tag = "agents", responses((status = 200, body = PendingList), (status = 403, body = crate::error::ProblemDoc)))]
-async fn pending(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<PendingList>> {
+async fn pending(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<PendingList>> {
     let list = enroll::pending(&state, &caller).await?;
     Ok(Json(PendingList {
         enrollments: list
@@ -188,7 +188,7 @@ async fn pending(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
     responses((status = 200, body = Approved), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
 async fn approve(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     body: Result<ApiJson<ApproveRequest>, ApiError>,
 ) -> ApiResult<Json<Approved>> {
@@ -208,7 +208,11 @@ async fn approve(
 /// Deny an enrolment request (admins).
 #[utoipa::path(post, path = "/v1/agents/enroll/{pairing_id}/deny", tag = "agents", params(("pairing_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
-async fn deny(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn deny(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     enroll::deny(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

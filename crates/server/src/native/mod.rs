@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 pub mod dto;
 mod enroll;
+pub mod extract;
 mod meta;
 mod policies;
 mod secrets;

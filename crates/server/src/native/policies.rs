@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use super::extract::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
@@ -117,7 +117,7 @@ pub struct PolicyList {
     responses((status = 201, body = PolicyOut), (status = 400, body = crate::error::ProblemDoc), (status = 403, body = crate::error::ProblemDoc)))]
 async fn create_policy(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(vault): Path<String>,
     body: Result<ApiJson<CreatePolicyRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<PolicyOut>)> {
@@ -146,7 +146,7 @@ async fn create_policy(
     responses((status = 200, body = PolicyList), (status = 403, body = crate::error::ProblemDoc)))]
 async fn list_policies(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(vault): Path<String>,
 ) -> ApiResult<Json<PolicyList>> {
     let list = policies::list(&state, &caller, &vault).await?;
@@ -159,7 +159,7 @@ async fn list_policies(
     responses((status = 200, body = PolicyOut), (status = 400, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc)))]
 async fn update_policy(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path((vault, id)): Path<(String, String)>,
     body: Result<ApiJson<UpdatePolicyRequest>, ApiError>,
 ) -> ApiResult<Json<PolicyOut>> {
@@ -184,7 +184,7 @@ async fn update_policy(
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
 async fn delete_policy(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path((vault, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     policies::delete(&state, &caller, &vault, &id).await?;

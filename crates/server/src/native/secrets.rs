@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::dto::{
     PutSecretRequest, RotateRequest, SecretCreated, SecretList, SecretMetadataOut, SecretOut, VersionList,
 };
-use crate::auth::Caller;
+use super::extract::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
@@ -90,7 +90,7 @@ fn revealed(r: Opened) -> SecretOut {
     responses((status = 201, body = SecretCreated), (status = 400, body = crate::error::ProblemDoc), (status = 403, body = crate::error::ProblemDoc), (status = 413, body = crate::error::ProblemDoc)))]
 async fn put_secret(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path((vault, path)): Path<(String, String)>,
     body: Result<ApiJson<PutSecretRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<SecretCreated>)> {
@@ -112,7 +112,7 @@ async fn put_secret(
     responses((status = 200, body = SecretOut), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 410, body = crate::error::ProblemDoc)))]
 async fn get_secret(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path((vault, path)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretOut>> {
     let r = secrets::read(&state, &caller, &vault, &path, None).await?;
@@ -125,7 +125,7 @@ async fn get_secret(
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
 async fn delete_secret(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path((vault, path)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     secrets::delete(&state, &caller, &vault, &path).await?;
@@ -145,7 +145,7 @@ struct ListQuery {
     responses((status = 200, body = SecretList), (status = 404, body = crate::error::ProblemDoc)))]
 async fn list_secrets(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(vault): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<SecretList>> {
@@ -159,7 +159,7 @@ async fn list_secrets(
     responses((status = 200, body = VersionList), (status = 404, body = crate::error::ProblemDoc)))]
 async fn list_versions(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path((vault, path)): Path<(String, String)>,
 ) -> ApiResult<Json<VersionList>> {
     let (secret, versions) = secrets::versions(&state, &caller, &vault, &path).await?;
@@ -174,7 +174,7 @@ async fn list_versions(
     responses((status = 200, body = SecretOut), (status = 404, body = crate::error::ProblemDoc), (status = 410, body = crate::error::ProblemDoc)))]
 async fn get_version(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path((vault, rest)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretOut>> {
     let (path, version) = match path_and_version(&rest) {
@@ -195,7 +195,7 @@ async fn get_version(
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
 async fn disable_version(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path((vault, rest)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let (path, version) = match path_and_version(&rest) {
@@ -215,7 +215,7 @@ async fn disable_version(
     responses((status = 201, body = SecretCreated), (status = 400, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc)))]
 async fn rotate_secret(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path((vault, path)): Path<(String, String)>,
     body: Result<ApiJson<RotateRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<SecretCreated>)> {
@@ -244,7 +244,7 @@ async fn rotate_secret(
     responses((status = 200, body = SecretMetadataOut), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
 async fn restore_secret(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path((vault, path)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretMetadataOut>> {
     let d = secrets::restore(&state, &caller, &vault, &path).await?;

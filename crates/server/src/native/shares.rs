@@ -10,7 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::{Caller, ClientIp, MaybeCaller};
+use super::extract::{Authenticated, ClientIp, MaybeCaller};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
@@ -142,7 +143,7 @@ fn share_url(state: &AppState, id: Uuid) -> String {
     responses((status = 201, body = ShareCreated), (status = 400, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 429, body = crate::error::ProblemDoc)))]
 async fn create_share(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(secret_id): Path<String>,
     body: Result<ApiJson<CreateShareRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<ShareCreated>)> {
@@ -205,28 +206,32 @@ async fn open_share(
 /// Revoke a share you created (admins: any share).
 #[utoipa::path(delete, path = "/v1/share/{share_id}", tag = "shares", params(("share_id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
-async fn revoke_share(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_share(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     shares::revoke(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Every share on the server, newest first (admins).
 #[utoipa::path(get, path = "/v1/shares", tag = "shares", responses((status = 200, body = ShareList), (status = 403, body = crate::error::ProblemDoc)))]
-async fn all_shares(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ShareList>> {
+async fn all_shares(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<ShareList>> {
     let list = shares::all(&state, &caller).await?;
     Ok(Json(ShareList { shares: list.iter().map(ShareOut::from).collect() }))
 }
 
 /// Shares you created.
 #[utoipa::path(get, path = "/v1/shares/outbound", tag = "shares", responses((status = 200, body = ShareList)))]
-async fn outbound(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ShareList>> {
+async fn outbound(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<ShareList>> {
     let list = shares::outbound(&state, &caller).await?;
     Ok(Json(ShareList { shares: list.iter().map(ShareOut::from).collect() }))
 }
 
 /// Shares addressed to you.
 #[utoipa::path(get, path = "/v1/shares/inbound", tag = "shares", responses((status = 200, body = ShareList)))]
-async fn inbound(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ShareList>> {
+async fn inbound(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<ShareList>> {
     let list = shares::inbound(&state, &caller).await?;
     Ok(Json(ShareList { shares: list.iter().map(ShareOut::from).collect() }))
 }
@@ -239,13 +244,21 @@ async fn respond(state: AppState, caller: Caller, id: String, accept: bool) -> A
 /// Accept a share addressed to you.
 #[utoipa::path(post, path = "/v1/shares/{share_id}/accept", tag = "shares", params(("share_id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
-async fn accept(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn accept(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     respond(state, caller, id, true).await
 }
 
 /// Decline a share addressed to you.
 #[utoipa::path(post, path = "/v1/shares/{share_id}/decline", tag = "shares", params(("share_id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
-async fn decline(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn decline(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     respond(state, caller, id, false).await
 }

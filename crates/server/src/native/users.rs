@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use super::extract::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
@@ -67,7 +67,7 @@ pub struct UserList {
     responses((status = 201, body = UserCreated), (status = 403, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
 async fn create_user(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     body: Result<ApiJson<CreateUserRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<UserCreated>)> {
     let b = match body {
@@ -80,7 +80,7 @@ async fn create_user(
 
 /// List people (admins only).
 #[utoipa::path(get, path = "/v1/users", tag = "users", responses((status = 200, body = UserList), (status = 403, body = crate::error::ProblemDoc)))]
-async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<UserList>> {
+async fn list_users(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<UserList>> {
     let list = users::list(&state, &caller).await?;
     Ok(Json(UserList { users: list.iter().map(UserOut::from).collect() }))
 }
@@ -105,7 +105,7 @@ pub struct UserDeleted {
     responses((status = 200, body = UserDeleted), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
 async fn delete_user(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserDeleted>> {
     let deactivated = users::delete(&state, &caller, &id).await?;

@@ -5,7 +5,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::dto::{CreateVaultRequest, VaultList, VaultOut};
-use crate::auth::Caller;
+use super::extract::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
@@ -23,7 +23,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     responses((status = 201, body = VaultOut), (status = 400, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
 async fn create_vault(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     body: Result<ApiJson<CreateVaultRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<VaultOut>)> {
     let b = match body {
@@ -36,7 +36,10 @@ async fn create_vault(
 
 /// List the vaults you can see.
 #[utoipa::path(get, path = "/v1/vaults", tag = "vaults", responses((status = 200, body = VaultList)))]
-async fn list_vaults(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<VaultList>> {
+async fn list_vaults(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> ApiResult<Json<VaultList>> {
     let list = vaults::list(&state, &caller).await?;
     Ok(Json(VaultList { vaults: list.iter().map(VaultOut::from).collect() }))
 }
@@ -46,7 +49,7 @@ async fn list_vaults(State(state): State<AppState>, caller: Caller) -> ApiResult
     responses((status = 200, body = VaultOut), (status = 404, body = crate::error::ProblemDoc)))]
 async fn get_vault(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(vault_ref): Path<String>,
 ) -> ApiResult<Json<VaultOut>> {
     let vault = vaults::get(&state, &caller, &vault_ref).await?;
@@ -58,7 +61,7 @@ async fn get_vault(
     responses((status = 204), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc)))]
 async fn delete_vault(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(vault_ref): Path<String>,
 ) -> ApiResult<StatusCode> {
     vaults::delete(&state, &caller, &vault_ref).await?;

@@ -1,15 +1,19 @@
 //! The audit trail: listing events and verifying the chain (admins), and the record of
 //! requests a surface refused before they reached a service call.
 
-use clawvault_core::audit::{Anchor, ChainKey, ChainedEvent, Report};
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use clawvault_core::audit::{Anchor, AuditEvent, ChainKey, ChainedEvent, Report};
 use clawvault_core::scope::Scope;
-use clawvault_store::AuditFilter;
+use clawvault_store::{AuditBatch, AuditFilter};
 
 use super::access;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::op::{Asker, Op};
-use crate::state::AppState;
+use crate::state::{AppState, Inner};
+use crate::unauthenticated;
 use crate::verify::verify_chain;
 use clawvault_core::action::Action;
 
@@ -85,4 +89,35 @@ pub async fn refused(state: &AppState, asker: Asker<'_>, action: Action, resourc
     let mut op = Op::by(state, asker, action);
     op.resource(resource.to_owned());
     op.fail(error).await
+}
+
+/// Writes the summaries of failed unauthenticated requests whose windows ended (all of them
+/// with `everything`, at shutdown).
+pub async fn write_summaries(state: &Inner, everything: bool) {
+    let events: Vec<AuditEvent> = state
+        .limits
+        .unauthenticated
+        .take_ended(Instant::now(), everything)
+        .iter()
+        .map(unauthenticated::summary_event)
+        .collect();
+    if events.is_empty() {
+        return;
+    }
+    if let Err(e) = state.store.append_audit(AuditBatch::new(&state.chain_key, &events)).await {
+        tracing::error!(error = %e, "the summary of failed unauthenticated requests could not be written");
+    }
+}
+
+/// Writes those summaries as their windows end, until the server is gone.
+pub fn spawn_summaries(state: &AppState) {
+    let weak: Weak<Inner> = state.downgrade();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { return };
+            write_summaries(&state, false).await;
+        }
+    });
 }

@@ -23,7 +23,7 @@ use crate::state::AppState;
 /// address failed too often, 503 while this server cannot catch up with the others.
 pub async fn caller(state: &AppState, credential: &str, ip: Option<IpAddr>, context: &str) -> ApiResult<Caller> {
     // Revocations, policy changes and writes made by other servers apply to this request.
-    crate::follow::catch_up(state).await?;
+    crate::changes::catch_up(state).await?;
     let credential = credential.trim();
     // A `1ck_`/`ocv_` key may be the bearer itself (1Claw documents it): checked against the
     // database once, then cached under the same gates as tokens.

@@ -1,0 +1,100 @@
+//! The native API's extractors: the client's address, and the caller behind
+//! `Authorization: Bearer`, checked by [`crate::service::authenticate`] (the same for every
+//! surface), which audits every refusal.
+
+use std::net::IpAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::forwarded;
+use crate::service::authenticate;
+use crate::state::AppState;
+use crate::tls::PeerAddr;
+
+/// The client's address (absent for in-process tests): the connection's peer, or, when the
+/// peer is one of `trusted_proxies`, the client the proxy names in the configured header (the
+/// nearest address there that is not itself a trusted proxy).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<PeerAddr>>().map(|c| c.0.0.ip());
+        Ok(Self(peer.map(|ip| {
+            forwarded::client(ip, &parts.headers, &state.config.trusted_proxies, state.config.forwarded_header)
+        })))
+    }
+}
+
+/// The authenticated caller of a native API route.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await.unwrap_or(ClientIp(None));
+        let context = loggable_path(parts.uri.path());
+        match bearer(parts) {
+            Ok(credential) => authenticate::caller(state, credential, ip, &context).await.map(Self),
+            Err(e) => Err(authenticate::refused(state, ip, &context, e).await),
+        }
+    }
+}
+
+/// A caller who may be anonymous (share links): no `Authorization` header means `None`; a
+/// header that does not verify is still refused with 401.
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            Authenticated::from_request_parts(parts, state).await.map(|Authenticated(c)| Self(Some(c)))
+        } else {
+            Ok(Self(None))
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("missing Authorization header: send `Authorization: Bearer <token>` (get a token from POST /v1/auth/api-key-token)".into()))?;
+    let value =
+        value.to_str().map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text".into()))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()));
+    }
+    Ok(token.trim())
+}
+
+/// A request path as logs and audit records may hold it: a share's id is a capability (its
+/// link opens it), so it is written as `{share_id}`.
+#[must_use]
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/v1/share/") {
+        Some(rest) if !rest.is_empty() => {
+            let tail = rest.split_once('/').map_or("", |(_, t)| t);
+            if tail.is_empty() {
+                "/v1/share/{share_id}".into()
+            } else {
+                format!("/v1/share/{{share_id}}/{tail}").into()
+            }
+        }
+        _ => path.into(),
+    }
+}

@@ -243,6 +243,13 @@ fn three_replicas_on_one_database() {
     assert_eq!(r1.get(&admin2, "/v1/vaults").send().unwrap().status(), 200);
     assert_eq!(r0.delete(&admin2, "/v1/auth/token").send().unwrap().status(), 204);
     assert_problem(r1.get(&admin2, "/v1/vaults").send().unwrap(), 401, "revoked");
+    // A person deleted on r0: the token of an agent they created, cached on r1, is refused there.
+    let (person_id, person_key) = r0.new_user(&admin, "leaver", "member");
+    let (_, minted_key) = r0.new_agent(&r0.token_for(&person_key), json!({ "name": "left-behind" }));
+    let minted = r1.agent_token(&minted_key);
+    assert_eq!(r1.get(&minted, "/v1/vaults").send().unwrap().status(), 200);
+    assert_eq!(r0.delete(&admin, &format!("/v1/users/{person_id}")).send().unwrap().status(), 200);
+    assert_problem(r1.get(&minted, "/v1/vaults").send().unwrap(), 401, "");
     // A signing key rotated on r1: r0 verifies the new tokens at once.
     let r = r1.post(&admin, "/v1/auth/signing-keys/rotate").send().unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());

@@ -4,7 +4,7 @@
 use crate::sql;
 use crate::sql::{PgConnection, PgPool, Postgres, QueryBuilder};
 use clawvault_core::audit::{AuditEvent, ChainHead, ChainKey, ChainedEvent, GENESIS};
-use clawvault_store::{AuditBatch, AuditFilter, Result};
+use clawvault_store::{AuditBatch, AuditFilter, Change, Result};
 
 use crate::backend;
 use crate::rows::{self, get, hash32};
@@ -47,7 +47,8 @@ fn chunks(events: &[ChainedEvent]) -> Vec<&[ChainedEvent]> {
 /// transaction. The head row stays locked until that transaction ends, which is what puts
 /// every server's events in one order.
 pub(crate) async fn append(conn: &mut PgConnection, batch: &OwnedAudit) -> Result<()> {
-    append_events(conn, &batch.key, batch.events.clone()).await
+    append_events(conn, &batch.key, batch.events.clone()).await?;
+    crate::changes::record(conn, &batch.changes).await
 }
 
 /// An [`AuditBatch`] owned, so that it can travel to the writer.
@@ -55,18 +56,20 @@ pub(crate) async fn append(conn: &mut PgConnection, batch: &OwnedAudit) -> Resul
 pub(crate) struct OwnedAudit {
     key: ChainKey,
     events: Vec<AuditEvent>,
+    changes: Vec<Change>,
 }
 
 impl OwnedAudit {
     /// Adds another batch's events after these (one chain key per server).
     pub(crate) fn extend(&mut self, other: OwnedAudit) {
         self.events.extend(other.events);
+        self.changes.extend(other.changes);
     }
 }
 
 impl From<AuditBatch<'_>> for OwnedAudit {
     fn from(b: AuditBatch<'_>) -> Self {
-        Self { key: b.key.clone(), events: b.events.to_vec() }
+        Self { key: b.key.clone(), events: b.events.to_vec(), changes: b.changes.to_vec() }
     }
 }
 

@@ -1,14 +1,14 @@
 //! The common shape of a write: statements, then their audit events and the changes other
 //! servers must follow, all in the server's next group commit.
 
-use clawvault_store::{AuditBatch, Change, Result};
+use clawvault_store::{AuditBatch, Result};
 
 use crate::audit::{self, OwnedAudit};
 use crate::sql::PgQuery;
-use crate::{PgStore, changes, conflict_on_unique};
+use crate::{PgStore, conflict_on_unique};
 
 impl PgStore {
-    /// Runs `statements` in order, then appends `batch`'s events and records `follow`. The
+    /// Runs `statements` in order, then appends `batch`'s events and records its changes. The
     /// first statement decides: when it touches no row, nothing else is written and 0 is
     /// returned. A unique violation is a conflict saying `on_unique`.
     pub(crate) async fn audited(
@@ -16,7 +16,6 @@ impl PgStore {
         statements: Vec<PgQuery<'static>>,
         on_unique: &'static str,
         batch: AuditBatch<'_>,
-        follow: Vec<Change>,
     ) -> Result<u64> {
         let batch = OwnedAudit::from(batch);
         self.write(move |tx| {
@@ -29,7 +28,6 @@ impl PgStore {
                     }
                 }
                 audit::append(&mut *tx, &batch).await?;
-                changes::record(&mut *tx, &follow).await?;
                 Ok(touched.unwrap_or(0))
             })
         })

@@ -1,16 +1,15 @@
 //! Policies and shares.
 
 use clawvault_store::codec;
-use clawvault_store::{AuditBatch, Change, PolicyRecord, PrincipalKind, Result, ShareChange, ShareRecord};
+use clawvault_store::{AuditBatch, PolicyRecord, PrincipalKind, Result, ShareChange, ShareRecord};
 use uuid::Uuid;
 
 use crate::rows;
 use crate::sql;
-use crate::{PgStore, audit, backend, changes};
+use crate::{PgStore, audit, backend};
 
 pub(crate) async fn create_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBatch<'_>) -> Result<()> {
     let p = p.clone();
-    let principal = p.principal_id;
     let insert = sql::query(
         "INSERT INTO policies (id, vault_id, principal_kind, principal_id, secret_path_pattern, permissions, effect, \
          conditions, priority, expires_at, created_by, created_by_type, created_at) \
@@ -29,7 +28,7 @@ pub(crate) async fn create_policy(s: &PgStore, p: &PolicyRecord, batch: AuditBat
     .bind(p.created_by)
     .bind(p.created_by_type.as_str())
     .bind(p.created_at);
-    s.audited(vec![insert], "that policy exists", batch, vec![Change::Policies(principal)]).await.map(|_| ())
+    s.audited(vec![insert], "that policy exists", batch).await.map(|_| ())
 }
 
 pub(crate) async fn policy(s: &PgStore, id: Uuid) -> Result<Option<PolicyRecord>> {
@@ -56,22 +55,21 @@ pub(crate) async fn policies_of(s: &PgStore, kind: PrincipalKind, principal_id: 
     .await
 }
 
-/// Runs a change to one policy with its audit events; the principal it names must reload its
-/// policies on every server. False when there was no such policy.
+/// Runs a change to one policy with its audit events. False when there was no such policy.
 async fn change_policy(s: &PgStore, id: Uuid, q: sql::PgQuery<'static>, batch: AuditBatch<'_>) -> Result<bool> {
     let batch = audit::OwnedAudit::from(batch);
     s.write(move |tx| {
         Box::pin(async move {
-            let principal: Option<Uuid> =
-                sql::query_scalar("SELECT principal_id FROM policies WHERE id = $1 FOR UPDATE")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-            let Some(principal) = principal else { return Ok(false) };
+            let exists: Option<Uuid> = sql::query_scalar("SELECT id FROM policies WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            if exists.is_none() {
+                return Ok(false);
+            }
             q.execute(&mut *tx).await.map_err(backend)?;
             audit::append(&mut *tx, &batch).await?;
-            changes::record(&mut *tx, &[Change::Policies(principal)]).await?;
             Ok(true)
         })
     })
@@ -124,7 +122,7 @@ pub(crate) async fn create_share(s: &PgStore, sh: &ShareRecord, batch: AuditBatc
     .bind(sh.secret_version)
     .bind(sh.sealed_id)
     .bind(sh.created_with_key);
-    s.audited(vec![insert], "that share exists", batch, vec![]).await.map(|_| ())
+    s.audited(vec![insert], "that share exists", batch).await.map(|_| ())
 }
 
 pub(crate) async fn share(s: &PgStore, id: Uuid) -> Result<Option<ShareRecord>> {
@@ -171,7 +169,7 @@ pub(crate) async fn change_share(s: &PgStore, id: Uuid, change: ShareChange, bat
         ShareChange::Decline => "UPDATE shares SET declined = TRUE, accepted = FALSE WHERE id = $1",
         ShareChange::Revoke => "UPDATE shares SET revoked = TRUE WHERE id = $1",
     };
-    Ok(s.audited(vec![sql::query(statement).bind(id)], "", batch, vec![]).await? > 0)
+    Ok(s.audited(vec![sql::query(statement).bind(id)], "", batch).await? > 0)
 }
 
 pub(crate) async fn consume_share(s: &PgStore, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {

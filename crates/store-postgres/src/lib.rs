@@ -5,9 +5,10 @@
 //! - The audit chain has one head row; every transaction that appends takes its row lock, so
 //!   events of all servers land in one gap-free order. Each server group-commits its writes
 //!   and read events ([`writer`]).
-//! - Changes that servers must follow (revocations, policies, vault and secret changes) are
-//!   written to a change log in the transaction of the write and announced with `NOTIFY`
-//!   ([`changes`]); the log, not the notification, is what followers trust.
+//! - Changes that servers must follow (revocations, policies, vault and secret changes), as the
+//!   writing server names them in the write's [`clawvault_store::AuditBatch`], are written to
+//!   a change log in the transaction of the write and announced with `NOTIFY` ([`changes`]);
+//!   the log, not the notification, is what followers trust.
 //! - Migrations run under an advisory lock, so replicas may start together.
 
 mod audit;

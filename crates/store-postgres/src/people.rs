@@ -55,7 +55,7 @@ pub(crate) async fn create_user(s: &PgStore, user: &UserRecord, batch: AuditBatc
         .bind(user.name.clone())
         .bind(user.role.as_str())
         .bind(user.created_at);
-    s.audited(vec![insert], "a user with that name exists", batch, vec![]).await.map(|_| ())
+    s.audited(vec![insert], "a user with that name exists", batch).await.map(|_| ())
 }
 
 pub(crate) async fn user(s: &PgStore, id: Uuid) -> Result<Option<UserRecord>> {
@@ -116,9 +116,6 @@ pub(crate) async fn delete_user(
             .await
             .map_err(backend)?;
             audit::append(&mut *tx, &batch).await?;
-            let mut follow = vec![Change::User(id), Change::Policies(id)];
-            follow.extend(deactivated.iter().map(|a| Change::Agent(*a)));
-            changes::record(&mut *tx, &follow).await?;
             Ok(UserDeletion::Deleted { deactivated })
         })
     })
@@ -141,7 +138,7 @@ pub(crate) async fn create_api_key(s: &PgStore, key: &ApiKeyRecord, batch: Audit
     .bind(key.created_at)
     .bind(key.expires_at)
     .bind(key.last_used_at);
-    s.audited(vec![insert], "that API key exists", batch, vec![]).await.map(|_| ())
+    s.audited(vec![insert], "that API key exists", batch).await.map(|_| ())
 }
 
 pub(crate) async fn api_key(s: &PgStore, id: Uuid) -> Result<Option<ApiKeyRecord>> {
@@ -163,7 +160,7 @@ pub(crate) async fn list_api_keys(s: &PgStore, user_id: Uuid) -> Result<Vec<ApiK
 
 pub(crate) async fn delete_api_key(s: &PgStore, user_id: Uuid, key_id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
     let delete = sql::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2").bind(key_id).bind(user_id);
-    Ok(s.audited(vec![delete], "", batch, vec![Change::ApiKey(key_id)]).await? > 0)
+    Ok(s.audited(vec![delete], "", batch).await? > 0)
 }
 
 pub(crate) async fn touch(s: &PgStore, statement: &'static str, id: Uuid, at: OffsetDateTime) -> Result<()> {
@@ -201,7 +198,7 @@ fn insert_agent(a: AgentRecord) -> sql::PgQuery<'static> {
 }
 
 pub(crate) async fn create_agent(s: &PgStore, agent: &AgentRecord, batch: AuditBatch<'_>) -> Result<()> {
-    s.audited(vec![insert_agent(agent.clone())], AGENT_IN_USE, batch, vec![]).await.map(|_| ())
+    s.audited(vec![insert_agent(agent.clone())], AGENT_IN_USE, batch).await.map(|_| ())
 }
 
 pub(crate) async fn agent(s: &PgStore, id: Uuid) -> Result<Option<AgentRecord>> {
@@ -242,14 +239,13 @@ pub(crate) async fn update_agent(s: &PgStore, a: &AgentRecord, batch: AuditBatch
     .bind(a.shroud_enabled)
     .bind(a.last_active_at)
     .bind(id);
-    Ok(s.audited(vec![update], AGENT_IN_USE, batch, vec![Change::Agent(id)]).await? > 0)
+    Ok(s.audited(vec![update], AGENT_IN_USE, batch).await? > 0)
 }
 
 pub(crate) async fn delete_agent(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
     let delete = sql::query("DELETE FROM agents WHERE id = $1").bind(id);
     let policies = sql::query("DELETE FROM policies WHERE principal_id = $1").bind(id);
-    let follow = vec![Change::Agent(id), Change::Policies(id)];
-    Ok(s.audited(vec![delete, policies], "", batch, follow).await? > 0)
+    Ok(s.audited(vec![delete, policies], "", batch).await? > 0)
 }
 
 pub(crate) async fn create_enrollment(s: &PgStore, e: &EnrollmentRecord, batch: AuditBatch<'_>) -> Result<()> {
@@ -270,7 +266,7 @@ pub(crate) async fn create_enrollment(s: &PgStore, e: &EnrollmentRecord, batch: 
     .bind(e.decided_by)
     .bind(e.created_at)
     .bind(e.expires_at);
-    s.audited(vec![insert], "that enrolment exists", batch, vec![]).await.map(|_| ())
+    s.audited(vec![insert], "that enrolment exists", batch).await.map(|_| ())
 }
 
 pub(crate) async fn enrollment(s: &PgStore, id: Uuid) -> Result<Option<EnrollmentRecord>> {
@@ -359,7 +355,6 @@ pub(crate) async fn revoke_token(
                 .await
                 .map_err(backend)?;
             audit::append(&mut *tx, &batch).await?;
-            changes::record(&mut *tx, &[Change::Token(jti.to_owned())]).await?;
             Ok(())
         })
     })

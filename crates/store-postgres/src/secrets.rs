@@ -1,14 +1,14 @@
 //! Vaults, secrets and versions.
 
 use clawvault_store::{
-    AuditBatch, Change, PutVersion, Result, SecretRecord, StoreError, VaultRecord, VersionMeta, VersionRecord,
+    AuditBatch, PutVersion, Result, SecretRecord, StoreError, VaultRecord, VersionMeta, VersionRecord,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::rows::{self, SECRET_COLUMNS, VERSION_COLUMNS};
 use crate::sql;
-use crate::{PgStore, audit, backend, changes, conflict_on_unique};
+use crate::{PgStore, audit, backend, conflict_on_unique};
 
 pub(crate) async fn create_vault(s: &PgStore, v: &VaultRecord, batch: AuditBatch<'_>) -> Result<()> {
     let v = v.clone();
@@ -24,7 +24,7 @@ pub(crate) async fn create_vault(s: &PgStore, v: &VaultRecord, batch: AuditBatch
     .bind(v.created_at)
     .bind(v.wrapped_key)
     .bind(v.root_key_id);
-    s.audited(vec![insert], "a vault with that name exists", batch, vec![]).await.map(|_| ())
+    s.audited(vec![insert], "a vault with that name exists", batch).await.map(|_| ())
 }
 
 pub(crate) async fn vault(s: &PgStore, id: Uuid) -> Result<Option<VaultRecord>> {
@@ -41,7 +41,7 @@ pub(crate) async fn list_vaults(s: &PgStore) -> Result<Vec<VaultRecord>> {
 
 pub(crate) async fn delete_vault(s: &PgStore, id: Uuid, batch: AuditBatch<'_>) -> Result<bool> {
     let delete = sql::query("DELETE FROM vaults WHERE id = $1").bind(id);
-    Ok(s.audited(vec![delete], "", batch, vec![Change::Vault(id)]).await? > 0)
+    Ok(s.audited(vec![delete], "", batch).await? > 0)
 }
 
 pub(crate) async fn secret(s: &PgStore, vault_id: Uuid, path: &str) -> Result<Option<SecretRecord>> {
@@ -111,8 +111,7 @@ pub(crate) async fn put_version(s: &PgStore, put: &PutVersion, batch: AuditBatch
             if written.rows_affected() == 0 {
                 return Err(StoreError::Conflict("the secret changed concurrently"));
             }
-            audit::append(&mut *tx, &batch).await?;
-            changes::record(&mut *tx, &[Change::Secret { vault_id: put.vault_id, path: put.path.clone() }]).await
+            audit::append(&mut *tx, &batch).await
         })
     })
     .await
@@ -186,38 +185,11 @@ pub(crate) async fn list_versions(s: &PgStore, secret_id: Uuid) -> Result<Vec<Ve
     .await
 }
 
-/// Runs an UPDATE of one secret (or one of its versions) with its audit events and the change
-/// for its path; false when it matched nothing.
-async fn change_secret(
-    s: &PgStore,
-    secret_id: Uuid,
-    update: sql::PgQuery<'static>,
-    batch: AuditBatch<'_>,
-) -> Result<bool> {
-    let batch = audit::OwnedAudit::from(batch);
-    s.write(move |tx| {
-        Box::pin(async move {
-            if update.execute(&mut *tx).await.map_err(backend)?.rows_affected() == 0 {
-                return Ok(false);
-            }
-            let (vault_id, path): (Uuid, String) = sql::query_as("SELECT vault_id, path FROM secrets WHERE id = $1")
-                .bind(secret_id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(backend)?;
-            audit::append(&mut *tx, &batch).await?;
-            changes::record(&mut *tx, &[Change::Secret { vault_id, path }]).await?;
-            Ok(true)
-        })
-    })
-    .await
-}
-
 pub(crate) async fn disable_version(s: &PgStore, secret_id: Uuid, version: i64, batch: AuditBatch<'_>) -> Result<bool> {
     let q = sql::query("UPDATE secret_versions SET is_disabled = TRUE WHERE secret_id = $1 AND version = $2")
         .bind(secret_id)
         .bind(version);
-    change_secret(s, secret_id, q, batch).await
+    Ok(s.audited(vec![q], "", batch).await? > 0)
 }
 
 pub(crate) async fn set_secret_deleted(
@@ -232,5 +204,5 @@ pub(crate) async fn set_secret_deleted(
     )
     .bind(deleted_at)
     .bind(secret_id);
-    change_secret(s, secret_id, q, batch).await
+    Ok(s.audited(vec![q], "", batch).await? > 0)
 }

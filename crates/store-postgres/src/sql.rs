@@ -6,7 +6,6 @@ pub(crate) use sqlx_core::decode::Decode;
 pub(crate) use sqlx_core::error::{DatabaseError, Error};
 pub(crate) use sqlx_core::pool::PoolConnection;
 pub(crate) use sqlx_core::query::{Query, query};
-pub(crate) use sqlx_core::query_as::query_as;
 pub(crate) use sqlx_core::query_builder::QueryBuilder;
 pub(crate) use sqlx_core::query_scalar::query_scalar;
 pub(crate) use sqlx_core::raw_sql::raw_sql;

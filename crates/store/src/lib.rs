@@ -29,21 +29,32 @@ pub use records::*;
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Audit events to append, chained with `key`, in the same transaction as the change they
-/// describe.
+/// What a write leaves behind besides its rows: the audit events describing it, chained with
+/// `key`, and the changes other servers must apply to what they keep in memory, both in the
+/// same transaction as the write. The caller decides both; a backend records the changes only
+/// when other servers share it ([`Store::shared`]), and never adds any of its own, so the
+/// writing server applies exactly the list that every other server follows.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditBatch<'a> {
     /// The chain key.
     pub key: &'a ChainKey,
     /// Events in order.
     pub events: &'a [AuditEvent],
+    /// What the write changes for servers that keep state in memory.
+    pub changes: &'a [Change],
 }
 
 impl<'a> AuditBatch<'a> {
-    /// A batch of events.
+    /// A batch of events, for a write that changes nothing other servers keep.
     #[must_use]
     pub fn new(key: &'a ChainKey, events: &'a [AuditEvent]) -> Self {
-        Self { key, events }
+        Self { key, events, changes: &[] }
+    }
+
+    /// The same batch, announcing `changes` to the other servers.
+    #[must_use]
+    pub fn changing(self, changes: &'a [Change]) -> Self {
+        Self { changes, ..self }
     }
 }
 

@@ -216,32 +216,20 @@ impl TokenService {
         self.user_ttl_seconds
     }
 
-    /// Makes `key` the signing key; older keys keep verifying. On a shared database the
-    /// change log may have reloaded the keys (this one included, in its place among any newer
-    /// ones) before the rotating request gets here: a key already held is left where it is.
-    pub fn rotate(&self, key: SigningKey, retire_previous_at: OffsetDateTime) {
-        let mut keys = write(&self.keys);
-        if !keys.iter().any(|k| k.kid() == key.kid()) {
-            if let Some(last) = keys.last_mut()
-                && last.retires_at.is_none()
-            {
-                *last = Arc::new(last.as_ref().clone().retiring(retire_previous_at));
-            }
-            keys.push(Arc::new(key));
-        }
-    }
-
-    /// Replaces every key (another server rotated): the last one signs.
+    /// Replaces every key (after a rotation, here or on another server): the last one signs.
     pub fn replace_keys(&self, keys: Vec<SigningKey>) {
         if !keys.is_empty() {
             *write(&self.keys) = keys.into_iter().map(Arc::new).collect();
         }
     }
 
-    /// Forgets the verified tokens of a principal, so that their next request is admitted
-    /// afresh against the database (another server changed them).
+    /// Forgets the verified tokens of a principal and of the agents they created, so that
+    /// their next request is admitted afresh against the database: what a person minted
+    /// stands only while they do.
     pub fn evict(&self, principal_id: Uuid) {
-        self.verified.retain(|_, p| p.id() != principal_id);
+        self.verified.retain(|_, p| {
+            p.id() != principal_id && !matches!(p.actor, Actor::Agent { created_by, .. } if created_by == principal_id)
+        });
     }
 
     /// Forgets every verified token.
@@ -553,11 +541,17 @@ mod tests {
         assert!(matches!(s.check(&t).unwrap(), Checked::Fresh(_)), "the next request confirms it again");
     }
 
+    /// The keys after a rotation, as `signing::load` gives them: the old one retiring at `at`.
+    fn rotated(s: &TokenService, old: &SigningKey, at: OffsetDateTime) {
+        s.replace_keys(vec![old.clone().retiring(at), key()]);
+    }
+
     #[test]
     fn rotation_keeps_old_tokens_valid() {
-        let s = service();
+        let first = key();
+        let s = TokenService::new(vec![first.clone()], 900, vec![]).unwrap();
         let (old, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
-        s.rotate(key(), OffsetDateTime::now_utc() + time::Duration::days(1));
+        rotated(&s, &first, OffsetDateTime::now_utc() + time::Duration::days(1));
         let (new, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
         assert!(s.check(&old).is_ok());
         assert!(s.check(&new).is_ok());
@@ -568,10 +562,11 @@ mod tests {
 
     #[test]
     fn a_rotated_out_key_retires_once_its_tokens_cannot_be_valid() {
-        let s = service();
+        let first = key();
+        let s = TokenService::new(vec![first.clone()], 900, vec![]).unwrap();
         let (old, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
         // As if the longest token lifetime had passed since the rotation.
-        s.rotate(key(), OffsetDateTime::now_utc() - time::Duration::seconds(1));
+        rotated(&s, &first, OffsetDateTime::now_utc() - time::Duration::seconds(1));
         assert_eq!(s.check(&old).unwrap_err(), TokenError::Invalid, "a retired key verifies nothing");
         assert_eq!(s.jwks()["keys"].as_array().unwrap().len(), 1, "and is no longer published");
         let (new, _) = s.issue_user(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), None, vec![]).unwrap();
@@ -579,15 +574,15 @@ mod tests {
     }
 
     #[test]
-    fn a_rotation_already_reloaded_from_the_change_log_is_not_added_twice() {
-        let first = DataKey::generate().unwrap();
-        let second = DataKey::generate().unwrap();
-        let s = TokenService::new(vec![SigningKey::from_seed(&first).unwrap()], 900, vec![]).unwrap();
-        // Another task followed the change log and loaded both keys before the rotating
-        // request added its own.
-        s.replace_keys(vec![SigningKey::from_seed(&first).unwrap(), SigningKey::from_seed(&second).unwrap()]);
-        s.rotate(SigningKey::from_seed(&second).unwrap(), OffsetDateTime::now_utc() + time::Duration::days(1));
-        assert_eq!(s.jwks()["keys"].as_array().unwrap().len(), 2);
+    fn a_persons_eviction_drops_the_tokens_of_the_agents_they_created() {
+        let s = service();
+        let a = agent();
+        let (t, _) = s.issue_agent(&a).unwrap();
+        let p = s.check(&t).unwrap().principal().clone();
+        s.admit(&t, p, s.epoch());
+        assert!(matches!(s.check(&t).unwrap(), Checked::Cached(_)));
+        s.evict(a.created_by);
+        assert!(matches!(s.check(&t).unwrap(), Checked::Fresh(_)), "confirmed against the database again");
     }
 
     #[test]

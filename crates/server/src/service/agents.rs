@@ -294,8 +294,9 @@ async fn update_in(
     }
     op.detail("is_active", agent.is_active);
     let event = op.success();
-    state.store.update_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
-    changes::committed(state, &[Change::Agent(agent.id)]).await;
+    let changed = [Change::Agent(agent.id)];
+    state.store.update_agent(&agent, AuditBatch::new(&state.chain_key, &[event]).changing(&changed)).await?;
+    changes::committed(state, &changed).await;
     Ok(agent)
 }
 
@@ -311,8 +312,9 @@ pub async fn rotate_key(state: &AppState, caller: &Caller, id: &str) -> ApiResul
         let key = mint_key(state, &mut agent)?;
         cut(&mut agent);
         let event = op.success();
-        state.store.update_agent(&agent, AuditBatch::new(&state.chain_key, &[event])).await?;
-        changes::committed(state, &[Change::Agent(agent.id)]).await;
+        let changed = [Change::Agent(agent.id)];
+        state.store.update_agent(&agent, AuditBatch::new(&state.chain_key, &[event]).changing(&changed)).await?;
+        changes::committed(state, &changed).await;
         Ok(key)
     }
     .await;
@@ -329,8 +331,9 @@ pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()
         access::require_scope(caller, Scope::AgentsWrite)?;
         let agent = managed(state, &mut op, caller, id).await?;
         let event = op.success();
-        state.store.delete_agent(agent.id, AuditBatch::new(&state.chain_key, &[event])).await?;
-        changes::committed(state, &[Change::Agent(agent.id), Change::Policies(agent.id)]).await;
+        let changed = [Change::Agent(agent.id), Change::Policies(agent.id)];
+        state.store.delete_agent(agent.id, AuditBatch::new(&state.chain_key, &[event]).changing(&changed)).await?;
+        changes::committed(state, &changed).await;
         Ok(())
     }
     .await;

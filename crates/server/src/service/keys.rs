@@ -170,8 +170,12 @@ pub async fn revoke_token(state: &AppState, caller: &Caller) -> ApiResult<()> {
         }
         op.resource(p.jti.clone());
         let event = op.success();
-        state.store.revoke_token(&p.jti, p.expires_at, AuditBatch::new(&state.chain_key, &[event])).await?;
-        changes::committed(state, &[Change::Token(p.jti.clone())]).await;
+        let changed = [Change::Token(p.jti.clone())];
+        state
+            .store
+            .revoke_token(&p.jti, p.expires_at, AuditBatch::new(&state.chain_key, &[event]).changing(&changed))
+            .await?;
+        changes::committed(state, &changed).await;
         Ok(())
     }
     .await;
@@ -300,15 +304,12 @@ pub async fn delete(state: &AppState, caller: &Caller, key_id: &str) -> ApiResul
         let key_id = super::id(key_id, "key_id")?;
         super::access::require_scope(caller, Scope::KeysWrite)?;
         super::access::require_person(caller, "hold user API keys: agents have their own key")?;
-        let event = op.success();
-        let deleted = state
-            .store
-            .delete_api_key(caller.principal.id(), key_id, AuditBatch::new(&state.chain_key, &[event]))
-            .await?;
-        if !deleted {
+        let (events, changed) = ([op.success()], [Change::ApiKey(key_id)]);
+        let batch = AuditBatch::new(&state.chain_key, &events).changing(&changed);
+        if !state.store.delete_api_key(caller.principal.id(), key_id, batch).await? {
             return Err(ApiError::NotFound(format!("you have no API key {key_id}")));
         }
-        changes::committed(state, &[Change::ApiKey(key_id)]).await;
+        changes::committed(state, &changed).await;
         Ok(())
     }
     .await;
@@ -328,9 +329,9 @@ pub async fn rotate_signing_key(state: &AppState, caller: &Caller) -> ApiResult<
         let key = crate::signing::create(state.store.as_ref(), state.root.as_ref())
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let kid = key.kid().to_owned();
-        state.tokens.rotate(key, now() + crate::signing::LONGEST_TOKEN);
-        Ok(kid)
+        // Applied as every server applies it: the keys are loaded again, older ones retiring.
+        changes::committed(state, &[Change::ServerKeys]).await;
+        Ok(key.kid().to_owned())
     }
     .await;
     op.finish(result).await

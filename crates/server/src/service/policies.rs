@@ -167,8 +167,9 @@ async fn create_in(
     op.detail("permissions", permission_names(&policy.permissions));
     op.detail("effect", policy.effect.as_str());
     let event = op.success();
-    state.store.create_policy(&policy, AuditBatch::new(&state.chain_key, &[event])).await?;
-    changes::committed(state, &[Change::Policies(principal_id)]).await;
+    let changed = [Change::Policies(principal_id)];
+    state.store.create_policy(&policy, AuditBatch::new(&state.chain_key, &[event]).changing(&changed)).await?;
+    changes::committed(state, &changed).await;
     Ok(policy)
 }
 
@@ -232,8 +233,9 @@ pub async fn update(
         op.detail("permissions", permission_names(&policy.permissions));
         op.detail("effect", policy.effect.as_str());
         let event = op.success();
-        state.store.update_policy(&policy, AuditBatch::new(&state.chain_key, &[event])).await?;
-        changes::committed(state, &[Change::Policies(policy.principal_id)]).await;
+        let changed = [Change::Policies(policy.principal_id)];
+        state.store.update_policy(&policy, AuditBatch::new(&state.chain_key, &[event]).changing(&changed)).await?;
+        changes::committed(state, &changed).await;
         Ok(policy)
     }
     .await;
@@ -250,8 +252,9 @@ pub async fn delete(state: &AppState, caller: &Caller, vault_ref: &str, id: &str
         access::require_scope(caller, Scope::PoliciesWrite)?;
         let policy = owned_policy(state, &mut op, caller, vault_ref, id).await?;
         let event = op.success();
-        state.store.delete_policy(policy.id, AuditBatch::new(&state.chain_key, &[event])).await?;
-        changes::committed(state, &[Change::Policies(policy.principal_id)]).await;
+        let changed = [Change::Policies(policy.principal_id)];
+        state.store.delete_policy(policy.id, AuditBatch::new(&state.chain_key, &[event]).changing(&changed)).await?;
+        changes::committed(state, &changed).await;
         Ok(())
     }
     .await;

@@ -154,9 +154,10 @@ async fn write_at(
         op.detail("secret_id", secret_id.to_string());
         op.detail("version", version);
         let event = op.success();
-        match state.store.put_version(&put, AuditBatch::new(&state.chain_key, &[event])).await {
+        let changed = [secret_changed(vault, path)];
+        match state.store.put_version(&put, AuditBatch::new(&state.chain_key, &[event]).changing(&changed)).await {
             Ok(()) => {
-                changes::committed(state, &[secret_changed(vault, path)]).await;
+                changes::committed(state, &changed).await;
                 let secret = SecretRecord {
                     id: secret_id,
                     vault_id: vault.record.id,
@@ -363,8 +364,13 @@ pub async fn disable(
         let secret = head(state, &vault, &path).await?;
         op.detail("secret_id", secret.id.to_string());
         let event = op.success();
-        if state.store.disable_version(secret.id, version, AuditBatch::new(&state.chain_key, &[event])).await? {
-            changes::committed(state, &[secret_changed(&vault, &path)]).await;
+        let changed = [secret_changed(&vault, &path)];
+        if state
+            .store
+            .disable_version(secret.id, version, AuditBatch::new(&state.chain_key, &[event]).changing(&changed))
+            .await?
+        {
+            changes::committed(state, &changed).await;
             Ok(())
         } else {
             Err(ApiError::NotFound(format!("{path:?} has no version {version}")))
@@ -446,8 +452,12 @@ pub async fn delete(state: &AppState, caller: &Caller, vault_ref: &str, raw_path
         }
         op.detail("secret_id", secret.id.to_string());
         let event = op.success();
-        state.store.set_secret_deleted(secret.id, Some(now()), AuditBatch::new(&state.chain_key, &[event])).await?;
-        changes::committed(state, &[secret_changed(&vault, &path)]).await;
+        let changed = [secret_changed(&vault, &path)];
+        state
+            .store
+            .set_secret_deleted(secret.id, Some(now()), AuditBatch::new(&state.chain_key, &[event]).changing(&changed))
+            .await?;
+        changes::committed(state, &changed).await;
         Ok(())
     }
     .await;
@@ -482,8 +492,12 @@ async fn restore_in(
     }
     op.detail("secret_id", secret.id.to_string());
     let event = op.success();
-    state.store.set_secret_deleted(secret.id, None, AuditBatch::new(&state.chain_key, &[event])).await?;
-    changes::committed(state, &[secret_changed(&vault, &path)]).await;
+    let changed = [secret_changed(&vault, &path)];
+    state
+        .store
+        .set_secret_deleted(secret.id, None, AuditBatch::new(&state.chain_key, &[event]).changing(&changed))
+        .await?;
+    changes::committed(state, &changed).await;
     secret.deleted_at = None;
     secret.deleted_through = 0;
     Ok(Described { secret, meta: current.meta })

@@ -104,17 +104,17 @@ async fn delete_in(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid)
         e.details = serde_json::json!({ "reason": "the person who created it was deleted" }).to_string();
         events.push(e);
     }
-    let at = now();
-    let deactivated = match state.store.delete_user(id, at, AuditBatch::new(&state.chain_key, &events)).await? {
+    // Their agents' tokens are dropped with theirs: a person's change reaches what they minted.
+    let mut changed = vec![Change::User(id), Change::Policies(id)];
+    changed.extend(keys.iter().map(|k| Change::ApiKey(k.id)));
+    let batch = AuditBatch::new(&state.chain_key, &events).changing(&changed);
+    let deactivated = match state.store.delete_user(id, now(), batch).await? {
         UserDeletion::Deleted { deactivated } => deactivated,
         UserDeletion::NotFound => return Err(ApiError::NotFound(format!("no person {id}"))),
         UserDeletion::LastAdmin => {
             return Err(ApiError::Conflict("this is the last admin: make another admin first".into()));
         }
     };
-    let mut changed = vec![Change::User(id), Change::Policies(id)];
-    changed.extend(keys.iter().map(|k| Change::ApiKey(k.id)));
-    changed.extend(deactivated.iter().map(|a| Change::Agent(*a)));
     changes::committed(state, &changed).await;
     Ok(deactivated
         .into_iter()

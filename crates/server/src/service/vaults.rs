@@ -10,6 +10,7 @@ use clawvault_store::{AuditBatch, Change, PrincipalKind, StoreError, VaultRecord
 use uuid::Uuid;
 
 use crate::auth::Caller;
+use crate::changes;
 use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
 use crate::service::access;
@@ -140,8 +141,12 @@ pub async fn delete(state: &AppState, caller: &Caller, reference: &str) -> ApiRe
         op.resource(vault.record.id.to_string());
         op.detail("name", vault.record.name.as_str());
         let event = op.success();
-        let deleted = state.store.delete_vault(vault.record.id, AuditBatch::new(&state.chain_key, &[event])).await?;
-        crate::changes::committed(state, &[Change::Vault(vault.record.id)]).await;
+        let changed = [Change::Vault(vault.record.id)];
+        let deleted = state
+            .store
+            .delete_vault(vault.record.id, AuditBatch::new(&state.chain_key, &[event]).changing(&changed))
+            .await?;
+        changes::committed(state, &changed).await;
         if deleted { Ok(()) } else { Err(ApiError::NotFound(format!("no vault {reference:?}"))) }
     }
     .await;

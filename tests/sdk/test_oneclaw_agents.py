@@ -1,6 +1,6 @@
 """1Claw's official Python SDK (oneclaw, unmodified) for agents: create an agent, exchange its
 key through the SDK's own agent client, grant read on api-keys/**, read allowed and denied
-paths, share with a read limit and read until exhausted, revoke, and self-enrolment."""
+paths, share with a read limit and read until exhausted, revoke, and self-enrollment."""
 
 import datetime
 
@@ -73,7 +73,7 @@ def test_share_with_read_limit_until_exhausted_then_revoke(server):
     assert anon.sharing.access(other["id"]).meta.status == 404
 
 
-def test_self_enrolment_through_the_sdk(server):
+def test_self_enrollment_through_the_sdk(server):
     # Without a public key the poll token alone collects the key (with one, the poll must also
     # carry a signature proving possession, which the SDK cannot send: crates/cli/tests/threats.rs).
     anon = oneclaw.create_client(base_url=server["base"])

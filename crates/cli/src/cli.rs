@@ -63,13 +63,13 @@ pub enum Command {
     /// Create and manage agents: machine identities with their own `ocv_` keys.
     #[command(subcommand)]
     Agent(AgentCommand),
-    /// Create, list and delete people (admins).
+    /// Create, list and delete users (admins).
     #[command(subcommand)]
     User(UserCommand),
     /// Grant, list and revoke access to the secrets of a vault.
     #[command(subcommand)]
     Policy(PolicyCommand),
-    /// Hand one secret to someone: a link, an agent or a person, with an expiry and a read limit.
+    /// Hand one secret to someone: a link, an agent or a user, with an expiry and a read limit.
     #[command(subcommand)]
     Share(ShareCommand),
 }
@@ -389,10 +389,10 @@ The agent can read nothing until a policy grants it access: see `clawvault polic
         #[arg(long)]
         yes: bool,
     },
-    /// List pending enrolment requests (admins).
+    /// List pending enrollment requests (admins).
     #[command(after_help = "Examples:\n  clawvault agent pending\n  clawvault agent pending --json")]
     Pending,
-    /// Approve an enrolment request (admins): the agent receives its key on its next poll.
+    /// Approve an enrollment request (admins): the agent receives its key on its next poll.
     #[command(after_help = "\
 Examples:
   clawvault agent pending                                   # compare the fingerprint with the agent's
@@ -407,7 +407,7 @@ Examples:
         #[arg(long, value_name = "SECONDS")]
         ttl: Option<i64>,
     },
-    /// Deny an enrolment request (admins).
+    /// Deny an enrollment request (admins).
     #[command(after_help = "Examples:\n  clawvault agent deny 4b8e0c1a-2f6d-4c1b-9e3a-7d5f2a9c8b10")]
     Deny {
         /// The pairing id from `clawvault agent pending`.
@@ -417,10 +417,10 @@ Examples:
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a person (admins); their API key is printed once.
+    /// Create a user (admins); their API key is printed once.
     #[command(after_help = "\
 Examples:
-  clawvault user create mia                       # a member: sees only her own vaults and grants
+  clawvault user create mia                       # a member: sees only her own vaults and what policies allow her
   clawvault user create ops-lead --role admin
   clawvault user create mia --json | jq -r .api_key | ssh mia@host 'cat > ~/.clawvault-key'")]
     Create {
@@ -430,13 +430,13 @@ Examples:
         #[arg(long, default_value = "member", value_parser = ["admin", "member"])]
         role: String,
     },
-    /// List people (admins).
+    /// List users (admins).
     #[command(after_help = "Examples:\n  clawvault user list\n  clawvault user list --json")]
     List,
-    /// Delete a person with their keys and policies (admins; never the last admin).
+    /// Delete a user with their keys and policies (admins; never the last admin).
     #[command(after_help = "Examples:\n  clawvault user delete mia --yes")]
     Delete {
-        /// Person id or name.
+        /// User id or name.
         user: String,
         /// Do not ask for confirmation.
         #[arg(long)]
@@ -451,14 +451,14 @@ pub struct PrincipalArg {
     /// The agent (id or name).
     #[arg(long, value_name = "AGENT")]
     pub agent: Option<String>,
-    /// The person (id, or name for admins).
+    /// The user (id, or name for admins).
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
-    /// Grant (or with --deny, refuse) an agent or a person permissions on paths of a vault.
+    /// Grant (or with --deny, refuse) an agent or a user permissions on paths of a vault.
     #[command(after_help = "\
 Examples:
   clawvault policy grant prod --agent discord-bot --path 'discord/**' --permission read
@@ -467,7 +467,7 @@ Examples:
   clawvault policy grant prod --agent discord-bot --path 'discord/admin/**' --permission read --deny
 
 Patterns match path segments: `*` is one segment, `**` any number (`**` alone: the whole vault).
-Permissions: read, use, write, delete, rotate, list, share. A deny wins over any grant.")]
+Permissions: read, use, write, delete, rotate, list, share. A deny policy wins over any allow.")]
     Grant {
         /// Vault name or id.
         vault: String,
@@ -515,10 +515,10 @@ pub struct RecipientArg {
     /// This agent (id or name).
     #[arg(long, value_name = "AGENT")]
     pub agent: Option<String>,
-    /// This person (id, or name for admins).
+    /// This user (id, or name for admins).
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
-    /// The person who created the calling agent (for agents handing a value to their owner).
+    /// The user who created the calling agent (for agents handing a value to their owner).
     #[arg(long)]
     pub creator: bool,
 }

@@ -1,4 +1,4 @@
-//! Output for people (aligned tables) and for scripts (`--json`).
+//! Output for users (aligned tables) and for scripts (`--json`).
 
 use std::io::Write;
 

@@ -1,4 +1,4 @@
-//! Agents, people and policies: least privilege end to end, revocation on the next request.
+//! Agents, users and policies: least privilege end to end, revocation on the next request.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
 

@@ -1,4 +1,4 @@
-//! The `clawvault` command for people and scripts: output, `--json`, exit codes and errors
+//! The `clawvault` command for users and scripts: output, `--json`, exit codes and errors
 //! that say what to do.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check

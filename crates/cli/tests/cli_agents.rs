@@ -138,7 +138,7 @@ fn agent_lifecycle_with_policies() {
 }
 
 #[test]
-fn people_members_and_grants_by_name() {
+fn users_members_and_grants_by_name() {
     let s = TestServer::start();
     let cfg = tempfile::tempdir().unwrap();
     let admin = admin_env(&s, cfg.path());
@@ -162,7 +162,7 @@ fn people_members_and_grants_by_name() {
     let (code, _, _) = run(&admin, &["user", "create", "x", "--role", "owner"], None);
     assert_eq!(code, 2, "a usage error");
 
-    // A member may not manage people; a grant by name opens one path to her.
+    // A member may not manage users; a policy by name opens one path to her.
     let mia_cfg = tempfile::tempdir().unwrap();
     let mia = key_env(&s, mia_cfg.path(), &mia_key);
     let (code, _, err) = run(&mia, &["user", "list"], None);

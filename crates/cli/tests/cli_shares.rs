@@ -1,5 +1,5 @@
 //! `clawvault share`: link shares with a passphrase and a read limit, shares addressed to an
-//! agent or a person, revocation, and credentials never sent to a link's foreign server.
+//! agent or a user, revocation, and credentials never sent to a link's foreign server.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
 
@@ -136,7 +136,7 @@ fn shares_for_agents_and_their_creator() {
     let (code, _, err) = run(&bot, &["share", "open", &id], None);
     assert_eq!(code, 6, "revoked: {err}");
 
-    // An agent hands a value to the person who created it, once it may share.
+    // An agent hands a value to the user who created it, once it may share.
     let (code, _, err) = run(&bot, &["share", "create", "default/release/token", "--creator"], None);
     assert_eq!(code, 5, "no permission yet: {err}");
     let (code, _, err) = run(

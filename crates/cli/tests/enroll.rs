@@ -1,4 +1,4 @@
-//! Self-enrolment: request, human approval or denial, the key delivered exactly once,
+//! Self-enrollment: request, human approval or denial, the key delivered exactly once,
 //! uniform answers for unknown pairing ids and wrong poll tokens.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
@@ -22,7 +22,7 @@ fn poll(s: &TestServer, pairing: &str, token: &str) -> reqwest::blocking::Respon
 fn approved_key_is_delivered_exactly_once() {
     let s = TestServer::start();
     let admin = s.admin_token();
-    let bot_key = common::EnrolmentKey::generate();
+    let bot_key = common::EnrollmentKey::generate();
     let r = request(
         &s,
         json!({ "name": "self-made-bot", "description": "asks nicely", "human_email": "ops@example.com", "public_key": bot_key.ssh_line }),
@@ -107,14 +107,14 @@ fn denial_and_who_may_decide() {
     assert_problem(
         s.post(&admin, "/v1/agents/enroll/00000000-0000-0000-0000-000000000001/deny").send().unwrap(),
         404,
-        "no enrolment",
+        "no enrollment",
     );
     let bad = s.http.post(s.url("/v1/agents/enroll")).json(&json!({ "name": "" })).send().unwrap();
     assert_eq!(bad.status(), 400);
 }
 
 #[test]
-fn enrolment_is_rate_limited() {
+fn enrollment_is_rate_limited() {
     let s = TestServer::start();
     let mut statuses = Vec::new();
     for i in 0..14 {

@@ -62,7 +62,7 @@ fn canary_never_reaches_logs_audit_errors_or_disk() {
         401,
         "1ck_",
     );
-    // A query string can carry a credential (an enrolment's poll token): never logged.
+    // A query string can carry a credential (an enrollment's poll token): never logged.
     let r = s.http.get(s.url(&format!("/v1/agents/enroll/00000000-0000-0000-0000-000000000001/status?poll={CANARY}")));
     assert!(r.send().unwrap().status().is_client_error());
     assert_eq!(s.post(&t, &format!("/v1/vaults/{v}/secret-rotate/provider/key")).send().unwrap().status(), 201);

@@ -218,7 +218,7 @@ fn three_replicas_on_one_database() {
         |s: &TestServer, token: &str| s.get(token, &format!("/v1/vaults/{vault}/secrets/bots/token")).send().unwrap();
     assert_eq!(read(&r0, &t).status(), 200);
     assert_eq!(read(&r1, &t).status(), 200);
-    // Policy revoked on r0: r1 refuses at once (its rules for the agent were cached).
+    // Policy revoked on r0: r1 refuses at once (its policies for the agent were cached).
     let r =
         r0.delete(&admin, &format!("/v1/vaults/{vault}/policies/{}", policy["id"].as_str().unwrap())).send().unwrap();
     assert_eq!(r.status(), 204);
@@ -227,7 +227,7 @@ fn three_replicas_on_one_database() {
         .json(&json!({ "principal_type": "agent", "principal_id": agent_id, "secret_path_pattern": "bots/**", "permissions": ["read"] }))
         .send()
         .unwrap();
-    assert_eq!(read(&r1, &t).status(), 200, "a new grant applies on the other replica at once");
+    assert_eq!(read(&r1, &t).status(), 200, "a new policy applies on the other replica at once");
     // Deactivated on r1: r0 refuses the token it had cached.
     let r = r1
         .http
@@ -243,12 +243,12 @@ fn three_replicas_on_one_database() {
     assert_eq!(r1.get(&admin2, "/v1/vaults").send().unwrap().status(), 200);
     assert_eq!(r0.delete(&admin2, "/v1/auth/token").send().unwrap().status(), 204);
     assert_problem(r1.get(&admin2, "/v1/vaults").send().unwrap(), 401, "revoked");
-    // A person deleted on r0: the token of an agent they created, cached on r1, is refused there.
-    let (person_id, person_key) = r0.new_user(&admin, "leaver", "member");
-    let (_, minted_key) = r0.new_agent(&r0.token_for(&person_key), json!({ "name": "left-behind" }));
+    // A user deleted on r0: the token of an agent they created, cached on r1, is refused there.
+    let (user_id, user_key) = r0.new_user(&admin, "leaver", "member");
+    let (_, minted_key) = r0.new_agent(&r0.token_for(&user_key), json!({ "name": "left-behind" }));
     let minted = r1.agent_token(&minted_key);
     assert_eq!(r1.get(&minted, "/v1/vaults").send().unwrap().status(), 200);
-    assert_eq!(r0.delete(&admin, &format!("/v1/users/{person_id}")).send().unwrap().status(), 200);
+    assert_eq!(r0.delete(&admin, &format!("/v1/users/{user_id}")).send().unwrap().status(), 200);
     assert_problem(r1.get(&minted, "/v1/vaults").send().unwrap(), 401, "");
     // A signing key rotated on r1: r0 verifies the new tokens at once.
     let r = r1.post(&admin, "/v1/auth/signing-keys/rotate").send().unwrap();

@@ -149,7 +149,7 @@ fn a_share_keeps_its_version_and_closes_when_its_creator_may_no_longer_read() {
     assert_problem(open(&s, &other), 404, "no share");
 }
 
-/// Found by review: a share made with a person's API key kept opening after that key was
+/// Found by review: a share made with a user's API key kept opening after that key was
 /// deleted (nothing may outlive what made it).
 #[test]
 fn a_share_closes_when_the_key_that_made_it_is_deleted() {
@@ -293,10 +293,10 @@ fn exchange_status(s: &TestServer, path: &str, key: &str) -> u16 {
     s.http.post(s.url(path)).json(&json!({ "api_key": key })).send().unwrap().status().as_u16()
 }
 
-/// Part A 4: after `DELETE /v1/users/{id}`, an agent that person created still exchanged its
+/// Part A 4: after `DELETE /v1/users/{id}`, an agent that user created still exchanged its
 /// key and read secrets.
 #[test]
-fn deleting_a_person_deactivates_the_agents_they_created() {
+fn deleting_a_user_deactivates_the_agents_they_created() {
     let s = TestServer::start();
     let admin = s.admin_token();
     s.put_secret(&admin, "default", "bots/token", "bot-token-value");
@@ -323,7 +323,7 @@ fn deleting_a_person_deactivates_the_agents_they_created() {
         .unwrap();
     assert_eq!(audit["total"], 1, "{audit}");
 
-    // The CLI says which agents went down with the person.
+    // The CLI says which agents went down with the user.
     let cfg = tempfile::tempdir().unwrap();
     let env = common::admin_env(&s, cfg.path());
     let (_, ana_key) = s.new_user(&admin, "ana", "member");
@@ -406,8 +406,8 @@ fn nothing_minted_outlives_the_key_that_minted_it() {
     assert_eq!(r.status(), 201);
     let agent: Value = r.json().unwrap();
     assert!(parse_time(&agent["agent"]["expires_at"]) <= limit, "{agent}");
-    let (_, person_key) = {
-        let r = s.post(&short, "/v1/users").json(&json!({ "name": "child-person", "role": "member" })).send().unwrap();
+    let (_, user_key) = {
+        let r = s.post(&short, "/v1/users").json(&json!({ "name": "child-user", "role": "member" })).send().unwrap();
         assert_eq!(r.status(), 201);
         let v: Value = r.json().unwrap();
         (v["user"]["id"].as_str().unwrap().to_owned(), v["api_key"].as_str().unwrap().to_owned())
@@ -428,7 +428,7 @@ fn nothing_minted_outlives_the_key_that_minted_it() {
     }
     assert_eq!(exchange_status(&s, "/v1/auth/api-key-token", child["api_key"].as_str().unwrap()), 401);
     assert_eq!(exchange_status(&s, "/v1/auth/agent-token", agent["api_key"].as_str().unwrap()), 401);
-    assert_eq!(exchange_status(&s, "/v1/auth/api-key-token", &person_key), 401);
+    assert_eq!(exchange_status(&s, "/v1/auth/api-key-token", &user_key), 401);
     assert_eq!(open(&s, link["id"].as_str().unwrap()).status(), 410);
 }
 
@@ -478,17 +478,17 @@ fn the_last_admin_cannot_be_raced_away() {
     }
 }
 
-/// Part A 16: anonymous enrolment took a description with ESC, BEL, CR, LF and NUL, and
+/// Part A 16: anonymous enrollment took a description with ESC, BEL, CR, LF and NUL, and
 /// `clawvault agent pending` printed a forged row and an OSC 52 clipboard write.
 #[test]
 fn free_text_refuses_what_a_terminal_would_obey() {
     let s = TestServer::start();
     let admin = s.admin_token();
-    let enrol = |body: Value| s.http.post(s.url("/v1/agents/enroll")).json(&body).send().unwrap();
+    let enroll = |body: Value| s.http.post(s.url("/v1/agents/enroll")).json(&body).send().unwrap();
     let forged = "ok\r\n00000000-0000-0000-0000-000000000000  admin-bot  approved\u{1b}]52;c;cHduZWQ=\u{7}\0";
-    assert_problem(enrol(json!({ "name": "bot", "description": forged })), 400, "description contains U+000D");
-    assert_problem(enrol(json!({ "name": "bot\u{1b}[2J" })), 400, "name contains U+001B");
-    assert_problem(enrol(json!({ "name": "bot\u{202e}toor" })), 400, "name contains U+202E");
+    assert_problem(enroll(json!({ "name": "bot", "description": forged })), 400, "description contains U+000D");
+    assert_problem(enroll(json!({ "name": "bot\u{1b}[2J" })), 400, "name contains U+001B");
+    assert_problem(enroll(json!({ "name": "bot\u{202e}toor" })), 400, "name contains U+202E");
     assert_problem(s.post(&admin, "/v1/agents").json(&json!({ "name": "a\u{7}" })).send().unwrap(), 400, "U+0007");
     let r = s.post(&admin, "/v1/agents").json(&json!({ "name": "fine", "description": "line\nbreak" })).send().unwrap();
     assert_problem(r, 400, "description contains U+000A");
@@ -509,7 +509,7 @@ fn free_text_refuses_what_a_terminal_would_obey() {
         .unwrap();
     assert_problem(r, 400, "metadata contains U+000D");
     // Printable text of any script is fine.
-    assert_eq!(enrol(json!({ "name": "Bot de déploiement 🤖", "description": "für — 配備" })).status(), 201);
+    assert_eq!(enroll(json!({ "name": "Bot de déploiement 🤖", "description": "für — 配備" })).status(), 201);
     let pending: Value = s.get(&admin, "/v1/agents/enroll").send().unwrap().json().unwrap();
     assert_eq!(pending["enrollments"].as_array().map(Vec::len), Some(1), "{pending}");
 }
@@ -691,13 +691,13 @@ fn the_audit_trail_cannot_be_cut_short_unnoticed() {
     assert_eq!(code, 1, "{err}");
 }
 
-/// Part A 9: anyone could enrol with someone else's public key, show the same fingerprint to
-/// the approving person, and collect the agent's key with the poll token alone.
+/// Part A 9: anyone could enroll with someone else's public key, show the same fingerprint to
+/// the approving user, and collect the agent's key with the poll token alone.
 #[test]
-fn an_enrolment_key_goes_only_to_whoever_holds_the_private_key() {
+fn an_enrollment_key_goes_only_to_whoever_holds_the_private_key() {
     let s = TestServer::start();
     let admin = s.admin_token();
-    let victim = common::EnrolmentKey::generate();
+    let victim = common::EnrollmentKey::generate();
     // The attacker sends the victim's public key: the fingerprint is the victim's.
     let r = s
         .http
@@ -721,7 +721,7 @@ fn an_enrolment_key_goes_only_to_whoever_holds_the_private_key() {
         req.send().unwrap()
     };
     assert_problem(poll(None), 401, "sign `clawvault-enrollment:v1:");
-    let impostor = common::EnrolmentKey::generate();
+    let impostor = common::EnrollmentKey::generate();
     assert_problem(poll(Some(&impostor.sign(&pairing))), 401, "public key");
     assert_problem(poll(Some("bm90IGEgc2lnbmF0dXJl")), 401, "public key");
     // Failed proofs leave the key in place for its holder.
@@ -1058,7 +1058,7 @@ fn forwarded_addresses_count_only_from_trusted_proxies() {
 /// anonymously; a `users:write` key made an admin whose first key had no limits; a failed
 /// bearer on a share's URL wrote the share's id (a working link) into the audit trail.
 #[test]
-fn scopes_hold_through_shares_and_new_people_and_share_ids_stay_out_of_the_trail() {
+fn scopes_hold_through_shares_and_new_users_and_share_ids_stay_out_of_the_trail() {
     let s = TestServer::start();
     let admin = s.admin_token();
     let secret = s.put_secret(&admin, "default", "scoped/k", "scoped-value");
@@ -1074,8 +1074,8 @@ fn scopes_hold_through_shares_and_new_people_and_share_ids_stay_out_of_the_trail
     assert_problem(r, 403, "secrets:read");
     assert_problem(s.get(&sharer, "/v1/shares").send().unwrap(), 403, "secrets:read");
 
-    let people = key_with(&["users:write"]);
-    let r = s.post(&people, "/v1/users").json(&json!({ "name": "helper", "role": "admin" })).send().unwrap();
+    let users = key_with(&["users:write"]);
+    let r = s.post(&users, "/v1/users").json(&json!({ "name": "helper", "role": "admin" })).send().unwrap();
     assert_eq!(r.status(), 201);
     let first = r.json::<Value>().unwrap()["api_key"].as_str().unwrap().to_owned();
     assert_problem(s.get(&first, "/v1/vaults/default/secrets/scoped/k").send().unwrap(), 403, "users:write");

@@ -1,4 +1,4 @@
-//! Agents (machine identities with `ocv_` keys) and the enrolment requests people approve.
+//! Agents (machine identities with `ocv_` keys) and the enrollment requests users approve.
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -36,7 +36,7 @@ pub struct Agent {
     pub vault_ids: Vec<Uuid>,
     /// Token lifetime (none: the server's default).
     pub token_ttl_seconds: Option<i64>,
-    /// The person who created it.
+    /// The user who created it.
     pub created_by: Uuid,
     /// Created (RFC 3339).
     pub created_at: String,
@@ -185,7 +185,7 @@ struct AgentList {
     agents: Vec<Agent>,
 }
 
-/// A pending enrolment request, as an admin sees it.
+/// A pending enrollment request, as an admin sees it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Enrollment {
     /// The id to approve or deny.
@@ -288,7 +288,7 @@ impl Client {
         self.call(Method::POST, &format!("{}/rotate-key", agent_url(id)), None).await
     }
 
-    /// Pending enrolment requests (admins).
+    /// Pending enrollment requests (admins).
     ///
     /// # Errors
     /// API errors.
@@ -297,7 +297,7 @@ impl Client {
         Ok(list.enrollments)
     }
 
-    /// Approves an enrolment request (admins); the agent fetches its key on its next poll.
+    /// Approves an enrollment request (admins); the agent fetches its key on its next poll.
     ///
     /// # Errors
     /// API errors.
@@ -311,7 +311,7 @@ impl Client {
         Ok(approved.agent)
     }
 
-    /// Denies an enrolment request (admins).
+    /// Denies an enrollment request (admins).
     ///
     /// # Errors
     /// API errors.

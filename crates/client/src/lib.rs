@@ -68,7 +68,7 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Authenticates with an API key, sent as the bearer credential: a person's `1ck_` key or
+    /// Authenticates with an API key, sent as the bearer credential: a user's `1ck_` key or
     /// an agent's `ocv_` key.
     #[must_use]
     pub fn api_key(mut self, key: &str) -> Self {

@@ -1,4 +1,4 @@
-//! Policies: who (a person or an agent) may do what on which paths of a vault.
+//! Policies: who (a user or an agent) may do what on which paths of a vault.
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -124,7 +124,7 @@ fn policies_url(vault: &str) -> String {
 }
 
 impl Client {
-    /// Grants (or denies) a person or agent permissions on paths of a vault (owners, admins).
+    /// Grants (or denies) a user or agent permissions on paths of a vault (owners, admins).
     ///
     /// # Errors
     /// API errors (400 bad permission, pattern, condition or principal; 403; 404).

@@ -1,4 +1,4 @@
-//! People: admins and members, each with their own `1ck_` keys.
+//! Users: admins and members, each with their own `1ck_` keys.
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{Client, ClientError};
 
-/// A person.
+/// A user.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct User {
     /// Id.
@@ -19,10 +19,10 @@ pub struct User {
     pub created_at: String,
 }
 
-/// A new person and their first key, which the server shows this once.
+/// A new user and their first key, which the server shows this once.
 #[derive(Deserialize, Serialize)]
 pub struct UserCreated {
-    /// The person.
+    /// The user.
     pub user: User,
     /// Their `1ck_` key.
     pub api_key: String,
@@ -46,7 +46,7 @@ struct UserList {
 }
 
 impl Client {
-    /// Creates a person (admins); their first key is in the answer, once.
+    /// Creates a user (admins); their first key is in the answer, once.
     ///
     /// # Errors
     /// API errors (400 bad name or role, 403, 409 taken name).
@@ -64,7 +64,7 @@ impl Client {
         Ok(list.users)
     }
 
-    /// Deletes a person with their keys and policies, deactivating the agents they created
+    /// Deletes a user with their keys and policies, deactivating the agents they created
     /// (admins; never the last admin); returns those agents.
     ///
     /// # Errors
@@ -75,7 +75,7 @@ impl Client {
     }
 }
 
-/// An agent deactivated along with the person who created it.
+/// An agent deactivated along with the user who created it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DeactivatedAgent {
     /// Id.

@@ -1,4 +1,4 @@
-//! API keys: `1ck_` (people) and `ocv_` (agents) followed by base64url of 32 random bytes.
+//! API keys: `1ck_` (users) and `ocv_` (agents) followed by base64url of 32 random bytes.
 //! Only a keyed hash (HMAC-SHA256 under a subkey of the master secret) is stored, so a copy
 //! of the database does not yield usable keys, and lookups stay a single indexed equality.
 
@@ -19,7 +19,7 @@ pub const PREFIX_LEN: usize = 12;
 /// Whose key it is; the prefix tells clients how to exchange it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
-    /// A person's key, `1ck_…`.
+    /// A user's key, `1ck_…`.
     User,
     /// An agent's key, `ocv_…`.
     Agent,

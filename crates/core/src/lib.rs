@@ -13,7 +13,7 @@
 //! - [`audit`]: audit events, the HMAC-SHA256 chain and its verification.
 //! - [`action`]: the actions audit events name.
 //! - [`generate`]: server-side generation of rotated values.
-//! - [`scope`]: what a person's API key may be limited to.
+//! - [`scope`]: what a user's API key may be limited to.
 //! - [`text`]: the rules of free text (names, descriptions) that terminals later show.
 
 pub mod action;

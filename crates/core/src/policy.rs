@@ -1,9 +1,9 @@
 //! The policy engine: who may do what on which secret paths.
 //!
-//! A [`Rule`] grants (or, with [`Effect::Deny`], refuses) a set of [`Permission`]s on the
+//! A [`Policy`] grants (or, with [`Effect::Deny`], refuses) a set of [`Permission`]s on the
 //! paths a [`PathPattern`] matches, optionally only from some client addresses, only in a time
 //! window, and only until it expires. [`decide`] is deny by default, and an applicable deny
-//! rule wins over any allow. Decisions are made on the (validated, normalised) path alone,
+//! policy wins over any allow. Decisions are made on the (validated, normalised) path alone,
 //! before anything is looked up, so a refusal says nothing about what exists.
 
 use std::fmt;
@@ -503,18 +503,18 @@ impl Conditions {
     }
 }
 
-/// One rule of a principal in a vault.
+/// One policy of a principal in a vault.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
+pub struct Policy {
     /// Allow or deny.
     pub effect: Effect,
     /// Paths.
     pub pattern: PathPattern,
     /// Permissions granted or refused.
     pub permissions: Vec<Permission>,
-    /// When the rule applies.
+    /// When the policy applies.
     pub conditions: Conditions,
-    /// The rule stops applying at this time.
+    /// The policy stops applying at this time.
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -534,15 +534,15 @@ pub struct Request<'a> {
 /// The answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// Allowed by a rule.
+    /// Allowed by a policy.
     Allow,
-    /// Refused by a deny rule.
+    /// Refused by a deny policy.
     Denied,
-    /// No rule allows it (deny by default).
-    NoGrant,
+    /// No policy allows it (deny by default).
+    NoPolicy,
 }
 
-impl Rule {
+impl Policy {
     fn applies(&self, req: &Request<'_>) -> bool {
         self.expires_at.is_none_or(|at| req.now < at)
             && self.pattern.matches(req.path)
@@ -551,17 +551,17 @@ impl Rule {
     }
 }
 
-/// Decides `req` under `rules`: deny wins, then allow, else no grant.
+/// Decides `req` under `policies`: deny wins, then allow, else no policy.
 #[must_use]
-pub fn decide<'r>(rules: impl IntoIterator<Item = &'r Rule>, req: &Request<'_>) -> Decision {
+pub fn decide<'r>(policies: impl IntoIterator<Item = &'r Policy>, req: &Request<'_>) -> Decision {
     let mut allowed = false;
-    for rule in rules.into_iter().filter(|r| r.applies(req)) {
-        match rule.effect {
+    for policy in policies.into_iter().filter(|r| r.applies(req)) {
+        match policy.effect {
             Effect::Deny => return Decision::Denied,
             Effect::Allow => allowed = true,
         }
     }
-    if allowed { Decision::Allow } else { Decision::NoGrant }
+    if allowed { Decision::Allow } else { Decision::NoPolicy }
 }
 
 #[cfg(test)]
@@ -574,8 +574,8 @@ mod tests {
         SecretPath::parse(s).unwrap()
     }
 
-    fn rule(effect: Effect, pattern: &str, perms: &[Permission]) -> Rule {
-        Rule {
+    fn policy(effect: Effect, pattern: &str, perms: &[Permission]) -> Policy {
+        Policy {
             effect,
             pattern: PathPattern::parse(pattern).unwrap(),
             permissions: perms.to_vec(),
@@ -616,8 +616,8 @@ mod tests {
     #[test]
     fn deny_by_default_deny_wins_and_implications() {
         let path = p("api-keys/openai");
-        assert_eq!(decide(&[], &req(&path, Permission::Read)), Decision::NoGrant);
-        let read = rule(Effect::Allow, "api-keys/**", &[Permission::Read]);
+        assert_eq!(decide(&[], &req(&path, Permission::Read)), Decision::NoPolicy);
+        let read = policy(Effect::Allow, "api-keys/**", &[Permission::Read]);
         assert_eq!(decide(std::slice::from_ref(&read), &req(&path, Permission::Read)), Decision::Allow);
         assert_eq!(
             decide(std::slice::from_ref(&read), &req(&path, Permission::Use)),
@@ -629,17 +629,17 @@ mod tests {
             Decision::Allow,
             "read covers list"
         );
-        assert_eq!(decide(std::slice::from_ref(&read), &req(&path, Permission::Write)), Decision::NoGrant);
-        let use_only = rule(Effect::Allow, "**", &[Permission::Use]);
+        assert_eq!(decide(std::slice::from_ref(&read), &req(&path, Permission::Write)), Decision::NoPolicy);
+        let use_only = policy(Effect::Allow, "**", &[Permission::Use]);
         assert_eq!(
             decide(std::slice::from_ref(&use_only), &req(&path, Permission::Read)),
-            Decision::NoGrant,
+            Decision::NoPolicy,
             "use never reveals"
         );
-        let write = rule(Effect::Allow, "**", &[Permission::Write]);
+        let write = policy(Effect::Allow, "**", &[Permission::Write]);
         assert_eq!(decide(std::slice::from_ref(&write), &req(&path, Permission::Delete)), Decision::Allow);
         assert_eq!(decide(&[write], &req(&path, Permission::Rotate)), Decision::Allow);
-        let deny = rule(Effect::Deny, "api-keys/openai", &[Permission::Read]);
+        let deny = policy(Effect::Deny, "api-keys/openai", &[Permission::Read]);
         assert_eq!(decide(&[read.clone(), deny.clone()], &req(&path, Permission::Read)), Decision::Denied);
         assert_eq!(decide(&[deny, read], &req(&p("api-keys/other"), Permission::Read)), Decision::Allow);
     }
@@ -647,14 +647,14 @@ mod tests {
     #[test]
     fn expiry_ip_and_time_window() {
         let path = p("db/password");
-        let mut r = rule(Effect::Allow, "db/*", &[Permission::Read]);
+        let mut r = policy(Effect::Allow, "db/*", &[Permission::Read]);
         r.expires_at = Some(datetime!(2026-11-26 09:00 UTC));
-        assert_eq!(decide(std::slice::from_ref(&r), &req(&path, Permission::Read)), Decision::NoGrant, "expired");
+        assert_eq!(decide(std::slice::from_ref(&r), &req(&path, Permission::Read)), Decision::NoPolicy, "expired");
         r.expires_at = None;
         r.conditions =
             Conditions::from_json(&serde_json::json!({"ip_allowlist": ["10.0.0.0/8", "2001:db8::/32"]})).unwrap();
         let mut q = req(&path, Permission::Read);
-        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoGrant, "no address, no grant");
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoPolicy, "no address, no policy");
         q.ip = Some("10.1.2.3".parse().unwrap());
         assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::Allow);
         q.ip = Some("::ffff:10.1.2.3".parse().unwrap());
@@ -662,15 +662,15 @@ mod tests {
         q.ip = Some("2001:db8::1".parse().unwrap());
         assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::Allow);
         q.ip = Some("192.168.1.1".parse().unwrap());
-        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoGrant);
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoPolicy);
 
         r.conditions = Conditions::from_json(&serde_json::json!({"time_window": {"start": "09:00", "end": "17:00", "days": ["mon","tue","wed","thu","fri"], "tz": "UTC"}})).unwrap();
         let mut q = req(&path, Permission::Read);
         assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::Allow, "Thursday 10:00");
         q.now = datetime!(2026-11-28 10:00 UTC);
-        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoGrant, "Saturday");
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoPolicy, "Saturday");
         q.now = datetime!(2026-11-26 17:00 UTC);
-        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoGrant, "end is exclusive");
+        assert_eq!(decide(std::slice::from_ref(&r), &q), Decision::NoPolicy, "end is exclusive");
         r.conditions = Conditions::from_json(
             &serde_json::json!({"time_window": {"start": "22:00", "end": "02:00", "days": ["fri"], "tz": "+02:00"}}),
         )
@@ -682,7 +682,7 @@ mod tests {
             "Saturday 00:30 at +02:00, in Friday's window"
         );
         q.now = datetime!(2026-11-28 22:30 UTC);
-        assert_eq!(decide(&[r], &q), Decision::NoGrant, "Sunday 00:30, Saturday's window is not allowed");
+        assert_eq!(decide(&[r], &q), Decision::NoPolicy, "Sunday 00:30, Saturday's window is not allowed");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Scopes of a person's API key: what requests a token made from that key may make, on top of
-//! what the person may do. A key without scopes may do everything its person may; a key with
+//! Scopes of a user's API key: what requests a token made from that key may make, on top of
+//! what the user may do. A key without scopes may do everything its user may; a key with
 //! scopes only what they name, so a key handed to a CI job can be read-only. Names are
 //! `area:action`. Agents' `scopes` are 1Claw's path globs, recorded, and are not these.
 
@@ -27,13 +27,13 @@ pub enum Scope {
     PoliciesRead,
     /// Create, change and delete policies.
     PoliciesWrite,
-    /// List and show agents and enrolment requests.
+    /// List and show agents and enrollment requests.
     AgentsRead,
-    /// Create, change, re-key and delete agents; decide enrolments.
+    /// Create, change, re-key and delete agents; decide enrollments.
     AgentsWrite,
-    /// List people.
+    /// List users.
     UsersRead,
-    /// Create and delete people.
+    /// Create and delete users.
     UsersWrite,
     /// Read and verify the audit trail.
     AuditRead,
@@ -44,7 +44,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// Every scope, in the order they are listed to people.
+    /// Every scope, in the order they are listed to users.
     pub const ALL: [Scope; 16] = [
         Self::SecretsRead,
         Self::SecretsUse,

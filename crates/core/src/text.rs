@@ -1,4 +1,4 @@
-//! Free text that people and agents give (names, descriptions) and that tables, logs and
+//! Free text that users and agents give (names, descriptions) and that tables, logs and
 //! approval prompts later show. A terminal obeys what it prints: an ESC starts a command (OSC 52
 //! writes the clipboard), CR and LF forge rows, bidirectional overrides reorder what is read.
 //! So free text may hold no control character and no invisible formatting character, and a

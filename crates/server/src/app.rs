@@ -42,7 +42,7 @@ pub fn app(state: AppState) -> Router {
             tracing::error!("a request handler panicked");
             ApiError::Internal("handler panicked".into()).into_response()
         }))
-        // Method and path only: a query string can carry a credential (an enrolment's poll
+        // Method and path only: a query string can carry a credential (an enrollment's poll
         // token), and nothing secret may reach a log line, whatever the level.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::debug_span!("request", method = %req.method(), path = %crate::native::extract::loggable_path(req.uri().path()))

@@ -37,10 +37,10 @@ async fn apply_one(state: &Inner, change: &Change) -> ApiResult<()> {
         // Their next request is admitted afresh: the database says whether they still stand.
         Change::Agent(id) | Change::User(id) => {
             state.tokens.evict(*id);
-            state.access.forget(*id);
+            state.policies.forget(*id);
         }
         Change::ApiKey(id) => state.tokens.kill_api_key(*id),
-        Change::Policies(principal) => state.access.forget(*principal),
+        Change::Policies(principal) => state.policies.forget(*principal),
         Change::Token(jti) => state.tokens.revoke(jti),
         Change::ServerKeys => reload_keys(state).await?,
     }
@@ -92,7 +92,7 @@ async fn read_and_apply(state: &Inner, from: i64) -> ApiResult<i64> {
 async fn forget_everything(state: &Inner) -> ApiResult<()> {
     state.forget_vaults();
     state.secrets.forget_all();
-    state.access.forget_all();
+    state.policies.forget_all();
     state.tokens.evict_all();
     for jti in state.store.revoked_tokens(now()).await? {
         state.tokens.revoke(&jti);

@@ -2,7 +2,7 @@
 //! HTTP edge's error type: one enum, one `IntoResponse`, RFC 7807 bodies
 //! (`{"type","title","status","detail"}`) that 1Claw's SDK reads (`detail`).
 //!
-//! Details are written for the person at the other end: what went wrong and what to do.
+//! Details are written for the user at the other end: what went wrong and what to do.
 //! They never contain a secret value, a key or a token; server-side failures are logged
 //! with their cause and answered with a generic detail.
 //!
@@ -72,11 +72,11 @@ pub enum Hint {
     AcceptShare,
     /// Send a share's passphrase.
     SendPassphrase,
-    /// Send the enrolment's proof of possession.
+    /// Send the enrollment's proof of possession.
     SendEnrollmentSignature,
     /// Agent keys are exchanged elsewhere.
     ExchangeAgentKey,
-    /// Person keys are exchanged elsewhere.
+    /// User keys are exchanged elsewhere.
     ExchangeUserKey,
     /// Revoke an API key by deleting it.
     DeleteApiKey,

@@ -1,4 +1,4 @@
-//! Where the abuse limits apply: key exchange, enrolment, share creation and share access,
+//! Where the abuse limits apply: key exchange, enrollment, share creation and share access,
 //! and the failures of unauthenticated callers. Lockouts belong to what is being guessed (a
 //! share's passphrase, a key prefix); limits per address throttle for seconds and never lock
 //! anyone out, since behind an ingress every client has the same address.
@@ -60,12 +60,12 @@ impl Limits {
         self.guessed.locked(&key).map(|wait| too_many(wait, "failed attempts with this key"))
     }
 
-    /// Before an enrolment request or status poll.
+    /// Before an enrollment request or status poll.
     ///
     /// # Errors
     /// 429.
     pub fn before_enroll(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        self.enroll.take(&ip_key(ip)).map_err(|w| too_many(w, "enrolment requests"))
+        self.enroll.take(&ip_key(ip)).map_err(|w| too_many(w, "enrollment requests"))
     }
 
     /// Before a principal creates a share (10 a minute).

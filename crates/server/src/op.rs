@@ -156,7 +156,7 @@ impl<'a> Op<'a> {
         }
     }
 
-    /// A success event of another action by the same actor (a key made along with a person).
+    /// A success event of another action by the same actor (a key made along with a user).
     #[must_use]
     pub fn derived(&self, action: Action, resource_id: String) -> AuditEvent {
         let mut e = self.event(Outcome::Success);

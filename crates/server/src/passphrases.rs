@@ -6,7 +6,7 @@
 //!
 //! Checks (share openings, which anyone with a link can send) may hold at most
 //! [`CHECKS_AT_MOST`] of those places, so a flood of anonymous guesses cannot stop the
-//! people who create shares.
+//! users who create shares.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};

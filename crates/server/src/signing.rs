@@ -13,7 +13,7 @@ use crate::error::ServerError;
 /// Server-key names of signing keys start with this.
 const PREFIX: &str = "token-signing";
 const CONTEXT: &[u8] = b"clawvault/token-signing-key/v1";
-/// The longest token lifetime (config allows 86,400 s for people; agents may set their own,
+/// The longest token lifetime (config allows 86,400 s for users; agents may set their own,
 /// capped at the same): a key succeeded this long ago verifies nothing more.
 pub const LONGEST_TOKEN: Duration = Duration::days(1);
 

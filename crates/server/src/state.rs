@@ -11,7 +11,7 @@ use clawvault_store::{Store, VaultRecord};
 use uuid::Uuid;
 
 use crate::auth::TokenService;
-use crate::caches::{AccessCache, ReadCache, SecretCache};
+use crate::caches::{PolicyCache, ReadCache, SecretCache};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::follow::Follower;
@@ -60,7 +60,7 @@ pub struct Inner {
     /// Current versions as stored (ciphertext), for the read path.
     pub secrets: SecretCache,
     /// Parsed policies per principal.
-    pub access: AccessCache,
+    pub policies: PolicyCache,
     /// Abuse limits.
     pub limits: Limits,
     /// Bounded Argon2id work for share passphrases.
@@ -125,7 +125,7 @@ impl AppState {
             tokens,
             config,
             secrets: SecretCache::default(),
-            access: AccessCache::default(),
+            policies: PolicyCache::default(),
             limits,
             passphrases: Passphrases::default(),
             follower,

@@ -121,13 +121,13 @@ async fn use_is_a_permission_of_its_own() {
     let refused = secrets::open(state, &nobody, Purpose::Use, "default", "db/password", None).await.unwrap_err();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 
-    // A person's key limited to `secrets:use` uses, and does not reveal.
+    // A user's key limited to `secrets:use` uses, and does not reveal.
     let scoped =
         h.admin(Method::POST, "/v1/auth/api-keys", Some(json!({"name": "use only", "scopes": ["secrets:use"]}))).await;
-    let person = caller(scoped["api_key"].as_str().unwrap().to_owned()).await;
-    let refused = secrets::read(state, &person, "default", "db/password", None).await.unwrap_err();
+    let user = caller(scoped["api_key"].as_str().unwrap().to_owned()).await;
+    let refused = secrets::read(state, &user, "default", "db/password", None).await.unwrap_err();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    secrets::open(state, &person, Purpose::Use, "default", "db/password", None).await.unwrap();
+    secrets::open(state, &user, Purpose::Use, "default", "db/password", None).await.unwrap();
 
     // Each use is in the trail under its own action, without the value.
     let events = h.admin(Method::GET, "/v1/audit/events?action=secret.use&limit=1000", None).await;

@@ -14,11 +14,12 @@
 mod audit;
 mod audited;
 mod changes;
-mod grants;
 mod migrate;
-mod people;
+mod policies;
+mod principals;
 mod rows;
 mod secrets;
+mod shares;
 mod sql;
 mod store;
 #[cfg(feature = "testing")]

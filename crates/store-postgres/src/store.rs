@@ -14,164 +14,164 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::{PgStore, audit, changes, grants, people, secrets};
+use crate::{PgStore, audit, changes, policies, principals, secrets, shares};
 
 #[async_trait]
 impl Store for PgStore {
     async fn server_key(&self, name: &str) -> Result<Option<ServerKeyRecord>> {
-        people::server_key(self, name).await
+        principals::server_key(self, name).await
     }
 
     async fn insert_server_key(&self, key: ServerKeyRecord) -> Result<ServerKeyRecord> {
-        people::insert_server_key(self, key).await
+        principals::insert_server_key(self, key).await
     }
 
     async fn create_user(&self, user: &UserRecord, audit: AuditBatch<'_>) -> Result<()> {
-        people::create_user(self, user, audit).await
+        principals::create_user(self, user, audit).await
     }
 
     async fn user(&self, id: Uuid) -> Result<Option<UserRecord>> {
-        people::user(self, id).await
+        principals::user(self, id).await
     }
 
     async fn count_users(&self) -> Result<u64> {
-        people::count_users(self).await
+        principals::count_users(self).await
     }
 
     async fn create_api_key(&self, key: &ApiKeyRecord, audit: AuditBatch<'_>) -> Result<()> {
-        people::create_api_key(self, key, audit).await
+        principals::create_api_key(self, key, audit).await
     }
 
     async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKeyRecord>> {
-        people::api_key_by_hash(self, hash).await
+        principals::api_key_by_hash(self, hash).await
     }
 
     async fn list_api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKeyRecord>> {
-        people::list_api_keys(self, user_id).await
+        principals::list_api_keys(self, user_id).await
     }
 
     async fn delete_api_key(&self, user_id: Uuid, key_id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
-        people::delete_api_key(self, user_id, key_id, audit).await
+        principals::delete_api_key(self, user_id, key_id, audit).await
     }
 
     async fn touch_api_key(&self, key_id: Uuid, at: OffsetDateTime) -> Result<()> {
-        people::touch(self, "UPDATE api_keys SET last_used_at = $1 WHERE id = $2", key_id, at).await
+        principals::touch(self, "UPDATE api_keys SET last_used_at = $1 WHERE id = $2", key_id, at).await
     }
 
     async fn list_users(&self) -> Result<Vec<UserRecord>> {
-        people::list_users(self).await
+        principals::list_users(self).await
     }
 
     async fn delete_user(&self, id: Uuid, at: OffsetDateTime, audit: AuditBatch<'_>) -> Result<UserDeletion> {
-        people::delete_user(self, id, at, audit).await
+        principals::delete_user(self, id, at, audit).await
     }
 
     async fn api_key(&self, key_id: Uuid) -> Result<Option<ApiKeyRecord>> {
-        people::api_key(self, key_id).await
+        principals::api_key(self, key_id).await
     }
 
     async fn server_keys(&self, prefix: &str) -> Result<Vec<ServerKeyRecord>> {
-        people::server_keys(self, prefix).await
+        principals::server_keys(self, prefix).await
     }
 
     async fn create_agent(&self, agent: &AgentRecord, audit: AuditBatch<'_>) -> Result<()> {
-        people::create_agent(self, agent, audit).await
+        principals::create_agent(self, agent, audit).await
     }
 
     async fn agent(&self, id: Uuid) -> Result<Option<AgentRecord>> {
-        people::agent(self, id).await
+        principals::agent(self, id).await
     }
 
     async fn agent_by_key_hash(&self, hash: &[u8]) -> Result<Option<AgentRecord>> {
-        people::agent_by_key_hash(self, hash).await
+        principals::agent_by_key_hash(self, hash).await
     }
 
     async fn list_agents(&self) -> Result<Vec<AgentRecord>> {
-        people::list_agents(self).await
+        principals::list_agents(self).await
     }
 
     async fn update_agent(&self, agent: &AgentRecord, audit: AuditBatch<'_>) -> Result<bool> {
-        people::update_agent(self, agent, audit).await
+        principals::update_agent(self, agent, audit).await
     }
 
     async fn delete_agent(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
-        people::delete_agent(self, id, audit).await
+        principals::delete_agent(self, id, audit).await
     }
 
     async fn touch_agent(&self, id: Uuid, at: OffsetDateTime) -> Result<()> {
-        people::touch(self, "UPDATE agents SET last_active_at = $1 WHERE id = $2", id, at).await
+        principals::touch(self, "UPDATE agents SET last_active_at = $1 WHERE id = $2", id, at).await
     }
 
     async fn create_policy(&self, policy: &PolicyRecord, audit: AuditBatch<'_>) -> Result<()> {
-        grants::create_policy(self, policy, audit).await
+        policies::create_policy(self, policy, audit).await
     }
 
     async fn policy(&self, id: Uuid) -> Result<Option<PolicyRecord>> {
-        grants::policy(self, id).await
+        policies::policy(self, id).await
     }
 
     async fn list_policies(&self, vault_id: Uuid) -> Result<Vec<PolicyRecord>> {
-        grants::list_policies(self, vault_id).await
+        policies::list_policies(self, vault_id).await
     }
 
     async fn policies_of(&self, kind: PrincipalKind, principal_id: Uuid) -> Result<Vec<PolicyRecord>> {
-        grants::policies_of(self, kind, principal_id).await
+        policies::policies_of(self, kind, principal_id).await
     }
 
     async fn update_policy(&self, policy: &PolicyRecord, audit: AuditBatch<'_>) -> Result<bool> {
-        grants::update_policy(self, policy, audit).await
+        policies::update_policy(self, policy, audit).await
     }
 
     async fn delete_policy(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
-        grants::delete_policy(self, id, audit).await
+        policies::delete_policy(self, id, audit).await
     }
 
     async fn create_share(&self, share: &ShareRecord, audit: AuditBatch<'_>) -> Result<()> {
-        grants::create_share(self, share, audit).await
+        shares::create_share(self, share, audit).await
     }
 
     async fn share(&self, id: Uuid) -> Result<Option<ShareRecord>> {
-        grants::share(self, id).await
+        shares::share(self, id).await
     }
 
     async fn shares_by(&self, creator: Uuid) -> Result<Vec<ShareRecord>> {
-        grants::shares_where(self, "created_by", creator).await
+        shares::shares_where(self, "created_by", creator).await
     }
 
     async fn all_shares(&self) -> Result<Vec<ShareRecord>> {
-        grants::all_shares(self).await
+        shares::all_shares(self).await
     }
 
     async fn unhashed_shares(&self) -> Result<Vec<Uuid>> {
-        grants::unhashed_shares(self).await
+        shares::unhashed_shares(self).await
     }
 
     async fn rekey_share(&self, old: Uuid, row: Uuid, sealed_id: Vec<u8>) -> Result<()> {
-        grants::rekey_share(self, old, row, sealed_id).await
+        shares::rekey_share(self, old, row, sealed_id).await
     }
 
     async fn shares_for(&self, recipient: Uuid) -> Result<Vec<ShareRecord>> {
-        grants::shares_where(self, "recipient_id", recipient).await
+        shares::shares_where(self, "recipient_id", recipient).await
     }
 
     async fn change_share(&self, id: Uuid, change: ShareChange, audit: AuditBatch<'_>) -> Result<bool> {
-        grants::change_share(self, id, change, audit).await
+        shares::change_share(self, id, change, audit).await
     }
 
     async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {
-        grants::consume_share(self, id, max).await
+        shares::consume_share(self, id, max).await
     }
 
     async fn create_enrollment(&self, enrollment: &EnrollmentRecord, audit: AuditBatch<'_>) -> Result<()> {
-        people::create_enrollment(self, enrollment, audit).await
+        principals::create_enrollment(self, enrollment, audit).await
     }
 
     async fn enrollment(&self, id: Uuid) -> Result<Option<EnrollmentRecord>> {
-        people::enrollment(self, id).await
+        principals::enrollment(self, id).await
     }
 
     async fn pending_enrollments(&self, now: OffsetDateTime) -> Result<Vec<EnrollmentRecord>> {
-        people::pending_enrollments(self, now).await
+        principals::pending_enrollments(self, now).await
     }
 
     async fn decide_enrollment(
@@ -181,19 +181,19 @@ impl Store for PgStore {
         approved: Option<(&AgentRecord, Vec<u8>)>,
         audit: AuditBatch<'_>,
     ) -> Result<()> {
-        people::decide_enrollment(self, id, decided_by, approved, audit).await
+        principals::decide_enrollment(self, id, decided_by, approved, audit).await
     }
 
     async fn take_enrollment_key(&self, id: Uuid) -> Result<Option<Vec<u8>>> {
-        people::take_enrollment_key(self, id).await
+        principals::take_enrollment_key(self, id).await
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: OffsetDateTime, audit: AuditBatch<'_>) -> Result<()> {
-        people::revoke_token(self, jti, expires_at, audit).await
+        principals::revoke_token(self, jti, expires_at, audit).await
     }
 
     async fn revoked_tokens(&self, now: OffsetDateTime) -> Result<Vec<String>> {
-        people::revoked_tokens(self, now).await
+        principals::revoked_tokens(self, now).await
     }
 
     async fn create_vault(&self, vault: &VaultRecord, audit: AuditBatch<'_>) -> Result<()> {

@@ -1,4 +1,4 @@
-//! People, agents and self-enrolment.
+//! Users, agents and self-enrollment.
 
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, EnrollmentRecord, EnrollmentStatus, Result, ServerKeyRecord, StoreError,
@@ -45,7 +45,7 @@ fn insert_agent(c: &Connection, a: &AgentRecord) -> Result<()> {
     .map_err(conflict_on_unique("that agent key is already in use"))
 }
 
-/// Deletes a person unless they are the last admin (decided inside the write's transaction).
+/// Deletes a user unless they are the last admin (decided inside the write's transaction).
 const DELETE_UNLESS_LAST_ADMIN: &str = "DELETE FROM users WHERE id = ?1 \
      AND (role <> 'admin' OR (SELECT count(*) FROM users WHERE role = 'admin') > 1)";
 
@@ -256,7 +256,7 @@ impl SqliteStore {
                 )
                 .map_err(backend)?;
                 if changed == 0 {
-                    return Err(StoreError::Conflict("the enrolment is no longer pending"));
+                    return Err(StoreError::Conflict("the enrollment is no longer pending"));
                 }
                 audit.append(c)
             })

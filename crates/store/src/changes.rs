@@ -19,9 +19,9 @@ pub enum Change {
     Vault(Uuid),
     /// An agent (updated, deactivated, re-keyed or deleted).
     Agent(Uuid),
-    /// A person (deleted, with their keys).
+    /// A user (deleted, with their keys).
     User(Uuid),
-    /// A person's API key (deleted).
+    /// A user's API key (deleted).
     ApiKey(Uuid),
     /// The policies naming this principal.
     Policies(Uuid),

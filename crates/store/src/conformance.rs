@@ -53,7 +53,7 @@ macro_rules! conformance_tests {
             audit_events_are_filtered_and_paged,
             audit_events_form_one_verifiable_chain,
             concurrent_writers_lose_no_version,
-            deleting_a_person_takes_their_keys_and_cuts_off_their_agents,
+            deleting_a_user_takes_their_keys_and_cuts_off_their_agents,
             the_last_admin_is_never_deleted,
             agents_are_found_by_key_hash_which_is_unique,
             an_agent_update_never_lowers_the_token_generation,
@@ -203,7 +203,7 @@ fn policy_record(vault_id: Uuid, principal_id: Uuid) -> PolicyRecord {
 }
 
 /// An admin, a member and an API key of the member's, stored.
-async fn two_people_and_a_key(s: &impl Store) -> (UserRecord, UserRecord, ApiKeyRecord) {
+async fn two_users_and_a_key(s: &impl Store) -> (UserRecord, UserRecord, ApiKeyRecord) {
     let k = key();
     let a = UserRecord { id: Uuid::new_v4(), name: "ada".into(), role: Role::Admin, created_at: now() };
     let b = UserRecord { id: Uuid::new_v4(), name: "bob".into(), role: Role::Member, created_at: now() };
@@ -313,7 +313,7 @@ pub async fn server_keys_are_listed_by_prefix<S: Store>(s: &Arc<S>) {
     assert!(s.server_keys("token_signing").await.unwrap().is_empty(), "a prefix is matched literally");
 }
 
-/// People are counted, read back, listed, and a second person of the same name is a conflict.
+/// Users are counted, read back, listed, and a second user of the same name is a conflict.
 pub async fn user_names_are_unique<S: Store>(s: &Arc<S>) {
     let k = key();
     assert_eq!(s.count_users().await.unwrap(), 0);
@@ -591,11 +591,11 @@ async fn concurrent_writers<S: Store>(stores: &[Arc<S>]) {
     assert!(verifier.finish(s.audit_head().await.unwrap().as_ref()).is_valid());
 }
 
-/// Deleting a person deletes their API keys and cuts off the active agents they created
+/// Deleting a user deletes their API keys and cuts off the active agents they created
 /// (inactive, not before the deletion, a new token generation), and reports which.
-pub async fn deleting_a_person_takes_their_keys_and_cuts_off_their_agents<S: Store>(s: &Arc<S>) {
+pub async fn deleting_a_user_takes_their_keys_and_cuts_off_their_agents<S: Store>(s: &Arc<S>) {
     let k = key();
-    let (_, b, key_rec) = two_people_and_a_key(s.as_ref()).await;
+    let (_, b, key_rec) = two_users_and_a_key(s.as_ref()).await;
     let bobs_bot = AgentRecord { created_by: b.id, ..agent_record("bobs-bot", Some(vec![9; 32])) };
     let bobs_idle = AgentRecord { created_by: b.id, is_active: false, ..agent_record("bobs-idle", None) };
     s.create_agent(&bobs_bot, AuditBatch::new(&k, &[])).await.unwrap();
@@ -610,7 +610,7 @@ pub async fn deleting_a_person_takes_their_keys_and_cuts_off_their_agents<S: Sto
     assert_eq!(
         (cut.is_active, cut.not_before, cut.token_generation),
         (false, Some(at), bobs_bot.token_generation + 1),
-        "the agents a person created are cut off with them"
+        "the agents a user created are cut off with them"
     );
     assert_eq!(s.agent(bobs_idle.id).await.unwrap().unwrap(), bobs_idle, "an inactive agent is left as it was");
     assert_eq!(s.delete_user(b.id, at, AuditBatch::new(&k, &[])).await.unwrap(), UserDeletion::NotFound);
@@ -619,7 +619,7 @@ pub async fn deleting_a_person_takes_their_keys_and_cuts_off_their_agents<S: Sto
 /// The last admin is never deleted, and refusing changes nothing.
 pub async fn the_last_admin_is_never_deleted<S: Store>(s: &Arc<S>) {
     let k = key();
-    let (a, b, _) = two_people_and_a_key(s.as_ref()).await;
+    let (a, b, _) = two_users_and_a_key(s.as_ref()).await;
     assert_eq!(
         s.delete_user(a.id, now(), AuditBatch::new(&k, &[])).await.unwrap(),
         UserDeletion::LastAdmin,

@@ -98,7 +98,7 @@ pub trait Store: Send + Sync + 'static {
     /// All users.
     async fn list_users(&self) -> Result<Vec<UserRecord>>;
 
-    /// Deletes a person with their API keys and policies and deactivates every agent they
+    /// Deletes a user with their API keys and policies and deactivates every agent they
     /// created (as [`Store::update_agent`] would: inactive, `not_before = at`, token generation
     /// raised), all in one transaction that also checks this is not the last admin, so two
     /// admins deleting each other at once cannot leave none.
@@ -184,18 +184,18 @@ pub trait Store: Send + Sync + 'static {
     /// Counts one opening of a share with a limit; `None` when the limit was reached.
     async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>>;
 
-    // --- enrolment --------------------------------------------------------------------------
+    // --- enrollment --------------------------------------------------------------------------
 
-    /// Records an enrolment request.
+    /// Records an enrollment request.
     async fn create_enrollment(&self, enrollment: &EnrollmentRecord, audit: AuditBatch<'_>) -> Result<()>;
 
-    /// An enrolment by pairing id.
+    /// An enrollment by pairing id.
     async fn enrollment(&self, id: Uuid) -> Result<Option<EnrollmentRecord>>;
 
-    /// Pending enrolments, oldest first.
+    /// Pending enrollments, oldest first.
     async fn pending_enrollments(&self, now: OffsetDateTime) -> Result<Vec<EnrollmentRecord>>;
 
-    /// Decides a pending enrolment: approve (creating `agent` in the same transaction, with its
+    /// Decides a pending enrollment: approve (creating `agent` in the same transaction, with its
     /// key sealed for one delivery) or deny. [`StoreError::Conflict`] when it is no longer
     /// pending.
     async fn decide_enrollment(
@@ -206,7 +206,7 @@ pub trait Store: Send + Sync + 'static {
         audit: AuditBatch<'_>,
     ) -> Result<()>;
 
-    /// Takes the sealed key of an approved enrolment, exactly once (later calls get `None`).
+    /// Takes the sealed key of an approved enrollment, exactly once (later calls get `None`).
     async fn take_enrollment_key(&self, id: Uuid) -> Result<Option<Vec<u8>>>;
 
     // --- token revocation -------------------------------------------------------------------

@@ -3,10 +3,10 @@ use clawvault_core::policy::{Conditions, Effect, Permission};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// A person's role.
+/// A user's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Everything, including restores and other people's keys.
+    /// Everything, including restores and other users' keys.
     Admin,
     /// Own vaults and granted ones.
     Member,
@@ -33,7 +33,7 @@ impl Role {
     }
 }
 
-/// A person.
+/// A user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
     /// Id.
@@ -95,7 +95,7 @@ pub struct VaultRecord {
     pub description: String,
     /// Creator's id.
     pub created_by: Uuid,
-    /// A person or an agent.
+    /// A user or an agent.
     pub created_by_type: PrincipalKind,
     /// Created.
     pub created_at: OffsetDateTime,
@@ -198,7 +198,7 @@ pub struct AuditFilter {
 /// Who a policy or share names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
-    /// A person.
+    /// A user.
     User,
     /// An agent.
     Agent,
@@ -233,7 +233,7 @@ pub enum UserDeletion {
         /// The agents deactivated.
         deactivated: Vec<Uuid>,
     },
-    /// No such person.
+    /// No such user.
     NotFound,
     /// They are the last admin: nothing changed.
     LastAdmin,
@@ -248,7 +248,7 @@ pub struct AgentRecord {
     pub name: String,
     /// Description.
     pub description: String,
-    /// The person who created (or approved) it.
+    /// The user who created (or approved) it.
     pub created_by: Uuid,
     /// Keyed hash of its `ocv_` key (absent until a key is issued).
     pub key_hash: Option<Vec<u8>>,
@@ -310,7 +310,7 @@ pub struct PolicyRecord {
     pub expires_at: Option<OffsetDateTime>,
     /// Author.
     pub created_by: Uuid,
-    /// A person or an agent.
+    /// A user or an agent.
     pub created_by_type: PrincipalKind,
     /// Created.
     pub created_at: OffsetDateTime,
@@ -319,11 +319,11 @@ pub struct PolicyRecord {
 /// Whom a share is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecipientType {
-    /// A person (`recipient_id`).
+    /// A user (`recipient_id`).
     User,
     /// An agent (`recipient_id`).
     Agent,
-    /// The person who created the sharing agent (`recipient_id` is theirs).
+    /// The user who created the sharing agent (`recipient_id` is theirs).
     Creator,
     /// Whoever holds the link.
     AnyoneWithLink,
@@ -366,9 +366,9 @@ pub struct ShareRecord {
     pub secret_version: i64,
     /// Who shared.
     pub created_by: Uuid,
-    /// A person or an agent.
+    /// A user or an agent.
     pub created_by_type: PrincipalKind,
-    /// The API key a person made it with (`None` for agents' shares and older rows): the
+    /// The API key a user made it with (`None` for agents' shares and older rows): the
     /// share opens only while that key stands.
     pub created_with_key: Option<Uuid>,
     /// Whom it is for.
@@ -408,10 +408,10 @@ pub enum ShareChange {
     Revoke,
 }
 
-/// Where a self-enrolment stands.
+/// Where a self-enrollment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnrollmentStatus {
-    /// Waiting for a person.
+    /// Waiting for a user.
     Pending,
     /// Approved: the agent exists.
     Approved,
@@ -453,7 +453,7 @@ pub struct EnrollmentRecord {
     pub description: String,
     /// The agent's public key, if it sent one.
     pub public_key: Option<String>,
-    /// SHA-256 fingerprint shown to the approving person.
+    /// SHA-256 fingerprint shown to the approving user.
     pub fingerprint: String,
     /// Keyed hash of the poll token.
     pub poll_token_hash: Vec<u8>,
@@ -463,10 +463,10 @@ pub struct EnrollmentRecord {
     pub agent_id: Option<Uuid>,
     /// The agent's key sealed for one delivery, cleared once delivered.
     pub sealed_key: Option<Vec<u8>>,
-    /// The person who decided.
+    /// The user who decided.
     pub decided_by: Option<Uuid>,
     /// Requested.
     pub created_at: OffsetDateTime,
-    /// Pending enrolments lapse after.
+    /// Pending enrollments lapse after.
     pub expires_at: OffsetDateTime,
 }

@@ -221,14 +221,14 @@ pub async fn run(global: &Global, cmd: AgentCommand) -> Result<()> {
                 output::json(&a)?;
             } else {
                 println!(
-                    "Approved enrolment {pairing_id}: agent {} ({}) created; it receives its key on its next poll.",
+                    "Approved enrollment {pairing_id}: agent {} ({}) created; it receives its key on its next poll.",
                     a.name, a.id
                 );
             }
         }
         AgentCommand::Deny { pairing_id } => {
             client.deny_enrollment(&pairing_id).await?;
-            output::done(global.json, "denied", &pairing_id, &format!("Denied enrolment {pairing_id}."))?;
+            output::done(global.json, "denied", &pairing_id, &format!("Denied enrollment {pairing_id}."))?;
         }
     }
     Ok(())

@@ -22,7 +22,7 @@ async fn principal(client: &Client, p: &PrincipalArg) -> Result<(&'static str, U
     }
 }
 
-/// Names of the agents and people policies name, where the caller may list them.
+/// Names of the agents and users policies name, where the caller may list them.
 async fn principal_names(client: &Client, policies: &[Policy]) -> HashMap<Uuid, String> {
     let mut names = HashMap::new();
     let wants = |kind: &str| policies.iter().any(|p| p.principal_type == kind);

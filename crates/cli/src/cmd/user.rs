@@ -9,7 +9,7 @@ use crate::cli::{Global, UserCommand};
 use crate::context;
 use crate::output::{self, Table, short_time};
 
-/// The id of the person `raw` names: an id as it is, a name through the list of people
+/// The id of the user `raw` names: an id as it is, a name through the list of users
 /// (which only admins may read).
 ///
 /// # Errors
@@ -18,8 +18,8 @@ pub async fn id(client: &Client, raw: &str) -> Result<Uuid> {
     if let Ok(id) = Uuid::parse_str(raw) {
         return Ok(id);
     }
-    let users = client.list_users().await.context("only admins can name people; give the person's id instead")?;
-    Ok(one_named(&users, raw, |u| (u.id.to_string(), u.name.as_str()), "person", "clawvault user list")?.id)
+    let users = client.list_users().await.context("only admins can name users; give the user's id instead")?;
+    Ok(one_named(&users, raw, |u| (u.id.to_string(), u.name.as_str()), "user", "clawvault user list")?.id)
 }
 
 /// Runs a user command.
@@ -43,8 +43,7 @@ pub async fn run(global: &Global, cmd: UserCommand) -> Result<()> {
             }
         }
         UserCommand::List => {
-            let users =
-                client.list_users().await.context("only admins can name people; give the person's id instead")?;
+            let users = client.list_users().await.context("only admins can name users; give the user's id instead")?;
             if global.json {
                 output::json(&users)?;
             } else {
@@ -57,7 +56,7 @@ pub async fn run(global: &Global, cmd: UserCommand) -> Result<()> {
         }
         UserCommand::Delete { user, yes } => {
             let id = id(&client, &user).await?;
-            confirm_delete(yes, &user, "person")?;
+            confirm_delete(yes, &user, "user")?;
             let agents = client.delete_user(id).await?;
             if global.json {
                 output::json(&serde_json::json!({ "deleted": id, "deactivated_agents": agents }))?;

@@ -194,7 +194,7 @@ impl TestServer {
         r.json::<Value>().unwrap()["access_token"].as_str().unwrap().to_owned()
     }
 
-    /// Creates a person (as an admin); returns their id and `1ck_` key.
+    /// Creates a user (as an admin); returns their id and `1ck_` key.
     pub fn new_user(&self, admin: &str, name: &str, role: &str) -> (String, String) {
         let r = self.post(admin, "/v1/users").json(&json!({ "name": name, "role": role })).send().unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().unwrap_or_default());
@@ -364,7 +364,7 @@ pub fn admin_env(s: &TestServer, config_dir: &Path) -> Vec<(String, String)> {
     ]
 }
 
-/// The CLI environment of whoever holds `key` (an agent's `ocv_` or a person's `1ck_`).
+/// The CLI environment of whoever holds `key` (an agent's `ocv_` or a user's `1ck_`).
 pub fn key_env(s: &TestServer, config_dir: &Path, key: &str) -> Vec<(String, String)> {
     vec![
         ("CLAWVAULT_ADDR".into(), s.base.clone()),
@@ -406,13 +406,13 @@ pub fn raw_request(base: &str, method: &str, path: &str, token: &str, body: &str
     (status, body)
 }
 
-/// An agent's Ed25519 key pair for enrolment, with its public key as an `ssh-ed25519` line.
-pub struct EnrolmentKey {
+/// An agent's Ed25519 key pair for enrollment, with its public key as an `ssh-ed25519` line.
+pub struct EnrollmentKey {
     pair: aws_lc_rs::signature::Ed25519KeyPair,
     pub ssh_line: String,
 }
 
-impl EnrolmentKey {
+impl EnrollmentKey {
     pub fn generate() -> Self {
         use aws_lc_rs::signature::KeyPair;
         use base64::Engine as _;

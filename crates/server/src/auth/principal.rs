@@ -1,4 +1,4 @@
-//! Who is calling: a person or an agent, as established from a verified token.
+//! Who is calling: a user or an agent, as established from a verified token.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use uuid::Uuid;
 /// The identity behind a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
-    /// A person.
+    /// A user.
     User {
         /// Id.
         id: Uuid,
@@ -23,7 +23,7 @@ pub enum Actor {
     Agent {
         /// Id.
         id: Uuid,
-        /// The person who created it.
+        /// The user who created it.
         created_by: Uuid,
         /// Vaults it is bound to (empty: not bound).
         vault_ids: Vec<Uuid>,
@@ -63,7 +63,7 @@ pub struct Principal {
     pub issued_at_us: i64,
     /// Token expiry.
     pub expires_at: OffsetDateTime,
-    /// Scopes of the person's API key (agents' scopes are recorded; their policies decide).
+    /// Scopes of the user's API key (agents' scopes are recorded; their policies decide).
     pub scopes: Vec<String>,
     /// What the caller authenticated with.
     pub credential: Credential,
@@ -99,7 +99,7 @@ impl Principal {
         matches!(self.actor, Actor::Agent { .. })
     }
 
-    /// For agents, the person who created them; for people, themselves.
+    /// For agents, the user who created them; for users, themselves.
     #[must_use]
     pub fn human(&self) -> Uuid {
         match &self.actor {

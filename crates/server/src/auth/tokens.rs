@@ -1,7 +1,7 @@
-//! Access tokens: EdDSA (Ed25519) JWTs for people and agents, verified once and then cached,
+//! Access tokens: EdDSA (Ed25519) JWTs for users and agents, verified once and then cached,
 //! revocable at once. Two gates are consulted on every request, cached or not: the token-id
 //! denylist (`DELETE /v1/auth/token`) and dead API keys (deleted keys). A principal that
-//! changed (an agent deactivated, re-keyed or deleted, a person deleted) is evicted, so its
+//! changed (an agent deactivated, re-keyed or deleted, a user deleted) is evicted, so its
 //! next token is admitted afresh against the database (token generation, `not_before`).
 //! Signing keys rotate: new tokens use the newest key, older keys keep verifying.
 
@@ -53,16 +53,16 @@ pub struct Claims {
     /// Scopes.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// People: their role.
+    /// Users: their role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    /// People: the API key the token was exchanged for.
+    /// Users: the API key the token was exchanged for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub akid: Option<Uuid>,
     /// Agents: vaults they are bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault_ids: Option<Vec<Uuid>>,
-    /// Agents: the person who created them.
+    /// Agents: the user who created them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<Uuid>,
     /// Agents: recorded for 1Claw compatibility.
@@ -210,7 +210,7 @@ impl TokenService {
         })
     }
 
-    /// Lifetime of tokens for people, in seconds.
+    /// Lifetime of tokens for users, in seconds.
     #[must_use]
     pub fn user_ttl_seconds(&self) -> i64 {
         self.user_ttl_seconds
@@ -224,7 +224,7 @@ impl TokenService {
     }
 
     /// Forgets the verified tokens of a principal and of the agents they created, so that
-    /// their next request is admitted afresh against the database: what a person minted
+    /// their next request is admitted afresh against the database: what a user minted
     /// stands only while they do.
     pub fn evict(&self, principal_id: Uuid) {
         self.verified.retain(|_, p| {
@@ -274,7 +274,7 @@ impl TokenService {
         }
     }
 
-    /// Mints a token for a person's API key, expiring no later than the key.
+    /// Mints a token for a user's API key, expiring no later than the key.
     ///
     /// # Errors
     /// [`ServerError::RootKey`] if signing fails.
@@ -574,7 +574,7 @@ mod tests {
     }
 
     #[test]
-    fn a_persons_eviction_drops_the_tokens_of_the_agents_they_created() {
+    fn a_users_eviction_drops_the_tokens_of_the_agents_they_created() {
         let s = service();
         let a = agent();
         let (t, _) = s.issue_agent(&a).unwrap();

@@ -2,10 +2,10 @@
 //! invalidations (see [`ReadCache`]). They sit below everything else: the state holds them,
 //! [`crate::changes`] empties them, and nothing here knows about either.
 
-pub mod access;
+pub mod policies;
 pub mod read_cache;
 pub mod secrets;
 
-pub use access::{AccessCache, Rules};
+pub use policies::{Policies, PolicyCache};
 pub use read_cache::ReadCache;
-pub use secrets::{Entry, SecretCache};
+pub use secrets::{SealedVersion, SecretCache};

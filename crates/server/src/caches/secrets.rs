@@ -18,13 +18,13 @@ use uuid::Uuid;
 /// Entries kept before the cache is emptied (10,000 secrets take a few MiB).
 const MAX_ENTRIES: u64 = 100_000;
 
-/// A cached current version.
-pub type Entry = Arc<(SecretRecord, VersionRecord)>;
+/// A secret and its current version as stored (ciphertext), as the cache keeps it.
+pub type SealedVersion = Arc<(SecretRecord, VersionRecord)>;
 
 /// The cache.
 #[derive(Debug, Default)]
 pub struct SecretCache {
-    entries: RwLock<HashMap<Uuid, HashMap<String, Entry>>>,
+    entries: RwLock<HashMap<Uuid, HashMap<String, SealedVersion>>>,
     len: AtomicU64,
     epoch: AtomicU64,
 }
@@ -32,7 +32,7 @@ pub struct SecretCache {
 impl SecretCache {
     /// The cached current version at `path`.
     #[must_use]
-    pub fn get(&self, vault_id: Uuid, path: &str) -> Option<Entry> {
+    pub fn get(&self, vault_id: Uuid, path: &str) -> Option<SealedVersion> {
         let entries = self.entries.read().ok()?;
         entries.get(&vault_id)?.get(path).cloned()
     }
@@ -44,7 +44,7 @@ impl SecretCache {
     }
 
     /// Keeps a row read from the store, unless anything was invalidated since `epoch`.
-    pub fn put(&self, epoch: u64, entry: Entry) {
+    pub fn put(&self, epoch: u64, entry: SealedVersion) {
         if let Ok(mut entries) = self.entries.write() {
             if self.epoch.load(Ordering::Acquire) != epoch {
                 return;
@@ -97,7 +97,7 @@ mod tests {
     use clawvault_core::time_util::now;
     use clawvault_store::VersionMeta;
 
-    fn entry(vault_id: Uuid, path: &str, version: i64) -> Entry {
+    fn entry(vault_id: Uuid, path: &str, version: i64) -> SealedVersion {
         let secret = SecretRecord {
             id: Uuid::new_v4(),
             vault_id,

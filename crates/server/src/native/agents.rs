@@ -136,7 +136,7 @@ pub struct RotatedKey {
     api_key: String,
 }
 
-/// Create an agent with its own key (people only).
+/// Create an agent with its own key (users only).
 #[utoipa::path(post, path = "/v1/agents", tag = "agents", request_body = AgentRequest,
     responses((status = 201, body = AgentCreated), (status = 400, body = crate::error::ProblemDoc), (status = 403, body = crate::error::ProblemDoc)))]
 async fn create_agent(

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::service::secrets::Described;
+use crate::service::secrets::SecretVersion;
 
 /// clawvault is single-organisation; the org id every object reports.
 pub const ORG_ID: Uuid = Uuid::nil();
@@ -233,8 +233,8 @@ pub struct SecretCreated {
     pub expires_at: Option<OffsetDateTime>,
 }
 
-impl From<&Described> for SecretCreated {
-    fn from(d: &Described) -> Self {
+impl From<&SecretVersion> for SecretCreated {
+    fn from(d: &SecretVersion) -> Self {
         Self {
             id: d.secret.id,
             path: d.secret.path.clone(),
@@ -333,8 +333,8 @@ impl SecretMetadataOut {
     }
 }
 
-impl From<&Described> for SecretMetadataOut {
-    fn from(d: &Described) -> Self {
+impl From<&SecretVersion> for SecretMetadataOut {
+    fn from(d: &SecretVersion) -> Self {
         Self::new(d.secret.id, &d.secret.path, &d.meta)
     }
 }

@@ -41,10 +41,10 @@ pub struct EnrollRequest {
     public_key: Option<String>,
 }
 
-/// The answer to every enrolment request.
+/// The answer to every enrollment request.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnrollResponse {
-    /// The nil UUID until a person approves.
+    /// The nil UUID until a user approves.
     agent_id: Uuid,
     message: String,
     approval_url: Option<String>,
@@ -57,10 +57,10 @@ pub struct EnrollResponse {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct PollQuery {
-    /// The poll token from the enrolment answer (or the `X-Poll-Token` header, or
+    /// The poll token from the enrollment answer (or the `X-Poll-Token` header, or
     /// `Authorization: Bearer <poll token>`).
     poll: Option<String>,
-    /// For an enrolment made with a public key: the base64 Ed25519 signature of
+    /// For an enrollment made with a public key: the base64 Ed25519 signature of
     /// `clawvault-enrollment:v1:<pairing id>` (or the `X-Enrollment-Signature` header).
     signature: Option<String>,
 }
@@ -115,7 +115,7 @@ pub struct Approved {
     agent: AgentOut,
 }
 
-/// Ask to be enrolled as an agent; a person approves, then poll for the key.
+/// Ask to be enrolled as an agent; a user approves, then poll for the key.
 #[utoipa::path(post, path = "/v1/agents/enroll", tag = "agents", request_body = EnrollRequest,
     responses((status = 201, body = EnrollResponse), (status = 400, body = crate::error::ProblemDoc), (status = 429, body = crate::error::ProblemDoc)))]
 async fn request(
@@ -135,7 +135,7 @@ async fn request(
         Json(EnrollResponse {
             agent_id: Uuid::nil(),
             message: format!(
-                "enrolment requested: a person must approve it with `clawvault agent approve {}`",
+                "enrollment requested: a user must approve it with `clawvault agent approve {}`",
                 r.pairing_id
             ),
             approval_url: None,
@@ -146,7 +146,7 @@ async fn request(
     ))
 }
 
-/// Where an enrolment stands; the key comes with the first answer after approval, once.
+/// Where an enrollment stands; the key comes with the first answer after approval, once.
 #[utoipa::path(get, path = "/v1/agents/enroll/{pairing_id}/status", tag = "agents", params(("pairing_id" = Uuid, Path), PollQuery),
     responses((status = 200, body = EnrollStatus), (status = 401, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 429, body = crate::error::ProblemDoc)))]
 async fn status(
@@ -163,7 +163,7 @@ async fn status(
     Ok(Json(EnrollStatus { status: p.status, agent_id: p.agent_id, api_key: p.api_key.map(|k| k.to_string()) }))
 }
 
-/// Pending enrolment requests (admins).
+/// Pending enrollment requests (admins).
 #[utoipa::path(get, path = "/v1/agents/enroll", tag = "agents", responses((status = 200, body = PendingList), (status = 403, body = crate::error::ProblemDoc)))]
 async fn pending(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<PendingList>> {
     let list = enroll::pending(&state, &caller).await?;
@@ -182,7 +182,7 @@ async fn pending(State(state): State<AppState>, Authenticated(caller): Authentic
     }))
 }
 
-/// Approve an enrolment request (admins): the agent is created and its key handed out on the
+/// Approve an enrollment request (admins): the agent is created and its key handed out on the
 /// agent's next poll, once.
 #[utoipa::path(post, path = "/v1/agents/enroll/{pairing_id}/approve", tag = "agents", request_body = ApproveRequest, params(("pairing_id" = Uuid, Path)),
     responses((status = 200, body = Approved), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
@@ -205,7 +205,7 @@ async fn approve(
     Ok(Json(Approved { agent: AgentOut::from(&agent) }))
 }
 
-/// Deny an enrolment request (admins).
+/// Deny an enrollment request (admins).
 #[utoipa::path(post, path = "/v1/agents/enroll/{pairing_id}/deny", tag = "agents", params(("pairing_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
 async fn deny(

@@ -26,7 +26,7 @@ use crate::state::AppState;
     tags(
         (name = "auth", description = "API keys and access tokens"),
         (name = "agents", description = "Agents: machine identities with their own keys"),
-        (name = "users", description = "People"),
+        (name = "users", description = "Users"),
         (name = "vaults", description = "Vaults"),
         (name = "policies", description = "Who may do what on which paths"),
         (name = "shares", description = "Handing one secret to someone, with limits"),

@@ -111,7 +111,7 @@ pub struct PolicyList {
     policies: Vec<PolicyOut>,
 }
 
-/// Grant (or deny) a person or agent permissions on paths of a vault (owners and admins).
+/// Grant (or deny) a user or agent permissions on paths of a vault (owners and admins).
 #[utoipa::path(post, path = "/v1/vaults/{vault_id}/policies", tag = "policies", request_body = CreatePolicyRequest,
     params(("vault_id" = String, Path, description = "vault id or name")),
     responses((status = 201, body = PolicyOut), (status = 400, body = crate::error::ProblemDoc), (status = 403, body = crate::error::ProblemDoc)))]

@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
 use crate::service::audit::refused;
-use crate::service::secrets::{self, NewVersion, Opened};
+use crate::service::secrets::{self, NewVersion, OpenedVersion};
 use crate::state::AppState;
 use clawvault_core::action::Action;
 
@@ -66,8 +66,8 @@ fn new_version(b: PutSecretRequest) -> ApiResult<NewVersion> {
     })
 }
 
-fn revealed(r: Opened) -> SecretOut {
-    let Opened { described: d, value } = r;
+fn revealed(r: OpenedVersion) -> SecretOut {
+    let OpenedVersion { version: d, value } = r;
     SecretOut {
         id: d.secret.id,
         path: d.secret.path,

@@ -34,7 +34,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 /// `POST /v1/secrets/{secret_id}/share`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateShareRequest {
-    /// `user`, `agent`, `creator` (agents: their person) or `anyone_with_link`.
+    /// `user`, `agent`, `creator` (agents: their user) or `anyone_with_link`.
     recipient_type: String,
     recipient_id: Option<Uuid>,
     /// Required.

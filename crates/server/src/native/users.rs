@@ -22,7 +22,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_user, list_users)).routes(routes!(delete_user))
 }
 
-/// A person.
+/// A user.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserOut {
     id: Uuid,
@@ -48,7 +48,7 @@ pub struct CreateUserRequest {
     role: Option<String>,
 }
 
-/// A new person and their first key, shown once.
+/// A new user and their first key, shown once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserCreated {
     user: UserOut,
@@ -62,7 +62,7 @@ pub struct UserList {
     users: Vec<UserOut>,
 }
 
-/// Create a person (admins only).
+/// Create a user (admins only).
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUserRequest,
     responses((status = 201, body = UserCreated), (status = 403, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]
 async fn create_user(
@@ -78,28 +78,28 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(UserCreated { user: UserOut::from(&user), api_key: key.expose().to_owned() })))
 }
 
-/// List people (admins only).
+/// List users (admins only).
 #[utoipa::path(get, path = "/v1/users", tag = "users", responses((status = 200, body = UserList), (status = 403, body = crate::error::ProblemDoc)))]
 async fn list_users(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<UserList>> {
     let list = users::list(&state, &caller).await?;
     Ok(Json(UserList { users: list.iter().map(UserOut::from).collect() }))
 }
 
-/// An agent deactivated along with the person who created it.
+/// An agent deactivated along with the user who created it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeactivatedAgent {
     id: Uuid,
     name: String,
 }
 
-/// What deleting a person did.
+/// What deleting a user did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserDeleted {
     /// The agents they created, now deactivated (an admin may reactivate them).
     deactivated_agents: Vec<DeactivatedAgent>,
 }
 
-/// Delete a person with their keys and policies, deactivating the agents they created
+/// Delete a user with their keys and policies, deactivating the agents they created
 /// (admins only; never the last admin).
 #[utoipa::path(delete, path = "/v1/users/{user_id}", tag = "users", params(("user_id" = Uuid, Path)),
     responses((status = 200, body = UserDeleted), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 409, body = crate::error::ProblemDoc)))]

@@ -1,5 +1,5 @@
 //! Who may do what. Admins may do everything. The creator of a vault owns it (and so does the
-//! person who created the agent that created it). Everyone else needs a policy: deny by
+//! user who created the agent that created it). Everyone else needs a policy: deny by
 //! default, a deny policy wins, conditions and expiry apply. Agents bound to vaults
 //! (`vault_ids`) are refused everywhere else. Decisions are made on the path before anything is
 //! looked up, so a refusal never tells whether a secret exists.
@@ -8,23 +8,23 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use clawvault_core::SecretPath;
-use clawvault_core::policy::{Decision, Effect, PathPattern, Permission, Request, Rule, decide};
+use clawvault_core::policy::{Decision, Effect, PathPattern, Permission, Policy, Request, decide};
 use clawvault_core::scope::Scope;
 use clawvault_store::{PolicyRecord, PrincipalKind, VaultRecord};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::{Actor, Caller, Credential, Principal};
-use crate::caches::Rules;
+use crate::caches::Policies;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// Parses a stored policy into a rule.
+/// Parses a stored policy into a policy.
 ///
 /// # Errors
 /// The policy error, for stored data that no longer parses.
-pub fn rule_of(p: &PolicyRecord) -> Result<Rule, clawvault_core::policy::PolicyError> {
-    Ok(Rule {
+pub fn parse_policy(p: &PolicyRecord) -> Result<Policy, clawvault_core::policy::PolicyError> {
+    Ok(Policy {
         effect: p.effect,
         pattern: PathPattern::parse(&p.secret_path_pattern)?,
         permissions: p.permissions.clone(),
@@ -33,18 +33,18 @@ pub fn rule_of(p: &PolicyRecord) -> Result<Rule, clawvault_core::policy::PolicyE
     })
 }
 
-async fn rules(state: &AppState, kind: PrincipalKind, id: Uuid) -> ApiResult<Rules> {
-    if let Some(hit) = state.access.get(id) {
+async fn policies(state: &AppState, kind: PrincipalKind, id: Uuid) -> ApiResult<Policies> {
+    if let Some(hit) = state.policies.get(id) {
         return Ok(hit);
     }
-    let epoch = state.access.epoch();
-    let parsed: Vec<(Uuid, Rule)> = state
+    let epoch = state.policies.epoch();
+    let parsed: Vec<(Uuid, Policy)> = state
         .store
         .policies_of(kind, id)
         .await?
         .iter()
-        .filter_map(|p| match rule_of(p) {
-            Ok(rule) => Some((p.vault_id, rule)),
+        .filter_map(|p| match parse_policy(p) {
+            Ok(policy) => Some((p.vault_id, policy)),
             Err(e) => {
                 tracing::warn!(policy = %p.id, error = %e, "stored policy does not parse; ignored");
                 None
@@ -52,12 +52,12 @@ async fn rules(state: &AppState, kind: PrincipalKind, id: Uuid) -> ApiResult<Rul
         })
         .collect();
     let parsed = Arc::new(parsed);
-    state.access.put(epoch, id, Arc::clone(&parsed));
+    state.policies.put(epoch, id, Arc::clone(&parsed));
     Ok(parsed)
 }
 
-/// A principal's rules in one vault.
-fn in_vault(all: &[(Uuid, Rule)], vault_id: Uuid) -> impl Iterator<Item = &Rule> {
+/// A principal's policies in one vault.
+fn in_vault(all: &[(Uuid, Policy)], vault_id: Uuid) -> impl Iterator<Item = &Policy> {
     all.iter().filter(move |(v, _)| *v == vault_id).map(|(_, r)| r)
 }
 
@@ -72,7 +72,7 @@ async fn owns(state: &AppState, caller: &Caller, vault: &VaultRecord) -> ApiResu
     if p.is_admin() || vault.created_by == p.id() {
         return Ok(true);
     }
-    // A vault an agent created belongs to the person who created that agent, too.
+    // A vault an agent created belongs to the user who created that agent, too.
     if vault.created_by_type == PrincipalKind::Agent && !p.is_agent() {
         return Ok(state.store.agent(vault.created_by).await?.is_some_and(|a| a.created_by == p.id()));
     }
@@ -86,7 +86,7 @@ fn no_access(vault: &VaultRecord) -> ApiError {
 /// Checks that the caller may do `permission` on `path` in `vault`.
 ///
 /// # Errors
-/// [`ApiError::Forbidden`] saying whether a deny policy or the lack of a grant refused it.
+/// [`ApiError::Forbidden`] saying whether a deny policy or the lack of an allowing policy refused it.
 pub async fn check_path(
     state: &AppState,
     caller: &Caller,
@@ -101,7 +101,7 @@ pub async fn check_path(
         return Ok(());
     }
     let p = &caller.principal;
-    let all = rules(state, p.kind(), p.id()).await?;
+    let all = policies(state, p.kind(), p.id()).await?;
     let req = Request { path, permission, ip: caller.ip, now: OffsetDateTime::now_utc() };
     match decide(in_vault(&all, vault.id), &req) {
         Decision::Allow => Ok(()),
@@ -109,7 +109,7 @@ pub async fn check_path(
             "a deny policy refuses {permission} on {path:?} in vault {:?}",
             vault.name
         ))),
-        Decision::NoGrant => Err(ApiError::Forbidden(format!(
+        Decision::NoPolicy => Err(ApiError::Forbidden(format!(
             "no policy grants {permission} on {path:?} in vault {:?}: ask its owner or an admin",
             vault.name
         ))),
@@ -133,7 +133,7 @@ pub async fn listable(
         return Ok(candidates);
     }
     let p = &caller.principal;
-    let all = rules(state, p.kind(), p.id()).await?;
+    let all = policies(state, p.kind(), p.id()).await?;
     let now = OffsetDateTime::now_utc();
     Ok(candidates
         .into_iter()
@@ -157,15 +157,15 @@ pub async fn sees(state: &AppState, caller: &Caller, vault: &VaultRecord) -> Api
     }
     let p = &caller.principal;
     let now = OffsetDateTime::now_utc();
-    Ok(rules(state, p.kind(), p.id())
+    Ok(policies(state, p.kind(), p.id())
         .await?
         .iter()
         .any(|(v, r)| *v == vault.id && r.effect == Effect::Allow && r.expires_at.is_none_or(|at| now < at)))
 }
 
-/// A person or agent as a caller at `ip` now, judged from their stored record instead of a
+/// A user or agent as a caller at `ip` now, judged from their stored record instead of a
 /// token (a share opens with its creator's standing): `None` when they no longer exist, or
-/// (agents) were deactivated or expired, or (people) `key`, the API key they acted with, was
+/// (agents) were deactivated or expired, or (users) `key`, the API key they acted with, was
 /// deleted or expired. The caller carries that key's scopes.
 ///
 /// # Errors
@@ -256,7 +256,7 @@ pub fn hidden(reference: &str) -> ApiError {
     ApiError::Forbidden(format!("you have no access to vault {reference:?}: ask its owner or an admin for a policy"))
 }
 
-/// Checks that the API key behind a person's token has `scope` (agents are not limited by
+/// Checks that the API key behind a user's token has `scope` (agents are not limited by
 /// scopes: policies alone decide for them).
 ///
 /// # Errors
@@ -280,10 +280,10 @@ pub fn require_admin(caller: &Caller, what: &str) -> ApiResult<()> {
     if caller.principal.is_admin() { Ok(()) } else { Err(ApiError::Forbidden(format!("only an admin may {what}"))) }
 }
 
-/// Checks that the caller is a person, not an agent.
+/// Checks that the caller is a user, not an agent.
 ///
 /// # Errors
 /// [`ApiError::Forbidden`].
-pub fn require_person(caller: &Caller, what: &str) -> ApiResult<()> {
+pub fn require_user(caller: &Caller, what: &str) -> ApiResult<()> {
     if caller.principal.is_agent() { Err(ApiError::Forbidden(format!("agents may not {what}"))) } else { Ok(()) }
 }

@@ -1,4 +1,4 @@
-//! Agents: machine identities with their own `ocv_` keys, managed by the people who created
+//! Agents: machine identities with their own `ocv_` keys, managed by the users who created
 //! them (and admins). Deactivating, re-keying or deleting an agent cuts off its tokens at once.
 
 use clawvault_core::action::Action;
@@ -169,7 +169,7 @@ pub async fn create(
     let mut op = Op::new(state, caller, Action::AgentCreate);
     let result = async {
         access::require_scope(caller, Scope::AgentsWrite)?;
-        access::require_person(caller, "create agents")?;
+        access::require_user(caller, "create agents")?;
         if auth_method != "api_key" {
             return Err(ApiError::BadRequest(format!("auth_method {auth_method:?} is not supported: use api_key")));
         }
@@ -189,13 +189,13 @@ pub async fn create(
     op.finish(result).await
 }
 
-/// Agents the caller manages: all for admins, their own for people, none for agents.
+/// Agents the caller manages: all for admins, their own for users, none for agents.
 ///
 /// # Errors
 /// Storage failures.
 pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<AgentRecord>> {
     access::require_scope(caller, Scope::AgentsRead)?;
-    access::require_person(caller, "list agents")?;
+    access::require_user(caller, "list agents")?;
     let all = state.store.list_agents().await?;
     Ok(all.into_iter().filter(|a| caller.principal.is_admin() || a.created_by == caller.principal.id()).collect())
 }
@@ -203,11 +203,11 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<AgentRecor
 /// The calling agent's own record.
 ///
 /// # Errors
-/// 403 for people; 401 once the agent no longer exists.
+/// 403 for users; 401 once the agent no longer exists.
 pub async fn me(state: &AppState, caller: &Caller) -> ApiResult<AgentRecord> {
     if !caller.principal.is_agent() {
         return Err(ApiError::Forbidden(
-            "only agents have a record of their own: people are listed with the users".into(),
+            "only agents have a record of their own: users are listed with the users".into(),
         ));
     }
     state
@@ -385,7 +385,7 @@ pub(crate) async fn standing_agent_key(
     match KeyKind::of(key.expose()) {
         Some(KeyKind::Agent) => {}
         Some(KeyKind::User) => {
-            return Err(ApiError::Unauthorized("this is a person's key (1ck_…), not an agent's".into())
+            return Err(ApiError::Unauthorized("this is a user's key (1ck_…), not an agent's".into())
                 .hint(Hint::ExchangeUserKey));
         }
         None => return Err(ApiError::Unauthorized("not a clawvault agent key: agent keys start with ocv_".into())),
@@ -400,10 +400,10 @@ pub(crate) async fn standing_agent_key(
     op.resource(agent.id.to_string());
     let at = OffsetDateTime::now_utc();
     if !agent.is_active {
-        return Err(ApiError::Unauthorized("this agent is deactivated: ask the person who manages it".into()));
+        return Err(ApiError::Unauthorized("this agent is deactivated: ask the user who manages it".into()));
     }
     if agent.expires_at.is_some_and(|t| t <= at) || agent.key_expires_at.is_some_and(|t| t <= at) {
-        return Err(ApiError::Unauthorized("this agent or its key has expired: ask the person who manages it".into()));
+        return Err(ApiError::Unauthorized("this agent or its key has expired: ask the user who manages it".into()));
     }
     Ok(agent)
 }

@@ -59,7 +59,7 @@ pub async fn refused(state: &AppState, ip: Option<IpAddr>, context: &str, error:
 
 /// Admits a token seen for the first time, once what stands behind it is confirmed in the
 /// database (after a restart the in-memory revocation state is gone; the database is not): a
-/// person's API key still exists and has not expired, an agent is still active, unexpired,
+/// user's API key still exists and has not expired, an agent is still active, unexpired,
 /// and was not cut off (deactivated, re-keyed, re-bound) after the token was issued: by time,
 /// and by token generation, which also catches a token minted from the row as it was just
 /// before a cut-off committed.

@@ -1,4 +1,4 @@
-//! Self-enrolment: an agent asks to be enrolled (no credentials), a person approves or denies,
+//! Self-enrollment: an agent asks to be enrolled (no credentials), a user approves or denies,
 //! and the agent, polling with the pairing id and its poll token, receives its key exactly
 //! once. Unknown pairing ids and wrong poll tokens get the same answer, and requests are
 //! rate-limited per client address.
@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
 use crate::state::AppState;
 
-/// How long a request waits for a person.
+/// How long a request waits for a user.
 pub const PENDING_FOR: Duration = Duration::hours(24);
 
 /// What an enrolling agent is told (the same for every request).
@@ -32,7 +32,7 @@ pub const PENDING_FOR: Duration = Duration::hours(24);
 pub struct Requested {
     /// Its pairing id.
     pub pairing_id: Uuid,
-    /// The fingerprint a person will see when approving.
+    /// The fingerprint a user will see when approving.
     pub fingerprint: String,
     /// The token it polls with (shown once).
     pub poll_token: String,
@@ -214,13 +214,13 @@ async fn poll_in(
         EnrollmentStatus::Approved => {
             // Whoever enrolled with a public key collects the agent's key only by proving they
             // hold its private half: anyone can send someone else's public key, and show its
-            // fingerprint to the person approving. A failed proof leaves the key in place.
+            // fingerprint to the user approving. A failed proof leaves the key in place.
             if let Some(public_key) = &record.public_key
                 && record.sealed_key.is_some()
                 && !proves_possession(public_key, id, signature)
             {
                 return Err(ApiError::Unauthorized(format!(
-                    "this enrolment was requested with a public key: sign `{}` with its private key and send the \
+                    "this enrollment was requested with a public key: sign `{}` with its private key and send the \
                      signature (base64)",
                     possession_message(id)
                 ))
@@ -228,8 +228,8 @@ async fn poll_in(
             }
             let api_key = match state.store.take_enrollment_key(id).await? {
                 Some(sealed) => {
-                    let plain = open(&state.enrollment_seal, &sealed, id.as_bytes(), "enrolment")
-                        .map_err(|e| ApiError::Integrity(format!("the enrolment key cannot be unsealed: {e}")))?;
+                    let plain = open(&state.enrollment_seal, &sealed, id.as_bytes(), "enrollment")
+                        .map_err(|e| ApiError::Integrity(format!("the enrollment key cannot be unsealed: {e}")))?;
                     op.detail("key_delivered", true);
                     Some(Zeroizing::new(String::from_utf8_lossy(&plain).into_owned()))
                 }
@@ -246,7 +246,7 @@ async fn poll_in(
 /// 403.
 pub async fn pending(state: &AppState, caller: &Caller) -> ApiResult<Vec<EnrollmentRecord>> {
     access::require_scope(caller, Scope::AgentsRead)?;
-    access::require_admin(caller, "review enrolment requests")?;
+    access::require_admin(caller, "review enrollment requests")?;
     Ok(state.store.pending_enrollments(now()).await?)
 }
 
@@ -288,14 +288,14 @@ async fn decide(
     op.resource(id.to_owned());
     let id = super::id(id, "pairing id")?;
     access::require_scope(caller, Scope::AgentsWrite)?;
-    access::require_admin(caller, "approve or deny enrolment requests")?;
+    access::require_admin(caller, "approve or deny enrollment requests")?;
     let record =
-        state.store.enrollment(id).await?.ok_or_else(|| ApiError::NotFound(format!("no enrolment request {id}")))?;
+        state.store.enrollment(id).await?.ok_or_else(|| ApiError::NotFound(format!("no enrollment request {id}")))?;
     if record.status != EnrollmentStatus::Pending || record.expires_at <= OffsetDateTime::now_utc() {
-        return Err(ApiError::Conflict(format!("enrolment request {id} is no longer pending")));
+        return Err(ApiError::Conflict(format!("enrollment request {id} is no longer pending")));
     }
     let conflict = |e: StoreError| match e {
-        StoreError::Conflict(_) => ApiError::Conflict(format!("enrolment request {id} was decided meanwhile")),
+        StoreError::Conflict(_) => ApiError::Conflict(format!("enrollment request {id} was decided meanwhile")),
         other => other.into(),
     };
     match approve {

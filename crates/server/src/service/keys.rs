@@ -64,7 +64,7 @@ async fn exchange_key(state: &AppState, op: &mut Op<'_>, presented: &str) -> Api
     Ok(Issued { token, expires_in })
 }
 
-/// A person's `1ck_` key that verifies, is active and unexpired, with its person (the key
+/// A user's `1ck_` key that verifies, is active and unexpired, with its user (the key
 /// exchange, and keys sent directly as bearer credentials).
 ///
 /// # Errors
@@ -80,7 +80,7 @@ pub(crate) async fn standing_user_key(
     match KeyKind::of(presented) {
         Some(KeyKind::User) => {}
         Some(KeyKind::Agent) => {
-            return Err(ApiError::Unauthorized("this is an agent key (ocv_…), not a person's".into())
+            return Err(ApiError::Unauthorized("this is an agent key (ocv_…), not a user's".into())
                 .hint(Hint::ExchangeAgentKey));
         }
         None => return Err(ApiError::Unauthorized("not a clawvault API key: user keys start with 1ck_".into())),
@@ -196,7 +196,7 @@ pub async fn create(
     let mut op = Op::new(state, caller, Action::ApiKeyCreate);
     let result = async {
         super::access::require_scope(caller, Scope::KeysWrite)?;
-        super::access::require_person(caller, "hold user API keys: agents have their own key")?;
+        super::access::require_user(caller, "hold user API keys: agents have their own key")?;
         super::free_text("name", name, MAX_KEY_NAME_LEN, true)?;
         let scopes = check_scopes(caller, scopes)?;
         super::require_future("expires_at", expires_at)?;
@@ -263,7 +263,7 @@ fn mint(
     Ok((record, key))
 }
 
-/// Creates a key for another person (their first key, made by an admin).
+/// Creates a key for another user (their first key, made by an admin).
 ///
 /// # Errors
 /// Storage failures.
@@ -275,7 +275,7 @@ pub(crate) async fn create_for(
     name: &str,
 ) -> ApiResult<ApiKey> {
     let expires_at = super::access::mint_limit(state, caller).await?;
-    // A key limited to some scopes cannot get round them by making a person: that person's
+    // A key limited to some scopes cannot get round them by making a user: that user's
     // first key carries the same limits.
     let (record, key) = mint(state, user_id, name, caller.principal.scopes.clone(), expires_at)?;
     let event = op.derived(Action::ApiKeyCreate, record.id.to_string());
@@ -289,7 +289,7 @@ pub(crate) async fn create_for(
 /// Storage failures.
 pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<ApiKeyRecord>> {
     super::access::require_scope(caller, Scope::KeysRead)?;
-    super::access::require_person(caller, "hold user API keys: agents have their own key")?;
+    super::access::require_user(caller, "hold user API keys: agents have their own key")?;
     Ok(state.store.list_api_keys(caller.principal.id()).await?)
 }
 
@@ -303,7 +303,7 @@ pub async fn delete(state: &AppState, caller: &Caller, key_id: &str) -> ApiResul
     let result = async {
         let key_id = super::id(key_id, "key_id")?;
         super::access::require_scope(caller, Scope::KeysWrite)?;
-        super::access::require_person(caller, "hold user API keys: agents have their own key")?;
+        super::access::require_user(caller, "hold user API keys: agents have their own key")?;
         let (events, changed) = ([op.success()], [Change::ApiKey(key_id)]);
         let batch = AuditBatch::new(&state.chain_key, &events).changing(&changed);
         if !state.store.delete_api_key(caller.principal.id(), key_id, batch).await? {

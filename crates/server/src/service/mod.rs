@@ -37,9 +37,9 @@ pub fn id(raw: &str, what: &str) -> ApiResult<uuid::Uuid> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest(format!("{what} must be a UUID")))
 }
 
-/// Longest name (people, agents, API keys).
+/// Longest name (users, agents, API keys).
 pub const MAX_NAME_LEN: usize = 128;
-/// Longest description (agents, enrolments).
+/// Longest description (agents, enrollments).
 pub const MAX_DESCRIPTION_LEN: usize = 4096;
 
 /// Refuses a `field` time that is already past (an expiry in the past is surely a mistake).

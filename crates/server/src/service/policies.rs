@@ -1,4 +1,4 @@
-//! Policies: grants (and denials) for one person or agent on path globs of one vault, managed
+//! Policies: grants (and denials) for one user or agent on path globs of one vault, managed
 //! by the vault's owner and admins. A change applies to the principal's next request.
 
 use clawvault_core::action::Action;

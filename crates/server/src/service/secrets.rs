@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::caches::Entry;
+use crate::caches::SealedVersion;
 use crate::changes;
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
@@ -43,20 +43,22 @@ pub struct NewVersion {
     pub max_access_count: Option<i64>,
 }
 
-/// A secret and one version's metadata.
+/// A secret and one version's metadata: what every answer about a secret describes. (Its
+/// other forms: [`OpenedVersion`] adds the plaintext, [`crate::caches::SealedVersion`] holds
+/// the ciphertext as stored.)
 #[derive(Debug, Clone)]
-pub struct Described {
+pub struct SecretVersion {
     /// The secret.
     pub secret: SecretRecord,
     /// The version.
     pub meta: VersionMeta,
 }
 
-/// An opened version.
+/// A [`SecretVersion`] with its plaintext, for a caller allowed to read or use it.
 #[derive(Debug)]
-pub struct Opened {
+pub struct OpenedVersion {
     /// The secret and version.
-    pub described: Described,
+    pub version: SecretVersion,
     /// The plaintext.
     pub value: SecretValue,
 }
@@ -102,7 +104,7 @@ pub async fn write(
     vault_ref: &str,
     raw_path: &str,
     new: NewVersion,
-) -> ApiResult<Described> {
+) -> ApiResult<SecretVersion> {
     let mut op = Op::new(state, caller, Action::SecretWrite);
     op.resource(format!("{vault_ref}/{raw_path}"));
     let result = async {
@@ -123,7 +125,7 @@ async fn write_at(
     vault: &OpenVault,
     path: &SecretPath,
     new: NewVersion,
-) -> ApiResult<Described> {
+) -> ApiResult<SecretVersion> {
     super::require_future("expires_at", new.expires_at)?;
     op.detail("type", new.secret_type.as_str());
     for _ in 0..WRITE_ATTEMPTS {
@@ -171,7 +173,7 @@ async fn write_at(
                         .as_ref()
                         .map_or(0, |h| if h.deleted_at.is_some() { h.current_version } else { h.deleted_through }),
                 };
-                return Ok(Described { secret, meta });
+                return Ok(SecretVersion { secret, meta });
             }
             Err(StoreError::Conflict(_)) => tokio::task::yield_now().await,
             Err(e) => return Err(e.into()),
@@ -209,7 +211,7 @@ pub async fn read(
     vault_ref: &str,
     raw_path: &str,
     version: Option<i64>,
-) -> ApiResult<Opened> {
+) -> ApiResult<OpenedVersion> {
     open(state, caller, Purpose::Reveal, vault_ref, raw_path, version).await
 }
 
@@ -226,7 +228,7 @@ pub async fn open(
     vault_ref: &str,
     raw_path: &str,
     version: Option<i64>,
-) -> ApiResult<Opened> {
+) -> ApiResult<OpenedVersion> {
     let mut op = Op::new(state, caller, purpose.action());
     op.resource(format!("{vault_ref}/{raw_path}"));
     let result = open_in(state, &mut op, caller, purpose, vault_ref, raw_path, version).await;
@@ -241,7 +243,7 @@ async fn open_in(
     vault_ref: &str,
     raw_path: &str,
     version: Option<i64>,
-) -> ApiResult<Opened> {
+) -> ApiResult<OpenedVersion> {
     access::require_scope(caller, purpose.scope())?;
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, purpose.permission()).await?;
     if let Some(v) = version {
@@ -259,11 +261,11 @@ async fn open_in(
     op.detail("secret_id", secret.id.to_string());
     op.detail("version", record.meta.version);
     let (meta, value) = reveal::open(state, op, &vault, secret, record, &path).await?;
-    Ok(Opened { described: Described { secret: secret.clone(), meta }, value })
+    Ok(OpenedVersion { version: SecretVersion { secret: secret.clone(), meta }, value })
 }
 
 /// The current version, from the cache when possible.
-async fn current(state: &AppState, vault: &OpenVault, path: &SecretPath) -> ApiResult<Option<Entry>> {
+async fn current(state: &AppState, vault: &OpenVault, path: &SecretPath) -> ApiResult<Option<SealedVersion>> {
     if let Some(hit) = state.secrets.get(vault.record.id, path.as_str()) {
         return Ok(Some(hit));
     }
@@ -279,7 +281,7 @@ async fn current(state: &AppState, vault: &OpenVault, path: &SecretPath) -> ApiR
 ///
 /// # Errors
 /// 400 bad prefix, 403, 404.
-pub async fn list(state: &AppState, caller: &Caller, vault_ref: &str, prefix: &str) -> ApiResult<Vec<Described>> {
+pub async fn list(state: &AppState, caller: &Caller, vault_ref: &str, prefix: &str) -> ApiResult<Vec<SecretVersion>> {
     let mut op = Op::new(state, caller, Action::SecretList);
     op.resource(vault_ref.to_owned());
     let result = list_in(state, &mut op, caller, vault_ref, prefix).await;
@@ -292,7 +294,7 @@ async fn list_in(
     caller: &Caller,
     vault_ref: &str,
     prefix: &str,
-) -> ApiResult<Vec<Described>> {
+) -> ApiResult<Vec<SecretVersion>> {
     access::require_scope(caller, Scope::SecretsRead)?;
     let vault = vaults::open(state, op, caller, vault_ref).await?;
     op.resource(vault.record.id.to_string());
@@ -308,10 +310,10 @@ async fn list_in(
         .into_iter()
         .map(|p| p.as_str().to_owned())
         .collect();
-    let visible: Vec<Described> = rows
+    let visible: Vec<SecretVersion> = rows
         .into_iter()
         .filter(|(s, _)| allowed.contains(&s.path))
-        .map(|(secret, meta)| Described { secret, meta })
+        .map(|(secret, meta)| SecretVersion { secret, meta })
         .collect();
     op.detail("count", visible.len());
     Ok(visible)
@@ -401,7 +403,7 @@ pub async fn rotate(
     vault_ref: &str,
     raw_path: &str,
     generate: Generate,
-) -> ApiResult<Described> {
+) -> ApiResult<SecretVersion> {
     let mut op = Op::new(state, caller, Action::SecretRotate);
     op.resource(format!("{vault_ref}/{raw_path}"));
     let result = rotate_in(state, &mut op, caller, vault_ref, raw_path, generate).await;
@@ -415,7 +417,7 @@ async fn rotate_in(
     vault_ref: &str,
     raw_path: &str,
     generate: Generate,
-) -> ApiResult<Described> {
+) -> ApiResult<SecretVersion> {
     access::require_scope(caller, Scope::SecretsWrite)?;
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Rotate).await?;
     let value =
@@ -468,7 +470,7 @@ pub async fn delete(state: &AppState, caller: &Caller, vault_ref: &str, raw_path
 ///
 /// # Errors
 /// 403 for non-admins, 404, 409 when it is not deleted.
-pub async fn restore(state: &AppState, caller: &Caller, vault_ref: &str, raw_path: &str) -> ApiResult<Described> {
+pub async fn restore(state: &AppState, caller: &Caller, vault_ref: &str, raw_path: &str) -> ApiResult<SecretVersion> {
     let mut op = Op::new(state, caller, Action::SecretRestore);
     op.resource(format!("{vault_ref}/{raw_path}"));
     let result = restore_in(state, &mut op, caller, vault_ref, raw_path).await;
@@ -481,7 +483,7 @@ async fn restore_in(
     caller: &Caller,
     vault_ref: &str,
     raw_path: &str,
-) -> ApiResult<Described> {
+) -> ApiResult<SecretVersion> {
     access::require_scope(caller, Scope::SecretsWrite)?;
     access::require_admin(caller, "restore a deleted secret")?;
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Write).await?;
@@ -500,5 +502,5 @@ async fn restore_in(
     changes::committed(state, &changed).await;
     secret.deleted_at = None;
     secret.deleted_through = 0;
-    Ok(Described { secret, meta: current.meta })
+    Ok(SecretVersion { secret, meta: current.meta })
 }

@@ -1,4 +1,4 @@
-//! Shares: one version of a secret handed to a person, an agent, the agent's creator, or
+//! Shares: one version of a secret handed to a user, an agent, the agent's creator, or
 //! anyone with the link, with an expiry (capped by the server), an optional read limit,
 //! passphrase and address allowlist, revocable by its creator or an admin. Targeted shares
 //! must be accepted first. Every opening is audited; unknown, revoked and not-for-you shares
@@ -177,7 +177,7 @@ async fn create_in(
             Actor::Agent { created_by, .. } => Some(*created_by),
             Actor::User { .. } => {
                 return Err(ApiError::BadRequest(
-                    "recipient_type creator is for agents sharing with the person who created them".into(),
+                    "recipient_type creator is for agents sharing with the user who created them".into(),
                 ));
             }
         },

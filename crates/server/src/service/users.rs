@@ -1,4 +1,4 @@
-//! People: admins create further people (admin or member), each with their own `1ck_` key.
+//! Users: admins create further users (admin or member), each with their own `1ck_` key.
 
 use clawvault_core::action::Action;
 use clawvault_core::apikey::ApiKey;
@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
 use crate::state::AppState;
 
-/// Creates a person and their first API key (returned once). Admins only.
+/// Creates a user and their first API key (returned once). Admins only.
 ///
 /// # Errors
 /// 400 bad name or role, 403, 409 taken name.
@@ -32,7 +32,7 @@ async fn create_in(
     role: &str,
 ) -> ApiResult<(UserRecord, ApiKey)> {
     access::require_scope(caller, Scope::UsersWrite)?;
-    access::require_admin(caller, "create people")?;
+    access::require_admin(caller, "create users")?;
     let name = name.trim();
     super::free_text("name", name, super::MAX_NAME_LEN, true)?;
     let role = Role::parse(role)
@@ -43,7 +43,7 @@ async fn create_in(
     op.detail("role", role.as_str());
     let event = op.success();
     state.store.create_user(&user, AuditBatch::new(&state.chain_key, &[event])).await.map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::Conflict(format!("a person named {name:?} exists")),
+        StoreError::Conflict(_) => ApiError::Conflict(format!("a user named {name:?} exists")),
         other => other.into(),
     })?;
     let key = keys::create_for(state, op, caller, user.id, "first key").await?;
@@ -58,14 +58,14 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<UserRecord
     let op = Op::new(state, caller, Action::UserList);
     let result = async {
         access::require_scope(caller, Scope::UsersRead)?;
-        access::require_admin(caller, "list people")?;
+        access::require_admin(caller, "list users")?;
         Ok(state.store.list_users().await?)
     }
     .await;
     op.finish(result).await
 }
 
-/// An agent deactivated because the person who created it was deleted.
+/// An agent deactivated because the user who created it was deleted.
 #[derive(Debug, Clone)]
 pub struct Deactivated {
     /// The agent.
@@ -74,12 +74,12 @@ pub struct Deactivated {
     pub name: String,
 }
 
-/// Deletes a person with their keys and policies, and deactivates every agent they created;
+/// Deletes a user with their keys and policies, and deactivates every agent they created;
 /// their tokens and their agents' tokens die on the next request, on every server. Admins
 /// only, and never the last admin (decided in the deletion's own transaction).
 ///
 /// # Errors
-/// 400 (not a person's id), 403, 404, 409 for the last admin.
+/// 400 (not a user's id), 403, 404, 409 for the last admin.
 pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Vec<Deactivated>> {
     let mut op = Op::new(state, caller, Action::UserDelete);
     op.resource(id.to_owned());
@@ -93,7 +93,7 @@ pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Ve
 
 async fn delete_in(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid) -> ApiResult<Vec<Deactivated>> {
     access::require_scope(caller, Scope::UsersWrite)?;
-    access::require_admin(caller, "delete people")?;
+    access::require_admin(caller, "delete users")?;
     let keys = state.store.list_api_keys(id).await?;
     let theirs: Vec<_> =
         state.store.list_agents().await?.into_iter().filter(|a| a.created_by == id && a.is_active).collect();
@@ -101,16 +101,16 @@ async fn delete_in(state: &AppState, op: &mut Op<'_>, caller: &Caller, id: Uuid)
     let mut events = vec![op.success()];
     for a in &theirs {
         let mut e = op.derived(Action::AgentDeactivate, a.id.to_string());
-        e.details = serde_json::json!({ "reason": "the person who created it was deleted" }).to_string();
+        e.details = serde_json::json!({ "reason": "the user who created it was deleted" }).to_string();
         events.push(e);
     }
-    // Their agents' tokens are dropped with theirs: a person's change reaches what they minted.
+    // Their agents' tokens are dropped with theirs: a user's change reaches what they minted.
     let mut changed = vec![Change::User(id), Change::Policies(id)];
     changed.extend(keys.iter().map(|k| Change::ApiKey(k.id)));
     let batch = AuditBatch::new(&state.chain_key, &events).changing(&changed);
     let deactivated = match state.store.delete_user(id, now(), batch).await? {
         UserDeletion::Deleted { deactivated } => deactivated,
-        UserDeletion::NotFound => return Err(ApiError::NotFound(format!("no person {id}"))),
+        UserDeletion::NotFound => return Err(ApiError::NotFound(format!("no user {id}"))),
         UserDeletion::LastAdmin => {
             return Err(ApiError::Conflict("this is the last admin: make another admin first".into()));
         }

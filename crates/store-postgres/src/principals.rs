@@ -1,4 +1,4 @@
-//! Server keys, people and their API keys, agents, enrolments and revoked tokens.
+//! Server keys, users and their API keys, agents, enrollments and revoked tokens.
 
 use crate::sql;
 use clawvault_store::{
@@ -266,7 +266,7 @@ pub(crate) async fn create_enrollment(s: &PgStore, e: &EnrollmentRecord, batch: 
     .bind(e.decided_by)
     .bind(e.created_at)
     .bind(e.expires_at);
-    s.audited(vec![insert], "that enrolment exists", batch).await.map(|_| ())
+    s.audited(vec![insert], "that enrollment exists", batch).await.map(|_| ())
 }
 
 pub(crate) async fn enrollment(s: &PgStore, id: Uuid) -> Result<Option<EnrollmentRecord>> {
@@ -315,7 +315,7 @@ pub(crate) async fn decide_enrollment(
             .await
             .map_err(backend)?;
             if changed.rows_affected() == 0 {
-                return Err(StoreError::Conflict("the enrolment is no longer pending"));
+                return Err(StoreError::Conflict("the enrollment is no longer pending"));
             }
             audit::append(&mut *tx, &batch).await?;
             Ok(())

@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::MAX_BODY_BYTES;
@@ -37,7 +38,8 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint: see /v1/openapi.json".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_head))
-        .layer(axum::middleware::map_response(no_store))
+        // No answer of any surface may be kept by a cache: most carry secrets or their metadata.
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             ApiError::Internal("handler panicked".into()).into_response()
@@ -65,7 +67,7 @@ fn native_surface() -> Router<AppState> {
         )
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::map_response(problems_for_rejections))
-        .layer(axum::middleware::map_response(json_by_default))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_TYPE, json_by_default))
 }
 
 /// Paths that answer `HEAD` (probes).
@@ -101,16 +103,8 @@ async fn problems_for_rejections(resp: Response) -> Response {
 /// Longer rejection texts are not expected; a longer one is replaced by an empty detail.
 const REJECTION_TEXT_LIMIT: usize = 4096;
 
-/// No answer of any surface may be kept by a cache: most carry secrets or their metadata.
-async fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-/// The native API answers JSON; handlers that set no content type get it.
-async fn json_by_default(mut resp: Response) -> Response {
-    if resp.status() == StatusCode::OK && !resp.headers().contains_key(header::CONTENT_TYPE) {
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    }
-    resp
+/// The native API answers JSON: a 200 whose handler set no content type gets it. (A header
+/// layer, not a middleware: nothing boxed on the hot path.)
+fn json_by_default(resp: &Response) -> Option<HeaderValue> {
+    (resp.status() == StatusCode::OK).then(|| HeaderValue::from_static("application/json"))
 }

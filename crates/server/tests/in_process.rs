@@ -86,8 +86,9 @@ async fn errors_are_problem_documents_and_credentials_are_required() {
     let (status, _, body) = h.call(Method::GET, "/v1/vaults", Some("1ck_not-a-key"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 
-    let (status, _, body) = h.call(Method::GET, "/v1/vaults", Some(&h.admin), None).await;
+    let (status, content_type, body) = h.call(Method::GET, "/v1/vaults", Some(&h.admin), None).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/json");
     assert_eq!(body["vaults"][0]["name"], "default");
 }
 

@@ -37,12 +37,6 @@ impl Follower {
         })
     }
 
-    /// Whether another server may write to this store (embedded stores have no other writer).
-    #[must_use]
-    pub fn shared(&self) -> bool {
-        self.shared
-    }
-
     /// Returns once every change committed before this call is applied: by a read of the log
     /// that began after the call did, made by this call or by a concurrent one. `read` reads
     /// the log from the position it is given, applies what it found and returns the position

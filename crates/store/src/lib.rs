@@ -32,8 +32,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// What a write leaves behind besides its rows: the audit events describing it, chained with
 /// `key`, and the changes other servers must apply to what they keep in memory, both in the
 /// same transaction as the write. The caller decides both; a backend records the changes only
-/// when other servers share it ([`Store::shared`]), and never adds any of its own, so the
-/// writing server applies exactly the list that every other server follows.
+/// when other servers share it ([`Store::shared`]) and adds none of its own to such a write, so
+/// the writing server applies exactly the list that every other server follows.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditBatch<'a> {
     /// The chain key.

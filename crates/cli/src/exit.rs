@@ -20,6 +20,8 @@ pub const GONE: u8 = 7;
 pub const CONFLICT: u8 = 8;
 /// 400, 413 or invalid local input.
 pub const INVALID: u8 = 9;
+/// 429: too many attempts; the message says when to retry.
+pub const RATE_LIMITED: u8 = 10;
 
 /// A failure with an exit code of its own.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,12 @@ impl Coded {
     #[must_use]
     pub fn invalid(message: impl Into<String>) -> anyhow::Error {
         Self { code: INVALID, message: message.into() }.into()
+    }
+
+    /// No usable credentials.
+    #[must_use]
+    pub fn unauthenticated(message: impl Into<String>) -> anyhow::Error {
+        Self { code: UNAUTHENTICATED, message: message.into() }.into()
     }
 
     /// Something named on the command line does not exist.
@@ -56,6 +64,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
             return match c {
                 ClientError::Unreachable { .. } => UNREACHABLE,
                 ClientError::NoCredentials => UNAUTHENTICATED,
+                ClientError::RateLimited { .. } => RATE_LIMITED,
                 ClientError::InvalidInput(_) => INVALID,
                 ClientError::Api { status, .. } => match status {
                     401 => UNAUTHENTICATED,

@@ -1,6 +1,6 @@
 //! `clawvault`: the server and the command-line client in one binary.
 //!
-//! Run `clawvault server` to start a local server (data in `./clawvault-data`), then
+//! Run `clawvault server` to start a local server (data in `~/.local/share/clawvault`), then
 //! `clawvault vault create demo` and `echo -n s3cret | clawvault secret put demo/hello`.
 //! `clawvault --help` lists every command with examples and the exit codes.
 
@@ -8,7 +8,9 @@ mod cli;
 mod cmd;
 mod context;
 mod exit;
+mod explain;
 mod output;
+mod profile;
 
 use std::process::ExitCode;
 
@@ -18,6 +20,7 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let global = cli.command.global().cloned();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -28,20 +31,29 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Server(args) => cmd::server::run(args).await,
-            Command::Login(args) => cmd::login::run(&cli.global, args).await,
-            Command::Vault(c) => cmd::vault::run(&cli.global, c).await,
-            Command::Secret(c) => cmd::secret::run(&cli.global, c).await,
-            Command::Audit(c) => cmd::audit::run(&cli.global, c).await,
-            Command::Agent(c) => cmd::agent::run(&cli.global, c).await,
-            Command::User(c) => cmd::user::run(&cli.global, c).await,
-            Command::Policy(c) => cmd::policy::run(&cli.global, c).await,
-            Command::Share(c) => cmd::share::run(&cli.global, c).await,
+            Command::Login(args) => cmd::login::run(args).await,
+            Command::Logout(args) => cmd::login::logout(&args),
+            Command::Status(args) => cmd::status::run(&args).await,
+            Command::Whoami(args) => cmd::whoami::run(&args).await,
+            Command::Vault(g) => cmd::vault::run(&g.global, g.command).await,
+            Command::Secret(g) => cmd::secret::run(&g.global, g.command).await,
+            Command::Audit(g) => cmd::audit::run(&g.global, g.command).await,
+            Command::Agent(g) => cmd::agent::run(&g.global, g.command).await,
+            Command::User(g) => cmd::user::run(&g.global, g.command).await,
+            Command::Policy(g) => cmd::policy::run(&g.global, g.command).await,
+            Command::Share(g) => cmd::share::run(&g.global, g.command).await,
         }
     });
     match result {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Line by line: a multi-line message (all of a config file's problems) keeps its
+            // lines, while anything else a terminal would obey is escaped.
+            let message: Vec<String> = format!("{e:#}").lines().map(output::printable).collect();
+            eprintln!("error: {}", message.join("\n"));
+            if let Some(hint) = global.as_ref().and_then(|g| explain::hint(&e, g)) {
+                eprintln!("  {}", output::printable(&hint));
+            }
             ExitCode::from(exit::code_for(&e))
         }
     }

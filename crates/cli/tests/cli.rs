@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use common::{BIN, TestServer, admin_env, run};
@@ -136,43 +135,6 @@ fn exit_codes_and_advice() {
     let (code, out, _) = run(&env, &["--help"], None);
     assert_eq!(code, 0);
     assert!(out.contains("Exit codes:"), "{out}");
-}
-
-#[test]
-fn login_saves_credentials_and_local_server_key_is_found() {
-    let s = TestServer::start();
-    let cfg = tempfile::tempdir().unwrap();
-    let env = vec![
-        ("CLAWVAULT_ADDR".to_owned(), s.base.clone()),
-        ("CLAWVAULT_CONFIG_DIR".to_owned(), cfg.path().display().to_string()),
-    ];
-    let (code, _, err) = run(&env, &["login"], Some(s.admin_key.as_bytes()));
-    assert_eq!(code, 0, "{err}");
-    let creds = cfg.path().join("credentials.toml");
-    assert_eq!(std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777, 0o600);
-    let only_config = vec![("CLAWVAULT_CONFIG_DIR".to_owned(), cfg.path().display().to_string())];
-    let (code, out, err) = run(&only_config, &["vault", "list"], None);
-    assert_eq!(code, 0, "the saved address and key are used: {err}");
-    assert!(out.contains("default"));
-    let (code, _, err) = run(&env, &["login"], Some(b"1ck_wrong"));
-    assert_eq!(code, 4, "{err}");
-
-    // With no login, the CLI finds the key a local server wrote to ./clawvault-data.
-    let work = tempfile::tempdir().unwrap();
-    std::fs::create_dir(work.path().join("clawvault-data")).unwrap();
-    std::fs::copy(s.data_dir.join("admin-key"), work.path().join("clawvault-data/admin-key")).unwrap();
-    let empty_cfg = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["vault", "list", "--json"])
-        .current_dir(work.path())
-        .env("CLAWVAULT_ADDR", &s.base)
-        .env("CLAWVAULT_CONFIG_DIR", empty_cfg.path())
-        .env_remove("CLAWVAULT_API_KEY")
-        .env_remove("CLAWVAULT_API_KEY_FILE")
-        .env_remove("CLAWVAULT_DATA_DIR")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

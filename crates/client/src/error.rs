@@ -22,6 +22,14 @@ pub enum ClientError {
         /// The problem's detail.
         detail: String,
     },
+    /// The server refused for now (429): too many attempts from this client or for this key.
+    #[error("too many requests ({detail}): retry in {retry_after} s")]
+    RateLimited {
+        /// Seconds to wait, from the server's `Retry-After` (1 when it named none).
+        retry_after: u64,
+        /// The problem's detail.
+        detail: String,
+    },
     /// No API key was configured.
     #[error(
         "no credentials: run `clawvault login`, set CLAWVAULT_API_KEY, or start a local server with `clawvault server`"
@@ -70,7 +78,22 @@ impl ClientError {
         Self::Unreachable { address: address.to_owned(), reason }
     }
 
-    pub(crate) fn from_problem(status: u16, body: &[u8]) -> Self {
+    pub(crate) fn from_response(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Self {
+        let err = Self::from_problem(status, body);
+        match err {
+            Self::Api { status: 429, detail, .. } => {
+                let retry_after = headers
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(1);
+                Self::RateLimited { retry_after, detail }
+            }
+            other => other,
+        }
+    }
+
+    fn from_problem(status: u16, body: &[u8]) -> Self {
         let detail = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .and_then(|v| {
@@ -87,6 +110,7 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api { status, .. } => Some(*status),
+            Self::RateLimited { .. } => Some(429),
             _ => None,
         }
     }

@@ -164,9 +164,10 @@ impl Client {
 
     async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
         let status = resp.status();
+        let headers = resp.headers().clone();
         let bytes = resp.bytes().await.map_err(|e| ClientError::Decode(e.to_string()))?;
         if !status.is_success() {
-            return Err(ClientError::from_problem(status.as_u16(), &bytes));
+            return Err(ClientError::from_response(status.as_u16(), &headers, &bytes));
         }
         serde_json::from_slice(&bytes)
             .map_err(|e| ClientError::Decode(format!("unexpected answer from the server: {e}")))
@@ -195,8 +196,9 @@ impl Client {
         if status == StatusCode::NO_CONTENT || status.is_success() {
             return Ok(());
         }
+        let headers = resp.headers().clone();
         let bytes = resp.bytes().await.unwrap_or_default();
-        Err(ClientError::from_problem(status.as_u16(), &bytes))
+        Err(ClientError::from_response(status.as_u16(), &headers, &bytes))
     }
 
     /// `GET /v1/health` (no credentials needed).
@@ -206,6 +208,14 @@ impl Client {
     pub async fn health(&self) -> Result<Health, ClientError> {
         let resp = self.send(Method::GET, "/v1/health", None, None).await?;
         Self::decode(resp).await
+    }
+
+    /// `GET /v1/auth/me`: who the configured key belongs to (and a check that it works).
+    ///
+    /// # Errors
+    /// 401 for a bad key; no credentials configured.
+    pub async fn whoami(&self) -> Result<Me, ClientError> {
+        self.call(Method::GET, "/v1/auth/me", None).await
     }
 
     /// Exchanges an API key for a token: an agent's `ocv_` key at `/v1/auth/agent-token`, any

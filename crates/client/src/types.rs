@@ -12,6 +12,40 @@ pub struct Health {
     pub status: String,
     /// Server version.
     pub version: String,
+    /// `sqlite` or `postgres` (absent from servers before 0.1).
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// Whether the server is sealed.
+    #[serde(default)]
+    pub sealed: bool,
+}
+
+/// `GET /v1/auth/me`: whom the client's credential belongs to.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Me {
+    /// The user's or agent's id.
+    pub id: Uuid,
+    /// `user` or `agent`.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// A user's role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// An agent's creator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<Uuid>,
+    /// An agent's vaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_ids: Option<Vec<Uuid>>,
+    /// `api_key` or `token`.
+    pub credential: String,
+    /// When the credential stops working (RFC 3339; absent: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_expires_at: Option<String>,
+    /// A user key's scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// An access token.

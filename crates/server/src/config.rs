@@ -12,8 +12,20 @@ use serde::Deserialize;
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8420";
-/// Default data directory, relative to the working directory.
-pub const DEFAULT_DATA_DIR: &str = "clawvault-data";
+
+/// The data directory when none is configured: `$XDG_DATA_HOME/clawvault`, else
+/// `~/.local/share/clawvault` (`./clawvault-data` without a home), the same from any working
+/// directory, so that the CLI on this machine finds the server's address and first admin key.
+#[must_use]
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("clawvault");
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/clawvault"),
+        None => PathBuf::from("clawvault-data"),
+    }
+}
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -234,9 +246,9 @@ impl Config {
                 p.display()
             ));
         }
-        let data_dir = overrides.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let data_dir = overrides.data_dir.clone().or(file.data_dir).unwrap_or_else(default_data_dir);
         if data_dir.as_os_str().is_empty() {
-            problems.push("data_dir is empty: give a directory such as ./clawvault-data".to_owned());
+            problems.push("data_dir is empty: give a directory such as /var/lib/clawvault".to_owned());
         }
 
         let listen_raw = overrides.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
@@ -471,7 +483,7 @@ mod tests {
     fn defaults() {
         let c = Config::load(&Overrides::default()).unwrap();
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(c.data_dir, default_data_dir());
         assert!(c.tls.is_none());
         assert_eq!(c.storage, Storage::Sqlite);
     }

@@ -17,6 +17,8 @@ const ROOT_KEY_FILE: &str = "root.key";
 const DATABASE_FILE: &str = "clawvault.sqlite";
 /// Name of the file that holds the first admin API key, for the local CLI.
 pub const ADMIN_KEY_FILE: &str = "admin-key";
+/// Name of the file where a started server writes the URL it listens on, for the local CLI.
+pub const ADDRESS_FILE: &str = "address";
 const ROOT_KEY_HEADER: &str = "clawvault-root-key-v1:";
 
 /// An opened data directory.
@@ -130,6 +132,12 @@ impl DataDir {
         self.root.join(ADMIN_KEY_FILE)
     }
 
+    /// The file holding the URL this server listens on.
+    #[must_use]
+    pub fn address_file(&self) -> PathBuf {
+        self.root.join(ADDRESS_FILE)
+    }
+
     /// Loads the root key file, creating one with a fresh random key if `create` and absent.
     ///
     /// # Errors
@@ -200,6 +208,25 @@ fn check_private(path: &Path) -> Result<(), ServerError> {
 /// # Errors
 /// [`ServerError::DataDir`].
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
+    let tmp = write_temporary(path, bytes)?;
+    fs::hard_link(&tmp, path).map_err(|e| ServerError::DataDir(format!("cannot create {}: {e}", path.display())))?;
+    let _ = fs::remove_file(&tmp);
+    sync_parent(path);
+    Ok(())
+}
+
+/// Writes `bytes` to `path` (mode 0600), replacing what was there in one step.
+///
+/// # Errors
+/// [`ServerError::DataDir`] on I/O failure.
+pub fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
+    let tmp = write_temporary(path, bytes)?;
+    fs::rename(&tmp, path).map_err(|e| ServerError::DataDir(format!("cannot write {}: {e}", path.display())))?;
+    sync_parent(path);
+    Ok(())
+}
+
+fn write_temporary(path: &Path, bytes: &[u8]) -> Result<PathBuf, ServerError> {
     let tmp = path.with_extension("tmp");
     let _ = fs::remove_file(&tmp);
     let mut f = OpenOptions::new()
@@ -211,14 +238,15 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .map_err(|e| ServerError::DataDir(format!("cannot write {}: {e}", tmp.display())))?;
-    fs::hard_link(&tmp, path).map_err(|e| ServerError::DataDir(format!("cannot create {}: {e}", path.display())))?;
-    let _ = fs::remove_file(&tmp);
+    Ok(tmp)
+}
+
+fn sync_parent(path: &Path) {
     if let Some(dir) = path.parent()
         && let Ok(d) = fs::File::open(dir)
     {
         let _ = d.sync_all();
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ use tokio::net::TcpListener;
 
 pub use app::{app, openapi};
 pub use config::{Config, ConfigError, Overrides, Storage};
-pub use data_dir::{ADMIN_KEY_FILE, DataDir};
+pub use data_dir::{ADDRESS_FILE, ADMIN_KEY_FILE, DataDir};
 pub use error::ServerError;
 pub use state::AppState;
 
@@ -231,13 +231,28 @@ impl Server {
         if let Some(key) = &new_admin_key {
             data_dir::write_private(&data_dir.admin_key_file(), format!("{}\n", key.expose()).as_bytes())?;
         }
-        Ok(Self { state, store: backend, listener, local_addr, new_admin_key, data_dir })
+        let server = Self { state, store: backend, listener, local_addr, new_admin_key, data_dir };
+        data_dir::replace_private(&server.data_dir.address_file(), format!("{}\n", server.local_url()).as_bytes())?;
+        Ok(server)
     }
 
     /// The bound address (useful with port 0).
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The URL a client on this machine reaches the server at (a wildcard listen address
+    /// becomes loopback).
+    #[must_use]
+    pub fn local_url(&self) -> String {
+        let scheme = if self.is_tls() { "https" } else { "http" };
+        let ip = match self.local_addr.ip() {
+            std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("{scheme}://{}", SocketAddr::new(ip, self.local_addr.port()))
     }
 
     /// Whether clients connect with TLS.

@@ -3,15 +3,110 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
+use clap::Subcommand;
 use clawvault_client::{Agent, AgentUpdate, ApproveEnrollment, Client, NewAgent};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::{confirm_delete, deadline, one_named, or_dash, vault};
-use crate::cli::{AgentCommand, Global};
+use crate::cli::Global;
 use crate::context;
 use crate::output::{self, Table, short_time};
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Create an agent; its key is printed once.
+    #[command(after_help = "\
+Examples:
+  clawvault agent create discord-bot --description 'posts release notes' --vault prod
+  clawvault agent create ci --vault prod --vault staging --ttl 900 --expires-in 30d
+  clawvault agent create ci --json | jq -r .api_key > ci.key   # the key in a file, not on screen
+
+The agent can read nothing until a policy grants it access: see `clawvault policy grant --help`.")]
+    Create {
+        /// Name (need not be unique; ids are).
+        name: String,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Bind the agent to this vault (name or id); repeat for more. Unbound agents reach any
+        /// vault a policy opens to them.
+        #[arg(long = "vault", value_name = "VAULT")]
+        vaults: Vec<String>,
+        /// Lifetime of its access tokens, in seconds (up to 86400; default: the server's).
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<i64>,
+        /// The agent stops working after this long (e.g. 12h, 30d).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+    /// List the agents you manage (admins: all), never their keys.
+    #[command(after_help = "Examples:\n  clawvault agent list\n  clawvault agent list --json | jq -r '.[].name'")]
+    List,
+    /// Show one agent.
+    #[command(
+        after_help = "Examples:\n  clawvault agent show discord-bot\n  clawvault agent show 0c6f3f3e-5d7c-4f0e-9a57-8f0d3c8e2b11 --json"
+    )]
+    Show {
+        /// Agent id or name.
+        agent: String,
+    },
+    /// Replace an agent's key: the old key and its tokens stop working at once. The new key is
+    /// printed once.
+    #[command(
+        after_help = "Examples:\n  clawvault agent rotate-key discord-bot\n  clawvault agent rotate-key ci --json | jq -r .api_key > ci.key"
+    )]
+    RotateKey {
+        /// Agent id or name.
+        agent: String,
+    },
+    /// Deactivate an agent: its key and tokens are refused from the next request on.
+    #[command(after_help = "Examples:\n  clawvault agent deactivate discord-bot")]
+    Deactivate {
+        /// Agent id or name.
+        agent: String,
+    },
+    /// Reactivate an agent: its key works again (tokens issued before stay revoked).
+    #[command(after_help = "Examples:\n  clawvault agent activate discord-bot")]
+    Activate {
+        /// Agent id or name.
+        agent: String,
+    },
+    /// Delete an agent and its policies; its tokens stop working at once.
+    #[command(after_help = "Examples:\n  clawvault agent delete discord-bot --yes")]
+    Delete {
+        /// Agent id or name.
+        agent: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List pending enrollment requests (admins).
+    #[command(after_help = "Examples:\n  clawvault agent pending\n  clawvault agent pending --json")]
+    Pending,
+    /// Approve an enrollment request (admins): the agent receives its key on its next poll.
+    #[command(after_help = "\
+Examples:
+  clawvault agent pending              # compare the fingerprint with the agent's
+  clawvault agent approve 4b8e0c1a-2f6d-4c1b-9e3a-7d5f2a9c8b10 --vault prod --ttl 900")]
+    Approve {
+        /// The pairing id from `clawvault agent pending`.
+        pairing_id: String,
+        /// Bind the new agent to this vault (name or id); repeat for more.
+        #[arg(long = "vault", value_name = "VAULT")]
+        vaults: Vec<String>,
+        /// Lifetime of its access tokens, in seconds (up to 86400).
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<i64>,
+    },
+    /// Deny an enrollment request (admins).
+    #[command(after_help = "Examples:\n  clawvault agent deny 4b8e0c1a-2f6d-4c1b-9e3a-7d5f2a9c8b10")]
+    Deny {
+        /// The pairing id from `clawvault agent pending`.
+        pairing_id: String,
+    },
+}
 
 /// The agent `raw` names: an id directly, a name through the list of agents.
 ///

@@ -1,12 +1,60 @@
 //! `clawvault audit ...`.
 
 use anyhow::Result;
+use clap::Subcommand;
 use clawvault_client::AuditQuery;
+use std::path::PathBuf;
 
-use crate::cli::{AuditCommand, Global};
+use crate::cli::Global;
 use crate::context;
 use crate::exit::{Coded, ERROR};
 use crate::output::{self, Table, short_time};
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the audit hash chain (on the server, or offline from a data directory).
+    #[command(after_help = "\
+Examples:
+  clawvault audit verify                              # ask the running server
+  clawvault audit verify --data-dir /var/lib/clawvault  # offline, read-only
+  clawvault audit verify --anchor \"$(cat anchor.txt)\"  # must still extend a kept anchor")]
+    Verify {
+        /// Verify this data directory directly instead of asking a server.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// An anchor printed earlier by `clawvault audit anchor`: fail unless the chain still
+        /// holds that event (catches removal of the newest events together with the head).
+        #[arg(long, value_name = "ANCHOR")]
+        anchor: Option<String>,
+    },
+    /// Print the chain head as an anchor (`cva1:…`) to keep where whoever controls the
+    /// database cannot reach it; `audit verify --anchor` checks against it later.
+    #[command(after_help = "\
+Examples:
+  clawvault audit anchor > anchor.txt
+  clawvault audit anchor --data-dir /var/lib/clawvault")]
+    Anchor {
+        /// Read this data directory directly instead of asking a server.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// List audit events.
+    #[command(after_help = "Examples:\n  clawvault audit list --action secret.read --limit 20")]
+    List {
+        /// Only this action.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only this actor id.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Page size.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Page offset.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
+}
 
 /// Runs an audit command.
 ///

@@ -1,24 +1,122 @@
-//! `clawvault login`.
+//! `clawvault login` and `clawvault logout`: saved profiles.
 
 use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
-use clawvault_client::Client;
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::cli::{Global, LoginArgs};
-use crate::context::{self, SavedLogin};
+use crate::cli::Global;
+use crate::context::Target;
+use crate::exit::Coded;
+use crate::output;
+use crate::profile::{Profile, Profiles};
 
-/// Checks the key against the server and saves address and key.
+/// `clawvault login`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  clawvault login --address https://vault.example.com:8420      # prompts for the API key
+  clawvault login --address https://10.0.0.5:8420 --ca-cert server.pem --from-file admin.key
+  pass show clawvault/key | clawvault login --profile staging --address https://staging:8420
+  clawvault secret list prod --profile staging                 # or CLAWVAULT_PROFILE=staging
+
+The key is checked against the server, then address, key and certificate are saved as the
+profile (`default` unless --profile or CLAWVAULT_PROFILE names another) in
+~/.config/clawvault/profiles.toml, mode 0600. Later commands use the profile from any directory.")]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub global: Global,
+    /// Read the API key from this file (otherwise from stdin, or a hidden prompt).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+}
+
+/// `clawvault logout`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  clawvault logout                       # forget the default profile
+  clawvault logout --profile staging
+
+The key itself keeps working: revoke it with `clawvault apikey delete` (or, for an agent,
+`clawvault agent rotate-key`).")]
+pub struct LogoutArgs {
+    #[command(flatten)]
+    pub global: Global,
+}
+
+/// Checks the key against the server and saves the profile.
 ///
 /// # Errors
 /// Unreachable server, rejected key, I/O.
-pub async fn run(global: &Global, args: LoginArgs) -> Result<()> {
-    let address = context::address(global);
-    let key = match &args.from_file {
-        Some(path) => {
-            Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
-        }
+pub async fn run(args: LoginArgs) -> Result<()> {
+    let global = &args.global;
+    // Logging in is how a profile comes to exist: a new name is no error here.
+    let target = Target::resolve_with(global, true)?;
+    let key = read_key(args.from_file.as_ref())?;
+    let me = target.client_with_key(&key)?.whoami().await?;
+    let ca_cert = match &target.ca {
+        Some((pem, _)) => Some(
+            String::from_utf8(pem.clone())
+                .map_err(|_| Coded::invalid("the CA certificate is not PEM text: give the .pem file"))?,
+        ),
+        None => None,
+    };
+    let mut profiles = Profiles::load()?;
+    let file = profiles
+        .save(&target.profile, Profile { address: target.address.clone(), api_key: key.to_string(), ca_cert })?;
+    let who = format!("{}:{}", me.kind, me.name);
+    if global.json {
+        output::json(&json!({
+            "profile": target.profile,
+            "address": target.address,
+            "file": file,
+            "principal": who,
+            "identity": me,
+        }))?;
+    } else {
+        println!(
+            "Logged in to {} as {who}; saved as profile {} in {} (mode 0600).",
+            target.address,
+            target.profile,
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// Forgets a profile.
+///
+/// # Errors
+/// I/O.
+pub fn logout(args: &LogoutArgs) -> Result<()> {
+    let name = args
+        .global
+        .profile
+        .clone()
+        .or_else(|| std::env::var("CLAWVAULT_PROFILE").ok().filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| crate::profile::DEFAULT_PROFILE.to_owned());
+    crate::profile::check_name(&name)?;
+    let removed = Profiles::load()?.remove(&name)?;
+    if args.global.json {
+        output::json(&json!({ "profile": name, "removed": removed }))?;
+    } else if removed {
+        println!("Removed profile {name}. The key itself still works until it is revoked.");
+    } else {
+        println!("No profile {name} was saved; nothing to remove.");
+    }
+    Ok(())
+}
+
+fn read_key(from_file: Option<&PathBuf>) -> Result<Zeroizing<String>> {
+    let raw = match from_file {
+        Some(path) => Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| Coded::invalid(format!("cannot read the API key from {}: {e}", path.display())))?,
+        ),
         None if std::io::stdin().is_terminal() => {
             Zeroizing::new(rpassword::prompt_password("API key (input hidden): ")?)
         }
@@ -28,16 +126,9 @@ pub async fn run(global: &Global, args: LoginArgs) -> Result<()> {
             s
         }
     };
-    let key = Zeroizing::new(key.trim().to_owned());
+    let key = Zeroizing::new(raw.trim().to_owned());
     if key.is_empty() {
-        bail!("no API key given");
+        return Err(Coded::invalid("no API key given: pipe it in, or use --from-file FILE"));
     }
-    let mut builder = Client::builder(&address);
-    if let Some(ca) = &global.ca_cert {
-        builder = builder.ca_certificate_pem(std::fs::read(ca)?);
-    }
-    builder.build()?.exchange(&key).await?;
-    let path = context::save_login(&SavedLogin { address: address.clone(), api_key: key.to_string() })?;
-    eprintln!("Logged in to {address}; credentials saved in {} (mode 0600).", path.display());
-    Ok(())
+    Ok(key)
 }

@@ -7,8 +7,10 @@ pub mod policy;
 pub mod secret;
 pub mod server;
 pub mod share;
+pub mod status;
 pub mod user;
 pub mod vault;
+pub mod whoami;
 
 use std::io::IsTerminal;
 

@@ -3,15 +3,78 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
+use clap::{Args, Subcommand};
 use clawvault_client::{Client, Conditions, NewPolicy, Policy};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::{agent, deadline, user};
-use crate::cli::{Global, PolicyCommand, PrincipalArg};
+use crate::cli::Global;
 use crate::context;
 use crate::exit::Coded;
 use crate::output::{self, Table, short_time};
+
+/// Whom a policy names: exactly one of `--agent` and `--user`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct PrincipalArg {
+    /// The agent (id or name).
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+    /// The user (id, or name for admins).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Grant (or with --deny, refuse) an agent or a user permissions on paths of a vault.
+    #[command(after_help = "\
+Examples:
+  clawvault policy grant prod --agent discord-bot --path 'discord/**' --permission read
+  clawvault policy grant prod --user mia --path 'shared/*' --permission read --permission write
+  clawvault policy grant prod --agent ci --path 'deploy/**' --permission read,rotate \\
+      --ip 10.0.0.0/8 --expires-in 7d
+  clawvault policy grant prod --agent discord-bot --path 'discord/admin/**' --permission read --deny
+
+Patterns match path segments: `*` is one segment, `**` any number (`**` alone: the whole vault).
+Permissions: read, use, write, delete, rotate, list, share. A deny policy wins over any allow.")]
+    Grant {
+        /// Vault name or id.
+        vault: String,
+        #[command(flatten)]
+        principal: PrincipalArg,
+        /// Path pattern, e.g. 'api-keys/**'.
+        #[arg(long, value_name = "PATTERN")]
+        path: String,
+        /// A permission; repeat it or separate with commas.
+        #[arg(long = "permission", value_name = "PERMISSION", required = true, value_delimiter = ',')]
+        permissions: Vec<String>,
+        /// Refuse these permissions instead of granting them.
+        #[arg(long)]
+        deny: bool,
+        /// Only from this client address range (CIDR); repeat for more.
+        #[arg(long = "ip", value_name = "CIDR")]
+        ips: Vec<String>,
+        /// The policy lapses after this long (e.g. 12h, 7d).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+    /// List a vault's policies (vault owners and admins).
+    #[command(after_help = "Examples:\n  clawvault policy list prod\n  clawvault policy list prod --json")]
+    List {
+        /// Vault name or id.
+        vault: String,
+    },
+    /// Delete a policy; it stops applying on the next request.
+    #[command(after_help = "Examples:\n  clawvault policy revoke prod 9d2c7a4e-1b3f-4e8a-b6c5-0f1e2d3c4b5a")]
+    Revoke {
+        /// Vault name or id.
+        vault: String,
+        /// Policy id (from `clawvault policy list`).
+        policy_id: String,
+    },
+}
 
 /// `(principal_type, id, how to call it)` for `--agent` or `--user`.
 async fn principal(client: &Client, p: &PrincipalArg) -> Result<(&'static str, Uuid, String)> {

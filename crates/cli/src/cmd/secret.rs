@@ -1,15 +1,121 @@
 //! `clawvault secret ...`.
 
 use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
 use clawvault_client::{PutSecret, Rotate, SecretValue};
 
 use super::{deadline, split_reference};
-use crate::cli::{Global, SecretCommand, ValueSource};
+use crate::cli::Global;
 use crate::context;
 use crate::exit::Coded;
 use crate::output::{self, Table, short_time};
+
+/// Where a new value comes from.
+#[derive(Debug, Args)]
+pub struct ValueSource {
+    /// Read the value from this file, byte for byte (otherwise stdin, or a hidden prompt).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    /// Keep a trailing newline read from stdin (dropped by default).
+    #[arg(long)]
+    pub keep_newline: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store a new version of a secret (value from stdin, a file, or a hidden prompt).
+    #[command(after_help = "\
+Examples:
+  echo -n 'sk-live-123' | clawvault secret put prod/openai/api-key
+  clawvault secret put prod/tls/cert --from-file cert.pem --type certificate
+  clawvault secret put prod/db/password --expires-in 24h --max-reads 3 --metadata '{\"owner\":\"ops\"}'")]
+    Put {
+        /// VAULT/PATH, e.g. prod/openai/api-key.
+        reference: String,
+        #[command(flatten)]
+        source: ValueSource,
+        /// Type: generic, password, api_key, private_key, certificate, file, note, ssh_key, env_bundle, env.
+        #[arg(long = "type", value_name = "TYPE")]
+        secret_type: Option<String>,
+        /// Metadata as a JSON object.
+        #[arg(long, value_name = "JSON")]
+        metadata: Option<String>,
+        /// Unreadable after this time (RFC 3339).
+        #[arg(long, value_name = "TIME", conflicts_with = "expires_in")]
+        expires_at: Option<String>,
+        /// Unreadable after this long (e.g. 30m, 24h, 7d).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        /// Reads allowed before the secret answers 410.
+        #[arg(long, value_name = "N")]
+        max_reads: Option<i64>,
+    },
+    /// Print a secret's value (or all its fields with --json).
+    #[command(after_help = "\
+Examples:
+  clawvault secret get prod/openai/api-key
+  clawvault secret get prod/openai/api-key --version 2
+  export OPENAI_API_KEY=\"$(clawvault secret get prod/openai/api-key)\"")]
+    Get {
+        /// VAULT/PATH.
+        reference: String,
+        /// A specific version.
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// List secrets in a vault (never values).
+    #[command(after_help = "Examples:\n  clawvault secret list prod\n  clawvault secret list prod --prefix openai/")]
+    List {
+        /// Vault name or id.
+        vault: String,
+        /// Only paths starting with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// List a secret's versions, newest first.
+    #[command(after_help = "Examples:\n  clawvault secret versions prod/openai/api-key")]
+    Versions {
+        /// VAULT/PATH.
+        reference: String,
+    },
+    /// Delete a secret (all versions; an admin can restore it).
+    #[command(after_help = "Examples:\n  clawvault secret delete prod/old/token")]
+    Delete {
+        /// VAULT/PATH.
+        reference: String,
+    },
+    /// Restore a deleted secret (admins).
+    #[command(after_help = "Examples:\n  clawvault secret restore prod/old/token")]
+    Restore {
+        /// VAULT/PATH.
+        reference: String,
+    },
+    /// Replace a secret's value with one the server generates.
+    #[command(
+        after_help = "Examples:\n  clawvault secret rotate prod/webhook/signing-key --length 64 --charset alphanumeric"
+    )]
+    Rotate {
+        /// VAULT/PATH.
+        reference: String,
+        /// Length, 8 to 1024.
+        #[arg(long, default_value_t = 32)]
+        length: usize,
+        /// hex, base64, alphanumeric or ascii.
+        #[arg(long, default_value = "hex")]
+        charset: String,
+    },
+    /// Disable one version (kept for the record; reads answer 410).
+    #[command(after_help = "Examples:\n  clawvault secret disable prod/openai/api-key 3")]
+    Disable {
+        /// VAULT/PATH.
+        reference: String,
+        /// Version number.
+        version: i64,
+    },
+}
 
 /// Reads a new value from a file, stdin, or a hidden prompt; never from the command line.
 fn read_value(source: &ValueSource) -> Result<SecretValue> {

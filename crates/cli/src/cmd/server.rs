@@ -1,14 +1,75 @@
 //! `clawvault server`.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Result;
+use clap::Args;
 use clawvault_server::config::LogFormat;
 use clawvault_server::{Config, Overrides, Server};
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::ServerArgs;
 use crate::exit::{Coded, INVALID};
+
+/// `clawvault server`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  clawvault server                          # ~/.local/share/clawvault, http://127.0.0.1:8420
+  clawvault server --data-dir /var/lib/clawvault --listen 0.0.0.0:8420 \\
+      --tls-cert /etc/clawvault/cert.pem --tls-key /etc/clawvault/key.pem
+  clawvault server --config /etc/clawvault/clawvault.toml
+  CLAWVAULT_DATABASE_URL=postgres://clawvault@db:5432/clawvault \\
+      clawvault server --storage postgres --listen 0.0.0.0:8420   # one of several replicas
+
+With --storage postgres every replica needs the same root key (root.key in its data directory,
+or --root-key-file); the database URL comes from CLAWVAULT_DATABASE_URL or --database-url-file, never from a flag.
+
+Every flag can also come from the environment (CLAWVAULT_DATA_DIR, CLAWVAULT_LISTEN, ...) or the
+config file; flags win over the environment, which wins over the file.")]
+pub struct ServerArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "CLAWVAULT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (database, root key, first admin key) [default: ~/.local/share/clawvault,
+    /// or $XDG_DATA_HOME/clawvault].
+    #[arg(long, env = "CLAWVAULT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where the data lives: sqlite (one server, the default) or postgres (several replicas).
+    #[arg(long, env = "CLAWVAULT_STORAGE", value_name = "KIND")]
+    pub storage: Option<String>,
+    /// The root key file, when not root.key in the data directory (replicas share one).
+    #[arg(long, env = "CLAWVAULT_ROOT_KEY_FILE", value_name = "FILE")]
+    pub root_key_file: Option<PathBuf>,
+    /// A file holding the PostgreSQL URL (a mounted Kubernetes Secret, say).
+    #[arg(long, env = "CLAWVAULT_DATABASE_URL_FILE", value_name = "FILE")]
+    pub database_url_file: Option<PathBuf>,
+    /// Listen address (IP:PORT; port 0 picks a free one).
+    #[arg(long, env = "CLAWVAULT_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, env = "CLAWVAULT_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "CLAWVAULT_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Log filter (`info`, `debug`, `clawvault_server=trace`, ...).
+    #[arg(long, env = "CLAWVAULT_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, env = "CLAWVAULT_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Serve plain HTTP on an address other machines can reach (a proxy in front ends TLS);
+    /// without it, such an address needs --tls-cert and --tls-key.
+    #[arg(long, env = "CLAWVAULT_INSECURE_HTTP")]
+    pub insecure_http: bool,
+    /// The address clients reach this server at, for share links (https://vault.example.com).
+    #[arg(long, env = "CLAWVAULT_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Lifetime of access tokens, in seconds (5 to 86400).
+    #[arg(long, env = "CLAWVAULT_TOKEN_TTL_SECONDS", value_name = "SECONDS")]
+    pub token_ttl: Option<String>,
+}
 
 fn init_tracing(config: &Config) {
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
@@ -64,23 +125,30 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     let config =
         Config::load(&overrides).map_err(|e| Coded { code: INVALID, message: e.to_string().trim_end().to_owned() })?;
     init_tracing(&config);
+    let tls_cert = config.tls.as_ref().map(|t| t.cert.clone());
     let server = Server::start(config).await?;
-    let scheme = if server.is_tls() { "https" } else { "http" };
+    let url = server.local_url();
     let mut out = std::io::stdout().lock();
-    writeln!(out, "clawvault {} listening on {scheme}://{}", env!("CARGO_PKG_VERSION"), server.local_addr())?;
-    writeln!(out, "data directory: {}", server.data_dir().path().display())?;
+    writeln!(out, "clawvault {} listening on {url}", env!("CARGO_PKG_VERSION"))?;
+    let data_dir = std::path::absolute(server.data_dir().path()).unwrap_or_else(|_| server.data_dir().path().into());
+    writeln!(out, "data directory: {}", data_dir.display())?;
     if let Some(key) = server.new_admin_key() {
+        let key_file = data_dir.join(clawvault_server::ADMIN_KEY_FILE);
         writeln!(out)?;
-        writeln!(
-            out,
-            "First admin API key (shown once; saved for the local CLI in {}, mode 0600):",
-            server.data_dir().admin_key_file().display()
-        )?;
+        writeln!(out, "First admin API key (shown once; saved in {}, mode 0600):", key_file.display())?;
         writeln!(out, "  {}", key.expose())?;
         writeln!(out)?;
+        let ca = match &tls_cert {
+            Some(cert) => {
+                format!(" --ca-cert {}", std::path::absolute(cert).unwrap_or_else(|_| cert.clone()).display())
+            }
+            None => String::new(),
+        };
+        writeln!(out, "Log the CLI in (from any directory, as this user or another):")?;
+        writeln!(out, "  clawvault login --address {url} --from-file {}{ca}", key_file.display())?;
         writeln!(
             out,
-            "Next: echo -n s3cret | clawvault secret put default/hello && clawvault secret get default/hello"
+            "Then: echo -n s3cret | clawvault secret put default/hello && clawvault secret get default/hello"
         )?;
     }
     out.flush()?;

@@ -1,16 +1,125 @@
 //! `clawvault share ...`.
 
 use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
 use clawvault_client::{Client, ClientError, NewShare, OpenedShare, SecretValue, Share, ShareListing};
 use uuid::Uuid;
 
 use super::{agent, deadline, split_reference, user};
-use crate::cli::{Global, PassphraseArg, RecipientArg, ShareCommand};
+use crate::cli::Global;
 use crate::context;
 use crate::exit::Coded;
 use crate::output::{self, Table, short_time};
+
+/// Who receives a share: exactly one of these.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct RecipientArg {
+    /// Anyone holding the link (add --passphrase and --max-reads).
+    #[arg(long)]
+    pub anyone: bool,
+    /// This agent (id or name).
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+    /// This user (id, or name for admins).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// The user who created the calling agent (for agents handing a value to their owner).
+    #[arg(long)]
+    pub creator: bool,
+}
+
+/// Where a share passphrase comes from.
+#[derive(Debug, Args)]
+pub struct PassphraseArg {
+    /// Read the passphrase from this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "passphrase")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Ask for a passphrase (hidden), or read it from stdin when stdin is not a terminal.
+    #[arg(long)]
+    pub passphrase: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShareCommand {
+    /// Share a secret's current value (needs the `share` permission); prints the share's link.
+    #[command(after_help = "\
+Examples:
+  clawvault share create prod/openai/api-key --anyone --expires-in 1h --max-reads 1 --passphrase
+  clawvault share create prod/db/password --user mia --expires-in 7d
+  clawvault share create prod/discord/token --agent release-bot --max-reads 3
+  clawvault share create ops/found-key --creator            # an agent handing a value to its owner
+
+The recipient opens it with `clawvault share open ID_OR_LINK`. A link share without a
+passphrase is readable by whoever sees the link: keep --max-reads low.")]
+    Create {
+        /// VAULT/PATH of the secret.
+        reference: String,
+        #[command(flatten)]
+        recipient: RecipientArg,
+        /// The share stops opening after this long (e.g. 30m, 24h, 7d).
+        #[arg(long, value_name = "DURATION", default_value = "24h")]
+        expires_in: String,
+        /// The share opens at most this many times.
+        #[arg(long, value_name = "N")]
+        max_reads: Option<i64>,
+        #[command(flatten)]
+        passphrase: PassphraseArg,
+        /// Only open from this client address range (CIDR); repeat for more.
+        #[arg(long = "ip", value_name = "CIDR")]
+        ips: Vec<String>,
+    },
+    /// Open a share and print its value (shares addressed to you use your key; link shares
+    /// open without one).
+    #[command(after_help = "\
+Examples:
+  clawvault share open --passphrase \\
+      https://vault.example.com/v1/share/5f0c3c9e-8a1d-4b7e-9c2f-1e3d5a7b9c01
+  clawvault share open 5f0c3c9e-8a1d-4b7e-9c2f-1e3d5a7b9c01 > db-password
+  clawvault share open 5f0c3c9e-8a1d-4b7e-9c2f-1e3d5a7b9c01 --passphrase-file pass.txt --json
+
+A link on another server than your saved one is opened without your credentials.")]
+    Open {
+        /// Share id or link.
+        share: String,
+        #[command(flatten)]
+        passphrase: PassphraseArg,
+    },
+    /// List shares you created (or, with --inbound, shares addressed to you; with --all, every
+    /// share on the server, for admins).
+    #[command(
+        after_help = "Examples:\n  clawvault share list\n  clawvault share list --inbound --json\n  clawvault share list --all"
+    )]
+    List {
+        /// Shares addressed to you instead of those you created.
+        #[arg(long, conflicts_with = "all")]
+        inbound: bool,
+        /// Every share on the server (admins).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a share you created (admins: any share): it stops opening at once.
+    #[command(after_help = "Examples:\n  clawvault share revoke 5f0c3c9e-8a1d-4b7e-9c2f-1e3d5a7b9c01")]
+    Revoke {
+        /// Share id or link.
+        share: String,
+    },
+    /// Accept a share addressed to you.
+    #[command(after_help = "Examples:\n  clawvault share accept 5f0c3c9e-8a1d-4b7e-9c2f-1e3d5a7b9c01")]
+    Accept {
+        /// Share id or link.
+        share: String,
+    },
+    /// Decline a share addressed to you: it does not open until you accept it.
+    #[command(after_help = "Examples:\n  clawvault share decline 5f0c3c9e-8a1d-4b7e-9c2f-1e3d5a7b9c01")]
+    Decline {
+        /// Share id or link.
+        share: String,
+    },
+}
 
 /// Where the share API puts a share in a link.
 const LINK_PATH: &str = "/v1/share/";
@@ -38,7 +147,7 @@ fn parse_ref(raw: &str) -> Result<ShareRef> {
 fn client_for(global: &Global, configured: Client, share: &ShareRef) -> Result<Client> {
     match &share.origin {
         Some(origin) if origin.trim_end_matches('/') != configured.address().trim_end_matches('/') => {
-            context::anonymous(global, origin)
+            context::Target::resolve(global)?.anonymous(origin)
         }
         _ => Ok(configured),
     }

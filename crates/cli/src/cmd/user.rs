@@ -1,13 +1,43 @@
 //! `clawvault user ...`.
 
 use anyhow::{Context, Result};
+use clap::Subcommand;
 use clawvault_client::Client;
 use uuid::Uuid;
 
 use super::{confirm_delete, one_named};
-use crate::cli::{Global, UserCommand};
+use crate::cli::Global;
 use crate::context;
 use crate::output::{self, Table, short_time};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (admins); their API key is printed once.
+    #[command(after_help = "\
+Examples:
+  clawvault user create mia                # a member: her own vaults and what policies allow her
+  clawvault user create ops-lead --role admin
+  clawvault user create mia --json | jq -r .api_key | ssh mia@host 'cat > ~/.clawvault-key'")]
+    Create {
+        /// Name (unique).
+        name: String,
+        /// admin or member.
+        #[arg(long, default_value = "member", value_parser = ["admin", "member"])]
+        role: String,
+    },
+    /// List users (admins).
+    #[command(after_help = "Examples:\n  clawvault user list\n  clawvault user list --json")]
+    List,
+    /// Delete a user with their keys and policies (admins; never the last admin).
+    #[command(after_help = "Examples:\n  clawvault user delete mia --yes")]
+    Delete {
+        /// User id or name.
+        user: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
 
 /// The id of the user `raw` names: an id as it is, a name through the list of users
 /// (which only admins may read).

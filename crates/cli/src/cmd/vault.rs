@@ -4,14 +4,40 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 
 use anyhow::Result;
+use clap::Subcommand;
 use clawvault_client::Client;
 use uuid::Uuid;
 
 use super::one_named;
-use crate::cli::{Global, VaultCommand};
+use crate::cli::Global;
 use crate::context;
 use crate::exit::Coded;
 use crate::output::{self, Table, short_time};
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Create a vault.
+    #[command(after_help = "Examples:\n  clawvault vault create prod --description 'production bots'")]
+    Create {
+        /// Name: letters, digits, - and _.
+        name: String,
+        /// Description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List vaults.
+    #[command(after_help = "Examples:\n  clawvault vault list\n  clawvault vault list --json | jq -r '.[].name'")]
+    List,
+    /// Delete a vault and every secret in it.
+    #[command(after_help = "Examples:\n  clawvault vault delete staging --yes")]
+    Delete {
+        /// Vault name or id.
+        vault: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
 
 /// Runs a vault command.
 ///

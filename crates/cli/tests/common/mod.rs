@@ -337,10 +337,33 @@ pub fn assert_problem(r: Response, status: u16, needle: &str) -> Value {
     body
 }
 
-/// Runs the CLI with the given environment.
+/// Where the CLI finds settings of the machine running the tests; [`cli`] hides them all.
+const CLIENT_SETTINGS: [&str; 9] = [
+    "CLAWVAULT_ADDR",
+    "CLAWVAULT_API_KEY",
+    "CLAWVAULT_API_KEY_FILE",
+    "CLAWVAULT_CACERT",
+    "CLAWVAULT_PROFILE",
+    "CLAWVAULT_DATA_DIR",
+    "CLAWVAULT_CONFIG_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+];
+
+/// A home directory of its own for every CLI the tests run, so that neither a profile nor a
+/// local server of the machine running them is ever found.
+fn empty_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+/// Runs the CLI with the given environment, and none of the machine's client settings.
 pub fn cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> std::process::Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("CLAWVAULT_ADDR").env_remove("CLAWVAULT_API_KEY").env_remove("CLAWVAULT_API_KEY_FILE");
+    cmd.args(args).env("HOME", empty_home());
+    for name in CLIENT_SETTINGS {
+        cmd.env_remove(name);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -353,6 +376,22 @@ pub fn cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> std::pr
         child.stdin.take().unwrap().write_all(input).unwrap();
     }
     child.wait_with_output().unwrap()
+}
+
+/// Runs a `sh -c` script with the built `clawvault` first on its PATH, the given environment,
+/// and none of the machine's client settings.
+pub fn shell(script: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script).env("PATH", path).env("HOME", empty_home());
+    for name in CLIENT_SETTINGS {
+        cmd.env_remove(name);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::null()).output().unwrap()
 }
 
 /// The CLI environment of an admin using the key the server wrote.

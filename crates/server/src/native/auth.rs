@@ -5,13 +5,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::dto::{ApiKeyCreated, ApiKeyList, ApiKeyOut, ApiKeyTokenRequest, CreateApiKeyRequest, TokenResponse};
+use super::dto::{ApiKeyCreated, ApiKeyList, ApiKeyOut, ApiKeyTokenRequest, CreateApiKeyRequest, MeOut, TokenResponse};
 use super::extract::{Authenticated, ClientIp};
+use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
 use crate::service::audit::refused;
-use crate::service::keys;
+use crate::service::{keys, whoami};
 use crate::state::AppState;
 use clawvault_core::action::Action;
 
@@ -21,6 +22,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(agent_token))
         .routes(routes!(rotate_signing_key))
         .routes(routes!(revoke_token))
+        .routes(routes!(me))
         .routes(routes!(create_api_key, list_api_keys))
         .routes(routes!(delete_api_key))
 }
@@ -46,6 +48,28 @@ async fn api_key_token(
 async fn revoke_token(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<StatusCode> {
     keys::revoke_token(&state, &caller).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who the bearer credential belongs to: a user or an agent, and when the credential expires.
+#[utoipa::path(get, path = "/v1/auth/me", tag = "auth", responses((status = 200, body = MeOut), (status = 401, body = crate::error::ProblemDoc)))]
+async fn me(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<MeOut>> {
+    let who = whoami::whoami(&state, &caller).await?;
+    let vault_ids = match &who.principal.actor {
+        Actor::Agent { vault_ids, .. } => Some(vault_ids.clone()),
+        Actor::User { .. } => None,
+    };
+    Ok(Json(MeOut {
+        id: who.principal.id(),
+        kind: who.principal.kind().as_str(),
+        display_name: who.name.clone(),
+        name: who.name,
+        role: who.role.map(|r| r.as_str()),
+        created_by: who.created_by,
+        vault_ids,
+        credential: who.principal.credential.as_str(),
+        credential_expires_at: who.credential_expires_at,
+        scopes: who.principal.scopes.clone(),
+    }))
 }
 
 /// Create an API key for yourself; the key is in the answer, once.

@@ -33,6 +33,37 @@ pub struct TokenResponse {
     pub expires_in: i64,
 }
 
+/// `GET /v1/auth/me`: who the bearer credential belongs to (1Claw's fields for users, with
+/// `kind` and the agent's own for agents).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeOut {
+    /// The user's or agent's id.
+    pub id: Uuid,
+    /// `user` or `agent`.
+    pub kind: &'static str,
+    /// Name.
+    pub name: String,
+    /// The same name (1Claw's field).
+    pub display_name: String,
+    /// A user's role: `admin` or `member`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
+    /// The user who created the agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<Uuid>,
+    /// The vaults an agent is bound to (empty: any a policy opens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_ids: Option<Vec<Uuid>>,
+    /// What the request authenticated with: `api_key` (the key itself) or `token`.
+    pub credential: &'static str,
+    /// When that credential stops working (absent: it does not expire).
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub credential_expires_at: Option<OffsetDateTime>,
+    /// A user key's scopes (empty: all its owner may do).
+    pub scopes: Vec<String>,
+}
+
 /// `POST /v1/auth/api-keys`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateApiKeyRequest {
@@ -497,4 +528,9 @@ pub struct Health {
     pub status: &'static str,
     /// Server version.
     pub version: &'static str,
+    /// Where the data lives: `sqlite` or `postgres`.
+    pub storage: &'static str,
+    /// Always false: the root key is read from its file at start, so a serving server is
+    /// unsealed (a sealed start would answer 503 until unsealed).
+    pub sealed: bool,
 }

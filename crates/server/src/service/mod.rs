@@ -14,6 +14,7 @@ pub mod secrets;
 pub mod shares;
 pub mod users;
 pub mod vaults;
+pub mod whoami;
 
 use clawvault_core::time_util::rfc3339;
 use time::OffsetDateTime;

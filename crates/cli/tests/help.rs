@@ -75,6 +75,20 @@ fn check_examples(name: &str, text: &str) {
 fn every_help_is_snapshotted_and_its_examples_paste() {
     let commands = all_commands();
     assert!(commands.len() > 40, "found only {} commands", commands.len());
+    let mut expected: Vec<String> = commands
+        .iter()
+        .map(|p| format!("help__{}.snap", if p.is_empty() { "clawvault".to_owned() } else { p.join("_") }))
+        .collect();
+    expected.sort();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let mut present: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("help__") && n.ends_with(".snap"))
+        .collect();
+    present.sort();
+    let stale: Vec<&String> = present.iter().filter(|n| !expected.contains(n)).collect();
+    assert!(stale.is_empty(), "snapshots of commands that no longer exist: {stale:?}");
     for path in commands {
         let args: Vec<&str> = path.iter().map(String::as_str).collect();
         let text = help(&args);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cmd::agent::AgentCommand;
+use crate::cmd::apikey::ApiKeyCommand;
 use crate::cmd::audit::AuditCommand;
 use crate::cmd::login::{LoginArgs, LogoutArgs};
 use crate::cmd::policy::PolicyCommand;
@@ -94,6 +95,9 @@ pub enum Command {
     Agent(Group<AgentCommand>),
     /// Create, list and delete users (admins).
     User(Group<UserCommand>),
+    /// Make, list and delete your own API keys (`1ck_`).
+    #[command(name = "apikey")]
+    ApiKey(Group<ApiKeyCommand>),
     /// Grant, list and revoke access to the secrets of a vault.
     Policy(Group<PolicyCommand>),
     /// Hand one secret to someone: a link, an agent or a user, with an expiry and a read limit.
@@ -115,6 +119,7 @@ impl Command {
             Self::Audit(g) => Some(&g.global),
             Self::Agent(g) => Some(&g.global),
             Self::User(g) => Some(&g.global),
+            Self::ApiKey(g) => Some(&g.global),
             Self::Policy(g) => Some(&g.global),
             Self::Share(g) => Some(&g.global),
         }

@@ -7,7 +7,23 @@ use crate::cli::Global;
 use crate::context::{Source, Target};
 use crate::profile::Profiles;
 
-/// A line to print under the error, when the configuration explains it.
+/// The error to report: a missing key is reported only once the address is known to answer,
+/// since a wrong address (no profile saved for it) is the likelier cause.
+pub async fn diagnose(err: anyhow::Error, global: &Global) -> anyhow::Error {
+    let no_key = err.chain().any(|c| matches!(c.downcast_ref::<ClientError>(), Some(ClientError::NoCredentials)));
+    if !no_key {
+        return err;
+    }
+    let Ok(target) = Target::resolve(global) else { return err };
+    let Ok(client) = target.anonymous(&target.address) else { return err };
+    match client.health().await {
+        Err(unreachable @ ClientError::Unreachable { .. }) => unreachable.into(),
+        _ => err,
+    }
+}
+
+/// A line to print under the error: the next step the server names, in the CLI's words, or
+/// what in the CLI's own configuration explains the failure.
 #[must_use]
 pub fn hint(err: &anyhow::Error, global: &Global) -> Option<String> {
     let client_err = err.chain().find_map(|c| c.downcast_ref::<ClientError>())?;
@@ -17,11 +33,14 @@ pub fn hint(err: &anyhow::Error, global: &Global) -> Option<String> {
             if profile == crate::profile::DEFAULT_PROFILE { String::new() } else { format!(" --profile {profile}") };
         format!("clawvault login{flag} --address {}", target.address)
     };
+    if let ClientError::Api { hint: Some(code), .. } = client_err {
+        return next_step(code).map(str::to_owned);
+    }
     match client_err {
-        ClientError::Api { status: 401, .. } => {
+        ClientError::Api { status: 401, detail, .. } => {
             let (_, from) = target.key.as_ref()?;
             let fix = match from {
-                Source::Profile(p) => format!("log in again: `{}`", login(p)),
+                Source::Profile(p) => format!("log in again with a current key: `{}`", login(p)),
                 Source::LocalServer(dir) => format!(
                     "{}/admin-key belongs to another server than {}: log in with `{}`",
                     dir.display(),
@@ -29,13 +48,20 @@ pub fn hint(err: &anyhow::Error, global: &Global) -> Option<String> {
                     login(&target.profile)
                 ),
                 Source::Flag(..) | Source::Env(..) => {
-                    "give a current key (an admin lists keys with `clawvault apikey list`)".to_owned()
+                    "give a current key (`clawvault apikey create` makes one for a user; \
+                     `clawvault agent rotate-key` for an agent)"
+                        .to_owned()
                 }
                 Source::Default => return None,
             };
-            Some(format!(
-                "the API key from {from} was refused (wrong, expired, revoked, or of a deleted user or agent): {fix}"
-            ))
+            let what = if detail.contains("expired") {
+                "has expired"
+            } else if detail.contains("deactivated") {
+                "belongs to a deactivated agent (`clawvault agent activate` turns it back on)"
+            } else {
+                "was refused (wrong, revoked, or of a deleted user or agent)"
+            };
+            Some(format!("the API key from {from} {what}: {fix}"))
         }
         ClientError::NoCredentials => {
             let profiles = Profiles::load().ok()?;
@@ -55,6 +81,27 @@ pub fn hint(err: &anyhow::Error, global: &Global) -> Option<String> {
                 login(&target.profile)
             ))
         }
+        ClientError::Unreachable { .. } if target.key.is_none() && matches!(target.address_from, Source::Default) => {
+            Some(
+                "no server is configured: log in to one with `clawvault login --address URL`, or start one on \
+                  this machine with `clawvault server`"
+                    .to_owned(),
+            )
+        }
         _ => None,
     }
+}
+
+/// The CLI's wording of a next step the server names (the native API words it with paths).
+fn next_step(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "list_vaults" => "see the vaults with `clawvault vault list`",
+        "restore_secret" => "an admin restores it with `clawvault secret restore VAULT/PATH`",
+        "accept_share" => "accept it with `clawvault share accept ID` (`clawvault share open` accepts on the way)",
+        "send_passphrase" => "give the passphrase with --passphrase (asked for) or --passphrase-file FILE",
+        "send_enrollment_signature" => "poll with the signature of the key the agent enrolled with",
+        "exchange_agent_key" | "exchange_user_key" => "check that the key is the one you meant to use",
+        "delete_api_key" => "revoke a key with `clawvault apikey delete ID`",
+        _ => return None,
+    })
 }

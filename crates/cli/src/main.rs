@@ -40,10 +40,15 @@ fn main() -> ExitCode {
             Command::Audit(g) => cmd::audit::run(&g.global, g.command).await,
             Command::Agent(g) => cmd::agent::run(&g.global, g.command).await,
             Command::User(g) => cmd::user::run(&g.global, g.command).await,
+            Command::ApiKey(g) => cmd::apikey::run(&g.global, g.command).await,
             Command::Policy(g) => cmd::policy::run(&g.global, g.command).await,
             Command::Share(g) => cmd::share::run(&g.global, g.command).await,
         }
     });
+    let result = match (result, &global) {
+        (Err(e), Some(g)) => Err(runtime.block_on(explain::diagnose(e, g))),
+        (other, _) => other,
+    };
     match result {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {

@@ -120,7 +120,10 @@ fn exit_codes_and_advice() {
     unreachable[0].1 = "http://127.0.0.1:9".into();
     let (code, _, err) = run(&unreachable, &["vault", "list"], None);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("server not reachable at http://127.0.0.1:9") && err.contains("clawvault server"), "{err}");
+    assert!(
+        err.contains("cannot talk to the server at http://127.0.0.1:9") && err.contains("clawvault server"),
+        "{err}"
+    );
 
     let bad_key = cfg.path().join("bad-key");
     std::fs::write(&bad_key, "1ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n").unwrap();
@@ -158,58 +161,8 @@ fn server_config_problems_are_listed_together() {
 #[test]
 fn tls_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let d = |name: &str| dir.path().join(name).display().to_string();
-    let (ca, cert, key) = (d("ca.pem"), d("cert.pem"), d("key.pem"));
-    std::fs::write(
-        d("leaf.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    let steps: Vec<Vec<String>> = vec![
-        ["req", "-x509"]
-            .iter()
-            .chain(&ec)
-            .map(ToString::to_string)
-            .chain(
-                ["-days", "2", "-subj", "/CN=clawvault test CA", "-keyout", &d("ca.key"), "-out", &ca]
-                    .map(String::from),
-            )
-            .collect(),
-        ["req"]
-            .iter()
-            .chain(&ec)
-            .map(ToString::to_string)
-            .chain(["-subj", "/CN=localhost", "-keyout", &key, "-out", &d("leaf.csr")].map(String::from))
-            .collect(),
-        [
-            "x509",
-            "-req",
-            "-in",
-            &d("leaf.csr"),
-            "-CA",
-            &ca,
-            "-CAkey",
-            &d("ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &d("leaf.ext"),
-            "-out",
-            &cert,
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
-    for args in steps {
-        let status = Command::new("openssl").args(&args).stderr(std::process::Stdio::null()).status().unwrap();
-        assert!(status.success(), "openssl {args:?} failed");
-    }
-    let opts =
-        common::Options { args: vec!["--tls-cert".into(), cert.clone(), "--tls-key".into(), key.clone()], env: vec![] };
-    let s = TestServer::start_with(&opts);
-    assert!(s.base.starts_with("https://"), "{}", s.base);
+    let (ca, cert, key) = common::ca_and_leaf(dir.path(), "IP:127.0.0.1,DNS:localhost");
+    let s = common::tls_server(&cert, &key);
     let cfg = tempfile::tempdir().unwrap();
     let mut env = admin_env(&s, cfg.path());
     let (code, _, err) = run(&env, &["vault", "list"], None);

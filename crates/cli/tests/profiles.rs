@@ -67,8 +67,8 @@ fn login_saves_a_profile_used_from_anywhere_and_logout_forgets_it() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(json(&out)["removed"], true);
     let (code, _, err) = run(&only_config, &["vault", "list"], None);
-    assert_eq!(code, 4, "{err}");
-    assert!(err.contains("clawvault login"), "{err}");
+    assert_eq!(code, 3, "the default address, where nothing listens here: {err}");
+    assert!(err.contains("nothing listens") && err.contains("clawvault login --address URL"), "{err}");
     let (code, out, _) = run(&only_config, &["logout"], None);
     assert_eq!(code, 0);
     assert!(out.contains("nothing to remove"), "{out}");

@@ -12,9 +12,11 @@
 //! ```
 
 mod agents;
+mod api_keys;
 mod error;
 mod policies;
 mod shares;
+mod tls;
 mod types;
 mod users;
 
@@ -27,7 +29,8 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 pub use agents::*;
-pub use error::ClientError;
+pub use api_keys::*;
+pub use error::{ClientError, Unreachable};
 pub use policies::*;
 pub use shares::*;
 pub use types::*;
@@ -76,7 +79,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Trusts this PEM CA certificate (self-signed servers).
+    /// Trusts only these PEM certificates: CAs, or the server's own self-signed certificate
+    /// (pinned: trusted as it is, whatever its extensions say).
     #[must_use]
     pub fn ca_certificate_pem(mut self, pem: Vec<u8>) -> Self {
         self.ca_pem = Some(pem);
@@ -103,9 +107,7 @@ impl ClientBuilder {
             .timeout(self.timeout)
             .user_agent(concat!("clawvault-cli/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &self.ca_pem {
-            let cert =
-                reqwest::Certificate::from_pem(pem).map_err(|e| ClientError::Config(format!("CA certificate: {e}")))?;
-            http = http.add_root_certificate(cert);
+            http = http.tls_backend_preconfigured(tls::config_trusting(pem)?);
         }
         let http = http.build().map_err(|e| ClientError::Config(e.to_string()))?;
         Ok(Client { http, base, api_key: self.api_key })

@@ -83,6 +83,22 @@ pub enum Hint {
 }
 
 impl Hint {
+    /// The name the native API gives this hint in a problem document's `hint` member, so that
+    /// a client (the CLI) can word the next step its own way.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::ListVaults => "list_vaults",
+            Self::RestoreSecret => "restore_secret",
+            Self::AcceptShare => "accept_share",
+            Self::SendPassphrase => "send_passphrase",
+            Self::SendEnrollmentSignature => "send_enrollment_signature",
+            Self::ExchangeAgentKey => "exchange_agent_key",
+            Self::ExchangeUserKey => "exchange_user_key",
+            Self::DeleteApiKey => "delete_api_key",
+        }
+    }
+
     /// The native API's wording, appended to the message.
     fn native(self) -> &'static str {
         match self {
@@ -162,6 +178,10 @@ struct Problem<'a> {
     title: &'a str,
     status: u16,
     detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
 }
 
 impl ApiError {
@@ -218,7 +238,13 @@ impl IntoResponse for ApiError {
             Self::Integrity(detail) => tracing::error!(%detail, "integrity check failed"),
             _ => {}
         }
-        let mut resp = problem(status, &self.detail());
+        let detail = self.detail();
+        let mut resp = match self.unhinted() {
+            (error, Some(hint)) if !matches!(error, Self::Internal(_)) => {
+                hinted_problem(status, &detail, hint, &error.to_string())
+            }
+            _ => problem(status, &detail),
+        };
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -256,15 +282,34 @@ pub struct ProblemDoc {
     pub status: u16,
     /// What went wrong and what to do.
     pub detail: String,
+    /// When there is a next step: its name (`list_vaults`, `restore_secret`, `accept_share`,
+    /// `send_passphrase`, `send_enrollment_signature`, `exchange_agent_key`,
+    /// `exchange_user_key`, `delete_api_key`), for clients that word it their own way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// With `hint`: the detail without the API's wording of the next step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// An RFC 7807 problem response with `status` and `detail`.
 pub(crate) fn problem(status: StatusCode, detail: &str) -> Response {
+    problem_response(status, detail, None, None)
+}
+
+/// A problem with a next step: its name in `hint`, and the detail without it in `message`.
+fn hinted_problem(status: StatusCode, detail: &str, hint: Hint, message: &str) -> Response {
+    problem_response(status, detail, Some(hint.code()), Some(message))
+}
+
+fn problem_response(status: StatusCode, detail: &str, hint: Option<&'static str>, message: Option<&str>) -> Response {
     let body = Problem {
         kind: "about:blank",
         title: status.canonical_reason().unwrap_or("Error"),
         status: status.as_u16(),
         detail,
+        hint,
+        message,
     };
     let mut resp = (status, axum::Json(body)).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod agent;
+pub mod apikey;
 pub mod audit;
 pub mod login;
 pub mod policy;

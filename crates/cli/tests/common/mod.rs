@@ -473,3 +473,84 @@ impl EnrollmentKey {
         base64::engine::general_purpose::STANDARD.encode(sig.as_ref())
     }
 }
+
+/// Runs openssl with `args`, panicking with its output when it fails.
+pub fn openssl(args: &[&str]) {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The recipe of docs/operations.md: one self-signed certificate for `san`
+/// (`DNS:localhost,IP:127.0.0.1`), as `cert.pem` and `key.pem` in `dir`. OpenSSL marks it a
+/// CA, which WebPKI refuses as a server's own; the CLI trusts it pinned.
+pub fn self_signed(dir: &Path, san: &str) -> (String, String) {
+    let (cert, key) = (dir.join("cert.pem").display().to_string(), dir.join("key.pem").display().to_string());
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &cert,
+        "-days",
+        "30",
+        "-subj",
+        "/CN=clawvault",
+        "-addext",
+        &format!("subjectAltName={san}"),
+    ]);
+    (cert, key)
+}
+
+/// A private CA (`ca.pem`) and a server certificate it signed for `san` (`leaf.pem`,
+/// `leaf.key`) in `dir`: returns the three paths.
+pub fn ca_and_leaf(dir: &Path, san: &str) -> (String, String, String) {
+    let d = |name: &str| dir.join(name).display().to_string();
+    std::fs::write(
+        d("leaf.ext"),
+        format!("subjectAltName={san}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"),
+    )
+    .unwrap();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    let (ca_key, ca_pem, leaf_key, csr, leaf) = (d("ca.key"), d("ca.pem"), d("leaf.key"), d("leaf.csr"), d("leaf.pem"));
+    ca.extend(["-days", "2", "-subj", "/CN=clawvault test CA", "-keyout", &ca_key, "-out", &ca_pem]);
+    openssl(&ca);
+    let mut req = vec!["req"];
+    req.extend(ec);
+    req.extend(["-subj", "/CN=clawvault test server", "-keyout", &leaf_key, "-out", &csr]);
+    openssl(&req);
+    let ext = d("leaf.ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca_pem,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &ext,
+        "-out",
+        &leaf,
+    ]);
+    (ca_pem, leaf, leaf_key)
+}
+
+/// A server speaking TLS with `cert` and `key`.
+pub fn tls_server(cert: &str, key: &str) -> TestServer {
+    let opts = Options { args: vec!["--tls-cert".into(), cert.into(), "--tls-key".into(), key.into()], env: vec![] };
+    let s = TestServer::start_with(&opts);
+    assert!(s.base.starts_with("https://"), "{}", s.base);
+    s
+}

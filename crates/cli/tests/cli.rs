@@ -156,6 +156,29 @@ fn server_config_problems_are_listed_together() {
         assert!(err.contains(needle), "{needle}: {err}");
     }
     assert!(!dir.path().join("d").exists(), "nothing is created on a bad configuration");
+
+    // docs/operations.md promises every problem of a file at once: four mistakes, four lines.
+    let toml = dir.path().join("clawvault.toml");
+    std::fs::write(
+        &toml,
+        "lisen = \"0.0.0.0:1\"\ntoken_ttl_seconds = \"soon\"\nlog_format = \"xml\"\ntls_cert = \"/nonexistent.pem\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["server", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .arg("--config")
+        .arg(&toml)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(9));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("4 problem(s)"), "{err}");
+    for needle in
+        ["(line 1): unknown key `lisen`", "(line 2): `token_ttl_seconds`", "(line 3): `log_format`", "tls_key"]
+    {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
 }
 
 #[test]

@@ -4,9 +4,11 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
+
+mod file;
 
 /// Largest request body accepted (as 1Claw: 5 MB).
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
@@ -229,10 +231,7 @@ impl Config {
     pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
         let file = match &overrides.config_file {
-            Some(path) => read_file(path).unwrap_or_else(|p| {
-                problems.push(p);
-                FileConfig::default()
-            }),
+            Some(path) => file::read(path, &mut problems),
             None => FileConfig::default(),
         };
 
@@ -459,11 +458,6 @@ fn storage(overrides: &Overrides, file: &FileConfig, problems: &mut Vec<String>)
             Storage::Sqlite
         }
     }
-}
-
-fn read_file(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("config file {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("config file {}: {}", path.display(), e.message()))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod context;
 mod exit;
 mod explain;
 mod output;
+mod principals;
 mod profile;
 
 use std::process::ExitCode;

@@ -198,3 +198,39 @@ fn tls_with_a_private_ca() {
     let (_, out, _) = run(&env, &["secret", "get", "default/tls-test"], None);
     assert_eq!(out, "over-tls");
 }
+
+#[test]
+fn audit_list_is_newest_first_with_names_and_takes_an_actor_by_name_or_short_id() {
+    let s = TestServer::start();
+    let cfg = tempfile::tempdir().unwrap();
+    let env = admin_env(&s, cfg.path());
+    let admin = s.admin_token();
+    let (agent_id, agent_key) = s.new_agent(&admin, serde_json::json!({"name": "auditbot"}));
+    s.put_secret(&admin, "default", "audited/one", "v");
+    s.grant(&admin, "default", ("agent", &agent_id), "audited/**", &["read"], serde_json::json!({}));
+    let as_agent = common::key_env(&s, cfg.path(), &agent_key);
+    assert_eq!(run(&as_agent, &["secret", "get", "default/audited/one"], None).0, 0);
+
+    let (code, out, err) = run(&env, &["audit", "list", "--limit", "5"], None);
+    assert_eq!(code, 0, "{err}");
+    let seqs: Vec<i64> = out.lines().skip(1).map(|l| l.split_whitespace().next().unwrap().parse().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first: {out}");
+    assert!(out.contains("agent:auditbot") && out.contains("user:admin"), "principals by name: {out}");
+    assert!(!out.contains(&agent_id), "no bare UUID of a known principal: {out}");
+
+    for actor in ["auditbot", "agent:auditbot", &agent_id[..8], agent_id.as_str()] {
+        let (code, out, err) = run(&env, &["audit", "list", "--actor", actor, "--json"], None);
+        assert_eq!(code, 0, "{actor}: {err}");
+        let page: Value = serde_json::from_str(&out).unwrap();
+        let events = page["events"].as_array().unwrap();
+        assert!(!events.is_empty() && events.iter().all(|e| e["actor_id"] == agent_id.as_str()), "{actor}: {page}");
+    }
+    let (code, out, _) = run(&env, &["audit", "list", "--oldest-first", "--limit", "2", "--json"], None);
+    assert_eq!(code, 0);
+    let page: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(page["events"][0]["seq"], 1, "{page}");
+    let (code, _, err) = run(&env, &["audit", "list", "--actor", "nobody-by-that-name"], None);
+    assert_eq!(code, 6, "{err}");
+    let (code, _, err) = run(&env, &["audit", "list", "--actor", "ab"], None);
+    assert_eq!(code, 6, "two characters are no id prefix: {err}");
+}

@@ -390,6 +390,7 @@ fn serde_urlencoded_like(q: &AuditQuery) -> String {
     push("resource_id", &q.resource_id);
     push("limit", &q.limit.map(|l| l.to_string()));
     push("offset", &q.offset.map(|o| o.to_string()));
+    push("order", &q.newest_first.then(|| "newest".to_owned()));
     if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
 }
 

@@ -228,6 +228,8 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
     /// Offset.
     pub offset: Option<u64>,
+    /// Newest first (otherwise oldest first, in chain order).
+    pub newest_first: bool,
 }
 
 /// An audit event.

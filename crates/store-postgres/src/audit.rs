@@ -169,7 +169,7 @@ pub(crate) async fn list(pool: &PgPool, f: &AuditFilter) -> Result<(Vec<ChainedE
     let total: i64 = count.build_query_scalar().fetch_one(pool).await.map_err(backend)?;
     let mut q = QueryBuilder::<Postgres>::new("SELECT * FROM audit_events");
     filtered(&mut q, f);
-    q.push(" ORDER BY seq LIMIT ")
+    q.push(if f.newest_first { " ORDER BY seq DESC LIMIT " } else { " ORDER BY seq LIMIT " })
         .push_bind(i64::from(f.limit))
         .push(" OFFSET ")
         .push_bind(i64::try_from(f.offset).unwrap_or(i64::MAX));

@@ -134,7 +134,8 @@ pub(crate) fn list(conn: &Connection, f: &AuditFilter) -> Result<(Vec<ChainedEve
     };
     let limit = args.bind(Value::Integer(i64::from(f.limit)));
     let offset = args.bind(Value::Integer(i64::try_from(f.offset).unwrap_or(i64::MAX)));
-    let sql = format!("SELECT * FROM {source} ORDER BY seq LIMIT {limit} OFFSET {offset}");
+    let order = if f.newest_first { "DESC" } else { "ASC" };
+    let sql = format!("SELECT * FROM {source} ORDER BY seq {order} LIMIT {limit} OFFSET {offset}");
     let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
     let rows = stmt.query_map(params_from_iter(args.0.iter()), decode(convert::chained_event)).map_err(backend)?;
     let events = rows.map(|r| r.map_err(backend).and_then(|x| x)).collect::<Result<Vec<_>>>()?;

@@ -36,6 +36,7 @@ fn filters(base: OffsetDateTime) -> Vec<AuditFilter> {
             to: to.map(|s| base + Duration::seconds(s)),
             limit: 1000,
             offset: 0,
+            newest_first: false,
         }
     };
     vec![

@@ -506,7 +506,8 @@ async fn four_audit_events(s: &impl Store) {
     s.append_audit(AuditBatch::new(&k, &[event("secret.write", "v/a")])).await.unwrap();
 }
 
-/// Audit events are listed in order, filtered by action, resource and time, and paged.
+/// Audit events are listed in order (either way), filtered by action, resource and time, and
+/// paged.
 pub async fn audit_events_are_filtered_and_paged<S: Store>(s: &Arc<S>) {
     four_audit_events(s.as_ref()).await;
     let all = AuditFilter { limit: 100, ..AuditFilter::default() };
@@ -516,12 +517,17 @@ pub async fn audit_events_are_filtered_and_paged<S: Store>(s: &Arc<S>) {
     let reads = AuditFilter { action: Some("secret.read".into()), limit: 1, ..AuditFilter::default() };
     let (page, total) = s.list_audit(&reads).await.unwrap();
     assert_eq!((page.len(), total), (1, 2));
-    let second = AuditFilter { offset: 1, ..reads };
+    let second = AuditFilter { offset: 1, ..reads.clone() };
     assert_eq!(s.list_audit(&second).await.unwrap().0[0].event.resource_id, "v/b");
     let by_resource = AuditFilter { resource_id: Some("v/a".into()), limit: 10, ..AuditFilter::default() };
     assert_eq!(s.list_audit(&by_resource).await.unwrap().1, 2);
     let future = AuditFilter { from: Some(now() + Duration::hours(1)), limit: 10, ..AuditFilter::default() };
     assert_eq!(s.list_audit(&future).await.unwrap().1, 0);
+    let newest = AuditFilter { newest_first: true, limit: 3, ..AuditFilter::default() };
+    let (events, total) = s.list_audit(&newest).await.unwrap();
+    assert_eq!((events.iter().map(|e| e.seq).collect::<Vec<_>>(), total), (vec![4, 3, 2], 4));
+    let newest_reads = AuditFilter { newest_first: true, offset: 1, ..reads };
+    assert_eq!(s.list_audit(&newest_reads).await.unwrap().0[0].event.resource_id, "v/a", "paged from the newest");
 }
 
 /// Events appended alone and with writes form one chain that verifies against the head.

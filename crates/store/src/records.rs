@@ -193,6 +193,8 @@ pub struct AuditFilter {
     pub limit: u32,
     /// Page offset.
     pub offset: u64,
+    /// Newest first (otherwise oldest first, in chain order).
+    pub newest_first: bool,
 }
 
 /// Who a policy or share names.

@@ -9,6 +9,7 @@ use crate::cli::Global;
 use crate::context;
 use crate::exit::{Coded, ERROR};
 use crate::output::{self, Table, short_time};
+use crate::principals::Principals;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -38,15 +39,23 @@ Examples:
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
-    /// List audit events.
-    #[command(after_help = "Examples:\n  clawvault audit list --action secret.read --limit 20")]
+    /// List audit events, newest first.
+    #[command(after_help = "\
+Examples:
+  clawvault audit list
+  clawvault audit list --action secret.read --limit 20
+  clawvault audit list --actor discord-bot           # an agent or user by name
+  clawvault audit list --actor 0c6f3f3e --oldest-first  # or by the start of its id")]
     List {
-        /// Only this action.
+        /// Only this action (secret.read, secret.write, agent.create, auth.failure, ...).
         #[arg(long)]
         action: Option<String>,
-        /// Only this actor id.
-        #[arg(long)]
+        /// Only what this user or agent did: a name (`ci`, `agent:ci`), an id, or its start.
+        #[arg(long, value_name = "NAME_OR_ID")]
         actor: Option<String>,
+        /// Oldest first, in chain order.
+        #[arg(long)]
+        oldest_first: bool,
         /// Page size.
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -110,15 +119,19 @@ pub async fn run(global: &Global, cmd: AuditCommand) -> Result<()> {
                 .into());
             }
         }
-        AuditCommand::List { action, actor, limit, offset } => {
+        AuditCommand::List { action, actor, oldest_first, limit, offset } => {
             let client = context::client(global)?;
+            // Audit events are for admins, who may list every user and agent.
+            let principals = Principals::load(&client, true).await;
+            let actor_id = actor.map(|a| principals.resolve(&a)).transpose()?.map(|id| id.to_string());
             let page = client
                 .audit_events(&AuditQuery {
                     action,
-                    actor_id: actor,
+                    actor_id,
                     resource_id: None,
                     limit: Some(limit),
                     offset: Some(offset),
+                    newest_first: !oldest_first,
                 })
                 .await?;
             if global.json {
@@ -131,8 +144,8 @@ pub async fn run(global: &Global, cmd: AuditCommand) -> Result<()> {
                         short_time(&e.created_at),
                         e.action.clone(),
                         e.outcome.clone(),
-                        format!("{}:{}", e.actor_type, e.actor_id.chars().take(8).collect::<String>()),
-                        e.resource_id.clone(),
+                        principals.label(&e.actor_type, &e.actor_id),
+                        principals.name_of(&e.resource_id).unwrap_or_else(|| e.resource_id.clone()),
                         e.ip_address.clone().unwrap_or_default(),
                     ]);
                 }

@@ -1,10 +1,8 @@
 //! `clawvault policy ...`.
 
-use std::collections::HashMap;
-
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use clawvault_client::{Client, Conditions, NewPolicy, Policy};
+use clawvault_client::{Client, Conditions, NewPolicy};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -13,6 +11,7 @@ use crate::cli::Global;
 use crate::context;
 use crate::exit::Coded;
 use crate::output::{self, Table, short_time};
+use crate::principals::Principals;
 
 /// Whom a policy names: exactly one of `--agent` and `--user`.
 #[derive(Debug, Args)]
@@ -86,22 +85,6 @@ async fn principal(client: &Client, p: &PrincipalArg) -> Result<(&'static str, U
 }
 
 /// Names of the agents and users policies name, where the caller may list them.
-async fn principal_names(client: &Client, policies: &[Policy]) -> HashMap<Uuid, String> {
-    let mut names = HashMap::new();
-    let wants = |kind: &str| policies.iter().any(|p| p.principal_type == kind);
-    if wants("agent")
-        && let Ok(agents) = client.list_agents().await
-    {
-        names.extend(agents.into_iter().map(|a| (a.id, a.name)));
-    }
-    if wants("user")
-        && let Ok(users) = client.list_users().await
-    {
-        names.extend(users.into_iter().map(|u| (u.id, u.name)));
-    }
-    names
-}
-
 /// `ip 10.0.0.0/8; 09:00-17:00 mon,tue UTC`, or `-`.
 fn conditions(c: &Value) -> String {
     let Some(obj) = c.as_object().filter(|o| !o.is_empty()) else {
@@ -165,14 +148,13 @@ pub async fn run(global: &Global, cmd: PolicyCommand) -> Result<()> {
             if global.json {
                 output::json(&policies)?;
             } else {
-                let names = principal_names(&client, &policies).await;
+                let names = Principals::load(&client, policies.iter().any(|p| p.principal_type == "user")).await;
                 let mut t =
                     Table::new(vec!["ID", "PRINCIPAL", "PATH", "PERMISSIONS", "EFFECT", "CONDITIONS", "EXPIRES"]);
                 for p in &policies {
-                    let who = names.get(&p.principal_id).cloned().unwrap_or_else(|| p.principal_id.to_string());
                     t.row(vec![
                         p.id.to_string(),
-                        format!("{}:{who}", p.principal_type),
+                        names.label(&p.principal_type, &p.principal_id.to_string()),
                         p.secret_path_pattern.clone(),
                         p.permissions.join(","),
                         p.effect.clone(),

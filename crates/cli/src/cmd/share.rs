@@ -13,6 +13,7 @@ use crate::cli::Global;
 use crate::context;
 use crate::exit::Coded;
 use crate::output::{self, Table, short_time};
+use crate::principals::Principals;
 
 /// Who receives a share: exactly one of these.
 #[derive(Debug, Args)]
@@ -204,11 +205,11 @@ async fn secret_id(client: &Client, reference: &str) -> Result<Uuid> {
         .ok_or_else(|| Coded::not_found(format!("no secret {reference}: see `clawvault secret list {vault}`")))
 }
 
-fn describe_recipient(kind: &str, id: Option<Uuid>) -> String {
+fn describe_recipient(kind: &str, id: Option<Uuid>, principals: &Principals) -> String {
     match (kind, id) {
         ("anyone_with_link", _) => "anyone with the link".to_owned(),
         ("creator", _) => "the agent's creator".to_owned(),
-        (kind, Some(id)) => format!("{kind} {id}"),
+        (kind, Some(id)) => principals.label(kind, &id.to_string()),
         (kind, None) => kind.to_owned(),
     }
 }
@@ -276,7 +277,8 @@ pub async fn run(global: &Global, cmd: ShareCommand) -> Result<()> {
             if global.json {
                 output::json(&created)?;
             } else {
-                println!("Shared {reference} with {}.", describe_recipient(recipient_type, recipient_id));
+                let principals = Principals::load(&client, recipient_type == "user").await;
+                println!("Shared {reference} with {}.", describe_recipient(recipient_type, recipient_id, &principals));
                 print!(
                     "{}",
                     output::fields(&[
@@ -319,12 +321,13 @@ pub async fn run(global: &Global, cmd: ShareCommand) -> Result<()> {
             if global.json {
                 output::json(&shares)?;
             } else {
+                let principals = Principals::load(&client, shares.iter().any(|s| s.recipient_type == "user")).await;
                 let mut t = Table::new(vec!["ID", "PATH", "TO", "READS", "EXPIRES", "STATE"]);
                 for s in &shares {
                     t.row(vec![
                         s.id.to_string(),
                         s.secret_path.clone(),
-                        describe_recipient(&s.recipient_type, s.recipient_id),
+                        describe_recipient(&s.recipient_type, s.recipient_id, &principals),
                         reads(s.access_count, s.max_access_count),
                         short_time(&s.expires_at),
                         state(s).to_owned(),

@@ -26,7 +26,16 @@ fn time_param(name: &str, raw: Option<&str>) -> ApiResult<Option<OffsetDateTime>
     .transpose()
 }
 
-/// Audit events, oldest first, filtered and paged (admins only).
+fn newest_first(order: Option<&str>) -> ApiResult<bool> {
+    match order {
+        None | Some("oldest") => Ok(false),
+        Some("newest") => Ok(true),
+        Some(other) => Err(ApiError::BadRequest(format!("order {other:?} is unknown: use oldest or newest"))),
+    }
+}
+
+/// Audit events, oldest first (or with `order=newest`, newest first), filtered and paged
+/// (admins only).
 #[utoipa::path(get, path = "/v1/audit/events", tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditList), (status = 403, body = crate::error::ProblemDoc)))]
 async fn list_events(
@@ -35,7 +44,8 @@ async fn list_events(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditList>> {
     let times = time_param("from", q.from.as_deref()).and_then(|f| Ok((f, time_param("to", q.to.as_deref())?)));
-    let (from, to) = match times {
+    let params = times.and_then(|t| Ok((t, newest_first(q.order.as_deref())?)));
+    let ((from, to), newest_first) = match params {
         Ok(t) => t,
         Err(e) => return Err(audit::refused(&state, Asker::Caller(&caller), Action::AuditList, "", e).await),
     };
@@ -47,6 +57,7 @@ async fn list_events(
         to,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
         offset: q.offset.unwrap_or(0),
+        newest_first,
     };
     let (events, total) = audit::list(&state, &caller, &filter).await?;
     Ok(Json(AuditList { events: events.into_iter().map(AuditEventOut::from).collect(), count: total, total }))

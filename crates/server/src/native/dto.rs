@@ -402,6 +402,8 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
     /// Page offset.
     pub offset: Option<u64>,
+    /// `oldest` first (chain order, the default) or `newest` first.
+    pub order: Option<String>,
 }
 
 /// An audit event.

@@ -12,6 +12,7 @@ mod explain;
 mod output;
 mod principals;
 mod profile;
+mod value_format;
 
 use std::process::ExitCode;
 

@@ -118,9 +118,94 @@ pub fn short_time(t: &str) -> String {
     t.get(..19).map_or_else(|| t.to_owned(), |s| s.replace('T', " "))
 }
 
+/// `value` as YAML: block mappings and sequences, every string double-quoted with JSON's
+/// escapes (which YAML's double-quoted style reads the same), so that no value is read back as
+/// another type (`no`, `1e3`, `~`) and no character a YAML reader refuses is left bare.
+#[must_use]
+pub fn yaml(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let nested =
+        |v: &Value| matches!(v, Value::Object(m) if !m.is_empty()) || matches!(v, Value::Array(a) if !a.is_empty());
+    match value {
+        v if !nested(v) => format!("{}\n", yaml_scalar(v)),
+        v => yaml_block(v, 0),
+    }
+}
+
+fn yaml_block(value: &serde_json::Value, indent: usize) -> String {
+    use serde_json::Value;
+    let nested =
+        |v: &Value| matches!(v, Value::Object(m) if !m.is_empty()) || matches!(v, Value::Array(a) if !a.is_empty());
+    let pad = " ".repeat(indent);
+    let mut out = String::new();
+    match value {
+        Value::Object(m) => {
+            for (k, v) in m {
+                if nested(v) {
+                    out.push_str(&format!("{pad}{}:\n{}", yaml_key(k), yaml_block(v, indent + 2)));
+                } else {
+                    out.push_str(&format!("{pad}{}: {}\n", yaml_key(k), yaml_scalar(v)));
+                }
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                if nested(v) {
+                    let inner = yaml_block(v, indent + 2);
+                    out.push_str(&format!("{pad}- {}", &inner[indent + 2..]));
+                } else {
+                    out.push_str(&format!("{pad}- {}\n", yaml_scalar(v)));
+                }
+            }
+        }
+        scalar => out.push_str(&format!("{pad}{}\n", yaml_scalar(scalar))),
+    }
+    out
+}
+
+fn yaml_scalar(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => yaml_quoted(s),
+        Value::Object(_) => "{}".to_owned(),
+        Value::Array(_) => "[]".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A key as it is when plainly a name, quoted otherwise (and always for YAML's own words).
+fn yaml_key(k: &str) -> String {
+    let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !matches!(
+            k.to_ascii_lowercase().as_str(),
+            "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
+        );
+    if plain { k.to_owned() } else { yaml_quoted(k) }
+}
+
+fn yaml_quoted(s: &str) -> String {
+    let json = serde_json::Value::String(s.to_owned()).to_string();
+    json.chars()
+        .map(|c| if c.is_control() || c == '\u{feff}' { format!("\\u{:04x}", u32::from(c)) } else { c.to_string() })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml_quotes_what_a_reader_would_take_for_another_type() {
+        let v = serde_json::json!({
+            "name": "no", "count": 3, "on": true, "list": [{"a": "1e3"}, "~"], "empty": {}, "c1": "x\u{85}y"
+        });
+        assert_eq!(
+            yaml(&v),
+            "c1: \"x\\u0085y\"\ncount: 3\nempty: {}\nlist:\n  - a: \"1e3\"\n  - \"~\"\nname: \"no\"\n\"on\": true\n"
+        );
+        assert_eq!(yaml(&serde_json::json!("plain")), "\"plain\"\n");
+    }
 
     #[test]
     fn aligns_columns() {

@@ -234,3 +234,53 @@ fn audit_list_is_newest_first_with_names_and_takes_an_actor_by_name_or_short_id(
     let (code, _, err) = run(&env, &["audit", "list", "--actor", "ab"], None);
     assert_eq!(code, 6, "two characters are no id prefix: {err}");
 }
+
+#[test]
+fn values_by_field_in_formats_and_binary_files_byte_for_byte() {
+    let s = TestServer::start();
+    let cfg = tempfile::tempdir().unwrap();
+    let env = admin_env(&s, cfg.path());
+    let db = br#"{"user":"app","password":"p@ss w'rd","port":5432}"#;
+    assert_eq!(run(&env, &["secret", "put", "default/db/main"], Some(db)).0, 0);
+    let (code, out, err) = run(&env, &["secret", "get", "default/db/main", "--field", "password"], None);
+    assert_eq!((code, out.as_str()), (0, "p@ss w'rd"), "{err}");
+    let (_, out, _) = run(&env, &["secret", "get", "default/db/main", "--format", "env"], None);
+    assert_eq!(out, "PASSWORD='p@ss w'\\''rd'\nPORT='5432'\nUSER='app'\n");
+    // The env lines are what a shell reads back.
+    let sourced = Command::new("sh").arg("-c").arg(format!("{out}printf %s \"$PASSWORD\"")).output().unwrap();
+    assert_eq!(String::from_utf8(sourced.stdout).unwrap(), "p@ss w'rd");
+    let (_, out, _) = run(&env, &["secret", "get", "default/db/main", "--format", "yaml"], None);
+    assert_eq!(out, "password: \"p@ss w'rd\"\nport: 5432\nuser: \"app\"\n");
+    let (_, out, _) = run(&env, &["secret", "get", "default/db/main", "--field", "user", "--json"], None);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), serde_json::json!({"user": "app"}));
+    let (code, _, err) = run(&env, &["secret", "get", "default/db/main", "--field", "nope"], None);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("password, port, user") && !err.contains("p@ss"), "fields named, values never: {err}");
+    let (code, out, _) = run(&env, &["secret", "list", "default", "--format", "yaml"], None);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("- ") && out.contains("path: \"db/main\"") && !out.contains("p@ss"), "{out}");
+
+    // Every byte value, as docs/cli.md promises for --from-file.
+    let binary: Vec<u8> = (0..=255u8).chain([0, 0xff, b'\n']).collect();
+    let file = cfg.path().join("blob.bin");
+    std::fs::write(&file, &binary).unwrap();
+    let (code, _, err) = run(&env, &["secret", "put", "default/blob", "--from-file", file.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    let out = common::cli(
+        &["secret", "get", "default/blob"],
+        &env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
+        None,
+    );
+    assert!(out.status.success());
+    assert_eq!(out.stdout, binary, "byte for byte");
+    let (_, out, _) = run(&env, &["secret", "list", "default", "--json"], None);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    let blob = list.as_array().unwrap().iter().find(|s| s["path"] == "blob").unwrap();
+    assert_eq!(blob["type"], "file", "{blob}");
+    let (code, _, err) = run(
+        &env,
+        &["secret", "put", "default/blob2", "--from-file", file.to_str().unwrap(), "--type", "password"],
+        None,
+    );
+    assert_eq!(code, 9, "{err}");
+}

@@ -5,18 +5,20 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use clawvault_client::{PutSecret, Rotate, SecretValue};
+use clawvault_client::{PutSecret, Rotate};
 
 use super::{deadline, split_reference};
 use crate::cli::Global;
 use crate::context;
 use crate::exit::Coded;
 use crate::output::{self, Table, short_time};
+use crate::value_format::{self, Format};
 
 /// Where a new value comes from.
 #[derive(Debug, Args)]
 pub struct ValueSource {
-    /// Read the value from this file, byte for byte (otherwise stdin, or a hidden prompt).
+    /// Read the value from this file, byte for byte (otherwise stdin, or a hidden prompt); a
+    /// binary file is stored as a `file` secret and comes back byte for byte.
     #[arg(long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,
     /// Keep a trailing newline read from stdin (dropped by default).
@@ -53,27 +55,43 @@ Examples:
         #[arg(long, value_name = "N")]
         max_reads: Option<i64>,
     },
-    /// Print a secret's value (or all its fields with --json).
+    /// Print a secret's value (or, with --json, the whole record).
     #[command(after_help = "\
 Examples:
   clawvault secret get prod/openai/api-key
   clawvault secret get prod/openai/api-key --version 2
-  export OPENAI_API_KEY=\"$(clawvault secret get prod/openai/api-key)\"")]
+  export OPENAI_API_KEY=\"$(clawvault secret get prod/openai/api-key)\"
+  clawvault secret get prod/db/main --field password         # one field of a JSON secret
+  clawvault secret get prod/db/main --format env >> .env     # USER='app' PASSWORD='...'
+  clawvault secret get prod/tls/bundle.p12 > bundle.p12      # a binary file, byte for byte")]
     Get {
         /// VAULT/PATH.
         reference: String,
         /// A specific version.
         #[arg(long)]
         version: Option<i64>,
+        /// Only this field of a JSON secret.
+        #[arg(long, value_name = "NAME")]
+        field: Option<String>,
+        /// raw (the value as stored), env (NAME='value' lines), json or yaml.
+        #[arg(long, value_enum, default_value = "raw", conflicts_with = "json")]
+        format: Format,
     },
     /// List secrets in a vault (never values).
-    #[command(after_help = "Examples:\n  clawvault secret list prod\n  clawvault secret list prod --prefix openai/")]
+    #[command(after_help = "\
+Examples:
+  clawvault secret list prod
+  clawvault secret list prod --prefix openai/
+  clawvault secret list prod --format yaml")]
     List {
         /// Vault name or id.
         vault: String,
         /// Only paths starting with this.
         #[arg(long, default_value = "")]
         prefix: String,
+        /// table, json (as --json) or yaml.
+        #[arg(long, value_enum, default_value = "table", conflicts_with = "json")]
+        format: ListFormat,
     },
     /// List a secret's versions, newest first.
     #[command(after_help = "Examples:\n  clawvault secret versions prod/openai/api-key")]
@@ -117,8 +135,19 @@ Examples:
     },
 }
 
+/// How `secret list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// Columns for people.
+    Table,
+    /// JSON, as --json.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
 /// Reads a new value from a file, stdin, or a hidden prompt; never from the command line.
-fn read_value(source: &ValueSource) -> Result<SecretValue> {
+fn read_value(source: &ValueSource) -> Result<Vec<u8>> {
     let bytes = if let Some(path) = &source.from_file {
         std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
     } else if std::io::stdin().is_terminal() {
@@ -135,14 +164,10 @@ fn read_value(source: &ValueSource) -> Result<SecretValue> {
         }
         buf
     };
-    let value = SecretValue::new(bytes);
-    if value.is_empty() {
+    if bytes.is_empty() {
         return Err(Coded::invalid("the value is empty: pipe it on stdin, or use --from-file"));
     }
-    if value.expose_str().is_none() {
-        return Err(Coded::invalid("the value is not UTF-8 text: base64-encode binary content first"));
-    }
-    Ok(value)
+    Ok(bytes)
 }
 
 /// Runs a secret command.
@@ -164,7 +189,9 @@ pub async fn run(global: &Global, cmd: SecretCommand) -> Result<()> {
                 Some(at) => Some(at),
                 None => deadline(expires_in.as_deref())?,
             };
-            let mut put = PutSecret::with_value(read_value(&source)?);
+            let (value, secret_type, metadata) =
+                value_format::for_storage(read_value(&source)?, secret_type, metadata)?;
+            let mut put = PutSecret::with_value(value);
             put.secret_type = secret_type;
             put.metadata = metadata;
             put.expires_at = expires_at;
@@ -176,24 +203,28 @@ pub async fn run(global: &Global, cmd: SecretCommand) -> Result<()> {
                 println!("Stored {vault}/{} version {}.", created.path, created.version);
             }
         }
-        SecretCommand::Get { reference, version } => {
+        SecretCommand::Get { reference, version, field, format } => {
             let (vault, path) = split_reference(&reference)?;
             let secret = client.get_secret(vault, path, version).await?;
-            if global.json {
+            if global.json && field.is_none() {
                 output::json(&secret)?;
             } else {
+                let format = if global.json { Format::Json } else { format };
+                let bytes = value_format::render(&secret, field.as_deref(), format)?;
                 let mut out = std::io::stdout().lock();
-                out.write_all(secret.value.expose())?;
-                if std::io::stdout().is_terminal() {
+                out.write_all(&bytes)?;
+                if format == Format::Raw && std::io::stdout().is_terminal() {
                     out.write_all(b"\n")?;
                 }
                 out.flush()?;
             }
         }
-        SecretCommand::List { vault, prefix } => {
+        SecretCommand::List { vault, prefix, format } => {
             let list = client.list_secrets(&vault, &prefix).await?;
-            if global.json {
+            if global.json || format == ListFormat::Json {
                 output::json(&list)?;
+            } else if format == ListFormat::Yaml {
+                print!("{}", output::yaml(&serde_json::to_value(&list)?));
             } else {
                 let mut t = Table::new(vec!["PATH", "TYPE", "VERSION", "UPDATED", "EXPIRES"]);
                 for s in &list {

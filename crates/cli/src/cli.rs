@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::cmd::agent::AgentCommand;
 use crate::cmd::apikey::ApiKeyCommand;
 use crate::cmd::audit::AuditCommand;
+use crate::cmd::completion::CompletionArgs;
 use crate::cmd::login::{LoginArgs, LogoutArgs};
 use crate::cmd::policy::PolicyCommand;
 use crate::cmd::secret::SecretCommand;
@@ -102,6 +103,8 @@ pub enum Command {
     Policy(Group<PolicyCommand>),
     /// Hand one secret to someone: a link, an agent or a user, with an expiry and a read limit.
     Share(Group<ShareCommand>),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completion(CompletionArgs),
 }
 
 impl Command {
@@ -109,7 +112,7 @@ impl Command {
     #[must_use]
     pub fn global(&self) -> Option<&Global> {
         match self {
-            Self::Server(_) => None,
+            Self::Server(_) | Self::Completion(_) => None,
             Self::Login(a) => Some(&a.global),
             Self::Logout(a) => Some(&a.global),
             Self::Status(a) => Some(&a.global),

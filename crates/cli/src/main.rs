@@ -20,7 +20,11 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+/// The exit code of a process killed by SIGPIPE, as a shell reports it.
+const CLOSED_PIPE: u8 = 141;
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let global = cli.command.global().cloned();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
             Command::ApiKey(g) => cmd::apikey::run(&g.global, g.command).await,
             Command::Policy(g) => cmd::policy::run(&g.global, g.command).await,
             Command::Share(g) => cmd::share::run(&g.global, g.command).await,
+            Command::Completion(args) => cmd::completion::run(&args),
         }
     });
     let result = match (result, &global) {
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),
+        Err(e) if is_closed_pipe(&e) => ExitCode::from(CLOSED_PIPE),
         Err(e) => {
             // Line by line: a multi-line message (all of a config file's problems) keeps its
             // lines, while anything else a terminal would obey is escaped.
@@ -64,4 +70,26 @@ fn main() -> ExitCode {
             ExitCode::from(exit::code_for(&e))
         }
     }
+}
+
+/// `clawvault audit list | head` closes stdout early, and `print!` then panics: end quietly
+/// instead, as other command-line tools do.
+fn quiet_on_closed_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(i32::from(CLOSED_PIPE));
+        }
+        default_hook(info);
+    }));
+}
+
+fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }

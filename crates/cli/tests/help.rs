@@ -112,3 +112,37 @@ fn server_help_shows_only_server_options() {
         assert!(!text.contains(client_option), "`server --help` shows {client_option}:\n{text}");
     }
 }
+
+#[test]
+fn completions_know_every_command_and_parse() {
+    let script = |shell: &str| {
+        let out = Command::new(BIN).args(["completion", shell]).env_clear().output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bash = script("bash");
+    let top = subcommands(&help(&[]));
+    for command in &top {
+        assert!(bash.contains(command.as_str()), "bash completion lacks {command}");
+    }
+    assert!(bash.contains("--profile") && bash.contains("--oldest-first"), "options too");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &bash).unwrap();
+    let check = Command::new("bash").arg("-n").arg(file.path()).output().unwrap();
+    assert!(check.status.success(), "bash -n: {}", String::from_utf8_lossy(&check.stderr));
+    assert!(script("zsh").starts_with("#compdef clawvault"));
+    assert!(script("fish").contains("complete -c clawvault"));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    // `clawvault completion bash | head -c 1`: the reader goes away long before the ~140 KiB end.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{BIN}' completion bash | head -c 1 >/dev/null"))
+        .env_clear()
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+}

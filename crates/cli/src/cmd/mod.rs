@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod apikey;
 pub mod audit;
+pub mod completion;
 pub mod login;
 pub mod policy;
 pub mod secret;

@@ -215,6 +215,32 @@ fn users_members_and_grants_by_name() {
     assert_eq!(code, 4, "{err}");
     let (code, _, err) = run(&admin, &["user", "delete", "nobody", "--yes"], None);
     assert_eq!(code, 6, "{err}");
+
+    // Deleting yourself is asked at a terminal, whatever --yes says.
+    let (code, out, err) = run(&admin, &["user", "create", "ops", "--role", "admin"], None);
+    assert_eq!(code, 0, "{err}");
+    let ops_key = common::key_in(&out, "1ck_");
+    let ops = common::key_env(&s, cfg.path(), &ops_key);
+    let (code, _, err) = run(&ops, &["user", "delete", "ops", "--yes"], None);
+    assert_eq!(code, 9, "{err}");
+    assert!(err.contains("is you") && err.contains("terminal"), "{err}");
+    assert_eq!(run(&ops, &["vault", "list"], None).0, 0, "nothing was deleted");
+    // At a terminal (a pseudo-terminal from script(1)), a wrong answer deletes nothing...
+    let at_terminal = |answer: &str| {
+        let env: Vec<(&str, &str)> = ops.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        common::shell(
+            &format!("printf '{answer}\\n' | script -qec \"clawvault user delete ops --yes\" /dev/null"),
+            &env,
+        )
+    };
+    let out = at_terminal("mia");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not confirmed"), "{out:?}");
+    assert_eq!(run(&ops, &["vault", "list"], None).0, 0, "nothing was deleted");
+    // ...and typing your name does.
+    let out = at_terminal("ops");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("is you") && shown.contains("Deleted ops"), "{shown}");
+    assert_eq!(run(&ops, &["vault", "list"], None).0, 4);
 }
 
 #[test]

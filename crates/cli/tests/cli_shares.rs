@@ -165,12 +165,25 @@ fn shares_for_agents_and_their_creator() {
     assert_eq!(code, 0, "{err}");
     let back = json(&out)["id"].as_str().unwrap().to_owned();
 
-    let (code, out, err) = run(&admin, &["share", "decline", &back], None);
-    assert_eq!((code, out), (0, format!("Declined share {back}.\n")), "{err}");
     let (code, out, err) = run(&admin, &["share", "accept", &back, "--json"], None);
     assert_eq!(code, 0, "{err}");
     assert_eq!(json(&out)["accepted"].as_str(), Some(back.as_str()));
     let (code, out, err) = run(&admin, &["share", "open", &back], None);
     assert_eq!((code, out.as_str()), (0, VALUE), "{err}");
     assert!(!err.contains("Accepted"), "already accepted: {err}");
+
+    // A declined share stays closed: neither `accept` nor `open` (which accepts on the way)
+    // brings it back.
+    let (code, out, err) = run(&bot, &["share", "create", "default/release/token", "--creator", "--json"], None);
+    assert_eq!(code, 0, "{err}");
+    let declined = json(&out)["id"].as_str().unwrap().to_owned();
+    let (code, out, err) = run(&admin, &["share", "decline", &declined], None);
+    assert_eq!((code, out), (0, format!("Declined share {declined}.\n")), "{err}");
+    let (code, _, err) = run(&admin, &["share", "open", &declined], None);
+    assert_eq!(code, 7, "{err}");
+    assert!(err.contains("you declined this share"), "{err}");
+    let (code, _, err) = run(&admin, &["share", "accept", &declined], None);
+    assert_eq!(code, 7, "{err}");
+    let (_, out, _) = run(&admin, &["share", "list", "--inbound"], None);
+    assert!(out.lines().any(|l| l.starts_with(&declined) && l.ends_with("declined")), "{out}");
 }

@@ -112,7 +112,15 @@ fn targeted_shares_need_the_recipient_and_acceptance() {
     let v: Value = open(&s, Some(&t), &sid, json!({})).json().unwrap();
     assert_eq!(v["value"], "sk-for-bot");
     assert_eq!(s.post(&t, &format!("/v1/shares/{sid}/decline")).send().unwrap().status(), 204);
-    assert_problem(open(&s, Some(&t), &sid, json!({})), 403, "accept the share first");
+    assert_problem(open(&s, Some(&t), &sid, json!({})), 410, "you declined this share");
+    // Declining is final: the share is not accepted (nor opened) again.
+    assert_problem(s.post(&t, &format!("/v1/shares/{sid}/accept")).send().unwrap(), 410, "stays closed");
+    assert_problem(open(&s, Some(&t), &sid, json!({})), 410, "you declined this share");
+    let inbound: Value = s.get(&t, "/v1/shares/inbound").send().unwrap().json().unwrap();
+    assert_eq!(
+        (inbound["shares"][0]["is_declined"].as_bool(), inbound["shares"][0]["is_accepted"].as_bool()),
+        (Some(true), Some(false))
+    );
 
     // The agent shares back with its creator.
     let policy = json!({ "principal_type": "agent", "principal_id": agent_id, "secret_path_pattern": "handover/*", "permissions": ["read", "share"] });

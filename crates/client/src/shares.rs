@@ -97,6 +97,9 @@ pub struct Share {
     pub is_expired: bool,
     /// Accepted by its recipient.
     pub is_accepted: bool,
+    /// The recipient declined it: it stays closed.
+    #[serde(default)]
+    pub is_declined: bool,
     /// Revoked by its creator.
     #[serde(default)]
     pub is_revoked: bool,

@@ -225,6 +225,8 @@ fn state(s: &Share) -> &'static str {
         "expired"
     } else if s.max_access_count.is_some_and(|m| s.access_count >= m) {
         "used up"
+    } else if s.is_declined {
+        "declined"
     } else if s.recipient_id.is_some() && !s.is_accepted {
         "pending"
     } else {
@@ -249,7 +251,7 @@ async fn awaiting_acceptance(client: &Client, id: Uuid) -> bool {
     client
         .list_shares(ShareListing::Inbound)
         .await
-        .is_ok_and(|shares| shares.iter().any(|s| s.id == id && !s.is_accepted))
+        .is_ok_and(|shares| shares.iter().any(|s| s.id == id && !s.is_accepted && !s.is_declined))
 }
 
 /// Runs a share command.

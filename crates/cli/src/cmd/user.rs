@@ -1,5 +1,7 @@
 //! `clawvault user ...`.
 
+use std::io::IsTerminal;
+
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use clawvault_client::Client;
@@ -8,6 +10,7 @@ use uuid::Uuid;
 use super::{confirm_delete, one_named};
 use crate::cli::Global;
 use crate::context;
+use crate::exit::Coded;
 use crate::output::{self, Table, short_time};
 
 #[derive(Debug, Subcommand)]
@@ -29,7 +32,12 @@ Examples:
     #[command(after_help = "Examples:\n  clawvault user list\n  clawvault user list --json")]
     List,
     /// Delete a user with their keys and policies (admins; never the last admin).
-    #[command(after_help = "Examples:\n  clawvault user delete mia --yes")]
+    #[command(after_help = "\
+Examples:
+  clawvault user delete mia --yes
+
+Deleting yourself always asks, even with --yes, and only at a terminal: your key stops working
+at once and the agents you created are deactivated.")]
     Delete {
         /// User id or name.
         user: String,
@@ -86,7 +94,11 @@ pub async fn run(global: &Global, cmd: UserCommand) -> Result<()> {
         }
         UserCommand::Delete { user, yes } => {
             let id = id(&client, &user).await?;
-            confirm_delete(yes, &user, "user")?;
+            if let Some(me) = client.whoami().await.ok().filter(|me| me.kind == "user" && me.id == id) {
+                confirm_deleting_yourself(&me.name)?;
+            } else {
+                confirm_delete(yes, &user, "user")?;
+            }
             let agents = client.delete_user(id).await?;
             if global.json {
                 output::json(&serde_json::json!({ "deleted": id, "deactivated_agents": agents }))?;
@@ -101,6 +113,25 @@ pub async fn run(global: &Global, cmd: UserCommand) -> Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Deleting the caller's own user: asked at a terminal whatever `--yes` says, since the key in
+/// use stops working and the agents the caller created stop with it.
+fn confirm_deleting_yourself(name: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Coded::invalid(format!(
+            "{name:?} is you: deleting yourself is confirmed only at a terminal (your key stops working and \
+             the agents you created are deactivated); or have another admin run `clawvault user delete {name}`"
+        )));
+    }
+    eprintln!("{name:?} is you: your key stops working at once and the agents you created are deactivated.");
+    eprint!("Type your name to delete yourself: ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != name {
+        return Err(Coded::invalid("not confirmed; nothing was deleted"));
     }
     Ok(())
 }

@@ -101,6 +101,8 @@ pub struct ShareOut {
     created_at: OffsetDateTime,
     is_expired: bool,
     is_accepted: bool,
+    /// The recipient declined it: it stays closed.
+    is_declined: bool,
     is_revoked: bool,
 }
 
@@ -119,6 +121,7 @@ impl From<&ShareRecord> for ShareOut {
             created_at: s.created_at,
             is_expired: s.expires_at <= OffsetDateTime::now_utc(),
             is_accepted: s.accepted,
+            is_declined: s.declined,
             is_revoked: s.revoked,
         }
     }
@@ -241,9 +244,9 @@ async fn respond(state: AppState, caller: Caller, id: String, accept: bool) -> A
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Accept a share addressed to you.
+/// Accept a share addressed to you (not one you declined: declining is final).
 #[utoipa::path(post, path = "/v1/shares/{share_id}/accept", tag = "shares", params(("share_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
+    responses((status = 204), (status = 404, body = crate::error::ProblemDoc), (status = 410, body = crate::error::ProblemDoc)))]
 async fn accept(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -252,7 +255,7 @@ async fn accept(
     respond(state, caller, id, true).await
 }
 
-/// Decline a share addressed to you.
+/// Decline a share addressed to you: it stays closed to you from then on.
 #[utoipa::path(post, path = "/v1/shares/{share_id}/decline", tag = "shares", params(("share_id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = crate::error::ProblemDoc)))]
 async fn decline(

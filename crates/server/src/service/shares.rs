@@ -276,6 +276,9 @@ async fn open_in(
         if caller.is_none_or(|c| c.principal.id() != recipient) {
             return Err(unknown());
         }
+        if share.declined {
+            return Err(declined());
+        }
         if !share.accepted {
             return Err(ApiError::Forbidden("accept the share first".into()).hint(Hint::AcceptShare));
         }
@@ -373,8 +376,14 @@ pub async fn inbound(state: &AppState, caller: &Caller) -> ApiResult<Vec<ShareRe
 pub async fn respond(state: &AppState, caller: &Caller, id: &str, accept: bool) -> ApiResult<()> {
     let (action, change) =
         if accept { (Action::ShareAccept, ShareChange::Accept) } else { (Action::ShareDecline, ShareChange::Decline) };
+    // Declining is final: a declined share is not accepted (nor opened) later.
     let mine = |s: &ShareRecord| s.recipient_id == Some(caller.principal.id());
-    change_share(state, caller, id, action, change, mine).await
+    let allowed = |s: &ShareRecord| if accept && s.declined { Err(declined()) } else { Ok(()) };
+    change_share(state, caller, id, action, change, mine, allowed).await
+}
+
+fn declined() -> ApiError {
+    ApiError::Gone("you declined this share, and a declined share stays closed: ask its creator for a new one".into())
 }
 
 /// Revokes a share (its creator, or an admin).
@@ -383,10 +392,11 @@ pub async fn respond(state: &AppState, caller: &Caller, id: &str, accept: bool) 
 /// 400, 404.
 pub async fn revoke(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()> {
     let mine = |s: &ShareRecord| s.created_by == caller.principal.id() || caller.principal.is_admin();
-    change_share(state, caller, id, Action::ShareRevoke, ShareChange::Revoke, mine).await
+    change_share(state, caller, id, Action::ShareRevoke, ShareChange::Revoke, mine, |_| Ok(())).await
 }
 
-/// Applies `change` to a live share that `mine` says the caller may change.
+/// Applies `change` to a live share that `mine` says the caller may change, when `allowed`
+/// says the share's state admits it.
 async fn change_share(
     state: &AppState,
     caller: &Caller,
@@ -394,6 +404,7 @@ async fn change_share(
     action: Action,
     change: ShareChange,
     mine: impl Fn(&ShareRecord) -> bool,
+    allowed: impl Fn(&ShareRecord) -> ApiResult<()>,
 ) -> ApiResult<()> {
     let mut op = Op::new(state, caller, action);
     let result = async {
@@ -402,6 +413,7 @@ async fn change_share(
         op.resource(row.to_string());
         let share = state.store.share(row).await?.filter(|s| !s.revoked && mine(s)).ok_or_else(unknown)?;
         op.vault(share.vault_id);
+        allowed(&share)?;
         let event = op.success();
         state.store.change_share(row, change, AuditBatch::new(&state.chain_key, &[event])).await?;
         Ok(())

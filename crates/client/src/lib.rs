@@ -13,6 +13,7 @@
 
 mod agents;
 mod api_keys;
+mod enroll;
 mod error;
 mod policies;
 mod shares;
@@ -30,6 +31,7 @@ use zeroize::Zeroizing;
 
 pub use agents::*;
 pub use api_keys::*;
+pub use enroll::*;
 pub use error::{ClientError, Unreachable};
 pub use policies::*;
 pub use shares::*;

@@ -13,6 +13,7 @@ use super::{confirm_delete, deadline, one_named, or_dash, vault};
 use crate::cli::Global;
 use crate::context;
 use crate::output::{self, Table, short_time};
+use crate::principals::Principals;
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
@@ -82,6 +83,8 @@ The agent can read nothing until a policy grants it access: see `clawvault polic
         #[arg(long)]
         yes: bool,
     },
+    /// Ask to be enrolled as an agent, and wait for a user to approve (run where the agent runs).
+    Enroll(super::enroll::EnrollArgs),
     /// List pending enrollment requests (admins).
     #[command(after_help = "Examples:\n  clawvault agent pending\n  clawvault agent pending --json")]
     Pending,
@@ -165,7 +168,7 @@ async fn vault_names(client: &Client, agents: &[Agent]) -> HashMap<Uuid, String>
     vault::names(client).await
 }
 
-fn show(a: &Agent, names: &HashMap<Uuid, String>) -> String {
+fn show(a: &Agent, names: &HashMap<Uuid, String>, creator: &str) -> String {
     let time = |t: Option<&str>, none: &str| t.map_or_else(|| none.to_owned(), short_time);
     let mut vaults = bound_vaults(a, names);
     if a.vault_ids.is_empty() {
@@ -181,7 +184,7 @@ fn show(a: &Agent, names: &HashMap<Uuid, String>) -> String {
         ("token ttl", a.token_ttl_seconds.map_or_else(|| "server default".to_owned(), |s| format!("{s} s"))),
         ("expires", time(a.expires_at.as_deref(), "never")),
         ("last active", time(a.last_active_at.as_deref(), "never")),
-        ("created", format!("{} by {}", short_time(&a.created_at), a.created_by)),
+        ("created", format!("{} by {creator}", short_time(&a.created_at))),
         ("scopes", or_dash(Some(&a.scopes.join(",")))),
     ])
 }
@@ -196,6 +199,9 @@ async fn set_active(client: &Client, raw: &str, active: bool) -> Result<Agent> {
 /// # Errors
 /// Client errors and invalid input.
 pub async fn run(global: &Global, cmd: AgentCommand) -> Result<()> {
+    if let AgentCommand::Enroll(args) = cmd {
+        return super::enroll::run(global, args).await;
+    }
     let client = context::client(global)?;
     match cmd {
         AgentCommand::Create { name, description, vaults, ttl, expires_in } => {
@@ -244,7 +250,8 @@ pub async fn run(global: &Global, cmd: AgentCommand) -> Result<()> {
                 output::json(&a)?;
             } else {
                 let names = vault_names(&client, std::slice::from_ref(&a)).await;
-                print!("{}", show(&a, &names));
+                let creator = Principals::load(&client, true).await.label("user", &a.created_by.to_string());
+                print!("{}", show(&a, &names, &creator));
             }
         }
         AgentCommand::RotateKey { agent } => {
@@ -321,6 +328,7 @@ pub async fn run(global: &Global, cmd: AgentCommand) -> Result<()> {
                 );
             }
         }
+        AgentCommand::Enroll(_) => {}
         AgentCommand::Deny { pairing_id } => {
             client.deny_enrollment(&pairing_id).await?;
             output::done(global.json, "denied", &pairing_id, &format!("Denied enrollment {pairing_id}."))?;

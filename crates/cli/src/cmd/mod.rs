@@ -4,6 +4,7 @@ pub mod agent;
 pub mod apikey;
 pub mod audit;
 pub mod completion;
+pub mod enroll;
 pub mod login;
 pub mod policy;
 pub mod secret;

@@ -357,8 +357,8 @@ fn empty_home() -> &'static Path {
     HOME.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
-/// Runs the CLI with the given environment, and none of the machine's client settings.
-pub fn cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> std::process::Output {
+/// The CLI with `args`, the given environment, and none of the machine's client settings.
+pub fn cli_command(args: &[&str], env: &[(String, String)]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args).env("HOME", empty_home());
     for name in CLIENT_SETTINGS {
@@ -367,6 +367,13 @@ pub fn cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> std::pr
     for (k, v) in env {
         cmd.env(k, v);
     }
+    cmd
+}
+
+/// Runs the CLI with the given environment, and none of the machine's client settings.
+pub fn cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> std::process::Output {
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mut cmd = cli_command(args, &env);
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

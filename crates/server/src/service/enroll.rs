@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clawvault_core::action::Action;
 use clawvault_core::crypto::{open, random_bytes, seal};
+use clawvault_core::enrollment::possession_message;
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
 use clawvault_store::{AuditBatch, EnrollmentRecord, EnrollmentStatus, StoreError};
@@ -100,12 +101,6 @@ fn ed25519_key(k: &str) -> ApiResult<[u8; 32]> {
         return Err(bad_key());
     }
     <[u8; 32]>::try_from(string()?).map_err(|_| bad_key())
-}
-
-/// What an enrolling agent signs to prove it holds the private half of its public key.
-#[must_use]
-pub fn possession_message(pairing_id: Uuid) -> String {
-    format!("clawvault-enrollment:v1:{pairing_id}")
 }
 
 /// Checks a base64 (standard or URL-safe) Ed25519 signature of [`possession_message`].

@@ -201,7 +201,7 @@ fn ssh_line(public_key: &[u8], comment: &str) -> String {
     format!("ssh-ed25519 {} {comment}", STANDARD.encode(blob))
 }
 
-/// A spinner on stderr while waiting, when a person is watching.
+/// A spinner on stderr while waiting, when someone is watching at a terminal.
 fn waiting_spinner() -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();

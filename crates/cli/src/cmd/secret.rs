@@ -138,7 +138,7 @@ Examples:
 /// How `secret list` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ListFormat {
-    /// Columns for people.
+    /// Aligned columns to read.
     Table,
     /// JSON, as --json.
     Json,

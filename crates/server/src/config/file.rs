@@ -35,7 +35,7 @@ pub(super) fn read(path: &Path, problems: &mut Vec<String>) -> FileConfig {
     let offered: Vec<&str> = known.iter().copied().filter(|k| !REFUSED_KEYS.contains(k)).collect();
     let mut valid = toml::Table::new();
     let mut listed = false;
-    // In the order of the file, as a person reads it.
+    // In the order of the file, as it is read.
     let mut entries: Vec<(Option<usize>, String, toml::Value)> =
         table.into_iter().map(|(k, v)| (key_line(&text, &k), k, v)).collect();
     entries.sort_by_key(|(line, _, _)| line.unwrap_or(usize::MAX));

@@ -27,6 +27,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let paths = std::mem::take(&mut doc.paths.paths);
     doc.paths.paths = paths.into_iter().map(|(k, v)| (k.replace("{*", "{"), v)).collect();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    native::openapi::complete(&mut doc);
     doc
 }
 

@@ -44,7 +44,7 @@ async fn api_key_token(
 }
 
 /// Revoke the bearer token of this request, at once.
-#[utoipa::path(delete, path = "/v1/auth/token", tag = "auth", responses((status = 204), (status = 401, body = crate::error::ProblemDoc)))]
+#[utoipa::path(delete, path = "/v1/auth/token", tag = "auth", responses((status = 204), (status = 400, body = crate::error::ProblemDoc, description = "The request was made with an API key, not a token"), (status = 401, body = crate::error::ProblemDoc)))]
 async fn revoke_token(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<StatusCode> {
     keys::revoke_token(&state, &caller).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -8,6 +8,7 @@ pub mod dto;
 mod enroll;
 pub mod extract;
 mod meta;
+pub(crate) mod openapi;
 mod policies;
 mod secrets;
 mod shares;

@@ -284,3 +284,50 @@ fn values_by_field_in_formats_and_binary_files_byte_for_byte() {
     );
     assert_eq!(code, 9, "{err}");
 }
+
+#[test]
+fn server_detach_returns_once_it_answers_and_says_why_when_it_cannot_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let home = dir.path().display().to_string();
+    let env = [("HOME", home.as_str())];
+    let out = common::cli(
+        &["server", "--detach", "--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+        &env,
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("First admin API key") && text.contains("Running in the background (pid"), "{text}");
+    let pid = text.split("(pid ").nth(1).and_then(|r| r.split(')').next()).unwrap().to_owned();
+    let _stop = StopOnDrop(pid);
+    let base = text.split("listening on ").nth(1).and_then(|r| r.lines().next()).unwrap().to_owned();
+    // It answers at once: no waiting between the two commands.
+    let key = std::fs::read_to_string(data.join("admin-key")).unwrap();
+    let env =
+        vec![("CLAWVAULT_ADDR".to_owned(), base.clone()), ("CLAWVAULT_API_KEY".to_owned(), key.trim().to_owned())];
+    assert_eq!(run(&env, &["vault", "list"], None).0, 0);
+    let log = std::fs::read_to_string(data.join("server.log")).unwrap();
+    assert!(!log.contains(key.trim()), "the banner (with the key) never reaches the log");
+
+    // A second one on the same address says why it did not start, from its log.
+    let port = base.rsplit(':').next().unwrap();
+    let other = dir.path().join("other");
+    let out = common::cli(
+        &["server", "--detach", "--data-dir", other.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")],
+        &[("HOME", home.as_str())],
+        None,
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not start") && err.contains("in use"), "{err}");
+}
+
+/// Stops a background server when the test ends, however it ends.
+struct StopOnDrop(String);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(&self.0).status();
+    }
+}

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod apikey;
 pub mod audit;
 pub mod completion;
+pub mod detach;
 pub mod enroll;
 pub mod login;
 pub mod policy;

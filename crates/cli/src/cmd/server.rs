@@ -16,6 +16,7 @@ use crate::exit::{Coded, INVALID};
 #[command(after_help = "\
 Examples:
   clawvault server                          # ~/.local/share/clawvault, http://127.0.0.1:8420
+  clawvault server --detach                 # the same in the background, once it answers
   clawvault server --data-dir /var/lib/clawvault --listen 0.0.0.0:8420 \\
       --tls-cert /etc/clawvault/cert.pem --tls-key /etc/clawvault/key.pem
   clawvault server --config /etc/clawvault/clawvault.toml
@@ -69,6 +70,10 @@ pub struct ServerArgs {
     /// Lifetime of access tokens, in seconds (5 to 86400).
     #[arg(long, env = "CLAWVAULT_TOKEN_TTL_SECONDS", value_name = "SECONDS")]
     pub token_ttl: Option<String>,
+    /// Run in the background: return once the server answers, with its log in server.log in
+    /// the data directory.
+    #[arg(long)]
+    pub detach: bool,
 }
 
 fn init_tracing(config: &Config) {
@@ -124,6 +129,9 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     };
     let config =
         Config::load(&overrides).map_err(|e| Coded { code: INVALID, message: e.to_string().trim_end().to_owned() })?;
+    if args.detach {
+        return super::detach::start(&config.data_dir);
+    }
     init_tracing(&config);
     let tls_cert = config.tls.as_ref().map(|t| t.cert.clone());
     let server = Server::start(config).await?;
@@ -150,6 +158,9 @@ pub async fn run(args: ServerArgs) -> Result<()> {
             out,
             "Then: echo -n s3cret | clawvault secret put default/hello && clawvault secret get default/hello"
         )?;
+    }
+    if super::detach::is_detached_child() {
+        writeln!(out, "{}", super::detach::READY)?;
     }
     out.flush()?;
     drop(out);

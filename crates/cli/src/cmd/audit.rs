@@ -1,5 +1,7 @@
 //! `clawvault audit ...`.
 
+use std::collections::HashMap;
+
 use anyhow::Result;
 use clap::Subcommand;
 use clawvault_client::AuditQuery;
@@ -10,6 +12,7 @@ use crate::context;
 use crate::exit::{Coded, ERROR};
 use crate::output::{self, Table, short_time};
 use crate::principals::Principals;
+use uuid::Uuid;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -123,6 +126,7 @@ pub async fn run(global: &Global, cmd: AuditCommand) -> Result<()> {
             let client = context::client(global)?;
             // Audit events are for admins, who may list every user and agent.
             let principals = Principals::load(&client, true).await;
+            let vaults = super::vault::names(&client).await;
             let actor_id = actor.map(|a| principals.resolve(&a)).transpose()?.map(|id| id.to_string());
             let page = client
                 .audit_events(&AuditQuery {
@@ -145,7 +149,7 @@ pub async fn run(global: &Global, cmd: AuditCommand) -> Result<()> {
                         e.action.clone(),
                         e.outcome.clone(),
                         principals.label(&e.actor_type, &e.actor_id),
-                        principals.name_of(&e.resource_id).unwrap_or_else(|| e.resource_id.clone()),
+                        resource(&e.resource_id, &principals, &vaults),
                         e.ip_address.clone().unwrap_or_default(),
                     ]);
                 }
@@ -155,4 +159,18 @@ pub async fn run(global: &Global, cmd: AuditCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A resource as people name it: a user or agent as `agent:ci`, a secret as `prod/db/main`
+/// (its vault by name), anything else as recorded.
+fn resource(recorded: &str, principals: &Principals, vaults: &HashMap<Uuid, String>) -> String {
+    if let Some(named) = principals.name_of(recorded) {
+        return named;
+    }
+    let (head, rest) = recorded.split_once('/').unwrap_or((recorded, ""));
+    match Uuid::parse_str(head).ok().and_then(|id| vaults.get(&id)) {
+        Some(vault) if rest.is_empty() => vault.clone(),
+        Some(vault) => format!("{vault}/{rest}"),
+        None => recorded.to_owned(),
+    }
 }

@@ -10,6 +10,9 @@ mod common;
 use common::{TestServer, admin_env, run};
 use serde_json::Value;
 
+/// A CLI environment.
+type Env = Vec<(String, String)>;
+
 /// Runs `args` (with `--json` added) and returns the one JSON document it printed.
 fn json_of(env: &[(String, String)], args: &[&str], stdin: Option<&[u8]>) -> Value {
     let mut with_json = args.to_vec();
@@ -126,7 +129,7 @@ fn tables_and_errors_read_as_snapshotted() {
     let mut bad = env.clone();
     bad.retain(|(k, _)| k != "CLAWVAULT_API_KEY_FILE");
     bad.push(("CLAWVAULT_API_KEY_FILE".into(), bad_key.display().to_string()));
-    let cases: Vec<(Vec<(String, String)>, Vec<&str>)> = vec![
+    let cases: Vec<(Env, Vec<&str>)> = vec![
         (env.clone(), vec!["secret", "get", "prod/missing"]),
         (env.clone(), vec!["secret", "list", "nosuch"]),
         (env.clone(), vec!["secret", "get", "no-slash"]),

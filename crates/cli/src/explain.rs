@@ -105,3 +105,30 @@ fn next_step(code: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// The error as the CLI prints it: a request field the server names is given as the flag that
+/// sets it (`--expires-in`, not `expires_at`).
+#[must_use]
+pub fn message(err: &anyhow::Error) -> String {
+    if let Some(ClientError::Api { status, status_text, detail, field: Some(field), .. }) =
+        err.chain().find_map(|c| c.downcast_ref::<ClientError>())
+    {
+        return format!("{status_text} ({status}): {} {detail}", flag_for(field));
+    }
+    format!("{err:#}")
+}
+
+/// The option that sets a request field, where the CLI has one.
+fn flag_for(field: &str) -> &str {
+    match field {
+        "expires_at" => "--expires-in",
+        "max_access_count" => "--max-reads",
+        "token_ttl_seconds" => "--ttl",
+        "prefix" => "--prefix",
+        "metadata" => "--metadata",
+        "vault_ids" => "--vault",
+        "principal_id" => "--agent/--user",
+        "scopes" => "--scope",
+        other => other,
+    }
+}

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // Line by line: a multi-line message (all of a config file's problems) keeps its
             // lines, while anything else a terminal would obey is escaped.
-            let message: Vec<String> = format!("{e:#}").lines().map(output::printable).collect();
+            let message: Vec<String> = explain::message(&e).lines().map(output::printable).collect();
             eprintln!("error: {}", message.join("\n"));
             if let Some(hint) = global.as_ref().and_then(|g| explain::hint(&e, g)) {
                 eprintln!("  {}", output::printable(&hint));

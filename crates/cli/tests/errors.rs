@@ -127,6 +127,28 @@ fn cli_errors_speak_cli_not_api_paths() {
     assert_eq!(body["hint"], "list_vaults");
     assert_eq!(body["message"], "no vault \"nosuch\"");
     assert!(body["detail"].as_str().unwrap().contains("GET /v1/vaults"), "{body}");
+
+    // A wrong request field is named by the flag that sets it.
+    assert_eq!(run(&env, &["secret", "put", "default/x"], Some(b"v")).0, 0);
+    let (code, _, err) = run(&env, &["share", "create", "default/x", "--anyone", "--expires-in", "90d"], None);
+    assert_eq!(code, 9, "{err}");
+    assert_says(&err, &["--expires-in is too far ahead", "30 days"], &["expires_at"]);
+    let (code, _, err) = run(&env, &["agent", "create", "bot", "--ttl", "1"], None);
+    assert_eq!(code, 9, "{err}");
+    assert_says(&err, &["--ttl must be between 5 and 86400 seconds"], &["token_ttl_seconds"]);
+    let (code, _, err) = run(&env, &["secret", "put", "default/y", "--expires-at", "2001-01-01T00:00:00Z"], Some(b"v"));
+    assert_eq!(code, 9, "{err}");
+    assert_says(&err, &["--expires-at 2001-01-01T00:00:00Z is in the past"], &["expires_at"]);
+    let (code, _, err) = run(&env, &["secret", "put", "default/y", "--expires-in", "0s"], Some(b"v"));
+    assert_eq!(code, 9, "{err}");
+    assert_says(&err, &["--expires-in", "is in the past"], &["expires_at"]);
+    // The native API names the field as its requests do.
+    let r =
+        s.post(&s.admin_token(), "/v1/agents").json(&json!({"name": "bot", "token_ttl_seconds": 1})).send().unwrap();
+    let body: Value = r.json().unwrap();
+    assert_eq!((body["status"].as_u64(), body["field"].as_str()), (Some(400), Some("token_ttl_seconds")), "{body}");
+    assert_eq!(body["detail"], "token_ttl_seconds must be between 5 and 86400 seconds");
+    assert_eq!(body["message"], "must be between 5 and 86400 seconds");
 }
 
 /// docs/operations.md, "TLS": one `openssl req -x509` command, the server started with it, and

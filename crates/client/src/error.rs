@@ -13,7 +13,7 @@ pub enum ClientError {
         cause: Unreachable,
     },
     /// The server answered with an error.
-    #[error("{status_text} ({status}): {detail}")]
+    #[error("{status_text} ({status}): {}", with_field(field.as_deref(), detail))]
     Api {
         /// HTTP status.
         status: u16,
@@ -25,6 +25,9 @@ pub enum ClientError {
         /// The next step the server names (`list_vaults`, `restore_secret`, ...), for the
         /// caller to word.
         hint: Option<String>,
+        /// When one field of the request was wrong: its name in the request (`expires_at`);
+        /// `detail` then says what is wrong with it, without naming it.
+        field: Option<String>,
     },
     /// The server refused for now (429): too many attempts from this client or for this key.
     #[error("too many requests ({detail}): retry in {retry_after} s")]
@@ -48,6 +51,11 @@ pub enum ClientError {
     /// Bad client configuration.
     #[error("{0}")]
     Config(String),
+}
+
+/// `field` and what is wrong with it, or the detail alone.
+fn with_field(field: Option<&str>, detail: &str) -> String {
+    field.map_or_else(|| detail.to_owned(), |f| format!("{f} {detail}"))
 }
 
 /// A status code's reason phrase.
@@ -84,13 +92,13 @@ impl ClientError {
     fn from_problem(status: u16, body: &[u8]) -> Self {
         let doc = serde_json::from_slice::<serde_json::Value>(body).ok();
         let text = |key: &str| doc.as_ref().and_then(|v| v.get(key)).and_then(|d| d.as_str()).map(str::to_owned);
-        let hint = text("hint");
-        let detail = hint
-            .as_ref()
-            .and_then(|_| text("message"))
+        let (hint, field) = (text("hint"), text("field"));
+        let detail = (hint.is_some() || field.is_some())
+            .then(|| text("message"))
+            .flatten()
             .or_else(|| ["detail", "message", "error"].iter().find_map(|k| text(k)))
             .unwrap_or_else(|| "no details given".to_owned());
-        Self::Api { status, status_text: StatusText(status), detail, hint }
+        Self::Api { status, status_text: StatusText(status), detail, hint, field }
     }
 
     /// The HTTP status, for API errors.

@@ -120,6 +120,15 @@ pub enum ApiError {
     /// 400: the request is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// 400: one field of the request is wrong. Each surface names the field its own way (the
+    /// native API by its JSON name, the CLI by its flag).
+    #[error("{field} {problem}")]
+    Invalid {
+        /// The field's name in the native API's request.
+        field: &'static str,
+        /// What is wrong, worded to follow the field's name ("must be 1 or more").
+        problem: String,
+    },
     /// 401: no, bad, expired or revoked credentials.
     #[error("{0}")]
     Unauthorized(String),
@@ -182,6 +191,16 @@ struct Problem<'a> {
     hint: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+}
+
+/// What a problem document carries besides its detail, for clients that word it themselves.
+#[derive(Default)]
+struct Extras<'a> {
+    hint: Option<&'static str>,
+    message: Option<&'a str>,
+    field: Option<&'static str>,
 }
 
 impl ApiError {
@@ -205,7 +224,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Hinted { error, .. } => error.status(),
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -240,8 +259,18 @@ impl IntoResponse for ApiError {
         }
         let detail = self.detail();
         let mut resp = match self.unhinted() {
+            (Self::Invalid { field, problem }, hint) => problem_response(
+                status,
+                &detail,
+                Extras { hint: hint.map(Hint::code), message: Some(problem), field: Some(field) },
+            ),
             (error, Some(hint)) if !matches!(error, Self::Internal(_)) => {
-                hinted_problem(status, &detail, hint, &error.to_string())
+                let message = error.to_string();
+                problem_response(
+                    status,
+                    &detail,
+                    Extras { hint: Some(hint.code()), message: Some(&message), field: None },
+                )
             }
             _ => problem(status, &detail),
         };
@@ -287,29 +316,29 @@ pub struct ProblemDoc {
     /// `exchange_user_key`, `delete_api_key`), for clients that word it their own way.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
-    /// With `hint`: the detail without the API's wording of the next step.
+    /// With `hint` or `field`: the detail without the API's wording of the next step, and
+    /// without the field's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// When one field of the request is wrong: its name in the request (`expires_at`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// An RFC 7807 problem response with `status` and `detail`.
 pub(crate) fn problem(status: StatusCode, detail: &str) -> Response {
-    problem_response(status, detail, None, None)
+    problem_response(status, detail, Extras::default())
 }
 
-/// A problem with a next step: its name in `hint`, and the detail without it in `message`.
-fn hinted_problem(status: StatusCode, detail: &str, hint: Hint, message: &str) -> Response {
-    problem_response(status, detail, Some(hint.code()), Some(message))
-}
-
-fn problem_response(status: StatusCode, detail: &str, hint: Option<&'static str>, message: Option<&str>) -> Response {
+fn problem_response(status: StatusCode, detail: &str, extras: Extras<'_>) -> Response {
     let body = Problem {
         kind: "about:blank",
         title: status.canonical_reason().unwrap_or("Error"),
         status: status.as_u16(),
         detail,
-        hint,
-        message,
+        hint: extras.hint,
+        message: extras.message,
+        field: extras.field,
     };
     let mut resp = (status, axum::Json(body)).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

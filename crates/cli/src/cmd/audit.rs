@@ -161,7 +161,7 @@ pub async fn run(global: &Global, cmd: AuditCommand) -> Result<()> {
     Ok(())
 }
 
-/// A resource as people name it: a user or agent as `agent:ci`, a secret as `prod/db/main`
+/// A resource by name: a user or agent as `agent:ci`, a secret as `prod/db/main`
 /// (its vault by name), anything else as recorded.
 fn resource(recorded: &str, principals: &Principals, vaults: &HashMap<Uuid, String>) -> String {
     if let Some(named) = principals.name_of(recorded) {

@@ -146,6 +146,17 @@ pub enum ListFormat {
     Yaml,
 }
 
+/// `--expires-at`, checked here so that the error names the flag that was given.
+fn future_time(raw: &str) -> Result<String> {
+    use time::format_description::well_known::Rfc3339;
+    let at = time::OffsetDateTime::parse(raw, &Rfc3339)
+        .map_err(|_| Coded::invalid(format!("--expires-at {raw:?} is not a time such as 2026-12-31T00:00:00Z")))?;
+    if at <= time::OffsetDateTime::now_utc() {
+        return Err(Coded::invalid(format!("--expires-at {raw} is in the past")));
+    }
+    Ok(raw.to_owned())
+}
+
 /// Reads a new value from a file, stdin, or a hidden prompt; never from the command line.
 fn read_value(source: &ValueSource) -> Result<Vec<u8>> {
     let bytes = if let Some(path) = &source.from_file {
@@ -186,7 +197,7 @@ pub async fn run(global: &Global, cmd: SecretCommand) -> Result<()> {
                 })
                 .transpose()?;
             let expires_at = match expires_at {
-                Some(at) => Some(at),
+                Some(at) => Some(future_time(&at)?),
                 None => deadline(expires_in.as_deref())?,
             };
             let (value, secret_type, metadata) =

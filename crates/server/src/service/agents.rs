@@ -53,11 +53,10 @@ async fn check_fields(state: &AppState, caller: &Caller, f: &AgentFields) -> Api
     if let Some(Some(ttl)) = f.token_ttl_seconds
         && !TTL_RANGE.contains(&ttl)
     {
-        return Err(ApiError::BadRequest(format!(
-            "token_ttl_seconds must be between {} and {}",
-            TTL_RANGE.start(),
-            TTL_RANGE.end()
-        )));
+        return Err(ApiError::Invalid {
+            field: "token_ttl_seconds",
+            problem: format!("must be between {} and {} seconds", TTL_RANGE.start(), TTL_RANGE.end()),
+        });
     }
     if let Some(at) = f.expires_at {
         require_future("expires_at", at)?;
@@ -68,7 +67,10 @@ async fn check_fields(state: &AppState, caller: &Caller, f: &AgentFields) -> Api
             None => false,
         };
         if !visible {
-            return Err(ApiError::BadRequest(format!("vault_ids: vault {id} does not exist or you cannot see it")));
+            return Err(ApiError::Invalid {
+                field: "vault_ids",
+                problem: format!("names vault {id}, which does not exist or you cannot see"),
+            });
         }
     }
     Ok(())

@@ -46,11 +46,11 @@ pub const MAX_DESCRIPTION_LEN: usize = 4096;
 /// Refuses a `field` time that is already past (an expiry in the past is surely a mistake).
 ///
 /// # Errors
-/// [`ApiError::BadRequest`].
-pub fn require_future(field: &str, at: Option<OffsetDateTime>) -> ApiResult<()> {
+/// [`ApiError::Invalid`].
+pub fn require_future(field: &'static str, at: Option<OffsetDateTime>) -> ApiResult<()> {
     match at {
         Some(at) if at <= OffsetDateTime::now_utc() => {
-            Err(ApiError::BadRequest(format!("{field} {} is in the past", rfc3339(at))))
+            Err(ApiError::Invalid { field, problem: format!("{} is in the past", rfc3339(at)) })
         }
         _ => Ok(()),
     }

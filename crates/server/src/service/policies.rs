@@ -144,7 +144,10 @@ async fn create_in(
     // Only admins, who may list everyone anyway, are told that nobody has this id: to anyone
     // else the answer would say which ids exist. Such a policy grants nothing.
     if caller.principal.is_admin() && !principal_exists(state, kind, principal_id).await? {
-        return Err(ApiError::BadRequest(format!("principal_id: there is no {} {principal_id}", kind.as_str())));
+        return Err(ApiError::Invalid {
+            field: "principal_id",
+            problem: format!("names no {} (there is no {} {principal_id})", kind.as_str(), kind.as_str()),
+        });
     }
     let policy = PolicyRecord {
         id: Uuid::new_v4(),

@@ -195,8 +195,8 @@ fn check_metadata(metadata: &str) -> ApiResult<()> {
             _ => Ok(()),
         }
     }
-    let parsed: serde_json::Value =
-        serde_json::from_str(metadata).map_err(|_| ApiError::BadRequest("metadata must be a JSON object".into()))?;
+    let parsed: serde_json::Value = serde_json::from_str(metadata)
+        .map_err(|_| ApiError::Invalid { field: "metadata", problem: "must be a JSON object".into() })?;
     walk(&parsed).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
@@ -299,7 +299,10 @@ async fn list_in(
     let vault = vaults::open(state, op, caller, vault_ref).await?;
     op.resource(vault.record.id.to_string());
     if prefix.len() > clawvault_core::path::MAX_PATH_LEN || prefix.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest("prefix is too long or contains control characters".into()));
+        return Err(ApiError::Invalid {
+            field: "prefix",
+            problem: "is too long or contains control characters".into(),
+        });
     }
     op.detail("prefix", prefix);
     let rows = state.store.list_secrets(vault.record.id, prefix).await?;

@@ -128,14 +128,20 @@ async fn create_in(
         access::earliest(Some(new.expires_at), access::mint_limit(state, caller).await?).unwrap_or(new.expires_at);
     let longest = time::Duration::seconds(i64::try_from(state.config.share_max_lifetime_seconds).unwrap_or(i64::MAX));
     if new.expires_at > OffsetDateTime::now_utc() + longest {
-        return Err(ApiError::BadRequest(format!(
-            "expires_at is too far ahead: shares last at most {} days on this server (share_max_lifetime_seconds = {})",
-            state.config.share_max_lifetime_seconds / 86_400,
-            state.config.share_max_lifetime_seconds
-        )));
+        return Err(ApiError::Invalid {
+            field: "expires_at",
+            problem: format!(
+                "is too far ahead: shares last at most {} days on this server (share_max_lifetime_seconds = {})",
+                state.config.share_max_lifetime_seconds / 86_400,
+                state.config.share_max_lifetime_seconds
+            ),
+        });
     }
     if new.max_access_count.is_some_and(|n| n < 1) {
-        return Err(ApiError::BadRequest("max_access_count must be 1 or more (leave it out for no limit)".into()));
+        return Err(ApiError::Invalid {
+            field: "max_access_count",
+            problem: "must be 1 or more (leave it out for no limit)".into(),
+        });
     }
     for cidr in &new.ip_allowlist {
         cidr.parse::<Cidr>().map_err(|e| ApiError::BadRequest(e.to_string()))?;

@@ -7,12 +7,8 @@
 
 mod common;
 
-use common::{TestServer, run};
+use common::{TestServer, env_of, run};
 use serde_json::{Value, json};
-
-fn env_of(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-}
 
 /// Runs `vault list` against `address` with `key`; returns the exit code and stderr.
 fn list_at(address: &str, key: &str, extra: &[&str]) -> (i32, String) {

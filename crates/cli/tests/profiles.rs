@@ -8,12 +8,8 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{TestServer, run};
+use common::{TestServer, env_of, run};
 use serde_json::Value;
-
-fn env_of(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-}
 
 fn json(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out:?}"))

@@ -71,10 +71,18 @@ pub fn confirm_delete(yes: bool, name: &str, what: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         return Err(Coded::invalid(format!("deleting {what} {name:?} cannot be undone: add --yes to confirm")));
     }
-    eprint!("Delete {what} {name:?}? Type its name to confirm: ");
+    typed_confirmation(&format!("Delete {what} {name:?}? Type its name to confirm: "), name)
+}
+
+/// Asks `prompt` on the terminal and goes on only if `expected` is typed back.
+///
+/// # Errors
+/// Invalid input when anything else is typed.
+pub fn typed_confirmation(prompt: &str, expected: &str) -> Result<()> {
+    eprint!("{prompt}");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
-    if answer.trim() != name {
+    if answer.trim() != expected {
         return Err(Coded::invalid("not confirmed; nothing was deleted"));
     }
     Ok(())

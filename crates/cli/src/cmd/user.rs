@@ -127,11 +127,5 @@ fn confirm_deleting_yourself(name: &str) -> Result<()> {
         )));
     }
     eprintln!("{name:?} is you: your key stops working at once and the agents you created are deactivated.");
-    eprint!("Type your name to delete yourself: ");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    if answer.trim() != name {
-        return Err(Coded::invalid("not confirmed; nothing was deleted"));
-    }
-    Ok(())
+    super::typed_confirmation("Type your name to delete yourself: ", name)
 }

@@ -419,6 +419,11 @@ pub fn key_env(s: &TestServer, config_dir: &Path, key: &str) -> Vec<(String, Str
     ]
 }
 
+/// A CLI environment from `(name, value)` pairs.
+pub fn env_of(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
 /// Runs the CLI: exit code, stdout, stderr.
 pub fn run(env: &[(String, String)], args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

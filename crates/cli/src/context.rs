@@ -201,24 +201,12 @@ impl LocalServer {
         let address = fs::read_to_string(dir.join(clawvault_server::ADDRESS_FILE)).ok()?.trim().to_owned();
         // Only a loopback address: whoever could point this file elsewhere must not collect the
         // admin key with it.
-        if !is_loopback_url(&address) {
+        if !clawvault_client::is_loopback_address(&address) {
             return None;
         }
         let admin_key = dir.join(clawvault_server::ADMIN_KEY_FILE);
         admin_key.is_file().then_some(Self { dir, address, admin_key })
     }
-}
-
-fn is_loopback_url(url: &str) -> bool {
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).unwrap_or("");
-    let host = rest.split('/').next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn same_address(a: &str, b: &str) -> bool {

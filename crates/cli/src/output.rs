@@ -187,7 +187,14 @@ fn yaml_key(k: &str) -> String {
 fn yaml_quoted(s: &str) -> String {
     let json = serde_json::Value::String(s.to_owned()).to_string();
     json.chars()
-        .map(|c| if c.is_control() || c == '\u{feff}' { format!("\\u{:04x}", u32::from(c)) } else { c.to_string() })
+        .map(|c| {
+            // YAML 1.1 readers take U+2028 and U+2029 for line breaks.
+            if c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}') {
+                format!("\\u{:04x}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
         .collect()
 }
 
@@ -205,6 +212,7 @@ mod tests {
             "c1: \"x\\u0085y\"\ncount: 3\nempty: {}\nlist:\n  - a: \"1e3\"\n  - \"~\"\nname: \"no\"\n\"on\": true\n"
         );
         assert_eq!(yaml(&serde_json::json!("plain")), "\"plain\"\n");
+        assert_eq!(yaml(&serde_json::json!("a\u{2028}b")), "\"a\\u2028b\"\n");
     }
 
     #[test]

@@ -16,6 +16,8 @@ use crate::exit::Coded;
 /// The profile used when neither `--profile` nor `CLAWVAULT_PROFILE` names one.
 pub const DEFAULT_PROFILE: &str = "default";
 const PROFILES_FILE: &str = "profiles.toml";
+/// Held while the profiles file is read, changed and written.
+const LOCK_FILE: &str = "profiles.lock";
 /// What versions before profiles saved (one login); read as the default profile.
 const LEGACY_FILE: &str = "credentials.toml";
 
@@ -122,24 +124,40 @@ impl Profiles {
         self.0.keys().map(String::as_str)
     }
 
-    /// Adds or replaces a profile and writes the file; returns its path.
+    /// Adds or replaces a profile; returns the file's path.
     ///
     /// # Errors
     /// I/O failures.
-    pub fn save(&mut self, name: &str, profile: Profile) -> Result<PathBuf> {
-        self.0.insert(name.to_owned(), profile);
-        self.write()
+    pub fn save(name: &str, profile: Profile) -> Result<PathBuf> {
+        Self::update(|p| {
+            p.0.insert(name.to_owned(), profile);
+            true
+        })
+        .map(|(_, path)| path)
     }
 
-    /// Removes a profile and writes the file; false when there was none.
+    /// Adds a profile only if none has the name (a login made meanwhile stays); returns the
+    /// file's path, or `None` when the name was taken.
     ///
     /// # Errors
     /// I/O failures.
-    pub fn remove(&mut self, name: &str) -> Result<bool> {
-        let removed = self.0.remove(name).is_some();
-        if removed {
-            self.write()?;
-        }
+    pub fn save_new(name: &str, profile: Profile) -> Result<Option<PathBuf>> {
+        let (added, path) = Self::update(|p| {
+            if p.0.contains_key(name) {
+                return false;
+            }
+            p.0.insert(name.to_owned(), profile);
+            true
+        })?;
+        Ok(added.then_some(path))
+    }
+
+    /// Removes a profile; false when there was none.
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn remove(name: &str) -> Result<bool> {
+        let (removed, _) = Self::update(|p| p.0.remove(name).is_some())?;
         // A login saved before profiles would come back as `default` on the next load.
         if name == DEFAULT_PROFILE {
             let legacy = config_dir().join(LEGACY_FILE);
@@ -151,17 +169,32 @@ impl Profiles {
         Ok(removed)
     }
 
-    /// Writes the whole file atomically, 0600 in a 0700 directory.
+    /// Reads, changes with `change` (which says whether it changed anything) and writes the
+    /// file under a lock, so that two commands saving at once lose neither's profile.
+    fn update(change: impl FnOnce(&mut Self) -> bool) -> Result<(bool, PathBuf)> {
+        let dir = private_dir()?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+        let mut profiles = Self::load()?;
+        let changed = change(&mut profiles);
+        let path = if changed { profiles.write()? } else { dir.join(PROFILES_FILE) };
+        drop(lock);
+        Ok((changed, path))
+    }
+
+    /// Writes the whole file atomically, 0600 in a 0700 directory (under the lock).
     fn write(&self) -> Result<PathBuf> {
-        let dir = config_dir();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
+        let dir = private_dir()?;
         let path = dir.join(PROFILES_FILE);
         let text = Zeroizing::new(toml::to_string(&self.0).context("encoding the profiles")?);
-        let tmp = dir.join(format!("{PROFILES_FILE}.tmp"));
+        let tmp = dir.join(format!("{PROFILES_FILE}.{}.tmp", std::process::id()));
         let _ = fs::remove_file(&tmp);
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -174,6 +207,17 @@ impl Profiles {
         fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
         Ok(path)
     }
+}
+
+/// The configuration directory, made 0700 if it does not exist.
+fn private_dir() -> Result<PathBuf> {
+    let dir = config_dir();
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// A file holding keys, refused when group or others may read it (as ssh does).

@@ -117,7 +117,7 @@ pub fn render(secret: &Secret, field: Option<&str>, format: Format) -> anyhow::R
                 other => other.to_string(),
             }
         }
-        Format::Env => env_lines(&fields),
+        Format::Env => env_lines(&fields)?,
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&Value::Object(fields))?),
         Format::Yaml => crate::output::yaml(&Value::Object(fields)),
     };
@@ -128,20 +128,68 @@ fn last_segment(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// `NAME='value'` per field, names made into environment variable names.
-fn env_lines(fields: &Map<String, Value>) -> String {
+/// Names that change how a shell, the dynamic loader or a language runtime behaves: whoever
+/// may write a JSON secret must not get code run by whoever sources its env lines.
+const HOOK_NAMES: &[&str] = &[
+    "PATH",
+    "IFS",
+    "ENV",
+    "BASH_ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PROMPT_COMMAND",
+    "PS1",
+    "PS2",
+    "PS4",
+    "CDPATH",
+    "HOME",
+    "NODE_OPTIONS",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PERL5OPT",
+    "PERL5LIB",
+    "RUBYOPT",
+    "JAVA_TOOL_OPTIONS",
+    "GIT_SSH_COMMAND",
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+];
+
+/// `NAME='value'` per field, names made into environment variable names. Refused: a value with
+/// a line break or NUL (a line-based `.env` reader would take what follows as a variable of its
+/// own), a name that hooks into a shell or loader, two fields that become one name.
+///
+/// # Errors
+/// Invalid input naming the field (never its value).
+fn env_lines(fields: &Map<String, Value>) -> anyhow::Result<String> {
     let mut out = String::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (key, value) in fields {
         let text = match value {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        out.push_str(&env_name(key));
+        let name = env_name(key);
+        if text.contains(['\n', '\r', '\0']) {
+            return Err(Coded::invalid(format!(
+                "{key:?} holds a line break, which an env line cannot carry safely: use --format json or yaml"
+            )));
+        }
+        if HOOK_NAMES.contains(&name.as_str()) || name.starts_with("LD_") || name.starts_with("DYLD_") {
+            return Err(Coded::invalid(format!(
+                "{key:?} would set {name}, which changes how programs run: read it with --field instead"
+            )));
+        }
+        if !seen.insert(name.clone()) {
+            return Err(Coded::invalid(format!("two fields become {name}: read them with --field or --format json")));
+        }
+        out.push_str(&name);
         out.push('=');
         out.push_str(&shell_quote(&text));
         out.push('\n');
     }
-    out
+    Ok(out)
 }
 
 /// `openai/api-key` → `API_KEY`: letters and digits upper-cased, anything else `_`, and a
@@ -209,6 +257,23 @@ mod tests {
         assert!(for_storage(bytes, Some("password".into()), None).is_err());
         let (same, kind, meta) = for_storage(b"text".to_vec(), None, None).unwrap();
         assert_eq!((same.expose(), kind, meta), (&b"text"[..], None, None), "text is stored as it is");
+    }
+
+    #[test]
+    fn env_lines_cannot_smuggle_a_variable_or_a_hook() {
+        let forged = secret("x/token", "x\nLD_PRELOAD=/tmp/e.so\nZ=", Value::Null);
+        let err = render(&forged, None, Format::Env).unwrap_err().to_string();
+        assert!(err.contains("line break") && !err.contains("LD_PRELOAD=/tmp"), "{err}");
+        for key in ["PATH", "ld_preload", "PROMPT_COMMAND", "bash-env"] {
+            let hook = secret("x/j", &format!("{{\"{key}\":\"v\"}}"), Value::Null);
+            assert!(render(&hook, None, Format::Env).is_err(), "{key}");
+        }
+        let twins = secret("x/j", r#"{"a-b":"1","a_b":"2"}"#, Value::Null);
+        assert!(render(&twins, None, Format::Env).unwrap_err().to_string().contains("two fields become A_B"));
+        assert_eq!(
+            text(&render(&forged, None, Format::Json).unwrap()),
+            "{\n  \"token\": \"x\\nLD_PRELOAD=/tmp/e.so\\nZ=\"\n}\n"
+        );
     }
 
     #[test]

@@ -302,6 +302,10 @@ fn server_detach_returns_once_it_answers_and_says_why_when_it_cannot_start() {
     let pid = text.split("(pid ").nth(1).and_then(|r| r.split(')').next()).unwrap().to_owned();
     let _stop = StopOnDrop(pid);
     let base = text.split("listening on ").nth(1).and_then(|r| r.lines().next()).unwrap().to_owned();
+    // The first start says exactly how another account or machine logs in.
+    let data_abs = std::path::absolute(&data).unwrap();
+    let login = format!("clawvault login --address {base} --from-file {}", data_abs.join("admin-key").display());
+    assert!(text.contains(&login), "{login:?} in {text}");
     // It answers at once: no waiting between the two commands.
     let key = std::fs::read_to_string(data.join("admin-key")).unwrap();
     let env =

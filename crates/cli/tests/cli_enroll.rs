@@ -94,6 +94,12 @@ fn an_agent_enrolls_a_user_approves_and_the_key_lands_in_a_new_profile() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["principal"], "agent:ci-runner");
 
+    // A key file that cannot be made is refused before anything is asked.
+    let (code, _, err) = run(&agent, &["agent", "enroll", "lost", "--key-file", "/nonexistent/dir/agent.key"], None);
+    assert_eq!(code, 9, "{err}");
+    let (_, out, _) = run(&admin, &["agent", "pending", "--json"], None);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), Value::Array(vec![]), "no request was made");
+
     // A profile that holds a login is not overwritten.
     let (code, _, err) = run(&agent, &["agent", "enroll", "again", "--profile", "ci"], None);
     assert_eq!(code, 9, "{err}");

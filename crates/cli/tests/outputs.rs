@@ -105,6 +105,7 @@ fn tables_and_errors_read_as_snapshotted() {
     ok(&["user", "create", "mia"], None);
     ok(&["policy", "grant", "prod", "--user", "mia", "--path", "db/**", "--permission", "read", "--deny"], None);
     ok(&["apikey", "create", "laptop", "--scope", "secrets:read"], None);
+    ok(&["share", "create", "prod/openai/api-key", "--agent", "discord-bot", "--max-reads", "1"], None);
 
     let mut shown = String::new();
     for args in [
@@ -117,6 +118,9 @@ fn tables_and_errors_read_as_snapshotted() {
         vec!["user", "list"],
         vec!["apikey", "list"],
         vec!["audit", "list", "--action", "secret.write"],
+        vec!["share", "list"],
+        vec!["agent", "pending"],
+        vec!["status"],
         vec!["whoami"],
     ] {
         shown.push_str(&format!("$ clawvault {}\n{}\n", args.join(" "), ok(&args, None)));

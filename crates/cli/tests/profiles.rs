@@ -279,3 +279,42 @@ fn a_profiles_file_others_may_read_is_refused() {
     assert_eq!(code, 9, "{err}");
     assert!(err.contains("not a valid profiles file") && err.contains("clawvault login"), "{err}");
 }
+
+#[test]
+fn a_new_profile_names_its_server_and_parallel_logins_lose_nothing() {
+    let s = TestServer::start();
+    let cfg = tempfile::tempdir().unwrap();
+    let cfg_dir = cfg.path().display().to_string();
+    let only_config = env_of(&[("CLAWVAULT_CONFIG_DIR", &cfg_dir)]);
+    // A prod key typed for a new profile is not sent to whatever answers on the default address.
+    let (code, _, err) = run(&only_config, &["login", "--profile", "prod"], Some(s.admin_key.as_bytes()));
+    assert_eq!(code, 9, "{err}");
+    assert!(err.contains("--address URL"), "{err}");
+
+    let logins: Vec<_> = (0..8)
+        .map(|i| {
+            let env = only_config.clone();
+            let (base, key) = (s.base.clone(), s.admin_key.clone());
+            std::thread::spawn(move || {
+                let name = format!("p{i}");
+                run(&env, &["login", "--profile", &name, "--address", &base], Some(key.as_bytes()))
+            })
+        })
+        .collect();
+    for login in logins {
+        let (code, _, err) = login.join().unwrap();
+        assert_eq!(code, 0, "{err}");
+    }
+    let text = std::fs::read_to_string(cfg.path().join("profiles.toml")).unwrap();
+    for i in 0..8 {
+        assert!(text.contains(&format!("[p{i}]")), "profile p{i} kept: {text}");
+    }
+}
+
+#[test]
+fn a_stopped_server_leaves_no_address_for_the_cli_to_follow() {
+    let mut s = TestServer::start();
+    assert!(s.data_dir.join("address").exists());
+    s.stop();
+    assert!(!s.data_dir.join("address").exists(), "whoever takes the port next gets no admin key");
+}

@@ -64,12 +64,63 @@ fn encode_segment(s: &str) -> String {
 }
 
 /// Builds a [`Client`].
-#[derive(Debug)]
 pub struct ClientBuilder {
     base: String,
     api_key: Option<Zeroizing<String>>,
     ca_pem: Option<Vec<u8>>,
     timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder").field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+/// Checks a server address: `http(s)://host[:port]` and perhaps a base path, and nothing that
+/// would carry a credential or hide the real host (`http://127.0.0.1:8420@elsewhere` goes to
+/// `elsewhere`): no user name or password, query or fragment.
+///
+/// # Errors
+/// [`ClientError::Config`] naming what to change.
+pub fn check_address(address: &str) -> Result<reqwest::Url, ClientError> {
+    let bad = |why: &str| {
+        ClientError::Config(format!("address {:?} {why}: write it like https://vault.example.com:8420", shown(address)))
+    };
+    if !(address.starts_with("http://") || address.starts_with("https://")) {
+        return Err(bad("must start with http:// or https://"));
+    }
+    let url = reqwest::Url::parse(address).map_err(|_| bad("is not a URL"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("holds a user name or password (the part before @)"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("holds a query or fragment"));
+    }
+    if url.host().is_none() {
+        return Err(bad("names no host"));
+    }
+    Ok(url)
+}
+
+/// `address` for an error message, without what could be a password (before an `@`).
+fn shown(address: &str) -> String {
+    let (scheme, rest) = address.split_once("://").unwrap_or(("", address));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://…@{}", &rest[at + 1..]),
+        None => address.to_owned(),
+    }
+}
+
+/// Whether `address` is a valid address of this machine (`localhost` or a loopback IP), read
+/// exactly as the HTTP client will read it.
+#[must_use]
+pub fn is_loopback_address(address: &str) -> bool {
+    let Ok(url) = check_address(address) else { return false };
+    // The parser has already normalised the host (`127.1` is `127.0.0.1`; IPv6 in brackets).
+    let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl ClientBuilder {
@@ -102,9 +153,7 @@ impl ClientBuilder {
     /// [`ClientError::Config`] for a bad address or certificate.
     pub fn build(self) -> Result<Client, ClientError> {
         let base = self.base.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(ClientError::Config(format!("address {base:?} must start with http:// or https://")));
-        }
+        check_address(&base)?;
         let mut http = reqwest::Client::builder()
             .timeout(self.timeout)
             .user_agent(concat!("clawvault-cli/", env!("CARGO_PKG_VERSION")));
@@ -408,5 +457,31 @@ mod erased {
         fn to_json(&self) -> Result<Vec<u8>, ClientError> {
             serde_json::to_vec(self).map_err(|e| ClientError::Decode(e.to_string()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_that_hides_its_host_or_carries_a_credential_is_refused() {
+        for local in ["http://127.0.0.1:8420", "https://[::1]:8420", "http://localhost:8420/", "http://127.1:8420"] {
+            assert!(is_loopback_address(local), "{local}");
+        }
+        for elsewhere in [
+            "http://127.0.0.1:8420@evil.example",
+            "http://[::1]:1@evil.example",
+            "http://evil.example/127.0.0.1",
+            "http://localhost.evil.example:8420",
+            "http://0.0.0.0:8420",
+        ] {
+            assert!(!is_loopback_address(elsewhere), "{elsewhere}");
+        }
+        for bad in ["http://u:hunter2@host", "http://host/?x=1", "http://host/#f", "ftp://host", "http://"] {
+            let err = check_address(bad).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        assert!(check_address("https://vault.example.com:8420/base").is_ok());
     }
 }

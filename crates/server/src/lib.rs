@@ -286,7 +286,7 @@ impl Server {
     /// # Errors
     /// [`ServerError::Serve`].
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Self { state, store, listener, .. } = self;
+        let Self { state, store, listener, data_dir, .. } = self;
         let router = app(state.clone());
         let idle = std::time::Duration::from_secs(state.config.idle_timeout_seconds);
         let limits = serve::ConnectionLimits {
@@ -299,6 +299,9 @@ impl Server {
             Bound::Plain(tcp) => serve::serve(IdleListener::new(tcp, idle), router, limits, shutdown).await,
             Bound::Tls(tls) => serve::serve(IdleListener::new(tls, idle), router, limits, shutdown).await,
         };
+        // No longer listening: a local CLI must not send the admin key to whatever takes the
+        // port next.
+        let _ = std::fs::remove_file(data_dir.address_file());
         // Failures counted in windows still open are written before the database closes.
         service::audit::write_summaries(&state, true).await;
         drop(state);

@@ -79,7 +79,8 @@ pub(crate) async fn shares_where(s: &PgStore, column: &'static str, who: Uuid) -
 
 pub(crate) async fn change_share(s: &PgStore, id: Uuid, change: ShareChange, batch: AuditBatch<'_>) -> Result<bool> {
     let statement = match change {
-        ShareChange::Accept => "UPDATE shares SET accepted = TRUE, declined = FALSE WHERE id = $1",
+        // Declining is final: an accept never undoes a decline, even one that raced it.
+        ShareChange::Accept => "UPDATE shares SET accepted = TRUE WHERE id = $1 AND declined = FALSE",
         ShareChange::Decline => "UPDATE shares SET declined = TRUE, accepted = FALSE WHERE id = $1",
         ShareChange::Revoke => "UPDATE shares SET revoked = TRUE WHERE id = $1",
     };

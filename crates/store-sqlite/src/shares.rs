@@ -99,7 +99,8 @@ impl SqliteStore {
     pub(crate) async fn change_share_impl(&self, id: Uuid, change: ShareChange, audit: AuditBatch<'_>) -> Result<bool> {
         let audit = OwnedAudit::from(audit);
         let sql = match change {
-            ShareChange::Accept => "UPDATE shares SET accepted = 1, declined = 0 WHERE id = ?",
+            // Declining is final: an accept never undoes a decline, even one that raced it.
+            ShareChange::Accept => "UPDATE shares SET accepted = 1 WHERE id = ? AND declined = 0",
             ShareChange::Decline => "UPDATE shares SET declined = 1, accepted = 0 WHERE id = ?",
             ShareChange::Revoke => "UPDATE shares SET revoked = 1 WHERE id = ?",
         };

@@ -774,7 +774,8 @@ pub async fn share_openings_never_exceed_the_limit<S: Store>(s: &Arc<S>) {
     assert_eq!(s.share(open.id).await.unwrap().unwrap().access_count, 1);
 }
 
-/// A share is accepted, declined and revoked by a change that says whether it found one.
+/// A share is accepted, declined (for good: no accept after) and revoked by a change that says
+/// whether it applied.
 pub async fn shares_are_accepted_revoked_and_declined<S: Store>(s: &Arc<S>) {
     let k = key();
     let share = stored_share(s.as_ref()).await;
@@ -782,6 +783,12 @@ pub async fn shares_are_accepted_revoked_and_declined<S: Store>(s: &Arc<S>) {
     assert!(s.share(share.id).await.unwrap().unwrap().accepted);
     assert!(s.change_share(share.id, ShareChange::Decline, AuditBatch::new(&k, &[])).await.unwrap());
     assert!(s.share(share.id).await.unwrap().unwrap().declined);
+    assert!(
+        !s.change_share(share.id, ShareChange::Accept, AuditBatch::new(&k, &[])).await.unwrap(),
+        "declining is final"
+    );
+    let after = s.share(share.id).await.unwrap().unwrap();
+    assert!(after.declined && !after.accepted);
     assert!(s.change_share(share.id, ShareChange::Revoke, AuditBatch::new(&k, &[])).await.unwrap());
     assert!(s.share(share.id).await.unwrap().unwrap().revoked);
     assert!(!s.change_share(Uuid::new_v4(), ShareChange::Decline, AuditBatch::new(&k, &[])).await.unwrap());

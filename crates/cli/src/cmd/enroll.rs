@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -15,7 +15,6 @@ use clap::Args;
 use clawvault_client::{ClientError, EnrollmentRequest};
 use clawvault_core::enrollment::possession_message;
 use serde_json::json;
-use zeroize::Zeroizing;
 
 use super::parse_duration;
 use crate::cli::Global;
@@ -69,11 +68,9 @@ pub async fn run(global: &Global, args: EnrollArgs) -> Result<()> {
             target.profile
         )));
     }
-    if let Some(path) = &args.key_file
-        && path.exists()
-    {
-        return Err(Coded::invalid(format!("{} exists: give a new file for the key", path.display())));
-    }
+    // Made now, before anything is asked: a file that cannot be made must not lose a key that
+    // is handed out only once.
+    let mut key_file = args.key_file.as_deref().map(KeyFile::create).transpose()?;
     let deadline = args
         .wait
         .as_deref()
@@ -155,18 +152,28 @@ pub async fn run(global: &Global, args: EnrollArgs) -> Result<()> {
     };
     spinner.finish_and_clear();
 
-    let saved = match &args.key_file {
-        Some(path) => {
-            write_new_private(path, &key)?;
+    let saved = match key_file.take() {
+        Some(file) => {
+            let path = file.keep(&key)?;
             json!({ "key_file": path })
         }
-        None => {
+        _ => {
             let ca_cert = target.ca.as_ref().and_then(|(pem, _)| String::from_utf8(pem.clone()).ok());
-            let file = Profiles::load()?.save(
-                &target.profile,
-                Profile { address: target.address.clone(), api_key: key.to_string(), ca_cert },
-            )?;
-            json!({ "profile": target.profile, "file": file })
+            let profile = Profile { address: target.address.clone(), api_key: key.to_string(), ca_cert };
+            match Profiles::save_new(&target.profile, profile)? {
+                Some(file) => json!({ "profile": target.profile, "file": file }),
+                None => {
+                    // A login took the name while we waited: keep the key beside it, not over it.
+                    let path = crate::profile::config_dir().join(format!("{}-{pairing}.key", target.profile));
+                    KeyFile::create(&path)?.keep(&key)?;
+                    eprintln!(
+                        "Profile {} was saved by another command meanwhile; the agent's key is in {} instead.",
+                        target.profile,
+                        path.display()
+                    );
+                    json!({ "key_file": path })
+                }
+            }
         }
     };
     let principal = format!("agent:{}", args.name);
@@ -177,8 +184,8 @@ pub async fn run(global: &Global, args: EnrollArgs) -> Result<()> {
         }
         output::json(&out)?;
     } else {
-        let place = match &args.key_file {
-            Some(p) => format!("the key is in {} (mode 0600)", p.display()),
+        let place = match saved["key_file"].as_str() {
+            Some(p) => format!("the key is in {p} (mode 0600)"),
             None => format!(
                 "saved as profile {} (use it with --profile {} or CLAWVAULT_PROFILE={})",
                 target.profile, target.profile, target.profile
@@ -211,14 +218,38 @@ fn waiting_spinner() -> indicatif::ProgressBar {
     spinner
 }
 
-fn write_new_private(path: &Path, key: &Zeroizing<String>) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Coded::invalid(format!("cannot create {}: {e}", path.display())))?;
-    f.write_all(format!("{}\n", key.as_str()).as_bytes())?;
-    f.sync_all()?;
-    Ok(())
+/// The file the key will go to: made (0600, new: nothing there, not even a dangling link)
+/// before the request, removed again unless the key is written into it.
+struct KeyFile {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl KeyFile {
+    fn create(path: &Path) -> Result<Self> {
+        let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
+            Coded::invalid(format!("cannot create {} for the key ({e}): give a new file", path.display()))
+        })?;
+        Ok(Self { path: path.to_owned(), file: Some(file) })
+    }
+
+    /// Writes the key and keeps the file; returns its path.
+    fn keep(mut self, key: &str) -> Result<PathBuf> {
+        let Some(mut file) = self.file.take() else {
+            return Err(anyhow::anyhow!("the key file was already written"));
+        };
+        if let Err(e) = file.write_all(format!("{key}\n").as_bytes()).and_then(|()| file.sync_all()) {
+            let _ = std::fs::remove_file(&self.path);
+            return Err(e).with_context(|| format!("writing the key to {}", self.path.display()));
+        }
+        Ok(std::mem::take(&mut self.path))
+    }
+}
+
+impl Drop for KeyFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cli::Global;
-use crate::context::Target;
+use crate::context::{Source, Target};
 use crate::exit::Coded;
 use crate::output;
 use crate::profile::{Profile, Profiles};
@@ -56,6 +56,16 @@ pub async fn run(args: LoginArgs) -> Result<()> {
     let global = &args.global;
     // Logging in is how a profile comes to exist: a new name is no error here.
     let target = Target::resolve_with(global, true)?;
+    // A new profile names its server: a key typed for prod must not go to whatever answers
+    // on this machine's default address.
+    if Profiles::load()?.get(&target.profile).is_none()
+        && matches!(target.address_from, Source::LocalServer(_) | Source::Default)
+    {
+        return Err(Coded::invalid(format!(
+            "say which server profile {} is for: `clawvault login --profile {} --address URL` (or set CLAWVAULT_ADDR)",
+            target.profile, target.profile
+        )));
+    }
     let key = read_key(args.from_file.as_ref())?;
     let me = target.client_with_key(&key)?.whoami().await?;
     let ca_cert = match &target.ca {
@@ -65,9 +75,10 @@ pub async fn run(args: LoginArgs) -> Result<()> {
         ),
         None => None,
     };
-    let mut profiles = Profiles::load()?;
-    let file = profiles
-        .save(&target.profile, Profile { address: target.address.clone(), api_key: key.to_string(), ca_cert })?;
+    let file = Profiles::save(
+        &target.profile,
+        Profile { address: target.address.clone(), api_key: key.to_string(), ca_cert },
+    )?;
     let who = format!("{}:{}", me.kind, me.name);
     if global.json {
         output::json(&json!({
@@ -100,7 +111,7 @@ pub fn logout(args: &LogoutArgs) -> Result<()> {
         .or_else(|| std::env::var("CLAWVAULT_PROFILE").ok().filter(|p| !p.is_empty()))
         .unwrap_or_else(|| crate::profile::DEFAULT_PROFILE.to_owned());
     crate::profile::check_name(&name)?;
-    let removed = Profiles::load()?.remove(&name)?;
+    let removed = Profiles::remove(&name)?;
     if args.global.json {
         output::json(&json!({ "profile": name, "removed": removed }))?;
     } else if removed {

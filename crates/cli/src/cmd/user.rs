@@ -94,7 +94,9 @@ pub async fn run(global: &Global, cmd: UserCommand) -> Result<()> {
         }
         UserCommand::Delete { user, yes } => {
             let id = id(&client, &user).await?;
-            if let Some(me) = client.whoami().await.ok().filter(|me| me.kind == "user" && me.id == id) {
+            // Fails closed: without knowing who the caller is, no deletion skips the question.
+            let me = client.whoami().await?;
+            if me.kind == "user" && me.id == id {
                 confirm_deleting_yourself(&me.name)?;
             } else {
                 confirm_delete(yes, &user, "user")?;

@@ -420,8 +420,12 @@ async fn change_share(
         let share = state.store.share(row).await?.filter(|s| !s.revoked && mine(s)).ok_or_else(unknown)?;
         op.vault(share.vault_id);
         allowed(&share)?;
+        let accepting = matches!(change, ShareChange::Accept);
         let event = op.success();
-        state.store.change_share(row, change, AuditBatch::new(&state.chain_key, &[event])).await?;
+        if !state.store.change_share(row, change, AuditBatch::new(&state.chain_key, &[event])).await? {
+            // Declined (or revoked) between the read above and this write.
+            return Err(if accepting { declined() } else { unknown() });
+        }
         Ok(())
     }
     .await;

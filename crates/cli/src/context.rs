@@ -198,7 +198,15 @@ pub struct LocalServer {
 impl LocalServer {
     fn find() -> Option<Self> {
         let dir = env("CLAWVAULT_DATA_DIR").map_or_else(clawvault_server::config::default_data_dir, PathBuf::from);
-        let address = fs::read_to_string(dir.join(clawvault_server::ADDRESS_FILE)).ok()?.trim().to_owned();
+        let text = fs::read_to_string(dir.join(clawvault_server::ADDRESS_FILE)).ok()?;
+        let mut lines = text.lines();
+        let address = lines.next()?.trim().to_owned();
+        // Written by a server that no longer runs (killed before it could remove the file):
+        // whoever listens on that port now is not it.
+        let pid: u32 = lines.next()?.trim().parse().ok()?;
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            return None;
+        }
         // Only a loopback address: whoever could point this file elsewhere must not collect the
         // admin key with it.
         if !clawvault_client::is_loopback_address(&address) {

@@ -144,6 +144,10 @@ fn the_local_server_is_found_from_any_directory_and_only_for_its_own_address() {
     let (code, out, _) = run(&planted_env, &["status", "--json"], None);
     assert_eq!(code, 3, "the default address answers nothing here: {out}");
     assert_eq!(json(&out)["address"], "http://127.0.0.1:8420");
+    // So is one left by a server that no longer runs (killed before it could remove it).
+    std::fs::write(planted.path().join("address"), format!("{}\n4294967295\n", s.base)).unwrap();
+    let (code, out, _) = run(&planted_env, &["status", "--json"], None);
+    assert_eq!((code, json(&out)["address"].as_str()), (3, Some("http://127.0.0.1:8420")), "{out}");
 }
 
 #[test]

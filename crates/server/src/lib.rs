@@ -232,7 +232,10 @@ impl Server {
             data_dir::write_private(&data_dir.admin_key_file(), format!("{}\n", key.expose()).as_bytes())?;
         }
         let server = Self { state, store: backend, listener, local_addr, new_admin_key, data_dir };
-        data_dir::replace_private(&server.data_dir.address_file(), format!("{}\n", server.local_url()).as_bytes())?;
+        // The URL, then this process's id: a CLI trusts the file only while that process lives
+        // (a killed server cannot remove it).
+        let address = format!("{}\n{}\n", server.local_url(), std::process::id());
+        data_dir::replace_private(&server.data_dir.address_file(), address.as_bytes())?;
         Ok(server)
     }
 

@@ -300,6 +300,8 @@ pub async fn run(global: &Global, cmd: AgentCommand) -> Result<()> {
             let pending = client.list_enrollments().await?;
             if global.json {
                 output::json(&pending)?;
+            } else if pending.is_empty() {
+                println!("No pending enrollment requests (an agent asks with `clawvault agent enroll NAME`).");
             } else {
                 let mut t =
                     Table::new(vec!["PAIRING ID", "NAME", "FINGERPRINT", "REQUESTED", "EXPIRES", "DESCRIPTION"]);

@@ -26,6 +26,7 @@ pub mod keyring;
 pub mod passphrase;
 pub mod path;
 pub mod policy;
+pub mod redact;
 pub mod scope;
 pub mod secret;
 pub mod text;

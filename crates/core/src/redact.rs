@@ -1,0 +1,283 @@
+//! One redaction for every surface that hands an agent output a secret may have reached (MCP
+//! tool results, `run`'s output, proxied answers, logs): each value a call touched, and the
+//! forms it takes when something encodes it — base64 (standard and URL-safe, at all three
+//! alignments inside a longer encoding), hex, percent- and JSON-escaping — is replaced by
+//! `[REDACTED:PATH]`, also when a match spans two chunks of a stream.
+//!
+//! A [`Redactor`] holds the values in its matcher, which cannot be zeroized: make one per call
+//! and drop it with the call.
+
+use std::fmt;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Values shorter than this are not redacted: matching two or three bytes would mangle
+/// ordinary output, and such a value protects nothing anyway.
+pub const MIN_VALUE_LEN: usize = 4;
+/// An encoded form shorter than this is left out (too likely to occur by chance).
+const MIN_FORM_LEN: usize = 6;
+
+/// Errors building a redactor.
+#[derive(Debug, thiserror::Error)]
+pub enum RedactError {
+    /// The matcher could not be built (more patterns than it can hold).
+    #[error("cannot build the redaction matcher: {0}")]
+    Build(String),
+}
+
+/// Replaces secret values, and their encoded forms, in output.
+pub struct Redactor {
+    matcher: Option<AhoCorasick>,
+    /// For each pattern, the index of the path it stands for.
+    owner: Vec<usize>,
+    paths: Vec<String>,
+    longest: usize,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor").field("paths", &self.paths).finish_non_exhaustive()
+    }
+}
+
+impl Redactor {
+    /// A redactor for `secrets`: `(path, value)` pairs, the path being what replaces the value
+    /// (`[REDACTED:prod/db/main]`).
+    ///
+    /// # Errors
+    /// [`RedactError::Build`] when the matcher cannot hold the patterns.
+    pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<Self, RedactError> {
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut owner = Vec::new();
+        let mut paths = Vec::new();
+        for (path, value) in secrets {
+            if value.len() < MIN_VALUE_LEN {
+                continue;
+            }
+            let index = paths.len();
+            paths.push(path.to_owned());
+            for form in forms(value) {
+                if !patterns.contains(&form) {
+                    patterns.push(form);
+                    owner.push(index);
+                }
+            }
+        }
+        let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
+        let matcher = if patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&patterns)
+                    .map_err(|e| RedactError::Build(e.to_string()))?,
+            )
+        };
+        Ok(Self { matcher, owner, paths, longest })
+    }
+
+    /// `input` with every value and encoded form replaced.
+    #[must_use]
+    pub fn redact(&self, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len());
+        let done = self.replace_until(input, input.len(), &mut out);
+        out.extend_from_slice(&input[done..]);
+        out
+    }
+
+    /// `input` as text, redacted (invalid UTF-8 that redaction leaves is replaced by U+FFFD).
+    #[must_use]
+    pub fn redact_str(&self, input: &str) -> String {
+        String::from_utf8_lossy(&self.redact(input.as_bytes())).into_owned()
+    }
+
+    /// A redactor for one stream of chunks.
+    #[must_use]
+    pub fn stream(&self) -> RedactStream<'_> {
+        RedactStream { redactor: self, pending: Vec::new() }
+    }
+
+    /// Writes `input` redacted to `out` up to the first match that starts at or after `hold`
+    /// (or the end); returns how far `input` is consumed.
+    fn replace_until(&self, input: &[u8], hold: usize, out: &mut Vec<u8>) -> usize {
+        let Some(matcher) = &self.matcher else {
+            out.extend_from_slice(&input[..hold]);
+            return hold;
+        };
+        let mut pos = 0;
+        for m in matcher.find_iter(input) {
+            if m.start() >= hold {
+                break;
+            }
+            out.extend_from_slice(&input[pos..m.start()]);
+            out.extend_from_slice(b"[REDACTED:");
+            out.extend_from_slice(self.paths[self.owner[m.pattern().as_usize()]].as_bytes());
+            out.push(b']');
+            pos = m.end();
+        }
+        let safe = hold.max(pos);
+        out.extend_from_slice(&input[pos..safe]);
+        safe
+    }
+}
+
+/// Redacts a stream chunk by chunk: the end of each chunk that could be the start of a value
+/// is held back until the next chunk says whether it is.
+pub struct RedactStream<'r> {
+    redactor: &'r Redactor,
+    pending: Vec<u8>,
+}
+
+impl fmt::Debug for RedactStream<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedactStream").field("held", &self.pending.len()).finish_non_exhaustive()
+    }
+}
+
+impl RedactStream<'_> {
+    /// The redacted output that `chunk` lets out now.
+    #[must_use]
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
+        self.pending.extend_from_slice(chunk);
+        // A match that starts before `hold` ends within what is here (no pattern is longer);
+        // one that starts after it may still grow with the next chunk.
+        let hold = self.pending.len().saturating_sub(self.redactor.longest.saturating_sub(1));
+        let mut out = Vec::with_capacity(self.pending.len());
+        let done = self.redactor.replace_until(&self.pending, hold, &mut out);
+        self.pending.drain(..done);
+        out
+    }
+
+    /// The rest, at the end of the stream.
+    #[must_use]
+    pub fn finish(self) -> Vec<u8> {
+        self.redactor.redact(&self.pending)
+    }
+}
+
+/// Every form a value takes when output encodes it.
+fn forms(value: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![value.to_vec()];
+    for alignment in 0..3 {
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            out.push(base64_core(engine, value, alignment));
+        }
+    }
+    let hex: String = value.iter().map(|b| format!("{b:02x}")).collect();
+    out.push(hex.to_ascii_uppercase().into_bytes());
+    out.push(hex.into_bytes());
+    if let Ok(text) = std::str::from_utf8(value) {
+        let percent = utf8_percent_encode(text, NON_ALPHANUMERIC).to_string();
+        out.push(percent.to_ascii_lowercase().into_bytes());
+        out.push(percent.into_bytes());
+        let json = serde_json::Value::String(text.to_owned()).to_string();
+        out.push(json.as_bytes()[1..json.len() - 1].to_vec());
+    }
+    out.retain(|f| f.len() >= MIN_FORM_LEN || f.as_slice() == value);
+    out
+}
+
+/// The base64 characters that depend on `value` alone when it sits `alignment` bytes into a
+/// longer encoded run: those touched by the bytes before or after it are left off.
+fn base64_core(engine: &base64::engine::GeneralPurpose, value: &[u8], alignment: usize) -> Vec<u8> {
+    let mut padded = vec![0u8; alignment];
+    padded.extend_from_slice(value);
+    let encoded = engine.encode(&padded).into_bytes();
+    let start = (alignment * 8).div_ceil(6);
+    let end = ((alignment + value.len()) * 8 / 6).min(encoded.len());
+    encoded.get(start..end).map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VALUE: &[u8] = b"sk-live-canary-4f9a";
+
+    fn redactor() -> Redactor {
+        Redactor::new([("prod/openai/api-key", VALUE)]).unwrap()
+    }
+
+    fn leaks(out: &[u8]) -> bool {
+        forms(VALUE).iter().any(|f| out.windows(f.len()).any(|w| w == f.as_slice()))
+    }
+
+    #[test]
+    fn every_encoded_form_is_replaced_by_its_path() {
+        let r = redactor();
+        let text = String::from_utf8_lossy(VALUE).into_owned();
+        let encodings = [
+            text.clone(),
+            base64::engine::general_purpose::STANDARD.encode(VALUE),
+            base64::engine::general_purpose::URL_SAFE.encode(VALUE),
+            base64::engine::general_purpose::STANDARD.encode([b"x".as_slice(), VALUE].concat()),
+            base64::engine::general_purpose::STANDARD.encode([b"xy".as_slice(), VALUE, b"z"].concat()),
+            VALUE.iter().map(|b| format!("{b:02x}")).collect(),
+            VALUE.iter().map(|b| format!("{b:02X}")).collect(),
+            utf8_percent_encode(&text, NON_ALPHANUMERIC).to_string(),
+            serde_json::json!({ "key": text }).to_string(),
+        ];
+        for encoded in encodings {
+            let out = r.redact(format!("before {encoded} after").as_bytes());
+            assert!(!leaks(&out), "{encoded} leaked: {}", String::from_utf8_lossy(&out));
+            assert!(String::from_utf8_lossy(&out).contains("prod/openai/api-key"), "{encoded}");
+        }
+        // A value with characters JSON escapes, inside a JSON document.
+        let quoted = Redactor::new([("x/pw", br#"pa"ss\word-1"#.as_slice())]).unwrap();
+        let out = quoted.redact_str(&serde_json::json!({ "password": "pa\"ss\\word-1" }).to_string());
+        assert_eq!(out, r#"{"password":"[REDACTED:x/pw]"}"#);
+    }
+
+    #[test]
+    fn short_values_and_empty_sets_leave_output_alone() {
+        let r = Redactor::new([("x/pin", b"123".as_slice())]).unwrap();
+        assert_eq!(r.redact(b"123 456"), b"123 456");
+        assert_eq!(r.stream().push(b"abc"), b"abc");
+        assert!(!format!("{r:?}").contains("123"));
+        assert!(!format!("{:?}", redactor()).contains("canary"), "Debug names paths, never values");
+    }
+
+    proptest! {
+        /// No chunking of an output hides a value from the stream, and the stream says what
+        /// redacting the whole output at once says.
+        #[test]
+        fn no_chunking_hides_a_value(
+            before in "[a-zA-Z0-9+/= \n]{0,40}",
+            after in "[a-zA-Z0-9+/= \n]{0,40}",
+            form in 0usize..8,
+            cuts in proptest::collection::vec(0usize..200, 0..12),
+        ) {
+            let r = redactor();
+            let value = String::from_utf8_lossy(VALUE).into_owned();
+            let encoded = match form {
+                0 => value,
+                1 => base64::engine::general_purpose::STANDARD.encode(VALUE),
+                2 => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([b"q".as_slice(), VALUE].concat()),
+                3 => base64::engine::general_purpose::STANDARD.encode([b"qq".as_slice(), VALUE].concat()),
+                4 => VALUE.iter().map(|b| format!("{b:02x}")).collect(),
+                5 => utf8_percent_encode(&value, NON_ALPHANUMERIC).to_string(),
+                6 => format!("{value}{value}"),
+                _ => serde_json::Value::String(value).to_string(),
+            };
+            let whole = format!("{before}{encoded}{after}").into_bytes();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (whole.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut stream = r.stream();
+            let mut out = Vec::new();
+            let mut last = 0;
+            for c in cuts {
+                out.extend(stream.push(&whole[last..c]));
+                last = c;
+            }
+            out.extend(stream.push(&whole[last..]));
+            out.extend(stream.finish());
+            prop_assert!(!leaks(&out), "leaked: {}", String::from_utf8_lossy(&out));
+            prop_assert_eq!(out, r.redact(&whole));
+        }
+    }
+}

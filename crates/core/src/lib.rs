@@ -20,6 +20,7 @@ pub mod action;
 pub mod apikey;
 pub mod audit;
 pub mod crypto;
+pub mod egress;
 pub mod enrollment;
 pub mod generate;
 pub mod keyring;

@@ -23,6 +23,7 @@ pub mod crypto;
 pub mod egress;
 pub mod enrollment;
 pub mod generate;
+pub mod inspect;
 pub mod keyring;
 pub mod passphrase;
 pub mod path;

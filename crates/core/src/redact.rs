@@ -95,6 +95,14 @@ impl Redactor {
         String::from_utf8_lossy(&self.redact(input.as_bytes())).into_owned()
     }
 
+    /// Where `input` holds a value or one of its forms: the path it belongs to and the byte
+    /// range (never the value).
+    #[must_use]
+    pub fn find<'s>(&'s self, input: &[u8]) -> Vec<(&'s str, std::ops::Range<usize>)> {
+        let Some(matcher) = &self.matcher else { return Vec::new() };
+        matcher.find_iter(input).map(|m| (self.paths[self.owner[m.pattern().as_usize()]].as_str(), m.range())).collect()
+    }
+
     /// A redactor for one stream of chunks.
     #[must_use]
     pub fn stream(&self) -> RedactStream<'_> {

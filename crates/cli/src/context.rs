@@ -83,12 +83,7 @@ impl Target {
     /// # Errors
     /// As [`Target::resolve`].
     pub fn resolve_with(global: &Global, new_profile: bool) -> Result<Self> {
-        let (profile_name, profile_named) = match (&global.profile, env("CLAWVAULT_PROFILE")) {
-            (Some(p), _) => (p.clone(), true),
-            (None, Some(p)) => (p, true),
-            (None, None) => (DEFAULT_PROFILE.to_owned(), false),
-        };
-        profile::check_name(&profile_name)?;
+        let (profile_name, profile_named) = profile_name(global)?;
         let profiles = Profiles::load()?;
         let saved = profiles.get(&profile_name);
         if saved.is_none() && profile_named && !new_profile {
@@ -225,7 +220,26 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn read_key_file(path: &Path) -> Result<Zeroizing<String>> {
+/// The profile in effect (`--profile`, then `CLAWVAULT_PROFILE`, then `default`), and whether
+/// one was named.
+///
+/// # Errors
+/// A name that is not a profile name.
+pub fn profile_name(global: &Global) -> Result<(String, bool)> {
+    let (name, named) = match (&global.profile, env("CLAWVAULT_PROFILE")) {
+        (Some(p), _) => (p.clone(), true),
+        (None, Some(p)) => (p, true),
+        (None, None) => (DEFAULT_PROFILE.to_owned(), false),
+    };
+    profile::check_name(&name)?;
+    Ok((name, named))
+}
+
+/// An API key from a file, trimmed.
+///
+/// # Errors
+/// An unreadable or empty file.
+pub fn read_key_file(path: &Path) -> Result<Zeroizing<String>> {
     let text = Zeroizing::new(
         fs::read_to_string(path)
             .map_err(|e| Coded::invalid(format!("cannot read the API key from {}: {e}", path.display())))?,

@@ -104,13 +104,7 @@ pub async fn run(args: LoginArgs) -> Result<()> {
 /// # Errors
 /// I/O.
 pub fn logout(args: &LogoutArgs) -> Result<()> {
-    let name = args
-        .global
-        .profile
-        .clone()
-        .or_else(|| std::env::var("CLAWVAULT_PROFILE").ok().filter(|p| !p.is_empty()))
-        .unwrap_or_else(|| crate::profile::DEFAULT_PROFILE.to_owned());
-    crate::profile::check_name(&name)?;
+    let (name, _) = crate::context::profile_name(&args.global)?;
     let removed = Profiles::remove(&name)?;
     if args.global.json {
         output::json(&json!({ "profile": name, "removed": removed }))?;
@@ -124,10 +118,7 @@ pub fn logout(args: &LogoutArgs) -> Result<()> {
 
 fn read_key(from_file: Option<&PathBuf>) -> Result<Zeroizing<String>> {
     let raw = match from_file {
-        Some(path) => Zeroizing::new(
-            std::fs::read_to_string(path)
-                .map_err(|e| Coded::invalid(format!("cannot read the API key from {}: {e}", path.display())))?,
-        ),
+        Some(path) => return crate::context::read_key_file(path),
         None if std::io::stdin().is_terminal() => {
             Zeroizing::new(rpassword::prompt_password("API key (input hidden): ")?)
         }

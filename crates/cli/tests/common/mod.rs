@@ -360,14 +360,20 @@ fn empty_home() -> &'static Path {
 /// The CLI with `args`, the given environment, and none of the machine's client settings.
 pub fn cli_command(args: &[&str], env: &[(String, String)]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env("HOME", empty_home());
+    cmd.args(args);
+    hermetic(&mut cmd, env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd
+}
+
+/// An empty home, none of the machine's client settings, then `env`.
+fn hermetic<'a>(cmd: &mut Command, env: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    cmd.env("HOME", empty_home());
     for name in CLIENT_SETTINGS {
         cmd.env_remove(name);
     }
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd
 }
 
 /// Runs the CLI with the given environment, and none of the machine's client settings.
@@ -391,13 +397,8 @@ pub fn shell(script: &str, env: &[(&str, &str)]) -> std::process::Output {
     let bin_dir = Path::new(BIN).parent().unwrap();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(script).env("PATH", path).env("HOME", empty_home());
-    for name in CLIENT_SETTINGS {
-        cmd.env_remove(name);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    cmd.arg("-c").arg(script).env("PATH", path);
+    hermetic(&mut cmd, env.iter().copied());
     cmd.stdin(Stdio::null()).output().unwrap()
 }
 

@@ -9,6 +9,7 @@ use crate::cmd::apikey::ApiKeyCommand;
 use crate::cmd::audit::AuditCommand;
 use crate::cmd::completion::CompletionArgs;
 use crate::cmd::login::{LoginArgs, LogoutArgs};
+use crate::cmd::mcp::McpArgs;
 use crate::cmd::policy::PolicyCommand;
 use crate::cmd::secret::SecretCommand;
 use crate::cmd::server::ServerArgs;
@@ -103,6 +104,9 @@ pub enum Command {
     Policy(Group<PolicyCommand>),
     /// Hand one secret to someone: a link, an agent or a user, with an expiry and a read limit.
     Share(Group<ShareCommand>),
+    /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
+    /// server's /mcp).
+    Mcp(McpArgs),
     /// Print a shell completion script (bash, zsh, fish).
     Completion(CompletionArgs),
 }
@@ -125,6 +129,7 @@ impl Command {
             Self::ApiKey(g) => Some(&g.global),
             Self::Policy(g) => Some(&g.global),
             Self::Share(g) => Some(&g.global),
+            Self::Mcp(a) => Some(&a.global),
         }
     }
 }

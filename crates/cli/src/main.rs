@@ -49,6 +49,7 @@ fn main() -> ExitCode {
             Command::ApiKey(g) => cmd::apikey::run(&g.global, g.command).await,
             Command::Policy(g) => cmd::policy::run(&g.global, g.command).await,
             Command::Share(g) => cmd::share::run(&g.global, g.command).await,
+            Command::Mcp(args) => cmd::mcp::run(&args).await,
             Command::Completion(args) => cmd::completion::run(&args),
         }
     });

@@ -15,6 +15,7 @@ mod agents;
 mod api_keys;
 mod enroll;
 mod error;
+mod mcp;
 mod policies;
 mod shares;
 mod tls;

@@ -81,6 +81,7 @@ actions! {
     AuditList => "audit.list" on "audit",
     AuditVerify => "audit.verify" on "audit",
     AuditAnchor => "audit.anchor" on "audit",
+    McpToolCall => "mcp.tool_call" on "tool",
 }
 
 impl fmt::Display for Action {

@@ -22,6 +22,7 @@ pub mod audit;
 pub mod crypto;
 pub mod egress;
 pub mod enrollment;
+pub mod env_bundle;
 pub mod generate;
 pub mod inspect;
 pub mod keyring;

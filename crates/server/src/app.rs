@@ -35,6 +35,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(native_surface())
+        .merge(crate::mcp::router(&state))
         // Paths no surface has: answered in the native API's form, the only surface yet.
         .fallback(|| async { ApiError::NotFound("no such endpoint: see /v1/openapi.json".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -21,6 +21,7 @@ mod forwarded;
 mod idle;
 mod json;
 mod limits;
+mod mcp;
 pub mod native;
 mod op;
 mod passphrases;

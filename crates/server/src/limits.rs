@@ -17,6 +17,7 @@ pub struct Limits {
     enroll: RateLimiter,
     share_create: RateLimiter,
     share_open: RateLimiter,
+    tool_calls: RateLimiter,
     /// Lockouts of what is being guessed: a share's passphrase, a key prefix.
     guessed: Lockout,
     /// Failed unauthenticated requests per address: counted, summarised, throttled.
@@ -40,6 +41,7 @@ impl Limits {
             enroll: RateLimiter::new(10, 1.0 / 6.0),
             share_create: RateLimiter::new(10, 1.0 / 6.0),
             share_open: RateLimiter::new(config.auth_rate_burst, config.auth_rate_per_second),
+            tool_calls: RateLimiter::new(config.mcp_tool_call_burst, config.mcp_tool_calls_per_second),
             guessed: Lockout::new(LockoutPolicy {
                 failures: config.lockout_failures,
                 window: Duration::from_secs(600),
@@ -74,6 +76,15 @@ impl Limits {
     /// 429.
     pub fn before_share_create(&self, principal: &str) -> Result<(), ApiError> {
         self.share_create.take(principal).map_err(|w| too_many(w, "shares created"))
+    }
+
+    /// Before an MCP tool call by a principal: an agent stuck in a loop spends its own budget,
+    /// not the server's.
+    ///
+    /// # Errors
+    /// 429.
+    pub fn before_tool_call(&self, principal: &str) -> Result<(), ApiError> {
+        self.tool_calls.take(principal).map_err(|w| too_many(w, "tool calls"))
     }
 
     /// Before a share is opened: a rate per address (each opening may cost a passphrase hash;

@@ -41,6 +41,7 @@ const LAYERS: &[&str] = &[
     "op",
     "service",
     "native",
+    "mcp",
     "app",
 ];
 

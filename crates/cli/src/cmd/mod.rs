@@ -7,6 +7,7 @@ pub mod completion;
 pub mod detach;
 pub mod enroll;
 pub mod login;
+pub mod mcp;
 pub mod policy;
 pub mod secret;
 pub mod server;

@@ -123,6 +123,16 @@ pub struct Config {
     pub trusted_proxies: Vec<clawvault_core::policy::Cidr>,
     /// The one header those proxies write (the other is the client's own, and ignored).
     pub forwarded_header: crate::forwarded::ForwardedHeader,
+    /// MCP tool calls one principal may make at once...
+    pub mcp_tool_call_burst: u32,
+    /// ...and per second after that.
+    pub mcp_tool_calls_per_second: f64,
+    /// `Host` values `/mcp` answers besides loopback names and `public_url`'s host (DNS
+    /// rebinding protection: a page on another name never reaches it through a browser).
+    pub mcp_allowed_hosts: Vec<String>,
+    /// Browser origins `/mcp` accepts besides `public_url`'s (a request with another
+    /// `Origin` is refused; one without is not from a browser page).
+    pub mcp_allowed_origins: Vec<String>,
 }
 
 /// Default connections open at once, before the open-file limit is taken into account.
@@ -171,6 +181,10 @@ pub struct FileConfig {
     insecure_http: Option<bool>,
     trusted_proxies: Option<Vec<String>>,
     forwarded_header: Option<String>,
+    mcp_tool_call_burst: Option<u32>,
+    mcp_tool_calls_per_second: Option<f64>,
+    mcp_allowed_hosts: Option<Vec<String>>,
+    mcp_allowed_origins: Option<Vec<String>>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -380,6 +394,18 @@ impl Config {
                 crate::forwarded::ForwardedHeader::default()
             }),
         };
+        let mcp_tool_call_burst = file.mcp_tool_call_burst.unwrap_or(120);
+        let mcp_tool_calls_per_second = file.mcp_tool_calls_per_second.unwrap_or(10.0);
+        if mcp_tool_call_burst == 0 || !(mcp_tool_calls_per_second > 0.0 && mcp_tool_calls_per_second.is_finite()) {
+            problems.push("mcp_tool_call_burst and mcp_tool_calls_per_second must be above zero".to_owned());
+        }
+        let mcp_allowed_hosts = file.mcp_allowed_hosts.unwrap_or_default();
+        let mcp_allowed_origins = file.mcp_allowed_origins.unwrap_or_default();
+        for origin in &mcp_allowed_origins {
+            if !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                problems.push(format!("mcp_allowed_origins: {origin:?} must start with https:// or http://"));
+            }
+        }
 
         if problems.is_empty() {
             Ok(Self {
@@ -404,6 +430,10 @@ impl Config {
                 insecure_http,
                 trusted_proxies,
                 forwarded_header,
+                mcp_tool_call_burst,
+                mcp_tool_calls_per_second,
+                mcp_allowed_hosts,
+                mcp_allowed_origins,
             })
         } else {
             Err(ConfigError { problems })

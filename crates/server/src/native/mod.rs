@@ -15,6 +15,7 @@ mod shares;
 mod users;
 mod vaults;
 
+pub(crate) use shares::share_url;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 

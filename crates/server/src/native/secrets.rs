@@ -1,7 +1,6 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use clawvault_core::SecretType;
 use clawvault_core::generate::{Charset, DEFAULT_LENGTH};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -30,10 +29,6 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(restore_secret))
 }
 
-fn secret_type(raw: Option<&str>) -> ApiResult<Option<SecretType>> {
-    raw.map(|t| t.parse::<SecretType>().map_err(|e| ApiError::BadRequest(e.to_string()))).transpose()
-}
-
 /// Splits `a/b/c/7` into (`a/b/c`, 7).
 fn path_and_version(rest: &str) -> ApiResult<(&str, i64)> {
     let (path, version) =
@@ -47,23 +42,7 @@ fn path_and_version(rest: &str) -> ApiResult<(&str, i64)> {
 }
 
 fn new_version(b: PutSecretRequest) -> ApiResult<NewVersion> {
-    let metadata = match b.metadata {
-        None | Some(serde_json::Value::Null) => "{}".to_owned(),
-        Some(v @ serde_json::Value::Object(_)) => v.to_string(),
-        Some(_) => return Err(ApiError::BadRequest("metadata must be a JSON object".into())),
-    };
-    let max_access_count = match b.max_access_count {
-        None | Some(0) => None,
-        Some(n) if n > 0 => Some(n),
-        Some(_) => return Err(ApiError::BadRequest("max_access_count must be 0 (unlimited) or more".into())),
-    };
-    Ok(NewVersion {
-        value: b.value,
-        secret_type: secret_type(b.secret_type.as_deref())?.unwrap_or(SecretType::Generic),
-        metadata,
-        expires_at: b.expires_at,
-        max_access_count,
-    })
+    NewVersion::parse(b.value, b.secret_type.as_deref(), b.metadata, b.expires_at, b.max_access_count)
 }
 
 fn revealed(r: OpenedVersion) -> SecretOut {
@@ -224,10 +203,12 @@ async fn rotate_secret(
             None => Charset::default(),
             Some(c) => c.parse::<Charset>().map_err(|e| ApiError::BadRequest(e.to_string()))?,
         };
-        Ok((b.length.unwrap_or(DEFAULT_LENGTH), charset, secret_type(b.secret_type.as_deref())?))
+        Ok((b.length.unwrap_or(DEFAULT_LENGTH), charset, secrets::parse_type(b.secret_type.as_deref())?))
     });
     let generate = match parsed {
-        Ok((length, charset, ty)) => secrets::Generate { length, charset, secret_type: ty },
+        Ok((length, charset, ty)) => {
+            secrets::Rotation { next: secrets::NextValue::Generate { length, charset }, secret_type: ty }
+        }
         Err(e) => {
             return Err(
                 refused(&state, Asker::Caller(&caller), Action::SecretRotate, &format!("{vault}/{path}"), e).await

@@ -136,7 +136,8 @@ pub struct ShareList {
 /// The link of a share: under `public_url` when configured, else the address the server
 /// listens on; never the request's `Host` header, which the caller writes (a link pointing at
 /// the caller's own host would hand the share to whoever runs it).
-fn share_url(state: &AppState, id: Uuid) -> String {
+/// The link that opens a share on the native API (its id is the capability).
+pub(crate) fn share_url(state: &AppState, id: Uuid) -> String {
     let base = state.config.public_url.as_deref().unwrap_or("http://localhost");
     format!("{base}/v1/share/{id}")
 }

@@ -62,6 +62,20 @@ fn in_vault(all: &[(Uuid, Policy)], vault_id: Uuid) -> impl Iterator<Item = &Pol
 }
 
 /// Whether an agent's vault binding keeps it out of `vault`.
+/// Refuses a vault creation by an agent bound to vaults: it could not use the new one.
+///
+/// # Errors
+/// 403 saying who can help.
+pub fn require_unbound(caller: &Caller) -> ApiResult<()> {
+    match &caller.principal.actor {
+        Actor::Agent { vault_ids, .. } if !vault_ids.is_empty() => Err(ApiError::Forbidden(format!(
+            "this agent is bound to {} vault(s) and could not use a vault it created: a user creates the vault and grants access, or removes the agent's binding",
+            vault_ids.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn bound_out(caller: &Caller, vault: &VaultRecord) -> bool {
     matches!(&caller.principal.actor, Actor::Agent { vault_ids, .. } if !vault_ids.is_empty() && !vault_ids.contains(&vault.id))
 }
@@ -116,15 +130,17 @@ pub async fn check_path(
     }
 }
 
-/// The paths of `candidates` the caller may list (all of them for owners and admins).
+/// The paths of `candidates` on which the caller may do `permission` (all of them for owners
+/// and admins).
 ///
 /// # Errors
 /// Storage failures.
-pub async fn listable(
+pub async fn permitted(
     state: &AppState,
     caller: &Caller,
     vault: &VaultRecord,
     candidates: Vec<SecretPath>,
+    permission: Permission,
 ) -> ApiResult<Vec<SecretPath>> {
     if bound_out(caller, vault) {
         return Ok(Vec::new());
@@ -138,7 +154,7 @@ pub async fn listable(
     Ok(candidates
         .into_iter()
         .filter(|path| {
-            let req = Request { path, permission: Permission::List, ip: caller.ip, now };
+            let req = Request { path, permission, ip: caller.ip, now };
             decide(in_vault(&all, vault.id), &req) == Decision::Allow
         })
         .collect())

@@ -134,3 +134,23 @@ pub(crate) async fn open(
     })?;
     Ok((meta, value))
 }
+
+/// Opens the current version only to recognise it in text that is about to leave or has
+/// arrived, never to hand it on: versions that may not be opened, or that have a read limit
+/// (recognising must not spend a reading), give `None`; nothing is counted.
+///
+/// # Errors
+/// 500 when the ciphertext fails its integrity check.
+pub(crate) fn recognise(
+    vault: &OpenVault,
+    secret: &SecretRecord,
+    record: &VersionRecord,
+    path: &SecretPath,
+) -> ApiResult<Option<SecretValue>> {
+    if record.meta.max_access_count.is_some() || ensure_openable(secret, &record.meta, path).is_err() {
+        return Ok(None);
+    }
+    open_version(&vault.key, binding(vault, secret.id, record.meta.version), &record.ciphertext).map(Some).map_err(
+        |e| ApiError::Integrity(format!("version {} of {path:?} cannot be decrypted: {e}", record.meta.version)),
+    )
+}

@@ -43,6 +43,53 @@ pub struct NewVersion {
     pub max_access_count: Option<i64>,
 }
 
+impl NewVersion {
+    /// A version from a request's fields as every surface receives them: metadata a JSON
+    /// object (absent: `{}`), a read limit of 0 meaning unlimited, the type by name (absent:
+    /// `generic`).
+    ///
+    /// # Errors
+    /// 400 naming the field.
+    pub fn parse(
+        value: SecretValue,
+        secret_type: Option<&str>,
+        metadata: Option<serde_json::Value>,
+        expires_at: Option<OffsetDateTime>,
+        max_access_count: Option<i64>,
+    ) -> ApiResult<Self> {
+        let metadata = match metadata {
+            None | Some(serde_json::Value::Null) => "{}".to_owned(),
+            Some(v @ serde_json::Value::Object(_)) => v.to_string(),
+            Some(_) => return Err(ApiError::Invalid { field: "metadata", problem: "must be a JSON object".into() }),
+        };
+        let max_access_count = match max_access_count {
+            None | Some(0) => None,
+            Some(n) if n > 0 => Some(n),
+            Some(_) => {
+                return Err(ApiError::Invalid {
+                    field: "max_access_count",
+                    problem: "must be 0 (unlimited) or more".into(),
+                });
+            }
+        };
+        Ok(Self {
+            value,
+            secret_type: parse_type(secret_type)?.unwrap_or(SecretType::Generic),
+            metadata,
+            expires_at,
+            max_access_count,
+        })
+    }
+}
+
+/// A secret type by name (`None` when absent).
+///
+/// # Errors
+/// 400 naming the known types.
+pub fn parse_type(raw: Option<&str>) -> ApiResult<Option<SecretType>> {
+    raw.map(|t| t.parse::<SecretType>().map_err(|e| ApiError::BadRequest(e.to_string()))).transpose()
+}
+
 /// A secret and one version's metadata: what every answer about a secret describes. (Its
 /// other forms: [`OpenedVersion`] adds the plaintext, [`crate::caches::SealedVersion`] holds
 /// the ciphertext as stored.)
@@ -308,11 +355,12 @@ async fn list_in(
     let rows = state.store.list_secrets(vault.record.id, prefix).await?;
     // Only what the caller may list: stored paths are valid paths, anything else is skipped.
     let paths: Vec<SecretPath> = rows.iter().filter_map(|(s, _)| SecretPath::parse(&s.path).ok()).collect();
-    let allowed: std::collections::HashSet<String> = access::listable(state, caller, &vault.record, paths)
-        .await?
-        .into_iter()
-        .map(|p| p.as_str().to_owned())
-        .collect();
+    let allowed: std::collections::HashSet<String> =
+        access::permitted(state, caller, &vault.record, paths, Permission::List)
+            .await?
+            .into_iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
     let visible: Vec<SecretVersion> = rows
         .into_iter()
         .filter(|(s, _)| allowed.contains(&s.path))
@@ -320,6 +368,40 @@ async fn list_in(
         .collect();
     op.detail("count", visible.len());
     Ok(visible)
+}
+
+/// Most secrets [`recognisable`] opens for one scan.
+pub const MAX_RECOGNISED: usize = 256;
+
+/// The current values of secrets in a vault that the caller may use, opened only so that a
+/// scan can recognise them in text (never handed back): at most [`MAX_RECOGNISED`], and none
+/// with a read limit (a scan must not spend a reading) or that may not be opened now.
+///
+/// # Errors
+/// 403, 404, storage failures.
+pub async fn recognisable(state: &AppState, caller: &Caller, vault_ref: &str) -> ApiResult<Vec<(String, SecretValue)>> {
+    let mut op = Op::new(state, caller, Purpose::Use.action());
+    op.resource(vault_ref.to_owned());
+    let result = async {
+        access::require_scope(caller, Purpose::Use.scope())?;
+        let vault = vaults::open(state, &mut op, caller, vault_ref).await?;
+        op.resource(vault.record.id.to_string());
+        let rows = state.store.list_secrets(vault.record.id, "").await?;
+        let paths: Vec<SecretPath> = rows.iter().filter_map(|(s, _)| SecretPath::parse(&s.path).ok()).collect();
+        let usable = access::permitted(state, caller, &vault.record, paths, Permission::Use).await?;
+        let mut values = Vec::new();
+        for path in usable.into_iter().take(MAX_RECOGNISED) {
+            let Some(row) = current(state, &vault, &path).await? else { continue };
+            if let Some(value) = reveal::recognise(&vault, &row.0, &row.1, &path)? {
+                values.push((path.as_str().to_owned(), value));
+            }
+        }
+        op.detail("purpose", "recognise");
+        op.detail("count", values.len());
+        Ok(values)
+    }
+    .await;
+    op.finish(result).await
 }
 
 async fn head(state: &AppState, vault: &OpenVault, path: &SecretPath) -> ApiResult<SecretRecord> {
@@ -385,18 +467,31 @@ pub async fn disable(
     op.finish(result).await
 }
 
-/// What `rotate` generates.
-#[derive(Debug, Clone, Copy)]
-pub struct Generate {
-    /// Length in characters.
-    pub length: usize,
-    /// Alphabet.
-    pub charset: Charset,
+/// The next value of a rotation.
+#[derive(Debug)]
+pub enum NextValue {
+    /// Generated by the server.
+    Generate {
+        /// Length in characters.
+        length: usize,
+        /// Alphabet.
+        charset: Charset,
+    },
+    /// Given by the caller (a key a provider issued).
+    Given(SecretValue),
+}
+
+/// What `rotate` writes.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The value.
+    pub next: NextValue,
     /// New type (default: unchanged).
     pub secret_type: Option<SecretType>,
 }
 
-/// Writes a server-generated value as the next version, keeping type and metadata.
+/// Writes the next version of an existing secret, keeping its type (unless changed) and
+/// metadata: a generated value, or one the caller has.
 ///
 /// # Errors
 /// 400 bad length/charset, 403, 404 (no such secret), 410 (deleted).
@@ -405,11 +500,11 @@ pub async fn rotate(
     caller: &Caller,
     vault_ref: &str,
     raw_path: &str,
-    generate: Generate,
+    rotation: Rotation,
 ) -> ApiResult<SecretVersion> {
     let mut op = Op::new(state, caller, Action::SecretRotate);
     op.resource(format!("{vault_ref}/{raw_path}"));
-    let result = rotate_in(state, &mut op, caller, vault_ref, raw_path, generate).await;
+    let result = rotate_in(state, &mut op, caller, vault_ref, raw_path, rotation).await;
     op.finish(result).await
 }
 
@@ -419,21 +514,25 @@ async fn rotate_in(
     caller: &Caller,
     vault_ref: &str,
     raw_path: &str,
-    generate: Generate,
+    rotation: Rotation,
 ) -> ApiResult<SecretVersion> {
     access::require_scope(caller, Scope::SecretsWrite)?;
     let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Rotate).await?;
-    let value =
-        generate::generate(generate.length, generate.charset).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let value = match rotation.next {
+        NextValue::Generate { length, charset } => {
+            op.detail("generated_length", length);
+            generate::generate(length, charset).map_err(|e| ApiError::BadRequest(e.to_string()))?
+        }
+        NextValue::Given(value) => value,
+    };
     let (secret, current) =
         state.store.version(vault.record.id, path.as_str(), None).await?.ok_or_else(|| not_found(&vault, &path))?;
     if secret.deleted_at.is_some() {
         return Err(ApiError::Gone(format!("{path:?} was deleted; restore it before rotating")));
     }
-    op.detail("generated_length", generate.length);
     let new = NewVersion {
         value,
-        secret_type: generate.secret_type.unwrap_or(current.meta.secret_type),
+        secret_type: rotation.secret_type.unwrap_or(current.meta.secret_type),
         metadata: current.meta.metadata,
         expires_at: None,
         max_access_count: None,

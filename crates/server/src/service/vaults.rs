@@ -64,6 +64,7 @@ pub async fn create(state: &AppState, caller: &Caller, name: &str, description: 
     op.resource(name.to_owned());
     let result = async {
         access::require_scope(caller, Scope::VaultsWrite)?;
+        access::require_unbound(caller)?;
         create_for(state, &mut op, caller.principal.id(), caller.principal.kind(), name, description).await
     }
     .await;
@@ -125,6 +126,29 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<VaultRecor
         }
     }
     Ok(visible)
+}
+
+/// The vault a caller means when it names none: the only one it may see (an agent bound to
+/// one vault, a user with one).
+///
+/// # Errors
+/// 404 when it sees none; 400 naming `vault` (and some of the candidates) when it sees several.
+pub async fn sole(state: &AppState, caller: &Caller) -> ApiResult<VaultRecord> {
+    let visible = list(state, caller).await?;
+    match visible.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(ApiError::NotFound(
+            "no vault is visible to this caller: an admin creates one or grants access to one".into(),
+        )),
+        many => {
+            let names: Vec<&str> = many.iter().take(10).map(|v| v.name.as_str()).collect();
+            let more = if many.len() > names.len() { ", ..." } else { "" };
+            Err(ApiError::Invalid {
+                field: "vault",
+                problem: format!("is needed: {} vaults are visible ({}{more})", many.len(), names.join(", ")),
+            })
+        }
+    }
 }
 
 /// Deletes a vault and every secret in it.

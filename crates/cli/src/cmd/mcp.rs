@@ -1,0 +1,132 @@
+//! `clawvault mcp`: an MCP server on stdin and stdout for agent frameworks that start their
+//! tools as processes (Claude Code and Desktop, OpenClaw). It relays every request to the
+//! server's `/mcp` with the agent's key, so what a tool may do is decided there, exactly as for
+//! clients that connect over HTTP. Nothing but MCP messages is written to stdout.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{RequestContext, RunningService};
+use rmcp::{ErrorData, RoleClient, RoleServer, ServerHandler, ServiceExt};
+use zeroize::Zeroizing;
+
+use crate::cli::Global;
+use crate::context::{Target, read_key_file};
+
+/// `clawvault mcp`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The agent's key comes from --key-file, else CLAWVAULT_AGENT_KEY, else the usual key
+(--api-key-file, CLAWVAULT_API_KEY, a saved login); the server address from the usual
+configuration (--address, CLAWVAULT_ADDR, a saved login, the local server).
+
+Examples:
+  CLAWVAULT_AGENT_KEY=ocv_... clawvault mcp --address https://vault.example:8420
+  clawvault mcp --key-file ~/.config/bot/agent.key --vault prod
+
+  # Claude Code
+  claude mcp add clawvault --env CLAWVAULT_AGENT_KEY=ocv_... -- clawvault mcp")]
+pub struct McpArgs {
+    /// Read the agent's key from this file [env: CLAWVAULT_AGENT_KEY holds the key itself].
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// The vault (name or id) tools use when a call names none; by default the only vault the
+    /// agent can see.
+    #[arg(long, value_name = "VAULT")]
+    pub vault: Option<String>,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+/// Serves MCP on stdio until the client closes it.
+///
+/// # Errors
+/// No key, an unreachable server, a refused key: before serving, so the client's log names
+/// the cause.
+pub async fn run(args: &McpArgs) -> Result<()> {
+    let target = Target::resolve(&args.global)?;
+    let key = agent_key(args, &target)?;
+    let client = target.client_with_key(&key)?;
+    // The key is checked before serving: a client that starts this process shows its stderr.
+    client.whoami().await?;
+    let upstream =
+        ().serve(client.mcp_transport(args.vault.as_deref())?)
+            .await
+            .with_context(|| format!("cannot open the MCP endpoint of {}", target.address))?;
+    let relay = Relay { upstream, address: target.address.clone() };
+    let served = relay.serve(rmcp::transport::stdio()).await.context("cannot start MCP on stdin and stdout")?;
+    served.waiting().await.context("the MCP connection on stdio failed")?;
+    Ok(())
+}
+
+fn agent_key(args: &McpArgs, target: &Target) -> Result<Zeroizing<String>> {
+    if let Some(path) = &args.key_file {
+        return read_key_file(path);
+    }
+    if let Some(k) = std::env::var("CLAWVAULT_AGENT_KEY").ok().filter(|k| !k.trim().is_empty()) {
+        return Ok(Zeroizing::new(k.trim().to_owned()));
+    }
+    match &target.key {
+        Some((k, _)) => Ok(k.clone()),
+        None => Err(clawvault_client::ClientError::NoCredentials.into()),
+    }
+}
+
+/// The stdio server: the server's own tools, relayed.
+struct Relay {
+    upstream: RunningService<RoleClient, ()>,
+    address: String,
+}
+
+impl Relay {
+    /// What the relay answers when the server cannot be asked: a tool error the model can
+    /// read, never a value (the errors are the transport's, about the server).
+    fn unreachable(&self, e: &rmcp::ServiceError) -> CallToolResult {
+        CallToolResult::error(vec![ContentBlock::text(format!(
+            "clawvault at {} did not answer this call: {e}. Check that it runs and that the agent's key is still valid.",
+            self.address
+        ))])
+    }
+}
+
+impl ServerHandler for Relay {
+    fn get_info(&self) -> ServerConfig {
+        // The server's own name, version and instructions, as an HTTP client would see them.
+        let upstream = self.upstream.peer_info();
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
+            upstream
+                .as_ref()
+                .and_then(|u| u.server_info.clone())
+                .unwrap_or_else(|| Implementation::new("clawvault", env!("CARGO_PKG_VERSION"))),
+        );
+        info.instructions = upstream.and_then(|u| u.instructions.clone());
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        self.upstream.list_tools(request).await.map_err(|e| {
+            ErrorData::internal_error(format!("clawvault at {} did not list its tools: {e}", self.address), None)
+        })
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        match self.upstream.call_tool_once(request).await {
+            Ok(response) => Ok(response),
+            Err(rmcp::ServiceError::McpError(e)) => Err(e),
+            Err(e) => Ok(self.unreachable(&e).into()),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Who may reach `/mcp`, as the MCP authorization spec asks of an HTTP server: the `Host` is
+//! one this server answers to (DNS rebinding protection), the bearer (an access token
+//! clawvault issued for itself, or an agent or user key) is checked on every request by
+//! [`crate::service::authenticate`], and a client without one is told where to learn how to
+//! get one (RFC 9728 protected resource metadata, named in the `WWW-Authenticate` challenge).
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::forwarded;
+use crate::service::authenticate;
+use crate::state::AppState;
+use crate::tls::PeerAddr;
+
+/// Where the protected resource metadata is served (RFC 9728 §3), also with `/mcp` appended.
+pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+/// The names `/mcp` answers to: loopback, `public_url`'s host, and `mcp_allowed_hosts`.
+#[must_use]
+pub fn allowed_hosts(config: &Config) -> Vec<String> {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(str::to_owned).into();
+    if let Some(host) = config.public_url.as_deref().and_then(authority_of) {
+        hosts.push(host.to_owned());
+    }
+    hosts.extend(config.mcp_allowed_hosts.iter().cloned());
+    hosts
+}
+
+/// Browser origins `/mcp` accepts: `public_url`'s and `mcp_allowed_origins`.
+pub(super) fn allowed_origins(config: &Config) -> Vec<String> {
+    let mut origins: Vec<String> = config.public_url.iter().cloned().collect();
+    origins.extend(config.mcp_allowed_origins.iter().cloned());
+    origins
+}
+
+fn authority_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    Some(rest.split('/').next().unwrap_or(rest)).filter(|a| !a.is_empty())
+}
+
+/// Whether `host` (a `Host` header: name or address, maybe a port) is one of `allowed`
+/// (entries without a port allow any port).
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let Ok(host) = host.parse::<axum::http::uri::Authority>() else { return false };
+    let name = host.host().trim_matches(['[', ']']);
+    allowed.iter().any(|entry| match entry.parse::<axum::http::uri::Authority>() {
+        Ok(a) => {
+            a.host().trim_matches(['[', ']']).eq_ignore_ascii_case(name)
+                && a.port_u16().is_none_or(|p| Some(p) == host.port_u16())
+        }
+        // `::1` is no authority without its brackets.
+        Err(_) => entry.trim_matches(['[', ']']).eq_ignore_ascii_case(name),
+    })
+}
+
+/// This server's address as its MCP clients see it.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.clone();
+    }
+    let scheme = if state.config.tls.is_some() { "https" } else { "http" };
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}
+
+/// The middleware in front of `/mcp`: refuses a foreign `Host` (403) and a missing or bad
+/// bearer (401 with the challenge), and hands the authenticated caller to the tools in the
+/// request's extensions.
+pub(super) async fn admit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let host = req.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    if !host_allowed(host, &allowed_hosts(&state.config)) {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "error": "forbidden_host",
+                "error_description": format!(
+                    "this server does not answer MCP requests for the host {host:?}: add it to mcp_allowed_hosts in the server's configuration (or set public_url)"
+                ),
+            })),
+        )
+            .into_response();
+    }
+    let peer = req.extensions().get::<ConnectInfo<PeerAddr>>().map(|c| c.0.0.ip());
+    let ip = peer
+        .map(|ip| forwarded::client(ip, req.headers(), &state.config.trusted_proxies, state.config.forwarded_header));
+    let caller = match bearer(req.headers()) {
+        Ok(credential) => authenticate::caller(&state, credential, ip, super::PATH).await,
+        Err(e) => Err(authenticate::refused(&state, ip, super::PATH, e).await),
+    };
+    match caller {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => challenge(&state, req.headers(), &e),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers.get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::Unauthorized("send the agent's key or an access token as `Authorization: Bearer <token>`".into())
+    })?;
+    let value =
+        value.to_str().map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text".into()))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(token.trim()),
+        _ => Err(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())),
+    }
+}
+
+/// A refusal before any tool runs: 401 carries the RFC 9728 challenge so a client can
+/// discover how to authenticate; 429 and 503 keep their meaning.
+fn challenge(state: &AppState, headers: &HeaderMap, e: &ApiError) -> Response {
+    let status = e.status();
+    let mut resp = (
+        status,
+        Json(json!({
+            "error": if status == StatusCode::UNAUTHORIZED { "invalid_token" } else { "temporarily_unavailable" },
+            "error_description": e.to_string(),
+        })),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        let metadata = format!("{}{METADATA_PATH}{}", base_url(state, headers), super::PATH);
+        let value = format!("Bearer resource_metadata=\"{metadata}\", error=\"invalid_token\"");
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(WWW_AUTHENTICATE, v);
+        }
+    }
+    if let ApiError::TooManyRequests { retry_after, .. } = e.unhinted().0
+        && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
+    {
+        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// RFC 9728 protected resource metadata: what `/mcp` is, and that this same server issues
+/// its tokens (its OAuth token endpoint takes an agent key by the `client_credentials` grant).
+pub(super) async fn protected_resource(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let base = base_url(&state, &headers);
+    Json(json!({
+        "resource": format!("{base}{}", super::PATH),
+        "authorization_servers": [base],
+        "bearer_methods_supported": ["header"],
+        "resource_name": "clawvault",
+        "resource_documentation": "https://github.com/clawvault/clawvault/blob/main/docs/mcp.md",
+    }))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_allowed;
+
+    #[test]
+    fn hosts_match_by_name_and_optional_port() {
+        let allowed: Vec<String> = ["localhost", "127.0.0.1", "::1", "vault.example:8443"].map(str::to_owned).into();
+        for ok in ["localhost", "LOCALHOST:9000", "127.0.0.1:8200", "[::1]:80", "vault.example:8443"] {
+            assert!(host_allowed(ok, &allowed), "{ok}");
+        }
+        for refused in ["evil.example", "vault.example", "vault.example:443", "127.0.0.2", "", "localhost.evil"] {
+            assert!(!host_allowed(refused, &allowed), "{refused}");
+        }
+    }
+}

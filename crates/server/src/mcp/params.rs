@@ -1,0 +1,144 @@
+//! The tools' parameters, named as 1Claw's MCP server names them (its clients and prompts
+//! already use these names), plus an optional `vault` where 1Claw takes the vault from the
+//! connection. Their doc comments become the JSON Schema descriptions the model reads.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// `list_secrets`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListSecrets {
+    /// Only paths starting with this prefix (for example `bots/`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Vault name or id. Optional: by default the vault the connection names (`X-Vault-ID`
+    /// or `clawvault mcp --vault`), else the only vault this identity can see.
+    #[serde(default)]
+    pub vault: Option<String>,
+}
+
+/// Tools that name one secret.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct OneSecret {
+    /// The secret's path, for example `bots/discord/token`.
+    pub path: String,
+    /// Vault name or id. Optional: by default the vault the connection names (`X-Vault-ID`
+    /// or `clawvault mcp --vault`), else the only vault this identity can see.
+    #[serde(default)]
+    pub vault: Option<String>,
+}
+
+/// `put_secret`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PutSecret {
+    /// The secret's path, for example `providers/openai/key`.
+    pub path: String,
+    /// The value to store.
+    pub value: String,
+    /// One of api_key (the default), password, private_key, certificate, file, note, ssh_key,
+    /// env_bundle, generic.
+    #[serde(default, rename = "type")]
+    pub secret_type: Option<String>,
+    /// A JSON object kept with the version; `allowed_hosts` (an array of host names, `host:port`
+    /// or `*.domain`) says where `http_request` may send the value.
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    /// RFC 3339 time after which the value can no longer be read or used.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// How many times the value may be read or used; 0 or absent means unlimited.
+    #[serde(default)]
+    pub max_access_count: Option<i64>,
+    /// Vault name or id. Optional: by default the vault the connection names (`X-Vault-ID`
+    /// or `clawvault mcp --vault`), else the only vault this identity can see.
+    #[serde(default)]
+    pub vault: Option<String>,
+}
+
+/// `rotate_and_store`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RotateAndStore {
+    /// The existing secret's path.
+    pub path: String,
+    /// The new value (for example a key the provider just issued).
+    pub value: String,
+    /// Vault name or id. Optional: by default the vault the connection names (`X-Vault-ID`
+    /// or `clawvault mcp --vault`), else the only vault this identity can see.
+    #[serde(default)]
+    pub vault: Option<String>,
+}
+
+/// `rotate_generate`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RotateGenerate {
+    /// The existing secret's path.
+    pub path: String,
+    /// Characters to generate (default 32).
+    #[serde(default)]
+    pub length: Option<usize>,
+    /// hex (the default), base64, alphanumeric or ascii.
+    #[serde(default)]
+    pub charset: Option<String>,
+    /// Vault name or id. Optional: by default the vault the connection names (`X-Vault-ID`
+    /// or `clawvault mcp --vault`), else the only vault this identity can see.
+    #[serde(default)]
+    pub vault: Option<String>,
+}
+
+/// `create_vault`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CreateVault {
+    /// The vault's name (1 to 255 characters).
+    pub name: String,
+    /// What it holds.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `grant_access`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GrantAccess {
+    /// The vault (id or name); only its owner may grant access.
+    pub vault_id: String,
+    /// `user` or `agent`.
+    pub principal_type: String,
+    /// The user's or agent's id.
+    pub principal_id: String,
+    /// Any of read, use, list, write, delete, rotate, share (default `["read"]`).
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+    /// Which paths, as a glob (default `**`, every path).
+    #[serde(default)]
+    pub secret_path_pattern: Option<String>,
+}
+
+/// `share_secret`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ShareSecret {
+    /// The secret's id (from `describe_secret`).
+    pub secret_id: String,
+    /// `creator` (whoever made this agent), `user`, `agent` or `anyone_with_link`.
+    pub recipient_type: String,
+    /// The user's or agent's id, for `user` and `agent`.
+    #[serde(default)]
+    pub recipient_id: Option<String>,
+    /// RFC 3339 time after which the share no longer opens (required).
+    pub expires_at: String,
+    /// How many times it may be opened (default 5).
+    #[serde(default)]
+    pub max_access_count: Option<i64>,
+}
+
+/// `inspect_content`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct InspectContent {
+    /// The text to scan (up to 1 MiB).
+    pub content: String,
+    /// `input` (text about to be sent somewhere) or `output` (text received); informative.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Vault name or id. Optional: by default the vault the connection names (`X-Vault-ID`
+    /// or `clawvault mcp --vault`), else the only vault this identity can see.
+    #[serde(default)]
+    pub vault: Option<String>,
+}

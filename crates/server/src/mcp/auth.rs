@@ -12,10 +12,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::config::Config;
+use clawvault_core::scope::Scope;
+
+use crate::auth::Caller;
+use crate::config::{Config, MAX_BODY_BYTES};
 use crate::error::ApiError;
 use crate::forwarded;
-use crate::service::authenticate;
+use crate::service::{access, authenticate};
 use crate::state::AppState;
 use crate::tls::PeerAddr;
 
@@ -61,7 +64,7 @@ fn host_allowed(host: &str, allowed: &[String]) -> bool {
 }
 
 /// This server's address as its MCP clients see it.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+pub(super) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(url) = &state.config.public_url {
         return url.clone();
     }
@@ -94,13 +97,71 @@ pub(super) async fn admit(State(state): State<AppState>, mut req: Request, next:
         Ok(credential) => authenticate::caller(&state, credential, ip, super::PATH).await,
         Err(e) => Err(authenticate::refused(&state, ip, super::PATH, e).await),
     };
-    match caller {
-        Ok(caller) => {
-            req.extensions_mut().insert(caller);
-            next.run(req).await
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(e) => return challenge(&state, req.headers(), &e),
+    };
+    // Only a user's scoped key can lack a tool's scope: only then is the body looked into.
+    if !caller.principal.is_agent() && !caller.principal.scopes.is_empty() {
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+            return ApiError::PayloadTooLarge(MAX_BODY_BYTES).into_response();
+        };
+        if let Some(scope) = missing_scope(&caller, &bytes) {
+            return insufficient_scope(&state, &parts.headers, scope);
         }
-        Err(e) => challenge(&state, req.headers(), &e),
+        req = Request::from_parts(parts, axum::body::Body::from(bytes));
     }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+/// The scope of a user's API key that a tool needs (what the service layer checks first when
+/// the tool runs); `None` for what any key may call.
+fn tool_scope(tool: &str) -> Option<Scope> {
+    Some(match tool {
+        "list_secrets" | "describe_secret" | "list_versions" | "get_secret" | "get_env_bundle" => Scope::SecretsRead,
+        "put_secret" | "rotate_and_store" | "rotate_generate" | "delete_secret" => Scope::SecretsWrite,
+        "inspect_content" => Scope::SecretsUse,
+        "list_vaults" => Scope::VaultsRead,
+        "create_vault" => Scope::VaultsWrite,
+        "grant_access" => Scope::PoliciesWrite,
+        "share_secret" => Scope::SharesWrite,
+        _ => return None,
+    })
+}
+
+/// The first scope a `tools/call` in `body` (one message or a batch) needs and the caller's
+/// key lacks.
+fn missing_scope(caller: &Caller, body: &[u8]) -> Option<Scope> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let messages = match &value {
+        serde_json::Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    messages
+        .into_iter()
+        .filter(|m| m.get("method").and_then(|v| v.as_str()) == Some("tools/call"))
+        .filter_map(|m| m.pointer("/params/name").and_then(|v| v.as_str()).and_then(tool_scope))
+        .find(|scope| !access::has_scope(caller, *scope))
+}
+
+/// 403 with the challenge the MCP spec asks for when a token lacks a scope.
+fn insufficient_scope(state: &AppState, headers: &HeaderMap, scope: Scope) -> Response {
+    let metadata = format!("{}{METADATA_PATH}{}", base_url(state, headers), super::PATH);
+    let mut resp = (
+        StatusCode::FORBIDDEN,
+        Json(json!({
+            "error": "insufficient_scope",
+            "error_description": format!("this API key does not have the scope {scope} this tool needs: use a key that has it"),
+        })),
+    )
+        .into_response();
+    let value = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{metadata}\"");
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        resp.headers_mut().insert(WWW_AUTHENTICATE, v);
+    }
+    resp
 }
 
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
@@ -150,6 +211,7 @@ pub(super) async fn protected_resource(State(state): State<AppState>, headers: H
     Json(json!({
         "resource": format!("{base}{}", super::PATH),
         "authorization_servers": [base],
+        "scopes_supported": clawvault_core::scope::Scope::ALL.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "bearer_methods_supported": ["header"],
         "resource_name": "clawvault",
         "resource_documentation": "https://github.com/clawvault/clawvault/blob/main/docs/mcp.md",

@@ -5,10 +5,12 @@
 //!
 //! What the tools may do is decided where it is for every surface: each tool is a call of
 //! [`crate::service`], audited there, plus one `mcp.tool_call` event naming the tool and the
-//! paths it named.
+//! paths it named. Its OAuth side (`oauth`) turns an agent key into an access token for
+//! clients that follow the MCP authorization flow.
 
 mod auth;
 mod handler;
+mod oauth;
 mod output;
 mod params;
 mod tools;
@@ -41,6 +43,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::admit))
         .route(auth::METADATA_PATH, get(auth::protected_resource))
         .route(&format!("{}{PATH}", auth::METADATA_PATH), get(auth::protected_resource))
+        .route(oauth::METADATA_PATH, get(oauth::metadata))
+        .route(oauth::TOKEN_PATH, axum::routing::post(oauth::token))
+        .route(oauth::AUTHORIZE_PATH, get(oauth::authorize))
 }
 
 fn transport_config(config: &Config) -> StreamableHttpServerConfig {

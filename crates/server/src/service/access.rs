@@ -61,7 +61,14 @@ fn in_vault(all: &[(Uuid, Policy)], vault_id: Uuid) -> impl Iterator<Item = &Pol
     all.iter().filter(move |(v, _)| *v == vault_id).map(|(_, r)| r)
 }
 
-/// Whether an agent's vault binding keeps it out of `vault`.
+/// Whether the caller's credential carries `scope` (agents' keys are not scoped: their
+/// policies decide).
+#[must_use]
+pub fn has_scope(caller: &Caller, scope: Scope) -> bool {
+    let p = &caller.principal;
+    p.is_agent() || scope.allowed_by(&p.scopes)
+}
+
 /// Refuses a vault creation by an agent bound to vaults: it could not use the new one.
 ///
 /// # Errors
@@ -76,6 +83,7 @@ pub fn require_unbound(caller: &Caller) -> ApiResult<()> {
     }
 }
 
+/// Whether an agent's vault binding keeps it out of `vault`.
 fn bound_out(caller: &Caller, vault: &VaultRecord) -> bool {
     matches!(&caller.principal.actor, Actor::Agent { vault_ids, .. } if !vault_ids.is_empty() && !vault_ids.contains(&vault.id))
 }
@@ -278,10 +286,10 @@ pub fn hidden(reference: &str) -> ApiError {
 /// # Errors
 /// [`ApiError::Forbidden`] naming the scope that is missing.
 pub fn require_scope(caller: &Caller, scope: Scope) -> ApiResult<()> {
-    let p = &caller.principal;
-    if p.is_agent() || scope.allowed_by(&p.scopes) {
+    if has_scope(caller, scope) {
         return Ok(());
     }
+    let p = &caller.principal;
     Err(ApiError::Forbidden(format!(
         "this API key is limited to the scopes {}, which do not include {scope}: use a key that has it",
         p.scopes.join(", ")

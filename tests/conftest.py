@@ -29,15 +29,17 @@ def storage():
         subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def running(extra=()):
+    """The server with `extra` arguments: its address, first admin key and log file."""
     binary = os.environ.get("CLAWVAULT_BIN")
     assert binary and os.path.exists(binary), "set CLAWVAULT_BIN to the clawvault binary (scripts/test does)"
     with tempfile.TemporaryDirectory() as tmp, storage() as (args, env):
         data = pathlib.Path(tmp) / "data"
-        log = open(pathlib.Path(tmp) / "server.log", "wb")
+        log_path = pathlib.Path(tmp) / "server.log"
+        log = open(log_path, "wb")
         proc = subprocess.Popen(
-            [binary, "server", "--data-dir", str(data), "--listen", "127.0.0.1:0", *args],
+            [binary, "server", "--data-dir", str(data), "--listen", "127.0.0.1:0", *args, *extra],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -51,8 +53,14 @@ def server():
         assert base, "server did not start"
         key = (data / "admin-key").read_text().strip()
         try:
-            yield {"base": base, "admin_key": key}
+            yield {"base": base, "admin_key": key, "log": log_path}
         finally:
             proc.terminate()
             proc.wait(timeout=30)
             log.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running() as s:
+        yield s

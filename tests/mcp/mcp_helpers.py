@@ -47,8 +47,11 @@ def fleet(server):
     for path, value in canaries.items():
         ok(api(server, "PUT", f"/v1/vaults/{vault}/secrets/{path}", {"value": value, "type": "password"}))
     ok(api(server, "PUT", f"/v1/vaults/{vault}/secrets/bots/env", {"value": "A=1\nB='two'\n", "type": "env_bundle"}))
+    # Short enough to guess: recognised only for an agent that may read it anyway.
+    ok(api(server, "PUT", f"/v1/vaults/{vault}/secrets/door/pin", {"value": "48213579", "type": "password"}))
     agents = {}
-    for who, perms in [("reader", ["read", "write", "share"]), ("user", ["use", "list"]), ("stranger", None)]:
+    for who, perms in [("reader", ["read", "write", "share"]), ("user", ["use", "list"]),
+                       ("roller", ["rotate", "list"]), ("stranger", None)]:
         made = ok(api(server, "POST", "/v1/agents", {"name": f"{name}-{who}", "vault_ids": [vault]}))
         agent_id = made["agent"]["id"]
         if perms:

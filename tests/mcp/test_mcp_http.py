@@ -208,21 +208,60 @@ def test_vaults_grants_and_shares(server, world):
 
 
 def test_inspect_content_reports_paths_never_values(server, world):
-    key = world["agents"]["user"]["key"]
-    leaked = f"here is the password {world['canaries']['db/password']} and a key ghp_{'a1B2' * 9}"
+    leaked = f"here is the password {world['canaries']['db/password']} and a key ghp_{'a1B2' * 9}, pin 48213579"
 
-    async def go():
-        async with connect(server, key) as c:
+    async def go(who):
+        async with connect(server, world["agents"][who]["key"]) as c:
             return await c.call_tool("inspect_content", {"content": leaked, "context": "output"})
 
-    result = run(go())
+    result = run(go("user"))
     found = data_of(result)
-    assert found["verdict"] != "clean"
+    assert found["verdict"] != "clean" and found["vault_compared"]
     kinds = {(f["kind"], f.get("path")) for f in found["findings"]}
     assert ("secret", "db/password") in kinds
     assert any(k == "github_token" for k, _ in kinds), kinds
     assert world["canaries"]["db/password"] not in text_of(result)
     assert "a1B2a1B2" not in text_of(result)
+    # A short value is no oracle for an agent that may use it but not read it...
+    assert ("secret", "door/pin") not in kinds
+    # ...while one that may read it is told where it leaked.
+    assert ("secret", "door/pin") in {(f["kind"], f.get("path")) for f in data_of(run(go("reader")))["findings"]}
+
+
+def test_inspect_content_of_a_megabyte_of_keys_answers_capped(server, world):
+    text = ("AKIAAAAAAAAAAAAAAAAA " + world["canaries"]["db/password"] + " ") * 15000
+
+    async def go():
+        async with connect(server, world["agents"]["user"]["key"]) as c:
+            return await c.call_tool("inspect_content", {"content": text[: 1024 * 1024]})
+
+    found = data_of(run(go()))
+    assert found["truncated"] and len(found["findings"]) == 1000
+
+
+def test_a_rotate_only_agent_rolls_but_cannot_set_a_value(server, world):
+    async def go():
+        async with connect(server, world["agents"]["roller"]["key"]) as c:
+            return (
+                await c.call_tool("rotate_generate", {"path": "bots/discord/token"}),
+                await c.call_tool("rotate_and_store", {"path": "bots/discord/token", "value": "attacker-known-value-1"}),
+            )
+
+    rolled, stored = run(go())
+    assert data_of(rolled)["version"] == 2
+    assert stored.is_error and text_of(stored).startswith("denied:"), text_of(stored)
+
+
+def test_a_number_is_taken_as_its_digits(server, world):
+    async def go():
+        async with connect(server, world["agents"]["reader"]["key"]) as c:
+            put = await c.call_tool("put_secret", {"path": "pins/door", "value": 482913, "type": "password"})
+            got = await c.call_tool("get_secret", {"path": "pins/door"})
+            return put, got
+
+    put, got = run(go())
+    assert data_of(put)["version"] == 1
+    assert data_of(got)["value"] == "482913" and data_of(got)["encoding"] == "utf-8"
 
 
 def test_no_bearer_gets_the_rfc9728_challenge(server):
@@ -288,3 +327,25 @@ def test_a_looping_agent_spends_its_own_tool_call_budget(server, world):
     assert limited, "140 calls at once stay within no budget"
     assert text_of(limited[0]).startswith("rate limited:") and "retry in" in text_of(limited[0])
     assert not other.is_error, "another agent keeps its own budget"
+
+
+def test_no_value_reaches_the_server_log_even_at_trace():
+    from conftest import running
+
+    with running(["--log", "trace"]) as s:
+        world = fleet(s)
+
+        async def go():
+            async with connect(s, world["agents"]["reader"]["key"]) as c:
+                await c.call_tool("get_secret", {"path": "db/password"})
+                await c.call_tool("put_secret", {"path": "logged/pin", "value": 97531864})
+                await c.call_tool("put_secret", {"path": "logged/key", "value": "log-canary-" + "7" * 24})
+                await c.call_tool("put_secret", {"path": "logged/bad", "value": {"nested": "log-canary-nested"}})
+                await c.call_tool("inspect_content", {"content": "scan " + world["canaries"]["db/password"]})
+
+        run(go())
+        log = s["log"].read_text(errors="replace")
+    assert log, "the server logged nothing at trace"
+    for value in [*world["canaries"].values(), "97531864", "log-canary-7777", "log-canary-nested",
+                  world["agents"]["reader"]["key"]]:
+        assert value not in log, value

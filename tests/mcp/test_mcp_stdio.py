@@ -47,6 +47,15 @@ def test_an_agent_uses_its_tools_over_stdio(server, tmp_path):
     assert world["agents"]["reader"]["key"] not in stderr
 
 
+def test_a_users_key_is_not_handed_to_a_model(server):
+    params = stdio(server, env={"CLAWVAULT_API_KEY": server["admin_key"]})
+    done = subprocess.run([params.command, *params.args], env=params.env, input="", capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 9, (done.returncode, done.stderr)
+    assert "agent's key" in done.stderr and server["admin_key"] not in done.stderr
+    assert done.stdout == ""
+
+
 def test_a_refused_key_stops_at_once_with_the_cause(server):
     params = stdio(server, "ocv_" + "A" * 43)
     done = subprocess.run([params.command, *params.args], env=params.env, input="", capture_output=True,

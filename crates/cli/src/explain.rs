@@ -102,6 +102,9 @@ fn next_step(code: &str) -> Option<&'static str> {
         "send_enrollment_signature" => "poll with the signature of the key the agent enrolled with",
         "exchange_agent_key" | "exchange_user_key" => "check that the key is the one you meant to use",
         "delete_api_key" => "revoke a key with `clawvault apikey delete ID`",
+        "allow_host" => {
+            "name the host in the secret's metadata: `--metadata '{\"allowed_hosts\": [\"api.example.com\"]}'`"
+        }
         _ => return None,
     })
 }

@@ -49,39 +49,67 @@ const PREFIXES: &[(&str, usize, &str)] = &[
     ("eyJ", 30, "jwt"),
 ];
 
-/// Findings in `text`: credential-shaped strings, and the values `known` covers.
+/// Findings reported at most: past them the scan stops (a text of repeated keys would
+/// otherwise make an answer as large as itself).
+pub const MAX_FINDINGS: usize = 1000;
+
+/// Whether `findings` (sorted by start, not overlapping) has one overlapping `start..end`.
+fn overlaps(findings: &[Finding], start: usize, end: usize) -> bool {
+    let i = findings.partition_point(|f| f.end <= start);
+    findings.get(i).is_some_and(|f| f.start < end)
+}
+
+/// Findings in `text`, by start: credential-shaped strings, and the values `known` covers; at
+/// most [`MAX_FINDINGS`], the first in the text. The work is linear in the text (each check against earlier findings
+/// is a binary search).
 #[must_use]
 pub fn inspect(text: &str, known: &Redactor) -> Vec<Finding> {
     let text = &text[..text.floor_char_boundary(MAX_INSPECT_BYTES)];
-    let mut findings: Vec<Finding> = known
+    // Leftmost, non-overlapping matches: sorted already.
+    let secrets: Vec<Finding> = known
         .find(text.as_bytes())
         .into_iter()
+        .take(MAX_FINDINGS)
         .map(|(path, r)| Finding { kind: "secret", path: Some(path.to_owned()), start: r.start, end: r.end })
         .collect();
+    let mut shapes = Vec::new();
     for (start, token) in tokens(text) {
+        if shapes.len() >= MAX_FINDINGS {
+            break;
+        }
         let end = start + token.len();
-        if findings.iter().any(|f| f.start < end && start < f.end) {
+        if overlaps(&secrets, start, end) {
             continue;
         }
         if let Some(kind) = shaped(token) {
-            findings.push(Finding { kind, path: None, start, end });
+            shapes.push(Finding { kind, path: None, start, end });
         }
     }
+    let mut findings = secrets;
+    findings.append(&mut shapes);
+    findings.sort_by_key(|f| f.start);
+    findings.truncate(MAX_FINDINGS);
     // PEM private keys: from the BEGIN line to the END line (or the end of the text).
+    let mut keys = Vec::new();
     let mut from = 0;
     while let Some(at) = text[from..].find("-----BEGIN") {
+        if keys.len() >= MAX_FINDINGS {
+            break;
+        }
         let start = from + at;
         // The header line only, and only its first 80 bytes: the work stays linear in the text.
         let header = &text.as_bytes()[start..(start + 80).min(text.len())];
         let header = &header[..header.iter().position(|&b| b == b'\n').unwrap_or(header.len())];
         let is_key = header.windows(11).any(|w| w == b"PRIVATE KEY");
         let end = text[start..].find("-----END").map_or(text.len(), |e| start + e);
-        if is_key && !findings.iter().any(|f| f.start < end && start < f.end) {
-            findings.push(Finding { kind: "private_key", path: None, start, end });
+        if is_key && !overlaps(&findings, start, end) {
+            keys.push(Finding { kind: "private_key", path: None, start, end });
         }
         from = end.max(start + 1);
     }
+    findings.append(&mut keys);
     findings.sort_by_key(|f| f.start);
+    findings.truncate(MAX_FINDINGS);
     findings
 }
 
@@ -195,5 +223,16 @@ mod tests {
         // Many markers on one line: still one pass.
         let markers = "-----BEGIN".repeat(100_000);
         assert_eq!(inspect(&markers, &none).len(), 0);
+    }
+
+    #[test]
+    fn a_text_of_repeated_keys_and_values_is_scanned_in_linear_time_and_capped() {
+        let known = Redactor::new([("k", b"abcdefgh".as_slice())]).unwrap();
+        // 1 MiB of keys and known values, alternating: quadratic checks would take minutes.
+        let text = "AKIAAAAAAAAAAAAAAAAA abcdefgh ".repeat(40_000);
+        let found = inspect(&text, &known);
+        assert_eq!(found.len(), MAX_FINDINGS);
+        assert!(found.windows(2).all(|w| w[0].end <= w[1].start), "sorted, not overlapping");
+        assert!(found.iter().any(|f| f.kind == "secret") && found.iter().any(|f| f.kind == "aws_access_key_id"));
     }
 }

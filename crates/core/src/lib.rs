@@ -28,6 +28,7 @@ pub mod inspect;
 pub mod keyring;
 pub mod passphrase;
 pub mod path;
+pub mod placeholder;
 pub mod policy;
 pub mod redact;
 pub mod scope;

@@ -80,6 +80,8 @@ pub enum Hint {
     ExchangeUserKey,
     /// Revoke an API key by deleting it.
     DeleteApiKey,
+    /// Name a destination in the secret's `allowed_hosts`.
+    AllowHost,
 }
 
 impl Hint {
@@ -96,6 +98,7 @@ impl Hint {
             Self::ExchangeAgentKey => "exchange_agent_key",
             Self::ExchangeUserKey => "exchange_user_key",
             Self::DeleteApiKey => "delete_api_key",
+            Self::AllowHost => "allow_host",
         }
     }
 
@@ -110,6 +113,7 @@ impl Hint {
             Self::ExchangeAgentKey => ": agent keys are exchanged at POST /v1/auth/agent-token",
             Self::ExchangeUserKey => ": user keys are exchanged at POST /v1/auth/api-key-token",
             Self::DeleteApiKey => " (DELETE /v1/auth/api-keys/{id})",
+            Self::AllowHost => ": a user who may write the secret names the host in its metadata's allowed_hosts",
         }
     }
 }

@@ -24,6 +24,7 @@ mod limits;
 mod mcp;
 pub mod native;
 mod op;
+mod outbound;
 mod passphrases;
 pub mod ratelimit;
 mod serve;

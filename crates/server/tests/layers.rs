@@ -32,6 +32,7 @@ const LAYERS: &[&str] = &[
     "tls",
     "serve",
     "json",
+    "outbound",
     // What a server keeps, and how it changes.
     "unauthenticated",
     "limits",

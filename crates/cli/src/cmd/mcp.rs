@@ -17,13 +17,15 @@ use zeroize::Zeroizing;
 
 use crate::cli::Global;
 use crate::context::{Target, read_key_file};
+use crate::exit::Coded;
 
 /// `clawvault mcp`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 The agent's key comes from --key-file, else CLAWVAULT_AGENT_KEY, else the usual key
-(--api-key-file, CLAWVAULT_API_KEY, a saved login); the server address from the usual
-configuration (--address, CLAWVAULT_ADDR, a saved login, the local server).
+(--api-key-file, CLAWVAULT_API_KEY, a saved login), and must be an agent's (ocv_...): the model
+gets what the key may do. The server address comes from the usual configuration (--address,
+CLAWVAULT_ADDR, a saved login, the local server).
 
 Examples:
   CLAWVAULT_AGENT_KEY=ocv_... clawvault mcp --address https://vault.example:8420
@@ -65,16 +67,29 @@ pub async fn run(args: &McpArgs) -> Result<()> {
 }
 
 fn agent_key(args: &McpArgs, target: &Target) -> Result<Zeroizing<String>> {
-    if let Some(path) = &args.key_file {
-        return read_key_file(path);
+    let key = if let Some(path) = &args.key_file {
+        read_key_file(path)?
+    } else if let Some(k) = std::env::var("CLAWVAULT_AGENT_KEY").ok().filter(|k| !k.trim().is_empty()) {
+        Zeroizing::new(k.trim().to_owned())
+    } else {
+        match &target.key {
+            Some((k, _)) => k.clone(),
+            None => {
+                return Err(Coded::unauthenticated(
+                    "no agent key: give the agent's key (ocv_...) with --key-file or CLAWVAULT_AGENT_KEY",
+                ));
+            }
+        }
+    };
+    // The model behind this server gets what the key may do: a user's key (an admin's saved
+    // login, say) would hand it every vault that user can reach.
+    if !key.starts_with("ocv_") {
+        return Err(Coded::invalid(
+            "clawvault mcp serves an agent and takes only an agent's key (ocv_...): create one with \
+             `clawvault agent create NAME --vault VAULT` and grant it only what the framework needs",
+        ));
     }
-    if let Some(k) = std::env::var("CLAWVAULT_AGENT_KEY").ok().filter(|k| !k.trim().is_empty()) {
-        return Ok(Zeroizing::new(k.trim().to_owned()));
-    }
-    match &target.key {
-        Some((k, _)) => Ok(k.clone()),
-        None => Err(clawvault_client::ClientError::NoCredentials.into()),
-    }
+    Ok(key)
 }
 
 /// The stdio server: the server's own tools, relayed.

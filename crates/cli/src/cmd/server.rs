@@ -77,7 +77,13 @@ pub struct ServerArgs {
 }
 
 fn init_tracing(config: &Config) {
-    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    // rmcp logs requests and results (tool arguments and answers: values) at debug, and the
+    // errors of arguments that do not parse (which quote them) at warn: never, whatever the
+    // configured filter. The MCP surface logs through its own audit instead.
+    if let Ok(silent) = "rmcp=off".parse() {
+        filter = filter.add_directive(silent);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -63,21 +63,36 @@ fn host_allowed(host: &str, allowed: &[String]) -> bool {
     })
 }
 
-/// This server's address as its MCP clients see it.
-pub(super) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+/// The host a request names: its `Host` header, or the `:authority` of an HTTP/2 request
+/// (which carries no `Host`).
+fn request_host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> &'a str {
+    headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(axum::http::uri::Authority::as_str))
+        .unwrap_or_default()
+}
+
+/// This server's address as its MCP clients see it: `public_url`, else the host they asked
+/// for when it is one this server answers to, else the listen address.
+pub(super) fn base_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
     if let Some(url) = &state.config.public_url {
         return url.clone();
     }
     let scheme = if state.config.tls.is_some() { "https" } else { "http" };
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    format!("{scheme}://{host}")
+    let host = request_host(headers, uri);
+    if host_allowed(host, &allowed_hosts(&state.config)) {
+        format!("{scheme}://{host}")
+    } else {
+        format!("{scheme}://{}", state.config.listen)
+    }
 }
 
 /// The middleware in front of `/mcp`: refuses a foreign `Host` (403) and a missing or bad
 /// bearer (401 with the challenge), and hands the authenticated caller to the tools in the
 /// request's extensions.
 pub(super) async fn admit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let host = req.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let host = request_host(req.headers(), req.uri());
     if !host_allowed(host, &allowed_hosts(&state.config)) {
         return (
             StatusCode::FORBIDDEN,
@@ -99,16 +114,23 @@ pub(super) async fn admit(State(state): State<AppState>, mut req: Request, next:
     };
     let caller = match caller {
         Ok(caller) => caller,
-        Err(e) => return challenge(&state, req.headers(), &e),
+        Err(e) => return challenge(&state, req.headers(), req.uri(), &e),
     };
     // Only a user's scoped key can lack a tool's scope: only then is the body looked into.
     if !caller.principal.is_agent() && !caller.principal.scopes.is_empty() {
         let (parts, body) = req.into_parts();
         let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-            return ApiError::PayloadTooLarge(MAX_BODY_BYTES).into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({
+                    "error": "invalid_request",
+                    "error_description": format!("the request body did not arrive in time or is over {MAX_BODY_BYTES} bytes"),
+                })),
+            )
+                .into_response();
         };
         if let Some(scope) = missing_scope(&caller, &bytes) {
-            return insufficient_scope(&state, &parts.headers, scope);
+            return insufficient_scope(&state, &parts.headers, &parts.uri, scope);
         }
         req = Request::from_parts(parts, axum::body::Body::from(bytes));
     }
@@ -147,8 +169,8 @@ fn missing_scope(caller: &Caller, body: &[u8]) -> Option<Scope> {
 }
 
 /// 403 with the challenge the MCP spec asks for when a token lacks a scope.
-fn insufficient_scope(state: &AppState, headers: &HeaderMap, scope: Scope) -> Response {
-    let metadata = format!("{}{METADATA_PATH}{}", base_url(state, headers), super::PATH);
+fn insufficient_scope(state: &AppState, headers: &HeaderMap, uri: &Uri, scope: Scope) -> Response {
+    let metadata = format!("{}{METADATA_PATH}{}", base_url(state, headers, uri), super::PATH);
     let mut resp = (
         StatusCode::FORBIDDEN,
         Json(json!({
@@ -178,7 +200,7 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 
 /// A refusal before any tool runs: 401 carries the RFC 9728 challenge so a client can
 /// discover how to authenticate; 429 and 503 keep their meaning.
-fn challenge(state: &AppState, headers: &HeaderMap, e: &ApiError) -> Response {
+fn challenge(state: &AppState, headers: &HeaderMap, uri: &Uri, e: &ApiError) -> Response {
     let status = e.status();
     let mut resp = (
         status,
@@ -189,7 +211,7 @@ fn challenge(state: &AppState, headers: &HeaderMap, e: &ApiError) -> Response {
     )
         .into_response();
     if status == StatusCode::UNAUTHORIZED {
-        let metadata = format!("{}{METADATA_PATH}{}", base_url(state, headers), super::PATH);
+        let metadata = format!("{}{METADATA_PATH}{}", base_url(state, headers, uri), super::PATH);
         let value = format!("Bearer resource_metadata=\"{metadata}\", error=\"invalid_token\"");
         if let Ok(v) = HeaderValue::from_str(&value) {
             resp.headers_mut().insert(WWW_AUTHENTICATE, v);
@@ -206,8 +228,8 @@ fn challenge(state: &AppState, headers: &HeaderMap, e: &ApiError) -> Response {
 
 /// RFC 9728 protected resource metadata: what `/mcp` is, and that this same server issues
 /// its tokens (its OAuth token endpoint takes an agent key by the `client_credentials` grant).
-pub(super) async fn protected_resource(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = base_url(&state, &headers);
+pub(super) async fn protected_resource(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let base = base_url(&state, &headers, &uri);
     Json(json!({
         "resource": format!("{base}{}", super::PATH),
         "authorization_servers": [base],
@@ -221,7 +243,16 @@ pub(super) async fn protected_resource(State(state): State<AppState>, headers: H
 
 #[cfg(test)]
 mod tests {
-    use super::host_allowed;
+    use super::{HeaderMap, Uri, host_allowed, request_host};
+
+    #[test]
+    fn an_http2_request_names_its_host_in_the_authority() {
+        let uri: Uri = "https://vault.example:8443/mcp".parse().unwrap_or_default();
+        assert_eq!(request_host(&HeaderMap::new(), &uri), "vault.example:8443");
+        let mut headers = HeaderMap::new();
+        headers.insert(super::HOST, super::HeaderValue::from_static("localhost:1"));
+        assert_eq!(request_host(&headers, &uri), "localhost:1", "Host wins when sent");
+    }
 
     #[test]
     fn hosts_match_by_name_and_optional_port() {

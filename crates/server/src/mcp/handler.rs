@@ -72,15 +72,17 @@ impl Clawvault {
         paths: &[&str],
         body: impl Future<Output = ApiResult<Value>>,
     ) -> Result<CallToolResult, ErrorData> {
+        // A call over budget does nothing and is not written: a looping agent must not turn
+        // its refused calls into audit writes.
+        if let Err(e) = self.state.limits.before_tool_call(&who.caller.principal.id().to_string()) {
+            return Ok(output::failure(&e));
+        }
         let mut op = Op::new(&self.state, &who.caller, Action::McpToolCall);
         op.resource(tool);
         if !paths.is_empty() {
             op.detail("paths", paths.iter().map(|p| p.chars().take(600).collect::<String>()).collect::<Vec<_>>());
         }
-        let result = match self.state.limits.before_tool_call(&who.caller.principal.id().to_string()) {
-            Ok(()) => body.await,
-            Err(e) => Err(e),
-        };
+        let result = body.await;
         Ok(match op.finish(result).await {
             Ok(value) => output::success(&value),
             Err(e) => output::failure(&e),

@@ -16,11 +16,13 @@ mod params;
 mod tools;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::config::{Config, MAX_BODY_BYTES};
 use crate::state::AppState;
@@ -46,6 +48,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(oauth::METADATA_PATH, get(oauth::metadata))
         .route(oauth::TOKEN_PATH, axum::routing::post(oauth::token))
         .route(oauth::AUTHORIZE_PATH, get(oauth::authorize))
+        // rmcp reads request bodies itself: the deadline the native API's extractor keeps is
+        // kept here by the body.
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(state.config.body_timeout_seconds)))
 }
 
 fn transport_config(config: &Config) -> StreamableHttpServerConfig {

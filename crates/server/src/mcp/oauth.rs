@@ -10,7 +10,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::json;
@@ -31,8 +31,8 @@ pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 
 /// RFC 8414 authorization server metadata.
-pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = base_url(&state, &headers);
+pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let base = base_url(&state, &headers, &uri);
     Json(json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}{AUTHORIZE_PATH}"),
@@ -116,6 +116,7 @@ pub(super) async fn token(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
+    uri: Uri,
     body: Bytes,
 ) -> Response {
     let mut req = match parse(&body) {
@@ -141,7 +142,7 @@ pub(super) async fn token(
             "only grant_type=client_credentials is offered: the agent's id as client_id, its ocv_ key as client_secret",
         );
     }
-    let base = base_url(&state, &headers);
+    let base = base_url(&state, &headers, &uri);
     if let Some(resource) = &req.resource {
         let resource = resource.trim_end_matches('/');
         if resource != base && resource != format!("{base}{}", super::PATH) {

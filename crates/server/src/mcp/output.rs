@@ -36,8 +36,8 @@ pub(super) fn failure(e: &ApiError) -> CallToolResult {
     let next = match (error, hint) {
         (_, Some(Hint::ListVaults)) => " Call list_vaults to see the vaults this identity can use.",
         (_, Some(Hint::RestoreSecret)) => " A human admin can restore it.",
-        (ApiError::Forbidden(_), _) => {
-            " This identity lacks the permission; a human who owns the vault can grant it (a policy)."
+        (_, Some(Hint::AllowHost)) => {
+            " A human who may write the secret can name the host in its metadata allowed_hosts."
         }
         (ApiError::TooManyRequests { .. }, _) => " Wait before calling again.",
         _ => "",

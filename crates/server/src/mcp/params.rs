@@ -2,8 +2,61 @@
 //! already use these names), plus an optional `vault` where 1Claw takes the vault from the
 //! connection. Their doc comments become the JSON Schema descriptions the model reads.
 
-use schemars::JsonSchema;
-use serde::Deserialize;
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer};
+use zeroize::Zeroizing;
+
+/// Text a tool receives that may be a secret: never shown by `Debug`, zeroed when dropped,
+/// and a number is taken as its digits (models send PINs as numbers), so that no argument
+/// error quotes it.
+pub struct SecretText(pub Zeroizing<String>);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SecretText;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SecretText, E> {
+                Ok(SecretText(Zeroizing::new(v.to_owned())))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<SecretText, E> {
+                Ok(SecretText(Zeroizing::new(v.to_string())))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SecretText, E> {
+                Ok(SecretText(Zeroizing::new(v.to_string())))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<SecretText, E> {
+                Err(E::custom("a secret value must be a string"))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl JsonSchema for SecretText {
+    fn schema_name() -> Cow<'static, str> {
+        String::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        String::json_schema(generator)
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+}
 
 /// `list_secrets`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -34,7 +87,7 @@ pub struct PutSecret {
     /// The secret's path, for example `providers/openai/key`.
     pub path: String,
     /// The value to store.
-    pub value: String,
+    pub value: SecretText,
     /// One of api_key (the default), password, private_key, certificate, file, note, ssh_key,
     /// env_bundle, generic.
     #[serde(default, rename = "type")]
@@ -61,7 +114,7 @@ pub struct RotateAndStore {
     /// The existing secret's path.
     pub path: String,
     /// The new value (for example a key the provider just issued).
-    pub value: String,
+    pub value: SecretText,
     /// Vault name or id. Optional: by default the vault the connection names (`X-Vault-ID`
     /// or `clawvault mcp --vault`), else the only vault this identity can see.
     #[serde(default)]
@@ -133,10 +186,32 @@ pub struct ShareSecret {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct InspectContent {
     /// The text to scan (up to 1 MiB).
-    pub content: String,
+    pub content: SecretText,
     /// `input` (text about to be sent somewhere) or `output` (text received); informative.
     #[serde(default)]
     pub context: Option<String>,
+    /// Vault name or id. Optional: by default the vault the connection names (`X-Vault-ID`
+    /// or `clawvault mcp --vault`), else the only vault this identity can see.
+    #[serde(default)]
+    pub vault: Option<String>,
+}
+
+/// `http_request`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct HttpRequest {
+    /// GET (the default), POST, PUT, PATCH, DELETE or HEAD.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// `https://host/path?query`. `{{secret:PATH}}` may stand in the path or query (the value
+    /// is percent-encoded there), never in the host.
+    pub url: String,
+    /// Header names and values; a value may hold `{{secret:PATH}}`, for example
+    /// `{"Authorization": "Bearer {{secret:providers/openai}}"}`.
+    #[serde(default)]
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    /// The body as text; may hold `{{secret:PATH}}`.
+    #[serde(default)]
+    pub body: Option<String>,
     /// Vault name or id. Optional: by default the vault the connection names (`X-Vault-ID`
     /// or `clawvault mcp --vault`), else the only vault this identity can see.
     #[serde(default)]

@@ -4,6 +4,7 @@
 //! with `read`; their descriptions tell the model how to treat it.
 
 use axum::http::request::Parts;
+use base64::Engine;
 use clawvault_core::SecretValue;
 use clawvault_core::generate::{Charset, DEFAULT_LENGTH};
 use clawvault_core::time_util::rfc3339;
@@ -17,10 +18,14 @@ use time::format_description::well_known::Rfc3339;
 
 use super::handler::{Clawvault, invalid};
 use super::params::{
-    CreateVault, GrantAccess, InspectContent, ListSecrets, OneSecret, PutSecret, RotateAndStore, RotateGenerate,
-    ShareSecret,
+    CreateVault, GrantAccess, HttpRequest, InspectContent, ListSecrets, OneSecret, PutSecret, RotateAndStore,
+    RotateGenerate, ShareSecret,
 };
-use crate::error::ApiResult;
+use clawvault_core::inspect::{MAX_FINDINGS, inspect};
+use clawvault_core::redact::Redactor;
+
+use crate::error::{ApiError, ApiResult};
+use crate::service::egress::{self, HttpCall};
 use crate::service::policies::{self, NewPolicy, Terms};
 use crate::service::secrets::{self, NewVersion, NextValue, Rotation, SecretVersion};
 use crate::service::shares::{self, NewShare};
@@ -77,7 +82,7 @@ impl Clawvault {
             let meta = versions
                 .into_iter()
                 .find(|m| m.version == secret.current_version)
-                .ok_or_else(|| crate::error::ApiError::NotFound(format!("no secret at {:?}", p.path)))?;
+                .ok_or_else(|| ApiError::NotFound(format!("no secret at {:?}", p.path)))?;
             Ok(described(&SecretVersion { secret, meta }))
         })
         .await
@@ -95,12 +100,17 @@ impl Clawvault {
         self.run(&who, "get_secret", &[&p.path], async {
             let vault = self.vault(&who, p.vault.as_deref()).await?;
             let opened = secrets::read(&self.state, &who.caller, &vault, &p.path, None).await?;
-            let value = String::from_utf8_lossy(opened.value.expose()).into_owned();
+            // A value that is not text (a file, a binary key) comes as base64, never mangled.
+            let (value, encoding) = match opened.value.expose_str() {
+                Some(text) => (text.to_owned(), "utf-8"),
+                None => (base64::engine::general_purpose::STANDARD.encode(opened.value.expose()), "base64"),
+            };
             Ok(json!({
                 "path": opened.version.secret.path,
                 "type": opened.version.meta.secret_type.as_str(),
                 "version": opened.version.meta.version,
                 "value": value,
+                "encoding": encoding,
             }))
         })
         .await
@@ -119,8 +129,7 @@ impl Clawvault {
             let vault = self.vault(&who, p.vault.as_deref()).await?;
             let opened = secrets::read(&self.state, &who.caller, &vault, &p.path, None).await?;
             let text = opened.value.expose_str().ok_or_else(|| invalid("path", "names a secret that is not text"))?;
-            let vars = clawvault_core::env_bundle::parse(text)
-                .map_err(|e| crate::error::ApiError::BadRequest(e.to_string()))?;
+            let vars = clawvault_core::env_bundle::parse(text).map_err(|e| ApiError::BadRequest(e.to_string()))?;
             Ok(json!({ "path": opened.version.secret.path, "version": opened.version.meta.version, "env": vars }))
         })
         .await
@@ -136,7 +145,7 @@ impl Clawvault {
     ) -> Result<CallToolResult, ErrorData> {
         let who = Self::who(&parts)?;
         let PutSecret { path, value, secret_type, metadata, expires_at, max_access_count, vault } = p;
-        let value = SecretValue::from_str_value(&value);
+        let value = SecretValue::from_str_value(&value.0);
         self.run(&who, "put_secret", &[&path], async {
             let expires_at = expires_at.as_deref().map(|t| time("expires_at", t)).transpose()?;
             let new = NewVersion::parse(
@@ -162,7 +171,7 @@ impl Clawvault {
         Parameters(p): Parameters<RotateAndStore>,
     ) -> Result<CallToolResult, ErrorData> {
         let who = Self::who(&parts)?;
-        let value = SecretValue::from_str_value(&p.value);
+        let value = SecretValue::from_str_value(&p.value.0);
         self.run(&who, "rotate_and_store", &[&p.path], async {
             let vault = self.vault(&who, p.vault.as_deref()).await?;
             let rotation = Rotation { next: NextValue::Given(value), secret_type: None };
@@ -329,6 +338,48 @@ impl Clawvault {
     }
 
     #[tool(
+        description = "Call an HTTP API with secrets filled in that you never see (needs the use permission): write {{secret:PATH}} in the URL's path or query, a header value or the body. A secret goes only to the hosts its metadata allowed_hosts names; the answer comes back with every value redacted. Requests without a placeholder are refused; redirects are not followed."
+    )]
+    async fn http_request(
+        &self,
+        Extension(parts): Extension<Parts>,
+        Parameters(p): Parameters<HttpRequest>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let who = Self::who(&parts)?;
+        let paths: Vec<String> = [p.url.as_str(), p.body.as_deref().unwrap_or("")]
+            .into_iter()
+            .chain(p.headers.iter().flat_map(|h| h.values().map(String::as_str)))
+            .filter_map(|t| clawvault_core::placeholder::parse(t).ok())
+            .flat_map(|pieces| clawvault_core::placeholder::paths(&pieces))
+            .map(|path| path.as_str().to_owned())
+            .collect();
+        let touched: Vec<&str> = paths.iter().map(String::as_str).collect();
+        self.run(&who, "http_request", &touched, async {
+            let vault = self.vault(&who, p.vault.as_deref()).await?;
+            let call = HttpCall {
+                method: p.method.unwrap_or_else(|| "GET".into()),
+                url: p.url,
+                headers: p.headers.unwrap_or_default().into_iter().collect(),
+                body: p.body.unwrap_or_default(),
+            };
+            let answer = egress::http_request(&self.state, &who.caller, &vault, call).await?;
+            let (body, encoding) = match String::from_utf8(answer.body) {
+                Ok(text) => (text, "utf-8"),
+                Err(e) => (base64::engine::general_purpose::STANDARD.encode(e.as_bytes()), "base64"),
+            };
+            Ok(json!({
+                "status": answer.status,
+                "headers": answer.headers.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+                "body": body,
+                "body_encoding": encoding,
+                "truncated": answer.truncated,
+                "secrets_used": answer.used,
+            }))
+        })
+        .await
+    }
+
+    #[tool(
         description = "Scan text for credentials before it is sent or after it is received: values of secrets this agent may use (reported by path), provider keys, tokens, private keys, high-entropy strings. Reports kinds, paths and positions, never the matched text."
     )]
     async fn inspect_content(
@@ -338,20 +389,35 @@ impl Clawvault {
     ) -> Result<CallToolResult, ErrorData> {
         let who = Self::who(&parts)?;
         self.run(&who, "inspect_content", &[], async {
-            // Without a vault to compare with, the scan still finds credential shapes.
+            // Without a vault to compare with, the scan still finds credential shapes, and
+            // says that it compared no secret.
             let vault = match p.vault.as_deref().or(who.vault.as_deref()) {
                 Some(named) => Some(named.to_owned()),
                 None => vaults::sole(&self.state, &who.caller).await.ok().map(|v| v.id.to_string()),
             };
-            let values = match vault {
-                Some(v) => secrets::recognisable(&self.state, &who.caller, &v).await?,
+            let values = match &vault {
+                Some(v) => secrets::recognisable(&self.state, &who.caller, v).await?,
                 None => Vec::new(),
             };
-            let known = clawvault_core::redact::Redactor::new(values.iter().map(|(p, v)| (p.as_str(), v.expose())))
-                .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?;
-            let findings = clawvault_core::inspect::inspect(&p.content, &known);
+            let compared = values.len();
+            let content = p.content;
+            // Matching a megabyte against many patterns is work for a blocking thread.
+            let findings = tokio::task::spawn_blocking(move || {
+                let known = Redactor::new(values.iter().map(|(p, v)| (p.as_str(), v.expose())))?;
+                Ok::<_, clawvault_core::redact::RedactError>(inspect(&content.0, &known))
+            })
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
             let verdict = if findings.is_empty() { "clean" } else { "suspicious" };
-            Ok(json!({ "verdict": verdict, "context": p.context, "secrets_compared": values.len(), "findings": findings }))
+            Ok(json!({
+                "verdict": verdict,
+                "context": p.context,
+                "secrets_compared": compared,
+                "vault_compared": vault.is_some(),
+                "truncated": findings.len() >= MAX_FINDINGS,
+                "findings": findings,
+            }))
         })
         .await
     }

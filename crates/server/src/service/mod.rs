@@ -6,6 +6,7 @@ pub mod access;
 pub mod agents;
 pub mod audit;
 pub mod authenticate;
+pub mod egress;
 pub mod enroll;
 pub mod keys;
 pub mod policies;
@@ -67,6 +68,7 @@ mod tests {
             ("agents.rs", include_str!("agents.rs")),
             ("audit.rs", include_str!("audit.rs")),
             ("authenticate.rs", include_str!("authenticate.rs")),
+            ("egress.rs", include_str!("egress.rs")),
             ("enroll.rs", include_str!("enroll.rs")),
             ("keys.rs", include_str!("keys.rs")),
             ("mod.rs", include_str!("mod.rs")),

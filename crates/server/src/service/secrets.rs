@@ -312,7 +312,11 @@ async fn open_in(
 }
 
 /// The current version, from the cache when possible.
-async fn current(state: &AppState, vault: &OpenVault, path: &SecretPath) -> ApiResult<Option<SealedVersion>> {
+pub(crate) async fn current(
+    state: &AppState,
+    vault: &OpenVault,
+    path: &SecretPath,
+) -> ApiResult<Option<SealedVersion>> {
     if let Some(hit) = state.secrets.get(vault.record.id, path.as_str()) {
         return Ok(Some(hit));
     }
@@ -372,10 +376,17 @@ async fn list_in(
 
 /// Most secrets [`recognisable`] opens for one scan.
 pub const MAX_RECOGNISED: usize = 256;
+/// Longest value [`recognisable`] returns: a scan looks for credentials, not files.
+pub const MAX_RECOGNISED_LEN: usize = 4096;
+/// Shortest value recognised for a caller who may use it but not read it: a short value (a
+/// PIN, a word) could be found by scanning a text of guesses, which `read` alone may learn.
+pub const MIN_USE_RECOGNISED_LEN: usize = 16;
 
 /// The current values of secrets in a vault that the caller may use, opened only so that a
-/// scan can recognise them in text (never handed back): at most [`MAX_RECOGNISED`], and none
-/// with a read limit (a scan must not spend a reading) or that may not be opened now.
+/// scan can recognise them in text (never handed back): at most [`MAX_RECOGNISED`] of at
+/// most [`MAX_RECOGNISED_LEN`] bytes; none with a read limit (a scan must not spend a
+/// reading) or that may not be opened now; and, where the caller may not read them, none
+/// shorter than [`MIN_USE_RECOGNISED_LEN`].
 ///
 /// # Errors
 /// 403, 404, storage failures.
@@ -388,11 +399,21 @@ pub async fn recognisable(state: &AppState, caller: &Caller, vault_ref: &str) ->
         op.resource(vault.record.id.to_string());
         let rows = state.store.list_secrets(vault.record.id, "").await?;
         let paths: Vec<SecretPath> = rows.iter().filter_map(|(s, _)| SecretPath::parse(&s.path).ok()).collect();
+        let readable: std::collections::HashSet<SecretPath> = if access::has_scope(caller, Scope::SecretsRead) {
+            access::permitted(state, caller, &vault.record, paths.clone(), Permission::Read)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            std::collections::HashSet::new()
+        };
         let usable = access::permitted(state, caller, &vault.record, paths, Permission::Use).await?;
         let mut values = Vec::new();
         for path in usable.into_iter().take(MAX_RECOGNISED) {
             let Some(row) = current(state, &vault, &path).await? else { continue };
-            if let Some(value) = reveal::recognise(&vault, &row.0, &row.1, &path)? {
+            let Some(value) = reveal::recognise(&vault, &row.0, &row.1, &path)? else { continue };
+            let shortest = if readable.contains(&path) { 0 } else { MIN_USE_RECOGNISED_LEN };
+            if (shortest..=MAX_RECOGNISED_LEN).contains(&value.len()) {
                 values.push((path.as_str().to_owned(), value));
             }
         }
@@ -517,7 +538,12 @@ async fn rotate_in(
     rotation: Rotation,
 ) -> ApiResult<SecretVersion> {
     access::require_scope(caller, Scope::SecretsWrite)?;
-    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, Permission::Rotate).await?;
+    // `rotate` lets the server roll a value nobody knows; setting a known value is a write.
+    let permission = match rotation.next {
+        NextValue::Generate { .. } => Permission::Rotate,
+        NextValue::Given(_) => Permission::Write,
+    };
+    let (vault, path) = locate(state, op, caller, vault_ref, raw_path, permission).await?;
     let value = match rotation.next {
         NextValue::Generate { length, charset } => {
             op.detail("generated_length", length);

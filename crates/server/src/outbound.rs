@@ -1,0 +1,111 @@
+//! Requests clawvault sends on a caller's behalf (`http_request` now, the proxy later): to one
+//! address checked beforehand (the connection is pinned to it, so a name that resolves
+//! elsewhere the second time reaches nothing else), through no proxy from the environment,
+//! without following redirects, within a deadline, reading at most a bounded answer.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use zeroize::Zeroizing;
+
+/// A request to send.
+pub struct Outbound {
+    /// Method.
+    pub method: reqwest::Method,
+    /// Where, with values filled in.
+    pub url: Zeroizing<String>,
+    /// Headers, with values filled in.
+    pub headers: HeaderMap,
+    /// Body, with values filled in.
+    pub body: Zeroizing<Vec<u8>>,
+    /// The address the URL's host was resolved to and checked at.
+    pub address: SocketAddr,
+    /// Deadline for the whole exchange.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound").field("method", &self.method).field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+/// What came back.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body, at most the limit asked for.
+    pub body: Vec<u8>,
+    /// Whether the body was longer.
+    pub truncated: bool,
+}
+
+/// Why nothing (or nothing whole) came back. Never holds the URL, which may hold a value.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    /// The request could not be built (an invalid URL or header after filling).
+    #[error("the request cannot be sent: {0}")]
+    Build(String),
+    /// No answer in time.
+    #[error("the upstream did not answer within {0} s")]
+    Timeout(u64),
+    /// No connection.
+    #[error("cannot connect to {0}")]
+    Connect(SocketAddr),
+    /// The exchange failed midway.
+    #[error("the exchange with the upstream failed: {0}")]
+    Exchange(String),
+}
+
+/// Sends `out` and reads at most `max_body` bytes of the answer.
+///
+/// # Errors
+/// See [`OutboundError`].
+pub async fn send(out: Outbound, max_body: usize) -> Result<Answer, OutboundError> {
+    let url = reqwest::Url::parse(&out.url).map_err(|e| OutboundError::Build(e.to_string()))?;
+    let secs = out.timeout.as_secs();
+    let failed = |e: reqwest::Error| {
+        let e = e.without_url();
+        if e.is_timeout() {
+            OutboundError::Timeout(secs)
+        } else if e.is_connect() {
+            OutboundError::Connect(out.address)
+        } else {
+            OutboundError::Exchange(e.to_string())
+        }
+    };
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(out.timeout)
+        .connect_timeout(out.timeout.min(Duration::from_secs(10)));
+    if let Some(host) = url.domain() {
+        builder = builder.resolve(host, out.address);
+    }
+    let client = builder.build().map_err(|e| OutboundError::Build(e.without_url().to_string()))?;
+    let mut resp = client
+        .request(out.method.clone(), url)
+        .headers(out.headers.clone())
+        .body(out.body.to_vec())
+        .send()
+        .await
+        .map_err(failed)?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let mut body = Vec::new();
+    let mut truncated = false;
+    while let Some(chunk) = resp.chunk().await.map_err(failed)? {
+        let room = max_body - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            truncated = true;
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Answer { status, headers, body, truncated })
+}

@@ -30,34 +30,43 @@ def storage():
 
 
 @contextlib.contextmanager
-def running(extra=()):
-    """The server with `extra` arguments: its address, first admin key and log file."""
+def start_server(data, args=(), env=None):
+    """The server on data directory `data` (made if missing): its address, first admin key (a
+    replica joining a database that has one gets none) and log file."""
     binary = os.environ.get("CLAWVAULT_BIN")
     assert binary and os.path.exists(binary), "set CLAWVAULT_BIN to the clawvault binary (scripts/test does)"
-    with tempfile.TemporaryDirectory() as tmp, storage() as (args, env):
-        data = pathlib.Path(tmp) / "data"
-        log_path = pathlib.Path(tmp) / "server.log"
-        log = open(log_path, "wb")
-        proc = subprocess.Popen(
-            [binary, "server", "--data-dir", str(data), "--listen", "127.0.0.1:0", *args, *extra],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env={**os.environ, **env},
-        )
+    data = pathlib.Path(data)
+    log_path = data.parent / f"{data.name}.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [binary, "server", "--data-dir", str(data), "--listen", "127.0.0.1:0", *args],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
         base = None
         for line in proc.stdout:
             if "listening on " in line:
                 base = line.split("listening on ", 1)[1].strip()
                 break
         assert base, "server did not start"
-        key = (data / "admin-key").read_text().strip()
-        try:
-            yield {"base": base, "admin_key": key, "log": log_path}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            log.close()
+        key_file = data / "admin-key"
+        key = key_file.read_text().strip() if key_file.exists() else None
+        yield {"base": base, "admin_key": key, "log": log_path}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@contextlib.contextmanager
+def running(extra=()):
+    """The server with `extra` arguments on a throwaway data directory and the storage under test."""
+    with tempfile.TemporaryDirectory() as tmp, storage() as (args, env):
+        with start_server(pathlib.Path(tmp) / "data", [*args, *extra], env) as s:
+            yield s
 
 
 @pytest.fixture(scope="module")

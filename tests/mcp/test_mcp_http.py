@@ -349,3 +349,18 @@ def test_no_value_reaches_the_server_log_even_at_trace():
     for value in [*world["canaries"].values(), "97531864", "log-canary-7777", "log-canary-nested",
                   world["agents"]["reader"]["key"]]:
         assert value not in log, value
+
+
+def test_the_secrets_resource_lists_paths_never_values(server, world):
+    async def go(who):
+        async with connect(server, world["agents"][who]["key"]) as c:
+            listed = await c.list_resources()
+            read = await c.read_resource("vault://secrets")
+            return listed, read
+
+    listed, read = run(go("user"))
+    assert [r.uri for r in listed.resources] == ["vault://secrets"]
+    text = read.contents[0].text
+    assert {s["path"] for s in json.loads(text)["secrets"]} >= set(world["canaries"])
+    for value in world["canaries"].values():
+        assert value not in text

@@ -35,9 +35,12 @@ def test_an_agent_uses_its_tools_over_stdio(server, tmp_path):
                 tools = await c.list_tools()
                 got = await c.call_tool("get_secret", {"path": "db/password"})
                 listed = await c.call_tool("list_secrets", {})
-            return tools, got, listed
+                resource = await c.read_resource("vault://secrets")
+            return tools, got, listed, resource
 
-    tools, got, listed = asyncio.run(go())
+    tools, got, listed, resource = asyncio.run(go())
+    assert "db/password" in resource.contents[0].text
+    assert world["canaries"]["db/password"] not in resource.contents[0].text
     assert "get_secret" in {t.name for t in tools.tools}
     assert data_of(got)["value"] == world["canaries"]["db/password"]
     assert {s["path"] for s in data_of(listed)["secrets"]} >= set(world["canaries"])

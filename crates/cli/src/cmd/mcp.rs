@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::{ErrorData, RoleClient, RoleServer, ServerHandler, ServiceExt};
@@ -109,16 +110,27 @@ impl Relay {
     }
 }
 
+impl Relay {
+    /// A request the server refused or could not answer, as the client's error.
+    fn relay_error(&self, e: &rmcp::ServiceError) -> ErrorData {
+        match e {
+            rmcp::ServiceError::McpError(e) => e.clone(),
+            other => ErrorData::internal_error(format!("clawvault at {} did not answer: {other}", self.address), None),
+        }
+    }
+}
+
 impl ServerHandler for Relay {
     fn get_info(&self) -> ServerConfig {
         // The server's own name, version and instructions, as an HTTP client would see them.
         let upstream = self.upstream.peer_info();
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
-            upstream
-                .as_ref()
-                .and_then(|u| u.server_info.clone())
-                .unwrap_or_else(|| Implementation::new("clawvault", env!("CARGO_PKG_VERSION"))),
-        );
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
+            .with_server_info(
+                upstream
+                    .as_ref()
+                    .and_then(|u| u.server_info.clone())
+                    .unwrap_or_else(|| Implementation::new("clawvault", env!("CARGO_PKG_VERSION"))),
+            );
         info.instructions = upstream.and_then(|u| u.instructions.clone());
         info
     }
@@ -128,9 +140,23 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        self.upstream.list_tools(request).await.map_err(|e| {
-            ErrorData::internal_error(format!("clawvault at {} did not list its tools: {e}", self.address), None)
-        })
+        self.upstream.list_tools(request).await.map_err(|e| self.relay_error(&e))
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.upstream.list_resources(request).await.map_err(|e| self.relay_error(&e))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.upstream.read_resource_once(request).await.map_err(|e| self.relay_error(&e))
     }
 
     async fn call_tool(

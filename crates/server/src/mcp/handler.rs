@@ -7,15 +7,19 @@ use std::sync::Arc;
 use axum::http::request::Parts;
 use clawvault_core::action::Action;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{ErrorData, ServerHandler, tool_handler};
+use rmcp::model::{
+    CallToolResult, Implementation, ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 use serde_json::Value;
 
 use super::output;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
-use crate::service::vaults;
+use crate::service::{secrets, vaults};
 use crate::state::AppState;
 
 /// What the model is told about this server when it connects.
@@ -95,14 +99,60 @@ pub(super) fn invalid(field: &'static str, problem: impl Into<String>) -> ApiErr
     ApiError::Invalid { field, problem: problem.into() }
 }
 
+/// The one resource: the paths of the secrets the caller can list, never values.
+pub const SECRETS_RESOURCE: &str = "vault://secrets";
+
 #[tool_handler(router = self.tools)]
 impl ServerHandler for Clawvault {
     fn get_info(&self) -> ServerConfig {
         let mut info = Implementation::new("clawvault", env!("CARGO_PKG_VERSION"));
         info.title = Some("clawvault".into());
         info.description = Some("Secrets for fleets of AI agents".into());
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
             .with_server_info(info)
             .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(vec![
+            Resource::new(SECRETS_RESOURCE, "secrets")
+                .with_description("Paths, types and versions of the secrets this agent can list (never values)")
+                .with_mime_type("application/json"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        if request.uri != SECRETS_RESOURCE {
+            return Err(ErrorData::resource_not_found(
+                format!("no resource {:?}: the one resource is {SECRETS_RESOURCE}", request.uri),
+                None,
+            ));
+        }
+        let parts = context
+            .extensions
+            .get::<Parts>()
+            .ok_or_else(|| ErrorData::internal_error("request reached a resource unauthenticated", None))?;
+        let who = Self::who(parts)?;
+        let listed = async {
+            let vault = self.vault(&who, None).await?;
+            secrets::list(&self.state, &who.caller, &vault, "").await
+        }
+        .await
+        // Refusals name no value; a resource read has no tool error, so they are the request's.
+        .map_err(|e| ErrorData::invalid_request(e.to_string(), None))?;
+        let paths: Vec<Value> = listed
+            .iter()
+            .map(|v| serde_json::json!({ "path": v.secret.path, "type": v.meta.secret_type.as_str(), "version": v.meta.version }))
+            .collect();
+        let text = serde_json::json!({ "secrets": paths }).to_string();
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, SECRETS_RESOURCE)]).into())
     }
 }

@@ -5,6 +5,7 @@ else, and an upstream that echoes the key (raw, base64, split across chunks) has
 
 import asyncio
 import base64
+import gzip
 import http.server
 import json
 import threading
@@ -49,6 +50,19 @@ class Upstream:
                 elif self.path.startswith("/chunks"):
                     half = len(auth) // 2
                     self.answer(200, [b"start " + auth[:half].encode(), auth[half:].encode() + b" end"], chunked=True)
+                elif self.path.startswith("/gzip"):
+                    self.send_response(200)
+                    self.send_header("Content-Encoding", "gzip")
+                    packed = gzip.compress(auth.encode())
+                    self.send_header("Content-Length", str(len(packed)))
+                    self.end_headers()
+                    self.wfile.write(packed)
+                elif self.path.startswith("/utf16"):
+                    self.answer(200, [auth.encode("utf-16-le")])
+                elif self.path.startswith("/big"):
+                    # The value straddles the 1 MiB the server reads: its head falls before the cut.
+                    cut = 1024 * 1024 - 12
+                    self.answer(200, [b"f" * cut + auth.encode() + b" and more"])
                 elif self.path.startswith("/redirect"):
                     self.send_response(302)
                     self.send_header("Location", "http://127.0.0.2:9/stolen")
@@ -105,6 +119,7 @@ def setup(server, upstreams):
         "providers/named": ("named-canary-" + uuid.uuid4().hex, [f"localhost:{allowed.port}"]),
         "providers/nowhere": ("nowhere-canary-" + uuid.uuid4().hex, None),
         "providers/crlf": ("line\r\nX-Injected: yes", [f"127.0.0.1:{allowed.port}"]),
+        "providers/slashy": (f"slash/val=ue-{uuid.uuid4().hex}", [f"127.0.0.1:{allowed.port}"]),
     }
     for path, (value, hosts) in secrets.items():
         body = {"value": value, "type": "api_key"}
@@ -201,3 +216,41 @@ def test_a_redirect_is_not_followed_with_the_key(server, upstreams, setup):
     }))
     assert answer["status"] == 302 and answer["headers"]["location"] == "http://127.0.0.2:9/stolen"
     assert len(other.seen) == before
+
+
+def test_answers_that_would_hide_an_echo_are_not_returned(server, upstreams, setup):
+    allowed, _ = upstreams
+    auth = {"Authorization": "{{secret:providers/echo}}"}
+    gz = call(server, setup["agent"], {"url": allowed.url("/gzip"), "headers": auth})
+    assert gz.is_error and "encoded" in text_of(gz), text_of(gz)
+    wide = call(server, setup["agent"], {"url": allowed.url("/utf16"), "headers": auth})
+    assert wide.is_error and "not text" in text_of(wide), text_of(wide)
+    for header in ("Accept-Encoding", "Range", "X-Forwarded-Host"):
+        asked = call(server, setup["agent"], {"url": allowed.url("/echo"), "headers": {**auth, header: "gzip"}})
+        assert asked.is_error and text_of(asked).startswith("invalid request:"), text_of(asked)
+    seen = [r for r in allowed.seen if r["path"] == "/gzip"]
+    assert seen and seen[-1]["headers"]["accept-encoding"] == "identity"
+
+
+def test_a_value_cut_at_the_limit_is_not_returned_in_part(server, upstreams, setup):
+    allowed, _ = upstreams
+    answer = data_of(call(server, setup["agent"], {"url": allowed.url("/big"), "headers": {"Authorization": "{{secret:providers/echo}}"}}))
+    assert answer["truncated"]
+    assert setup["key"][:8] not in answer["body"][-200:], "no head of the value survives the cut"
+
+
+def test_a_value_percent_encoded_into_the_url_is_redacted_in_an_echo(server, upstreams, setup):
+    allowed, _ = upstreams
+    value = setup["secrets"]["providers/slashy"][0]
+    result = call(server, setup["agent"], {"url": allowed.url("/echo/{{secret:providers/slashy}}"),
+                                           "headers": {"Authorization": "none"}})
+    answer = data_of(result)
+    assert allowed.seen[-1]["path"].startswith("/echo/slash%2Fval%3Due-")
+    assert "val%3Due" not in text_of(result) and value not in text_of(result)
+    assert "[REDACTED:providers/slashy]" in answer["body"]
+
+
+def test_a_host_no_entry_names_is_not_even_looked_up(server, setup):
+    refused = call(server, setup["agent"], {"url": "https://db.corp.invalid/{{secret:providers/echo}}"})
+    assert refused.is_error and "may not be sent to db.corp.invalid:443" in text_of(refused), text_of(refused)
+    assert "resolve" not in text_of(refused)

@@ -81,3 +81,43 @@ def test_a_use_only_agent_is_refused_values_over_stdio(server, tmp_path):
     refused = asyncio.run(go())
     assert refused.is_error and text_of(refused).startswith("denied:")
     assert world["canaries"]["db/password"] not in text_of(refused)
+
+
+def run_tool(server, key, arguments, allow=True, vault=None):
+    args = (["--allow-run"] if allow else []) + (["--vault", vault] if vault else [])
+
+    async def go():
+        async with Client(stdio(server, key, args=args), mode="legacy") as c:
+            tools = await c.list_tools()
+            return {t.name for t in tools.tools}, await c.call_tool("run_with_secrets", arguments)
+
+    return asyncio.run(go())
+
+
+def test_run_with_secrets_runs_with_values_it_never_shows(server):
+    world = fleet(server)
+    key = world["agents"]["user"]["key"]
+    script = 'echo "db=$DB"; printf %s "$DB" | base64; env; echo done >&2'
+    names, result = run_tool(server, key, {"command": [script], "shell": True, "env": {"DB": "db/password"}})
+    assert "run_with_secrets" in names
+    out = data_of(result)
+    assert out["exit_code"] == 0 and not out["timed_out"]
+    assert out["stdout"].count("[REDACTED:db/password]") >= 3, out["stdout"]
+    assert world["canaries"]["db/password"] not in text_of(result)
+    assert key not in text_of(result) and "CLAWVAULT_AGENT_KEY" not in out["stdout"], "the agent's key stays out"
+    assert out["stderr"] == "done\n"
+
+
+def test_run_with_secrets_is_off_unless_allowed_and_bounded_when_on(server):
+    world = fleet(server)
+    key = world["agents"]["user"]["key"]
+    names, off = run_tool(server, key, {"command": ["true"]}, allow=False)
+    assert "run_with_secrets" not in names
+    assert off.is_error and "--allow-run" in text_of(off)
+    _, slow = run_tool(server, key, {"command": ["sleep", "30"], "timeout_seconds": 1})
+    assert data_of(slow)["timed_out"]
+    _, refused = run_tool(server, world["agents"]["stranger"]["key"], {"command": ["env"], "env": {"DB": "db/password"}},
+                          vault=world["name"])
+    assert refused.is_error and world["canaries"]["db/password"] not in text_of(refused)
+    _, bad = run_tool(server, key, {"command": ["env"], "env": {"1BAD": "db/password"}})
+    assert bad.is_error and text_of(bad).startswith("invalid request:")

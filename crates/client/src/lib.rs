@@ -342,6 +342,16 @@ impl Client {
         self.call(Method::GET, &url, None).await
     }
 
+    /// The current value of a secret to put where the caller does not see it (a process
+    /// environment, a file): needs `use` rather than `read`. Never print what this returns.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn use_secret(&self, vault: &str, path: &str) -> Result<Secret, ClientError> {
+        let url = format!("/v1/vaults/{}/secret-use/{}", encode_segment(vault), encode_path(path)?);
+        self.call(Method::POST, &url, None).await
+    }
+
     /// Lists secrets under a prefix.
     ///
     /// # Errors

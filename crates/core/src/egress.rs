@@ -77,6 +77,28 @@ impl AllowedHosts {
         self.0.is_empty()
     }
 
+    /// Whether some entry could allow `host` on `port`, whatever it resolves to: checked before
+    /// the name is looked up, so that no lookup (an internal-DNS oracle, a query to an
+    /// attacker's name server) is made for a host no entry names.
+    #[must_use]
+    pub fn may_allow(&self, host: &str, port: u16) -> bool {
+        let host = normalise(host);
+        let literal = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok();
+        self.0.iter().any(|e| {
+            e.port.is_none_or(|p| p == port)
+                && match (&e.host, literal) {
+                    (Host::Ip(ip), Some(l)) => *ip == l,
+                    (Host::Name(n), None) => *n == host,
+                    (Host::Subdomains(d), None) => {
+                        host.len() > d.len() + 1
+                            && host.ends_with(d.as_str())
+                            && host[..host.len() - d.len()].ends_with('.')
+                    }
+                    _ => false,
+                }
+        })
+    }
+
     /// Whether a request to `host` (as the URL names it: a name or an IP literal) on `port`,
     /// connecting to `address` (what the name resolved to), may carry the secret.
     #[must_use]
@@ -152,13 +174,15 @@ fn parse_entry(raw: &str) -> Result<Entry, EgressError> {
     Ok(Entry { host, port })
 }
 
-/// Whether `ip` is an address on the public internet (not loopback, private, link-local,
-/// unique-local, shared, documentation, unspecified or multicast).
+/// Whether `ip` is an address on the public internet: not loopback, private, link-local,
+/// unique- or site-local, shared (CGNAT), benchmarking, protocol-assignment, reserved,
+/// documentation, unspecified, broadcast or multicast; and an IPv6 address that carries an
+/// IPv4 one (mapped, compatible, NAT64, 6to4) only when that one is public.
 #[must_use]
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -167,19 +191,38 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || a == 0
-                || (a == 100 && (64..128).contains(&b)))
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || (a == 192 && b == 0 && c == 0))
         }
         IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                let [a, b] = hi.to_be_bytes();
+                let [c, d] = lo.to_be_bytes();
+                is_public(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)))
+            };
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            // NAT64 (64:ff9b::/96), IPv4-compatible (::/96), 6to4 (2002::/16).
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..6] == [0; 6] {
+                return !v6.is_loopback() && !v6.is_unspecified() && embedded(s[6], s[7]);
+            }
+            if s[0] == 0x2002 {
+                return embedded(s[1], s[2]);
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+                || (s[0] == 0x2001 && (s[1] == 0x0db8 || s[1] == 0))
+                || (s[0] == 0x0100 && s[1..4] == [0, 0, 0])
+                || (s[0] & 0xfff0) == 0x3ff0)
         }
     }
 }
@@ -253,5 +296,39 @@ mod tests {
         }
         let many: Vec<String> = (0..=MAX_ENTRIES).map(|i| format!("h{i}.example.com")).collect();
         assert_eq!(AllowedHosts::from_metadata(&json!({ "allowed_hosts": many })), Err(EgressError::TooMany));
+    }
+
+    #[test]
+    fn addresses_that_carry_an_inside_one_are_inside() {
+        for inside in [
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::a00:5",
+            "64:ff9b:1::1",
+            "::7f00:1",
+            "2002:a00:1::1",
+            "2001:0:4136:e378::1",
+            "fec0::1",
+            "100::1",
+            "3fff::1",
+            "198.18.0.1",
+            "192.0.0.8",
+            "240.0.0.1",
+        ] {
+            assert!(!is_public(inside.parse().unwrap()), "{inside}");
+        }
+        for public in ["64:ff9b::5db8:d822", "2002:5db8:d822::1", "2606:4700::1111", "93.184.216.34"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn a_name_no_entry_names_is_refused_before_any_lookup() {
+        let h = hosts(json!(["api.openai.com", "*.example.com:8443", "10.0.0.5"]));
+        assert!(h.may_allow("api.openai.com", 443));
+        assert!(h.may_allow("a.example.com", 8443));
+        assert!(!h.may_allow("a.example.com", 443));
+        assert!(!h.may_allow("db.corp.internal", 443));
+        assert!(h.may_allow("10.0.0.5", 80));
+        assert!(!h.may_allow("10.0.0.6", 80));
     }
 }

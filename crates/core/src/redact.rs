@@ -103,6 +103,19 @@ impl Redactor {
         matcher.find_iter(input).map(|m| (self.paths[self.owner[m.pattern().as_usize()]].as_str(), m.range())).collect()
     }
 
+    /// `input` redacted, where `cut` says it is the head of a longer output cut at a limit: then
+    /// its last bytes, where a value could be starting, are dropped rather than shown (half a
+    /// value matches no pattern).
+    #[must_use]
+    pub fn redact_cut(&self, input: &[u8], cut: bool) -> Vec<u8> {
+        let mut stream = self.stream();
+        let mut out = stream.push(input);
+        if !cut {
+            out.extend(stream.finish());
+        }
+        out
+    }
+
     /// A redactor for one stream of chunks.
     #[must_use]
     pub fn stream(&self) -> RedactStream<'_> {
@@ -179,13 +192,77 @@ fn forms(value: &[u8]) -> Vec<Vec<u8>> {
     out.push(hex.to_ascii_uppercase().into_bytes());
     out.push(hex.into_bytes());
     if let Ok(text) = std::str::from_utf8(value) {
-        let percent = utf8_percent_encode(text, NON_ALPHANUMERIC).to_string();
-        out.push(percent.to_ascii_lowercase().into_bytes());
-        out.push(percent.into_bytes());
+        // Percent-encoding, of everything but letters and digits or (as URLs do) of everything
+        // but RFC 3986's unreserved characters; hex digits upper- or lower-case; a space as
+        // `%20` or, in forms, `+`.
+        for set in [NON_ALPHANUMERIC, URL_UNRESERVED] {
+            let percent = utf8_percent_encode(text, set).to_string();
+            for encoded in [lower_hex_escapes(&percent), percent] {
+                if encoded.contains("%20") {
+                    out.push(encoded.replace("%20", "+").into_bytes());
+                }
+                out.push(encoded.into_bytes());
+            }
+        }
+        // JSON strings as serde, PHP (`\/`) and Go (`\u003c`, `\u003e`, `\u0026`) escape
+        // them, and with everything outside ASCII as `\uXXXX` (Python's default).
         let json = serde_json::Value::String(text.to_owned()).to_string();
-        out.push(json.as_bytes()[1..json.len() - 1].to_vec());
+        let json = &json[1..json.len() - 1];
+        out.push(json.replace('/', "\\/").into_bytes());
+        out.push(json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026").into_bytes());
+        out.push(ascii_json(json).into_bytes());
+        out.push(json.as_bytes().to_vec());
+        // HTML text and attributes.
+        out.push(
+            text.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&#39;")
+                .into_bytes(),
+        );
     }
     out.retain(|f| f.len() >= MIN_FORM_LEN || f.as_slice() == value);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// RFC 3986's unreserved characters stay as they are: what a URL builder encodes.
+const URL_UNRESERVED: &percent_encoding::AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `%2F` as `%2f`, leaving everything else as it is.
+fn lower_hex_escapes(percent: &str) -> String {
+    let mut out = String::with_capacity(percent.len());
+    let mut escape = 0;
+    for c in percent.chars() {
+        if c == '%' {
+            escape = 2;
+            out.push(c);
+        } else if escape > 0 {
+            escape -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A JSON string body with every character outside ASCII written as `\uXXXX` (UTF-16).
+fn ascii_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
     out
 }
 

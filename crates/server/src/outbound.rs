@@ -23,6 +23,8 @@ pub struct Outbound {
     pub address: SocketAddr,
     /// Deadline for the whole exchange.
     pub timeout: Duration,
+    /// The host that was checked: the URL must name it.
+    pub host: String,
 }
 
 impl std::fmt::Debug for Outbound {
@@ -31,8 +33,7 @@ impl std::fmt::Debug for Outbound {
     }
 }
 
-/// What came back.
-#[derive(Debug)]
+/// What came back (its body may echo a value: no `Debug`).
 pub struct Answer {
     /// Status code.
     pub status: u16,
@@ -67,6 +68,9 @@ pub enum OutboundError {
 /// See [`OutboundError`].
 pub async fn send(out: Outbound, max_body: usize) -> Result<Answer, OutboundError> {
     let url = reqwest::Url::parse(&out.url).map_err(|e| OutboundError::Build(e.to_string()))?;
+    if url.host_str() != Some(out.host.as_str()) {
+        return Err(OutboundError::Build("the URL names another host than the one checked".into()));
+    }
     let secs = out.timeout.as_secs();
     let failed = |e: reqwest::Error| {
         let e = e.without_url();

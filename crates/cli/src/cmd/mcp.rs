@@ -16,6 +16,7 @@ use rmcp::service::{RequestContext, RunningService};
 use rmcp::{ErrorData, RoleClient, RoleServer, ServerHandler, ServiceExt};
 use zeroize::Zeroizing;
 
+use super::mcp_run;
 use crate::cli::Global;
 use crate::context::{Target, read_key_file};
 use crate::exit::Coded;
@@ -31,6 +32,7 @@ CLAWVAULT_ADDR, a saved login, the local server).
 Examples:
   CLAWVAULT_AGENT_KEY=ocv_... clawvault mcp --address https://vault.example:8420
   clawvault mcp --key-file ~/.config/bot/agent.key --vault prod
+  clawvault mcp --key-file agent.key --allow-run     # also run_with_secrets, on this machine
 
   # Claude Code
   claude mcp add clawvault --env CLAWVAULT_AGENT_KEY=ocv_... -- clawvault mcp")]
@@ -42,6 +44,11 @@ pub struct McpArgs {
     /// agent can see.
     #[arg(long, value_name = "VAULT")]
     pub vault: Option<String>,
+    /// Offer the run_with_secrets tool: the model runs commands on this machine with secrets the
+    /// agent may use in their environment (output redacted). Off by default: the model chooses
+    /// the command.
+    #[arg(long)]
+    pub allow_run: bool,
     #[command(flatten)]
     pub global: Global,
 }
@@ -61,7 +68,11 @@ pub async fn run(args: &McpArgs) -> Result<()> {
         ().serve(client.mcp_transport(args.vault.as_deref())?)
             .await
             .with_context(|| format!("cannot open the MCP endpoint of {}", target.address))?;
-    let relay = Relay { upstream, address: target.address.clone() };
+    let relay = Relay {
+        upstream,
+        address: target.address.clone(),
+        run: args.allow_run.then(|| Run { client, vault: args.vault.clone(), agent_key: key.clone() }),
+    };
     let served = relay.serve(rmcp::transport::stdio()).await.context("cannot start MCP on stdin and stdout")?;
     served.waiting().await.context("the MCP connection on stdio failed")?;
     Ok(())
@@ -93,10 +104,18 @@ fn agent_key(args: &McpArgs, target: &Target) -> Result<Zeroizing<String>> {
     Ok(key)
 }
 
-/// The stdio server: the server's own tools, relayed.
+/// The stdio server: the server's own tools, relayed, and `run_with_secrets` when allowed.
 struct Relay {
     upstream: RunningService<RoleClient, ()>,
     address: String,
+    run: Option<Run>,
+}
+
+/// What `run_with_secrets` needs: a client that fetches values to use, with the agent's key.
+struct Run {
+    client: clawvault_client::Client,
+    vault: Option<String>,
+    agent_key: Zeroizing<String>,
 }
 
 impl Relay {
@@ -140,7 +159,11 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        self.upstream.list_tools(request).await.map_err(|e| self.relay_error(&e))
+        let mut listed = self.upstream.list_tools(request).await.map_err(|e| self.relay_error(&e))?;
+        if self.run.is_some() {
+            listed.tools.push(mcp_run::tool());
+        }
+        Ok(listed)
     }
 
     async fn list_resources(
@@ -164,6 +187,23 @@ impl ServerHandler for Relay {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if request.name == mcp_run::NAME {
+            return Ok(match &self.run {
+                Some(run) => {
+                    mcp_run::call(
+                        &run.client,
+                        run.vault.as_deref(),
+                        &run.agent_key,
+                        request.arguments.unwrap_or_default(),
+                    )
+                    .await
+                }
+                None => CallToolResult::error(vec![ContentBlock::text(
+                    "run_with_secrets is off: a human starts clawvault mcp with --allow-run to offer it",
+                )]),
+            }
+            .into());
+        }
         match self.upstream.call_tool_once(request).await {
             Ok(response) => Ok(response),
             Err(rmcp::ServiceError::McpError(e)) => Err(e),

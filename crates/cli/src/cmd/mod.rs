@@ -8,6 +8,7 @@ pub mod detach;
 pub mod enroll;
 pub mod login;
 pub mod mcp;
+pub mod mcp_run;
 pub mod policy;
 pub mod secret;
 pub mod server;

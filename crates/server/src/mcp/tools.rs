@@ -363,15 +363,10 @@ impl Clawvault {
                 body: p.body.unwrap_or_default(),
             };
             let answer = egress::http_request(&self.state, &who.caller, &vault, call).await?;
-            let (body, encoding) = match String::from_utf8(answer.body) {
-                Ok(text) => (text, "utf-8"),
-                Err(e) => (base64::engine::general_purpose::STANDARD.encode(e.as_bytes()), "base64"),
-            };
             Ok(json!({
                 "status": answer.status,
                 "headers": answer.headers.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
-                "body": body,
-                "body_encoding": encoding,
+                "body": String::from_utf8_lossy(&answer.body),
                 "truncated": answer.truncated,
                 "secrets_used": answer.used,
             }))

@@ -14,6 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::op::Asker;
 use crate::service::audit::refused;
+use crate::service::reveal::Purpose;
 use crate::service::secrets::{self, NewVersion, OpenedVersion};
 use crate::state::AppState;
 use clawvault_core::action::Action;
@@ -27,6 +28,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(disable_version))
         .routes(routes!(rotate_secret))
         .routes(routes!(restore_secret))
+        .routes(routes!(use_secret))
 }
 
 /// Splits `a/b/c/7` into (`a/b/c`, 7).
@@ -95,6 +97,21 @@ async fn get_secret(
     Path((vault, path)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretOut>> {
     let r = secrets::read(&state, &caller, &vault, &path, None).await?;
+    Ok(Json(revealed(r)))
+}
+
+/// Use a secret: its current value for a clawvault client to put where the caller does not see
+/// it (a process environment, a file); needs `use`, which `read` implies. The CLI never prints
+/// what it gets here, and MCP's tools never hand it to the model.
+#[utoipa::path(post, path = "/v1/vaults/{vault_id}/secret-use/{*path}", tag = "secrets",
+    params(("vault_id" = String, Path, description = "vault id or name"), ("path" = String, Path, description = "secret path")),
+    responses((status = 200, body = SecretOut), (status = 403, body = crate::error::ProblemDoc), (status = 404, body = crate::error::ProblemDoc), (status = 410, body = crate::error::ProblemDoc)))]
+async fn use_secret(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path((vault, path)): Path<(String, String)>,
+) -> ApiResult<Json<SecretOut>> {
+    let r = secrets::open(&state, &caller, Purpose::Use, &vault, &path, None).await?;
     Ok(Json(revealed(r)))
 }
 

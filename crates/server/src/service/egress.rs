@@ -39,8 +39,20 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Characters of a value put in a URL that stay as they are: RFC 3986's unreserved ones.
 const URL_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
-/// Headers the caller may not set: the connection's own, and what would re-route the request.
+/// Headers the caller may not set: the connection's own; what would re-route the request at
+/// a gateway; and what would make the upstream encode or slice its answer so that an echoed
+/// value escapes redaction (compression, ranges, charsets).
 const RESERVED_HEADERS: &[&str] = &[
+    "accept-charset",
+    "accept-encoding",
+    "forwarded",
+    "if-range",
+    "range",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-original-url",
+    "x-rewrite-url",
     "host",
     "content-length",
     "transfer-encoding",
@@ -204,6 +216,23 @@ async fn send(
         rows.push(row);
         rules.push((path, hosts));
     }
+    // No lookup for a host no entry names: the lookup itself would tell the caller which inside
+    // names exist, or send a query to an attacker's name server.
+    if let Some((path, _)) = rules.iter().find(|(_, hosts)| !hosts.may_allow(&parsed.host, parsed.port)) {
+        return Err(ApiError::Forbidden(format!(
+            "{path:?} may not be sent to {}:{}: its {ALLOWED_HOSTS} do not name it",
+            parsed.host, parsed.port
+        ))
+        .hint(Hint::AllowHost));
+    }
+    // The filled URL must still name the checked destination (placeholders sit after the
+    // host, and values are percent-encoded): checked with stand-ins before anything is opened.
+    let stand_in = placeholder::fill(&parsed.url, |_| Ok::<_, ApiError>(b"x".to_vec()))?;
+    let filled = reqwest::Url::parse(&String::from_utf8_lossy(&stand_in))
+        .map_err(|_| invalid("url", "is not a URL once its placeholders are filled"))?;
+    if filled.host_str() != Some(parsed.host.as_str()) || filled.port_or_known_default() != Some(parsed.port) {
+        return Err(invalid("url", "names another host once its placeholders are filled"));
+    }
     let literal = parsed.host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok();
     if parsed.scheme == "http" && literal.is_none() {
         return Err(ApiError::Forbidden(format!(
@@ -266,6 +295,7 @@ async fn send(
         })?;
         headers.append(name.clone(), value);
     }
+    headers.insert(reqwest::header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     let body = placeholder::fill(&parsed.body, |p| Ok::<_, ApiError>(value_of(p).to_vec()))?;
     let redactor = Redactor::new(values.iter().map(|(p, v)| (p.as_str(), v.expose())))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -276,11 +306,13 @@ async fn send(
         body: Zeroizing::new(body),
         address: SocketAddr::new(address, parsed.port),
         timeout: TIMEOUT,
+        host: parsed.host.clone(),
     };
     let answer = outbound::send(out, MAX_ANSWER_BYTES)
         .await
         .map_err(|e| ApiError::Unavailable(redactor.redact_str(&e.to_string())))?;
     op.detail("status", answer.status);
+    let body = redacted_body(&redactor, &answer)?;
     let headers = ["content-type", "location"]
         .into_iter()
         .filter_map(|name| {
@@ -291,10 +323,47 @@ async fn send(
     Ok(HttpAnswer {
         status: answer.status,
         headers,
-        body: redactor.redact(&answer.body),
+        body,
         truncated: answer.truncated,
         used: values.iter().map(|(p, _)| p.clone()).collect(),
     })
+}
+
+/// The answer's body with every used value redacted, as text (UTF-8 without control bytes
+/// other than tab and line breaks). A body cut at the limit loses
+/// what the redaction still held back (a value could be starting there, and half a value is
+/// not found by any pattern). An encoded (compressed) or non-text body is not returned at all:
+/// a value in it could not be found.
+fn redacted_body(redactor: &Redactor, answer: &outbound::Answer) -> ApiResult<Vec<u8>> {
+    let encoding = answer.headers.get(reqwest::header::CONTENT_ENCODING).map(HeaderValue::as_bytes);
+    if encoding.is_some_and(|e| !e.eq_ignore_ascii_case(b"identity")) {
+        return Err(ApiError::Unavailable(
+            "the upstream answered with an encoded (compressed) body, which cannot be checked for the values it may echo, so it is not returned".into(),
+        ));
+    }
+    let mut body = redactor.redact_cut(&answer.body, answer.truncated);
+    // Control bytes are not text either: UTF-16 is valid UTF-8 when it is ASCII with a NUL
+    // after each character, and would carry a value past every pattern.
+    if body.iter().any(|b| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) {
+        return Err(not_text(answer));
+    }
+    match std::str::from_utf8(&body) {
+        Ok(_) => Ok(body),
+        // A character cut at the limit.
+        Err(e) if answer.truncated && e.error_len().is_none() => {
+            body.truncate(e.valid_up_to());
+            Ok(body)
+        }
+        Err(_) => Err(not_text(answer)),
+    }
+}
+
+fn not_text(answer: &outbound::Answer) -> ApiError {
+    ApiError::Unavailable(format!(
+        "the upstream answered {} with {} bytes that are not text, which cannot be checked for the values it may echo, so they are not returned",
+        answer.status,
+        answer.body.len()
+    ))
 }
 
 /// The addresses `host` resolves to, looked up once.

@@ -15,7 +15,7 @@ from mcp_helpers import api, connect, data_of, fleet, ok, text_of
 TOOLS = {
     "list_secrets", "get_secret", "put_secret", "delete_secret", "describe_secret", "rotate_and_store",
     "rotate_generate", "list_versions", "get_env_bundle", "create_vault", "list_vaults", "grant_access",
-    "share_secret", "inspect_content",
+    "share_secret", "inspect_content", "http_request", "request_secret",
 }
 
 
@@ -39,7 +39,7 @@ def test_handshake_names_clawvault_and_lists_the_tools(server, world):
 
     tools = run(go())
     names = {t.name for t in tools.tools}
-    assert TOOLS <= names, TOOLS - names
+    assert names == TOOLS, names ^ TOOLS
     described = {t.name: t.description for t in tools.tools}
     assert "never repeat" in described["get_secret"]
     schema = {t.name: t.input_schema for t in tools.tools}["put_secret"]

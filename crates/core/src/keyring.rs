@@ -30,6 +30,9 @@ pub enum Purpose {
     ShareIdHash,
     /// XChaCha20-Poly1305 key holding a share's id for listing it to its creator.
     ShareIdSeal,
+    /// HMAC-SHA256 key turning a secret request's link token into the id of its row, and
+    /// binding the request page's CSRF token to the browser that loaded it.
+    SecretRequestLink,
 }
 
 impl Purpose {
@@ -40,6 +43,7 @@ impl Purpose {
             Self::EnrollmentKeySeal => b"clawvault/enrollment-key-seal/v1",
             Self::ShareIdHash => b"clawvault/share-id-hash/v1",
             Self::ShareIdSeal => b"clawvault/share-id-seal/v1",
+            Self::SecretRequestLink => b"clawvault/secret-request-link/v1",
         }
     }
 }

@@ -36,6 +36,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(native_surface())
         .merge(crate::mcp::router(&state))
+        .merge(crate::pages::router())
         // Paths no surface has: answered in the native API's form, the only surface yet.
         .fallback(|| async { ApiError::NotFound("no such endpoint: see /v1/openapi.json".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -25,8 +25,10 @@ mod mcp;
 pub mod native;
 mod op;
 mod outbound;
+mod pages;
 mod passphrases;
 pub mod ratelimit;
+mod request_links;
 mod serve;
 pub mod service;
 mod share_ids;
@@ -220,7 +222,8 @@ impl Server {
             let scheme = if tls_on { "https" } else { "http" };
             config.public_url = Some(format!("{scheme}://{local_addr}"));
         }
-        let keys = state::DerivedKeys { chain_key, api_key_hash, enrollment_seal, share_ids };
+        let request_links = request_links::RequestLinks::new(master.derive(Purpose::SecretRequestLink));
+        let keys = state::DerivedKeys { chain_key, api_key_hash, enrollment_seal, share_ids, request_links };
         let state = AppState::new(store, root, keys, tokens, config, follower);
         changes::spawn(&state);
         service::audit::spawn_summaries(&state);

@@ -4,6 +4,7 @@
 //! without following redirects, within a deadline, reading at most a bounded answer.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -62,6 +63,26 @@ pub enum OutboundError {
     Exchange(String),
 }
 
+/// The TLS settings of every outbound request, built once per process: the platform verifier
+/// reads and parses the system's root certificates when it is made, which costs milliseconds
+/// of CPU, more than the rest of a call; reqwest would do it for every client it builds.
+fn tls() -> Result<rustls::ClientConfig, OutboundError> {
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+    static TLS: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_platform_verifier())
+            .map_err(|e| format!("TLS cannot be set up: {e}"))?
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    })
+    .clone()
+    .map_err(OutboundError::Build)
+}
+
 /// Sends `out` and reads at most `max_body` bytes of the answer.
 ///
 /// # Errors
@@ -83,6 +104,7 @@ pub async fn send(out: Outbound, max_body: usize) -> Result<Answer, OutboundErro
         }
     };
     let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls()?)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(out.timeout)

@@ -17,6 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::follow::Follower;
 use crate::limits::Limits;
 use crate::passphrases::Passphrases;
+use crate::request_links::RequestLinks;
 use crate::share_ids::ShareIds;
 
 /// Opened vaults kept before the cache is emptied.
@@ -53,6 +54,8 @@ pub struct Inner {
     pub enrollment_seal: DataKey,
     /// Keys that keep share ids (capabilities) out of the database.
     pub share_ids: ShareIds,
+    /// The key that keeps secret request links (capabilities) out of the database.
+    pub request_links: RequestLinks,
     /// Access tokens.
     pub tokens: TokenService,
     /// Configuration.
@@ -100,6 +103,8 @@ pub struct DerivedKeys {
     pub enrollment_seal: DataKey,
     /// Keys of share ids.
     pub share_ids: ShareIds,
+    /// Key of secret request links.
+    pub request_links: RequestLinks,
 }
 
 impl AppState {
@@ -114,7 +119,7 @@ impl AppState {
         follower: Follower,
     ) -> Self {
         let limits = Limits::new(&config);
-        let DerivedKeys { chain_key, api_key_hash, enrollment_seal, share_ids } = keys;
+        let DerivedKeys { chain_key, api_key_hash, enrollment_seal, share_ids, request_links } = keys;
         Self(Arc::new(Inner {
             store,
             root,
@@ -122,6 +127,7 @@ impl AppState {
             api_key_hash,
             enrollment_seal,
             share_ids,
+            request_links,
             tokens,
             config,
             secrets: SecretCache::default(),

@@ -25,6 +25,7 @@ const LAYERS: &[&str] = &[
     "data_dir",
     "passphrases",
     "share_ids",
+    "request_links",
     // Identity: tokens below the state that holds them.
     "auth",
     "signing",
@@ -43,6 +44,7 @@ const LAYERS: &[&str] = &[
     "service",
     "native",
     "mcp",
+    "pages",
     "app",
 ];
 

@@ -18,6 +18,7 @@ mod migrate;
 mod policies;
 mod principals;
 mod rows;
+mod secret_requests;
 mod secrets;
 mod shares;
 mod sql;

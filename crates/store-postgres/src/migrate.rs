@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_closed_history_and_shared_versions.sql")),
     (3, include_str!("migrations/0003_hashed_share_ids.sql")),
     (4, include_str!("migrations/0004_share_creating_key.sql")),
+    (5, include_str!("migrations/0005_secret_requests.sql")),
 ];
 
 /// `pg_advisory_lock` key of clawvault's migrations ("clawvlt1" as a number).

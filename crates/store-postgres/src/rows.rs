@@ -8,7 +8,8 @@ use clawvault_core::audit::{AuditEvent, ChainedEvent, Outcome};
 use clawvault_store::codec;
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, EnrollmentRecord, EnrollmentStatus, PolicyRecord, PrincipalKind, Result, Role,
-    SecretRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord, VersionMeta, VersionRecord,
+    SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord, VersionMeta,
+    VersionRecord,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -209,6 +210,22 @@ pub(crate) fn share(row: &PgRow) -> Result<ShareRecord> {
         declined: get(row, "declined")?,
         revoked: get(row, "revoked")?,
         created_at: get(row, "created_at")?,
+    })
+}
+
+pub(crate) fn secret_request(row: &PgRow) -> Result<SecretRequestRecord> {
+    Ok(SecretRequestRecord {
+        id: get(row, "id")?,
+        vault_id: get(row, "vault_id")?,
+        path: get(row, "path")?,
+        secret_type: get::<String>(row, "secret_type")?.parse().map_err(|_| corrupt("secret request type"))?,
+        description: get(row, "description")?,
+        requested_by: get(row, "requested_by")?,
+        requested_by_type: codec::principal_kind(&get::<String>(row, "requested_by_type")?, "secret requester kind")?,
+        requested_with_key: get(row, "requested_with_key")?,
+        created_at: get(row, "created_at")?,
+        expires_at: get(row, "expires_at")?,
+        used_at: get(row, "used_at")?,
     })
 }
 

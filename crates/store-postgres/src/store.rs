@@ -7,14 +7,14 @@ use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, ChangeBatch, EnrollmentRecord, PolicyRecord, PrincipalKind,
-    PutVersion, Result, SecretRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, UserDeletion, UserRecord,
-    VaultRecord, VersionMeta, VersionRecord,
+    PutVersion, Result, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store,
+    UserDeletion, UserRecord, VaultRecord, VersionMeta, VersionRecord,
 };
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::{PgStore, audit, changes, policies, principals, secrets, shares};
+use crate::{PgStore, audit, changes, policies, principals, secret_requests, secrets, shares};
 
 #[async_trait]
 impl Store for PgStore {
@@ -160,6 +160,31 @@ impl Store for PgStore {
 
     async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {
         shares::consume_share(self, id, max).await
+    }
+
+    async fn create_secret_request(
+        &self,
+        request: &SecretRequestRecord,
+        forget_before: OffsetDateTime,
+        audit: AuditBatch<'_>,
+    ) -> Result<()> {
+        secret_requests::create(self, request, forget_before, audit).await
+    }
+
+    async fn secret_request(&self, id: Uuid) -> Result<Option<SecretRequestRecord>> {
+        secret_requests::get(self, id).await
+    }
+
+    async fn open_secret_requests(&self, requester: Uuid, now: OffsetDateTime) -> Result<i64> {
+        secret_requests::open_count(self, requester, now).await
+    }
+
+    async fn claim_secret_request(&self, id: Uuid, at: OffsetDateTime) -> Result<bool> {
+        secret_requests::claim(self, id, at).await
+    }
+
+    async fn release_secret_request(&self, id: Uuid) -> Result<()> {
+        secret_requests::release(self, id).await
     }
 
     async fn create_enrollment(&self, enrollment: &EnrollmentRecord, audit: AuditBatch<'_>) -> Result<()> {

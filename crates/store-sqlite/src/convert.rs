@@ -6,7 +6,8 @@ use clawvault_core::time_util::unix_micros;
 use clawvault_store::codec;
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, EnrollmentRecord, EnrollmentStatus, PolicyRecord, PrincipalKind, Result, Role,
-    SecretRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord, VersionMeta, VersionRecord,
+    SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord, VersionMeta,
+    VersionRecord,
 };
 use rusqlite::Row;
 use rusqlite::types::FromSql;
@@ -250,6 +251,22 @@ pub(crate) fn share(row: &Row<'_>) -> Result<ShareRecord> {
         declined: get::<i64>(row, "declined")? != 0,
         revoked: get::<i64>(row, "revoked")? != 0,
         created_at: time(get(row, "created_at")?)?,
+    })
+}
+
+pub(crate) fn secret_request(row: &Row<'_>) -> Result<SecretRequestRecord> {
+    Ok(SecretRequestRecord {
+        id: get(row, "id")?,
+        vault_id: get(row, "vault_id")?,
+        path: get(row, "path")?,
+        secret_type: get::<String>(row, "secret_type")?.parse().map_err(|_| corrupt("secret request type"))?,
+        description: get(row, "description")?,
+        requested_by: get(row, "requested_by")?,
+        requested_by_type: codec::principal_kind(&get::<String>(row, "requested_by_type")?, "secret requester kind")?,
+        requested_with_key: get(row, "requested_with_key")?,
+        created_at: time(get(row, "created_at")?)?,
+        expires_at: time(get(row, "expires_at")?)?,
+        used_at: get::<Option<i64>>(row, "used_at")?.map(time).transpose()?,
     })
 }
 

@@ -13,6 +13,7 @@ mod convert;
 mod migrate;
 mod policies;
 mod reader;
+mod secret_requests;
 mod shares;
 mod sql;
 mod store;

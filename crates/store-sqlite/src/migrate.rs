@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_closed_history_and_shared_versions.sql")),
     (5, include_str!("migrations/0005_hashed_share_ids.sql")),
     (6, include_str!("migrations/0006_share_creating_key.sql")),
+    (7, include_str!("migrations/0007_secret_requests.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

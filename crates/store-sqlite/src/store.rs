@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, EnrollmentRecord, PolicyRecord, PrincipalKind, PutVersion,
-    Result, SecretRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserDeletion, UserRecord,
-    VaultRecord, VersionMeta, VersionRecord,
+    Result, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError,
+    UserDeletion, UserRecord, VaultRecord, VersionMeta, VersionRecord,
 };
 use rusqlite::params;
 use time::OffsetDateTime;
@@ -231,6 +231,31 @@ impl Store for SqliteStore {
 
     async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {
         self.consume_share_impl(id, max).await
+    }
+
+    async fn create_secret_request(
+        &self,
+        request: &SecretRequestRecord,
+        forget_before: OffsetDateTime,
+        audit: AuditBatch<'_>,
+    ) -> Result<()> {
+        self.create_secret_request_impl(request, forget_before, audit).await
+    }
+
+    async fn secret_request(&self, id: Uuid) -> Result<Option<SecretRequestRecord>> {
+        self.secret_request_impl(id).await
+    }
+
+    async fn open_secret_requests(&self, requester: Uuid, now: OffsetDateTime) -> Result<i64> {
+        self.open_secret_requests_impl(requester, now).await
+    }
+
+    async fn claim_secret_request(&self, id: Uuid, at: OffsetDateTime) -> Result<bool> {
+        self.claim_secret_request_impl(id, at).await
+    }
+
+    async fn release_secret_request(&self, id: Uuid) -> Result<()> {
+        self.release_secret_request_impl(id).await
     }
 
     async fn create_enrollment(&self, enrollment: &EnrollmentRecord, audit: AuditBatch<'_>) -> Result<()> {

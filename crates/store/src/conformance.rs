@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 use crate::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, Change, EnrollmentRecord, EnrollmentStatus, PolicyRecord,
-    PrincipalKind, PutVersion, RecipientType, Role, SecretRecord, ServerKeyRecord, ShareChange, ShareRecord, Store,
-    StoreError, UserDeletion, UserRecord, VaultRecord, VersionMeta, VersionRecord,
+    PrincipalKind, PutVersion, RecipientType, Role, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange,
+    ShareRecord, Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionMeta, VersionRecord,
 };
 
 /// One `#[tokio::test]` per conformance check, each on a fresh store from `$fresh`: an async
@@ -64,6 +64,7 @@ macro_rules! conformance_tests {
             share_openings_never_exceed_the_limit,
             shares_are_accepted_revoked_and_declined,
             unhashed_share_rows_are_moved_once,
+            a_secret_request_is_claimed_once_and_forgotten_after_expiry,
             lapsed_enrollments_are_not_pending,
             an_approval_creates_the_agent_and_hands_its_key_out_once,
             a_denial_or_a_failed_approval_leaves_the_enrollment_settled_or_pending,
@@ -792,6 +793,59 @@ pub async fn shares_are_accepted_revoked_and_declined<S: Store>(s: &Arc<S>) {
     assert!(s.change_share(share.id, ShareChange::Revoke, AuditBatch::new(&k, &[])).await.unwrap());
     assert!(s.share(share.id).await.unwrap().unwrap().revoked);
     assert!(!s.change_share(Uuid::new_v4(), ShareChange::Decline, AuditBatch::new(&k, &[])).await.unwrap());
+}
+
+/// A secret request round-trips, is claimed by exactly one of many concurrent claims, can be
+/// released after a failed store, never claims once expired, is forgotten after expiry, and
+/// goes with its vault.
+pub async fn a_secret_request_is_claimed_once_and_forgotten_after_expiry<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let v = vault_record("requests");
+    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    let asker = Uuid::new_v4();
+    let request = |expires_at| SecretRequestRecord {
+        id: Uuid::new_v4(),
+        vault_id: v.id,
+        path: "providers/openai".into(),
+        secret_type: SecretType::ApiKey,
+        description: "the new OpenAI key".into(),
+        requested_by: asker,
+        requested_by_type: PrincipalKind::Agent,
+        requested_with_key: None,
+        created_at: now(),
+        expires_at,
+        used_at: None,
+    };
+    let lapsed = request(now() - Duration::days(2));
+    s.create_secret_request(&lapsed, now() - Duration::days(3), AuditBatch::new(&k, &[])).await.unwrap();
+    let stale = request(now() - Duration::minutes(1));
+    s.create_secret_request(&stale, now() - Duration::days(3), AuditBatch::new(&k, &[])).await.unwrap();
+    assert!(!s.claim_secret_request(stale.id, now()).await.unwrap(), "an expired link claims nothing");
+    let live = request(now() + Duration::minutes(15));
+    s.create_secret_request(&live, now() - Duration::days(1), AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.secret_request(lapsed.id).await.unwrap(), None, "forgotten a day after expiry");
+    assert_eq!(s.secret_request(stale.id).await.unwrap().as_ref(), Some(&stale), "kept within the day");
+    assert_eq!(s.secret_request(live.id).await.unwrap().as_ref(), Some(&live));
+    assert_eq!(s.open_secret_requests(asker, now()).await.unwrap(), 1);
+    let claims: Vec<_> = (0..8)
+        .map(|_| {
+            let s = Arc::clone(s);
+            tokio::spawn(async move { s.claim_secret_request(live.id, now()).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for claim in claims {
+        won += usize::from(claim.await.unwrap());
+    }
+    assert_eq!(won, 1, "exactly one claim wins");
+    assert!(s.secret_request(live.id).await.unwrap().unwrap().used_at.is_some());
+    assert_eq!(s.open_secret_requests(asker, now()).await.unwrap(), 0);
+    s.release_secret_request(live.id).await.unwrap();
+    assert_eq!(s.secret_request(live.id).await.unwrap().unwrap().used_at, None);
+    assert!(s.claim_secret_request(live.id, now()).await.unwrap(), "usable again after a release");
+    assert!(!s.claim_secret_request(Uuid::new_v4(), now()).await.unwrap());
+    assert!(s.delete_vault(v.id, AuditBatch::new(&k, &[])).await.unwrap());
+    assert_eq!(s.secret_request(live.id).await.unwrap(), None, "gone with its vault");
 }
 
 /// A row written before share ids were hashed is found, and moved once.

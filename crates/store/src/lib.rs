@@ -184,6 +184,29 @@ pub trait Store: Send + Sync + 'static {
     /// Counts one opening of a share with a limit; `None` when the limit was reached.
     async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>>;
 
+    // --- secret requests ---------------------------------------------------------------------
+
+    /// Records a secret request, and forgets the requests that expired before `forget_before`.
+    async fn create_secret_request(
+        &self,
+        request: &SecretRequestRecord,
+        forget_before: OffsetDateTime,
+        audit: AuditBatch<'_>,
+    ) -> Result<()>;
+
+    /// A secret request by row id.
+    async fn secret_request(&self, id: Uuid) -> Result<Option<SecretRequestRecord>>;
+
+    /// How many of `requester`'s requests are still unused and unexpired at `now`.
+    async fn open_secret_requests(&self, requester: Uuid, now: OffsetDateTime) -> Result<i64>;
+
+    /// Marks a request that is unused and unexpired at `at` as used; false when it was used,
+    /// expired or never existed. Of concurrent claims exactly one wins.
+    async fn claim_secret_request(&self, id: Uuid, at: OffsetDateTime) -> Result<bool>;
+
+    /// Makes a claimed request usable again: the value it brought could not be stored.
+    async fn release_secret_request(&self, id: Uuid) -> Result<()>;
+
     // --- enrollment --------------------------------------------------------------------------
 
     /// Records an enrollment request.

@@ -399,6 +399,36 @@ pub struct ShareRecord {
     pub created_at: OffsetDateTime,
 }
 
+/// A request for a user to enter a secret's value on a one-time page (the MCP tool
+/// `request_secret`): the value goes from the user's browser to the store, never through
+/// the agent that asked. The link's token is a capability and is never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRequestRecord {
+    /// The row's id: a keyed hash of the link's token.
+    pub id: Uuid,
+    /// The vault the value goes into.
+    pub vault_id: Uuid,
+    /// The path it is stored at.
+    pub path: String,
+    /// The type the stored version gets.
+    pub secret_type: SecretType,
+    /// What the asker said the value is, shown on the page.
+    pub description: String,
+    /// Who asked: the value is stored in their name, with their permissions at the time it
+    /// is entered.
+    pub requested_by: Uuid,
+    /// A user or an agent.
+    pub requested_by_type: PrincipalKind,
+    /// The API key a user asked with (`None` for agents): the link works only while it stands.
+    pub requested_with_key: Option<Uuid>,
+    /// When it was asked for.
+    pub created_at: OffsetDateTime,
+    /// The link works until then.
+    pub expires_at: OffsetDateTime,
+    /// When the link was used (`None`: not yet).
+    pub used_at: Option<OffsetDateTime>,
+}
+
 /// A state change of a share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShareChange {

@@ -143,7 +143,9 @@ pub(super) async fn admit(State(state): State<AppState>, mut req: Request, next:
 fn tool_scope(tool: &str) -> Option<Scope> {
     Some(match tool {
         "list_secrets" | "describe_secret" | "list_versions" | "get_secret" | "get_env_bundle" => Scope::SecretsRead,
-        "put_secret" | "rotate_and_store" | "rotate_generate" | "delete_secret" => Scope::SecretsWrite,
+        "put_secret" | "rotate_and_store" | "rotate_generate" | "delete_secret" | "request_secret" => {
+            Scope::SecretsWrite
+        }
         "inspect_content" => Scope::SecretsUse,
         "list_vaults" => Scope::VaultsRead,
         "create_vault" => Scope::VaultsWrite,

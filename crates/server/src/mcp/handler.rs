@@ -54,7 +54,14 @@ impl Clawvault {
             .get::<Caller>()
             .cloned()
             .ok_or_else(|| ErrorData::internal_error("request reached a tool unauthenticated", None))?;
-        let vault = parts.headers.get("x-vault-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        // A header that is not text names no vault anyone could mean: refused, not ignored
+        // (ignoring it would fall back to another vault).
+        let vault = match parts.headers.get("x-vault-id") {
+            None => None,
+            Some(v) => Some(v.to_str().map(str::to_owned).map_err(|_| {
+                ErrorData::invalid_request("the X-Vault-ID header must be a vault's name or id, in plain text", None)
+            })?),
+        };
         Ok(Who { caller, vault })
     }
 

@@ -182,6 +182,25 @@ pub struct ShareSecret {
     pub max_access_count: Option<i64>,
 }
 
+/// `request_secret`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RequestSecret {
+    /// Where the value will be stored, for example `providers/openai/key`.
+    pub path: String,
+    /// What the user should enter, shown on the page (for example "the OpenAI key of the
+    /// support bot, from platform.openai.com/api-keys").
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The type a new secret gets: api_key (the default), password, private_key, certificate,
+    /// file, note, ssh_key, env_bundle, generic. An existing secret keeps its type.
+    #[serde(default, rename = "type")]
+    pub secret_type: Option<String>,
+    /// Vault name or id. Optional: by default the vault the connection names (`X-Vault-ID`
+    /// or `clawvault mcp --vault`), else the only vault this identity can see.
+    #[serde(default)]
+    pub vault: Option<String>,
+}
+
 /// `inspect_content`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct InspectContent {

@@ -1,7 +1,8 @@
 //! The tools, with 1Claw's names and parameters. Each is a call of [`crate::service`] (which
 //! decides and audits), run by [`Clawvault::run`] (which audits the call as a whole and
 //! answers). Only `get_secret` and `get_env_bundle` hand a value back, and only to a caller
-//! with `read`; their descriptions tell the model how to treat it.
+//! with `read`; their descriptions tell the model how to treat it. `request_secret` takes one
+//! in, from a user's browser, never through the model.
 
 use axum::http::request::Parts;
 use base64::Engine;
@@ -18,8 +19,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::handler::{Clawvault, invalid};
 use super::params::{
-    CreateVault, GrantAccess, HttpRequest, InspectContent, ListSecrets, OneSecret, PutSecret, RotateAndStore,
-    RotateGenerate, ShareSecret,
+    CreateVault, GrantAccess, HttpRequest, InspectContent, ListSecrets, OneSecret, PutSecret, RequestSecret,
+    RotateAndStore, RotateGenerate, ShareSecret,
 };
 use clawvault_core::inspect::{MAX_FINDINGS, inspect};
 use clawvault_core::redact::Redactor;
@@ -27,6 +28,7 @@ use clawvault_core::redact::Redactor;
 use crate::error::{ApiError, ApiResult};
 use crate::service::egress::{self, HttpCall};
 use crate::service::policies::{self, NewPolicy, Terms};
+use crate::service::secret_requests::{self, NewRequest};
 use crate::service::secrets::{self, NewVersion, NextValue, Rotation, SecretVersion};
 use crate::service::shares::{self, NewShare};
 use crate::service::{self, vaults};
@@ -332,6 +334,38 @@ impl Clawvault {
                 "recipient_type": share.recipient_type.as_str(),
                 "expires_at": rfc3339(share.expires_at),
                 "max_access_count": share.max_access_count,
+            }))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Ask a user to enter a secret's value (a new key from a provider, a password only they know) without it passing through you (needs the write permission on the path). Returns a one-time link: give it to the user and ask them to open it and enter the value there, never to paste it into the chat. The link works once, for 15 minutes. You never see the value; describe_secret or list_secrets shows when it has been stored."
+    )]
+    async fn request_secret(
+        &self,
+        Extension(parts): Extension<Parts>,
+        Parameters(p): Parameters<RequestSecret>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let who = Self::who(&parts)?;
+        let path = p.path.clone();
+        self.run(&who, "request_secret", &[&path], async {
+            let vault = self.vault(&who, p.vault.as_deref()).await?;
+            let new = NewRequest {
+                path: p.path,
+                description: p.description.unwrap_or_default(),
+                secret_type: p.secret_type,
+            };
+            let issued = secret_requests::create(&self.state, &who.caller, &vault, new).await?;
+            Ok(json!({
+                "url": issued.url,
+                "vault": issued.vault_name,
+                "path": issued.path,
+                "expires_at": rfc3339(issued.expires_at),
+                "message": format!(
+                    "Ask the user to open {} and enter the value for {} in vault {} there (not in this chat). The link works once, until {}.",
+                    issued.url, issued.path, issued.vault_name, rfc3339(issued.expires_at)
+                ),
             }))
         })
         .await

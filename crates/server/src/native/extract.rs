@@ -82,19 +82,35 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
-/// A request path as logs and audit records may hold it: a share's id is a capability (its
-/// link opens it), so it is written as `{share_id}`.
+/// A request path as logs and audit records may hold it: a share's id and a secret request's
+/// token are capabilities (their links open them), so they are written as `{share_id}` and
+/// `{token}`.
 #[must_use]
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    match path.strip_prefix("/v1/share/") {
-        Some(rest) if !rest.is_empty() => {
-            let tail = rest.split_once('/').map_or("", |(_, t)| t);
-            if tail.is_empty() {
-                "/v1/share/{share_id}".into()
-            } else {
-                format!("/v1/share/{{share_id}}/{tail}").into()
-            }
+    for (prefix, name) in [("/v1/share/", "{share_id}"), ("/request/", "{token}")] {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && !rest.is_empty()
+        {
+            return match rest.split_once('/') {
+                Some((_, tail)) if !tail.is_empty() => format!("{prefix}{name}/{tail}").into(),
+                _ => format!("{prefix}{name}").into(),
+            };
         }
-        _ => path.into(),
+    }
+    path.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn capabilities_in_paths_are_never_logged() {
+        assert_eq!(loggable_path("/v1/share/5f0c3c9e-8a1d-4b7e-9c2f-1e3d5a7b9c01"), "/v1/share/{share_id}");
+        assert_eq!(loggable_path("/v1/share/abc/extra"), "/v1/share/{share_id}/extra");
+        assert_eq!(loggable_path("/request/tok3n-value"), "/request/{token}");
+        assert_eq!(loggable_path("/request/tok3n/"), "/request/{token}");
+        assert_eq!(loggable_path("/v1/vaults/x/secrets/a"), "/v1/vaults/x/secrets/a");
+        assert_eq!(loggable_path("/request/"), "/request/");
     }
 }

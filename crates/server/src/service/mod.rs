@@ -11,6 +11,7 @@ pub mod enroll;
 pub mod keys;
 pub mod policies;
 pub mod reveal;
+pub mod secret_requests;
 pub mod secrets;
 pub mod shares;
 pub mod users;

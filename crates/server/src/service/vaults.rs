@@ -9,7 +9,7 @@ use clawvault_core::time_util::now;
 use clawvault_store::{AuditBatch, Change, PrincipalKind, StoreError, VaultRecord};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::{Actor, Caller};
 use crate::changes;
 use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
@@ -134,6 +134,15 @@ pub async fn list(state: &AppState, caller: &Caller) -> ApiResult<Vec<VaultRecor
 /// # Errors
 /// 404 when it sees none; 400 naming `vault` (and some of the candidates) when it sees several.
 pub async fn sole(state: &AppState, caller: &Caller) -> ApiResult<VaultRecord> {
+    // The common case, an agent bound to one vault, without a scan of every vault.
+    if let Actor::Agent { vault_ids, .. } = &caller.principal.actor
+        && let [only] = vault_ids.as_slice()
+        && access::has_scope(caller, Scope::VaultsRead)
+        && let Some(vault) = state.vault(&only.to_string()).await?
+        && access::sees(state, caller, &vault.record).await?
+    {
+        return Ok(vault.record.clone());
+    }
     let visible = list(state, caller).await?;
     match visible.as_slice() {
         [one] => Ok(one.clone()),

@@ -63,17 +63,17 @@ def fetch(url, method="GET", data=None, headers=None):
         return e.code, e.headers, e.read().decode()
 
 
-def form_of(url):
-    """The page's CSRF token and the cookie it set."""
-    status, headers, body = fetch(url)
+def form_of(url, cookie=None):
+    """The page's form (CSRF token, version shown) and the cookie it set."""
+    status, headers, body = fetch(url, headers={"Cookie": cookie} if cookie else None)
     assert status == 200, body
     csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
-    cookie = headers["Set-Cookie"].split(";")[0]
-    return csrf, cookie
+    version = re.search(r'name="version" value="([^"]+)"', body).group(1)
+    return {"csrf": csrf, "version": version}, headers["Set-Cookie"].split(";")[0]
 
 
-def post(url, cookie, csrf, value, extra=None):
-    data = urllib.parse.urlencode({"csrf": csrf, "value": value}).encode()
+def post(url, cookie, form, value, extra=None):
+    data = urllib.parse.urlencode({**form, "value": value}).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded", **({"Cookie": cookie} if cookie else {}), **(extra or {})}
     return fetch(url, "POST", data, headers)
 
@@ -110,6 +110,7 @@ def test_a_person_enters_a_value_in_a_browser_and_the_agent_never_sees_it(traced
         page = driver.page_source
         assert "&lt;b&gt;Anthropic&lt;/b&gt;" in page, "the description is shown as text, never as markup"
         assert world["name"] in page and "providers/anthropic" in page
+        assert "may read this secret" in page, "the user is told what the asker can do with the value"
         box = driver.find_element(By.NAME, "value")
         box.send_keys(canary_lines[0])
         box.send_keys("\n" + canary_lines[1])
@@ -147,7 +148,7 @@ def test_a_person_enters_a_value_in_a_browser_and_the_agent_never_sees_it(traced
 def test_a_link_works_once_and_only_from_its_own_page(traced, world):
     reader = world["agents"]["reader"]["key"]
     url = data_of(ask(traced, reader, {"path": "providers/once"}))["url"]
-    csrf, cookie = form_of(url)
+    form, cookie = form_of(url)
     status, headers, body = fetch(url)
     assert headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert headers["X-Frame-Options"] == "DENY" and headers["Referrer-Policy"] == "no-referrer"
@@ -156,23 +157,52 @@ def test_a_link_works_once_and_only_from_its_own_page(traced, world):
     value = "once-canary-" + uuid.uuid4().hex
 
     # Forgeries store nothing and spend nothing.
-    assert post(url, None, csrf, value)[0] == 403, "no cookie: not from the page"
-    assert post(url, cookie, csrf[:-2] + "xx", value)[0] == 403, "a token for another browser"
-    other_csrf, other_cookie = form_of(url)
-    assert post(url, other_cookie, csrf, value)[0] == 403, "a token scraped from another load"
-    assert post(url, cookie, csrf, value, {"Sec-Fetch-Site": "cross-site"})[0] == 403
-    assert post(url, cookie, csrf, "")[0] == 400, "an empty value is refused, the link kept"
-    assert post(url, cookie, csrf, "x" * (64 * 1024 + 1))[0] == 400
+    assert post(url, None, form, value)[0] == 403, "no cookie: not from the page"
+    assert post(url, cookie, {**form, "csrf": form["csrf"][:-2] + "xx"}, value)[0] == 403, "a token for another browser"
+    other_form, other_cookie = form_of(url)
+    assert post(url, other_cookie, form, value)[0] == 403, "a token scraped from another load"
+    assert post(url, cookie, {**form, "version": "7"}, value)[0] == 403, "the version shown is part of the token"
+    assert post(url, cookie, form, value, {"Sec-Fetch-Site": "cross-site"})[0] == 403
+    assert post(url, cookie, form, "")[0] == 400, "an empty value is refused, the link kept"
+    assert post(url, cookie, form, "x" * (64 * 1024 + 1))[0] == 400
+    garbled = urllib.parse.urlencode(form).encode() + b"&value=%FF%FE"
+    status, _, body = fetch(url, "POST", garbled, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    assert status == 400 and "UTF-8" in body, "bytes a browser never sends are refused, not altered"
     missing = tool(traced, reader, "describe_secret", {"path": "providers/once"})
     assert missing.is_error and text_of(missing).startswith("not found:")
 
-    status, _, body = post(url, cookie, csrf, value)
+    status, _, body = post(url, cookie, form, value + "\r\n")
     assert status == 200 and "Stored as version 1" in body, body
-    status, _, body = post(url, cookie, csrf, value + "-again")
+    opened = data_of(tool(traced, reader, "get_secret", {"path": "providers/once"}))
+    assert opened["value"] == value, "the line break a paste drags along is not stored"
+    status, _, body = post(url, cookie, form, value + "-again")
     assert status == 404 and "already used" in body, "works once"
     assert fetch(url)[0] == 404
     assert fetch(traced["base"] + "/request/" + "A" * 43)[0] == 404, "a guessed link is the same 404"
     assert value not in body
+
+
+def test_one_browser_fills_two_links_and_a_page_shown_before_a_change_is_refused(traced, world):
+    reader = world["agents"]["reader"]["key"]
+    first = data_of(ask(traced, reader, {"path": "two/first"}))["url"]
+    second = data_of(ask(traced, reader, {"path": "two/second"}))["url"]
+    first_form, cookie = form_of(first)
+    second_form, again = form_of(second, cookie)
+    assert again == cookie, "the browser's nonce is kept across links"
+    assert post(first, cookie, first_form, "first-" + uuid.uuid4().hex)[0] == 200
+    # The secret changes after the page was shown: what the page said may no longer hold.
+    ok(api(traced, "PUT", f"/v1/vaults/{world['vault']}/secrets/two/second", {"value": "changed-meanwhile"}))
+    status, _, body = post(second, cookie, second_form, "second-" + uuid.uuid4().hex)
+    assert status == 409 and "reload the page" in body, body
+    fresh_form, _ = form_of(second, cookie)
+    assert fresh_form["version"] == "1"
+    assert post(second, cookie, fresh_form, "second-" + uuid.uuid4().hex)[0] == 200, "a reload shows it and works"
+
+
+def test_a_page_loaded_in_a_loop_is_refused(traced, world):
+    url = data_of(ask(traced, world["agents"]["reader"]["key"], {"path": "loop/x"}))["url"]
+    statuses = [fetch(url)[0] for _ in range(25)]
+    assert statuses[0] == 200 and statuses[-1] == 429, statuses
 
 
 def test_a_value_for_an_existing_secret_keeps_its_type_and_allowed_hosts(traced, world):
@@ -182,9 +212,9 @@ def test_a_value_for_an_existing_secret_keeps_its_type_and_allowed_hosts(traced,
     ok(api(traced, "PUT", f"/v1/vaults/{world['vault']}/secrets/{path}", {
         "value": world["canaries"][path], "type": "password", "metadata": {"allowed_hosts": ["discord.com"]},
     }))
-    csrf, cookie = form_of(url)
+    form, cookie = form_of(url)
     assert "stored there already" in fetch(url)[2]
-    status, _, body = post(url, cookie, csrf, "rotated-by-hand-" + uuid.uuid4().hex)
+    status, _, body = post(url, cookie, form, "rotated-by-hand-" + uuid.uuid4().hex)
     assert status == 200, body
     described = data_of(tool(traced, reader, "describe_secret", {"path": path}))
     assert described["type"] == "password", "an existing secret keeps its type"
@@ -208,12 +238,33 @@ def test_only_who_may_write_asks_and_a_link_dies_with_its_askers_standing(traced
     }))
     outside = ask(traced, asker["api_key"], {"path": "providers/y"})
     assert outside.is_error and text_of(outside).startswith("denied:"), "write only where policies allow"
+    ok(api(traced, "PUT", f"/v1/vaults/{world['vault']}/secrets/requests/known", {"value": "v"}))
+    page = fetch(data_of(ask(traced, asker["api_key"], {"path": "requests/known"}))["url"])[2]
+    assert "stored there already" not in page, "existence is told only to an asker who may read or list"
+    assert "can neither read the value nor have it sent anywhere" in page
+
     url = data_of(ask(traced, asker["api_key"], {"path": "requests/z"}))["url"]
-    csrf, cookie = form_of(url)
+    form, cookie = form_of(url)
     ok(api(traced, "PATCH", f"/v1/agents/{asker['agent']['id']}", {"is_active": False}))
-    status, _, body = post(url, cookie, csrf, "late-canary-" + uuid.uuid4().hex)
+    status, _, body = post(url, cookie, form, "late-canary-" + uuid.uuid4().hex)
     assert status == 410 and "no longer works" in body, body
     assert fetch(url)[0] == 410
+
+    # A re-keyed agent's links die with its old key: a thief's links store nothing.
+    rekeyed = ok(api(traced, "POST", "/v1/agents", {"name": world["name"] + "-rekeyed", "vault_ids": [world["vault"]]}))
+    ok(api(traced, "POST", f"/v1/vaults/{world['vault']}/policies", {
+        "principal_type": "agent", "principal_id": rekeyed["agent"]["id"],
+        "secret_path_pattern": "requests/**", "permissions": ["write", "use"],
+    }))
+    ok(api(traced, "PUT", f"/v1/vaults/{world['vault']}/secrets/requests/hosted", {
+        "value": "v", "metadata": {"allowed_hosts": ["api.example.com"]},
+    }))
+    page = fetch(data_of(ask(traced, rekeyed["api_key"], {"path": "requests/hosted"}))["url"])[2]
+    assert "cannot read the value" in page and "<code>api.example.com</code>" in page, "where a use-only value goes"
+    url = data_of(ask(traced, rekeyed["api_key"], {"path": "requests/w"}))["url"]
+    form, cookie = form_of(url)
+    ok(api(traced, "POST", f"/v1/agents/{rekeyed['agent']['id']}/rotate-key"))
+    assert post(url, cookie, form, "thief-" + uuid.uuid4().hex)[0] == 410
 
 
 def test_an_agent_holds_at_most_twenty_open_links(traced, world):

@@ -1,5 +1,5 @@
 //! Where the abuse limits apply: key exchange, enrollment, share creation and share access,
-//! and the failures of unauthenticated callers. Lockouts belong to what is being guessed (a
+//! secret request pages, and the failures of unauthenticated callers. Lockouts belong to what is being guessed (a
 //! share's passphrase, a key prefix); limits per address throttle for seconds and never lock
 //! anyone out, since behind an ingress every client has the same address.
 
@@ -18,6 +18,8 @@ pub struct Limits {
     share_create: RateLimiter,
     share_open: RateLimiter,
     tool_calls: RateLimiter,
+    request_page_ip: RateLimiter,
+    request_page_row: RateLimiter,
     /// Lockouts of what is being guessed: a share's passphrase, a key prefix.
     guessed: Lockout,
     /// Failed unauthenticated requests per address: counted, summarised, throttled.
@@ -42,6 +44,9 @@ impl Limits {
             share_create: RateLimiter::new(10, 1.0 / 6.0),
             share_open: RateLimiter::new(config.auth_rate_burst, config.auth_rate_per_second),
             tool_calls: RateLimiter::new(config.mcp_tool_call_burst, config.mcp_tool_calls_per_second),
+            request_page_ip: RateLimiter::new(config.auth_rate_burst, config.auth_rate_per_second),
+            // A user loads a link's page a few times; a loop on one link is refused.
+            request_page_row: RateLimiter::new(20, 0.1),
             guessed: Lockout::new(LockoutPolicy {
                 failures: config.lockout_failures,
                 window: Duration::from_secs(600),
@@ -99,6 +104,17 @@ impl Limits {
             Some(wait) => Err(too_many(wait, "wrong passphrases for this share")),
             None => Ok(()),
         }
+    }
+
+    /// Before a secret request's page is shown or its form taken: a rate per address and one
+    /// per link, so that neither a guesser nor a link's holder turns page loads into audit
+    /// writes without end.
+    ///
+    /// # Errors
+    /// 429.
+    pub fn before_request_page(&self, ip: Option<IpAddr>, row: &str) -> Result<(), ApiError> {
+        self.request_page_ip.take(&ip_key(ip)).map_err(|w| too_many(w, "secret request pages"))?;
+        self.request_page_row.take(row).map_err(|w| too_many(w, "loads of this page"))
     }
 
     /// After a passphrase check on a share.

@@ -66,21 +66,25 @@ pub enum OutboundError {
 /// The TLS settings of every outbound request, built once per process: the platform verifier
 /// reads and parses the system's root certificates when it is made, which costs milliseconds
 /// of CPU, more than the rest of a call; reqwest would do it for every client it builds.
+/// Only a config that was built is kept: a failure (roots unreadable for a moment) is tried
+/// again on the next call.
 fn tls() -> Result<rustls::ClientConfig, OutboundError> {
     use rustls_platform_verifier::BuilderVerifierExt as _;
-    static TLS: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
-    TLS.get_or_init(|| {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .and_then(|b| b.with_platform_verifier())
-            .map_err(|e| format!("TLS cannot be set up: {e}"))?
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(config)
-    })
-    .clone()
-    .map_err(OutboundError::Build)
+    static TLS: OnceLock<rustls::ClientConfig> = OnceLock::new();
+    if let Some(config) = TLS.get() {
+        return Ok(config.clone());
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_platform_verifier())
+        .map_err(|e| OutboundError::Build(format!("TLS cannot be set up: {e}")))?
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Clones share the session store: without this, an upstream could link the calls of
+    // different agents by their resumption tickets.
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(TLS.get_or_init(|| config).clone())
 }
 
 /// Sends `out` and reads at most `max_body` bytes of the answer.

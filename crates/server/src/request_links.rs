@@ -63,17 +63,25 @@ impl RequestLinks {
         uuid::Builder::from_custom_bytes(bytes).into_uuid()
     }
 
-    /// The CSRF token of the page of `row` for the browser holding `nonce`.
+    /// The CSRF token of the page of `row` for the browser holding `nonce`, showing the
+    /// secret at `version`: a form shown before the secret changed does not verify after.
     #[must_use]
-    pub fn csrf(&self, row: Uuid, nonce: &str) -> String {
-        URL_SAFE_NO_PAD.encode(self.mac(b"csrf", &[row.as_bytes(), nonce.as_bytes()]))
+    pub fn csrf(&self, row: Uuid, nonce: &str, version: i64) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(b"csrf", &[row.as_bytes(), nonce.as_bytes(), &version.to_be_bytes()]))
     }
 
-    /// Whether `given` is the CSRF token of `row` for `nonce` (in constant time).
+    /// Whether `given` is the CSRF token of `row` for `nonce` and `version` (in constant time).
     #[must_use]
-    pub fn csrf_matches(&self, row: Uuid, nonce: &str, given: &str) -> bool {
+    pub fn csrf_matches(&self, row: Uuid, nonce: &str, version: i64, given: &str) -> bool {
         use subtle::ConstantTimeEq as _;
-        self.csrf(row, nonce).as_bytes().ct_eq(given.as_bytes()).into()
+        self.csrf(row, nonce, version).as_bytes().ct_eq(given.as_bytes()).into()
+    }
+
+    /// Whether `nonce` looks like one [`Self::token`] made (a cookie is the browser's to
+    /// write: anything else is replaced).
+    #[must_use]
+    pub fn is_token(nonce: &str) -> bool {
+        nonce.len() == 43 && nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     }
 }
 
@@ -90,10 +98,13 @@ mod tests {
         let row = links.row(&token);
         assert_eq!(row, links.row(&token), "stable");
         assert_ne!(RequestLinks::new(SubKey::from_bytes([8; 32])).row(&token), row, "keyed");
-        let csrf = links.csrf(row, "nonce-a");
-        assert!(links.csrf_matches(row, "nonce-a", &csrf));
-        assert!(!links.csrf_matches(row, "nonce-b", &csrf), "bound to the browser's nonce");
-        assert!(!links.csrf_matches(Uuid::new_v4(), "nonce-a", &csrf), "bound to the request");
-        assert!(!links.csrf_matches(row, "nonce-a", ""));
+        let csrf = links.csrf(row, "nonce-a", 2);
+        assert!(links.csrf_matches(row, "nonce-a", 2, &csrf));
+        assert!(!links.csrf_matches(row, "nonce-b", 2, &csrf), "bound to the browser's nonce");
+        assert!(!links.csrf_matches(Uuid::new_v4(), "nonce-a", 2, &csrf), "bound to the request");
+        assert!(!links.csrf_matches(row, "nonce-a", 3, &csrf), "bound to the version shown");
+        assert!(!links.csrf_matches(row, "nonce-a", 2, ""));
+        assert!(RequestLinks::is_token(&token));
+        assert!(!RequestLinks::is_token("short") && !RequestLinks::is_token(&"=".repeat(43)));
     }
 }

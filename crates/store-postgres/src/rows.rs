@@ -223,6 +223,7 @@ pub(crate) fn secret_request(row: &PgRow) -> Result<SecretRequestRecord> {
         requested_by: get(row, "requested_by")?,
         requested_by_type: codec::principal_kind(&get::<String>(row, "requested_by_type")?, "secret requester kind")?,
         requested_with_key: get(row, "requested_with_key")?,
+        requested_generation: get(row, "requested_generation")?,
         created_at: get(row, "created_at")?,
         expires_at: get(row, "expires_at")?,
         used_at: get(row, "used_at")?,

@@ -18,7 +18,8 @@ pub(crate) async fn create(
     let forget = sql::query("DELETE FROM secret_requests WHERE expires_at < $1").bind(forget_before);
     let insert = sql::query(
         "INSERT INTO secret_requests (id, vault_id, path, secret_type, description, requested_by, requested_by_type, \
-         requested_with_key, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         requested_with_key, requested_generation, created_at, expires_at, used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(r.id)
     .bind(r.vault_id)
@@ -28,6 +29,7 @@ pub(crate) async fn create(
     .bind(r.requested_by)
     .bind(r.requested_by_type.as_str())
     .bind(r.requested_with_key)
+    .bind(r.requested_generation)
     .bind(r.created_at)
     .bind(r.expires_at)
     .bind(r.used_at);

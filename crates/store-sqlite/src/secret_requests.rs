@@ -25,8 +25,8 @@ impl SqliteStore {
                 execute(
                     c,
                     "INSERT INTO secret_requests (id, vault_id, path, secret_type, description, requested_by, \
-                     requested_by_type, requested_with_key, created_at, expires_at, used_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     requested_by_type, requested_with_key, requested_generation, created_at, expires_at, used_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     params![
                         r.id,
                         r.vault_id,
@@ -36,6 +36,7 @@ impl SqliteStore {
                         r.requested_by,
                         r.requested_by_type.as_str(),
                         r.requested_with_key,
+                        r.requested_generation,
                         micros(r.created_at),
                         micros(r.expires_at),
                         r.used_at.map(micros),

@@ -812,6 +812,7 @@ pub async fn a_secret_request_is_claimed_once_and_forgotten_after_expiry<S: Stor
         requested_by: asker,
         requested_by_type: PrincipalKind::Agent,
         requested_with_key: None,
+        requested_generation: Some(3),
         created_at: now(),
         expires_at,
         used_at: None,

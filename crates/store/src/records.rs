@@ -421,6 +421,9 @@ pub struct SecretRequestRecord {
     pub requested_by_type: PrincipalKind,
     /// The API key a user asked with (`None` for agents): the link works only while it stands.
     pub requested_with_key: Option<Uuid>,
+    /// The token generation of the agent that asked (`None` for users): a re-key,
+    /// deactivation or new binding raises it, and the link stops working with the tokens.
+    pub requested_generation: Option<i64>,
     /// When it was asked for.
     pub created_at: OffsetDateTime,
     /// The link works until then.

@@ -54,13 +54,18 @@ impl Clawvault {
             .get::<Caller>()
             .cloned()
             .ok_or_else(|| ErrorData::internal_error("request reached a tool unauthenticated", None))?;
-        // A header that is not text names no vault anyone could mean: refused, not ignored
-        // (ignoring it would fall back to another vault).
+        // A header that names nothing (not text, or blank) is refused, not ignored: ignoring
+        // it would fall back to another vault than the client meant.
         let vault = match parts.headers.get("x-vault-id") {
             None => None,
-            Some(v) => Some(v.to_str().map(str::to_owned).map_err(|_| {
-                ErrorData::invalid_request("the X-Vault-ID header must be a vault's name or id, in plain text", None)
-            })?),
+            Some(v) => {
+                Some(v.to_str().ok().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).ok_or_else(|| {
+                    ErrorData::invalid_request(
+                        "the X-Vault-ID header must be a vault's name or id, in plain text",
+                        None,
+                    )
+                })?)
+            }
         };
         Ok(Who { caller, vault })
     }

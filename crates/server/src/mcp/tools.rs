@@ -340,7 +340,7 @@ impl Clawvault {
     }
 
     #[tool(
-        description = "Ask a user to enter a secret's value (a new key from a provider, a password only they know) without it passing through you (needs the write permission on the path). Returns a one-time link: give it to the user and ask them to open it and enter the value there, never to paste it into the chat. The link works once, for 15 minutes. You never see the value; describe_secret or list_secrets shows when it has been stored."
+        description = "Ask a user to enter a secret's value (a new key from a provider, a password only they know) without it passing through you (needs the write permission on the path). Returns a one-time link: give it to the user and ask them to open it and enter the value there, never to paste it into the chat. The link works once, for 15 minutes. The value never passes through this conversation; describe_secret or list_secrets shows when it has been stored."
     )]
     async fn request_secret(
         &self,

@@ -13,7 +13,7 @@ const CSP: &str =
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1d1d1f}\
 dt{font-weight:600;margin-top:.6rem}dd{margin:0}code{background:#f2f2f2;padding:0 .2rem}\
 textarea{width:100%;min-height:6rem;font-family:monospace}button{margin-top:1rem;padding:.5rem 1.2rem}\
-.note{color:#555;font-size:.9rem}";
+.note{color:#555;font-size:.9rem}.warn{color:#8a1c00}";
 
 /// `text` with HTML's special characters escaped, for element content and quoted attributes.
 pub fn escape(text: &str) -> String {

@@ -15,7 +15,7 @@ use axum::response::Response;
 use axum::routing::get;
 use clawvault_core::SecretValue;
 use clawvault_core::time_util::rfc3339;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use super::html::{escape, page, refusal};
 use crate::error::ApiError;
@@ -35,16 +35,43 @@ pub(super) fn router() -> Router<AppState> {
     )
 }
 
-async fn show(State(state): State<AppState>, ClientIp(ip): ClientIp, Path(token): Path<String>) -> Response {
+async fn show(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let pending = match secret_requests::show(&state, ip, &token).await {
         Ok(p) => p,
         Err(e) => return refusal(&e),
     };
-    let nonce = match RequestLinks::token() {
-        Ok(n) => n,
-        Err(e) => return refusal(&e),
+    // The browser's nonce is kept across links: a user with two links open can submit both.
+    let nonce = match cookie_nonce(&headers).filter(|n| RequestLinks::is_token(n)) {
+        Some(n) => n,
+        None => match RequestLinks::token() {
+            Ok(n) => n,
+            Err(e) => return refusal(&e),
+        },
     };
-    let csrf = state.request_links.csrf(state.request_links.row(&token), &nonce);
+    let csrf = state.request_links.csrf(state.request_links.row(&token), &nonce, pending.version);
+    let fate = if pending.may_read {
+        format!(
+            "<p class=\"warn\"><strong>The {} may read this secret</strong>: it will be able to see the value you enter.</p>",
+            pending.asked_by_kind
+        )
+    } else if pending.may_use {
+        let hosts = if pending.allowed_hosts.is_empty() {
+            "nowhere yet (the secret names no allowed host)".to_owned()
+        } else {
+            pending.allowed_hosts.iter().map(|h| format!("<code>{}</code>", escape(h))).collect::<Vec<_>>().join(", ")
+        };
+        format!(
+            "<p>The {} cannot read the value. It may have clawvault send it on its behalf to: {hosts}.</p>",
+            pending.asked_by_kind
+        )
+    } else {
+        format!("<p>The {} can neither read the value nor have it sent anywhere.</p>", pending.asked_by_kind)
+    };
     let description = if pending.description.is_empty() {
         String::new()
     } else {
@@ -56,12 +83,13 @@ async fn show(State(state): State<AppState>, ClientIp(ip): ClientIp, Path(token)
         ""
     };
     let body = format!(
-        "<p>The {kind} <strong>{asker}</strong> asks you to enter a secret. It goes straight into clawvault; \
-         the {kind} never sees it.</p>\
+        "<p>The {kind} <strong>{asker}</strong> asks you to enter a secret. It goes straight into clawvault, \
+         not through the {kind}'s conversation.</p>{fate}\
          <dl><dt>Vault</dt><dd><code>{vault}</code></dd><dt>Path</dt><dd><code>{path}</code></dd>{description}\
          <dt>This page works</dt><dd>once, until {expires}</dd></dl>{replaces}\
          <form method=\"post\" autocomplete=\"off\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input type=\"hidden\" name=\"version\" value=\"{version}\">\
          <label for=\"value\">Value</label>\
          <textarea id=\"value\" name=\"value\" required spellcheck=\"false\" autocapitalize=\"off\"></textarea>\
          <button type=\"submit\">Store it</button></form>\
@@ -72,6 +100,7 @@ async fn show(State(state): State<AppState>, ClientIp(ip): ClientIp, Path(token)
         path = escape(&pending.path),
         expires = escape(&rfc3339(pending.expires_at)),
         csrf = escape(&csrf),
+        version = pending.version,
     );
     let mut response = page(StatusCode::OK, "Enter a secret", &body);
     let secure =
@@ -86,30 +115,46 @@ async fn show(State(state): State<AppState>, ClientIp(ip): ClientIp, Path(token)
     response
 }
 
-/// The form's fields: the CSRF token and the value (kept in memory that is wiped).
+/// The form's fields: the CSRF token, the version the page showed, and the value (kept in
+/// memory that is wiped).
 struct Form {
     csrf: String,
-    value: Zeroizing<String>,
+    version: Option<i64>,
+    value: Zeroizing<Vec<u8>>,
+}
+
+/// One `application/x-www-form-urlencoded` field's bytes, decoded.
+fn decode(raw: &[u8]) -> Zeroizing<Vec<u8>> {
+    let spaced = Zeroizing::new(raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect::<Vec<u8>>());
+    Zeroizing::new(percent_encoding::percent_decode(&spaced).collect())
 }
 
 fn parse_form(body: &[u8]) -> Form {
-    let mut form = Form { csrf: String::new(), value: Zeroizing::new(String::new()) };
-    for (name, value) in form_urlencoded::parse(body) {
-        match name.as_ref() {
-            "csrf" => form.csrf = value.into_owned(),
-            "value" => form.value = Zeroizing::new(value.into_owned()),
+    let mut form = Form { csrf: String::new(), version: None, value: Zeroizing::new(Vec::new()) };
+    for field in body.split(|&b| b == b'&') {
+        let (name, raw) = match field.iter().position(|&b| b == b'=') {
+            Some(at) => (&field[..at], &field[at + 1..]),
+            None => (field, &[][..]),
+        };
+        match name {
+            b"csrf" => form.csrf = String::from_utf8_lossy(&decode(raw)).into_owned(),
+            b"version" => form.version = std::str::from_utf8(&decode(raw)).ok().and_then(|v| v.parse().ok()),
+            b"value" => form.value = decode(raw),
             _ => {}
         }
     }
     form
 }
 
-/// The value as the user typed it: a form sends a textarea's line breaks as CRLF, and a
-/// pasted key usually drags one trailing line break along, which nobody means to store.
-fn as_typed(raw: &str) -> SecretValue {
-    let text = Zeroizing::new(raw.replace("\r\n", "\n"));
-    let text = text.strip_suffix('\n').unwrap_or(&text);
-    SecretValue::from_str_value(text)
+/// The value as typed: a form sends a textarea's line breaks as CRLF. Bytes that are not
+/// UTF-8 never come from a browser's text field, and would be stored altered if replaced:
+/// refused.
+fn as_typed(raw: &[u8]) -> Result<SecretValue, ApiError> {
+    let text = std::str::from_utf8(raw).map_err(|_| ApiError::Invalid {
+        field: "value",
+        problem: "is not UTF-8 text: enter text, or store binary values with the CLI".into(),
+    })?;
+    Ok(SecretValue::from_str_value(&Zeroizing::new(text.replace("\r\n", "\n"))))
 }
 
 fn cookie_nonce(headers: &HeaderMap) -> Option<String> {
@@ -131,6 +176,10 @@ async fn submit(
     body: Bytes,
 ) -> Response {
     let form = parse_form(&body);
+    // The raw body holds the value too: wiped once parsed, when this is its only holder.
+    if let Ok(mut raw) = body.try_into_mut() {
+        raw.as_mut().zeroize();
+    }
     let stale = || {
         refusal(&ApiError::Forbidden(
             "this form was not sent from the page that showed it (or cookies are blocked): open the link again and enter the value there"
@@ -141,22 +190,22 @@ async fn submit(
         return stale();
     }
     let Some(nonce) = cookie_nonce(&headers) else { return stale() };
-    if !state.request_links.csrf_matches(state.request_links.row(&token), &nonce, &form.csrf) {
+    let Some(version) = form.version else { return stale() };
+    if !state.request_links.csrf_matches(state.request_links.row(&token), &nonce, version, &form.csrf) {
         return stale();
     }
-    match secret_requests::fulfil(&state, ip, &token, as_typed(&form.value)).await {
+    let value = match as_typed(&form.value) {
+        Ok(v) => v,
+        Err(e) => return refusal(&e),
+    };
+    match secret_requests::fulfil(&state, ip, &token, value, version).await {
         Ok(stored) => {
             let body = format!(
                 "<p>Stored as version {} of <code>{}</code>. You can close this page; this link no longer works.</p>",
                 stored.meta.version,
                 escape(&stored.secret.path),
             );
-            let mut response = page(StatusCode::OK, "Stored", &body);
-            let expired = format!("{COOKIE}=; Path=/request/; Max-Age=0; HttpOnly; SameSite=Strict");
-            if let Ok(v) = HeaderValue::from_str(&expired) {
-                response.headers_mut().insert(header::SET_COOKIE, v);
-            }
-            response
+            page(StatusCode::OK, "Stored", &body)
         }
         Err(e) => refusal(&e),
     }
@@ -167,18 +216,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn typed_values_lose_form_line_breaks_only() {
-        assert_eq!(as_typed("sk-abc\r\n").expose(), b"sk-abc");
-        assert_eq!(as_typed("-----BEGIN\r\nxyz\r\n-----END\r\n").expose(), b"-----BEGIN\nxyz\n-----END");
-        assert_eq!(as_typed("  spaced  ").expose(), b"  spaced  ", "spaces are the user's");
-        assert_eq!(as_typed("two\n\n").expose(), b"two\n", "only one trailing break goes");
+    fn typed_values_lose_form_line_breaks_and_nothing_else() {
+        assert_eq!(as_typed(b"sk-abc\r\n").unwrap().expose(), b"sk-abc\n");
+        assert_eq!(as_typed(b"-----BEGIN\r\nxyz\r\n-----END").unwrap().expose(), b"-----BEGIN\nxyz\n-----END");
+        assert_eq!(as_typed(b"  spaced  ").unwrap().expose(), b"  spaced  ", "spaces are the user's");
+        assert!(as_typed(b"\xff\xfe").is_err(), "never stored altered");
     }
 
     #[test]
     fn the_form_and_its_cookie_are_read() {
-        let form = parse_form(b"csrf=abc&value=sk%2Dx%26y&other=1");
-        assert_eq!(form.csrf, "abc");
-        assert_eq!(form.value.as_str(), "sk-x&y");
+        let form = parse_form(b"csrf=abc&version=3&value=sk%2Dx%26y+z&other=1");
+        assert_eq!((form.csrf.as_str(), form.version), ("abc", Some(3)));
+        assert_eq!(form.value.as_slice(), b"sk-x&y z");
+        assert_eq!(parse_form(b"value=%FF").value.as_slice(), b"\xff", "decoded byte for byte");
+        assert_eq!(parse_form(b"version=x").version, None);
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("a=1; clawvault_request=n0nce; b=2"));
         assert_eq!(cookie_nonce(&headers).as_deref(), Some("n0nce"));

@@ -1,7 +1,9 @@
 //! Secret requests: an agent needs a value that only a user has (a new key from a
-//! provider's dashboard), and must not see it. It asks for a one-time link; the user opens
-//! it, types the value, and the value is stored at the named path in the asker's name. The
-//! asker learns that the secret now exists, never what it is.
+//! provider's dashboard), and must not receive it in its conversation. It asks for a one-time link; the user opens
+//! it, types the value, and the value is stored at the named path in the asker's name, without
+//! passing through the asker's conversation. What the asker may do with it afterwards (read
+//! it, have it sent to allowed hosts, nothing) is what its policies say, and the page tells
+//! the user before they type.
 //!
 //! Asking needs `write` on the path (the value is written in the asker's name), and the link
 //! works only while the asker could still write it: when the value arrives, the asker's
@@ -10,13 +12,15 @@
 //! asked for it. Its token is a capability, stored only as a keyed hash.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use clawvault_core::action::Action;
+use clawvault_core::egress::ALLOWED_HOSTS;
 use clawvault_core::policy::Permission;
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
 use clawvault_core::{SecretPath, SecretType, SecretValue};
-use clawvault_store::{AuditBatch, PrincipalKind, SecretRequestRecord};
+use clawvault_store::{AuditBatch, PrincipalKind, SecretRequestRecord, VersionMeta};
 use time::{Duration, OffsetDateTime};
 
 use super::secrets::{self, NewVersion, NextValue, Rotation, SecretVersion};
@@ -25,7 +29,7 @@ use crate::auth::{Actor, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
 use crate::request_links::RequestLinks;
-use crate::state::AppState;
+use crate::state::{AppState, OpenVault};
 
 /// How long a link works.
 pub const LIFETIME: Duration = Duration::minutes(15);
@@ -78,8 +82,17 @@ pub struct PendingRequest {
     pub path: String,
     /// What the asker said the value is.
     pub description: String,
-    /// Whether a value is stored there already (entering one makes a new version).
+    /// Whether a value is stored there already (entering one makes a new version); told only
+    /// when the asker may read or list the path.
     pub replaces: bool,
+    /// The secret's current version (0: none): the form is bound to it.
+    pub version: i64,
+    /// Whether the asker may read the value it asked for.
+    pub may_read: bool,
+    /// Whether the asker may use it (have it sent to its allowed hosts).
+    pub may_use: bool,
+    /// Where the secret may be sent (`allowed_hosts` of the current version).
+    pub allowed_hosts: Vec<String>,
     /// The link stops working then.
     pub expires_at: OffsetDateTime,
 }
@@ -153,6 +166,10 @@ async fn create_in(
             Actor::User { api_key_id, .. } => Some(api_key_id),
             Actor::Agent { .. } => None,
         },
+        requested_generation: match caller.principal.actor {
+            Actor::Agent { token_generation, .. } => Some(token_generation),
+            Actor::User { .. } => None,
+        },
         created_at: at,
         expires_at,
         used_at: None,
@@ -173,15 +190,20 @@ async fn create_in(
     })
 }
 
-/// An open request, its asker still standing, by the link's token.
-async fn live(
-    state: &AppState,
-    op: &mut Op<'_>,
-    token: &str,
-    ip: Option<IpAddr>,
-) -> ApiResult<(SecretRequestRecord, Caller)> {
+/// An open request, by the link's token, whose asker still stands (same agent generation, or
+/// the same user key) and may still write its path.
+struct Live {
+    request: SecretRequestRecord,
+    asker: Caller,
+    vault: Arc<OpenVault>,
+    path: SecretPath,
+}
+
+async fn live(state: &AppState, op: &mut Op<'_>, token: &str, ip: Option<IpAddr>) -> ApiResult<Live> {
     let row = state.request_links.row(token);
     op.resource(row.to_string());
+    // Before any work: a link's holder (or a guesser) may not turn page loads into audit writes.
+    state.limits.before_request_page(ip, &row.to_string())?;
     let request = state
         .store
         .secret_request(row)
@@ -195,59 +217,126 @@ async fn live(
         access::standing(state, request.requested_by_type, request.requested_by, request.requested_with_key, ip)
             .await?
             .ok_or_else(withdrawn)?;
-    Ok((request, asker))
+    // A re-key (or deactivation, new binding) cuts the agent's links as it cuts its tokens: a
+    // stolen key's links must not outlive the key.
+    if let Actor::Agent { token_generation, .. } = &asker.principal.actor
+        && request.requested_generation != Some(*token_generation)
+    {
+        return Err(withdrawn());
+    }
+    let vault = state.vault(&request.vault_id.to_string()).await?.ok_or_else(dead_link)?;
+    let path = SecretPath::parse(&request.path)
+        .map_err(|e| ApiError::Integrity(format!("a secret request names a stored path that does not parse: {e}")))?;
+    access::require_scope(&asker, Scope::SecretsWrite).map_err(|_| withdrawn())?;
+    access::check_path(state, &asker, &vault.record, &path, Permission::Write).await.map_err(|_| withdrawn())?;
+    Ok(Live { request, asker, vault, path })
 }
 
 fn withdrawn() -> ApiError {
     ApiError::Gone(
-        "this link no longer works: whoever asked was removed, deactivated, or may no longer write this secret. Ask for a new one"
+        "this link no longer works: whoever asked was removed, deactivated, re-keyed, or may no longer write this secret. Ask for a new one"
             .into(),
     )
+}
+
+/// Whether `caller` holds `permission` on `path`.
+async fn holds(
+    state: &AppState,
+    caller: &Caller,
+    vault: &OpenVault,
+    path: &SecretPath,
+    permission: Permission,
+) -> ApiResult<bool> {
+    Ok(!access::permitted(state, caller, &vault.record, vec![path.clone()], permission).await?.is_empty())
+}
+
+/// The current version of the live secret at the request's path, if there is one.
+async fn current(state: &AppState, live: &Live) -> ApiResult<Option<VersionMeta>> {
+    let found = state.store.version(live.vault.record.id, live.path.as_str(), None).await?;
+    Ok(found.filter(|(secret, _)| secret.deleted_at.is_none()).map(|(_, record)| record.meta))
 }
 
 /// What the page of `token` shows.
 ///
 /// # Errors
-/// 404 (unknown, used or expired link), 410 (the asker may no longer write there).
+/// 404 (unknown, used or expired link), 410 (the asker may no longer write there), 429.
 pub async fn show(state: &AppState, ip: Option<IpAddr>, token: &str) -> ApiResult<PendingRequest> {
     let mut op = Op::anonymous(state, ip, Action::SecretRequestView);
     let result = async {
-        let (request, asker) = live(state, &mut op, token, ip).await?;
-        let vault = state.vault(&request.vault_id.to_string()).await?.ok_or_else(dead_link)?;
-        let path = SecretPath::parse(&request.path).map_err(|e| {
-            ApiError::Integrity(format!("a secret request names a stored path that does not parse: {e}"))
-        })?;
-        access::check_path(state, &asker, &vault.record, &path, Permission::Write).await.map_err(|_| withdrawn())?;
-        let asked_by = match request.requested_by_type {
-            PrincipalKind::Agent => state.store.agent(request.requested_by).await?.map(|a| a.name),
-            PrincipalKind::User => state.store.user(request.requested_by).await?.map(|u| u.name),
+        let live = live(state, &mut op, token, ip).await?;
+        let asked_by = match live.request.requested_by_type {
+            PrincipalKind::Agent => state.store.agent(live.request.requested_by).await?.map(|a| a.name),
+            PrincipalKind::User => state.store.user(live.request.requested_by).await?.map(|u| u.name),
         }
         .ok_or_else(withdrawn)?;
-        let replaces =
-            state.store.secret(vault.record.id, path.as_str()).await?.is_some_and(|s| s.deleted_at.is_none());
+        let may_read = holds(state, &live.asker, &live.vault, &live.path, Permission::Read).await?;
+        let may_use = holds(state, &live.asker, &live.vault, &live.path, Permission::Use).await?;
+        let may_list = holds(state, &live.asker, &live.vault, &live.path, Permission::List).await?;
+        let current = current(state, &live).await?;
+        let version = current.as_ref().map_or(0, |m| m.version);
+        let allowed_hosts = current
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(&m.metadata).ok())
+            .and_then(|m| m.get(ALLOWED_HOSTS).and_then(|a| a.as_array()).cloned())
+            .map(|hosts| hosts.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
         Ok(PendingRequest {
             asked_by,
-            asked_by_kind: request.requested_by_type.as_str(),
-            vault_name: vault.record.name.clone(),
-            path: request.path,
-            description: request.description,
-            replaces,
-            expires_at: request.expires_at,
+            asked_by_kind: live.request.requested_by_type.as_str(),
+            vault_name: live.vault.record.name.clone(),
+            path: live.request.path,
+            description: live.request.description,
+            // Whether a secret is there is told only to a page whose asker may know it.
+            replaces: (may_read || may_list) && version > 0,
+            version,
+            may_read,
+            may_use,
+            allowed_hosts,
+            expires_at: live.request.expires_at,
         })
     }
     .await;
     op.finish(result).await
 }
 
-/// Stores `value`, entered on the page of `token`, in the asker's name; the link is spent.
+/// Types whose values are files: kept byte for byte (a private key file ends with a line
+/// break some tools insist on).
+fn is_file_like(t: SecretType) -> bool {
+    matches!(t, SecretType::PrivateKey | SecretType::SshKey | SecretType::Certificate | SecretType::File)
+}
+
+/// Stores `value`, entered on the page of `token` that showed the secret at `shown_version`
+/// (0: none), in the asker's name; the link is spent.
 ///
 /// # Errors
-/// 400 (empty or oversized value), 404 (unknown, used or expired link), 410 (the asker may
-/// no longer write there); a failed store leaves the link usable.
-pub async fn fulfil(state: &AppState, ip: Option<IpAddr>, token: &str, value: SecretValue) -> ApiResult<SecretVersion> {
+/// 400 (empty or oversized value), 404 (unknown, used or expired link), 409 (the secret
+/// changed since the page was shown), 410 (the asker may no longer write there), 429; a failed
+/// store leaves the link usable.
+pub async fn fulfil(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    token: &str,
+    value: SecretValue,
+    shown_version: i64,
+) -> ApiResult<SecretVersion> {
     let mut op = Op::anonymous(state, ip, Action::SecretRequestFulfil);
     let result = async {
-        let (request, asker) = live(state, &mut op, token, ip).await?;
+        let live = live(state, &mut op, token, ip).await?;
+        let current = current(state, &live).await?;
+        let version = current.as_ref().map_or(0, |m| m.version);
+        // What the page said the agent could do with the value must still hold when it is
+        // stored: a change in between (new allowed hosts, say) needs a fresh look.
+        if version != shown_version {
+            return Err(ApiError::Conflict(format!(
+                "{:?} changed since this page was shown: reload the page, check what it says, and enter the value again",
+                live.request.path
+            )));
+        }
+        let secret_type = current.map_or(live.request.secret_type, |m| m.secret_type);
+        let value = match value.expose().strip_suffix(b"\n") {
+            // A pasted value usually drags a line break along, which nobody means to store.
+            Some(trimmed) if !is_file_like(secret_type) => SecretValue::new(trimmed.to_vec()),
+            _ => value,
+        };
         if value.is_empty() {
             return Err(ApiError::Invalid { field: "value", problem: "is empty: paste the value to store".into() });
         }
@@ -257,29 +346,26 @@ pub async fn fulfil(state: &AppState, ip: Option<IpAddr>, token: &str, value: Se
                 problem: format!("is longer than {} KiB; store it with the CLI instead", MAX_VALUE_BYTES / 1024),
             });
         }
-        let new = NewVersion::parse(value, Some(request.secret_type.as_str()), None, None, None)?;
         // Spent before the write, so that two submissions never store two values; given back
         // when the write fails, so that the user can try again.
-        if !state.store.claim_secret_request(request.id, now()).await? {
+        if !state.store.claim_secret_request(live.request.id, now()).await? {
             return Err(dead_link());
         }
-        let vault_ref = request.vault_id.to_string();
-        let exists = state.store.secret(request.vault_id, &request.path).await?.is_some_and(|s| s.deleted_at.is_none());
-        // An existing secret keeps its type and metadata (its allowed hosts above all), as a
-        // rotation does; a new one gets the requested type.
-        let stored = if exists {
-            let rotation = Rotation { next: NextValue::Given(new.value), secret_type: None };
-            secrets::rotate(state, &asker, &vault_ref, &request.path, rotation).await
-        } else {
-            secrets::write(state, &asker, &vault_ref, &request.path, new).await
-        };
+        // On a task of its own: a browser that goes away mid-write must not leave the link
+        // spent and nothing stored.
+        let (task_state, id) = (state.clone(), live.request.id);
+        let stored = tokio::spawn(async move { store(&task_state, live, value, version > 0).await })
+            .await
+            .unwrap_or_else(|e| Err(ApiError::Internal(format!("storing a requested secret failed: {e}"))));
         match stored {
             Ok(version) => {
                 op.detail("version", version.meta.version);
                 Ok(version)
             }
             Err(e) => {
-                state.store.release_secret_request(request.id).await?;
+                if let Err(release) = state.store.release_secret_request(id).await {
+                    tracing::error!(%release, "a secret request link stays spent after a failed write");
+                }
                 Err(match e.unhinted().0 {
                     ApiError::Forbidden(_) | ApiError::NotFound(_) => withdrawn(),
                     _ => e,
@@ -289,4 +375,17 @@ pub async fn fulfil(state: &AppState, ip: Option<IpAddr>, token: &str, value: Se
     }
     .await;
     op.finish(result).await
+}
+
+/// Writes the value: an existing secret keeps its type and metadata (its allowed hosts above
+/// all), as a rotation does; a new one gets the requested type.
+async fn store(state: &AppState, live: Live, value: SecretValue, exists: bool) -> ApiResult<SecretVersion> {
+    let vault_ref = live.request.vault_id.to_string();
+    if exists {
+        let rotation = Rotation { next: NextValue::Given(value), secret_type: None };
+        secrets::rotate(state, &live.asker, &vault_ref, &live.request.path, rotation).await
+    } else {
+        let new = NewVersion::parse(value, Some(live.request.secret_type.as_str()), None, None, None)?;
+        secrets::write(state, &live.asker, &vault_ref, &live.request.path, new).await
+    }
 }

@@ -9,6 +9,7 @@ CREATE TABLE secret_requests (
     requested_by       UUID NOT NULL,
     requested_by_type  TEXT NOT NULL,
     requested_with_key UUID,
+    requested_generation BIGINT,
     created_at         TIMESTAMPTZ NOT NULL,
     expires_at         TIMESTAMPTZ NOT NULL,
     used_at            TIMESTAMPTZ

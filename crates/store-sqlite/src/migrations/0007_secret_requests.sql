@@ -9,6 +9,7 @@ CREATE TABLE secret_requests (
     requested_by       BLOB NOT NULL,
     requested_by_type  TEXT NOT NULL,
     requested_with_key BLOB,
+    requested_generation INTEGER,
     created_at         INTEGER NOT NULL,
     expires_at         INTEGER NOT NULL,
     used_at            INTEGER

@@ -138,7 +138,7 @@ impl Clawvault {
     }
 
     #[tool(
-        description = "Store a secret as a new version (creates it on first write). Returns the path and version, never the value."
+        description = "Store a secret as a new version (creates it on first write). The version takes exactly the type (default api_key) and metadata given here: to replace only the value of an existing secret and keep its type, metadata and allowed hosts, use rotate_and_store. Returns the path and version, never the value."
     )]
     async fn put_secret(
         &self,

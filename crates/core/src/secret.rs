@@ -119,11 +119,13 @@ pub enum SecretType {
     EnvBundle,
     /// `KEY=VALUE` lines (the OpenAPI spelling).
     Env,
+    /// A JSON object of fields: what a Vault KV v2 write stores.
+    Json,
 }
 
 impl SecretType {
     /// Every type, in the order the API documents them.
-    pub const ALL: [SecretType; 10] = [
+    pub const ALL: [SecretType; 11] = [
         Self::Generic,
         Self::Password,
         Self::ApiKey,
@@ -134,6 +136,7 @@ impl SecretType {
         Self::SshKey,
         Self::EnvBundle,
         Self::Env,
+        Self::Json,
     ];
 
     /// The wire name (`api_key`, ...).
@@ -150,6 +153,7 @@ impl SecretType {
             Self::SshKey => "ssh_key",
             Self::EnvBundle => "env_bundle",
             Self::Env => "env",
+            Self::Json => "json",
         }
     }
 }
@@ -163,7 +167,7 @@ impl fmt::Display for SecretType {
 /// A type name that is not one of [`SecretType::ALL`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown secret type {0:?}: use one of generic, password, api_key, private_key, certificate, file, note, ssh_key, env_bundle, env"
+    "unknown secret type {0:?}: use one of generic, password, api_key, private_key, certificate, file, note, ssh_key, env_bundle, env, json"
 )]
 pub struct UnknownSecretType(pub String);
 

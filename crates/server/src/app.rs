@@ -37,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .merge(native_surface())
         .merge(crate::mcp::router(&state))
         .merge(crate::pages::router())
+        .merge(crate::vault_api::router())
         // Paths no surface has: answered in the native API's form, the only surface yet.
         .fallback(|| async { ApiError::NotFound("no such endpoint: see /v1/openapi.json".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -36,6 +36,7 @@ pub(crate) mod signing;
 mod state;
 mod tls;
 mod unauthenticated;
+mod vault_api;
 mod verify;
 
 use std::future::Future;

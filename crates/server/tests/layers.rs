@@ -44,6 +44,7 @@ const LAYERS: &[&str] = &[
     "service",
     "native",
     "mcp",
+    "vault_api",
     "pages",
     "app",
 ];

@@ -159,10 +159,50 @@ pub async fn write(
         let (vault, path) = locate(state, &mut op, caller, vault_ref, raw_path, Permission::Write).await?;
         // Rotation keeps the stored metadata as it is; what a caller sends is checked.
         check_metadata(&new.metadata)?;
-        write_at(state, &mut op, caller, &vault, &path, new).await
+        write_at(state, &mut op, caller, &vault, &path, new, None).await
     }
     .await;
     op.finish(result).await
+}
+
+/// A Vault KV v2 write: a new `json` version holding `fields` (a JSON object), only if the
+/// live version is `expected` when given (0: no live version), a check-and-set that loses to
+/// another writer being refused rather than retried. A KV write carries no clawvault metadata,
+/// so the live version's (its allowed hosts above all) is kept, as a rotation keeps it.
+///
+/// # Errors
+/// As [`write`]; 400 naming `cas` when the live version is another.
+pub async fn write_fields(
+    state: &AppState,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+    fields: &serde_json::Map<String, serde_json::Value>,
+    expected: Option<i64>,
+) -> ApiResult<SecretVersion> {
+    let mut op = Op::new(state, caller, Action::SecretWrite);
+    op.resource(format!("{vault_ref}/{raw_path}"));
+    let result = async {
+        access::require_scope(caller, Scope::SecretsWrite)?;
+        let (vault, path) = locate(state, &mut op, caller, vault_ref, raw_path, Permission::Write).await?;
+        if let Some(cas) = expected {
+            op.detail("cas", cas);
+        }
+        let live = state.store.version(vault.record.id, path.as_str(), None).await?;
+        let metadata = live
+            .filter(|(secret, _)| secret.deleted_at.is_none())
+            .map_or_else(|| "{}".to_owned(), |(_, record)| record.meta.metadata);
+        let value = SecretValue::new(serde_json::to_vec(fields).map_err(|e| ApiError::Internal(e.to_string()))?);
+        let new =
+            NewVersion { value, secret_type: SecretType::Json, metadata, expires_at: None, max_access_count: None };
+        write_at(state, &mut op, caller, &vault, &path, new, expected).await
+    }
+    .await;
+    op.finish(result).await
+}
+
+fn cas_mismatch(live: i64) -> ApiError {
+    ApiError::Invalid { field: "cas", problem: format!("did not match the current version ({live})") }
 }
 
 async fn write_at(
@@ -172,11 +212,26 @@ async fn write_at(
     vault: &OpenVault,
     path: &SecretPath,
     new: NewVersion,
+    cas: Option<i64>,
 ) -> ApiResult<SecretVersion> {
     super::require_future("expires_at", new.expires_at)?;
+    if new.secret_type == SecretType::Json && !is_json_object(&new.value) {
+        return Err(ApiError::Invalid {
+            field: "value",
+            problem:
+                "must be a JSON object of fields for a json secret, such as {\"user\": \"app\", \"password\": \"...\"}"
+                    .into(),
+        });
+    }
     op.detail("type", new.secret_type.as_str());
     for _ in 0..WRITE_ATTEMPTS {
         let head = state.store.secret(vault.record.id, path.as_str()).await?;
+        if let Some(cas) = cas {
+            let live = head.as_ref().filter(|h| h.deleted_at.is_none()).map_or(0, |h| h.current_version);
+            if live != cas {
+                return Err(cas_mismatch(live));
+            }
+        }
         let (secret_id, expected) = head.as_ref().map_or((Uuid::new_v4(), 0), |s| (s.id, s.current_version));
         let version = expected + 1;
         let ciphertext = seal_version(&vault.key, reveal::binding(vault, secret_id, version), &new.value)
@@ -222,11 +277,17 @@ async fn write_at(
                 };
                 return Ok(SecretVersion { secret, meta });
             }
+            // Another writer won: a check-and-set write has lost for good.
+            Err(StoreError::Conflict(_)) if cas.is_some() => return Err(cas_mismatch(expected + 1)),
             Err(StoreError::Conflict(_)) => tokio::task::yield_now().await,
             Err(e) => return Err(e.into()),
         }
     }
     Err(ApiError::Conflict(format!("{path:?} is being written by others right now; retry")))
+}
+
+fn is_json_object(value: &SecretValue) -> bool {
+    matches!(serde_json::from_slice::<serde_json::Value>(value.expose()), Ok(serde_json::Value::Object(_)))
 }
 
 /// Metadata is shown in listings: its keys and text values are free text.
@@ -563,7 +624,7 @@ async fn rotate_in(
         expires_at: None,
         max_access_count: None,
     };
-    write_at(state, op, caller, &vault, &path, new).await
+    write_at(state, op, caller, &vault, &path, new, None).await
 }
 
 /// Soft-deletes a secret (every version).

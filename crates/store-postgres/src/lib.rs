@@ -14,6 +14,7 @@
 mod audit;
 mod audited;
 mod changes;
+mod kv_settings;
 mod migrate;
 mod policies;
 mod principals;

@@ -7,9 +7,9 @@ use crate::{PgStore, backend};
 use clawvault_core::audit::{AuditEvent, ChainedEvent, Outcome};
 use clawvault_store::codec;
 use clawvault_store::{
-    AgentRecord, ApiKeyRecord, EnrollmentRecord, EnrollmentStatus, PolicyRecord, PrincipalKind, Result, Role,
-    SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord, VersionMeta,
-    VersionRecord,
+    AgentRecord, ApiKeyRecord, EnrollmentRecord, EnrollmentStatus, KvSettingsRecord, PolicyRecord, PrincipalKind,
+    Result, Role, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord,
+    VersionMeta, VersionRecord,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -80,7 +80,7 @@ pub(crate) const SECRET_COLUMNS: &str = "s.id AS s_id, s.vault_id AS s_vault_id,
 pub(crate) const VERSION_COLUMNS: &str = "v.version AS v_version, v.secret_type AS v_secret_type, \
      v.metadata AS v_metadata, v.created_by AS v_created_by, v.created_at AS v_created_at, \
      v.expires_at AS v_expires_at, v.max_access_count AS v_max_access_count, v.access_count AS v_access_count, \
-     v.is_disabled AS v_is_disabled";
+     v.is_disabled AS v_is_disabled, v.disabled_at AS v_disabled_at, v.destroyed AS v_destroyed";
 
 pub(crate) fn secret(row: &PgRow) -> Result<SecretRecord> {
     Ok(SecretRecord {
@@ -108,6 +108,8 @@ pub(crate) fn version_meta(row: &PgRow) -> Result<VersionMeta> {
         max_access_count: get(row, "v_max_access_count")?,
         access_count: get(row, "v_access_count")?,
         is_disabled: get(row, "v_is_disabled")?,
+        disabled_at: get(row, "v_disabled_at")?,
+        destroyed: get(row, "v_destroyed")?,
     })
 }
 
@@ -210,6 +212,15 @@ pub(crate) fn share(row: &PgRow) -> Result<ShareRecord> {
         declined: get(row, "declined")?,
         revoked: get(row, "revoked")?,
         created_at: get(row, "created_at")?,
+    })
+}
+
+pub(crate) fn kv_settings(row: &PgRow) -> Result<KvSettingsRecord> {
+    Ok(KvSettingsRecord {
+        vault_id: get(row, "vault_id")?,
+        path: get(row, "path")?,
+        settings: get(row, "settings")?,
+        updated_at: get(row, "updated_at")?,
     })
 }
 

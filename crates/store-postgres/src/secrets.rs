@@ -1,7 +1,7 @@
 //! Vaults, secrets and versions.
 
 use clawvault_store::{
-    AuditBatch, PutVersion, Result, SecretRecord, StoreError, VaultRecord, VersionMeta, VersionRecord,
+    AuditBatch, PutVersion, Result, SecretRecord, StoreError, VaultRecord, VersionChange, VersionMeta, VersionRecord,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -185,10 +185,29 @@ pub(crate) async fn list_versions(s: &PgStore, secret_id: Uuid) -> Result<Vec<Ve
     .await
 }
 
-pub(crate) async fn disable_version(s: &PgStore, secret_id: Uuid, version: i64, batch: AuditBatch<'_>) -> Result<bool> {
-    let q = sql::query("UPDATE secret_versions SET is_disabled = TRUE WHERE secret_id = $1 AND version = $2")
-        .bind(secret_id)
-        .bind(version);
+pub(crate) async fn change_version(
+    s: &PgStore,
+    secret_id: Uuid,
+    version: i64,
+    change: VersionChange,
+    at: OffsetDateTime,
+    batch: AuditBatch<'_>,
+) -> Result<bool> {
+    let statement = match change {
+        VersionChange::Disable => {
+            "UPDATE secret_versions SET is_disabled = TRUE, disabled_at = COALESCE(disabled_at, $1) \
+             WHERE secret_id = $2 AND version = $3"
+        }
+        VersionChange::Enable => {
+            "UPDATE secret_versions SET is_disabled = FALSE, disabled_at = NULL \
+             WHERE $1::timestamptz IS NOT NULL AND secret_id = $2 AND version = $3 AND NOT destroyed"
+        }
+        VersionChange::Destroy => {
+            "UPDATE secret_versions SET is_disabled = TRUE, destroyed = TRUE, ciphertext = ''::bytea \
+             WHERE $1::timestamptz IS NOT NULL AND secret_id = $2 AND version = $3"
+        }
+    };
+    let q = sql::query(statement).bind(at).bind(secret_id).bind(version);
     Ok(s.audited(vec![q], "", batch).await? > 0)
 }
 

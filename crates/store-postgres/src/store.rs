@@ -6,15 +6,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
-    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, ChangeBatch, EnrollmentRecord, PolicyRecord, PrincipalKind,
-    PutVersion, Result, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store,
-    UserDeletion, UserRecord, VaultRecord, VersionMeta, VersionRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, ChangeBatch, EnrollmentRecord, KvSettingsRecord, PolicyRecord,
+    PrincipalKind, PutVersion, Result, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord,
+    Store, UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
 };
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::{PgStore, audit, changes, policies, principals, secret_requests, secrets, shares};
+use crate::{PgStore, audit, changes, kv_settings, policies, principals, secret_requests, secrets, shares};
 
 #[async_trait]
 impl Store for PgStore {
@@ -274,8 +274,31 @@ impl Store for PgStore {
         secrets::list_versions(self, secret_id).await
     }
 
-    async fn disable_version(&self, secret_id: Uuid, version: i64, audit: AuditBatch<'_>) -> Result<bool> {
-        secrets::disable_version(self, secret_id, version, audit).await
+    async fn change_version(
+        &self,
+        secret_id: Uuid,
+        version: i64,
+        change: VersionChange,
+        at: OffsetDateTime,
+        audit: AuditBatch<'_>,
+    ) -> Result<bool> {
+        secrets::change_version(self, secret_id, version, change, at, audit).await
+    }
+
+    async fn kv_settings(&self, vault_id: Uuid, path: &str) -> Result<Option<KvSettingsRecord>> {
+        kv_settings::get(self, vault_id, path).await
+    }
+
+    async fn kv_settings_under(&self, vault_id: Uuid, prefix: &str) -> Result<Vec<KvSettingsRecord>> {
+        kv_settings::under(self, vault_id, prefix).await
+    }
+
+    async fn put_kv_settings(&self, settings: &KvSettingsRecord, audit: AuditBatch<'_>) -> Result<()> {
+        kv_settings::put(self, settings, audit).await
+    }
+
+    async fn delete_kv_settings(&self, vault_id: Uuid, path: &str, audit: AuditBatch<'_>) -> Result<bool> {
+        kv_settings::delete(self, vault_id, path, audit).await
     }
 
     async fn set_secret_deleted(

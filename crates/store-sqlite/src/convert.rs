@@ -5,9 +5,9 @@ use clawvault_core::audit::{AuditEvent, ChainedEvent, Outcome};
 use clawvault_core::time_util::unix_micros;
 use clawvault_store::codec;
 use clawvault_store::{
-    AgentRecord, ApiKeyRecord, EnrollmentRecord, EnrollmentStatus, PolicyRecord, PrincipalKind, Result, Role,
-    SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord, VersionMeta,
-    VersionRecord,
+    AgentRecord, ApiKeyRecord, EnrollmentRecord, EnrollmentStatus, KvSettingsRecord, PolicyRecord, PrincipalKind,
+    Result, Role, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord,
+    VersionMeta, VersionRecord,
 };
 use rusqlite::Row;
 use rusqlite::types::FromSql;
@@ -109,7 +109,7 @@ macro_rules! version_columns {
         "v.version AS v_version, v.secret_type AS v_secret_type, v.metadata AS v_metadata, \
          v.created_by AS v_created_by, v.created_at AS v_created_at, v.expires_at AS v_expires_at, \
          v.max_access_count AS v_max_access_count, v.access_count AS v_access_count, \
-         v.is_disabled AS v_is_disabled"
+         v.is_disabled AS v_is_disabled, v.disabled_at AS v_disabled_at, v.destroyed AS v_destroyed"
     };
 }
 pub(crate) use {secret_columns, version_columns};
@@ -140,6 +140,8 @@ pub(crate) fn version_meta(row: &Row<'_>) -> Result<VersionMeta> {
         max_access_count: get(row, "v_max_access_count")?,
         access_count: get(row, "v_access_count")?,
         is_disabled: get::<i64>(row, "v_is_disabled")? != 0,
+        disabled_at: opt_time(get(row, "v_disabled_at")?)?,
+        destroyed: get::<i64>(row, "v_destroyed")? != 0,
     })
 }
 
@@ -251,6 +253,15 @@ pub(crate) fn share(row: &Row<'_>) -> Result<ShareRecord> {
         declined: get::<i64>(row, "declined")? != 0,
         revoked: get::<i64>(row, "revoked")? != 0,
         created_at: time(get(row, "created_at")?)?,
+    })
+}
+
+pub(crate) fn kv_settings(row: &Row<'_>) -> Result<KvSettingsRecord> {
+    Ok(KvSettingsRecord {
+        vault_id: get(row, "vault_id")?,
+        path: get(row, "path")?,
+        settings: get(row, "settings")?,
+        updated_at: time(get(row, "updated_at")?)?,
     })
 }
 

@@ -10,6 +10,7 @@ mod agents;
 mod audit;
 mod audit_query;
 mod convert;
+mod kv_settings;
 mod migrate;
 mod policies;
 mod reader;

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_hashed_share_ids.sql")),
     (6, include_str!("migrations/0006_share_creating_key.sql")),
     (7, include_str!("migrations/0007_secret_requests.sql")),
+    (8, include_str!("migrations/0008_kv_settings.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
-    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, EnrollmentRecord, PolicyRecord, PrincipalKind, PutVersion,
-    Result, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError,
-    UserDeletion, UserRecord, VaultRecord, VersionMeta, VersionRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, EnrollmentRecord, KvSettingsRecord, PolicyRecord,
+    PrincipalKind, PutVersion, Result, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord,
+    Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
 };
 use rusqlite::params;
 use time::OffsetDateTime;
@@ -507,23 +507,54 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn disable_version(&self, secret_id: Uuid, version: i64, audit: AuditBatch<'_>) -> Result<bool> {
+    async fn change_version(
+        &self,
+        secret_id: Uuid,
+        version: i64,
+        change: VersionChange,
+        at: OffsetDateTime,
+        audit: AuditBatch<'_>,
+    ) -> Result<bool> {
         let audit = OwnedAudit::from(audit);
+        let statement = match change {
+            VersionChange::Disable => {
+                "UPDATE secret_versions SET is_disabled = 1, disabled_at = COALESCE(disabled_at, ?1) \
+                 WHERE secret_id = ?2 AND version = ?3"
+            }
+            VersionChange::Enable => {
+                "UPDATE secret_versions SET is_disabled = 0, disabled_at = NULL \
+                 WHERE secret_id = ?2 AND version = ?3 AND destroyed = 0"
+            }
+            VersionChange::Destroy => {
+                "UPDATE secret_versions SET is_disabled = 1, destroyed = 1, ciphertext = X'' \
+                 WHERE secret_id = ?2 AND version = ?3"
+            }
+        };
         self.writer()?
             .write(move |c| {
-                let done = execute(
-                    c,
-                    "UPDATE secret_versions SET is_disabled = 1 WHERE secret_id = ? AND version = ?",
-                    params![secret_id, version],
-                )
-                .map_err(backend)?
-                    > 0;
+                let done = execute(c, statement, params![micros(at), secret_id, version]).map_err(backend)? > 0;
                 if done {
                     audit.append(c)?;
                 }
                 Ok(done)
             })
             .await
+    }
+
+    async fn kv_settings(&self, vault_id: Uuid, path: &str) -> Result<Option<KvSettingsRecord>> {
+        self.kv_settings_impl(vault_id, path).await
+    }
+
+    async fn kv_settings_under(&self, vault_id: Uuid, prefix: &str) -> Result<Vec<KvSettingsRecord>> {
+        self.kv_settings_under_impl(vault_id, prefix).await
+    }
+
+    async fn put_kv_settings(&self, settings: &KvSettingsRecord, audit: AuditBatch<'_>) -> Result<()> {
+        self.put_kv_settings_impl(settings, audit).await
+    }
+
+    async fn delete_kv_settings(&self, vault_id: Uuid, path: &str, audit: AuditBatch<'_>) -> Result<bool> {
+        self.delete_kv_settings_impl(vault_id, path, audit).await
     }
 
     async fn set_secret_deleted(

@@ -19,9 +19,10 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::{
-    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, Change, EnrollmentRecord, EnrollmentStatus, PolicyRecord,
-    PrincipalKind, PutVersion, RecipientType, Role, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange,
-    ShareRecord, Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionMeta, VersionRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, Change, EnrollmentRecord, EnrollmentStatus, KvSettingsRecord,
+    PolicyRecord, PrincipalKind, PutVersion, RecipientType, Role, SecretRecord, SecretRequestRecord, ServerKeyRecord,
+    ShareChange, ShareRecord, Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta,
+    VersionRecord,
 };
 
 /// One `#[tokio::test]` per conformance check, each on a fresh store from `$fresh`: an async
@@ -46,6 +47,7 @@ macro_rules! conformance_tests {
             versions_are_read_by_number_and_listed_newest_first,
             secrets_are_listed_by_prefix,
             a_disabled_version_stays_stored_and_marked,
+            kv_settings_exist_before_a_version_and_go_with_their_vault,
             a_deleted_secret_is_hidden_until_restored,
             a_write_to_a_deleted_secret_keeps_older_versions_closed,
             a_read_limit_is_never_exceeded,
@@ -155,6 +157,8 @@ fn put(vault_id: Uuid, secret_id: Uuid, path: &str, expected: i64) -> PutVersion
                 max_access_count: None,
                 access_count: 0,
                 is_disabled: false,
+                disabled_at: None,
+                destroyed: false,
             },
             ciphertext: format!("sealed-{expected}").into_bytes(),
         },
@@ -428,14 +432,58 @@ pub async fn secrets_are_listed_by_prefix<S: Store>(s: &Arc<S>) {
     assert_eq!(s.list_secrets(v.id, "api/openai").await.unwrap()[0].1.version, 2);
 }
 
-/// Disabling a version marks it and keeps it; an unknown version is not disabled.
+/// Disabling a version marks it (with the time of the first disable) and keeps it; enabling
+/// reopens it; destroying erases its ciphertext for good, and a destroyed version is never
+/// enabled again; an unknown version changes nothing.
 pub async fn a_disabled_version_stays_stored_and_marked<S: Store>(s: &Arc<S>) {
     let k = key();
     let (v, sid) = vault_with_two_versions(s.as_ref()).await;
-    assert!(s.disable_version(sid, 1, AuditBatch::new(&k, &[])).await.unwrap());
-    assert!(!s.disable_version(sid, 9, AuditBatch::new(&k, &[])).await.unwrap());
-    assert!(s.version(v.id, "api/openai", Some(1)).await.unwrap().unwrap().1.meta.is_disabled);
+    let change = |version, change, at| s.change_version(sid, version, change, at, AuditBatch::new(&k, &[]));
+    let first = now();
+    assert!(change(1, VersionChange::Disable, first).await.unwrap());
+    assert!(change(1, VersionChange::Disable, first + Duration::hours(1)).await.unwrap());
+    assert!(!change(9, VersionChange::Disable, first).await.unwrap());
+    let (_, one) = s.version(v.id, "api/openai", Some(1)).await.unwrap().unwrap();
+    assert!(one.meta.is_disabled && !one.meta.destroyed);
+    assert_eq!(one.meta.disabled_at, Some(first), "the first disable's time is kept");
+    assert!(!one.ciphertext.is_empty(), "kept");
     assert!(!s.version(v.id, "api/openai", Some(2)).await.unwrap().unwrap().1.meta.is_disabled);
+    assert!(change(1, VersionChange::Enable, now()).await.unwrap());
+    let (_, one) = s.version(v.id, "api/openai", Some(1)).await.unwrap().unwrap();
+    assert!(!one.meta.is_disabled && one.meta.disabled_at.is_none());
+    assert!(change(2, VersionChange::Destroy, now()).await.unwrap());
+    let (_, two) = s.version(v.id, "api/openai", Some(2)).await.unwrap().unwrap();
+    assert!(two.meta.is_disabled && two.meta.destroyed && two.ciphertext.is_empty(), "erased");
+    assert!(!change(2, VersionChange::Enable, now()).await.unwrap(), "a destroyed version stays closed");
+    assert!(s.version(v.id, "api/openai", Some(2)).await.unwrap().unwrap().1.meta.is_disabled);
+}
+
+/// A key's Vault KV settings are written, replaced, found by path and prefix, forgotten, and
+/// go with their vault; they exist without any version.
+pub async fn kv_settings_exist_before_a_version_and_go_with_their_vault<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let v = vault_record("kv");
+    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    let record = |path: &str, settings: &str| KvSettingsRecord {
+        vault_id: v.id,
+        path: path.into(),
+        settings: settings.into(),
+        updated_at: now(),
+    };
+    assert_eq!(s.kv_settings(v.id, "app/db").await.unwrap(), None);
+    s.put_kv_settings(&record("app/db", r#"{"max_versions":5}"#), AuditBatch::new(&k, &[])).await.unwrap();
+    let replaced = record("app/db", r#"{"cas_required":true}"#);
+    s.put_kv_settings(&replaced, AuditBatch::new(&k, &[])).await.unwrap();
+    s.put_kv_settings(&record("app/cache", "{}"), AuditBatch::new(&k, &[])).await.unwrap();
+    s.put_kv_settings(&record("other", "{}"), AuditBatch::new(&k, &[])).await.unwrap();
+    assert_eq!(s.kv_settings(v.id, "app/db").await.unwrap(), Some(replaced));
+    let under: Vec<String> = s.kv_settings_under(v.id, "app/").await.unwrap().into_iter().map(|r| r.path).collect();
+    assert_eq!(under, vec!["app/cache", "app/db"]);
+    assert!(s.secret(v.id, "app/db").await.unwrap().is_none(), "settings make no secret");
+    assert!(s.delete_kv_settings(v.id, "app/cache", AuditBatch::new(&k, &[])).await.unwrap());
+    assert!(!s.delete_kv_settings(v.id, "app/cache", AuditBatch::new(&k, &[])).await.unwrap());
+    assert!(s.delete_vault(v.id, AuditBatch::new(&k, &[])).await.unwrap());
+    assert_eq!(s.kv_settings(v.id, "app/db").await.unwrap(), None, "gone with the vault");
 }
 
 /// A deleted secret keeps its deletion time and is not listed until restored.

@@ -290,8 +290,28 @@ pub trait Store: Send + Sync + 'static {
     /// All versions of a secret, newest first.
     async fn list_versions(&self, secret_id: Uuid) -> Result<Vec<VersionMeta>>;
 
-    /// Disables a version (kept, unreadable); false if no such version.
-    async fn disable_version(&self, secret_id: Uuid, version: i64, audit: AuditBatch<'_>) -> Result<bool>;
+    /// Changes a version's state at `at`; false if no such version (or, for
+    /// [`VersionChange::Enable`], a destroyed one).
+    async fn change_version(
+        &self,
+        secret_id: Uuid,
+        version: i64,
+        change: VersionChange,
+        at: OffsetDateTime,
+        audit: AuditBatch<'_>,
+    ) -> Result<bool>;
+
+    /// The Vault KV settings of the key at `path`.
+    async fn kv_settings(&self, vault_id: Uuid, path: &str) -> Result<Option<KvSettingsRecord>>;
+
+    /// The Vault KV settings of every key whose path starts with `prefix`, by path.
+    async fn kv_settings_under(&self, vault_id: Uuid, prefix: &str) -> Result<Vec<KvSettingsRecord>>;
+
+    /// Writes (creates or replaces) a key's Vault KV settings.
+    async fn put_kv_settings(&self, settings: &KvSettingsRecord, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// Forgets a key's Vault KV settings; false if there were none.
+    async fn delete_kv_settings(&self, vault_id: Uuid, path: &str, audit: AuditBatch<'_>) -> Result<bool>;
 
     /// Marks a secret deleted (all versions) or restores it (`deleted_at = None`, which also
     /// reopens versions a write after a deletion left closed).

@@ -150,6 +150,36 @@ pub struct VersionMeta {
     pub access_count: i64,
     /// Disabled versions are kept for audit and refuse reads.
     pub is_disabled: bool,
+    /// When it was disabled (`None`: not disabled, or disabled before this was recorded).
+    pub disabled_at: Option<OffsetDateTime>,
+    /// Destroyed: disabled for good, its ciphertext erased.
+    pub destroyed: bool,
+}
+
+/// A state change of one version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionChange {
+    /// Unreadable, kept (a Vault soft delete).
+    Disable,
+    /// Readable again, unless destroyed (a Vault undelete).
+    Enable,
+    /// Disabled for good and its ciphertext erased (a Vault destroy).
+    Destroy,
+}
+
+/// The Vault KV v2 settings of one key (`max_versions`, `cas_required`,
+/// `delete_version_after`, `custom_metadata`), kept apart from the secret because Vault lets
+/// them exist before the key's first version (a metadata write creates the key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvSettingsRecord {
+    /// Vault.
+    pub vault_id: Uuid,
+    /// Path.
+    pub path: String,
+    /// The settings, a JSON object (the server's to interpret).
+    pub settings: String,
+    /// Last written.
+    pub updated_at: OffsetDateTime,
 }
 
 /// A version with its ciphertext.

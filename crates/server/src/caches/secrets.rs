@@ -119,6 +119,8 @@ mod tests {
             max_access_count: None,
             access_count: 0,
             is_disabled: false,
+            disabled_at: None,
+            destroyed: false,
         };
         Arc::new((secret, VersionRecord { meta, ciphertext: vec![] }))
     }

@@ -9,6 +9,7 @@ pub mod authenticate;
 pub mod egress;
 pub mod enroll;
 pub mod keys;
+pub mod kv;
 pub mod policies;
 pub mod reveal;
 pub mod secret_requests;

@@ -8,7 +8,9 @@ use clawvault_core::crypto::seal_version;
 use clawvault_core::generate::{self, Charset};
 use clawvault_core::time_util::now;
 use clawvault_core::{SecretPath, SecretType, SecretValue};
-use clawvault_store::{AuditBatch, Change, PutVersion, SecretRecord, StoreError, VersionMeta, VersionRecord};
+use clawvault_store::{
+    AuditBatch, Change, PutVersion, SecretRecord, StoreError, VersionChange, VersionMeta, VersionRecord,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -117,7 +119,7 @@ fn parse_path(op: &mut Op<'_>, vault: &OpenVault, raw: &str) -> ApiResult<Secret
 
 /// The first steps of every operation on one secret: name it in the audit event, open the
 /// vault with `permission`, check the path.
-async fn locate(
+pub(super) async fn locate(
     state: &AppState,
     op: &mut Op<'_>,
     caller: &Caller,
@@ -133,7 +135,7 @@ async fn locate(
 }
 
 /// What a write to the secret at `path` changed.
-fn secret_changed(vault: &OpenVault, path: &SecretPath) -> Change {
+pub(super) fn secret_changed(vault: &OpenVault, path: &SecretPath) -> Change {
     Change::Secret { vault_id: vault.record.id, path: path.as_str().to_owned() }
 }
 
@@ -188,13 +190,22 @@ pub async fn write_fields(
         if let Some(cas) = expected {
             op.detail("cas", cas);
         }
+        let settings = super::kv::settings_of(state, &vault, path.as_str()).await?;
+        if settings.cas_required && expected.is_none() {
+            return Err(ApiError::Invalid {
+                field: "cas_required",
+                problem: "is set on this key: name the version you replace (cas)".into(),
+            });
+        }
         let live = state.store.version(vault.record.id, path.as_str(), None).await?;
         let metadata = live
             .filter(|(secret, _)| secret.deleted_at.is_none())
             .map_or_else(|| "{}".to_owned(), |(_, record)| record.meta.metadata);
         let value = SecretValue::new(serde_json::to_vec(fields).map_err(|e| ApiError::Internal(e.to_string()))?);
-        let new =
-            NewVersion { value, secret_type: SecretType::Json, metadata, expires_at: None, max_access_count: None };
+        // Vault's delete_version_after is clawvault's expiry of the version.
+        let expires_at =
+            (settings.delete_version_after > 0).then(|| now() + time::Duration::seconds(settings.delete_version_after));
+        let new = NewVersion { value, secret_type: SecretType::Json, metadata, expires_at, max_access_count: None };
         write_at(state, &mut op, caller, &vault, &path, new, expected).await
     }
     .await;
@@ -247,6 +258,8 @@ async fn write_at(
             max_access_count: new.max_access_count,
             access_count: 0,
             is_disabled: false,
+            disabled_at: None,
+            destroyed: false,
         };
         let put = PutVersion {
             secret_id,
@@ -536,7 +549,13 @@ pub async fn disable(
         let changed = [secret_changed(&vault, &path)];
         if state
             .store
-            .disable_version(secret.id, version, AuditBatch::new(&state.chain_key, &[event]).changing(&changed))
+            .change_version(
+                secret.id,
+                version,
+                VersionChange::Disable,
+                now(),
+                AuditBatch::new(&state.chain_key, &[event]).changing(&changed),
+            )
             .await?
         {
             changes::committed(state, &changed).await;

@@ -8,6 +8,8 @@ use base64::Engine as _;
 use clawvault_core::time_util::rfc3339;
 use clawvault_core::{SecretType, SecretValue};
 use clawvault_store::{SecretRecord, VersionMeta};
+
+use crate::service::kv::{Key, KvSettings};
 use serde_json::{Map, Value, json};
 
 /// The field a secret that is not a JSON object appears as.
@@ -29,60 +31,119 @@ pub fn of(secret_type: SecretType, value: &SecretValue) -> Value {
 
 /// When a version counts as deleted: `""` for never, as Vault writes it.
 fn deletion_time(secret: &SecretRecord, meta: &VersionMeta) -> String {
-    if secret.deleted_at.is_some() && meta.version <= secret.deleted_through.max(secret.current_version) {
-        return secret.deleted_at.map(rfc3339).unwrap_or_default();
+    if let Some(at) = secret.deleted_at {
+        return rfc3339(at);
     }
     if secret.deleted_through >= meta.version {
-        // Deleted before a later write revived the secret: closed for good.
+        // Deleted before a later write revived the secret: closed until an admin restores it.
         return rfc3339(secret.updated_at);
     }
-    if meta.is_disabled {
-        // Disabling records no time of its own; the version's creation stands in.
-        return rfc3339(meta.created_at);
+    if meta.is_disabled && !meta.destroyed {
+        // Versions disabled before the time was recorded: their creation stands in.
+        return rfc3339(meta.disabled_at.unwrap_or(meta.created_at));
+    }
+    if meta.destroyed {
+        // Vault leaves a destroyed version's deletion time as it was.
+        return meta.disabled_at.map(rfc3339).unwrap_or_default();
     }
     meta.expires_at.map(rfc3339).unwrap_or_default()
 }
 
+fn custom(settings: &KvSettings) -> Value {
+    settings.custom_metadata.as_ref().map_or(Value::Null, |m| json!(m))
+}
+
 /// A version's metadata as KV v2 reports it with its data.
 #[must_use]
-pub fn version_metadata(secret: &SecretRecord, meta: &VersionMeta) -> Value {
+pub fn version_metadata(secret: &SecretRecord, meta: &VersionMeta, settings: &KvSettings) -> Value {
     json!({
         "created_time": rfc3339(meta.created_at),
-        "custom_metadata": null,
+        "custom_metadata": custom(settings),
         "deletion_time": deletion_time(secret, meta),
-        "destroyed": false,
+        "destroyed": meta.destroyed,
         "version": meta.version,
     })
 }
 
-/// A secret's metadata as `GET metadata/<path>` reports it, with its versions.
+/// A key's metadata as `GET metadata/<path>` reports it, with its versions.
 #[must_use]
-pub fn key_metadata(secret: &SecretRecord, versions: &[VersionMeta]) -> Value {
-    let map: Map<String, Value> = versions
-        .iter()
-        .map(|m| {
-            (
-                m.version.to_string(),
-                json!({
-                    "created_time": rfc3339(m.created_at),
-                    "deletion_time": deletion_time(secret, m),
-                    "destroyed": false,
-                }),
-            )
-        })
-        .collect();
+pub fn key_metadata(key: &Key) -> Value {
+    let map: Map<String, Value> = match &key.secret {
+        Some(secret) => key
+            .versions
+            .iter()
+            .map(|m| {
+                (
+                    m.version.to_string(),
+                    json!({
+                        "created_time": rfc3339(m.created_at),
+                        "deletion_time": deletion_time(secret, m),
+                        "destroyed": m.destroyed,
+                    }),
+                )
+            })
+            .collect(),
+        None => Map::new(),
+    };
+    let created = key.secret.as_ref().map(|s| s.created_at).or(key.settings_updated_at);
+    let updated = key.secret.as_ref().map(|s| s.updated_at).into_iter().chain(key.settings_updated_at).max();
     json!({
-        "cas_required": false,
-        "created_time": rfc3339(secret.created_at),
-        "current_version": secret.current_version,
-        "custom_metadata": null,
-        "delete_version_after": "0s",
-        "max_versions": 0,
+        "cas_required": key.settings.cas_required,
+        "created_time": created.map(rfc3339).unwrap_or_default(),
+        "current_version": key.secret.as_ref().map_or(0, |s| s.current_version),
+        "custom_metadata": custom(&key.settings),
+        "delete_version_after": duration(key.settings.delete_version_after),
+        "max_versions": key.settings.max_versions,
         // OpenBao reports 0 until `max_versions` has trimmed a version; none is trimmed here.
         "oldest_version": 0,
-        "updated_time": rfc3339(secret.updated_at),
+        "updated_time": updated.map(rfc3339).unwrap_or_default(),
         "versions": map,
     })
+}
+
+/// Seconds as Go writes a duration (`1h0m0s`, `90s` as `1m30s`, `0s`), which Vault echoes.
+#[must_use]
+pub fn duration(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// A duration as Vault takes one: a number of seconds, or Go's notation (`1h`, `30m`,
+/// `1h30m0s`, `45s`); `None` when it is neither.
+#[must_use]
+pub fn parse_duration(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().filter(|n| *n >= 0),
+        Value::String(text) => {
+            let text = text.trim();
+            if let Ok(n) = text.parse::<i64>() {
+                return (n >= 0).then_some(n);
+            }
+            let mut total: i64 = 0;
+            let mut digits = String::new();
+            for c in text.chars() {
+                if c.is_ascii_digit() {
+                    digits.push(c);
+                    continue;
+                }
+                let unit = match c {
+                    'h' => 3600,
+                    'm' => 60,
+                    's' => 1,
+                    _ => return None,
+                };
+                let n: i64 = digits.parse().ok()?;
+                total = total.checked_add(n.checked_mul(unit)?)?;
+                digits.clear();
+            }
+            (digits.is_empty() && !text.is_empty()).then_some(total)
+        }
+        _ => None,
+    }
 }
 
 /// RFC 7396 JSON merge patch of `patch` onto `target`: `null` removes a field.
@@ -116,6 +177,22 @@ mod tests {
         assert_eq!(of(SecretType::ApiKey, &SecretValue::from_str_value("sk-1")), json!({"credential": "sk-1"}));
         assert_eq!(of(SecretType::Json, &SecretValue::from_str_value("[1]")), json!({"credential": "[1]"}));
         assert_eq!(of(SecretType::File, &SecretValue::new(vec![0xff, 0])), json!({"credential_base64": "/wA="}));
+    }
+
+    #[test]
+    fn durations_read_and_write_as_go_does() {
+        assert_eq!(duration(3600), "1h0m0s");
+        assert_eq!(duration(90), "1m30s");
+        assert_eq!(duration(0), "0s");
+        assert_eq!(parse_duration(&json!("1h")), Some(3600));
+        assert_eq!(parse_duration(&json!("1h30m0s")), Some(5400));
+        assert_eq!(parse_duration(&json!("45s")), Some(45));
+        assert_eq!(parse_duration(&json!(120)), Some(120));
+        assert_eq!(parse_duration(&json!("3600")), Some(3600));
+        for bad in [json!("1d"), json!("h"), json!("-5"), json!("5x"), json!(""), json!(true), json!(-1)] {
+            assert_eq!(parse_duration(&bad), None, "{bad}");
+        }
+        assert_eq!(parse_duration(&json!("99999999999999999999h")), None, "no overflow");
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub fn refusal(error: &ApiError) -> Response {
         ApiError::Invalid { field: "cas", .. } => {
             errors(StatusCode::BAD_REQUEST, &["check-and-set parameter did not match the current version"])
         }
+        ApiError::Invalid { field: "cas_required", .. } => {
+            errors(StatusCode::BAD_REQUEST, &["check-and-set parameter required for this call"])
+        }
         ApiError::Internal(cause) => {
             tracing::error!(%cause, "Vault API request failed");
             errors(StatusCode::INTERNAL_SERVER_ERROR, &["internal error; the server log has the cause"])

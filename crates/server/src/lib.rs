@@ -20,6 +20,7 @@ pub mod follow;
 mod forwarded;
 mod idle;
 mod json;
+mod jwks;
 mod limits;
 mod mcp;
 pub mod native;

@@ -72,6 +72,8 @@ pub struct Inner {
     pub follower: Follower,
     /// Applied changes, for subscribers in this process.
     pub changes: crate::feed::Feed,
+    /// Key sets of the JWTs Vault API logins present.
+    pub jwks: crate::jwks::Jwks,
     vaults: ReadCache<Uuid, Arc<OpenVault>>,
 }
 
@@ -133,6 +135,7 @@ impl AppState {
             secrets: SecretCache::default(),
             policies: PolicyCache::default(),
             limits,
+            jwks: crate::jwks::Jwks::default(),
             passphrases: Passphrases::default(),
             follower,
             changes: crate::feed::Feed::default(),

@@ -34,6 +34,7 @@ const LAYERS: &[&str] = &[
     "serve",
     "json",
     "outbound",
+    "jwks",
     // What a server keeps, and how it changes.
     "unauthenticated",
     "limits",

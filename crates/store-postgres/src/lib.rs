@@ -13,6 +13,7 @@
 
 mod audit;
 mod audited;
+mod auth_roles;
 mod changes;
 mod kv_settings;
 mod migrate;

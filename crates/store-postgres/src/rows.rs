@@ -7,9 +7,9 @@ use crate::{PgStore, backend};
 use clawvault_core::audit::{AuditEvent, ChainedEvent, Outcome};
 use clawvault_store::codec;
 use clawvault_store::{
-    AgentRecord, ApiKeyRecord, EnrollmentRecord, EnrollmentStatus, KvSettingsRecord, PolicyRecord, PrincipalKind,
-    Result, Role, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord,
-    VersionMeta, VersionRecord,
+    AgentRecord, ApiKeyRecord, AuthRoleRecord, EnrollmentRecord, EnrollmentStatus, KvSettingsRecord, PolicyRecord,
+    PrincipalKind, Result, Role, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareRecord, StoreError,
+    UserRecord, VaultRecord, VersionMeta, VersionRecord,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -211,6 +211,20 @@ pub(crate) fn share(row: &PgRow) -> Result<ShareRecord> {
         accepted: get(row, "accepted")?,
         declined: get(row, "declined")?,
         revoked: get(row, "revoked")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+pub(crate) fn auth_role(row: &PgRow) -> Result<AuthRoleRecord> {
+    Ok(AuthRoleRecord {
+        id: get(row, "id")?,
+        method: get(row, "method")?,
+        name: get(row, "name")?,
+        agent_id: get(row, "agent_id")?,
+        bindings: get(row, "bindings")?,
+        secret_hash: get(row, "secret_hash")?,
+        token_ttl_seconds: get(row, "token_ttl_seconds")?,
+        created_by: get(row, "created_by")?,
         created_at: get(row, "created_at")?,
     })
 }

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
-    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, ChangeBatch, EnrollmentRecord, KvSettingsRecord, PolicyRecord,
-    PrincipalKind, PutVersion, Result, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord,
-    Store, UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, ChangeBatch, EnrollmentRecord,
+    KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, Result, SecretRecord, SecretRequestRecord,
+    ServerKeyRecord, ShareChange, ShareRecord, Store, UserDeletion, UserRecord, VaultRecord, VersionChange,
+    VersionMeta, VersionRecord,
 };
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::{PgStore, audit, changes, kv_settings, policies, principals, secret_requests, secrets, shares};
+use crate::{PgStore, audit, auth_roles, changes, kv_settings, policies, principals, secret_requests, secrets, shares};
 
 #[async_trait]
 impl Store for PgStore {
@@ -160,6 +161,26 @@ impl Store for PgStore {
 
     async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {
         shares::consume_share(self, id, max).await
+    }
+
+    async fn create_auth_role(&self, role: &AuthRoleRecord, audit: AuditBatch<'_>) -> Result<()> {
+        auth_roles::create(self, role, audit).await
+    }
+
+    async fn auth_role(&self, method: &str, name: &str) -> Result<Option<AuthRoleRecord>> {
+        auth_roles::get(self, method, name).await
+    }
+
+    async fn auth_role_by_id(&self, id: Uuid) -> Result<Option<AuthRoleRecord>> {
+        auth_roles::by_id(self, id).await
+    }
+
+    async fn auth_roles(&self) -> Result<Vec<AuthRoleRecord>> {
+        auth_roles::all(self).await
+    }
+
+    async fn delete_auth_role(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
+        auth_roles::delete(self, id, audit).await
     }
 
     async fn create_secret_request(

@@ -5,9 +5,9 @@ use clawvault_core::audit::{AuditEvent, ChainedEvent, Outcome};
 use clawvault_core::time_util::unix_micros;
 use clawvault_store::codec;
 use clawvault_store::{
-    AgentRecord, ApiKeyRecord, EnrollmentRecord, EnrollmentStatus, KvSettingsRecord, PolicyRecord, PrincipalKind,
-    Result, Role, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareRecord, StoreError, UserRecord, VaultRecord,
-    VersionMeta, VersionRecord,
+    AgentRecord, ApiKeyRecord, AuthRoleRecord, EnrollmentRecord, EnrollmentStatus, KvSettingsRecord, PolicyRecord,
+    PrincipalKind, Result, Role, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareRecord, StoreError,
+    UserRecord, VaultRecord, VersionMeta, VersionRecord,
 };
 use rusqlite::Row;
 use rusqlite::types::FromSql;
@@ -252,6 +252,20 @@ pub(crate) fn share(row: &Row<'_>) -> Result<ShareRecord> {
         accepted: get::<i64>(row, "accepted")? != 0,
         declined: get::<i64>(row, "declined")? != 0,
         revoked: get::<i64>(row, "revoked")? != 0,
+        created_at: time(get(row, "created_at")?)?,
+    })
+}
+
+pub(crate) fn auth_role(row: &Row<'_>) -> Result<AuthRoleRecord> {
+    Ok(AuthRoleRecord {
+        id: get(row, "id")?,
+        method: get(row, "method")?,
+        name: get(row, "name")?,
+        agent_id: get(row, "agent_id")?,
+        bindings: get(row, "bindings")?,
+        secret_hash: get(row, "secret_hash")?,
+        token_ttl_seconds: get(row, "token_ttl_seconds")?,
+        created_by: get(row, "created_by")?,
         created_at: time(get(row, "created_at")?)?,
     })
 }

@@ -9,6 +9,7 @@
 mod agents;
 mod audit;
 mod audit_query;
+mod auth_roles;
 mod convert;
 mod kv_settings;
 mod migrate;

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_share_creating_key.sql")),
     (7, include_str!("migrations/0007_secret_requests.sql")),
     (8, include_str!("migrations/0008_kv_settings.sql")),
+    (9, include_str!("migrations/0009_auth_roles.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

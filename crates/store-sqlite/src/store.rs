@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
-    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, EnrollmentRecord, KvSettingsRecord, PolicyRecord,
-    PrincipalKind, PutVersion, Result, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord,
-    Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, EnrollmentRecord, KvSettingsRecord,
+    PolicyRecord, PrincipalKind, PutVersion, Result, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange,
+    ShareRecord, Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
 };
 use rusqlite::params;
 use time::OffsetDateTime;
@@ -231,6 +231,26 @@ impl Store for SqliteStore {
 
     async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>> {
         self.consume_share_impl(id, max).await
+    }
+
+    async fn create_auth_role(&self, role: &AuthRoleRecord, audit: AuditBatch<'_>) -> Result<()> {
+        self.create_auth_role_impl(role, audit).await
+    }
+
+    async fn auth_role(&self, method: &str, name: &str) -> Result<Option<AuthRoleRecord>> {
+        self.auth_role_impl(method, name).await
+    }
+
+    async fn auth_role_by_id(&self, id: Uuid) -> Result<Option<AuthRoleRecord>> {
+        self.auth_role_by_id_impl(id).await
+    }
+
+    async fn auth_roles(&self) -> Result<Vec<AuthRoleRecord>> {
+        self.auth_roles_impl().await
+    }
+
+    async fn delete_auth_role(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
+        self.delete_auth_role_impl(id, audit).await
     }
 
     async fn create_secret_request(

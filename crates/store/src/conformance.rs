@@ -19,10 +19,10 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::{
-    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, Change, EnrollmentRecord, EnrollmentStatus, KvSettingsRecord,
-    PolicyRecord, PrincipalKind, PutVersion, RecipientType, Role, SecretRecord, SecretRequestRecord, ServerKeyRecord,
-    ShareChange, ShareRecord, Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta,
-    VersionRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, Change, EnrollmentRecord, EnrollmentStatus,
+    KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, RecipientType, Role, SecretRecord, SecretRequestRecord,
+    ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange,
+    VersionMeta, VersionRecord,
 };
 
 /// One `#[tokio::test]` per conformance check, each on a fresh store from `$fresh`: an async
@@ -48,6 +48,7 @@ macro_rules! conformance_tests {
             secrets_are_listed_by_prefix,
             a_disabled_version_stays_stored_and_marked,
             kv_settings_exist_before_a_version_and_go_with_their_vault,
+            login_roles_are_unique_per_method_and_go_with_their_agent,
             a_deleted_secret_is_hidden_until_restored,
             a_write_to_a_deleted_secret_keeps_older_versions_closed,
             a_read_limit_is_never_exceeded,
@@ -456,6 +457,42 @@ pub async fn a_disabled_version_stays_stored_and_marked<S: Store>(s: &Arc<S>) {
     assert!(two.meta.is_disabled && two.meta.destroyed && two.ciphertext.is_empty(), "erased");
     assert!(!change(2, VersionChange::Enable, now()).await.unwrap(), "a destroyed version stays closed");
     assert!(s.version(v.id, "api/openai", Some(2)).await.unwrap().unwrap().1.meta.is_disabled);
+}
+
+/// Login roles are found by method and name and by id, unique per method, deleted, and go
+/// with the agent they map to.
+pub async fn login_roles_are_unique_per_method_and_go_with_their_agent<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let agent = agent_record("eso", None);
+    s.create_agent(&agent, AuditBatch::new(&k, &[])).await.unwrap();
+    let role = |method: &str, name: &str| AuthRoleRecord {
+        id: Uuid::new_v4(),
+        method: method.into(),
+        name: name.into(),
+        agent_id: agent.id,
+        bindings: r#"{"bound_service_account_names":["eso"]}"#.into(),
+        secret_hash: (method == "approle").then(|| vec![7; 32]),
+        token_ttl_seconds: 600,
+        created_by: Uuid::new_v4(),
+        created_at: now(),
+    };
+    let k8s = role("kubernetes", "eso");
+    s.create_auth_role(&k8s, AuditBatch::new(&k, &[])).await.unwrap();
+    let approle = role("approle", "eso");
+    s.create_auth_role(&approle, AuditBatch::new(&k, &[])).await.unwrap();
+    assert!(matches!(
+        s.create_auth_role(&role("kubernetes", "eso"), AuditBatch::new(&k, &[])).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.auth_role("kubernetes", "eso").await.unwrap().as_ref(), Some(&k8s));
+    assert_eq!(s.auth_role_by_id(approle.id).await.unwrap().as_ref(), Some(&approle));
+    assert_eq!(s.auth_role("jwt", "eso").await.unwrap(), None);
+    let methods: Vec<String> = s.auth_roles().await.unwrap().into_iter().map(|r| r.method).collect();
+    assert_eq!(methods, vec!["approle", "kubernetes"]);
+    assert!(s.delete_auth_role(approle.id, AuditBatch::new(&k, &[])).await.unwrap());
+    assert!(!s.delete_auth_role(approle.id, AuditBatch::new(&k, &[])).await.unwrap());
+    assert!(s.delete_agent(agent.id, AuditBatch::new(&k, &[])).await.unwrap());
+    assert_eq!(s.auth_role_by_id(k8s.id).await.unwrap(), None, "gone with its agent");
 }
 
 /// A key's Vault KV settings are written, replaced, found by path and prefix, forgotten, and

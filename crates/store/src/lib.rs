@@ -184,6 +184,23 @@ pub trait Store: Send + Sync + 'static {
     /// Counts one opening of a share with a limit; `None` when the limit was reached.
     async fn consume_share(&self, id: Uuid, max: Option<i64>) -> Result<Option<i64>>;
 
+    // --- login roles ----------------------------------------------------------------------
+
+    /// Creates a login role; [`StoreError::Conflict`] when its method already has the name.
+    async fn create_auth_role(&self, role: &AuthRoleRecord, audit: AuditBatch<'_>) -> Result<()>;
+
+    /// A login role by method and name.
+    async fn auth_role(&self, method: &str, name: &str) -> Result<Option<AuthRoleRecord>>;
+
+    /// A login role by id.
+    async fn auth_role_by_id(&self, id: Uuid) -> Result<Option<AuthRoleRecord>>;
+
+    /// Every login role, by method and name.
+    async fn auth_roles(&self) -> Result<Vec<AuthRoleRecord>>;
+
+    /// Deletes a login role; false if there was none.
+    async fn delete_auth_role(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool>;
+
     // --- secret requests ---------------------------------------------------------------------
 
     /// Records a secret request, and forgets the requests that expired before `forget_before`.

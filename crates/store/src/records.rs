@@ -156,6 +156,31 @@ pub struct VersionMeta {
     pub destroyed: bool,
 }
 
+/// A login role of the Vault-compatible API: who may log in by `method` (`kubernetes`, `jwt`,
+/// `approle`) under `name`, and as which agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRoleRecord {
+    /// Id (an AppRole's `role_id`).
+    pub id: Uuid,
+    /// `kubernetes`, `jwt` or `approle`.
+    pub method: String,
+    /// Unique per method; the `role` a login names.
+    pub name: String,
+    /// The agent a login becomes: its policies are what the login may do.
+    pub agent_id: Uuid,
+    /// What a login must show, a JSON object the server interprets per method (service
+    /// accounts and namespaces; issuer, audiences, subject and claims).
+    pub bindings: String,
+    /// An AppRole's `secret_id`, as a keyed hash (never the secret).
+    pub secret_hash: Option<Vec<u8>>,
+    /// Lifetime of the tokens a login gets, in seconds.
+    pub token_ttl_seconds: i64,
+    /// Who made it.
+    pub created_by: Uuid,
+    /// When.
+    pub created_at: OffsetDateTime,
+}
+
 /// A state change of one version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VersionChange {

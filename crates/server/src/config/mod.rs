@@ -133,6 +133,16 @@ pub struct Config {
     /// Browser origins `/mcp` accepts besides `public_url`'s (a request with another
     /// `Origin` is refused; one without is not from a browser page).
     pub mcp_allowed_origins: Vec<String>,
+    /// Where the keys that sign Kubernetes service-account tokens are: a JWKS file, a JWKS
+    /// URL, or an OIDC issuer's `/.well-known/openid-configuration` URL (`auth/kubernetes/login`
+    /// is refused without it).
+    pub kubernetes_jwks: Option<String>,
+    /// The `iss` Kubernetes service-account tokens must carry (unchecked when absent).
+    pub kubernetes_issuer: Option<String>,
+    /// Where the keys that sign the JWTs of `auth/jwt/login` are (as `kubernetes_jwks`).
+    pub jwt_jwks: Option<String>,
+    /// The `iss` those JWTs must carry (unchecked when absent).
+    pub jwt_issuer: Option<String>,
 }
 
 /// Default connections open at once, before the open-file limit is taken into account.
@@ -185,6 +195,10 @@ pub struct FileConfig {
     mcp_tool_calls_per_second: Option<f64>,
     mcp_allowed_hosts: Option<Vec<String>>,
     mcp_allowed_origins: Option<Vec<String>>,
+    kubernetes_jwks: Option<String>,
+    kubernetes_issuer: Option<String>,
+    jwt_jwks: Option<String>,
+    jwt_issuer: Option<String>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -406,6 +420,11 @@ impl Config {
                 problems.push(format!("mcp_allowed_origins: {origin:?} must start with https:// or http://"));
             }
         }
+        for (name, value) in [("kubernetes_jwks", &file.kubernetes_jwks), ("jwt_jwks", &file.jwt_jwks)] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                problems.push(format!("{name} is empty: give a JWKS file, a JWKS URL or an OIDC discovery URL"));
+            }
+        }
 
         if problems.is_empty() {
             Ok(Self {
@@ -434,6 +453,10 @@ impl Config {
                 mcp_tool_calls_per_second,
                 mcp_allowed_hosts,
                 mcp_allowed_origins,
+                kubernetes_jwks: file.kubernetes_jwks,
+                kubernetes_issuer: file.kubernetes_issuer,
+                jwt_jwks: file.jwt_jwks,
+                jwt_issuer: file.jwt_issuer,
             })
         } else {
             Err(ConfigError { problems })

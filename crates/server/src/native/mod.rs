@@ -10,6 +10,7 @@ pub mod extract;
 mod meta;
 pub(crate) mod openapi;
 mod policies;
+mod roles;
 mod secrets;
 mod shares;
 mod users;
@@ -51,5 +52,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(vaults::router())
         .merge(secrets::router())
         .merge(audit::router())
+        .merge(roles::router())
         .merge(meta::router())
 }

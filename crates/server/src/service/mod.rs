@@ -10,6 +10,7 @@ pub mod egress;
 pub mod enroll;
 pub mod keys;
 pub mod kv;
+pub mod login;
 pub mod policies;
 pub mod reveal;
 pub mod secret_requests;

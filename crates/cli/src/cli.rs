@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::cmd::agent::AgentCommand;
 use crate::cmd::apikey::ApiKeyCommand;
 use crate::cmd::audit::AuditCommand;
+use crate::cmd::auth::AuthCommand;
 use crate::cmd::completion::CompletionArgs;
 use crate::cmd::login::{LoginArgs, LogoutArgs};
 use crate::cmd::mcp::McpArgs;
@@ -104,6 +105,8 @@ pub enum Command {
     Policy(Group<PolicyCommand>),
     /// Hand one secret to someone: a link, an agent or a user, with an expiry and a read limit.
     Share(Group<ShareCommand>),
+    /// Login roles of the Vault-compatible API (Kubernetes, JWT, AppRole), for admins.
+    Auth(Group<AuthCommand>),
     /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
     /// server's /mcp).
     Mcp(McpArgs),
@@ -129,6 +132,7 @@ impl Command {
             Self::ApiKey(g) => Some(&g.global),
             Self::Policy(g) => Some(&g.global),
             Self::Share(g) => Some(&g.global),
+            Self::Auth(g) => Some(&g.global),
             Self::Mcp(a) => Some(&a.global),
         }
     }

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             Command::User(g) => cmd::user::run(&g.global, g.command).await,
             Command::ApiKey(g) => cmd::apikey::run(&g.global, g.command).await,
             Command::Policy(g) => cmd::policy::run(&g.global, g.command).await,
+            Command::Auth(g) => cmd::auth::run(&g.global, g.command).await,
             Command::Share(g) => cmd::share::run(&g.global, g.command).await,
             Command::Mcp(args) => cmd::mcp::run(&args).await,
             Command::Completion(args) => cmd::completion::run(&args),

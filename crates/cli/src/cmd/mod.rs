@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod apikey;
 pub mod audit;
+pub mod auth;
 pub mod completion;
 pub mod detach;
 pub mod enroll;

@@ -9,6 +9,7 @@ use crate::cmd::apikey::ApiKeyCommand;
 use crate::cmd::audit::AuditCommand;
 use crate::cmd::auth::AuthCommand;
 use crate::cmd::completion::CompletionArgs;
+use crate::cmd::k8s::K8sCommand;
 use crate::cmd::login::{LoginArgs, LogoutArgs};
 use crate::cmd::mcp::McpArgs;
 use crate::cmd::policy::PolicyCommand;
@@ -107,6 +108,8 @@ pub enum Command {
     Share(Group<ShareCommand>),
     /// Login roles of the Vault-compatible API (Kubernetes, JWT, AppRole), for admins.
     Auth(Group<AuthCommand>),
+    /// Manifests for the External Secrets Operator: SecretStore, ExternalSecret, login role.
+    K8s(Group<K8sCommand>),
     /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
     /// server's /mcp).
     Mcp(McpArgs),
@@ -133,6 +136,7 @@ impl Command {
             Self::Policy(g) => Some(&g.global),
             Self::Share(g) => Some(&g.global),
             Self::Auth(g) => Some(&g.global),
+            Self::K8s(g) => Some(&g.global),
             Self::Mcp(a) => Some(&a.global),
         }
     }

@@ -13,6 +13,7 @@ mod output;
 mod principals;
 mod profile;
 mod value_format;
+mod yaml;
 
 use std::process::ExitCode;
 
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
             Command::ApiKey(g) => cmd::apikey::run(&g.global, g.command).await,
             Command::Policy(g) => cmd::policy::run(&g.global, g.command).await,
             Command::Auth(g) => cmd::auth::run(&g.global, g.command).await,
+            Command::K8s(g) => cmd::k8s::run(&g.global, g.command).await,
             Command::Share(g) => cmd::share::run(&g.global, g.command).await,
             Command::Mcp(args) => cmd::mcp::run(&args).await,
             Command::Completion(args) => cmd::completion::run(&args),

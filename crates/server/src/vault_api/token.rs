@@ -42,7 +42,8 @@ async fn lookup_self(State(state): State<AppState>, VaultCaller(caller): VaultCa
     reply::data(json!({
         "accessor": caller.principal.jti,
         "creation_time": created.unix_timestamp(),
-        "creation_ttl": expires.map_or(0, |e| (e - created).whole_seconds().max(0)),
+        // Rounded: the expiry is in whole seconds, the issue time in microseconds.
+        "creation_ttl": expires.map_or(0, |e| ((e - created).as_seconds_f64().round() as i64).max(0)),
         "display_name": identity.name,
         "entity_id": caller.principal.id().to_string(),
         "expire_time": expires.map(rfc3339),

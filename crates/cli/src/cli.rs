@@ -13,6 +13,7 @@ use crate::cmd::k8s::K8sCommand;
 use crate::cmd::login::{LoginArgs, LogoutArgs};
 use crate::cmd::mcp::McpArgs;
 use crate::cmd::policy::PolicyCommand;
+use crate::cmd::rotate::RotateArgs;
 use crate::cmd::secret::SecretCommand;
 use crate::cmd::server::ServerArgs;
 use crate::cmd::share::ShareCommand;
@@ -110,6 +111,8 @@ pub enum Command {
     Auth(Group<AuthCommand>),
     /// Manifests for the External Secrets Operator: SecretStore, ExternalSecret, login role.
     K8s(Group<K8sCommand>),
+    /// Rotate a secret and roll the new version out to the Kubernetes workloads that use it.
+    Rotate(RotateArgs),
     /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
     /// server's /mcp).
     Mcp(McpArgs),
@@ -137,6 +140,7 @@ impl Command {
             Self::Share(g) => Some(&g.global),
             Self::Auth(g) => Some(&g.global),
             Self::K8s(g) => Some(&g.global),
+            Self::Rotate(a) => Some(&a.global),
             Self::Mcp(a) => Some(&a.global),
         }
     }

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
             Command::Policy(g) => cmd::policy::run(&g.global, g.command).await,
             Command::Auth(g) => cmd::auth::run(&g.global, g.command).await,
             Command::K8s(g) => cmd::k8s::run(&g.global, g.command).await,
+            Command::Rotate(a) => cmd::rotate::run(a).await,
             Command::Share(g) => cmd::share::run(&g.global, g.command).await,
             Command::Mcp(args) => cmd::mcp::run(&args).await,
             Command::Completion(args) => cmd::completion::run(&args),

@@ -204,9 +204,13 @@ pub(crate) struct VersionList {
     pub(crate) versions: Vec<SecretMetadata>,
 }
 
-/// Server-side rotation parameters.
+/// A rotation: a value the server generates (length, charset), or one the caller has
+/// (`value`, which needs `write`); either way the secret keeps its type and metadata.
 #[derive(Debug, Default, Serialize)]
 pub struct Rotate {
+    /// The next value, when the caller has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<SecretValue>,
     /// Length.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub length: Option<usize>,

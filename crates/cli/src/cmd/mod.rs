@@ -12,6 +12,7 @@ pub mod login;
 pub mod mcp;
 pub mod mcp_run;
 pub mod policy;
+pub mod rotate;
 pub mod secret;
 pub mod server;
 pub mod share;

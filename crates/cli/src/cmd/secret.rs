@@ -158,7 +158,7 @@ fn future_time(raw: &str) -> Result<String> {
 }
 
 /// Reads a new value from a file, stdin, or a hidden prompt; never from the command line.
-fn read_value(source: &ValueSource) -> Result<Vec<u8>> {
+pub(crate) fn read_value(source: &ValueSource) -> Result<Vec<u8>> {
     let bytes = if let Some(path) = &source.from_file {
         std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
     } else if std::io::stdin().is_terminal() {
@@ -295,8 +295,9 @@ pub async fn run(global: &Global, cmd: SecretCommand) -> Result<()> {
         }
         SecretCommand::Rotate { reference, length, charset } => {
             let (vault, path) = split_reference(&reference)?;
-            let created =
-                client.rotate_secret(vault, path, &Rotate { length: Some(length), charset: Some(charset) }).await?;
+            let created = client
+                .rotate_secret(vault, path, &Rotate { value: None, length: Some(length), charset: Some(charset) })
+                .await?;
             if global.json {
                 output::json(&created)?;
             } else {

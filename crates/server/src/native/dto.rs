@@ -224,6 +224,11 @@ pub struct PutSecretRequest {
 /// `POST /v1/vaults/{vault}/secret-rotate/{path}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RotateRequest {
+    /// The next value, when you have one (a key the provider just issued; needs `write`):
+    /// then `length` and `charset` are not given. Otherwise the server generates one.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub value: Option<SecretValue>,
     /// Length, 8 to 1024 (default 32).
     #[serde(default)]
     pub length: Option<usize>,

@@ -47,6 +47,8 @@ def manifest(*args):
     ["--auth", "jwt", "--role", "eso", "--service-account", "eso-reader"],
     ["--auth", "token", "--token-secret", "clawvault-token", "--token-key", "token"],
     ["--cluster", "--auth", "kubernetes", "--role", "eso"],
+    ["--cluster", "--auth", "jwt", "--role", "eso", "--service-account", "eso-reader",
+     "--service-account-namespace", "external-secrets"],
 ])
 def test_stores_are_valid_and_point_at_the_vault_api(auth):
     doc = manifest("secret-store", "--vault", "prod", *auth)
@@ -60,7 +62,8 @@ def test_stores_are_valid_and_point_at_the_vault_api(auth):
             {"serviceAccountRef": {"name": "eso-reader"}} if "--service-account" in auth else {})}
     elif method == "jwt":
         token = vault["auth"]["jwt"]["kubernetesServiceAccountToken"]
-        assert token["serviceAccountRef"] == {"name": "eso-reader"} and token["audiences"] == ["clawvault"]
+        account = {"name": "eso-reader", **({"namespace": "external-secrets"} if "--cluster" in auth else {})}
+        assert token["serviceAccountRef"] == account and token["audiences"] == ["clawvault"]
     else:
         assert vault["auth"]["tokenSecretRef"] == {"name": "clawvault-token", "key": "token"}
 
@@ -87,6 +90,8 @@ def test_json_output_and_refusals():
         (["secret-store", "--vault", "prod", "--auth", "ldap"], "token, kubernetes or jwt"),
         (["secret-store", "--vault", "prod", "--cluster", "--namespace", "x", "--auth", "token"], "ClusterSecretStore"),
         (["external-secret", "--name", "x", "--key", "a", "--refresh", "soon"], "soon"),
+        (["secret-store", "--vault", "p", "--cluster", "--auth", "jwt", "--role", "r", "--service-account", "s"],
+         "--service-account-namespace"),
     ]:
         code, out, err = clawvault("k8s", *args)
         assert code != 0 and says in err and out == "", (args, err)

@@ -191,3 +191,15 @@ def test_push_secret_writes_metadata_first_as_eso_does(target):
     assert http(base, "DELETE", f"/v1/{MOUNT}/data/pushed/db", token)[0] == 204
     assert http(base, "DELETE", key, token)[0] == 204
     assert http(base, "GET", key, token) == (404, {"errors": []})
+
+
+def test_max_versions_trims_old_versions(target):
+    base, token = target["base"], target["token"]
+    assert http(base, "PUT", f"/v1/{MOUNT}/metadata/trim/x", token, {"max_versions": 2})[0] == 204
+    for n in range(1, 5):
+        assert http(base, "PUT", f"/v1/{MOUNT}/data/trim/x", token, {"data": {"n": n}})[0] == 200
+    meta = cli_json(target, "kv metadata get", f"{MOUNT}/trim/x")["data"]
+    assert meta["current_version"] == 4 and meta["oldest_version"] == 3
+    assert sorted(meta["versions"]) == ["3", "4"], "trimmed versions are gone from the map"
+    assert http(base, "GET", f"/v1/{MOUNT}/data/trim/x?version=1", token) == (404, {"errors": []})
+    assert http(base, "GET", f"/v1/{MOUNT}/data/trim/x?version=3", token)[1]["data"]["data"] == {"n": 3}

@@ -24,7 +24,8 @@ pub enum K8sCommand {
 Examples:
   clawvault k8s secret-store --vault prod --auth kubernetes --role eso | kubectl apply -f -
   clawvault k8s secret-store --vault prod --auth token --token-secret clawvault-token
-  clawvault k8s secret-store --cluster --vault prod --auth jwt --role eso --service-account eso
+  clawvault k8s secret-store --cluster --vault prod --auth jwt --role eso \\
+      --service-account eso --service-account-namespace external-secrets
 
 --auth kubernetes logs in with ESO's service account (or --service-account) under a role that
 `clawvault k8s role` creates; --auth token reads a clawvault token or agent key from a Secret.")]
@@ -73,6 +74,10 @@ pub struct StoreArgs {
     /// whose token is requested (required).
     #[arg(long, value_name = "NAME")]
     service_account: Option<String>,
+    /// The namespace of --service-account (required with --cluster: a ClusterSecretStore
+    /// serves every namespace).
+    #[arg(long, value_name = "NAMESPACE")]
+    service_account_namespace: Option<String>,
     /// jwt: the audience of the requested token.
     #[arg(long, default_value = "clawvault")]
     audience: String,
@@ -143,6 +148,15 @@ fn metadata(name: &str, namespace: Option<&str>) -> Value {
 
 /// The store manifest.
 fn store(args: &StoreArgs, default_server: &str) -> Result<Value> {
+    if args.cluster && args.service_account.is_some() && args.service_account_namespace.is_none() {
+        return Err(Coded::invalid(
+            "a ClusterSecretStore serves every namespace: give --service-account-namespace with --service-account",
+        ));
+    }
+    let account = |name: &str| match &args.service_account_namespace {
+        Some(ns) => json!({"name": name, "namespace": ns}),
+        None => json!({"name": name}),
+    };
     let role = || {
         args.role
             .clone()
@@ -155,7 +169,7 @@ fn store(args: &StoreArgs, default_server: &str) -> Result<Value> {
             k.insert("mountPath".into(), json!("kubernetes"));
             k.insert("role".into(), json!(role()?));
             if let Some(sa) = &args.service_account {
-                k.insert("serviceAccountRef".into(), json!({"name": sa}));
+                k.insert("serviceAccountRef".into(), account(sa));
             }
             json!({"kubernetes": k})
         }
@@ -164,7 +178,7 @@ fn store(args: &StoreArgs, default_server: &str) -> Result<Value> {
                 Coded::invalid("--auth jwt needs --service-account: ESO requests that account's token")
             })?;
             json!({"jwt": {"path": "jwt", "role": role()?, "kubernetesServiceAccountToken": {
-                "serviceAccountRef": {"name": sa}, "audiences": [args.audience], "expirationSeconds": 600}}})
+                "serviceAccountRef": account(&sa), "audiences": [args.audience], "expirationSeconds": 600}}})
         }
         other => return Err(Coded::invalid(format!("--auth {other:?}: use token, kubernetes or jwt"))),
     };

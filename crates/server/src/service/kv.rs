@@ -289,6 +289,48 @@ pub async fn delete_key(state: &AppState, caller: &Caller, vault_ref: &str, raw_
     op.finish(result).await
 }
 
+/// The oldest version a key with `max_versions` keeps at `current` (0: none trimmed), as
+/// Vault counts it.
+#[must_use]
+pub fn oldest_kept(current: i64, max_versions: i64) -> i64 {
+    if max_versions > 0 && current > max_versions { current - max_versions + 1 } else { 0 }
+}
+
+/// Destroys the versions a write pushed past `max_versions` (their ciphertext erased, as
+/// Vault drops them), each recorded as a destroy by the writer.
+///
+/// # Errors
+/// Storage failures.
+pub(super) async fn trim(
+    state: &AppState,
+    op: &Op<'_>,
+    vault: &OpenVault,
+    path: &SecretPath,
+    secret: &SecretRecord,
+    max_versions: i64,
+) -> ApiResult<()> {
+    let oldest = oldest_kept(secret.current_version, max_versions);
+    if oldest <= 1 {
+        return Ok(());
+    }
+    let stale: Vec<i64> = state
+        .store
+        .list_versions(secret.id)
+        .await?
+        .into_iter()
+        .filter(|m| m.version < oldest && !m.destroyed)
+        .map(|m| m.version)
+        .collect();
+    let changed = [secret_changed(vault, path)];
+    for version in stale {
+        let event = op.derived(Action::SecretVersionDestroy, format!("{}/{}", vault.record.id, path.as_str()));
+        let batch = AuditBatch::new(&state.chain_key, std::slice::from_ref(&event)).changing(&changed);
+        state.store.change_version(secret.id, version, VersionChange::Destroy, now(), batch).await?;
+    }
+    changes::committed(state, &changed).await;
+    Ok(())
+}
+
 /// Which versions a change names: `None` is the current one.
 #[derive(Debug)]
 pub enum Versions {

@@ -206,7 +206,9 @@ pub async fn write_fields(
         let expires_at =
             (settings.delete_version_after > 0).then(|| now() + time::Duration::seconds(settings.delete_version_after));
         let new = NewVersion { value, secret_type: SecretType::Json, metadata, expires_at, max_access_count: None };
-        write_at(state, &mut op, caller, &vault, &path, new, expected).await
+        let written = write_at(state, &mut op, caller, &vault, &path, new, expected).await?;
+        super::kv::trim(state, &op, &vault, &path, &written.secret, settings.max_versions).await?;
+        Ok(written)
     }
     .await;
     op.finish(result).await

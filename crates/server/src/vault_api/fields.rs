@@ -9,7 +9,7 @@ use clawvault_core::time_util::rfc3339;
 use clawvault_core::{SecretType, SecretValue};
 use clawvault_store::{SecretRecord, VersionMeta};
 
-use crate::service::kv::{Key, KvSettings};
+use crate::service::kv::{self, Key, KvSettings};
 use serde_json::{Map, Value, json};
 
 /// The field a secret that is not a JSON object appears as.
@@ -68,10 +68,14 @@ pub fn version_metadata(secret: &SecretRecord, meta: &VersionMeta, settings: &Kv
 /// A key's metadata as `GET metadata/<path>` reports it, with its versions.
 #[must_use]
 pub fn key_metadata(key: &Key) -> Value {
+    let current = key.secret.as_ref().map_or(0, |s| s.current_version);
+    let oldest = kv::oldest_kept(current, key.settings.max_versions);
     let map: Map<String, Value> = match &key.secret {
         Some(secret) => key
             .versions
             .iter()
+            // Versions trimmed by max_versions are gone from Vault's map.
+            .filter(|m| m.version >= oldest)
             .map(|m| {
                 (
                     m.version.to_string(),
@@ -94,8 +98,8 @@ pub fn key_metadata(key: &Key) -> Value {
         "custom_metadata": custom(&key.settings),
         "delete_version_after": duration(key.settings.delete_version_after),
         "max_versions": key.settings.max_versions,
-        // OpenBao reports 0 until `max_versions` has trimmed a version; none is trimmed here.
-        "oldest_version": 0,
+        // 0 until `max_versions` has trimmed a version, as OpenBao reports it.
+        "oldest_version": oldest,
         "updated_time": updated.map(rfc3339).unwrap_or_default(),
         "versions": map,
     })

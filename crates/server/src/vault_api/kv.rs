@@ -136,6 +136,10 @@ async fn closed(state: &AppState, caller: &Caller, mount: &str, path: &str, vers
     let key = kv::key(state, caller, mount, path).await.ok()?;
     let secret = key.secret.as_ref()?;
     let wanted = version.unwrap_or(secret.current_version);
+    if wanted < kv::oldest_kept(secret.current_version, key.settings.max_versions) {
+        // Trimmed by max_versions: nothing there, as Vault answers.
+        return None;
+    }
     let meta = key.versions.iter().find(|m| m.version == wanted)?;
     Some(reply::envelope(
         StatusCode::NOT_FOUND,

@@ -77,14 +77,35 @@ struct Step {
     error: Option<String>,
 }
 
+/// Whether `name` is a Kubernetes object name (RFC 1123: lowercase letters, digits, `-` and
+/// `.`, starting and ending with a letter or digit). Anything else is refused before kubectl
+/// sees it: a name from the server's metadata must never turn into a flag (`--kubeconfig=...`).
+fn is_kubernetes_name(name: &str) -> bool {
+    (1..=253).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
+        && name.as_bytes().last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
+fn checked(name: &str, what: &str) -> Result<String> {
+    if is_kubernetes_name(name) {
+        Ok(name.to_owned())
+    } else {
+        Err(Coded::invalid(format!("metadata k8s: {what} {name:?} is not a Kubernetes name")))
+    }
+}
+
 fn names(entry: &Value, key: &str) -> Result<Vec<String>> {
     match entry.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| Coded::invalid(format!("metadata k8s.{key} must be a list of names"))),
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| Coded::invalid(format!("metadata k8s.{key} must be a list of names")))
+                    .and_then(|name| checked(name, key))
+            })
+            .collect(),
         Some(_) => Err(Coded::invalid(format!("metadata k8s.{key} must be a list of names"))),
     }
 }
@@ -104,6 +125,8 @@ fn plan(metadata: &Value, stamp: i64) -> Result<Vec<Step>> {
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty())
             .ok_or_else(|| Coded::invalid("every metadata k8s entry needs a namespace"))?;
+        let namespace = checked(namespace, "namespace")?;
+        let namespace = namespace.as_str();
         let step = |what: String, args: Vec<String>| Step { what, args, outcome: "planned".into(), error: None };
         for es in names(entry, "external_secrets")? {
             steps.push(step(
@@ -254,5 +277,11 @@ mod tests {
         assert!(plan(&json!({"k8s": {"deployments": ["x"]}}), 1).is_err(), "a namespace is required");
         assert!(plan(&json!({"k8s": {"namespace": "a", "deployments": "x"}}), 1).is_err());
         assert!(plan(&json!({"k8s": 3}), 1).is_err());
+        for evil in ["--kubeconfig=/tmp/x", "-n", "Upper", "a b", "x;rm", "", "trailing-"] {
+            let meta = json!({"k8s": {"namespace": "ok", "deployments": [evil]}});
+            assert!(plan(&meta, 1).is_err(), "{evil:?} must not reach kubectl");
+            let meta = json!({"k8s": {"namespace": evil, "external_secrets": ["ok"]}});
+            assert!(plan(&meta, 1).is_err(), "{evil:?} as a namespace");
+        }
     }
 }

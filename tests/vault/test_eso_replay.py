@@ -1,7 +1,8 @@
 """The External Secrets Operator against the Vault-compatible API, replayed request by request:
 its `vault` provider with a token (SecretStore validation, ExternalSecret `data` and `dataFrom`,
-PushSecret, DeleteSecret) and the store validation of its native `openbao` provider, against
-clawvault and against `bao server -dev` with the same checks.
+PushSecret, DeleteSecret) and with Kubernetes auth (login with a service-account token, the token
+check, reads, a PushSecret, and `Close()` revoking the token), and the store validation of its
+native `openbao` provider, against clawvault and against `bao server -dev` with the same checks.
 
 No ESO binary runs here. `GoVault` sends what ESO's Vault Go client
 (`github.com/hashicorp/vault/api`) sends — GET, PUT, DELETE, lists as `GET ?list=true`, the path
@@ -16,17 +17,29 @@ clawvault is what a SecretStore pointed at clawvault can rely on. The contract:
 shared/reference/vault-api.md, sections 1.3, 1.4 and 7.
 """
 
+import base64
 import gzip
 import http.client
 import json
 import posixpath
 import re
+import tempfile
+import threading
+import time
 import urllib.parse
+import uuid
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import jwt as pyjwt
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
-from targets import MOUNT, TARGETS, http as plain_http
+from targets import MOUNT, TARGETS, http as plain_http, openbao
 
 # ---------------------------------------------------------------------------------------------
 # The Vault Go client, as ESO uses it.
@@ -470,6 +483,88 @@ def eso_delete_secret(vault, key, prop=None):
 
 
 # ---------------------------------------------------------------------------------------------
+# ESO's vault provider with `auth.kubernetes` (`providers/v1/vault/{auth,auth_kubernetes,client}.go`
+# and the Go client's `api/auth/kubernetes`): a login per reconcile, its token revoked by `Close()`.
+
+# The typed fields of `api.SecretAuth` that the login's `auth` decodes into.
+AUTH_FIELDS = {"client_token": str, "accessor": str, "policies": list, "token_policies": list,
+               "identity_policies": list, "metadata": dict, "orphan": bool, "entity_id": str,
+               "lease_duration": int, "renewable": bool, "mfa_requirement": dict}
+
+
+def parse_auth(secret):
+    """The `auth` of a login answer as `api.ParseSecret` decodes it: each field of its Go type,
+    the policy lists of strings, `metadata` a map of strings."""
+    auth = (secret or {}).get("auth")
+    if auth is None:
+        return None
+    for field, kind in AUTH_FIELDS.items():
+        value = auth.get(field)
+        if value is not None and not go_type_ok(value, kind):
+            raise DecodeError(f"cannot unmarshal {value!r} into SecretAuth.{field}")
+    for field in ("policies", "token_policies", "identity_policies"):
+        if not all(isinstance(p, str) for p in auth.get(field) or []):
+            raise DecodeError(f"cannot unmarshal SecretAuth.{field} into []string")
+    if not all(isinstance(v, str) for v in (auth.get("metadata") or {}).values()):
+        raise DecodeError("cannot unmarshal SecretAuth.metadata into map[string]string")
+    return auth
+
+
+def eso_login_kubernetes(vault, role, jwt, mount="kubernetes"):
+    """`requestTokenWithKubernetesAuth`: `Auth().Login` with `authkubernetes.NewKubernetesAuth`,
+    which sends `PUT auth/<mount>/login {"jwt", "role"}` through `Logical().Write` with whatever
+    token the client holds. An answer of 400 or more, or one that does not decode, is an error;
+    no `auth.client_token` is "did not return client token"; else the client takes that token."""
+    try:
+        auth = parse_auth(vault.write(f"auth/{mount}/login", {"jwt": jwt, "role": role}))
+    except (ResponseError, DecodeError) as e:
+        raise ESOError(f"unable to log in to auth method: unable to log in with Kubernetes auth: {e}") from e
+    if auth is None or not auth.get("client_token"):
+        raise ESOError("login response from auth method did not return client token")
+    vault.token = auth["client_token"]
+    return auth
+
+
+def eso_new_client_kubernetes(base, role, jwt, token=None):
+    """`NewClient` of a store with `auth.kubernetes` (`initClient`, `setAuth`). Without the token
+    cache (the default) the client holds no token and logs in at once, sending no X-Vault-Token.
+    A client that holds one (from the experimental cache) checks it first and keeps it while it
+    is valid and unexpired; when the check fails (a revoked or unknown token) it logs in still
+    sending the old one. An error means no client: the store is not Ready, the ExternalSecret or
+    PushSecret fails."""
+    vault = GoVault(base, token)
+    if token:
+        try:
+            valid, expiry = eso_check_token(vault)
+        except (ResponseError, DecodeError, ESOError):
+            valid, expiry = False, None
+        if valid and (expiry is None or expiry > datetime.now(timezone.utc)):
+            return vault
+    eso_login_kubernetes(vault, role, jwt)
+    return vault
+
+
+def eso_close(vault):
+    """`Close()` of a login-based store without the token cache (`revokeTokenIfValid`):
+    `checkToken` (an error there is "error while revoking token"), then a valid token is revoked
+    with `PUT auth/token/revoke-self` (`RevokeSelfWithContext`: no body, any status of 400 or more
+    is an error) and cleared from the client. Returns the revoke's status, None if none was sent."""
+    if not vault.token:
+        return None
+    try:
+        valid, _ = eso_check_token(vault)
+    except (ResponseError, DecodeError) as e:
+        raise ESOError(f"error while revoking token: {e}") from e
+    if not valid:
+        return None
+    status, raw = vault.send("PUT", "auth/token/revoke-self")
+    if status >= 400:
+        raise ESOError(f"error while revoking token: {ResponseError(status, raw)}")
+    vault.token = None
+    return status
+
+
+# ---------------------------------------------------------------------------------------------
 # ESO's openbao provider: `Validate()` reads the mount (`Sys().MountInfoWithContext`).
 
 # The typed fields of `api.MountOutput` that mapstructure decodes `data` into.
@@ -893,3 +988,321 @@ def test_every_404_eso_meets_is_json_or_empty(target):
         eso_read_secret_metadata(vault, "eso-404/none")
     with pytest.raises(NoSecretError):
         eso_list_secrets(vault, "eso-404/none/")
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes auth: a SecretStore with `auth.kubernetes {mountPath: kubernetes, role: eso,
+# serviceAccountRef}`. The service-account token (what the TokenRequest API gives ESO: the API
+# server's audience, 600 s) is signed by a local RSA key. A cluster stand-in on 127.0.0.1:0 serves
+# that key's JWKS, which clawvault reads (`kubernetes_jwks` in a `--config` file), and answers the
+# TokenReview that OpenBao's kubernetes method asks for every token it accepts after checking it
+# against `pem_keys`. The role maps to an agent (a policy on OpenBao) that may read, write and
+# list `eso/**`, nothing else.
+
+K8S_ISSUER = "https://kubernetes.default.svc.cluster.local"
+K8S_NAMESPACE = K8S_ACCOUNT = "external-secrets"
+K8S_ROLE = "eso"
+REVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
+ESO_POLICY = "\n".join(f'path "{MOUNT}/{kind}/eso/*" {{ capabilities = ["create", "read", "update", "list"] }}'
+                       for kind in ("data", "metadata"))
+
+
+def b64_uint(n):
+    return base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+
+
+class ClusterStandIn:
+    """The Kubernetes API server as the two servers see it, in a thread: `/jwks.json` (its
+    service-account signing key) and the TokenReview API, which authenticates a token signed by
+    that key, unexpired, of its issuer and for an audience asked, as its service account. `served`
+    notes the path of every request answered."""
+
+    def __init__(self, key):
+        numbers = key.public_key().public_numbers()
+        self.key = key
+        self.jwks = {"keys": [{"kty": "RSA", "kid": "sa-1", "alg": "RS256", "use": "sig",
+                               "n": b64_uint(numbers.n), "e": b64_uint(numbers.e)}]}
+        self.served = []
+        cluster = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                cluster.served.append(self.path)
+                if self.path == "/jwks.json":
+                    self.answer(200, cluster.jwks)
+                else:
+                    self.answer(404, {"error": "not found"})
+
+            def do_POST(self):
+                cluster.served.append(self.path)
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                if self.path != REVIEW_PATH:
+                    self.answer(404, {"error": "not found"})
+                    return
+                spec = body.get("spec") or {}
+                self.answer(201, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "metadata": {},
+                                  "spec": spec, "status": cluster.review(spec.get("token", ""), spec.get("audiences"))})
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def review(self, token, audiences):
+        try:
+            claims = pyjwt.decode(token, self.key.public_key(), algorithms=["RS256"], issuer=K8S_ISSUER,
+                                  options={"verify_aud": False})
+            held = claims.get("aud") or []
+            held = [held] if isinstance(held, str) else held
+            granted = [a for a in audiences or [K8S_ISSUER] if a in held]
+            account = claims["kubernetes.io"]["serviceaccount"]
+            if not granted or not claims["sub"].startswith("system:serviceaccount:"):
+                raise KeyError("audience or subject")
+        except (pyjwt.PyJWTError, KeyError, TypeError):
+            return {"user": {}, "error": "[invalid bearer token, token lookup failed]"}
+        namespace = claims["kubernetes.io"]["namespace"]
+        return {"authenticated": True, "audiences": granted,
+                "user": {"username": claims["sub"], "uid": account["uid"],
+                         "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"]}}
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=30)
+
+
+def service_account_token(key, namespace=K8S_NAMESPACE, name=K8S_ACCOUNT):
+    """What `CreateToken` (TokenRequest, no audiences, 600 s) gives ESO for a service account."""
+    now = int(time.time())
+    uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"serviceaccount/{namespace}/{name}"))
+    claims = {"iss": K8S_ISSUER, "sub": f"system:serviceaccount:{namespace}:{name}", "aud": [K8S_ISSUER],
+              "iat": now, "nbf": now, "exp": now + 600,
+              "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}}}
+    return pyjwt.encode(claims, key, algorithm="RS256", headers={"kid": "sa-1"})
+
+
+def clawvault_with_kubernetes_auth(cluster):
+    """clawvault reading the stand-in's JWKS; role `eso` maps to an agent with read, write and
+    list on `eso/**`."""
+    from conftest import running
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "clawvault.toml"
+        config.write_text(f"kubernetes_jwks = {json.dumps(cluster.url + '/jwks.json')}\n"
+                          f"kubernetes_issuer = {json.dumps(K8S_ISSUER)}\n")
+        with running(["--config", str(config)]) as s:
+            base, admin_key = s["base"], s["admin_key"]
+
+            def native(path, body):
+                status, answer = plain_http(base, "POST", path, None, body, {"Authorization": f"Bearer {admin_key}"})
+                assert status == 201, (path, status, answer)
+                return answer
+
+            vault = native("/v1/vaults", {"name": MOUNT})
+            agent = native("/v1/agents", {"name": "external-secrets"})["agent"]
+            native(f"/v1/vaults/{vault['id']}/policies", {
+                "principal_type": "agent", "principal_id": agent["id"], "secret_path_pattern": "eso/**",
+                "permissions": ["read", "write", "list"]})
+            native("/v1/auth/roles", {
+                "method": "kubernetes", "name": K8S_ROLE, "agent_id": agent["id"], "token_ttl_seconds": 600,
+                "bindings": {"bound_service_account_names": [K8S_ACCOUNT],
+                             "bound_service_account_namespaces": [K8S_NAMESPACE]}})
+            yield {"name": "clawvault", "base": base, "token": admin_key, "checked_with": "/jwks.json"}
+
+
+def openbao_with_kubernetes_auth(cluster):
+    """`bao server -dev` with its kubernetes method at `auth/kubernetes`: `pem_keys` the signing
+    key, `kubernetes_host` the stand-in (for the TokenReview); role `eso` bound to the same
+    account, with a policy of create, read, update and list on `eso/*` data and metadata."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test cluster CA")])
+    now = datetime.now(timezone.utc)
+    ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
+    signing = cluster.key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    with openbao() as target:
+        base, root = target["base"], target["token"]
+
+        def call(path, body):
+            status, answer = plain_http(base, "POST", path, root, body)
+            assert status in (200, 204), (path, status, answer)
+
+        call("/v1/sys/policies/acl/eso", {"policy": ESO_POLICY})
+        call("/v1/sys/auth/kubernetes", {"type": "kubernetes"})
+        call("/v1/auth/kubernetes/config", {
+            "kubernetes_host": cluster.url, "kubernetes_ca_cert": ca, "disable_local_ca_jwt": True,
+            "pem_keys": [signing], "issuer": K8S_ISSUER, "disable_iss_validation": False})
+        call(f"/v1/auth/kubernetes/role/{K8S_ROLE}", {
+            "bound_service_account_names": [K8S_ACCOUNT], "bound_service_account_namespaces": [K8S_NAMESPACE],
+            "token_policies": ["eso"], "token_ttl": 600})
+        yield {"name": "openbao", "base": base, "token": root, "checked_with": REVIEW_PATH}
+
+
+@pytest.fixture(scope="module")
+def sa_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module", params=["clawvault", "openbao"])
+def k8s_target(request, sa_key):
+    """A target (as `target`, plus `cluster`) whose `auth/kubernetes` logs in service accounts."""
+    servers = {"clawvault": clawvault_with_kubernetes_auth, "openbao": openbao_with_kubernetes_auth}
+    with ClusterStandIn(sa_key) as cluster:
+        for t in servers[request.param](cluster):
+            yield {**t, "cluster": cluster}
+
+
+def test_kubernetes_store_reconcile_logs_in_reads_pushes_and_revokes(k8s_target, sa_key):
+    target, base = k8s_target, k8s_target["base"]
+    kv_put(target, "eso/db", {"user": "app", "password": "one"})
+    kv_put(target, "eso/db", {"user": "app", "password": "two"})
+    jwt = service_account_token(sa_key)
+    started = datetime.now(timezone.utc)
+
+    # NewClient: the login, with no token (what eso_new_client_kubernetes does for a new client).
+    vault = GoVault(base, None)
+    auth = eso_login_kubernetes(vault, K8S_ROLE, jwt)
+    assert vault.calls == ["PUT /v1/auth/kubernetes/login"] and vault.token == auth["client_token"]
+    assert target["checked_with"] in target["cluster"].served, "the token was checked with the stand-in's key"
+    assert 0 < auth["lease_duration"] <= 600, auth
+    token = vault.token
+
+    # Validate(): checkToken (a service token, a JSON whole number ttl, an RFC3339 expire_time),
+    # then the kv mount.
+    assert eso_validate_store(vault) == "Ready"
+    data = GoVault(base, token).strict("auth/token/lookup-self")["data"]
+    assert isinstance(data["type"], str) and data["type"] != "batch", data
+    assert go_type_ok(data["ttl"], int) and 60 <= data["ttl"] <= 600, data
+    valid, expiry = eso_check_token(GoVault(base, token))
+    assert valid and started < expiry <= started + timedelta(seconds=601), (expiry, data)
+
+    # ExternalSecret data[].remoteRef: with a property, with a version, the whole map.
+    assert eso_get_secret(vault, "eso/db", "password") == b"two"
+    assert eso_get_secret(vault, "eso/db", "password", version="1") == b"one"
+    assert eso_get_secret_map(vault, "eso/db") == {"user": b"app", "password": b"two"}
+
+    # PushSecret: the metadata (the managed-by marker), then the data.
+    assert eso_push_secret(vault, "eso/pushed", b'{"user":"app","password":"p1"}') == "written"
+    assert eso_push_secret(vault, "eso/pushed", b"p2", prop="password") == "written"
+    assert eso_get_secret(vault, "eso/pushed", "password") == b"p2"
+
+    # Close(): lookup-self, then revoke-self.
+    assert eso_close(vault) == 204 and vault.token is None
+    assert vault.calls == [
+        "PUT /v1/auth/kubernetes/login",
+        "GET /v1/auth/token/lookup-self", f"GET /v1/sys/internal/ui/mounts/{MOUNT}",
+        data_url("eso/db"), data_url("eso/db", "?version=1"), data_url("eso/db"),
+        data_url("eso/pushed"), metadata_url("eso/pushed", "PUT"), f"PUT /v1/{MOUNT}/data/eso/pushed",
+        data_url("eso/pushed"), metadata_url("eso/pushed"), metadata_url("eso/pushed", "PUT"),
+        f"PUT /v1/{MOUNT}/data/eso/pushed",
+        data_url("eso/pushed"),
+        "GET /v1/auth/token/lookup-self", "PUT /v1/auth/token/revoke-self",
+    ]
+    status, meta = kv_metadata(target, "eso/pushed")
+    assert status == 200 and meta["data"]["custom_metadata"] == MANAGED_BY and meta["data"]["current_version"] == 2
+    status, read = plain_http(base, "GET", f"/v1/{MOUNT}/data/eso/pushed", target["token"])
+    assert read["data"]["data"] == {"user": "app", "password": "p2"}
+
+    # The revoked token is refused: its lookup, a read.
+    revoked = GoVault(base, token)
+    with pytest.raises(ResponseError) as refused:
+        revoked.strict("auth/token/lookup-self")
+    assert refused.value.status == 403
+    with pytest.raises(ResponseError) as refused:
+        eso_get_secret(revoked, "eso/db", "password")
+    assert refused.value.status == 403
+
+
+def test_kubernetes_store_token_does_only_what_the_role_allows(k8s_target, sa_key):
+    target, base = k8s_target, k8s_target["base"]
+    kv_put(target, "other/secret", {"password": "not-for-eso"})
+    vault = eso_new_client_kubernetes(base, K8S_ROLE, service_account_token(sa_key))
+    with pytest.raises(ResponseError) as refused:
+        eso_get_secret(vault, "other/secret", "password")
+    assert refused.value.status == 403, "an error, not \"secret not found\""
+    with pytest.raises(ResponseError) as refused:
+        eso_push_secret(vault, "other/pushed", b'{"k":"v"}')
+    assert refused.value.status == 403
+    assert vault.calls[-2:] == [data_url("other/secret"), data_url("other/pushed")], "the push stops at its read"
+    assert plain_http(base, "GET", f"/v1/{MOUNT}/metadata/other/pushed", target["token"])[0] == 404, "nothing written"
+    assert eso_close(vault) == 204
+
+
+def test_kubernetes_store_find_outside_the_roles_paths_is_refused(k8s_target, sa_key):
+    """dataFrom.find under a path the role may not list: `GET metadata/other?list=true` must be
+    refused (403, an error: the ExternalSecret keeps its Secret), not answered as nothing there
+    (404: NoSecretError, "secret not found", which `deletionPolicy: Delete` acts on)."""
+    kv_put(k8s_target, "other/listed", {"k": "v"})
+    vault = eso_new_client_kubernetes(k8s_target["base"], K8S_ROLE, service_account_token(sa_key))
+    try:
+        with pytest.raises(ResponseError) as refused:
+            eso_get_all_secrets(vault, path="other", name=".*")
+        assert refused.value.status == 403
+        assert vault.calls[-1] == f"GET /v1/{MOUNT}/metadata/other?list=true"
+    finally:
+        eso_close(vault)
+
+
+def test_kubernetes_store_logs_in_again_ignoring_a_stale_token(k8s_target, sa_key):
+    """A client that still holds a token (ESO's token cache) whose check fails logs in again with
+    that token still in X-Vault-Token; the login ignores it."""
+    base = k8s_target["base"]
+    jwt = service_account_token(sa_key)
+    first = eso_new_client_kubernetes(base, K8S_ROLE, jwt)
+    revoked = first.token
+    assert eso_close(first) == 204
+    kv_put(k8s_target, "eso/stale", {"k": "v"})
+    for stale in (revoked, "not-a-token"):
+        vault = eso_new_client_kubernetes(base, K8S_ROLE, jwt, token=stale)
+        assert vault.calls == ["GET /v1/auth/token/lookup-self", "PUT /v1/auth/kubernetes/login"], \
+            "the stale token's check fails, then the login (sent with it) succeeds"
+        assert vault.token not in (None, stale, revoked), "each login: a new token"
+        assert eso_check_token(GoVault(base, vault.token))[0]
+        assert eso_get_secret(vault, "eso/stale", "k") == b"v"
+        assert eso_close(vault) == 204
+    # A token that is still valid is kept: no login.
+    vault = eso_new_client_kubernetes(base, K8S_ROLE, jwt)
+    kept = eso_new_client_kubernetes(base, K8S_ROLE, jwt, token=vault.token)
+    assert kept.calls == ["GET /v1/auth/token/lookup-self"] and kept.token == vault.token
+    assert eso_close(kept) == 204
+    with pytest.raises(ResponseError) as refused:
+        GoVault(base, vault.token).strict("auth/token/lookup-self")
+    assert refused.value.status == 403, "the one token, revoked"
+
+
+def test_kubernetes_store_with_an_unbound_service_account_is_not_ready(k8s_target, sa_key):
+    """A login that fails (a service account the role does not bind) is an error from NewClient:
+    the store is not Ready and nothing else is sent. clawvault answers Vault's 400 for a failed
+    login; OpenBao's kubernetes method 403. ESO only sees an error, so both are a failed login."""
+    base = k8s_target["base"]
+    for token in (None, "stale-token"):
+        for namespace, name in [("default", K8S_ACCOUNT), (K8S_NAMESPACE, "intruder")]:
+            with pytest.raises(ESOError, match="unable to log in") as failed:
+                eso_new_client_kubernetes(base, K8S_ROLE, service_account_token(sa_key, namespace, name), token=token)
+            cause = failed.value.__cause__
+            assert isinstance(cause, ResponseError) and cause.status in (400, 403), cause
+            assert isinstance(cause.errors, list) and cause.errors, cause.errors
+            if k8s_target["name"] == "clawvault":
+                assert cause.status == 400, "clawvault refuses a login with Vault's 400"
+    vault = GoVault(base, None)
+    with pytest.raises(ESOError, match="unable to log in"):
+        eso_login_kubernetes(vault, K8S_ROLE, service_account_token(sa_key, "default", "intruder"))
+    assert vault.calls == ["PUT /v1/auth/kubernetes/login"] and vault.token is None, "no token, nothing after"

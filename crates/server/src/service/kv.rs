@@ -289,6 +289,13 @@ pub async fn delete_key(state: &AppState, caller: &Caller, vault_ref: &str, raw_
     op.finish(result).await
 }
 
+/// Whether the caller's `list` permission reaches directly into the folder `prefix` (checked
+/// on a path one segment below it, as the policy globs see one).
+async fn may_list_in(state: &AppState, caller: &Caller, vault: &OpenVault, prefix: &str) -> ApiResult<bool> {
+    let Ok(probe) = SecretPath::parse(&format!("{prefix}_")) else { return Ok(false) };
+    Ok(!access::permitted(state, caller, &vault.record, vec![probe], Permission::List).await?.is_empty())
+}
+
 /// The oldest version a key with `max_versions` keeps at `current` (0: none trimmed), as
 /// Vault counts it.
 #[must_use]
@@ -400,10 +407,12 @@ pub async fn change_versions(
 }
 
 /// The paths under `prefix` the caller may list: live secrets, and keys that have only
-/// settings (Vault lists those too), sorted, without repeats.
+/// settings (Vault lists those too), sorted, without repeats. A folder the caller may not list
+/// at all is refused (403), not answered as empty: a client such as ESO reads "nothing there"
+/// as the secret being gone, and may delete what it synced.
 ///
 /// # Errors
-/// As [`super::secrets::list`].
+/// As [`super::secrets::list`]; 403 for a folder outside the caller's `list` permission.
 pub async fn list_paths(state: &AppState, caller: &Caller, vault_ref: &str, prefix: &str) -> ApiResult<Vec<String>> {
     let mut paths: Vec<String> =
         super::secrets::list(state, caller, vault_ref, prefix).await?.into_iter().map(|v| v.secret.path).collect();
@@ -413,6 +422,9 @@ pub async fn list_paths(state: &AppState, caller: &Caller, vault_ref: &str, pref
         let candidates: Vec<SecretPath> = records.iter().filter_map(|r| SecretPath::parse(&r.path).ok()).collect();
         let allowed = access::permitted(state, caller, &vault.record, candidates, Permission::List).await?;
         paths.extend(allowed.into_iter().map(|p| p.as_str().to_owned()));
+        if paths.is_empty() && !may_list_in(state, caller, &vault, prefix).await? {
+            return Err(ApiError::Forbidden(format!("you may not list under {prefix:?}")));
+        }
     }
     paths.sort();
     paths.dedup();

@@ -36,6 +36,7 @@ from harness import (  # noqa: E402
 
 ISSUER = "https://bench.clawvault.invalid"
 AUDIENCE = "clawvault"
+SUBJECT = "system:serviceaccount:bench:eso"
 WORKLOADS = [("kv-read-hot", "KV v2 read, one hot key"), ("kv-read-random", "KV v2 read, random key"),
              ("jwt-login", "JWT login (RS256), new token each")]
 
@@ -87,7 +88,7 @@ class VaultClawvault(Clawvault):
             raise BenchError(f"clawvault: granting the login agent answered {status}: {body}")
         status, body = request(self.port, "POST", "/v1/auth/roles", self.headers(),
                                {"method": "jwt", "name": "bench", "agent_id": agent_id,
-                                "bindings": {"bound_audiences": [AUDIENCE]}})
+                                "bindings": {"bound_audiences": [AUDIENCE], "bound_subject": SUBJECT}})
         if status != 201:
             raise BenchError(f"clawvault: creating the login role answered {status}: {body}")
 
@@ -166,7 +167,7 @@ def main() -> int:
     key, public_pem, jwk = make_key(tmp)
     (tmp / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
     now = int(time.time())
-    jwt = sign(key, {"iss": ISSUER, "sub": "system:serviceaccount:bench:eso", "aud": AUDIENCE,
+    jwt = sign(key, {"iss": ISSUER, "sub": SUBJECT, "aud": AUDIENCE,
                      "iat": now, "nbf": now - 5, "exp": now + 3600})
     login_body = json.dumps({"role": "bench", "jwt": jwt})
     cv, bao = VaultClawvault("clawvault", tmp / "clawvault"), VaultOpenBao("openbao", tmp / "openbao")

@@ -78,7 +78,7 @@ def test_a_dry_run_shows_the_plan_and_changes_nothing(world):
 
 def test_apply_rotates_keeps_metadata_and_rolls_out(world):
     before = len(calls(world))
-    code, out, err = rotate(world, f"{world['vault']}/bots/discord", "--apply", stdin="new-value\n")
+    code, out, err = rotate(world, f"{world['vault']}/bots/discord", "--apply", "--namespace", "bots", stdin="new-value\n")
     assert code == 0, err
     assert "Rotated" in out and "version 2" in out and out.count("ok ") == 2
     got = get(world, "bots/discord")
@@ -91,7 +91,8 @@ def test_apply_rotates_keeps_metadata_and_rolls_out(world):
 
 
 def test_a_generated_value_and_a_json_report(world):
-    code, out, err = rotate(world, f"{world['vault']}/bots/discord", "--generate", "--length", "40", "--apply", "--json")
+    code, out, err = rotate(world, f"{world['vault']}/bots/discord", "--generate", "--length", "40", "--apply", "--namespace", "bots",
+                           "--json")
     assert code == 0, err
     report = json.loads(out)
     assert report["version"] == 3 and [s["outcome"] for s in report["steps"]] == ["ok", "ok"]
@@ -100,7 +101,7 @@ def test_a_generated_value_and_a_json_report(world):
 
 def test_a_failed_step_is_reported_and_the_version_stays(world):
     put(world, "apps/db", "pw-1", {"k8s": [{"namespace": "apps", "deployments": ["api", "broken"]}]}, "password")
-    code, out, err = rotate(world, f"{world['vault']}/apps/db", "--apply", stdin="pw-2")
+    code, out, err = rotate(world, f"{world['vault']}/apps/db", "--apply", "--namespace", "apps", stdin="pw-2")
     assert code == 1, (out, err)
     assert "FAILED  restart deployment apps/broken" in out and "not found" in out
     assert "1 of 2 rollout steps failed" in err
@@ -112,9 +113,17 @@ def test_refusals(world):
     code, out, err = rotate(world, f"{world['vault']}/plain/x", stdin="w")
     assert code == 0 and "names no Kubernetes workload" in out
     put(world, "bad/meta", "v", {"k8s": {"deployments": ["x"]}})
-    code, out, err = rotate(world, f"{world['vault']}/bad/meta", "--apply", stdin="w")
+    code, out, err = rotate(world, f"{world['vault']}/bad/meta", "--apply", "--namespace", "x", stdin="w")
     assert code == 9 and "namespace" in err and get(world, "bad/meta")["version"] == 1, "nothing rotated"
     code, out, err = rotate(world, f"{world['vault']}/none/here", stdin="w")
     assert code == 6, err
-    code, out, err = rotate(world, f"{world['vault']}/plain/x", "--apply", stdin="")
+    code, out, err = rotate(world, f"{world['vault']}/plain/x", "--apply", "--namespace", "x", stdin="")
     assert code == 9 and "empty" in err
+    # Whoever may write a secret writes its metadata: --apply acts only where it is told to.
+    put(world, "elsewhere/x", "v", {"k8s": {"namespace": "kube-system", "deployments": ["coredns"]}})
+    before = len(calls(world))
+    code, out, err = rotate(world, f"{world['vault']}/elsewhere/x", "--apply", "--namespace", "bots", stdin="w2")
+    assert code == 9 and "kube-system/coredns" in err and "nothing was changed" in err
+    assert get(world, "elsewhere/x")["version"] == 1 and len(calls(world)) == before
+    code, out, err = rotate(world, f"{world['vault']}/elsewhere/x", "--apply", stdin="w2")
+    assert code == 2 and "--namespace" in err, "--apply needs --namespace"

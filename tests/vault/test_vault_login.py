@@ -180,3 +180,24 @@ def test_a_deactivated_agent_logs_in_no_more_and_only_admins_manage_roles(world)
     assert http(world["base"], "DELETE", f"/v1/auth/roles/{made['role']['id']}", None, None, admin)[0] == 204
     assert login(world, "kubernetes", {"role": "gone", "jwt": service_account(world)})[0] == 400
     del agent_key
+
+
+def test_login_rules_that_stop_a_whole_cluster_or_a_copied_token(world):
+    admin = {"Authorization": f"Bearer {world['admin_key']}"}
+    agent_id = world["agent"]["agent"]["id"]
+    status, body = http(world["base"], "POST", "/v1/auth/roles", None, {
+        "method": "jwt", "name": "audience-only", "agent_id": agent_id, "bindings": {"bound_audiences": ["clawvault"]}}, admin)
+    assert status == 400 and "bound_subject or bound_claims" in json.dumps(body), "an audience alone admits every pod"
+    # A legacy-lifetime token (a year of exp) is taken only until its warnafter.
+    stale = service_account(world, **{"kubernetes.io": {"namespace": "eso", "warnafter": int(time.time()) - 60}})
+    assert login(world, "kubernetes", {"role": "eso", "jwt": stale})[0] == 400
+    fresh = service_account(world, **{"kubernetes.io": {"namespace": "eso", "warnafter": int(time.time()) + 600}})
+    assert login(world, "kubernetes", {"role": "eso", "jwt": fresh})[0] == 200
+    # An admin key scoped to reading agents cannot mint a way to act as one.
+    status, key = http(world["base"], "POST", "/v1/auth/api-keys", None, {"name": "ro", "scopes": ["agents:read"]}, admin)
+    assert status == 201, key
+    scoped = {"Authorization": f"Bearer {key['api_key']}"}
+    status, body = http(world["base"], "POST", "/v1/auth/roles", None, {
+        "method": "approle", "name": "sneaky", "agent_id": agent_id}, scoped)
+    assert status == 403 and "agents:write" in json.dumps(body), body
+    assert http(world["base"], "GET", "/v1/auth/roles", None, None, scoped)[0] == 200

@@ -64,3 +64,27 @@ def test_both_apis_write_to_one_verifiable_audit_chain(world):
     assert "vault-canary-1" not in dump and "native-canary-2" not in dump
     status, verified = http(base, "GET", "/v1/audit/verify", None, None, auth)
     assert status == 200 and verified["chain_valid"] is True, verified
+
+
+def test_trimming_undeleting_and_huge_durations_need_what_they_do(world):
+    base, token = world["base"], world["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    status, made = http(base, "POST", "/v1/agents", None, {"name": "writer-only"}, auth)
+    assert status == 201
+    for pattern, perms in [("w/**", ["read", "write", "list"]), ("d/**", ["read", "delete", "list"])]:
+        assert http(base, "POST", f"/v1/vaults/{world['vault']}/policies", None, {
+            "principal_type": "agent", "principal_id": made["agent"]["id"],
+            "secret_path_pattern": pattern, "permissions": perms}, auth)[0] == 201
+    key = made["api_key"]
+    # max_versions destroys versions: setting it needs delete, which clawvault's write covers
+    # (as 1Claw's does); a reader may not.
+    assert http(base, "PUT", f"/v1/{MOUNT}/metadata/w/x", key, {"max_versions": 1})[0] == 204
+    assert http(base, "PUT", f"/v1/{MOUNT}/metadata/w/x", key, {"custom_metadata": {"a": "b"}})[0] == 204
+    status, body = http(base, "PUT", f"/v1/{MOUNT}/metadata/w/x", token, {"delete_version_after": 10 ** 12})
+    assert status == 400 and "100 years" in body["errors"][0], "never a 500 later"
+    # Undeleting reopens what a native disable (which needs write) closed: delete alone is not enough.
+    http(base, "PUT", f"/v1/{MOUNT}/data/d/x", token, {"data": {"v": 1}})
+    http(base, "PUT", f"/v1/{MOUNT}/data/d/x", token, {"data": {"v": 2}})
+    assert http(base, "PUT", f"/v1/{MOUNT}/delete/d/x", key, {"versions": [1]})[0] == 204
+    assert http(base, "PUT", f"/v1/{MOUNT}/undelete/d/x", key, {"versions": [1]})[0] == 403
+    assert http(base, "PUT", f"/v1/{MOUNT}/undelete/d/x", token, {"versions": [1, 1, 1]})[0] == 204

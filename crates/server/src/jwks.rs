@@ -54,7 +54,26 @@ impl std::fmt::Debug for Jwks {
     }
 }
 
+/// Keys come over HTTPS, or plain HTTP only from this machine: anyone on the path of a plain
+/// fetch could hand the server their own keys.
+fn check_url(url: &str) -> Result<(), JwtError> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| JwtError::Keys(format!("{url} is not a URL")))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(JwtError::Keys(format!("{url}: keys are fetched over https only (plain http from this machine)"))),
+    }
+}
+
 async fn fetch(url: &str) -> Result<Vec<u8>, JwtError> {
+    check_url(url)?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
@@ -114,10 +133,26 @@ impl Jwks {
         {
             return Ok(keys);
         }
-        let keys = load(source).await?;
-        let mut held = self.held.lock().map_err(|_| JwtError::Keys("key cache poisoned".into()))?;
-        held.insert(source.to_owned(), Held { keys: keys.clone(), fetched: Instant::now() });
-        Ok(keys)
+        match load(source).await {
+            Ok(keys) => {
+                let mut held = self.held.lock().map_err(|_| JwtError::Keys("key cache poisoned".into()))?;
+                held.insert(source.to_owned(), Held { keys: keys.clone(), fetched: Instant::now() });
+                Ok(keys)
+            }
+            // Keys that were good a moment ago stay good while the source cannot be read; the
+            // next attempt waits its turn, so an unreachable source is not hammered.
+            Err(e) => {
+                let mut held = self.held.lock().map_err(|_| JwtError::Keys("key cache poisoned".into()))?;
+                match held.get_mut(source) {
+                    Some(h) => {
+                        tracing::warn!(error = %e, "the JWKS cannot be read again; the keys held are used");
+                        h.fetched = Instant::now().checked_sub(FRESH_FOR - REFETCH_AFTER).unwrap_or_else(Instant::now);
+                        Ok(h.keys.clone())
+                    }
+                    None => Err(e),
+                }
+            }
+        }
     }
 
     /// The claims of `token`, signed by a key of `source` (`what` names the setting in

@@ -126,6 +126,11 @@ fn bindings_of(method: &str, b: &Bindings) -> Result<Value> {
             if b.audiences.is_empty() {
                 return Err(Coded::invalid("a jwt role needs at least one --audience"));
             }
+            if b.subject.is_none() && b.claims.is_empty() {
+                return Err(Coded::invalid(
+                    "a jwt role needs --subject or --claim besides --audience: an audience alone admits every token of its issuer",
+                ));
+            }
             out.insert("bound_audiences".into(), json!(b.audiences));
             if let Some(sub) = &b.subject {
                 out.insert("bound_subject".into(), json!(sub));
@@ -159,10 +164,15 @@ fn bindings_of(method: &str, b: &Bindings) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
-fn write_secret(path: &PathBuf, secret: &str) -> Result<()> {
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
+/// The new file the secret_id goes to, created before the role so that a file that cannot be
+/// made never leaves a role whose secret was lost.
+fn secret_file(path: &PathBuf) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
         Coded::invalid(format!("cannot create {} for the secret_id ({e}): give a new file", path.display()))
-    })?;
+    })
+}
+
+fn write_secret(mut file: std::fs::File, secret: &str) -> Result<()> {
     file.write_all(secret.as_bytes())?;
     file.write_all(b"\n")?;
     Ok(())
@@ -184,9 +194,19 @@ pub async fn run(global: &Global, cmd: AuthCommand) -> Result<()> {
             }
             let token_ttl_seconds = ttl.as_deref().map(parse_duration).transpose()?.map(|d| d.whole_seconds());
             let agent_id = agent::id(&client, &agent_ref).await?;
-            let created = client.create_role(&NewRole { method, name, agent_id, bindings, token_ttl_seconds }).await?;
-            if let (Some(path), Some(secret)) = (&secret_id_out, &created.secret_id) {
-                write_secret(path, secret)?;
+            let file = secret_id_out.as_ref().map(secret_file).transpose()?;
+            let created =
+                match client.create_role(&NewRole { method, name, agent_id, bindings, token_ttl_seconds }).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        if let Some(path) = &secret_id_out {
+                            let _ = std::fs::remove_file(path);
+                        }
+                        return Err(e.into());
+                    }
+                };
+            if let (Some(file), Some(secret)) = (file, &created.secret_id) {
+                write_secret(file, secret)?;
             }
             if global.json {
                 let mut shown = serde_json::to_value(&created)?;
@@ -268,6 +288,7 @@ mod tests {
         let jwt = bindings_of("jwt", &bindings(&[], &[], &["cv"], &["repo=a", "repo=b"])).unwrap();
         assert_eq!(jwt, json!({"bound_audiences": ["cv"], "bound_claims": {"repo": ["a", "b"]}}));
         assert!(bindings_of("jwt", &bindings(&[], &[], &[], &[])).is_err(), "an audience is required");
+        assert!(bindings_of("jwt", &bindings(&[], &[], &["cv"], &[])).is_err(), "and a subject or a claim");
         assert!(bindings_of("jwt", &bindings(&[], &[], &["cv"], &["novalue"])).is_err());
         assert!(bindings_of("approle", &bindings(&["x"], &[], &[], &[])).is_err());
         assert!(bindings_of("ldap", &bindings(&[], &[], &[], &[])).is_err());

@@ -28,14 +28,15 @@ use crate::output;
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
-  echo -n \"$NEW_KEY\" | clawvault rotate prod/bots/discord --apply
-  clawvault rotate prod/db/password --generate --length 40 --apply
+  echo -n \"$NEW_KEY\" | clawvault rotate prod/bots/discord --apply --namespace bots
+  clawvault rotate prod/db/password --generate --length 40 --apply --namespace apps
   clawvault rotate prod/bots/discord --dry-run
 
 The secret's metadata names the workloads that use it:
   {\"k8s\": {\"namespace\": \"bots\", \"external_secrets\": [\"discord-token\"],
            \"deployments\": [\"discord-bot\"]}}
-(or a list of such objects). Without --apply the kubectl commands are printed for you to run.")]
+(or a list of such objects). Without --apply the kubectl commands are printed for you to run;
+--apply acts only in the namespaces you name with --namespace.")]
 pub struct RotateArgs {
     #[command(flatten)]
     pub global: Global,
@@ -52,9 +53,13 @@ pub struct RotateArgs {
     /// Alphabet of a generated value: hex, base64, alphanumeric or ascii.
     #[arg(long, default_value = "hex", requires = "generate")]
     charset: String,
-    /// Run the kubectl steps and report each one.
-    #[arg(long, conflicts_with = "dry_run")]
+    /// Run the kubectl steps and report each one (only in the namespaces --namespace names).
+    #[arg(long, conflicts_with = "dry_run", requires = "namespaces")]
     apply: bool,
+    /// A namespace --apply may act in; repeat for more. Steps the metadata asks for elsewhere
+    /// are refused before anything changes: whoever may write the secret writes its metadata.
+    #[arg(long = "namespace", value_name = "NAMESPACE")]
+    namespaces: Vec<String>,
     /// Show the plan; change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -208,6 +213,14 @@ pub async fn run(args: RotateArgs) -> Result<()> {
         Coded::not_found(format!("{vault}/{path} has no version to rotate: store one with `clawvault secret put`"))
     })?;
     let mut steps = plan(&current.metadata, OffsetDateTime::now_utc().unix_timestamp())?;
+    if args.apply
+        && let Some(outside) = steps.iter().find(|s| !args.namespaces.iter().any(|ns| s.args.get(1) == Some(ns)))
+    {
+        return Err(Coded::invalid(format!(
+            "the secret's metadata asks to {}, outside the namespaces given with --namespace; nothing was changed",
+            outside.what
+        )));
+    }
     let version = if args.dry_run {
         None
     } else {

@@ -420,9 +420,16 @@ impl Config {
                 problems.push(format!("mcp_allowed_origins: {origin:?} must start with https:// or http://"));
             }
         }
-        for (name, value) in [("kubernetes_jwks", &file.kubernetes_jwks), ("jwt_jwks", &file.jwt_jwks)] {
+        for (name, value, issuer) in
+            [("kubernetes", &file.kubernetes_jwks, &file.kubernetes_issuer), ("jwt", &file.jwt_jwks, &file.jwt_issuer)]
+        {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                problems.push(format!("{name} is empty: give a JWKS file, a JWKS URL or an OIDC discovery URL"));
+                problems.push(format!("{name}_jwks is empty: give a JWKS file, a JWKS URL or an OIDC discovery URL"));
+            }
+            if value.is_some() && issuer.as_deref().is_none_or(|i| i.trim().is_empty()) {
+                problems.push(format!(
+                    "{name}_issuer is required with {name}_jwks: the iss its tokens carry (tokens of other issuers signed with the same keys are refused)"
+                ));
             }
         }
 

@@ -277,7 +277,8 @@ pub async fn require_owner(state: &AppState, caller: &Caller, vault: &VaultRecor
 /// non-admins cannot probe for vault names).
 #[must_use]
 pub fn hidden(reference: &str) -> ApiError {
-    ApiError::Forbidden(format!("you have no access to vault {reference:?}: ask its owner or an admin for a policy"))
+    let shown: String = reference.chars().take(128).collect();
+    ApiError::Forbidden(format!("you have no access to vault {shown:?}: ask its owner or an admin for a policy"))
 }
 
 /// Checks that the API key behind a user's token has `scope` (agents are not limited by

@@ -27,6 +27,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
 use crate::state::{AppState, OpenVault};
 
+/// Longest `delete_version_after`: 100 years, in seconds.
+pub const MAX_DELETE_VERSION_AFTER: i64 = 100 * 365 * 86_400;
 /// Most versions an identity may change in one call.
 pub const MAX_VERSIONS_PER_CALL: usize = 1000;
 /// Most `custom_metadata` entries, and their longest key and value, as Vault limits them.
@@ -200,6 +202,13 @@ pub async fn put_settings(
         if change.max_versions.is_some_and(|n| n < 0) || change.delete_version_after.is_some_and(|n| n < 0) {
             return Err(ApiError::BadRequest("max_versions and delete_version_after may not be negative".into()));
         }
+        if change.delete_version_after.is_some_and(|n| n > MAX_DELETE_VERSION_AFTER) {
+            return Err(ApiError::BadRequest("delete_version_after may be at most 100 years".into()));
+        }
+        if change.max_versions.is_some() {
+            // Trimming destroys versions: setting what trims needs what destroying needs.
+            access::check_path(state, caller, &vault.record, &path, Permission::Delete).await?;
+        }
         let mut settings = settings_of(state, &vault, path.as_str()).await?;
         if let Some(n) = change.max_versions {
             settings.max_versions = n;
@@ -369,6 +378,11 @@ pub async fn change_versions(
     let result = async {
         access::require_scope(caller, Scope::SecretsWrite)?;
         let (vault, path) = locate(state, &mut op, caller, vault_ref, raw_path, Permission::Delete).await?;
+        if change == VersionChange::Enable {
+            // A version disabled through the native API (which needs `write`) is not reopened
+            // by someone who may only delete.
+            access::check_path(state, caller, &vault.record, &path, Permission::Write).await?;
+        }
         let Some(secret) = state.store.secret(vault.record.id, path.as_str()).await?.filter(|s| s.deleted_at.is_none())
         else {
             return Ok(());
@@ -381,7 +395,11 @@ pub async fn change_versions(
             Versions::These(v) if v.len() > MAX_VERSIONS_PER_CALL => {
                 return Err(ApiError::BadRequest(format!("at most {MAX_VERSIONS_PER_CALL} versions per call")));
             }
-            Versions::These(v) => v,
+            Versions::These(mut v) => {
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
         };
         op.detail("secret_id", secret.id.to_string());
         op.detail("versions", numbers.clone());

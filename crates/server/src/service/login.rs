@@ -9,6 +9,7 @@
 use std::net::IpAddr;
 
 use clawvault_core::action::Action;
+use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
 use clawvault_store::{AgentRecord, AuditBatch, AuthRoleRecord, StoreError};
 use hmac::{KeyInit, Mac};
@@ -195,6 +196,14 @@ fn check_bindings(method: Method, bindings: &Value) -> ApiResult<Value> {
                 }
                 out.insert("bound_claims".into(), checked.into());
             }
+            // An audience alone admits every token its issuer mints for it (any pod of the
+            // cluster, any repository of a CI provider).
+            if !out.contains_key("bound_subject") && !out.contains_key("bound_claims") {
+                return Err(ApiError::Invalid {
+                    field: "bindings",
+                    problem: "a jwt role needs bound_subject or bound_claims besides bound_audiences: an audience alone admits every token of its issuer".into(),
+                });
+            }
         }
         Method::AppRole => {}
     }
@@ -210,6 +219,8 @@ pub async fn create_role(state: &AppState, caller: &Caller, new: NewRole) -> Api
     op.resource(new.name.chars().take(128).collect::<String>());
     let result = async {
         access::require_admin(caller, "manage login roles")?;
+        // A role mints credentials of an agent: what creating an agent needs.
+        access::require_scope(caller, Scope::AgentsWrite)?;
         let method = Method::parse(&new.method)?;
         super::free_text("name", &new.name, super::MAX_NAME_LEN, true)?;
         if new.name.contains('/') {
@@ -261,6 +272,7 @@ pub async fn create_role(state: &AppState, caller: &Caller, new: NewRole) -> Api
 /// 403.
 pub async fn roles(state: &AppState, caller: &Caller) -> ApiResult<Vec<AuthRoleRecord>> {
     access::require_admin(caller, "list login roles")?;
+    access::require_scope(caller, Scope::AgentsRead)?;
     Ok(state.store.auth_roles().await?)
 }
 
@@ -273,6 +285,7 @@ pub async fn delete_role(state: &AppState, caller: &Caller, id: &str) -> ApiResu
     op.resource(id.to_owned());
     let result = async {
         access::require_admin(caller, "manage login roles")?;
+        access::require_scope(caller, Scope::AgentsWrite)?;
         let id = super::id(id, "role id")?;
         let event = op.success();
         if state.store.delete_auth_role(id, AuditBatch::new(&state.chain_key, &[event])).await? {
@@ -337,6 +350,14 @@ fn unmet(method: Method, bindings: &Value, claims: &Map<String, Value>) -> Optio
             if !bound(&bindings["bound_service_account_names"], &name) {
                 return Some("service account not bound");
             }
+            // A legacy-lifetime token (extended to a year for old clients) is taken only until
+            // its warnafter, the lifetime it was really issued for: a copied token dies as the
+            // pod's own would.
+            if let Some(warn) = claims.get("kubernetes.io").and_then(|k| k.get("warnafter")).and_then(Value::as_i64)
+                && time::OffsetDateTime::now_utc().unix_timestamp() > warn
+            {
+                return Some("past its warnafter");
+            }
             if let Some(aud) = bindings.get("audience").and_then(Value::as_str)
                 && !audiences(claims).iter().any(|a| a == aud)
             {
@@ -398,7 +419,13 @@ pub async fn login_jwt(
             _ => (state.config.jwt_jwks.as_deref(), state.config.jwt_issuer.as_deref(), "jwt_jwks"),
         };
         let claims = state.jwks.verify(what, source, issuer, jwt).await.map_err(|e| match e {
-            JwtError::NotConfigured(_) | JwtError::Keys(_) => ApiError::Unavailable(e.to_string()),
+            JwtError::NotConfigured(_) => ApiError::Unavailable(e.to_string()),
+            // Where the keys are and why they cannot be read is for the server's log, not for
+            // an anonymous caller.
+            JwtError::Keys(detail) => {
+                tracing::error!(%detail, "a login's key set cannot be read");
+                ApiError::Unavailable("this login is unavailable: the server cannot read its key set".into())
+            }
             JwtError::Invalid(why) => {
                 op.detail("refused", why);
                 refused()

@@ -203,11 +203,20 @@ pub async fn write_fields(
             .map_or_else(|| "{}".to_owned(), |(_, record)| record.meta.metadata);
         let value = SecretValue::new(serde_json::to_vec(fields).map_err(|e| ApiError::Internal(e.to_string()))?);
         // Vault's delete_version_after is clawvault's expiry of the version.
-        let expires_at =
-            (settings.delete_version_after > 0).then(|| now() + time::Duration::seconds(settings.delete_version_after));
+        let expires_at = match settings.delete_version_after {
+            0 => None,
+            after => Some(now().checked_add(time::Duration::seconds(after)).ok_or_else(|| ApiError::Invalid {
+                field: "delete_version_after",
+                problem: "is too far ahead: set it to at most 100 years".into(),
+            })?),
+        };
         let new = NewVersion { value, secret_type: SecretType::Json, metadata, expires_at, max_access_count: None };
         let written = write_at(state, &mut op, caller, &vault, &path, new, expected).await?;
-        super::kv::trim(state, &op, &vault, &path, &written.secret, settings.max_versions).await?;
+        // The write has committed: a trim that fails is logged (and done by the next write),
+        // never answered as a failed write.
+        if let Err(e) = super::kv::trim(state, &op, &vault, &path, &written.secret, settings.max_versions).await {
+            tracing::error!(error = %e, "trimming versions past max_versions failed; the next write trims them");
+        }
         Ok(written)
     }
     .await;

@@ -203,3 +203,11 @@ def test_max_versions_trims_old_versions(target):
     assert sorted(meta["versions"]) == ["3", "4"], "trimmed versions are gone from the map"
     assert http(base, "GET", f"/v1/{MOUNT}/data/trim/x?version=1", token) == (404, {"errors": []})
     assert http(base, "GET", f"/v1/{MOUNT}/data/trim/x?version=3", token)[1]["data"]["data"] == {"n": 3}
+
+
+def test_a_namespace_other_than_the_root_is_not_found(target):
+    base, token = target["base"], target["token"]
+    http(base, "PUT", f"/v1/{MOUNT}/data/ns/x", token, {"data": {"k": "v"}})
+    status, body = http(base, "GET", f"/v1/{MOUNT}/data/ns/x", token, headers={"X-Vault-Namespace": "team-a/"})
+    assert status == 404 and body == {"errors": ["namespace not found"]}, (status, body)
+    assert http(base, "GET", f"/v1/{MOUNT}/data/ns/x", token, headers={"X-Vault-Namespace": "root"})[0] == 200

@@ -7,6 +7,7 @@ mod auth;
 mod fields;
 mod kv;
 mod login;
+mod namespace;
 mod reply;
 mod sys;
 mod token;
@@ -18,5 +19,10 @@ use crate::state::AppState;
 /// The Vault API's routes. Mount names are vault names, which may not collide with the
 /// native API's first path segments (`clawvault_core::path::RESERVED_VAULT_NAMES`).
 pub fn router() -> Router<AppState> {
-    Router::new().merge(sys::router()).merge(token::router()).merge(login::router()).merge(kv::router())
+    Router::new()
+        .merge(sys::router())
+        .merge(token::router())
+        .merge(login::router())
+        .merge(kv::router())
+        .layer(axum::middleware::from_fn(namespace::only_root))
 }

@@ -497,13 +497,13 @@ class Run:
     peak_kib: int
 
 
-def wrk(server: Server, workload: str, conc: int, raw_log) -> Run:
+def wrk(server: Server, workload: str, conc: int, raw_log, path: str = "/") -> Run:
     # The Lua script reads its whole configuration from BENCH_* variables; the caller's own
     # BENCH_* knobs must not leak into it.
     env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
     env |= server.load_env(workload)
     cmd = ["wrk", "-t", str(min(conc, 2)), "-c", str(conc), "-d", f"{DURATION}s", "--timeout", "5s",
-           "--latency", "-s", str(LUA), f"http://127.0.0.1:{server.port}/"]
+           "--latency", "-s", str(LUA), f"http://127.0.0.1:{server.port}{path}"]
     reset_peak_rss(server.pid)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=DURATION + 60)
     server.check_alive()

@@ -31,7 +31,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import harness  # noqa: E402
 from harness import (  # noqa: E402
-    LUA, BenchError, Clawvault, OpenBao, Run, fmt_lat, fmt_rps, log, median_rps, ratio, request, settle,
+    BenchError, Clawvault, OpenBao, Run, fmt_lat, fmt_rps, log, median_rps, ratio, request, settle,
 )
 
 ISSUER = "https://bench.clawvault.invalid"
@@ -131,24 +131,10 @@ def vault_env(workload: str, prefix: str, token: str, login_body: str) -> dict[s
 
 
 def run_wrk(server, workload: str, conc: int, raw_log) -> Run:
-    """harness.wrk, with the login path as the URL for the login workload."""
-    if workload != "jwt-login":
-        return harness.wrk(server, workload, conc, raw_log)
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("BENCH_")}
-    env |= server.load_env(workload)
-    cmd = ["wrk", "-t", str(min(conc, 2)), "-c", str(conc), "-d", f"{harness.DURATION}s", "--timeout", "5s",
-           "--latency", "-s", str(LUA), f"http://127.0.0.1:{server.port}/v1/auth/jwt/login"]
-    harness.reset_peak_rss(server.pid)
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=harness.DURATION + 60)
-    server.check_alive()
-    raw_log.write(f"==> {server.name} {workload} c={conc}\n{done.stdout}{done.stderr}\n")
-    line = next((l for l in done.stdout.splitlines() if l.startswith("BENCH_RESULT ")), None)
-    if done.returncode != 0 or line is None:
-        raise BenchError(f"wrk failed for {server.name} {workload} c={conc}:\n{done.stdout}{done.stderr}")
-    r = json.loads(line.removeprefix("BENCH_RESULT "))
-    errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
-    return Run(r["requests"] / (r["duration_us"] / 1e6), r["p50_us"], r["p99_us"], errors,
-               harness.proc_status(server.pid)["VmHWM"])
+    """harness.wrk, with the login path as the URL of the login workload (the Lua script
+    requests the URL's own path when no prefix is set)."""
+    path = "/v1/auth/jwt/login" if workload == "jwt-login" else "/"
+    return harness.wrk(server, workload, conc, raw_log, path)
 
 
 def check_login(server, body: str) -> None:

@@ -17,19 +17,16 @@ clawvault is what a SecretStore pointed at clawvault can rely on. The contract:
 shared/reference/vault-api.md, sections 1.3, 1.4 and 7.
 """
 
-import base64
 import gzip
 import http.client
 import json
 import posixpath
 import re
 import tempfile
-import threading
 import time
 import urllib.parse
 import uuid
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jwt as pyjwt
@@ -39,6 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from key_server import REVIEW_PATH, KeyServer
 from targets import MOUNT, TARGETS, http as plain_http, openbao
 
 # ---------------------------------------------------------------------------------------------
@@ -1002,88 +1000,8 @@ def test_every_404_eso_meets_is_json_or_empty(target):
 K8S_ISSUER = "https://kubernetes.default.svc.cluster.local"
 K8S_NAMESPACE = K8S_ACCOUNT = "external-secrets"
 K8S_ROLE = "eso"
-REVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
 ESO_POLICY = "\n".join(f'path "{MOUNT}/{kind}/eso/*" {{ capabilities = ["create", "read", "update", "list"] }}'
                        for kind in ("data", "metadata"))
-
-
-def b64_uint(n):
-    return base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
-
-
-class ClusterStandIn:
-    """The Kubernetes API server as the two servers see it, in a thread: `/jwks.json` (its
-    service-account signing key) and the TokenReview API, which authenticates a token signed by
-    that key, unexpired, of its issuer and for an audience asked, as its service account. `served`
-    notes the path of every request answered."""
-
-    def __init__(self, key):
-        numbers = key.public_key().public_numbers()
-        self.key = key
-        self.jwks = {"keys": [{"kty": "RSA", "kid": "sa-1", "alg": "RS256", "use": "sig",
-                               "n": b64_uint(numbers.n), "e": b64_uint(numbers.e)}]}
-        self.served = []
-        cluster = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def answer(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                cluster.served.append(self.path)
-                if self.path == "/jwks.json":
-                    self.answer(200, cluster.jwks)
-                else:
-                    self.answer(404, {"error": "not found"})
-
-            def do_POST(self):
-                cluster.served.append(self.path)
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                if self.path != REVIEW_PATH:
-                    self.answer(404, {"error": "not found"})
-                    return
-                spec = body.get("spec") or {}
-                self.answer(201, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "metadata": {},
-                                  "spec": spec, "status": cluster.review(spec.get("token", ""), spec.get("audiences"))})
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def review(self, token, audiences):
-        try:
-            claims = pyjwt.decode(token, self.key.public_key(), algorithms=["RS256"], issuer=K8S_ISSUER,
-                                  options={"verify_aud": False})
-            held = claims.get("aud") or []
-            held = [held] if isinstance(held, str) else held
-            granted = [a for a in audiences or [K8S_ISSUER] if a in held]
-            account = claims["kubernetes.io"]["serviceaccount"]
-            if not granted or not claims["sub"].startswith("system:serviceaccount:"):
-                raise KeyError("audience or subject")
-        except (pyjwt.PyJWTError, KeyError, TypeError):
-            return {"user": {}, "error": "[invalid bearer token, token lookup failed]"}
-        namespace = claims["kubernetes.io"]["namespace"]
-        return {"authenticated": True, "audiences": granted,
-                "user": {"username": claims["sub"], "uid": account["uid"],
-                         "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"]}}
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=30)
 
 
 def service_account_token(key, namespace=K8S_NAMESPACE, name=K8S_ACCOUNT):
@@ -1136,7 +1054,7 @@ def openbao_with_kubernetes_auth(cluster):
           .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + timedelta(days=1))
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
           .sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
-    signing = cluster.key.public_key().public_bytes(serialization.Encoding.PEM,
+    signing = cluster.public["sa-1"][0].public_bytes(serialization.Encoding.PEM,
                                                     serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     with openbao() as target:
         base, root = target["base"], target["token"]
@@ -1165,7 +1083,7 @@ def sa_key():
 def k8s_target(request, sa_key):
     """A target (as `target`, plus `cluster`) whose `auth/kubernetes` logs in service accounts."""
     servers = {"clawvault": clawvault_with_kubernetes_auth, "openbao": openbao_with_kubernetes_auth}
-    with ClusterStandIn(sa_key) as cluster:
+    with KeyServer({"sa-1": sa_key}, K8S_ISSUER) as cluster:
         for t in servers[request.param](cluster):
             yield {**t, "cluster": cluster}
 

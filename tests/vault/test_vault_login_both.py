@@ -31,10 +31,8 @@ import base64
 import datetime
 import json
 import tempfile
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import hvac
@@ -45,19 +43,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from key_server import REVIEW_PATH, KeyServer
 from targets import MOUNT, http, openbao
 
 K8S_ISSUER = "https://kubernetes.default.svc.cluster.local"
 IDP_ISSUER = "https://idp.example"
 AUDIENCE = "vault"
 NAMESPACE, ACCOUNT = "eso", "external-secrets"
-REVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
 READ_APPS = f'path "{MOUNT}/data/apps/*" {{ capabilities = ["read"] }}'
-
-
-def b64(n, length=None):
-    data = n.to_bytes(length or (n.bit_length() + 7) // 8, "big")
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def pem(key):
@@ -69,89 +62,6 @@ def pem(key):
 def keys():
     return {"rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
             "ec": ec.generate_private_key(ec.SECP256R1())}
-
-
-class Issuer:
-    """The test identity provider and Kubernetes API stand-in on 127.0.0.1:0, in a thread. It
-    notes the path of every request it answers in `served`."""
-
-    def __init__(self, keys):
-        r, e = keys["rsa"].public_key().public_numbers(), keys["ec"].public_key().public_numbers()
-        self.jwks = {"keys": [
-            {"kty": "RSA", "kid": "rsa-1", "alg": "RS256", "use": "sig", "n": b64(r.n), "e": b64(r.e)},
-            {"kty": "EC", "kid": "ec-1", "alg": "ES256", "use": "sig", "crv": "P-256",
-             "x": b64(e.x, 32), "y": b64(e.y, 32)},
-        ]}
-        self.public = {"rsa-1": (keys["rsa"].public_key(), "RS256"), "ec-1": (keys["ec"].public_key(), "ES256")}
-        self.served = []
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def answer(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                issuer.served.append(self.path)
-                if self.path == "/jwks.json":
-                    self.answer(200, issuer.jwks)
-                elif self.path == "/.well-known/openid-configuration":
-                    self.answer(200, {"issuer": IDP_ISSUER, "jwks_uri": issuer.url + "/jwks.json",
-                                      "id_token_signing_alg_values_supported": ["RS256", "ES256"]})
-                else:
-                    self.answer(404, {"error": "not found"})
-
-            def do_POST(self):
-                issuer.served.append(self.path)
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                if self.path != REVIEW_PATH:
-                    self.answer(404, {"error": "not found"})
-                    return
-                spec = body.get("spec") or {}
-                self.answer(201, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
-                                  "metadata": {}, "spec": spec,
-                                  "status": issuer.review(spec.get("token", ""), spec.get("audiences") or [])})
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def review(self, token, audiences):
-        """A TokenReview's status, as an API server gives it: a service-account token signed by
-        one of its keys, unexpired, of its issuer and for one of the audiences asked is
-        authenticated as its account."""
-        try:
-            kid = pyjwt.get_unverified_header(token).get("kid")
-            key, alg = self.public[kid]
-            claims = pyjwt.decode(token, key, algorithms=[alg], issuer=K8S_ISSUER, options={"verify_aud": False})
-            held = claims.get("aud") or []
-            held = [held] if isinstance(held, str) else held
-            granted = [a for a in audiences or [K8S_ISSUER] if a in held]
-            account = claims["kubernetes.io"]["serviceaccount"]
-            if not granted or not claims["sub"].startswith("system:serviceaccount:"):
-                raise KeyError("audience or subject")
-        except (pyjwt.PyJWTError, KeyError, TypeError):
-            return {"user": {}, "error": "[invalid bearer token, token lookup failed]"}
-        return {"authenticated": True, "audiences": granted,
-                "user": {"username": claims["sub"], "uid": account["uid"],
-                         "groups": ["system:serviceaccounts", f"system:serviceaccounts:{claims['kubernetes.io']['namespace']}"]}}
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=30)
 
 
 def sign(keys, claims, key="rsa", **overrides):
@@ -201,7 +111,7 @@ def refused_as_vault(status, body, expected=400):
 def clawvault_side(keys):
     from conftest import running
 
-    with Issuer(keys) as issuer, tempfile.TemporaryDirectory() as tmp:
+    with KeyServer({"rsa-1": keys["rsa"], "ec-1": keys["ec"]}, K8S_ISSUER, IDP_ISSUER) as issuer, tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "clawvault.toml"
         config.write_text(
             f"kubernetes_jwks = {json.dumps(issuer.url + '/jwks.json')}\n"
@@ -247,7 +157,7 @@ def openbao_side(keys):
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
           .sign(keys["ec"], hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
 
-    with Issuer(keys) as issuer, openbao() as target:
+    with KeyServer({"rsa-1": keys["rsa"], "ec-1": keys["ec"]}, K8S_ISSUER, IDP_ISSUER) as issuer, openbao() as target:
         base, root = target["base"], target["token"]
 
         def call(method, path, body=None):

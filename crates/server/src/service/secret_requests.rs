@@ -23,8 +23,8 @@ use clawvault_core::{SecretPath, SecretType, SecretValue};
 use clawvault_store::{AuditBatch, PrincipalKind, SecretRequestRecord, VersionMeta};
 use time::{Duration, OffsetDateTime};
 
+use super::access;
 use super::secrets::{self, NewVersion, NextValue, Rotation, SecretVersion};
-use super::{access, vaults};
 use crate::auth::{Actor, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::op::Op;
@@ -132,9 +132,7 @@ async fn create_in(
     new: NewRequest,
 ) -> ApiResult<IssuedRequest> {
     access::require_scope(caller, Scope::SecretsWrite)?;
-    let vault = vaults::open(state, op, caller, vault_ref).await?;
-    let path = SecretPath::parse(&new.path).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    access::check_path(state, caller, &vault.record, &path, Permission::Write).await?;
+    let (vault, path) = secrets::locate(state, op, caller, vault_ref, &new.path, Permission::Write).await?;
     super::free_text("description", &new.description, MAX_DESCRIPTION_LEN, false)?;
     let secret_type = secrets::parse_type(new.secret_type.as_deref())?.unwrap_or(SecretType::ApiKey);
     let at = now();

@@ -32,7 +32,8 @@ def storage():
 @contextlib.contextmanager
 def start_server(data, args=(), env=None):
     """The server on data directory `data` (made if missing): its address, first admin key (a
-    replica joining a database that has one gets none) and log file."""
+    replica joining a database that has one gets none), log file, and the address of its
+    Connect API when `args` turn it on."""
     binary = os.environ.get("CLAWVAULT_BIN")
     assert binary and os.path.exists(binary), "set CLAWVAULT_BIN to the clawvault binary (scripts/test does)"
     data = pathlib.Path(data)
@@ -52,9 +53,16 @@ def start_server(data, args=(), env=None):
                 base = line.split("listening on ", 1)[1].strip()
                 break
         assert base, "server did not start"
+        connect = None
+        if "--connect-listen" in args:
+            for line in proc.stdout:
+                if "Connect API listening on " in line:
+                    connect = line.split("listening on ", 1)[1].strip()
+                    break
+            assert connect, "the Connect API did not start"
         key_file = data / "admin-key"
         key = key_file.read_text().strip() if key_file.exists() else None
-        yield {"base": base, "admin_key": key, "log": log_path}
+        yield {"base": base, "admin_key": key, "log": log_path, "connect": connect}
     finally:
         proc.terminate()
         proc.wait(timeout=30)

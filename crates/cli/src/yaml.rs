@@ -25,10 +25,13 @@ fn is_block(value: &Value) -> bool {
     matches!(value, Value::Object(m) if !m.is_empty()) || matches!(value, Value::Array(a) if !a.is_empty())
 }
 
+/// A key written plain only when YAML cannot read it as anything but that string (a key of
+/// user input, such as a vault name in a store's `vaults`, could be `123`, `true` or `null`).
 fn key(k: &str) -> String {
-    let plain = !k.is_empty()
+    const RESERVED: &[&str] = &["true", "false", "yes", "no", "on", "off", "null", "y", "n"];
+    let plain = k.starts_with(|c: char| c.is_ascii_alphabetic())
         && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        && !k.starts_with(['-', '.']);
+        && !RESERVED.contains(&k.to_ascii_lowercase().as_str());
     if plain { k.to_owned() } else { Value::String(k.to_owned()).to_string() }
 }
 
@@ -72,15 +75,17 @@ mod tests {
         let doc = json!({
             "apiVersion": "external-secrets.io/v1",
             "spec": {"data": [{"secretKey": "credential", "remoteRef": {"key": "bots/discord"}}], "empty": {}},
-            "n": 3,
+            "count": 3,
             "odd key": "yes: no\n#",
         });
         assert_eq!(
             document(&doc),
             "apiVersion: \"external-secrets.io/v1\"\n\
-             n: 3\n\
+             count: 3\n\
              \"odd key\": \"yes: no\\n#\"\n\
              spec:\n  data:\n    - remoteRef:\n        key: \"bots/discord\"\n      secretKey: \"credential\"\n  empty: {}\n"
         );
+        let keys = json!({"123": 1, "True": 2, "null": 3, "prod": 4, "-x": 5});
+        assert_eq!(document(&keys), "\"-x\": 5\n\"123\": 1\n\"True\": 2\n\"null\": 3\nprod: 4\n");
     }
 }

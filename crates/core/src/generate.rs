@@ -64,6 +64,9 @@ pub enum GenerateError {
     /// Length outside [`MIN_LENGTH`]..=[`MAX_LENGTH`].
     #[error("length must be between {MIN_LENGTH} and {MAX_LENGTH}, got {0}")]
     Length(usize),
+    /// An alphabet that is empty or holds a byte twice (which would bias the draw).
+    #[error("the characters to draw from must be 1 to 256 distinct bytes")]
+    Alphabet,
     /// No randomness.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -74,10 +77,22 @@ pub enum GenerateError {
 /// # Errors
 /// [`GenerateError::Length`] or a randomness failure.
 pub fn generate(length: usize, charset: Charset) -> Result<SecretValue, GenerateError> {
+    generate_from(length, &charset.alphabet())
+}
+
+/// Draws `length` characters uniformly from `alphabet` (distinct bytes), as [`generate`]
+/// does from a named charset: for recipes that name their own characters.
+///
+/// # Errors
+/// [`GenerateError::Length`], [`GenerateError::Alphabet`] or a randomness failure.
+pub fn generate_from(length: usize, alphabet: &[u8]) -> Result<SecretValue, GenerateError> {
     if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
         return Err(GenerateError::Length(length));
     }
-    let alphabet = charset.alphabet();
+    let distinct: std::collections::BTreeSet<u8> = alphabet.iter().copied().collect();
+    if alphabet.is_empty() || distinct.len() != alphabet.len() {
+        return Err(GenerateError::Alphabet);
+    }
     let n = alphabet.len();
     // Largest multiple of n that fits in a byte: bytes at or above it are rejected.
     let limit = 256 - (256 % n);
@@ -108,6 +123,10 @@ mod tests {
         }
         assert!(generate(7, Charset::Hex).is_err());
         assert!(generate(1025, Charset::Hex).is_err());
+        let v = generate_from(64, b"xy").unwrap();
+        assert!(v.expose().iter().all(|b| *b == b'x' || *b == b'y'));
+        assert!(matches!(generate_from(16, b""), Err(GenerateError::Alphabet)));
+        assert!(matches!(generate_from(16, b"aa"), Err(GenerateError::Alphabet)));
         assert_ne!(generate(32, Charset::Hex).unwrap(), generate(32, Charset::Hex).unwrap());
     }
 }

@@ -33,13 +33,28 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application for `state`; tests drive exactly what production serves.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let surfaces = Router::new()
         .merge(native_surface())
         .merge(crate::mcp::router(&state))
         .merge(crate::pages::router())
         .merge(crate::vault_api::router())
         // Paths no surface has: answered in the native API's form, the only surface yet.
-        .fallback(|| async { ApiError::NotFound("no such endpoint: see /v1/openapi.json".into()) })
+        .fallback(|| async { ApiError::NotFound("no such endpoint: see /v1/openapi.json".into()) });
+    every_request(surfaces, state)
+}
+
+/// The 1Password Connect-compatible API, served on a listener of its own (its `/v1/vaults`
+/// and `/health` would collide with the native API's).
+pub fn connect_app(state: AppState) -> Router {
+    use tower::ServiceExt as _;
+    // Paths are normalised before routing: a layer on the router would run after it.
+    let routed = crate::connect::router().with_state(state.clone()).map_request(crate::connect::normalize_path);
+    every_request(Router::new().fallback_service(routed), state)
+}
+
+/// The layers every request passes, whatever the surface and listener.
+fn every_request(surfaces: Router<AppState>, state: AppState) -> Router {
+    surfaces
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_head))
         // No answer of any surface may be kept by a cache: most carry secrets or their metadata.

@@ -13,6 +13,7 @@ pub mod auth;
 mod caches;
 pub mod changes;
 pub mod config;
+mod connect;
 mod data_dir;
 pub mod error;
 mod feed;
@@ -55,7 +56,7 @@ use clawvault_store_postgres::{PgOptions, PgStore};
 use clawvault_store_sqlite::{OpenMode, SqliteStore};
 use tokio::net::TcpListener;
 
-pub use app::{app, openapi};
+pub use app::{app, connect_app, openapi};
 pub use config::{Config, ConfigError, Overrides, Storage};
 pub use data_dir::{ADDRESS_FILE, ADMIN_KEY_FILE, DataDir};
 pub use error::ServerError;
@@ -116,6 +117,63 @@ enum Bound {
     Tls(TlsListener),
 }
 
+impl Bound {
+    fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls(_))
+    }
+}
+
+/// Binds `addr` (`flag` names the setting in an error), with TLS when configured.
+async fn bind(
+    addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    flag: &str,
+) -> Result<(Bound, SocketAddr), ServerError> {
+    let tcp = TcpListener::bind(addr).await.map_err(|e| ServerError::Bind {
+        addr,
+        reason: match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                format!("the address is in use: is another clawvault running? Choose another with {flag}")
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                format!("permission denied: ports below 1024 need privileges; choose another with {flag}")
+            }
+            _ => e.to_string(),
+        },
+    })?;
+    let local = tcp.local_addr().map_err(|e| ServerError::Serve(e.to_string()))?;
+    let bound = match tls {
+        Some(cfg) => Bound::Tls(TlsListener::new(tcp, cfg).map_err(|e| ServerError::Serve(e.to_string()))?),
+        None => Bound::Plain(tcp),
+    };
+    Ok((bound, local))
+}
+
+/// The URL a client on this machine reaches `addr` at (a wildcard address becomes loopback).
+fn url_of(addr: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Serves `router` on `listener` (idle connections closed) until `shutdown` resolves.
+async fn serve_on(
+    listener: Bound,
+    router: axum::Router,
+    idle: std::time::Duration,
+    limits: serve::ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    match listener {
+        Bound::Plain(tcp) => serve::serve(IdleListener::new(tcp, idle), router, limits, shutdown).await,
+        Bound::Tls(tls) => serve::serve(IdleListener::new(tls, idle), router, limits, shutdown).await,
+    }
+}
+
 /// The opened database, kept to close it at the end.
 enum Backend {
     Sqlite(Arc<SqliteStore>),
@@ -157,6 +215,8 @@ pub struct Server {
     store: Backend,
     listener: Bound,
     local_addr: SocketAddr,
+    /// The 1Password Connect-compatible API's listener, when configured.
+    connect: Option<(Bound, SocketAddr)>,
     new_admin_key: Option<ApiKey>,
     data_dir: DataDir,
 }
@@ -195,23 +255,11 @@ impl Server {
         let tokens = TokenService::new(keys, config.token_ttl_seconds, revoked)?;
 
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
-        let tcp = TcpListener::bind(config.listen).await.map_err(|e| ServerError::Bind {
-            addr: config.listen,
-            reason: match e.kind() {
-                std::io::ErrorKind::AddrInUse => {
-                    "the address is in use: is another clawvault running? Choose another with --listen".into()
-                }
-                std::io::ErrorKind::PermissionDenied => {
-                    "permission denied: ports below 1024 need privileges; choose another with --listen".into()
-                }
-                _ => e.to_string(),
-            },
-        })?;
-        let local_addr = tcp.local_addr().map_err(|e| ServerError::Serve(e.to_string()))?;
         let tls_on = tls.is_some();
-        let listener = match tls {
-            Some(cfg) => Bound::Tls(TlsListener::new(tcp, cfg).map_err(|e| ServerError::Serve(e.to_string()))?),
-            None => Bound::Plain(tcp),
+        let (listener, local_addr) = bind(config.listen, tls.clone(), "--listen").await?;
+        let connect = match config.connect_listen {
+            Some(addr) => Some(bind(addr, tls, "--connect-listen").await?),
+            None => None,
         };
 
         let share_id_seal = DataKey::from_slice(master.derive(Purpose::ShareIdSeal).expose())
@@ -238,7 +286,7 @@ impl Server {
         if let Some(key) = &new_admin_key {
             data_dir::write_private(&data_dir.admin_key_file(), format!("{}\n", key.expose()).as_bytes())?;
         }
-        let server = Self { state, store: backend, listener, local_addr, new_admin_key, data_dir };
+        let server = Self { state, store: backend, listener, local_addr, connect, new_admin_key, data_dir };
         // The URL, then this process's id: a CLI trusts the file only while that process lives
         // (a killed server cannot remove it).
         let address = format!("{}\n{}\n", server.local_url(), std::process::id());
@@ -256,19 +304,19 @@ impl Server {
     /// becomes loopback).
     #[must_use]
     pub fn local_url(&self) -> String {
-        let scheme = if self.is_tls() { "https" } else { "http" };
-        let ip = match self.local_addr.ip() {
-            std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        format!("{scheme}://{}", SocketAddr::new(ip, self.local_addr.port()))
+        url_of(self.local_addr, self.is_tls())
+    }
+
+    /// The URL of the 1Password Connect-compatible API on this machine, when it is served.
+    #[must_use]
+    pub fn connect_url(&self) -> Option<String> {
+        self.connect.as_ref().map(|(bound, addr)| url_of(*addr, bound.is_tls()))
     }
 
     /// Whether clients connect with TLS.
     #[must_use]
     pub fn is_tls(&self) -> bool {
-        matches!(self.listener, Bound::Tls(_))
+        self.listener.is_tls()
     }
 
     /// The first admin's API key, when this start created it (show it once).
@@ -296,7 +344,7 @@ impl Server {
     /// # Errors
     /// [`ServerError::Serve`].
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Self { state, store, listener, data_dir, .. } = self;
+        let Self { state, store, listener, connect, data_dir, .. } = self;
         let router = app(state.clone());
         let idle = std::time::Duration::from_secs(state.config.idle_timeout_seconds);
         let limits = serve::ConnectionLimits {
@@ -305,9 +353,25 @@ impl Server {
             header_timeout: std::time::Duration::from_secs(state.config.header_timeout_seconds),
             body_timeout: std::time::Duration::from_secs(state.config.body_timeout_seconds),
         };
-        let served = match listener {
-            Bound::Plain(tcp) => serve::serve(IdleListener::new(tcp, idle), router, limits, shutdown).await,
-            Bound::Tls(tls) => serve::serve(IdleListener::new(tls, idle), router, limits, shutdown).await,
+        let served = match connect {
+            None => serve_on(listener, router, idle, limits, shutdown).await,
+            Some((connect, _)) => {
+                // One signal stops both listeners.
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    shutdown.await;
+                    let _ = stop.send(true);
+                });
+                let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                };
+                let connect_router = app::connect_app(state.clone());
+                let (main, other) = tokio::join!(
+                    serve_on(listener, router, idle, limits, until(stopped.clone())),
+                    serve_on(connect, connect_router, idle, limits, until(stopped)),
+                );
+                main.and(other)
+            }
         };
         // No longer listening: a local CLI must not send the admin key to whatever takes the
         // port next.

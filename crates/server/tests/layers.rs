@@ -46,6 +46,7 @@ const LAYERS: &[&str] = &[
     "native",
     "mcp",
     "vault_api",
+    "connect",
     "pages",
     "app",
 ];

@@ -1,11 +1,16 @@
-//! `clawvault k8s ...`: manifests for the External Secrets Operator's `vault` provider pointed
-//! at clawvault's Vault-compatible API, printed for `kubectl apply -f -`, and the login role a
-//! store's Kubernetes auth needs.
+//! `clawvault k8s ...`: manifests for the External Secrets Operator, printed for `kubectl apply
+//! -f -`: its `vault` provider pointed at clawvault's Vault-compatible API, or its
+//! `onepassword` provider pointed at the Connect-compatible API (as a platform's Secret
+//! Providers page writes them); and the login role a store's Kubernetes auth needs.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use clawvault_client::NewRole;
 use serde_json::{Map, Value, json};
+use zeroize::Zeroizing;
 
 use super::{agent, parse_duration};
 use crate::cli::Global;
@@ -16,19 +21,35 @@ use crate::yaml;
 
 /// The API group and version of ESO's resources.
 const ESO_API: &str = "external-secrets.io/v1";
+/// Where Secret Providers pages put the store of the `onepassword` provider.
+const ONEPASSWORD_NAMESPACE: &str = "claw-machine";
+
+/// The ESO provider a manifest is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Provider {
+    /// ESO's `vault` provider, against the Vault-compatible API.
+    Vault,
+    /// ESO's `onepassword` provider, against the 1Password Connect-compatible API.
+    Onepassword,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum K8sCommand {
-    /// Print a SecretStore (or ClusterSecretStore) whose `vault` provider reads a vault.
+    /// Print a SecretStore (or ClusterSecretStore) that reads a vault.
     #[command(after_help = "\
 Examples:
   clawvault k8s secret-store --vault prod --auth kubernetes --role eso | kubectl apply -f -
   clawvault k8s secret-store --vault prod --auth token --token-secret clawvault-token
   clawvault k8s secret-store --cluster --vault prod --auth jwt --role eso \\
       --service-account eso --service-account-namespace external-secrets
+  clawvault k8s secret-store --provider onepassword --vault prod \\
+      --server http://clawvault.clawvault.svc:8430 --token-file eso.key | kubectl apply -f -
 
 --auth kubernetes logs in with ESO's service account (or --service-account) under a role that
-`clawvault k8s role` creates; --auth token reads a clawvault token or agent key from a Secret.")]
+`clawvault k8s role` creates; --auth token reads a clawvault token or agent key from a Secret.
+--provider onepassword prints the store of ESO's 1Password provider, pointed at the Connect API
+(--server, the address of `connect.listen`), and, with --token-file, the Secret holding the
+agent key it sends as its Connect token (namespace claw-machine unless --namespace).")]
     SecretStore(Box<StoreArgs>),
     /// Print an ExternalSecret that syncs one field of a secret into a Kubernetes Secret.
     #[command(after_help = "\
@@ -36,8 +57,10 @@ Examples:
   clawvault k8s external-secret --name discord-token --key bots/discord | kubectl apply -f -
   clawvault k8s external-secret --name db --key apps/db --property password --refresh 15m
 
+  clawvault k8s external-secret --provider onepassword --name discord-token --item bots/discord
+
 The field defaults to `credential`, which is how a secret that is not a JSON object reads
-through the Vault API; for a JSON secret (written through the Vault API) name one of its keys.")]
+through the Vault API and the Connect API; for a JSON secret name one of its keys.")]
     ExternalSecret(Box<ExternalSecretArgs>),
     /// Create the login role a store's Kubernetes auth uses (admins).
     #[command(after_help = "\
@@ -49,19 +72,27 @@ Examples:
 /// `k8s secret-store`.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
+    /// The ESO provider: vault (the Vault-compatible API) or onepassword (the Connect API).
+    #[arg(long, value_enum, default_value = "vault")]
+    provider: Provider,
     /// The store's name.
     #[arg(long, default_value = "clawvault")]
     name: String,
-    /// The store's namespace (SecretStore only).
+    /// The store's namespace (SecretStore only; onepassword: claw-machine by default).
     #[arg(long, value_name = "NAMESPACE")]
     namespace: Option<String>,
+    /// onepassword: a file holding the agent key (or token) ESO sends, put in the printed
+    /// token Secret (`-`: stdin); without it, create that Secret yourself.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
     /// A ClusterSecretStore, usable from every namespace.
     #[arg(long)]
     cluster: bool,
     /// The vault the store reads (the Vault API's mount).
     #[arg(long, value_name = "VAULT")]
     vault: String,
-    /// The server as pods reach it (default: the address this CLI uses).
+    /// The server as pods reach it (default: the address this CLI uses; onepassword: the
+    /// Connect API's address, required).
     #[arg(long, value_name = "URL")]
     server: Option<String>,
     /// token, kubernetes or jwt.
@@ -81,10 +112,10 @@ pub struct StoreArgs {
     /// jwt: the audience of the requested token.
     #[arg(long, default_value = "clawvault")]
     audience: String,
-    /// token: the Secret holding the token or key.
+    /// token and onepassword: the Secret holding the token or key.
     #[arg(long, default_value = "clawvault-token")]
     token_secret: String,
-    /// token: the key in that Secret.
+    /// token and onepassword: the key in that Secret.
     #[arg(long, default_value = "token")]
     token_key: String,
 }
@@ -92,14 +123,17 @@ pub struct StoreArgs {
 /// `k8s external-secret`.
 #[derive(Debug, Args)]
 pub struct ExternalSecretArgs {
+    /// The store's provider: vault or onepassword (whose store lives in claw-machine).
+    #[arg(long, value_enum, default_value = "vault")]
+    provider: Provider,
     /// The ExternalSecret's name, also the Kubernetes Secret's (unless --target).
     #[arg(long)]
     name: String,
-    /// The secret's path in the store's vault.
-    #[arg(long, value_name = "PATH")]
+    /// The secret's path in the store's vault (onepassword: the item's title).
+    #[arg(long, visible_alias = "item", value_name = "PATH")]
     key: String,
     /// The field to take.
-    #[arg(long, value_name = "FIELD", default_value = "credential")]
+    #[arg(long, visible_alias = "field", value_name = "FIELD", default_value = "credential")]
     property: String,
     /// The key in the Kubernetes Secret (default: the field).
     #[arg(long, value_name = "KEY")]
@@ -113,7 +147,7 @@ pub struct ExternalSecretArgs {
     /// The store is a ClusterSecretStore.
     #[arg(long)]
     cluster_store: bool,
-    /// The namespace.
+    /// The namespace (onepassword: claw-machine by default).
     #[arg(long, value_name = "NAMESPACE")]
     namespace: Option<String>,
     /// How often ESO reads again (e.g. 1h, 15m).
@@ -144,6 +178,42 @@ fn metadata(name: &str, namespace: Option<&str>) -> Value {
         m.insert("namespace".into(), json!(ns));
     }
     Value::Object(m)
+}
+
+/// The token Secret of a `onepassword` store, and the store.
+fn onepassword_store(args: &StoreArgs, token: Option<&str>) -> Result<Vec<Value>> {
+    if args.cluster {
+        return Err(Coded::invalid(
+            "--provider onepassword prints a namespaced SecretStore, as Secret Providers pages create it; drop --cluster",
+        ));
+    }
+    let server = args.server.clone().ok_or_else(|| {
+        Coded::invalid(
+            "--provider onepassword needs --server: the Connect API's address as pods reach it (the server's connect.listen), such as http://clawvault.clawvault.svc:8430",
+        )
+    })?;
+    let namespace = args.namespace.as_deref().unwrap_or(ONEPASSWORD_NAMESPACE);
+    let mut docs = Vec::new();
+    if let Some(token) = token {
+        docs.push(json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": metadata(&args.token_secret, Some(namespace)),
+            "type": "Opaque",
+            "stringData": {args.token_key.clone(): token},
+        }));
+    }
+    docs.push(json!({
+        "apiVersion": ESO_API,
+        "kind": "SecretStore",
+        "metadata": metadata(&args.name, Some(namespace)),
+        "spec": {"provider": {"onepassword": {
+            "connectHost": server.trim_end_matches('/'),
+            "vaults": {args.vault.clone(): 1},
+            "auth": {"secretRef": {"connectTokenSecretRef": {"name": args.token_secret, "key": args.token_key}}},
+        }}},
+    }));
+    Ok(docs)
 }
 
 /// The store manifest.
@@ -200,10 +270,14 @@ fn external_secret(args: &ExternalSecretArgs) -> Result<Value> {
     if args.key.trim().is_empty() || args.property.trim().is_empty() {
         return Err(Coded::invalid("--key and --property may not be empty"));
     }
+    let namespace = match args.provider {
+        Provider::Vault => args.namespace.as_deref(),
+        Provider::Onepassword => Some(args.namespace.as_deref().unwrap_or(ONEPASSWORD_NAMESPACE)),
+    };
     Ok(json!({
         "apiVersion": ESO_API,
         "kind": "ExternalSecret",
-        "metadata": metadata(&args.name, args.namespace.as_deref()),
+        "metadata": metadata(&args.name, namespace),
         "spec": {
             "refreshInterval": args.refresh,
             "secretStoreRef": {"name": args.store, "kind": if args.cluster_store { "ClusterSecretStore" } else { "SecretStore" }},
@@ -217,12 +291,34 @@ fn external_secret(args: &ExternalSecretArgs) -> Result<Value> {
 }
 
 fn print(global: &Global, manifest: &Value) -> Result<()> {
-    if global.json {
-        output::json(manifest)
-    } else {
-        print!("{}", yaml::document(manifest));
-        Ok(())
+    print_all(global, std::slice::from_ref(manifest))
+}
+
+/// Several manifests: YAML documents, or (`--json`) one `List` when there is more than one.
+fn print_all(global: &Global, manifests: &[Value]) -> Result<()> {
+    match manifests {
+        [one] if global.json => output::json(one),
+        _ if global.json => output::json(&json!({"apiVersion": "v1", "kind": "List", "items": manifests})),
+        _ => {
+            let docs: Vec<String> = manifests.iter().map(yaml::document).collect();
+            print!("{}", docs.join("---\n"));
+            Ok(())
+        }
     }
+}
+
+/// The token in `path` (`-`: stdin).
+fn read_token(path: &Path) -> Result<Zeroizing<String>> {
+    if path == Path::new("-") {
+        let mut text = Zeroizing::new(String::new());
+        std::io::stdin().read_to_string(&mut text)?;
+        let token = Zeroizing::new(text.trim().to_owned());
+        if token.is_empty() {
+            return Err(Coded::invalid("stdin is empty: pipe in the agent key (ocv_…) ESO should send"));
+        }
+        return Ok(token);
+    }
+    context::read_key_file(path)
 }
 
 /// Runs a k8s command.
@@ -231,6 +327,22 @@ fn print(global: &Global, manifest: &Value) -> Result<()> {
 /// Client errors and invalid input.
 pub async fn run(global: &Global, cmd: K8sCommand) -> Result<()> {
     match cmd {
+        K8sCommand::SecretStore(args) if args.provider == Provider::Onepassword => {
+            let token = args.token_file.as_deref().map(read_token).transpose()?;
+            let docs = onepassword_store(&args, token.as_deref().map(String::as_str))?;
+            if token.is_none() && !global.json {
+                eprintln!(
+                    "The store reads its token from Secret {}/{} (key {}): create it with\n  kubectl -n {} create secret generic {} --from-file={}=AGENT_KEY_FILE\nor give --token-file to print it here.",
+                    args.namespace.as_deref().unwrap_or(ONEPASSWORD_NAMESPACE),
+                    args.token_secret,
+                    args.token_key,
+                    args.namespace.as_deref().unwrap_or(ONEPASSWORD_NAMESPACE),
+                    args.token_secret,
+                    args.token_key
+                );
+            }
+            print_all(global, &docs)
+        }
         K8sCommand::SecretStore(args) => {
             let target = Target::resolve(global)?;
             print(global, &store(&args, &target.address)?)

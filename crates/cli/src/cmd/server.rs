@@ -20,6 +20,7 @@ Examples:
   clawvault server --data-dir /var/lib/clawvault --listen 0.0.0.0:8420 \\
       --tls-cert /etc/clawvault/cert.pem --tls-key /etc/clawvault/key.pem
   clawvault server --config /etc/clawvault/clawvault.toml
+  clawvault server --connect-listen 127.0.0.1:8430   # also the 1Password Connect API
   CLAWVAULT_DATABASE_URL=postgres://clawvault@db:5432/clawvault \\
       clawvault server --storage postgres --listen 0.0.0.0:8420   # one of several replicas
 
@@ -67,6 +68,10 @@ pub struct ServerArgs {
     /// The address clients reach this server at, for share links (https://vault.example.com).
     #[arg(long, env = "CLAWVAULT_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Also serve the 1Password Connect-compatible API on this address (IP:PORT; port 0 picks
+    /// a free one), for ESO's onepassword provider and Connect SDKs; off by default.
+    #[arg(long, env = "CLAWVAULT_CONNECT_LISTEN", value_name = "ADDR")]
+    pub connect_listen: Option<String>,
     /// Lifetime of access tokens, in seconds (5 to 86400).
     #[arg(long, env = "CLAWVAULT_TOKEN_TTL_SECONDS", value_name = "SECONDS")]
     pub token_ttl: Option<String>,
@@ -132,6 +137,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         token_ttl_seconds: args.token_ttl,
         insecure_http: args.insecure_http,
         public_url: args.public_url,
+        connect_listen: args.connect_listen,
     };
     let config =
         Config::load(&overrides).map_err(|e| Coded { code: INVALID, message: e.to_string().trim_end().to_owned() })?;
@@ -146,6 +152,9 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     writeln!(out, "clawvault {} listening on {url}", env!("CARGO_PKG_VERSION"))?;
     let data_dir = std::path::absolute(server.data_dir().path()).unwrap_or_else(|_| server.data_dir().path().into());
     writeln!(out, "data directory: {}", data_dir.display())?;
+    if let Some(connect) = server.connect_url() {
+        writeln!(out, "1Password Connect API listening on {connect}")?;
+    }
     if let Some(key) = server.new_admin_key() {
         let key_file = data_dir.join(clawvault_server::ADMIN_KEY_FILE);
         writeln!(out)?;

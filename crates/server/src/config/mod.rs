@@ -143,6 +143,9 @@ pub struct Config {
     pub jwt_jwks: Option<String>,
     /// The `iss` those JWTs must carry (unchecked when absent).
     pub jwt_issuer: Option<String>,
+    /// Where the 1Password Connect-compatible API listens (off when absent): a listener of
+    /// its own, because Connect's paths (`/v1/vaults`, `/health`) overlap the native API's.
+    pub connect_listen: Option<SocketAddr>,
 }
 
 /// Default connections open at once, before the open-file limit is taken into account.
@@ -199,6 +202,14 @@ pub struct FileConfig {
     kubernetes_issuer: Option<String>,
     jwt_jwks: Option<String>,
     jwt_issuer: Option<String>,
+    connect: Option<ConnectFileConfig>,
+}
+
+/// The `[connect]` table: the 1Password Connect-compatible API.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectFileConfig {
+    listen: Option<String>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -232,6 +243,8 @@ pub struct Overrides {
     pub insecure_http: bool,
     /// `--public-url` / `CLAWVAULT_PUBLIC_URL`.
     pub public_url: Option<String>,
+    /// `--connect-listen` / `CLAWVAULT_CONNECT_LISTEN`.
+    pub connect_listen: Option<String>,
 }
 
 /// Everything wrong with a configuration, listed together.
@@ -284,6 +297,18 @@ impl Config {
                 "listen {listen_raw:?} is not an address: use IP:PORT such as 127.0.0.1:8420 or [::1]:8420"
             ));
             SocketAddr::from(([127, 0, 0, 1], 8420))
+        });
+
+        let connect_raw =
+            overrides.connect_listen.clone().or_else(|| file.connect.as_ref().and_then(|c| c.listen.clone()));
+        let connect_listen = connect_raw.and_then(|raw| {
+            let parsed = raw.parse::<SocketAddr>().ok();
+            if parsed.is_none() {
+                problems.push(format!(
+                    "connect.listen {raw:?} is not an address: use IP:PORT such as 127.0.0.1:8430 or [::1]:8430"
+                ));
+            }
+            parsed
         });
 
         let tls = match (overrides.tls_cert.clone().or(file.tls_cert), overrides.tls_key.clone().or(file.tls_key)) {
@@ -380,10 +405,21 @@ impl Config {
             problems.push("max_connections and max_connections_per_address must be at least 1".to_owned());
         }
         let insecure_http = overrides.insecure_http || file.insecure_http.unwrap_or(false);
-        if !listen.ip().is_loopback() && tls.is_none() && !insecure_http {
+        for (name, addr) in [("listen", Some(listen)), ("connect.listen", connect_listen)] {
+            if let Some(addr) = addr
+                && !addr.ip().is_loopback()
+                && tls.is_none()
+                && !insecure_http
+            {
+                problems.push(format!(
+                    "{name} {addr} is reachable from other machines but TLS is off, so keys and values would cross the network in the clear: \
+                     give tls_cert and tls_key (--tls-cert, --tls-key), or set insecure_http (--insecure-http) if a proxy in front ends TLS"
+                ));
+            }
+        }
+        if connect_listen.is_some_and(|c| c == listen && c.port() != 0) {
             problems.push(format!(
-                "listen {listen} is reachable from other machines but TLS is off, so keys and values would cross the network in the clear: \
-                 give tls_cert and tls_key (--tls-cert, --tls-key), or set insecure_http (--insecure-http) if a proxy in front ends TLS"
+                "connect.listen {listen} is the address of the main listener: give the Connect API an address of its own"
             ));
         }
         let public_url = overrides.public_url.clone().or(file.public_url).map(|u| u.trim_end_matches('/').to_owned());
@@ -464,6 +500,7 @@ impl Config {
                 kubernetes_issuer: file.kubernetes_issuer,
                 jwt_jwks: file.jwt_jwks,
                 jwt_issuer: file.jwt_issuer,
+                connect_listen,
             })
         } else {
             Err(ConfigError { problems })
@@ -609,5 +646,29 @@ mod tests {
         std::fs::write(&path, "lissten = \"x\"\n").unwrap();
         let err = Config::load(&o).unwrap_err().to_string();
         assert!(err.contains("lissten"), "{err}");
+    }
+
+    #[test]
+    fn the_connect_listener_is_off_by_default_and_set_by_table_or_flag() {
+        assert_eq!(Config::load(&Overrides::default()).unwrap().connect_listen, None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[connect]\nlisten = \"127.0.0.1:8430\"\n").unwrap();
+        let mut o = Overrides { config_file: Some(path.clone()), ..Overrides::default() };
+        assert_eq!(Config::load(&o).unwrap().connect_listen.map(|a| a.port()), Some(8430));
+        o.connect_listen = Some("127.0.0.1:8431".into());
+        assert_eq!(Config::load(&o).unwrap().connect_listen.map(|a| a.port()), Some(8431), "the flag wins");
+
+        std::fs::write(&path, "[connect]\nlisen = \"127.0.0.1:8430\"\n").unwrap();
+        let err = Config::load(&Overrides { config_file: Some(path), ..Overrides::default() }).unwrap_err().to_string();
+        assert!(err.contains("lisen"), "{err}");
+
+        for (raw, needle) in
+            [("nowhere", "not an address"), ("0.0.0.0:8430", "TLS is off"), (DEFAULT_LISTEN, "of its own")]
+        {
+            let o = Overrides { connect_listen: Some(raw.into()), ..Overrides::default() };
+            let err = Config::load(&o).unwrap_err().to_string();
+            assert!(err.contains("connect.listen") && err.contains(needle), "{raw}: {err}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
+use axum::http::header::{CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -108,7 +108,7 @@ pub(super) async fn admit(State(state): State<AppState>, mut req: Request, next:
     let peer = req.extensions().get::<ConnectInfo<PeerAddr>>().map(|c| c.0.0.ip());
     let ip = peer
         .map(|ip| forwarded::client(ip, req.headers(), &state.config.trusted_proxies, state.config.forwarded_header));
-    let caller = match bearer(req.headers()) {
+    let caller = match crate::auth::bearer(req.headers()) {
         Ok(credential) => authenticate::caller(&state, credential, ip, super::PATH).await,
         Err(e) => Err(authenticate::refused(&state, ip, super::PATH, e).await),
     };
@@ -186,18 +186,6 @@ fn insufficient_scope(state: &AppState, headers: &HeaderMap, uri: &Uri, scope: S
         resp.headers_mut().insert(WWW_AUTHENTICATE, v);
     }
     resp
-}
-
-fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers.get(AUTHORIZATION).ok_or_else(|| {
-        ApiError::Unauthorized("send the agent's key or an access token as `Authorization: Bearer <token>`".into())
-    })?;
-    let value =
-        value.to_str().map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text".into()))?;
-    match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(token.trim()),
-        _ => Err(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())),
-    }
 }
 
 /// A refusal before any tool runs: 401 carries the RFC 9728 challenge so a client can

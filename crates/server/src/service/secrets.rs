@@ -168,18 +168,55 @@ pub async fn write(
 }
 
 /// A Vault KV v2 write: a new `json` version holding `fields` (a JSON object), only if the
-/// live version is `expected` when given (0: no live version), a check-and-set that loses to
-/// another writer being refused rather than retried. A KV write carries no clawvault metadata,
-/// so the live version's (its allowed hosts above all) is kept, as a rotation keeps it.
+/// live version is `expected` when given (0: no live version): [`write_keeping`] with no
+/// metadata of its own.
 ///
 /// # Errors
-/// As [`write`]; 400 naming `cas` when the live version is another.
+/// As [`write_keeping`].
 pub async fn write_fields(
     state: &AppState,
     caller: &Caller,
     vault_ref: &str,
     raw_path: &str,
     fields: &serde_json::Map<String, serde_json::Value>,
+    expected: Option<i64>,
+) -> ApiResult<SecretVersion> {
+    let value = SecretValue::new(serde_json::to_vec(fields).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let content = KeptContent { value, secret_type: SecretType::Json, keep_plain_type: false, surface_metadata: None };
+    write_keeping(state, caller, vault_ref, raw_path, content, expected).await
+}
+
+/// What a write through a compatible API (Vault KV, Connect) carries: a value, and at most
+/// one metadata entry of that API's own (Connect's item layout), which replaces the live
+/// version's entry of that name.
+#[derive(Debug)]
+pub struct KeptContent {
+    /// The value.
+    pub value: SecretValue,
+    /// Its type...
+    pub secret_type: SecretType,
+    /// ...unless this is one plain value replacing one: the live version's type (an API key,
+    /// a password) is kept then.
+    pub keep_plain_type: bool,
+    /// The API's metadata entry: its name and a JSON object (values are never put there).
+    pub surface_metadata: Option<(&'static str, serde_json::Value)>,
+}
+
+/// A write from a compatible API, whose requests carry no clawvault metadata: the live
+/// version's metadata (its allowed hosts above all) is kept, as a rotation keeps it, and the
+/// key's KV settings apply (`cas_required`, `delete_version_after` as the version's expiry,
+/// `max_versions` trimming). Only if the live version is `expected` when given (0: no live
+/// version): a check-and-set that loses to another writer is refused, not retried.
+///
+/// # Errors
+/// As [`write`]; 400 naming `cas` when the live version is another, `cas_required` when it
+/// must be named and is not.
+pub async fn write_keeping(
+    state: &AppState,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+    content: KeptContent,
     expected: Option<i64>,
 ) -> ApiResult<SecretVersion> {
     let mut op = Op::new(state, caller, Action::SecretWrite);
@@ -197,11 +234,34 @@ pub async fn write_fields(
                 problem: "is set on this key: name the version you replace (cas)".into(),
             });
         }
-        let live = state.store.version(vault.record.id, path.as_str(), None).await?;
-        let metadata = live
-            .filter(|(secret, _)| secret.deleted_at.is_none())
-            .map_or_else(|| "{}".to_owned(), |(_, record)| record.meta.metadata);
-        let value = SecretValue::new(serde_json::to_vec(fields).map_err(|e| ApiError::Internal(e.to_string()))?);
+        let live = state
+            .store
+            .version(vault.record.id, path.as_str(), None)
+            .await?
+            .filter(|(secret, _)| secret.deleted_at.is_none());
+        let secret_type = match &live {
+            Some((_, record))
+                if content.keep_plain_type
+                    && !matches!(record.meta.secret_type, SecretType::Json | SecretType::File) =>
+            {
+                record.meta.secret_type
+            }
+            _ => content.secret_type,
+        };
+        let live_metadata = live.map_or_else(|| "{}".to_owned(), |(_, record)| record.meta.metadata);
+        let metadata = match content.surface_metadata {
+            None => live_metadata,
+            Some((name, entry)) => {
+                let mut merged = match serde_json::from_str::<serde_json::Value>(&live_metadata) {
+                    Ok(serde_json::Value::Object(m)) => m,
+                    _ => serde_json::Map::new(),
+                };
+                merged.insert(name.to_owned(), entry);
+                let text = serde_json::Value::Object(merged).to_string();
+                check_metadata(&text)?;
+                text
+            }
+        };
         // Vault's delete_version_after is clawvault's expiry of the version.
         let expires_at = match settings.delete_version_after {
             0 => None,
@@ -210,7 +270,7 @@ pub async fn write_fields(
                 problem: "is too far ahead: set it to at most 100 years".into(),
             })?),
         };
-        let new = NewVersion { value, secret_type: SecretType::Json, metadata, expires_at, max_access_count: None };
+        let new = NewVersion { value: content.value, secret_type, metadata, expires_at, max_access_count: None };
         let written = write_at(state, &mut op, caller, &vault, &path, new, expected).await?;
         // The write has committed: a trim that fails is logged (and done by the next write),
         // never answered as a failed write.
@@ -221,6 +281,61 @@ pub async fn write_fields(
     }
     .await;
     op.finish(result).await
+}
+
+/// The path of the live secret `id` in the vault, for APIs that name secrets by id
+/// (Connect's items). A caller who may neither list that path nor do `permission` on it is
+/// told it does not exist, as for an id never issued: ids do not reveal paths. Only a failed
+/// lookup is audited here; the operation on the path records its own outcome.
+///
+/// # Errors
+/// 403 for the vault, 404.
+pub async fn path_of(
+    state: &AppState,
+    caller: &Caller,
+    vault_ref: &str,
+    id: Uuid,
+    permission: Permission,
+) -> ApiResult<String> {
+    let mut op = Op::new(state, caller, Action::SecretRead);
+    op.resource(format!("{vault_ref}/{id}"));
+    let found = async {
+        let vault = vaults::open(state, &mut op, caller, vault_ref).await?;
+        let missing = || ApiError::NotFound(format!("no secret with id {id} in vault {:?}", vault.record.name));
+        let secret = state
+            .store
+            .secret_by_id(id)
+            .await?
+            .filter(|s| s.vault_id == vault.record.id && s.deleted_at.is_none())
+            .ok_or_else(missing)?;
+        let path = SecretPath::parse(&secret.path).map_err(|_| missing())?;
+        for p in [Permission::List, permission] {
+            if access::check_path(state, caller, &vault.record, &path, p).await.is_ok() {
+                return Ok(secret.path);
+            }
+        }
+        Err(missing())
+    }
+    .await;
+    match found {
+        Ok(path) => Ok(path),
+        Err(e) => Err(op.fail(e).await),
+    }
+}
+
+/// Whether the caller may reveal the value at `path`: what an answer to a write may echo of
+/// a value the caller did not send (one the server generated).
+///
+/// # Errors
+/// Storage failures.
+pub async fn revealable(state: &AppState, caller: &Caller, vault_ref: &str, raw_path: &str) -> ApiResult<bool> {
+    if !access::has_scope(caller, Scope::SecretsRead) {
+        return Ok(false);
+    }
+    let (Some(vault), Ok(path)) = (state.vault(vault_ref).await?, SecretPath::parse(raw_path)) else {
+        return Ok(false);
+    };
+    Ok(access::check_path(state, caller, &vault.record, &path, Permission::Read).await.is_ok())
 }
 
 fn cas_mismatch(live: i64) -> ApiError {

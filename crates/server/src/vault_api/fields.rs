@@ -1,33 +1,14 @@
-//! A secret as a KV v2 entry. A `json` secret (what a KV write stores) is its own object of
-//! fields; any other secret is one field, `credential` (the name ClawMachine's forms and the
-//! Connect mapping use), or `credential_base64` when its value is not text. A version's
+//! A secret as a KV v2 entry: its fields ([`crate::service::fields`]) and metadata. A version's
 //! clawvault states map onto KV's: a deleted secret's versions and disabled versions are
 //! soft-deleted, an expiring version has its expiry as `deletion_time`.
 
-use base64::Engine as _;
 use clawvault_core::time_util::rfc3339;
-use clawvault_core::{SecretType, SecretValue};
 use clawvault_store::{SecretRecord, VersionMeta};
 
 use crate::service::kv::{self, Key, KvSettings};
 use serde_json::{Map, Value, json};
 
-/// The field a secret that is not a JSON object appears as.
-pub const CREDENTIAL: &str = "credential";
-
-/// The fields of `value`, a version of type `secret_type`.
-#[must_use]
-pub fn of(secret_type: SecretType, value: &SecretValue) -> Value {
-    if secret_type == SecretType::Json
-        && let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(value.expose())
-    {
-        return Value::Object(fields);
-    }
-    match value.expose_str() {
-        Some(text) => json!({ CREDENTIAL: text }),
-        None => json!({ "credential_base64": base64::engine::general_purpose::STANDARD.encode(value.expose()) }),
-    }
-}
+pub use crate::service::fields::of;
 
 /// When a version counts as deleted: `""` for never, as Vault writes it.
 fn deletion_time(secret: &SecretRecord, meta: &VersionMeta) -> String {
@@ -173,15 +154,6 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_json_secret_is_its_fields_and_any_other_one_field() {
-        let json = SecretValue::from_str_value(r#"{"user":"app","port":5432}"#);
-        assert_eq!(of(SecretType::Json, &json), json!({"user": "app", "port": 5432}));
-        assert_eq!(of(SecretType::ApiKey, &SecretValue::from_str_value("sk-1")), json!({"credential": "sk-1"}));
-        assert_eq!(of(SecretType::Json, &SecretValue::from_str_value("[1]")), json!({"credential": "[1]"}));
-        assert_eq!(of(SecretType::File, &SecretValue::new(vec![0xff, 0])), json!({"credential_base64": "/wA="}));
-    }
 
     #[test]
     fn durations_read_and_write_as_go_does() {

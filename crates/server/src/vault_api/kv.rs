@@ -119,7 +119,7 @@ async fn read(
     }
     match kv::read(&state, &caller, &mount, &path, version).await {
         Ok((opened, settings)) => reply::data(json!({
-            "data": fields::of(opened.version.meta.secret_type, &opened.value),
+            "data": Value::Object(fields::of(opened.version.meta.secret_type, &opened.value)),
             "metadata": fields::version_metadata(&opened.version.secret, &opened.version.meta, &settings),
         })),
         Err(e) => match e.unhinted().0 {
@@ -228,7 +228,7 @@ async fn patch(
             };
         }
     };
-    let mut merged = fields::of(current.version.meta.secret_type, &current.value);
+    let mut merged = Value::Object(fields::of(current.version.meta.secret_type, &current.value));
     fields::merge_patch(&mut merged, &Value::Object(change.data));
     let Value::Object(merged) = merged else { return reply::bad_request("the patch must be a JSON object") };
     let expected = change.cas.unwrap_or(current.version.meta.version);

@@ -54,6 +54,7 @@ class World:
         status, body, _ = self.native("POST", "/v1/vaults", {"name": VAULT})
         assert status == 201, body
         self.vault_id = body["id"]
+        self.agent_ids = {}
 
     def native(self, method, path, body=None, token=None):
         return request(self.base, method, path, token or self.admin, body)
@@ -66,7 +67,8 @@ class World:
         return got
 
     def agent(self, *grants, name=None):
-        """A new agent's key, with a policy per (pattern, permissions) grant."""
+        """A new agent's key, with a policy per (pattern, permissions) grant (its id is kept
+        in `agent_ids`)."""
         status, made, _ = self.native("POST", "/v1/agents", {"name": name or "agent-" + uuid.uuid4().hex[:8]})
         assert status == 201, made
         for pattern, perms in grants:
@@ -75,6 +77,7 @@ class World:
                 "secret_path_pattern": pattern, "permissions": perms,
             })
             assert status == 201, body
+        self.agent_ids[made["api_key"]] = made["agent"]["id"]
         return made["api_key"]
 
     def c(self, method, path, token, body=None, raw=False):

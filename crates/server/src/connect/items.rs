@@ -47,7 +47,10 @@ pub async fn path(
             "Invalid Item UUID: item ids are 26 lowercase letters and digits; find an item by its title with ?filter=title eq \"TITLE\"",
         ));
     };
-    Ok(secrets::path_of(state, caller, vault, id, permission).await?)
+    secrets::path_of(state, caller, vault, id, permission).await.map_err(|e| match e {
+        ApiError::NotFound(_) => Refusal::Own(StatusCode::NOT_FOUND, format!("item {item} not found")),
+        other => other.into(),
+    })
 }
 
 /// `GET /v1/vaults/{vault}/items/{item}`.

@@ -182,3 +182,58 @@ def test_bad_requests_get_connect_errors(w):
     assert status == 400 and "renamed" in answer["message"]
     status, answer, _ = w.c("GET", "/heartbeat", None, raw=True)
     assert status == 200 and answer == b"."
+
+
+def test_who_may_not_write_is_refused_before_the_item_is_read_and_recorded(w):
+    # A recipe that would be costly to read, and a megabyte title, from an agent with no rights.
+    costly = {"title": "bots/x" + "y" * 1_000_000, "fields": [{"label": "p", "generate": True,
+              "recipe": {"characterSets": ["LETTERS"] * 50_000, "excludeCharacters": "abc" * 50_000}}]}
+    status, answer, _ = w.c("POST", f"/v1/vaults/{w.vid}/items", w.stranger, costly)
+    assert status == 403, answer
+    status, answer, _ = w.c("POST", f"/v1/vaults/{w.vid}/items", w.lister, {**costly, "title": "bots/costly"})
+    assert status == 403, answer
+    # Denied replaces and deletes are recorded as what they tried to do.
+    assert w.c("PUT", f"/v1/vaults/{w.vid}/items/{w.discord}", w.reader, item_body("bots/discord", "x"))[0] == 403
+    assert w.c("DELETE", f"/v1/vaults/{w.vid}/items/{w.discord}", w.reader)[0] == 403
+    events = w.native("GET", "/v1/audit/events?order=newest&limit=50")[1]["events"]
+    denied = {e["action"] for e in events if e["outcome"] == "denied"}
+    assert {"secret.write", "secret.delete"} <= denied, denied
+    assert max(len(e["resource_id"]) for e in events) < 1000, "a huge title is not stored whole"
+
+
+def test_values_never_come_back_in_an_error(w):
+    for field in ({"label": "p", "value": 123456789}, {"label": "p", "value": ["cvcanary-err-2"]},
+                  {"label": "p", "value": {"x": "cvcanary-err-3"}}):
+        status, answer, _ = w.c("POST", f"/v1/vaults/{w.vid}/items", w.full, {"title": "apps/err", "fields": [field]})
+        assert status == 400, answer
+        text = json.dumps(answer)
+        assert "123456789" not in text and "cvcanary-err" not in text, answer
+    status, answer, _ = w.c("PUT", f"/v1/vaults/{w.vid}/items/{w.discord}", w.full, {**item_body("bots/discord", "x"), "version": 0})
+    assert status == 400 and "version" in answer["message"]
+
+
+def test_every_error_a_client_reads_is_in_connects_form(w):
+    for method, path, body in [
+        ("HEAD", "/v1/vaults", None),
+        ("GET", f"/v1/vaults/{w.vid}/items/%ff%fe", None),
+        ("POST", f"/v1/vaults/{w.vid}/items", b"{" + b" " * (6 * 1024 * 1024) + b"}"),
+        ("GET", f"/v1/vaults/{w.vid}/items?filter=a&filter=b", None),
+    ]:
+        status, answer, headers = w.c(method, path, w.full, body, raw=True)
+        assert status >= 400, (method, path)
+        if method != "HEAD":
+            assert headers["Content-Type"] == "application/json", (method, path, answer[:200])
+            parsed = json.loads(answer)
+            assert parsed["status"] == status and parsed["message"], parsed
+
+
+def test_a_document_item_is_not_replaced_through_connect(w):
+    w.put("certs/tls.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "file")
+    agent = w.agent(("certs/**", ["read", "write", "list"]))
+    found = w.c("GET", f"/v1/vaults/{w.vid}/items" + title_filter("certs/tls.pem"), agent)[1]
+    item = w.c("GET", f"/v1/vaults/{w.vid}/items/{found[0]['id']}", agent)[1]
+    assert item["category"] == "DOCUMENT"
+    for sent in (item, {k: v for k, v in item.items() if k != "files"}):
+        status, answer, _ = w.c("PUT", f"/v1/vaults/{w.vid}/items/{item['id']}", agent, sent)
+        assert status == 400 and "file" in answer["message"], answer
+    assert w.native("GET", f"/v1/vaults/{w.vault_id}/secrets/certs/tls.pem")[1]["version"] == 1

@@ -50,6 +50,7 @@ pub fn connect_app(state: AppState) -> Router {
     // Paths are normalised before routing: a layer on the router would run after it.
     let routed = crate::connect::router().with_state(state.clone()).map_request(crate::connect::normalize_path);
     every_request(Router::new().fallback_service(routed), state)
+        .layer(axum::middleware::map_response(crate::connect::connect_errors))
 }
 
 /// The layers every request passes, whatever the surface and listener.

@@ -20,6 +20,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::unauthenticated::Verdict;
 
+/// Longest resource id an audit event keeps (a path is at most 512 bytes; a vault reference
+/// and the separator fit besides).
+pub const MAX_RESOURCE_CHARS: usize = 700;
+
 /// An operation being audited.
 #[derive(Debug)]
 pub struct Op<'a> {
@@ -117,9 +121,11 @@ impl<'a> Op<'a> {
 
     /// Sets the resource id (a caller's path may carry control characters: they are written
     /// as `\u{..}` escapes, so an audit record never holds raw control bytes, which would also
-    /// be refused by PostgreSQL's text type).
+    /// be refused by PostgreSQL's text type). At most [`MAX_RESOURCE_CHARS`] characters are
+    /// kept: a caller without access may name a resource of megabytes, and the refusal is
+    /// recorded.
     pub fn resource(&mut self, id: impl Into<String>) {
-        self.resource_id = printable(id.into());
+        self.resource_id = printable(bounded(id.into()));
     }
 
     /// Sets the vault.
@@ -233,12 +239,27 @@ impl<'a> Op<'a> {
     }
 }
 
+fn bounded(id: String) -> String {
+    match id.char_indices().nth(MAX_RESOURCE_CHARS) {
+        Some((cut, _)) => format!("{}…", &id[..cut]),
+        None => id,
+    }
+}
+
 fn printable(s: String) -> String {
     if s.chars().any(clawvault_core::text::is_unprintable) { clawvault_core::text::escaped(&s) } else { s }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn resources_are_cut_to_a_bounded_length() {
+        let long = "é".repeat(10 * super::MAX_RESOURCE_CHARS);
+        assert_eq!(super::bounded(long).chars().count(), super::MAX_RESOURCE_CHARS + 1);
+        let short = "v/a".to_owned();
+        assert_eq!(super::bounded(short.clone()), short);
+    }
+
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(super::printable("v/a\u{0}b\nc".into()), "v/a\\u{0000}b\\u{000a}c");

@@ -6,7 +6,6 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use clawvault_core::policy::Permission;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -16,7 +15,7 @@ use super::items::path;
 use super::reply::{self, Refusal};
 use super::vault_ref;
 use crate::auth::Caller;
-use crate::service::secrets::{self, OpenedVersion};
+use crate::service::secrets::{self, Intent, OpenedVersion};
 use crate::state::AppState;
 
 /// `?inline_files=true`: the content, base64, in the file object.
@@ -33,7 +32,7 @@ impl Inline {
 }
 
 async fn open(state: &AppState, caller: &Caller, vault: &str, item: &str) -> Result<OpenedVersion, Refusal> {
-    let p = path(state, caller, vault, item, Permission::Read).await?;
+    let p = path(state, caller, vault, item, Intent::Read).await?;
     Ok(secrets::read(state, caller, vault, &p, None).await?)
 }
 

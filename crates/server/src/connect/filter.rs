@@ -47,15 +47,6 @@ impl Filter {
             Self::Contains(v) => title.to_lowercase().contains(&v.to_lowercase()),
         }
     }
-
-    /// The prefix every passing title starts with (narrows the listing read from the store).
-    #[must_use]
-    pub fn prefix(&self) -> &str {
-        match self {
-            Self::Is(v) => v,
-            Self::Contains(_) => "",
-        }
-    }
 }
 
 #[cfg(test)]
@@ -80,6 +71,5 @@ mod tests {
         assert!(Filter::Is("a/b".into()).admits("a/b"));
         assert!(!Filter::Is("a/b".into()).admits("a/b/c"));
         assert!(Filter::Contains("DISC".into()).admits("bots/discord"));
-        assert_eq!(Filter::Is("a/b".into()).prefix(), "a/b");
     }
 }

@@ -17,6 +17,7 @@ use clawvault_core::{SecretType, SecretValue};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use super::ids;
 use crate::service::fields::{self, CREDENTIAL};
@@ -259,7 +260,7 @@ pub struct ItemBody {
     files: Option<Vec<Value>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 struct FieldBody {
     #[serde(default)]
     id: Option<String>,
@@ -270,13 +271,24 @@ struct FieldBody {
     #[serde(default)]
     label: Option<String>,
     #[serde(default)]
-    value: Option<String>,
+    value: Option<Zeroizing<String>>,
     #[serde(default)]
     section: Option<SectionRef>,
     #[serde(default)]
     generate: Option<bool>,
     #[serde(default)]
     recipe: Option<Recipe>,
+}
+
+impl std::fmt::Debug for FieldBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FieldBody")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("label", &self.label)
+            .field("value", &self.value.as_ref().map(|_| "[REDACTED]"))
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -303,7 +315,17 @@ const RECIPE_DEFAULT_LENGTH: usize = 32;
 const RECIPE_MAX_LENGTH: usize = 64;
 const SYMBOLS: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
+/// Character sets a recipe may name, and their characters.
+const CHARACTER_SETS: [(&str, &str); 3] = [
+    ("LETTERS", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"),
+    ("DIGITS", "0123456789"),
+    ("SYMBOLS", SYMBOLS),
+];
+/// Longest `excludeCharacters` (there are fewer characters to exclude than this).
+const MAX_EXCLUDED: usize = 256;
+
 impl Recipe {
+    /// A value drawn as the recipe says; the work is bounded whatever the recipe holds.
     fn generate(&self) -> Result<SecretValue, String> {
         let length = self.length.unwrap_or(RECIPE_DEFAULT_LENGTH);
         if !(generate::MIN_LENGTH..=RECIPE_MAX_LENGTH).contains(&length) {
@@ -312,26 +334,42 @@ impl Recipe {
                 generate::MIN_LENGTH
             ));
         }
-        let sets = self.character_sets.clone().unwrap_or_else(|| vec!["LETTERS".into(), "DIGITS".into()]);
-        let mut alphabet = String::new();
-        for set in &sets {
-            alphabet.push_str(match set.as_str() {
-                "LETTERS" => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-                "DIGITS" => "0123456789",
-                "SYMBOLS" => SYMBOLS,
-                other => {
-                    return Err(format!(
-                        "recipe.characterSets: unknown set {:?}: use LETTERS, DIGITS and SYMBOLS",
-                        other.chars().take(40).collect::<String>()
-                    ));
+        let mut wanted = [false; CHARACTER_SETS.len()];
+        match &self.character_sets {
+            None => wanted[..2].fill(true),
+            Some(sets) if sets.len() > CHARACTER_SETS.len() * 4 => {
+                return Err(
+                    "recipe.characterSets names more sets than there are: use LETTERS, DIGITS and SYMBOLS".into()
+                );
+            }
+            Some(sets) => {
+                for set in sets {
+                    let i = CHARACTER_SETS.iter().position(|(name, _)| name == set).ok_or_else(|| {
+                        format!(
+                            "recipe.characterSets: unknown set {:?}: use LETTERS, DIGITS and SYMBOLS",
+                            set.chars().take(40).collect::<String>()
+                        )
+                    })?;
+                    wanted[i] = true;
                 }
-            });
+            }
         }
         let exclude = self.exclude_characters.as_deref().unwrap_or("");
-        let mut bytes: Vec<u8> = alphabet.bytes().filter(|b| !exclude.as_bytes().contains(b)).collect();
-        bytes.sort_unstable();
-        bytes.dedup();
-        generate::generate_from(length, &bytes).map_err(|e| match e {
+        if exclude.len() > MAX_EXCLUDED {
+            return Err(format!("recipe.excludeCharacters is longer than {MAX_EXCLUDED} bytes"));
+        }
+        let mut excluded = [false; 256];
+        for b in exclude.bytes() {
+            excluded[usize::from(b)] = true;
+        }
+        let alphabet: Vec<u8> = CHARACTER_SETS
+            .iter()
+            .zip(wanted)
+            .filter(|(_, on)| *on)
+            .flat_map(|((_, chars), _)| chars.bytes())
+            .filter(|b| !excluded[usize::from(*b)])
+            .collect();
+        generate::generate_from(length, &alphabet).map_err(|e| match e {
             GenerateError::Alphabet => {
                 "recipe: no character is left to draw from once excludeCharacters is taken out".to_owned()
             }
@@ -385,8 +423,13 @@ pub fn parse(body: ItemBody, creating: bool) -> Result<Parsed, String> {
     if !CATEGORIES.contains(&category.as_str()) {
         return Err("Invalid item category".into());
     }
-    if creating && (category == "CUSTOM" || category == "DOCUMENT") {
-        return Err(format!("Invalid item category: {category} items cannot be created through Connect"));
+    if category == "DOCUMENT" {
+        return Err("Invalid item category: DOCUMENT items hold a file, which the Connect API does not write: \
+             store a file with `clawvault secret put VAULT/PATH --from-file FILE --type file`"
+            .into());
+    }
+    if creating && category == "CUSTOM" {
+        return Err("Invalid item category: CUSTOM items cannot be created through Connect".into());
     }
     let tags = bounded("tags", body.tags)?;
     for t in &tags {
@@ -433,7 +476,7 @@ pub fn parse(body: ItemBody, creating: bool) -> Result<Parsed, String> {
             let value = recipe.generate()?;
             value.expose_str().map(str::to_owned).unwrap_or_default()
         } else {
-            f.value.unwrap_or_default()
+            f.value.as_ref().map_or_else(String::new, |v| v.as_str().to_owned())
         };
         // A client's field id is kept; a missing or repeated one is replaced by a fresh id.
         let id =
@@ -599,6 +642,19 @@ mod tests {
             (json!({"fields": [{"value": "x"}]}), "label"),
             (json!({"category": "NOPE"}), "Invalid item category"),
             (json!({"category": "CUSTOM"}), "cannot be created"),
+            (json!({"category": "DOCUMENT"}), "hold a file"),
+            (
+                json!({"fields": [{"label": "p", "generate": true, "recipe": {"characterSets": ["LETTERS", "NOPE"]}}]}),
+                "unknown set",
+            ),
+            (
+                json!({"fields": [{"label": "p", "generate": true, "recipe": {"characterSets": vec!["DIGITS"; 100]}}]}),
+                "more sets",
+            ),
+            (
+                json!({"fields": [{"label": "p", "generate": true, "recipe": {"excludeCharacters": "x".repeat(300)}}]}),
+                "excludeCharacters",
+            ),
             (json!({"files": [{"id": "x"}]}), "files cannot be written"),
             (json!({"fields": [{"label": "p", "generate": true, "recipe": {"length": 4}}]}), "recipe.length"),
             (
@@ -626,6 +682,12 @@ mod tests {
         let mut item = full(&stored, &parsed.value);
         hide(&mut item, &parsed.generated);
         assert!(item["fields"][0].get("value").is_none());
+    }
+
+    #[test]
+    fn a_fields_value_never_reaches_debug_output() {
+        let parsed: ItemBody = body(json!({"fields": [{"label": "p", "value": "cvcanary-debug-1"}]}));
+        assert!(!format!("{parsed:?}").contains("cvcanary-debug-1"));
     }
 
     #[test]

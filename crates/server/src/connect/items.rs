@@ -2,21 +2,21 @@
 //! replace (`PUT`, refused if the item changed since the version the client read) and delete
 //! (`DELETE`, 204; the secret is soft-deleted, so an admin can restore it).
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use clawvault_core::policy::Permission;
 use serde_json::Value;
 
 use super::auth::ConnectCaller;
+use super::filter::Filter;
 use super::item::{self, ItemBody, METADATA_KEY};
 use super::reply::{self, Refusal};
 use super::vaults::Listing;
 use super::{ids, vault_ref};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::service::secrets::{self, KeptContent};
+use crate::json::ApiJson;
+use crate::service::secrets::{self, Intent, KeptContent};
 use crate::state::AppState;
 
 /// `GET /v1/vaults/{vault}/items[?filter=…]`.
@@ -27,27 +27,31 @@ pub async fn list(
     Query(q): Query<Listing>,
 ) -> Result<Response, Refusal> {
     let filter = q.filter()?;
-    let prefix = filter.as_ref().map_or("", |f| f.prefix());
-    let found = secrets::list(&state, &caller, &vault_ref(&vault), prefix).await?;
+    let vault = vault_ref(&vault);
+    let found = match &filter {
+        // ESO's and the SDKs' lookup by title: one path, not a scan of the vault.
+        Some(Filter::Is(title)) => secrets::list_one(&state, &caller, &vault, title).await?,
+        _ => secrets::list(&state, &caller, &vault, "").await?,
+    };
     Ok(reply::ok(&Value::Array(
         found.iter().filter(|v| filter.as_ref().is_none_or(|f| f.admits(&v.secret.path))).map(item::summary).collect(),
     )))
 }
 
-/// The path of item `item` in `vault`, for a caller about to do `permission` on it.
+/// The path of item `item` in `vault`, for a caller who may do `intent` on it.
 pub async fn path(
     state: &AppState,
     caller: &Caller,
     vault: &str,
     item: &str,
-    permission: Permission,
+    intent: Intent,
 ) -> Result<String, Refusal> {
     let Some(id) = ids::decode(item) else {
         return Err(reply::bad_request(
             "Invalid Item UUID: item ids are 26 lowercase letters and digits; find an item by its title with ?filter=title eq \"TITLE\"",
         ));
     };
-    secrets::path_of(state, caller, vault, id, permission).await.map_err(|e| match e {
+    secrets::path_of(state, caller, vault, id, intent).await.map_err(|e| match e {
         ApiError::NotFound(_) => Refusal::Own(StatusCode::NOT_FOUND, format!("item {item} not found")),
         other => other.into(),
     })
@@ -60,14 +64,14 @@ pub async fn get(
     Path((vault, item)): Path<(String, String)>,
 ) -> Result<Response, Refusal> {
     let vault = vault_ref(&vault);
-    let path = path(&state, &caller, &vault, &item, Permission::Read).await?;
+    let path = path(&state, &caller, &vault, &item, Intent::Read).await?;
     let opened = secrets::read(&state, &caller, &vault, &path, None).await?;
     Ok(reply::ok(&item::full(&opened.version, &opened.value)))
 }
 
-fn body(bytes: &[u8]) -> Result<ItemBody, Refusal> {
-    serde_json::from_slice(bytes).map_err(|e| reply::bad_request(format!("the item is not valid JSON of an item: {e}")))
-}
+/// The item a request carries, read with the body deadline and without echoing a value in
+/// an error (serde's messages quote what they could not read).
+type Body = Result<ApiJson<ItemBody>, ApiError>;
 
 /// Writes `sent` at `path`, answering with the item as written.
 async fn write(
@@ -116,14 +120,17 @@ pub async fn create(
     State(state): State<AppState>,
     ConnectCaller(caller): ConnectCaller,
     Path(vault): Path<String>,
-    bytes: Bytes,
+    sent: Body,
 ) -> Result<Response, Refusal> {
-    let sent = body(&bytes)?;
+    let ApiJson(sent) = sent?;
     let Some(title) = sent.title.clone().filter(|t| !t.is_empty()) else {
         return Err(reply::bad_request("the item needs a title: it is the secret's path, such as bots/discord"));
     };
     // The vault is the path's: ESO may put the vault's name in the body's `vault.id`.
-    write(&state, &caller, &vault_ref(&vault), &title, sent, Some(0), true).await
+    let vault = vault_ref(&vault);
+    // Who may not write there is refused (and recorded) before the item is looked at.
+    secrets::authorize(&state, &caller, &vault, &title, Intent::Write).await?;
+    write(&state, &caller, &vault, &title, sent, Some(0), true).await
 }
 
 /// `PUT /v1/vaults/{vault}/items/{item}`: replaces the item's fields and layout.
@@ -131,17 +138,25 @@ pub async fn replace(
     State(state): State<AppState>,
     ConnectCaller(caller): ConnectCaller,
     Path((vault, item)): Path<(String, String)>,
-    bytes: Bytes,
+    sent: Body,
 ) -> Result<Response, Refusal> {
-    let sent = body(&bytes)?;
+    let ApiJson(sent) = sent?;
     let vault = vault_ref(&vault);
-    let path = path(&state, &caller, &vault, &item, Permission::Write).await?;
+    let path = path(&state, &caller, &vault, &item, Intent::Write).await?;
     if sent.title.as_deref().is_some_and(|t| t != path) {
         return Err(reply::bad_request(format!(
             "items are not renamed: the title is the secret's path ({path:?}); create an item with the new title and delete this one"
         )));
     }
-    let expected = sent.version.filter(|v| *v > 0);
+    // The version read makes the replace a check-and-set; without one it is unconditional.
+    let expected = match sent.version {
+        Some(v) if v < 1 => {
+            return Err(reply::bad_request(
+                "version must be the item's version as read (1 or more), or left out to replace whatever is there",
+            ));
+        }
+        v => v,
+    };
     write(&state, &caller, &vault, &path, sent, expected, false).await
 }
 
@@ -152,7 +167,7 @@ pub async fn delete(
     Path((vault, item)): Path<(String, String)>,
 ) -> Result<Response, Refusal> {
     let vault = vault_ref(&vault);
-    let path = path(&state, &caller, &vault, &item, Permission::Delete).await?;
+    let path = path(&state, &caller, &vault, &item, Intent::Delete).await?;
     secrets::delete(&state, &caller, &vault, &path).await?;
     Ok(reply::no_content())
 }

@@ -26,6 +26,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::state::AppState;
 
+pub use reply::connect_errors;
+
 /// The Connect API's routes (paths as normalised by [`normalize_path`]).
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -100,9 +100,63 @@ pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Longest error text of another layer read back (axum's rejections are short).
+const REJECTION_TEXT_LIMIT: usize = 4096;
+
+/// Errors that did not come from this API's handlers (axum's rejections of a path or query,
+/// the body limit, `HEAD`, a caught panic), put in Connect's form: every error a Connect
+/// client reads is `{"status", "message"}`.
+pub async fn connect_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let json = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return resp;
+    }
+    let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
+    let problem = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    let text = axum::body::to_bytes(resp.into_body(), REJECTION_TEXT_LIMIT).await.unwrap_or_default();
+    let detail = if problem {
+        serde_json::from_slice::<Value>(&text)
+            .ok()
+            .and_then(|p| p.get("detail").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_default()
+    } else {
+        String::from_utf8_lossy(&text).trim().to_owned()
+    };
+    let message = if detail.is_empty() { status.canonical_reason().unwrap_or("error").to_owned() } else { detail };
+    let mut response = error(status, &message);
+    if let Some(v) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn errors_of_other_layers_are_put_in_connects_form() {
+        let plain = (StatusCode::BAD_REQUEST, "Failed to deserialize query string").into_response();
+        let problem = crate::error::ApiError::MethodNotAllowed.into_response();
+        for (response, status) in [(plain, StatusCode::BAD_REQUEST), (problem, StatusCode::METHOD_NOT_ALLOWED)] {
+            let converted = connect_errors(response).await;
+            assert_eq!(converted.status(), status);
+            assert_eq!(converted.headers()[header::CONTENT_TYPE], "application/json");
+            let body = axum::body::to_bytes(converted.into_body(), 4096).await.unwrap();
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["status"], status.as_u16());
+            assert!(!body["message"].as_str().unwrap().is_empty());
+        }
+        let ok = connect_errors(reply_ok_text()).await;
+        assert_eq!(ok.headers()[header::CONTENT_TYPE], "text/plain", "successes are left as they are");
+    }
+
+    fn reply_ok_text() -> Response {
+        let mut r = (StatusCode::OK, ".").into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        r
+    }
 
     #[test]
     fn refusals_carry_the_status_in_the_body_too() {

@@ -283,23 +283,87 @@ pub async fn write_keeping(
     op.finish(result).await
 }
 
-/// The path of the live secret `id` in the vault, for APIs that name secrets by id
-/// (Connect's items). A caller who may neither list that path nor do `permission` on it is
-/// told it does not exist, as for an id never issued: ids do not reveal paths. Only a failed
-/// lookup is audited here; the operation on the path records its own outcome.
+/// An operation on one secret that an API checks before it reads the request's content
+/// (Connect's items: who may not write is refused before the body is looked at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// Reveal the value.
+    Read,
+    /// Write a version.
+    Write,
+    /// Delete the secret.
+    Delete,
+}
+
+impl Intent {
+    const fn permission(self) -> Permission {
+        match self {
+            Self::Read => Permission::Read,
+            Self::Write => Permission::Write,
+            Self::Delete => Permission::Delete,
+        }
+    }
+
+    const fn scope(self) -> Scope {
+        match self {
+            Self::Read => Scope::SecretsRead,
+            Self::Write | Self::Delete => Scope::SecretsWrite,
+        }
+    }
+
+    const fn action(self) -> Action {
+        match self {
+            Self::Read => Action::SecretRead,
+            Self::Write => Action::SecretWrite,
+            Self::Delete => Action::SecretDelete,
+        }
+    }
+}
+
+/// Checks that the caller may do `intent` at `raw_path`, before the operation itself (which
+/// checks again and records its outcome). Only a refusal is audited here, under the
+/// operation's action.
 ///
 /// # Errors
-/// 403 for the vault, 404.
+/// 400 bad path, 403, 404 vault.
+pub async fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+    intent: Intent,
+) -> ApiResult<()> {
+    let mut op = Op::new(state, caller, intent.action());
+    let checked = async {
+        access::require_scope(caller, intent.scope())?;
+        locate(state, &mut op, caller, vault_ref, raw_path, intent.permission()).await.map(|_| ())
+    }
+    .await;
+    match checked {
+        Ok(()) => Ok(()),
+        Err(e) => Err(op.fail(e).await),
+    }
+}
+
+/// The path of the live secret `id` in the vault, for APIs that name secrets by id
+/// (Connect's items), once the caller may do `intent` on it. A caller who may neither do that
+/// nor list the path is told it does not exist, as for an id never issued: ids reveal no
+/// paths. Only a refusal is audited here, under the operation's action; the operation on
+/// the path records its own outcome.
+///
+/// # Errors
+/// 403 (the vault; or the path, to a caller who may list it), 404.
 pub async fn path_of(
     state: &AppState,
     caller: &Caller,
     vault_ref: &str,
     id: Uuid,
-    permission: Permission,
+    intent: Intent,
 ) -> ApiResult<String> {
-    let mut op = Op::new(state, caller, Action::SecretRead);
+    let mut op = Op::new(state, caller, intent.action());
     op.resource(format!("{vault_ref}/{id}"));
     let found = async {
+        access::require_scope(caller, intent.scope())?;
         let vault = vaults::open(state, &mut op, caller, vault_ref).await?;
         let missing = || ApiError::NotFound(format!("no secret with id {id} in vault {:?}", vault.record.name));
         let secret = state
@@ -309,12 +373,18 @@ pub async fn path_of(
             .filter(|s| s.vault_id == vault.record.id && s.deleted_at.is_none())
             .ok_or_else(missing)?;
         let path = SecretPath::parse(&secret.path).map_err(|_| missing())?;
-        for p in [Permission::List, permission] {
-            if access::check_path(state, caller, &vault.record, &path, p).await.is_ok() {
-                return Ok(secret.path);
+        match access::check_path(state, caller, &vault.record, &path, intent.permission()).await {
+            Ok(()) => Ok(secret.path),
+            Err(denied @ ApiError::Forbidden(_)) => {
+                if access::check_path(state, caller, &vault.record, &path, Permission::List).await.is_ok() {
+                    op.resource(format!("{}/{}", vault.record.id, secret.path));
+                    Err(denied)
+                } else {
+                    Err(missing())
+                }
             }
+            Err(other) => Err(other),
         }
-        Err(missing())
     }
     .await;
     match found {
@@ -572,6 +642,46 @@ async fn list_in(
         .collect();
     op.detail("count", visible.len());
     Ok(visible)
+}
+
+/// The listing of one path: the live secret at `raw_path` if the caller may list it (what
+/// finding an item by its exact title is), from the cache of current versions rather than a
+/// scan of the vault. A path that is not valid, or that the caller may not list, lists nothing.
+///
+/// # Errors
+/// 403, 404 for the vault.
+pub async fn list_one(
+    state: &AppState,
+    caller: &Caller,
+    vault_ref: &str,
+    raw_path: &str,
+) -> ApiResult<Vec<SecretVersion>> {
+    let mut op = Op::new(state, caller, Action::SecretList);
+    op.resource(vault_ref.to_owned());
+    let result = async {
+        access::require_scope(caller, Scope::SecretsRead)?;
+        let vault = vaults::open(state, &mut op, caller, vault_ref).await?;
+        op.resource(vault.record.id.to_string());
+        op.detail("path", raw_path.chars().take(clawvault_core::path::MAX_PATH_LEN).collect::<String>());
+        let mut visible = Vec::new();
+        if let Ok(path) = SecretPath::parse(raw_path) {
+            match access::check_path(state, caller, &vault.record, &path, Permission::List).await {
+                Ok(()) => {
+                    if let Some(row) = current(state, &vault, &path).await?
+                        && row.0.deleted_at.is_none()
+                    {
+                        visible.push(SecretVersion { secret: row.0.clone(), meta: row.1.meta.clone() });
+                    }
+                }
+                Err(ApiError::Forbidden(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        op.detail("count", visible.len());
+        Ok(visible)
+    }
+    .await;
+    op.finish(result).await
 }
 
 /// Most secrets [`recognisable`] opens for one scan.

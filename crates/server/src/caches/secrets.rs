@@ -25,6 +25,9 @@ pub type SealedVersion = Arc<(SecretRecord, VersionRecord)>;
 #[derive(Debug, Default)]
 pub struct SecretCache {
     entries: RwLock<HashMap<Uuid, HashMap<String, SealedVersion>>>,
+    /// Where each cached secret's id lives: a secret keeps its id and path for life (a
+    /// deletion and a revival reuse both), so these never go stale; only the cap empties them.
+    ids: RwLock<HashMap<Uuid, (Uuid, String)>>,
     len: AtomicU64,
     epoch: AtomicU64,
 }
@@ -35,6 +38,13 @@ impl SecretCache {
     pub fn get(&self, vault_id: Uuid, path: &str) -> Option<SealedVersion> {
         let entries = self.entries.read().ok()?;
         entries.get(&vault_id)?.get(path).cloned()
+    }
+
+    /// The vault and path of the secret with id `id`, if it was ever cached (whether it
+    /// still lives there is for the caller to check against the current version).
+    #[must_use]
+    pub fn locate(&self, id: Uuid) -> Option<(Uuid, String)> {
+        self.ids.read().ok()?.get(&id).cloned()
     }
 
     /// Call before reading from the store; pass the result to [`SecretCache::put`].
@@ -52,6 +62,13 @@ impl SecretCache {
             if self.len.load(Ordering::Relaxed) >= MAX_ENTRIES {
                 entries.clear();
                 self.len.store(0, Ordering::Relaxed);
+            }
+            if let Ok(mut ids) = self.ids.write() {
+                // Forgotten entries leave their ids behind: those are capped on their own.
+                if ids.len() as u64 >= MAX_ENTRIES {
+                    ids.clear();
+                }
+                ids.insert(entry.0.id, (entry.0.vault_id, entry.0.path.clone()));
             }
             let vault = entries.entry(entry.0.vault_id).or_default();
             if vault.insert(entry.0.path.clone(), entry).is_none() {
@@ -86,6 +103,9 @@ impl SecretCache {
             self.epoch.fetch_add(1, Ordering::AcqRel);
             entries.clear();
             self.len.store(0, Ordering::Relaxed);
+        }
+        if let Ok(mut ids) = self.ids.write() {
+            ids.clear();
         }
     }
 }
@@ -123,6 +143,20 @@ mod tests {
             destroyed: false,
         };
         Arc::new((secret, VersionRecord { meta, ciphertext: vec![] }))
+    }
+
+    #[test]
+    fn a_cached_secrets_id_locates_it_after_its_entry_is_forgotten() {
+        let cache = SecretCache::default();
+        let vault = Uuid::new_v4();
+        let e = entry(vault, "bots/discord", 1);
+        let id = e.0.id;
+        cache.put(cache.epoch(), e);
+        assert_eq!(cache.locate(id), Some((vault, "bots/discord".to_owned())));
+        cache.forget(vault, "bots/discord");
+        assert_eq!(cache.locate(id), Some((vault, "bots/discord".to_owned())), "a secret keeps its path");
+        cache.forget_all();
+        assert_eq!(cache.locate(id), None);
     }
 
     #[test]

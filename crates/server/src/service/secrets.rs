@@ -366,15 +366,21 @@ pub async fn path_of(
         access::require_scope(caller, intent.scope())?;
         let vault = vaults::open(state, &mut op, caller, vault_ref).await?;
         let missing = || ApiError::NotFound(format!("no secret with id {id} in vault {:?}", vault.record.name));
-        let secret = state
-            .store
-            .secret_by_id(id)
-            .await?
-            .filter(|s| s.vault_id == vault.record.id && s.deleted_at.is_none())
-            .ok_or_else(missing)?;
-        let path = SecretPath::parse(&secret.path).map_err(|_| missing())?;
+        // Where the id lives (cached: a secret keeps its path for life), then whether it is
+        // still the live secret there.
+        let (vault_id, raw_path) = match state.secrets.locate(id) {
+            Some(hit) => hit,
+            None => state.store.secret_by_id(id).await?.map(|s| (s.vault_id, s.path)).ok_or_else(missing)?,
+        };
+        if vault_id != vault.record.id {
+            return Err(missing());
+        }
+        let path = SecretPath::parse(&raw_path).map_err(|_| missing())?;
+        let live = current(state, &vault, &path).await?;
+        let secret =
+            live.as_ref().map(|row| &row.0).filter(|s| s.id == id && s.deleted_at.is_none()).ok_or_else(missing)?;
         match access::check_path(state, caller, &vault.record, &path, intent.permission()).await {
-            Ok(()) => Ok(secret.path),
+            Ok(()) => Ok(secret.path.clone()),
             Err(denied @ ApiError::Forbidden(_)) => {
                 if access::check_path(state, caller, &vault.record, &path, Permission::List).await.is_ok() {
                     op.resource(format!("{}/{}", vault.record.id, secret.path));

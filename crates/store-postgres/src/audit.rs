@@ -4,7 +4,7 @@
 use crate::sql;
 use crate::sql::{PgConnection, PgPool, Postgres, QueryBuilder};
 use clawvault_core::audit::{AuditEvent, ChainHead, ChainKey, ChainedEvent, GENESIS};
-use clawvault_store::{AuditBatch, AuditFilter, Change, Result};
+use clawvault_store::{AuditBatch, AuditFilter, Change, Result, SecretEvent};
 
 use crate::backend;
 use crate::rows::{self, get, hash32};
@@ -48,7 +48,8 @@ fn chunks(events: &[ChainedEvent]) -> Vec<&[ChainedEvent]> {
 /// every server's events in one order.
 pub(crate) async fn append(conn: &mut PgConnection, batch: &OwnedAudit) -> Result<()> {
     append_events(conn, &batch.key, batch.events.clone()).await?;
-    crate::changes::record(conn, &batch.changes).await
+    crate::changes::record(conn, &batch.changes).await?;
+    crate::secret_events::record(conn, &batch.secret_events).await
 }
 
 /// An [`AuditBatch`] owned, so that it can travel to the writer.
@@ -57,6 +58,7 @@ pub(crate) struct OwnedAudit {
     key: ChainKey,
     events: Vec<AuditEvent>,
     changes: Vec<Change>,
+    secret_events: Vec<SecretEvent>,
 }
 
 impl OwnedAudit {
@@ -64,12 +66,18 @@ impl OwnedAudit {
     pub(crate) fn extend(&mut self, other: OwnedAudit) {
         self.events.extend(other.events);
         self.changes.extend(other.changes);
+        self.secret_events.extend(other.secret_events);
     }
 }
 
 impl From<AuditBatch<'_>> for OwnedAudit {
     fn from(b: AuditBatch<'_>) -> Self {
-        Self { key: b.key.clone(), events: b.events.to_vec(), changes: b.changes.to_vec() }
+        Self {
+            key: b.key.clone(),
+            events: b.events.to_vec(),
+            changes: b.changes.to_vec(),
+            secret_events: b.secret_events.to_vec(),
+        }
     }
 }
 

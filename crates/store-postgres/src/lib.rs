@@ -20,6 +20,7 @@ mod migrate;
 mod policies;
 mod principals;
 mod rows;
+mod secret_events;
 mod secret_requests;
 mod secrets;
 mod shares;

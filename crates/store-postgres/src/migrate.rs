@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_secret_requests.sql")),
     (6, include_str!("migrations/0006_kv_settings.sql")),
     (7, include_str!("migrations/0007_auth_roles.sql")),
+    (8, include_str!("migrations/0008_secret_events.sql")),
 ];
 
 /// `pg_advisory_lock` key of clawvault's migrations ("clawvlt1" as a number).

@@ -7,15 +7,18 @@ use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, ChangeBatch, EnrollmentRecord,
-    KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, Result, SecretRecord, SecretRequestRecord,
-    ServerKeyRecord, ShareChange, ShareRecord, Store, UserDeletion, UserRecord, VaultRecord, VersionChange,
-    VersionMeta, VersionRecord,
+    KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, Result, SecretEventPage, SecretRecord,
+    SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, UserDeletion, UserRecord, VaultRecord,
+    VersionChange, VersionMeta, VersionRecord,
 };
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::{PgStore, audit, auth_roles, changes, kv_settings, policies, principals, secret_requests, secrets, shares};
+use crate::{
+    PgStore, audit, auth_roles, changes, kv_settings, policies, principals, secret_events, secret_requests, secrets,
+    shares,
+};
 
 #[async_trait]
 impl Store for PgStore {
@@ -181,6 +184,18 @@ impl Store for PgStore {
 
     async fn delete_auth_role(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
         auth_roles::delete(self, id, audit).await
+    }
+
+    async fn secret_events_after(&self, after: i64, limit: u32) -> Result<SecretEventPage> {
+        secret_events::after(self, after, limit).await
+    }
+
+    async fn secret_event_head(&self) -> Result<i64> {
+        secret_events::head(self).await
+    }
+
+    async fn prune_secret_events(&self, before: OffsetDateTime) -> Result<u64> {
+        secret_events::prune(self, before).await
     }
 
     async fn create_secret_request(

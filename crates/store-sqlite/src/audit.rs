@@ -1,7 +1,8 @@
 //! Appending to the audit chain inside a write transaction.
 
 use clawvault_core::audit::{AuditEvent, ChainHead, ChainKey, GENESIS};
-use clawvault_store::{AuditBatch, Result};
+use clawvault_core::time_util::now;
+use clawvault_store::{AuditBatch, Result, SecretEvent};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::backend;
@@ -12,11 +13,12 @@ use crate::convert::{hash32, micros};
 pub(crate) struct OwnedAudit {
     key: ChainKey,
     events: Vec<AuditEvent>,
+    secret_events: Vec<SecretEvent>,
 }
 
 impl From<AuditBatch<'_>> for OwnedAudit {
     fn from(b: AuditBatch<'_>) -> Self {
-        Self { key: b.key.clone(), events: b.events.to_vec() }
+        Self { key: b.key.clone(), events: b.events.to_vec(), secret_events: b.secret_events.to_vec() }
     }
 }
 
@@ -28,6 +30,7 @@ impl OwnedAudit {
         let mut first = it.next()?;
         for b in it {
             first.events.extend(b.events);
+            first.secret_events.extend(b.secret_events);
         }
         Some(first)
     }
@@ -48,6 +51,7 @@ impl OwnedAudit {
     /// Links the events after the current head, inserts them and advances the head. Runs inside
     /// the caller's write transaction, so any number of writers produce one chain.
     pub(crate) fn append(self, conn: &Connection) -> Result<()> {
+        crate::secret_events::record(conn, &self.secret_events, now())?;
         if self.events.is_empty() {
             return Ok(());
         }

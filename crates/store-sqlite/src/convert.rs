@@ -33,7 +33,7 @@ fn opt_time(v: Option<i64>) -> Result<Option<OffsetDateTime>> {
     v.map(time).transpose()
 }
 
-fn get<T: FromSql>(row: &Row<'_>, col: &str) -> Result<T> {
+pub(crate) fn get<T: FromSql>(row: &Row<'_>, col: &str) -> Result<T> {
     row.get(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
 }
 

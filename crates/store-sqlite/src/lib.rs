@@ -15,6 +15,7 @@ mod kv_settings;
 mod migrate;
 mod policies;
 mod reader;
+mod secret_events;
 mod secret_requests;
 mod shares;
 mod sql;

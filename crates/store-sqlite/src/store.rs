@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, EnrollmentRecord, KvSettingsRecord,
-    PolicyRecord, PrincipalKind, PutVersion, Result, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange,
-    ShareRecord, Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
+    PolicyRecord, PrincipalKind, PutVersion, Result, SecretEventPage, SecretRecord, SecretRequestRecord,
+    ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange,
+    VersionMeta, VersionRecord,
 };
 use rusqlite::params;
 use time::OffsetDateTime;
@@ -251,6 +252,18 @@ impl Store for SqliteStore {
 
     async fn delete_auth_role(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
         self.delete_auth_role_impl(id, audit).await
+    }
+
+    async fn secret_events_after(&self, after: i64, limit: u32) -> Result<SecretEventPage> {
+        self.secret_events_after_impl(after, limit).await
+    }
+
+    async fn secret_event_head(&self) -> Result<i64> {
+        self.secret_event_head_impl().await
+    }
+
+    async fn prune_secret_events(&self, before: OffsetDateTime) -> Result<u64> {
+        self.prune_secret_events_impl(before).await
     }
 
     async fn create_secret_request(

@@ -20,9 +20,9 @@ use uuid::Uuid;
 
 use crate::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, Change, EnrollmentRecord, EnrollmentStatus,
-    KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, RecipientType, Role, SecretRecord, SecretRequestRecord,
-    ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange,
-    VersionMeta, VersionRecord,
+    KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, RecipientType, Role, SecretEvent, SecretEventKind,
+    SecretEventPage, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError,
+    UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
 };
 
 /// One `#[tokio::test]` per conformance check, each on a fresh store from `$fresh`: an async
@@ -71,6 +71,7 @@ macro_rules! conformance_tests {
             lapsed_enrollments_are_not_pending,
             an_approval_creates_the_agent_and_hands_its_key_out_once,
             a_denial_or_a_failed_approval_leaves_the_enrollment_settled_or_pending,
+            secret_events_are_numbered_in_commit_order_and_pruned_to_a_window,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {
@@ -95,6 +96,7 @@ macro_rules! shared_database_tests {
             writers_on_two_handles_lose_no_version,
             readers_on_two_handles_never_exceed_a_read_limit,
             changes_through_one_handle_reach_the_other_in_order,
+            secret_events_of_both_handles_form_one_sequence,
         );
     };
     (@each $fresh_pair:path; $($check:ident),* $(,)?) => {
@@ -106,6 +108,10 @@ macro_rules! shared_database_tests {
             }
         )*
     };
+}
+
+fn secret_event(vault_id: Uuid, path: &str, kind: SecretEventKind, version: i64) -> SecretEvent {
+    SecretEvent { vault_id, path: path.to_owned(), kind, version }
 }
 
 fn key() -> ChainKey {
@@ -1070,4 +1076,94 @@ pub async fn changes_through_one_handle_reach_the_other_in_order<S: Store>(a: Ar
     assert_eq!(batch.position, b.change_position().await.unwrap());
     let none = b.changes_since(batch.position).await.unwrap();
     assert!(none.changes.is_empty() && none.complete && none.position == batch.position);
+}
+
+/// Secret events are recorded with the write that announces them (none for a write that
+/// fails), numbered in commit order, read after a number a page at a time, and pruned to a
+/// window that always keeps the newest; a reader from before a pruned event is told so.
+pub async fn secret_events_are_numbered_in_commit_order_and_pruned_to_a_window<S: Store>(s: &Arc<S>) {
+    let k = key();
+    assert_eq!(s.secret_event_head().await.unwrap(), 0);
+    assert_eq!(s.secret_events_after(0, 10).await.unwrap(), SecretEventPage { events: vec![], complete: true });
+    let v = vault_record("evented");
+    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    let id = Uuid::new_v4();
+    let first = [secret_event(v.id, "bots/a", SecretEventKind::Written, 1)];
+    s.put_version(&put(v.id, id, "bots/a", 0), AuditBatch::new(&k, &[event("secret.write", "a")]).announcing(&first))
+        .await
+        .unwrap();
+    // A stale write fails: its event is not recorded.
+    let lost = [secret_event(v.id, "bots/a", SecretEventKind::Written, 1)];
+    assert!(
+        s.put_version(
+            &put(v.id, id, "bots/a", 0),
+            AuditBatch::new(&k, &[event("secret.write", "a")]).announcing(&lost)
+        )
+        .await
+        .is_err()
+    );
+    let second = [
+        secret_event(v.id, "bots/a", SecretEventKind::Rotated, 2),
+        secret_event(v.id, "bots/a", SecretEventKind::Disabled, 1),
+    ];
+    s.put_version(&put(v.id, id, "bots/a", 1), AuditBatch::new(&k, &[event("secret.rotate", "a")]).announcing(&second))
+        .await
+        .unwrap();
+    let page = s.secret_events_after(0, 10).await.unwrap();
+    assert!(page.complete);
+    let seqs: Vec<i64> = page.events.iter().map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let events: Vec<SecretEvent> = page.events.iter().map(|e| e.event.clone()).collect();
+    assert_eq!(events, [first.to_vec(), second.to_vec()].concat());
+    let head = s.secret_event_head().await.unwrap();
+    assert_eq!(head, *seqs.last().unwrap());
+    let paged = s.secret_events_after(seqs[0], 1).await.unwrap();
+    assert_eq!(paged.events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![seqs[1]]);
+    assert!(s.secret_events_after(head, 10).await.unwrap().events.is_empty());
+
+    let pruned = s.prune_secret_events(now() + Duration::hours(1)).await.unwrap();
+    assert_eq!(pruned, 2, "all but the newest");
+    assert_eq!(s.secret_event_head().await.unwrap(), head, "the newest is kept");
+    let late = s.secret_events_after(0, 10).await.unwrap();
+    assert!(!late.complete, "a reader from before the window is told it missed events");
+    assert_eq!(late.events.len(), 1);
+    assert!(s.secret_events_after(head - 1, 10).await.unwrap().complete);
+}
+
+/// Secret events written through two handles form one sequence in commit order, which each
+/// handle reads alike.
+pub async fn secret_events_of_both_handles_form_one_sequence<S: Store>(a: Arc<S>, b: Arc<S>) {
+    let k = key();
+    let v = vault_record("evented-twice");
+    a.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    let mut tasks = Vec::new();
+    for (i, store) in [a.clone(), b.clone(), a.clone(), b.clone()].into_iter().enumerate() {
+        let k = k.clone();
+        tasks.push(tokio::spawn(async move {
+            let path = format!("p{i}");
+            for version in 1..=5 {
+                let events = [secret_event(v.id, &path, SecretEventKind::Written, version)];
+                let id = Uuid::from_u128(i as u128 + 1);
+                store
+                    .put_version(
+                        &put(v.id, id, &path, version - 1),
+                        AuditBatch::new(&k, &[event("secret.write", &path)]).announcing(&events),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let from_a = a.secret_events_after(0, 100).await.unwrap();
+    let from_b = b.secret_events_after(0, 100).await.unwrap();
+    assert_eq!(from_a, from_b);
+    assert_eq!(from_a.events.len(), 20);
+    for i in 0..4 {
+        let versions: Vec<i64> =
+            from_a.events.iter().filter(|e| e.event.path == format!("p{i}")).map(|e| e.event.version).collect();
+        assert_eq!(versions, vec![1, 2, 3, 4, 5], "each writer's events in its commit order");
+    }
 }

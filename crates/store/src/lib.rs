@@ -12,6 +12,7 @@
 mod changes;
 pub mod codec;
 mod error;
+mod events;
 mod records;
 
 #[cfg(feature = "conformance")]
@@ -24,6 +25,7 @@ use uuid::Uuid;
 
 pub use changes::{Change, ChangeBatch};
 pub use error::StoreError;
+pub use events::{SecretEvent, SecretEventKind, SecretEventPage, StoredSecretEvent};
 pub use records::*;
 
 /// Result of store operations.
@@ -42,19 +44,27 @@ pub struct AuditBatch<'a> {
     pub events: &'a [AuditEvent],
     /// What the write changes for servers that keep state in memory.
     pub changes: &'a [Change],
+    /// What the write did to secrets, for event streams.
+    pub secret_events: &'a [SecretEvent],
 }
 
 impl<'a> AuditBatch<'a> {
     /// A batch of events, for a write that changes nothing other servers keep.
     #[must_use]
     pub fn new(key: &'a ChainKey, events: &'a [AuditEvent]) -> Self {
-        Self { key, events, changes: &[] }
+        Self { key, events, changes: &[], secret_events: &[] }
     }
 
     /// The same batch, announcing `changes` to the other servers.
     #[must_use]
     pub fn changing(self, changes: &'a [Change]) -> Self {
         Self { changes, ..self }
+    }
+
+    /// The same batch, recording `secret_events` (every backend records them).
+    #[must_use]
+    pub fn announcing(self, secret_events: &'a [SecretEvent]) -> Self {
+        Self { secret_events, ..self }
     }
 }
 
@@ -365,6 +375,19 @@ pub trait Store: Send + Sync + 'static {
     fn shared(&self) -> bool {
         false
     }
+
+    // --- secret events ---------------------------------------------------------------------
+
+    /// Up to `limit` secret events numbered after `after`, in order; `complete` is false when
+    /// some after `after` were pruned.
+    async fn secret_events_after(&self, after: i64, limit: u32) -> Result<SecretEventPage>;
+
+    /// The number of the newest secret event (0 before the first): a new stream starts there.
+    async fn secret_event_head(&self) -> Result<i64>;
+
+    /// Removes secret events recorded before `before`, always keeping the newest one (whose
+    /// number the next stream starts from); returns how many were removed.
+    async fn prune_secret_events(&self, before: OffsetDateTime) -> Result<u64>;
 
     /// The change log's current position (a new follower starts there).
     async fn change_position(&self) -> Result<i64> {

@@ -16,11 +16,11 @@ use clawvault_core::action::Action;
 use clawvault_core::policy::Permission;
 use clawvault_core::scope::Scope;
 use clawvault_core::time_util::now;
-use clawvault_store::{AuditBatch, KvSettingsRecord, SecretRecord, VersionChange, VersionMeta};
+use clawvault_store::{AuditBatch, KvSettingsRecord, SecretEventKind, SecretRecord, VersionChange, VersionMeta};
 use serde::{Deserialize, Serialize};
 
 use super::access;
-use super::secrets::{OpenedVersion, SecretVersion, locate, secret_changed};
+use super::secrets::{OpenedVersion, SecretVersion, locate, secret_changed, secret_event};
 use crate::auth::Caller;
 use crate::changes;
 use crate::error::{ApiError, ApiResult};
@@ -263,18 +263,13 @@ pub async fn delete_key(state: &AppState, caller: &Caller, vault_ref: &str, raw_
         access::require_scope(caller, Scope::SecretsWrite)?;
         let (vault, path) = locate(state, &mut op, caller, vault_ref, raw_path, Permission::Delete).await?;
         let secret = state.store.secret(vault.record.id, path.as_str()).await?.filter(|s| s.deleted_at.is_none());
-        let event = op.success();
+        let events = [op.success()];
         let changed = [secret_changed(&vault, &path)];
         if let Some(secret) = secret {
             op.detail("secret_id", secret.id.to_string());
-            state
-                .store
-                .set_secret_deleted(
-                    secret.id,
-                    Some(now()),
-                    AuditBatch::new(&state.chain_key, &[event]).changing(&changed),
-                )
-                .await?;
+            let announced = [secret_event(&vault, &path, SecretEventKind::Deleted, secret.current_version)];
+            let batch = AuditBatch::new(&state.chain_key, &events).changing(&changed).announcing(&announced);
+            state.store.set_secret_deleted(secret.id, Some(now()), batch).await?;
             changes::committed(state, &changed).await;
             state
                 .store
@@ -285,12 +280,12 @@ pub async fn delete_key(state: &AppState, caller: &Caller, vault_ref: &str, raw_
             .delete_kv_settings(
                 vault.record.id,
                 path.as_str(),
-                AuditBatch::new(&state.chain_key, std::slice::from_ref(&event)),
+                AuditBatch::new(&state.chain_key, &events),
             )
             .await?
         {
             // Nothing there: still recorded.
-            state.store.append_audit(AuditBatch::new(&state.chain_key, &[event])).await?;
+            state.store.append_audit(AuditBatch::new(&state.chain_key, &events)).await?;
         }
         Ok(())
     }
@@ -340,7 +335,9 @@ pub(super) async fn trim(
     let changed = [secret_changed(vault, path)];
     for version in stale {
         let event = op.derived(Action::SecretVersionDestroy, format!("{}/{}", vault.record.id, path.as_str()));
-        let batch = AuditBatch::new(&state.chain_key, std::slice::from_ref(&event)).changing(&changed);
+        let announced = [secret_event(vault, path, SecretEventKind::Destroyed, version)];
+        let batch =
+            AuditBatch::new(&state.chain_key, std::slice::from_ref(&event)).changing(&changed).announcing(&announced);
         state.store.change_version(secret.id, version, VersionChange::Destroy, now(), batch).await?;
     }
     changes::committed(state, &changed).await;
@@ -406,9 +403,15 @@ pub async fn change_versions(
         let event = op.success();
         let changed = [secret_changed(&vault, &path)];
         let mut events = vec![event];
+        let kind = match change {
+            VersionChange::Disable => SecretEventKind::Disabled,
+            VersionChange::Enable => SecretEventKind::Enabled,
+            VersionChange::Destroy => SecretEventKind::Destroyed,
+        };
         for n in numbers.into_iter().filter(|n| (1..=secret.current_version).contains(n)) {
-            // One event for the call, on its first change.
-            let batch = AuditBatch::new(&state.chain_key, &events).changing(&changed);
+            // One audit event for the call, on its first change; a secret event for each.
+            let announced = [secret_event(&vault, &path, kind, n)];
+            let batch = AuditBatch::new(&state.chain_key, &events).changing(&changed).announcing(&announced);
             if state.store.change_version(secret.id, n, change, now(), batch).await? {
                 events.clear();
             }

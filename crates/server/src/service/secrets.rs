@@ -9,7 +9,8 @@ use clawvault_core::generate::{self, Charset};
 use clawvault_core::time_util::now;
 use clawvault_core::{SecretPath, SecretType, SecretValue};
 use clawvault_store::{
-    AuditBatch, Change, PutVersion, SecretRecord, StoreError, VersionChange, VersionMeta, VersionRecord,
+    AuditBatch, Change, PutVersion, SecretEvent, SecretEventKind, SecretRecord, StoreError, VersionChange, VersionMeta,
+    VersionRecord,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -139,6 +140,11 @@ pub(super) fn secret_changed(vault: &OpenVault, path: &SecretPath) -> Change {
     Change::Secret { vault_id: vault.record.id, path: path.as_str().to_owned() }
 }
 
+/// What a write did to the secret at `path`, for event streams.
+pub(super) fn secret_event(vault: &OpenVault, path: &SecretPath, kind: SecretEventKind, version: i64) -> SecretEvent {
+    SecretEvent { vault_id: vault.record.id, path: path.as_str().to_owned(), kind, version }
+}
+
 fn not_found(vault: &OpenVault, path: &SecretPath) -> ApiError {
     ApiError::NotFound(format!("no secret at {path:?} in vault {:?}", vault.record.name))
 }
@@ -161,7 +167,7 @@ pub async fn write(
         let (vault, path) = locate(state, &mut op, caller, vault_ref, raw_path, Permission::Write).await?;
         // Rotation keeps the stored metadata as it is; what a caller sends is checked.
         check_metadata(&new.metadata)?;
-        write_at(state, &mut op, caller, &vault, &path, new, None).await
+        write_at(state, &mut op, caller, &vault, &path, new, None, SecretEventKind::Written).await
     }
     .await;
     op.finish(result).await
@@ -271,7 +277,7 @@ pub async fn write_keeping(
             })?),
         };
         let new = NewVersion { value: content.value, secret_type, metadata, expires_at, max_access_count: None };
-        let written = write_at(state, &mut op, caller, &vault, &path, new, expected).await?;
+        let written = write_at(state, &mut op, caller, &vault, &path, new, expected, SecretEventKind::Written).await?;
         // The write has committed: a trim that fails is logged (and done by the next write),
         // never answered as a failed write.
         if let Err(e) = super::kv::trim(state, &op, &vault, &path, &written.secret, settings.max_versions).await {
@@ -418,6 +424,7 @@ fn cas_mismatch(live: i64) -> ApiError {
     ApiError::Invalid { field: "cas", problem: format!("did not match the current version ({live})") }
 }
 
+#[allow(clippy::too_many_arguments)] // one call site each: a struct would only rename them
 async fn write_at(
     state: &AppState,
     op: &mut Op<'_>,
@@ -426,6 +433,7 @@ async fn write_at(
     path: &SecretPath,
     new: NewVersion,
     cas: Option<i64>,
+    kind: SecretEventKind,
 ) -> ApiResult<SecretVersion> {
     super::require_future("expires_at", new.expires_at)?;
     if new.secret_type == SecretType::Json && !is_json_object(&new.value) {
@@ -472,9 +480,11 @@ async fn write_at(
         };
         op.detail("secret_id", secret_id.to_string());
         op.detail("version", version);
-        let event = op.success();
+        let events = [op.success()];
         let changed = [secret_changed(vault, path)];
-        match state.store.put_version(&put, AuditBatch::new(&state.chain_key, &[event]).changing(&changed)).await {
+        let announced = [secret_event(vault, path, kind, version)];
+        let batch = AuditBatch::new(&state.chain_key, &events).changing(&changed).announcing(&announced);
+        match state.store.put_version(&put, batch).await {
             Ok(()) => {
                 changes::committed(state, &changed).await;
                 let secret = SecretRecord {
@@ -789,6 +799,7 @@ pub async fn disable(
         op.detail("secret_id", secret.id.to_string());
         let event = op.success();
         let changed = [secret_changed(&vault, &path)];
+        let announced = [secret_event(&vault, &path, SecretEventKind::Disabled, version)];
         if state
             .store
             .change_version(
@@ -796,7 +807,7 @@ pub async fn disable(
                 version,
                 VersionChange::Disable,
                 now(),
-                AuditBatch::new(&state.chain_key, &[event]).changing(&changed),
+                AuditBatch::new(&state.chain_key, &[event]).changing(&changed).announcing(&announced),
             )
             .await?
         {
@@ -885,7 +896,7 @@ async fn rotate_in(
         expires_at: None,
         max_access_count: None,
     };
-    write_at(state, op, caller, &vault, &path, new, None).await
+    write_at(state, op, caller, &vault, &path, new, None, SecretEventKind::Rotated).await
 }
 
 /// Soft-deletes a secret (every version).
@@ -903,12 +914,11 @@ pub async fn delete(state: &AppState, caller: &Caller, vault_ref: &str, raw_path
             return Err(not_found(&vault, &path));
         }
         op.detail("secret_id", secret.id.to_string());
-        let event = op.success();
+        let events = [op.success()];
         let changed = [secret_changed(&vault, &path)];
-        state
-            .store
-            .set_secret_deleted(secret.id, Some(now()), AuditBatch::new(&state.chain_key, &[event]).changing(&changed))
-            .await?;
+        let announced = [secret_event(&vault, &path, SecretEventKind::Deleted, secret.current_version)];
+        let batch = AuditBatch::new(&state.chain_key, &events).changing(&changed).announcing(&announced);
+        state.store.set_secret_deleted(secret.id, Some(now()), batch).await?;
         changes::committed(state, &changed).await;
         Ok(())
     }
@@ -943,12 +953,11 @@ async fn restore_in(
         return Err(ApiError::Conflict(format!("{path:?} is not deleted")));
     }
     op.detail("secret_id", secret.id.to_string());
-    let event = op.success();
+    let events = [op.success()];
     let changed = [secret_changed(&vault, &path)];
-    state
-        .store
-        .set_secret_deleted(secret.id, None, AuditBatch::new(&state.chain_key, &[event]).changing(&changed))
-        .await?;
+    let announced = [secret_event(&vault, &path, SecretEventKind::Restored, secret.current_version)];
+    let batch = AuditBatch::new(&state.chain_key, &events).changing(&changed).announcing(&announced);
+    state.store.set_secret_deleted(secret.id, None, batch).await?;
     changes::committed(state, &changed).await;
     secret.deleted_at = None;
     secret.deleted_through = 0;

@@ -15,6 +15,7 @@ mod agents;
 mod api_keys;
 mod enroll;
 mod error;
+mod events;
 mod mcp;
 mod policies;
 mod roles;
@@ -35,6 +36,7 @@ pub use agents::*;
 pub use api_keys::*;
 pub use enroll::*;
 pub use error::{ClientError, Unreachable};
+pub use events::{EventStream, SecretEvent, StreamEvent};
 pub use policies::*;
 pub use roles::*;
 pub use shares::*;
@@ -65,6 +67,10 @@ fn encode_path(path: &str) -> Result<String, ClientError> {
 fn encode_segment(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
 }
+
+/// The longest silence an event stream may have before the client gives it up (the server
+/// sends a keep-alive every 15 s by default, at most every 300 s).
+const STREAM_READ_TIMEOUT: Duration = Duration::from_secs(330);
 
 /// Builds a [`Client`].
 pub struct ClientBuilder {
@@ -164,13 +170,24 @@ impl ClientBuilder {
             http = http.tls_backend_preconfigured(tls::config_trusting(pem)?);
         }
         let http = http.build().map_err(|e| ClientError::Config(e.to_string()))?;
-        Ok(Client { http, base, api_key: self.api_key })
+        // Event streams last as long as they are read: no deadline for the whole answer, only
+        // for the gap between bytes (the server sends keep-alives well within it).
+        let mut stream_http = reqwest::Client::builder()
+            .connect_timeout(self.timeout)
+            .read_timeout(STREAM_READ_TIMEOUT)
+            .user_agent(concat!("clawvault-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &self.ca_pem {
+            stream_http = stream_http.tls_backend_preconfigured(tls::config_trusting(pem)?);
+        }
+        let stream_http = stream_http.build().map_err(|e| ClientError::Config(e.to_string()))?;
+        Ok(Client { http, stream_http, base, api_key: self.api_key })
     }
 }
 
 /// A client of one clawvault server.
 pub struct Client {
     http: reqwest::Client,
+    stream_http: reqwest::Client,
     base: String,
     api_key: Option<Zeroizing<String>>,
 }

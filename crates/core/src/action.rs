@@ -91,6 +91,7 @@ actions! {
     AuditVerify => "audit.verify" on "audit",
     AuditAnchor => "audit.anchor" on "audit",
     McpToolCall => "mcp.tool_call" on "tool",
+    EventsSubscribe => "events.subscribe" on "events",
 }
 
 impl fmt::Display for Action {

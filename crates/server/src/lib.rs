@@ -16,6 +16,7 @@ pub mod config;
 mod connect;
 mod data_dir;
 pub mod error;
+mod events;
 mod feed;
 pub mod follow;
 mod forwarded;
@@ -276,6 +277,7 @@ impl Server {
         let keys = state::DerivedKeys { chain_key, api_key_hash, enrollment_seal, share_ids, request_links };
         let state = AppState::new(store, root, keys, tokens, config, follower);
         changes::spawn(&state);
+        events::spawn(&state).await?;
         service::audit::spawn_summaries(&state);
         let new_admin_key = service::keys::bootstrap_admin(&state)
             .await

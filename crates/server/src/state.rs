@@ -72,6 +72,8 @@ pub struct Inner {
     pub follower: Follower,
     /// Applied changes, for subscribers in this process.
     pub changes: crate::feed::Feed,
+    /// Committed secret events, for event streams in this process.
+    pub secret_events: crate::feed::SecretEventFeed,
     /// Key sets of the JWTs Vault API logins present.
     pub jwks: crate::jwks::Jwks,
     vaults: ReadCache<Uuid, Arc<OpenVault>>,
@@ -139,6 +141,7 @@ impl AppState {
             passphrases: Passphrases::default(),
             follower,
             changes: crate::feed::Feed::default(),
+            secret_events: crate::feed::SecretEventFeed::default(),
             vaults: ReadCache::new(VAULT_CACHE_LIMIT),
         }))
     }

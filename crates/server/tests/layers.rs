@@ -40,6 +40,7 @@ const LAYERS: &[&str] = &[
     "limits",
     "state",
     "changes",
+    "events",
     // The one door, then the surfaces, then the composed application.
     "op",
     "service",

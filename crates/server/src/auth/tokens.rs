@@ -349,7 +349,10 @@ impl TokenService {
         Some(p)
     }
 
-    fn is_revoked(&self, p: &Principal) -> bool {
+    /// Whether `p`'s token was revoked, or the API key it was minted from killed, since it
+    /// was verified (what a long-lived request, an event stream, checks again).
+    #[must_use]
+    pub fn is_revoked(&self, p: &Principal) -> bool {
         let gates = read(&self.gates);
         let key_dead = matches!(p.actor, Actor::User { api_key_id, .. } if gates.dead_api_keys.contains(&api_key_id));
         gates.revoked.contains(&p.jti) || key_dead

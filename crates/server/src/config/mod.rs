@@ -146,6 +146,10 @@ pub struct Config {
     /// Where the 1Password Connect-compatible API listens (off when absent): a listener of
     /// its own, because Connect's paths (`/v1/vaults`, `/health`) overlap the native API's.
     pub connect_listen: Option<SocketAddr>,
+    /// How long secret events are kept for streams that resume (`Last-Event-ID`), in seconds.
+    pub events_retention_seconds: u64,
+    /// Seconds between keep-alive comments on an idle event stream.
+    pub events_heartbeat_seconds: u64,
 }
 
 /// Default connections open at once, before the open-file limit is taken into account.
@@ -159,6 +163,9 @@ fn open_file_limit() -> Option<usize> {
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
 }
+
+/// Default window of secret events a stream can resume within: a day.
+pub const DEFAULT_EVENTS_RETENTION_SECONDS: u64 = 86_400;
 
 /// Default longest share lifetime: 30 days.
 pub const DEFAULT_SHARE_MAX_LIFETIME_SECONDS: u64 = 30 * 86_400;
@@ -203,6 +210,8 @@ pub struct FileConfig {
     jwt_jwks: Option<String>,
     jwt_issuer: Option<String>,
     connect: Option<ConnectFileConfig>,
+    events_retention_seconds: Option<u64>,
+    events_heartbeat_seconds: Option<u64>,
 }
 
 /// The `[connect]` table: the 1Password Connect-compatible API.
@@ -469,6 +478,22 @@ impl Config {
             }
         }
 
+        let events_retention_seconds = file.events_retention_seconds.unwrap_or(DEFAULT_EVENTS_RETENTION_SECONDS);
+        if !(60..=31 * 86_400).contains(&events_retention_seconds) {
+            problems.push(format!(
+                "events_retention_seconds {events_retention_seconds} is out of range: use 60 to 2678400 (31 days)"
+            ));
+        }
+        let events_heartbeat_seconds = file.events_heartbeat_seconds.unwrap_or(15);
+        if !(1..=300).contains(&events_heartbeat_seconds) {
+            problems.push(format!("events_heartbeat_seconds {events_heartbeat_seconds} is out of range: use 1 to 300"));
+        }
+        if events_heartbeat_seconds >= idle_timeout_seconds {
+            problems.push(format!(
+                "events_heartbeat_seconds {events_heartbeat_seconds} is not below idle_timeout_seconds {idle_timeout_seconds}: an idle event stream would be closed between keep-alives"
+            ));
+        }
+
         if problems.is_empty() {
             Ok(Self {
                 data_dir,
@@ -501,6 +526,8 @@ impl Config {
                 jwt_jwks: file.jwt_jwks,
                 jwt_issuer: file.jwt_issuer,
                 connect_listen,
+                events_retention_seconds,
+                events_heartbeat_seconds,
             })
         } else {
             Err(ConfigError { problems })

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 pub mod dto;
 mod enroll;
+mod events;
 pub mod extract;
 mod meta;
 pub(crate) mod openapi;
@@ -35,6 +36,7 @@ use crate::state::AppState;
         (name = "shares", description = "Handing one secret to someone, with limits"),
         (name = "secrets", description = "Secrets and their versions"),
         (name = "audit", description = "The audit trail and its hash chain"),
+        (name = "events", description = "Server-sent events of changes to secrets"),
         (name = "meta", description = "Health and discovery"),
     )
 )]
@@ -52,6 +54,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(vaults::router())
         .merge(secrets::router())
         .merge(audit::router())
+        .merge(events::router())
         .merge(roles::router())
         .merge(meta::router())
 }

@@ -277,11 +277,7 @@ pub async fn delete_key(state: &AppState, caller: &Caller, vault_ref: &str, raw_
                 .await?;
         } else if !state
             .store
-            .delete_kv_settings(
-                vault.record.id,
-                path.as_str(),
-                AuditBatch::new(&state.chain_key, &events),
-            )
+            .delete_kv_settings(vault.record.id, path.as_str(), AuditBatch::new(&state.chain_key, &events))
             .await?
         {
             // Nothing there: still recorded.

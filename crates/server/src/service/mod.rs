@@ -8,6 +8,7 @@ pub mod audit;
 pub mod authenticate;
 pub mod egress;
 pub mod enroll;
+pub mod events;
 pub mod fields;
 pub mod keys;
 pub mod kv;
@@ -74,6 +75,7 @@ mod tests {
             ("authenticate.rs", include_str!("authenticate.rs")),
             ("egress.rs", include_str!("egress.rs")),
             ("enroll.rs", include_str!("enroll.rs")),
+            ("events.rs", include_str!("events.rs")),
             ("fields.rs", include_str!("fields.rs")),
             ("keys.rs", include_str!("keys.rs")),
             ("mod.rs", include_str!("mod.rs")),

@@ -35,6 +35,9 @@ pub struct Redactor {
     owner: Vec<usize>,
     paths: Vec<String>,
     longest: usize,
+    /// The patterns by their first byte, to tell whether the end of a stream's output could
+    /// be the start of one.
+    by_first: Vec<Vec<Vec<u8>>>,
 }
 
 impl fmt::Debug for Redactor {
@@ -77,7 +80,26 @@ impl Redactor {
                     .map_err(|e| RedactError::Build(e.to_string()))?,
             )
         };
-        Ok(Self { matcher, owner, paths, longest })
+        let mut by_first = vec![Vec::new(); 256];
+        for p in &patterns {
+            if let Some(&b) = p.first() {
+                by_first[usize::from(b)].push(p.clone());
+            }
+        }
+        Ok(Self { matcher, owner, paths, longest, by_first })
+    }
+
+    /// The length of the longest end of `output` that is the start of a pattern, without being
+    /// one: what a stream must hold back until the next chunk says whether a value completes.
+    fn partial_end(&self, output: &[u8]) -> usize {
+        let most = self.longest.saturating_sub(1).min(output.len());
+        (1..=most)
+            .rev()
+            .find(|&k| {
+                let end = &output[output.len() - k..];
+                self.by_first[usize::from(end[0])].iter().any(|p| p.len() > k && p.starts_with(end))
+            })
+            .unwrap_or(0)
     }
 
     /// `input` with every value and encoded form replaced.
@@ -160,13 +182,14 @@ impl fmt::Debug for RedactStream<'_> {
 }
 
 impl RedactStream<'_> {
-    /// The redacted output that `chunk` lets out now.
+    /// The redacted output that `chunk` lets out now: everything but an end that could still
+    /// become a value (or one of its forms) with the next chunk.
     #[must_use]
     pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
         self.pending.extend_from_slice(chunk);
-        // A match that starts before `hold` ends within what is here (no pattern is longer);
-        // one that starts after it may still grow with the next chunk.
-        let hold = self.pending.len().saturating_sub(self.redactor.longest.saturating_sub(1));
+        // Whatever starts before `hold` is no unfinished pattern: a match there is whole and
+        // final; the end from `hold` on may still grow into one with the next chunk.
+        let hold = self.pending.len() - self.redactor.partial_end(&self.pending);
         let mut out = Vec::with_capacity(self.pending.len());
         let done = self.redactor.replace_until(&self.pending, hold, &mut out);
         self.pending.drain(..done);
@@ -316,6 +339,16 @@ mod tests {
         let quoted = Redactor::new([("x/pw", br#"pa"ss\word-1"#.as_slice())]).unwrap();
         let out = quoted.redact_str(&serde_json::json!({ "password": "pa\"ss\\word-1" }).to_string());
         assert_eq!(out, r#"{"password":"[REDACTED:x/pw]"}"#);
+    }
+
+    #[test]
+    fn a_stream_holds_back_only_an_end_that_could_become_a_value() {
+        let r = Redactor::new([("x/key", b"sk-live-0123456789".as_slice())]).unwrap();
+        let mut stream = r.stream();
+        assert_eq!(stream.push(b"Enter the code: "), b"Enter the code: ", "a prompt is shown at once");
+        assert_eq!(stream.push(b"sk-li"), b"", "the start of the value waits");
+        assert_eq!(stream.push(b"ve-0123456789 ok\n"), b"[REDACTED:x/key] ok\n");
+        assert_eq!(stream.push(b"sk-lx"), b"sk-lx", "released once it cannot be the value");
     }
 
     #[test]

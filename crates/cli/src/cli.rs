@@ -14,6 +14,7 @@ use crate::cmd::login::{LoginArgs, LogoutArgs};
 use crate::cmd::mcp::McpArgs;
 use crate::cmd::policy::PolicyCommand;
 use crate::cmd::rotate::RotateArgs;
+use crate::cmd::run::RunArgs;
 use crate::cmd::secret::SecretCommand;
 use crate::cmd::server::ServerArgs;
 use crate::cmd::share::ShareCommand;
@@ -48,7 +49,7 @@ Exit codes:
 
 // Options every client command understands (not `server`, which has its own). A plain
 // comment: a doc comment here would become the about text of every group it is flattened into.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Connection and output")]
 pub struct Global {
     /// The saved login to use [env: CLAWVAULT_PROFILE] [default: default].
@@ -113,6 +114,8 @@ pub enum Command {
     K8s(Group<K8sCommand>),
     /// Rotate a secret and roll the new version out to the Kubernetes workloads that use it.
     Rotate(RotateArgs),
+    /// Run a command with secrets in its environment (needs only `use`), masked in its output.
+    Run(Box<RunArgs>),
     /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
     /// server's /mcp).
     Mcp(McpArgs),
@@ -141,6 +144,7 @@ impl Command {
             Self::Auth(g) => Some(&g.global),
             Self::K8s(g) => Some(&g.global),
             Self::Rotate(a) => Some(&a.global),
+            Self::Run(a) => Some(&a.global),
             Self::Mcp(a) => Some(&a.global),
         }
     }

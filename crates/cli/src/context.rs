@@ -142,6 +142,12 @@ impl Target {
         self.build(&self.address, self.key.as_ref().map(|(k, _)| k.as_str()))
     }
 
+    /// The API key in effect, if any (to mask it wherever it could be echoed).
+    #[must_use]
+    pub fn key_text(&self) -> Option<Zeroizing<String>> {
+        self.key.as_ref().map(|(k, _)| k.clone())
+    }
+
     /// A client of the target that sends `key` instead of the configured one.
     ///
     /// # Errors

@@ -37,24 +37,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Server(args) => cmd::server::run(args).await,
-            Command::Login(args) => cmd::login::run(args).await,
-            Command::Logout(args) => cmd::login::logout(&args),
-            Command::Status(args) => cmd::status::run(&args).await,
-            Command::Whoami(args) => cmd::whoami::run(&args).await,
-            Command::Vault(g) => cmd::vault::run(&g.global, g.command).await,
-            Command::Secret(g) => cmd::secret::run(&g.global, g.command).await,
-            Command::Audit(g) => cmd::audit::run(&g.global, g.command).await,
-            Command::Agent(g) => cmd::agent::run(&g.global, g.command).await,
-            Command::User(g) => cmd::user::run(&g.global, g.command).await,
-            Command::ApiKey(g) => cmd::apikey::run(&g.global, g.command).await,
-            Command::Policy(g) => cmd::policy::run(&g.global, g.command).await,
-            Command::Auth(g) => cmd::auth::run(&g.global, g.command).await,
-            Command::K8s(g) => cmd::k8s::run(&g.global, g.command).await,
-            Command::Rotate(a) => cmd::rotate::run(a).await,
-            Command::Share(g) => cmd::share::run(&g.global, g.command).await,
-            Command::Mcp(args) => cmd::mcp::run(&args).await,
-            Command::Completion(args) => cmd::completion::run(&args),
+            // The one command whose exit code is another program's.
+            Command::Run(args) => cmd::run::run(*args).await,
+            other => dispatch(other).await.map(|()| exit::OK),
         }
     });
     let result = match (result, &global) {
@@ -62,7 +47,7 @@ fn main() -> ExitCode {
         (other, _) => other,
     };
     match result {
-        Ok(()) => ExitCode::from(exit::OK),
+        Ok(code) => ExitCode::from(code),
         Err(e) if is_closed_pipe(&e) => ExitCode::from(CLOSED_PIPE),
         Err(e) => {
             // Line by line: a multi-line message (all of a config file's problems) keeps its
@@ -97,4 +82,29 @@ fn quiet_on_closed_pipe() {
 
 fn is_closed_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Runs every command but `run`.
+async fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Server(args) => cmd::server::run(args).await,
+        Command::Login(args) => cmd::login::run(args).await,
+        Command::Logout(args) => cmd::login::logout(&args),
+        Command::Status(args) => cmd::status::run(&args).await,
+        Command::Whoami(args) => cmd::whoami::run(&args).await,
+        Command::Vault(g) => cmd::vault::run(&g.global, g.command).await,
+        Command::Secret(g) => cmd::secret::run(&g.global, g.command).await,
+        Command::Audit(g) => cmd::audit::run(&g.global, g.command).await,
+        Command::Agent(g) => cmd::agent::run(&g.global, g.command).await,
+        Command::User(g) => cmd::user::run(&g.global, g.command).await,
+        Command::ApiKey(g) => cmd::apikey::run(&g.global, g.command).await,
+        Command::Policy(g) => cmd::policy::run(&g.global, g.command).await,
+        Command::Auth(g) => cmd::auth::run(&g.global, g.command).await,
+        Command::K8s(g) => cmd::k8s::run(&g.global, g.command).await,
+        Command::Rotate(a) => cmd::rotate::run(a).await,
+        Command::Share(g) => cmd::share::run(&g.global, g.command).await,
+        Command::Mcp(args) => cmd::mcp::run(&args).await,
+        Command::Completion(args) => cmd::completion::run(&args),
+        Command::Run(args) => cmd::run::run(*args).await.map(|_| ()),
+    }
 }

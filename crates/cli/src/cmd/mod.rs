@@ -13,6 +13,7 @@ pub mod mcp;
 pub mod mcp_run;
 pub mod policy;
 pub mod rotate;
+pub mod run;
 pub mod secret;
 pub mod server;
 pub mod share;

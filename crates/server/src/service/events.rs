@@ -1,6 +1,6 @@
 //! Event streams: the secret events a caller may see (what happened at which path, and the
 //! version: never a value), from where it left off. Each event is shown only if the caller may
-//! list its path at the moment it is delivered, so a policy change applies to the next event;
+//! list or use its path at the moment it is delivered, so a policy change applies to the next event;
 //! the caller's standing is checked again while the stream is open, so a deactivated or
 //! re-keyed agent's stream ends.
 
@@ -200,9 +200,18 @@ impl Subscription {
         }
         let Some(vault) = self.state.vault(&e.vault_id.to_string()).await? else { return Ok(None) };
         let Ok(path) = SecretPath::parse(&e.path) else { return Ok(None) };
-        if !access::sees(&self.state, &self.caller, &vault.record).await?
-            || access::check_path(&self.state, &self.caller, &vault.record, &path, Permission::List).await.is_err()
-        {
+        if !access::sees(&self.state, &self.caller, &vault.record).await? {
+            return Ok(None);
+        }
+        // Who may use a secret learns that it changed (to reload), as who may list it does.
+        let mut allowed = false;
+        for permission in [Permission::List, Permission::Use] {
+            if access::check_path(&self.state, &self.caller, &vault.record, &path, permission).await.is_ok() {
+                allowed = true;
+                break;
+            }
+        }
+        if !allowed {
             return Ok(None);
         }
         Ok(Some(SeenEvent {

@@ -9,6 +9,7 @@ use crate::cmd::apikey::ApiKeyCommand;
 use crate::cmd::audit::AuditCommand;
 use crate::cmd::auth::AuthCommand;
 use crate::cmd::completion::CompletionArgs;
+use crate::cmd::inject::InjectArgs;
 use crate::cmd::k8s::K8sCommand;
 use crate::cmd::login::{LoginArgs, LogoutArgs};
 use crate::cmd::mcp::McpArgs;
@@ -116,6 +117,8 @@ pub enum Command {
     Rotate(RotateArgs),
     /// Run a command with secrets in its environment (needs only `use`), masked in its output.
     Run(Box<RunArgs>),
+    /// Render a template naming secrets into a private file (needs only `use`).
+    Inject(Box<InjectArgs>),
     /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
     /// server's /mcp).
     Mcp(McpArgs),
@@ -145,6 +148,7 @@ impl Command {
             Self::K8s(g) => Some(&g.global),
             Self::Rotate(a) => Some(&a.global),
             Self::Run(a) => Some(&a.global),
+            Self::Inject(a) => Some(&a.global),
             Self::Mcp(a) => Some(&a.global),
         }
     }

@@ -9,6 +9,7 @@ mod cmd;
 mod context;
 mod exit;
 mod explain;
+mod files;
 mod output;
 mod principals;
 mod profile;
@@ -106,5 +107,6 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Mcp(args) => cmd::mcp::run(&args).await,
         Command::Completion(args) => cmd::completion::run(&args),
         Command::Run(args) => cmd::run::run(*args).await.map(|_| ()),
+        Command::Inject(args) => cmd::inject::run(*args).await,
     }
 }

@@ -14,6 +14,7 @@
 //! - [`action`]: the actions audit events name.
 //! - [`generate`]: server-side generation of rotated values.
 //! - [`scope`]: what a user's API key may be limited to.
+//! - [`template`]: templates naming secrets (`{{ cv://VAULT/PATH#FIELD }}`).
 //! - [`text`]: the rules of free text (names, descriptions) that terminals later show.
 
 pub mod action;
@@ -33,6 +34,7 @@ pub mod policy;
 pub mod redact;
 pub mod scope;
 pub mod secret;
+pub mod template;
 pub mod text;
 pub mod time_util;
 

@@ -9,6 +9,7 @@ use crate::cmd::apikey::ApiKeyCommand;
 use crate::cmd::audit::AuditCommand;
 use crate::cmd::auth::AuthCommand;
 use crate::cmd::completion::CompletionArgs;
+use crate::cmd::fleet::FleetArgs;
 use crate::cmd::inject::InjectArgs;
 use crate::cmd::k8s::K8sCommand;
 use crate::cmd::login::{LoginArgs, LogoutArgs};
@@ -119,6 +120,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Render a template naming secrets into a private file (needs only `use`).
     Inject(Box<InjectArgs>),
+    /// Which consumer holds which version of each secret (who still runs the old key).
+    Fleet(FleetArgs),
     /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
     /// server's /mcp).
     Mcp(McpArgs),
@@ -149,6 +152,7 @@ impl Command {
             Self::Rotate(a) => Some(&a.global),
             Self::Run(a) => Some(&a.global),
             Self::Inject(a) => Some(&a.global),
+            Self::Fleet(a) => Some(&a.global),
             Self::Mcp(a) => Some(&a.global),
         }
     }

@@ -108,5 +108,6 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Completion(args) => cmd::completion::run(&args),
         Command::Run(args) => cmd::run::run(*args).await.map(|_| ()),
         Command::Inject(args) => cmd::inject::run(*args).await,
+        Command::Fleet(args) => cmd::fleet::run(&args).await,
     }
 }

@@ -13,6 +13,7 @@
 
 mod agents;
 mod api_keys;
+mod consumers;
 mod enroll;
 mod error;
 mod events;
@@ -34,6 +35,7 @@ use zeroize::Zeroizing;
 
 pub use agents::*;
 pub use api_keys::*;
+pub use consumers::{ConsumerHold, HeldSecret};
 pub use enroll::*;
 pub use error::{ClientError, Unreachable};
 pub use events::{EventStream, SecretEvent, StreamEvent};

@@ -92,6 +92,8 @@ actions! {
     AuditAnchor => "audit.anchor" on "audit",
     McpToolCall => "mcp.tool_call" on "tool",
     EventsSubscribe => "events.subscribe" on "events",
+    ConsumerAck => "consumer.ack" on "consumer",
+    ConsumerList => "consumer.list" on "consumer",
 }
 
 impl fmt::Display for Action {

@@ -15,6 +15,7 @@ mod audit;
 mod audited;
 mod auth_roles;
 mod changes;
+mod consumers;
 mod kv_settings;
 mod migrate;
 mod policies;

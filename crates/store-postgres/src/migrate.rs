@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_kv_settings.sql")),
     (7, include_str!("migrations/0007_auth_roles.sql")),
     (8, include_str!("migrations/0008_secret_events.sql")),
+    (9, include_str!("migrations/0009_consumers.sql")),
 ];
 
 /// `pg_advisory_lock` key of clawvault's migrations ("clawvlt1" as a number).

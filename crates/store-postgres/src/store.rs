@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
-    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, ChangeBatch, EnrollmentRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, ChangeBatch, ConsumerRecord, EnrollmentRecord,
     KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, Result, SecretEventPage, SecretRecord,
     SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, UserDeletion, UserRecord, VaultRecord,
     VersionChange, VersionMeta, VersionRecord,
@@ -16,8 +16,8 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::{
-    PgStore, audit, auth_roles, changes, kv_settings, policies, principals, secret_events, secret_requests, secrets,
-    shares,
+    PgStore, audit, auth_roles, changes, consumers, kv_settings, policies, principals, secret_events, secret_requests,
+    secrets, shares,
 };
 
 #[async_trait]
@@ -184,6 +184,14 @@ impl Store for PgStore {
 
     async fn delete_auth_role(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
         auth_roles::delete(self, id, audit).await
+    }
+
+    async fn ack_consumers(&self, acks: &[ConsumerRecord], audit: AuditBatch<'_>) -> Result<()> {
+        consumers::ack(self, acks, audit).await
+    }
+
+    async fn consumers(&self, vault_id: Option<Uuid>, path: Option<&str>) -> Result<Vec<ConsumerRecord>> {
+        consumers::list(self, vault_id, path).await
     }
 
     async fn secret_events_after(&self, after: i64, limit: u32) -> Result<SecretEventPage> {

@@ -10,6 +10,7 @@ mod agents;
 mod audit;
 mod audit_query;
 mod auth_roles;
+mod consumers;
 mod convert;
 mod kv_settings;
 mod migrate;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("migrations/0008_kv_settings.sql")),
     (9, include_str!("migrations/0009_auth_roles.sql")),
     (10, include_str!("migrations/0010_secret_events.sql")),
+    (11, include_str!("migrations/0011_consumers.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

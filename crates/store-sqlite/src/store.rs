@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
-    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, EnrollmentRecord, KvSettingsRecord,
-    PolicyRecord, PrincipalKind, PutVersion, Result, SecretEventPage, SecretRecord, SecretRequestRecord,
-    ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange,
-    VersionMeta, VersionRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, ConsumerRecord, EnrollmentRecord,
+    KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, Result, SecretEventPage, SecretRecord,
+    SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserDeletion, UserRecord,
+    VaultRecord, VersionChange, VersionMeta, VersionRecord,
 };
 use rusqlite::params;
 use time::OffsetDateTime;
@@ -252,6 +252,14 @@ impl Store for SqliteStore {
 
     async fn delete_auth_role(&self, id: Uuid, audit: AuditBatch<'_>) -> Result<bool> {
         self.delete_auth_role_impl(id, audit).await
+    }
+
+    async fn ack_consumers(&self, acks: &[ConsumerRecord], audit: AuditBatch<'_>) -> Result<()> {
+        self.ack_consumers_impl(acks, audit).await
+    }
+
+    async fn consumers(&self, vault_id: Option<Uuid>, path: Option<&str>) -> Result<Vec<ConsumerRecord>> {
+        self.consumers_impl(vault_id, path).await
     }
 
     async fn secret_events_after(&self, after: i64, limit: u32) -> Result<SecretEventPage> {

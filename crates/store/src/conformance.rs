@@ -19,10 +19,10 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::{
-    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, Change, EnrollmentRecord, EnrollmentStatus,
-    KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, RecipientType, Role, SecretEvent, SecretEventKind,
-    SecretEventPage, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError,
-    UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
+    AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, Change, ConsumerRecord, EnrollmentRecord,
+    EnrollmentStatus, KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, RecipientType, Role, SecretEvent,
+    SecretEventKind, SecretEventPage, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord,
+    Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
 };
 
 /// One `#[tokio::test]` per conformance check, each on a fresh store from `$fresh`: an async
@@ -72,6 +72,7 @@ macro_rules! conformance_tests {
             an_approval_creates_the_agent_and_hands_its_key_out_once,
             a_denial_or_a_failed_approval_leaves_the_enrollment_settled_or_pending,
             secret_events_are_numbered_in_commit_order_and_pruned_to_a_window,
+            a_consumers_ack_replaces_its_row_and_goes_with_the_vault,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {
@@ -1166,4 +1167,36 @@ pub async fn secret_events_of_both_handles_form_one_sequence<S: Store>(a: Arc<S>
             from_a.events.iter().filter(|e| e.event.path == format!("p{i}")).map(|e| e.event.version).collect();
         assert_eq!(versions, vec![1, 2, 3, 4, 5], "each writer's events in its commit order");
     }
+}
+
+/// A consumer's acknowledgement replaces its earlier one for the same secret (other
+/// consumers, hosts and secrets keep theirs); rows are listed by vault and path, and go with
+/// their vault.
+pub async fn a_consumers_ack_replaces_its_row_and_goes_with_the_vault<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let v = vault_record("fleet");
+    s.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    let agent = Uuid::new_v4();
+    let row = |consumer: &str, host: &str, path: &str, version: i64| ConsumerRecord {
+        principal_id: agent,
+        principal_type: PrincipalKind::Agent,
+        consumer: consumer.to_owned(),
+        host: host.to_owned(),
+        vault_id: v.id,
+        path: path.to_owned(),
+        version,
+        seen_at: now(),
+    };
+    let first =
+        [row("sync", "web-1", "bots/a", 1), row("sync", "web-2", "bots/a", 1), row("run:bot", "web-1", "db", 3)];
+    s.ack_consumers(&first, AuditBatch::new(&k, &[event("consumer.ack", "fleet")])).await.unwrap();
+    s.ack_consumers(&[row("sync", "web-1", "bots/a", 2)], AuditBatch::new(&k, &[])).await.unwrap();
+    let all = s.consumers(Some(v.id), None).await.unwrap();
+    let seen: Vec<(&str, &str, &str, i64)> =
+        all.iter().map(|r| (r.path.as_str(), r.consumer.as_str(), r.host.as_str(), r.version)).collect();
+    assert_eq!(seen, [("bots/a", "sync", "web-1", 2), ("bots/a", "sync", "web-2", 1), ("db", "run:bot", "web-1", 3)]);
+    assert_eq!(s.consumers(Some(v.id), Some("db")).await.unwrap().len(), 1);
+    assert_eq!(s.consumers(None, None).await.unwrap().len(), 3);
+    s.delete_vault(v.id, AuditBatch::new(&k, &[])).await.unwrap();
+    assert!(s.consumers(None, None).await.unwrap().is_empty(), "rows go with their vault");
 }

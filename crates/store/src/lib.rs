@@ -376,6 +376,15 @@ pub trait Store: Send + Sync + 'static {
         false
     }
 
+    // --- consumers (the fleet view) -----------------------------------------------------------
+
+    /// Records what consumers hold (each row replaces the one of the same principal,
+    /// consumer, host, vault and path).
+    async fn ack_consumers(&self, acks: &[ConsumerRecord], audit: AuditBatch<'_>) -> Result<()>;
+
+    /// Consumer rows, of one vault (and path) when given, by vault, path, consumer and host.
+    async fn consumers(&self, vault_id: Option<Uuid>, path: Option<&str>) -> Result<Vec<ConsumerRecord>>;
+
     // --- secret events ---------------------------------------------------------------------
 
     /// Up to `limit` secret events numbered after `after`, in order; `complete` is false when

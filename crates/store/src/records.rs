@@ -207,6 +207,28 @@ pub struct KvSettingsRecord {
     pub updated_at: OffsetDateTime,
 }
 
+/// What one consumer (a `run --watch`, a `sync` daemon) of an identity says it holds of one
+/// secret: the fleet view's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    /// The agent or user the consumer runs as.
+    pub principal_id: Uuid,
+    /// `agent` or `user`.
+    pub principal_type: PrincipalKind,
+    /// The consumer's name (what it runs, `sync`, ...).
+    pub consumer: String,
+    /// The host it runs on.
+    pub host: String,
+    /// Vault.
+    pub vault_id: Uuid,
+    /// The secret's path.
+    pub path: String,
+    /// The version it holds.
+    pub version: i64,
+    /// When it said so last.
+    pub seen_at: OffsetDateTime,
+}
+
 /// A version with its ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRecord {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod completion;
 pub mod detach;
 pub mod enroll;
+pub mod fleet;
 pub mod inject;
 pub mod k8s;
 pub mod login;

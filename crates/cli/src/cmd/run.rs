@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use clawvault_client::Client;
+use clawvault_client::{Client, HeldSecret};
 use clawvault_core::SecretValue;
 use clawvault_core::redact::Redactor;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
@@ -75,6 +75,9 @@ pub struct RunArgs {
     /// --watch: seconds the command has to exit after that signal before it is killed.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     grace: u64,
+    /// --watch: the name this consumer has in the fleet view (default: run:COMMAND).
+    #[arg(long, value_name = "NAME")]
+    consumer: Option<String>,
     /// The command and its arguments (after `--`).
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     command: Vec<String>,
@@ -158,6 +161,7 @@ impl Plan {
     async fn fetch(&self, client: &Client) -> Result<Fetched> {
         let mut vars: BTreeMap<String, Zeroizing<String>> = BTreeMap::new();
         let mut masked: Vec<(String, SecretValue)> = Vec::new();
+        let mut versions = Vec::new();
         for source in &self.sources {
             let reference = source.reference();
             let (vault, path) = match source {
@@ -167,6 +171,7 @@ impl Plan {
                 .use_secret(vault, path)
                 .await
                 .with_context(|| format!("{reference}: cannot be used, so the command was not started"))?;
+            versions.push(HeldSecret { vault: vault.clone(), path: path.clone(), version: secret.version });
             let text = secret.value.expose_str().ok_or_else(|| {
                 Coded::invalid(format!("{reference}: its value is not text, so it cannot be an environment variable"))
             })?;
@@ -188,7 +193,7 @@ impl Plan {
             }
             masked.push((reference, secret.value.clone()));
         }
-        Ok(Fetched { vars, masked })
+        Ok(Fetched { vars, masked, versions })
     }
 }
 
@@ -220,6 +225,8 @@ struct Fetched {
     vars: BTreeMap<String, Zeroizing<String>>,
     /// Values to mask, by the reference shown in their place.
     masked: Vec<(String, SecretValue)>,
+    /// The version of each secret read, for the fleet view.
+    versions: Vec<HeldSecret>,
 }
 
 impl Fetched {
@@ -382,6 +389,16 @@ pub async fn run(args: RunArgs) -> Result<u8> {
     Ok(exit_code(status))
 }
 
+/// This machine's name, as the fleet view shows it.
+pub(crate) fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 /// Stops the command for a restart: `sig`, then `grace`, then KILL.
 async fn stop(child: &mut Child, sig: rustix::process::Signal, grace: Duration) {
     send(child, sig);
@@ -416,6 +433,7 @@ mod tests {
             watch: false,
             restart_signal: "TERM".into(),
             grace: 10,
+            consumer: None,
             command: vec!["true".into()],
         };
         let plan = Plan::new(&args, dir.path()).unwrap();

@@ -4,6 +4,7 @@
 mod agents;
 mod audit;
 mod auth;
+mod consumers;
 pub mod dto;
 mod enroll;
 mod events;
@@ -37,6 +38,7 @@ use crate::state::AppState;
         (name = "secrets", description = "Secrets and their versions"),
         (name = "audit", description = "The audit trail and its hash chain"),
         (name = "events", description = "Server-sent events of changes to secrets"),
+        (name = "consumers", description = "The fleet view: which consumer holds which version"),
         (name = "meta", description = "Health and discovery"),
     )
 )]
@@ -55,6 +57,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(secrets::router())
         .merge(audit::router())
         .merge(events::router())
+        .merge(consumers::router())
         .merge(roles::router())
         .merge(meta::router())
 }

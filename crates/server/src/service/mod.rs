@@ -6,6 +6,7 @@ pub mod access;
 pub mod agents;
 pub mod audit;
 pub mod authenticate;
+pub mod consumers;
 pub mod egress;
 pub mod enroll;
 pub mod events;
@@ -73,6 +74,7 @@ mod tests {
             ("agents.rs", include_str!("agents.rs")),
             ("audit.rs", include_str!("audit.rs")),
             ("authenticate.rs", include_str!("authenticate.rs")),
+            ("consumers.rs", include_str!("consumers.rs")),
             ("egress.rs", include_str!("egress.rs")),
             ("enroll.rs", include_str!("enroll.rs")),
             ("events.rs", include_str!("events.rs")),

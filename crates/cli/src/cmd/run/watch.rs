@@ -16,6 +16,16 @@ use super::{Fetched, Plan, RunArgs, Source, exit_code, relay, send, spawn, stop}
 
 /// Waits before reopening a broken stream, doubling up to the last.
 const BACKOFF: [u64; 5] = [1, 2, 4, 8, 15];
+/// How often the fleet view is told again what the command holds (it marks a consumer silent
+/// after ten minutes).
+const ACK_EVERY: Duration = Duration::from_secs(300);
+
+/// Tells the fleet view which versions the command holds; a failure is reported, not fatal.
+async fn ack(client: &Client, consumer: &str, fetched: &Fetched) {
+    if let Err(e) = client.ack_consumers(consumer, &super::host_name(), &fetched.versions).await {
+        eprintln!("clawvault run: cannot tell the fleet view which versions the command holds ({e})");
+    }
+}
 
 /// Whether `event` is about a secret the plan uses.
 fn concerns(plan: &Plan, event: &SecretEvent) -> bool {
@@ -97,6 +107,12 @@ pub(super) async fn run(
     let mut last = None;
     let mut fetched = plan.fetch(client).await?;
     let mut running = start(args, &fetched, own_key, mask)?;
+    let program = std::path::Path::new(&args.command[0])
+        .file_name()
+        .map_or_else(|| args.command[0].clone(), |n| n.to_string_lossy().into_owned());
+    let consumer = args.consumer.clone().unwrap_or_else(|| format!("run:{program}"));
+    ack(client, &consumer, &fetched).await;
+    let mut again = tokio::time::interval_at(tokio::time::Instant::now() + ACK_EVERY, ACK_EVERY);
     let grace = Duration::from_secs(args.grace);
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -112,6 +128,7 @@ pub(super) async fn run(
             _ = term.recv() => send(&running.child, Signal::TERM),
             _ = hup.recv() => send(&running.child, Signal::HUP),
             _ = int.recv() => if !from_terminal { send(&running.child, Signal::INT) },
+            _ = again.tick() => ack(client, &consumer, &fetched).await,
             event = next_event(client, &mut stream, &mut last) => {
                 let relevant = match &event {
                     StreamEvent::Secret(e) => concerns(plan, e),
@@ -134,6 +151,11 @@ pub(super) async fn run(
                     }
                 };
                 if !differs(&fetched, &now) {
+                    // Same values under new versions: the command holds those versions now.
+                    if fetched.versions != now.versions {
+                        fetched.versions = now.versions;
+                        ack(client, &consumer, &fetched).await;
+                    }
                     continue;
                 }
                 eprintln!("clawvault run: a secret changed; restarting the command");
@@ -141,6 +163,7 @@ pub(super) async fn run(
                 let old = std::mem::replace(&mut running, start(args, &now, own_key, mask)?);
                 old.finish().await;
                 fetched = now;
+                ack(client, &consumer, &fetched).await;
             }
         }
     }

@@ -21,6 +21,7 @@ use crate::cmd::secret::SecretCommand;
 use crate::cmd::server::ServerArgs;
 use crate::cmd::share::ShareCommand;
 use crate::cmd::status::StatusArgs;
+use crate::cmd::sync::SyncArgs;
 use crate::cmd::user::UserCommand;
 use crate::cmd::vault::VaultCommand;
 use crate::cmd::whoami::WhoamiArgs;
@@ -122,6 +123,8 @@ pub enum Command {
     Inject(Box<InjectArgs>),
     /// Which consumer holds which version of each secret (who still runs the old key).
     Fleet(FleetArgs),
+    /// Keep files of secrets on this host up to date (a daemon; agenix / Vault Agent's job).
+    Sync(SyncArgs),
     /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
     /// server's /mcp).
     Mcp(McpArgs),
@@ -134,7 +137,7 @@ impl Command {
     #[must_use]
     pub fn global(&self) -> Option<&Global> {
         match self {
-            Self::Server(_) | Self::Completion(_) => None,
+            Self::Server(_) | Self::Completion(_) | Self::Sync(_) => None,
             Self::Login(a) => Some(&a.global),
             Self::Logout(a) => Some(&a.global),
             Self::Status(a) => Some(&a.global),

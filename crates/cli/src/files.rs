@@ -73,11 +73,11 @@ pub fn check_ours(path: &Path) -> Result<()> {
     )))
 }
 
-/// Writes `bytes` to `path` atomically with `mode`, and records it as written here.
+/// Writes `bytes` to `path` atomically with `mode` (and, when given, owner and group).
 ///
 /// # Errors
 /// The directory is not writable, the disk is full.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, owner: Option<(Option<u32>, Option<u32>)>) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().context("the output names no file")?.to_string_lossy().into_owned();
     let temp = dir.join(format!(".{name}.clawvault-{}", std::process::id()));
@@ -85,6 +85,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(&temp)?;
         // The umask may have narrowed the mode: set it as asked.
         f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&f, uid, gid)?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&temp, path)?;
@@ -94,11 +97,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         let _ = fs::remove_file(&temp);
         return Err(anyhow::anyhow!("writing {}: {e}", path.display()));
     }
-    remember(path);
     Ok(())
 }
 
-fn remember(path: &Path) {
+/// Records `path`, as it is now, as written by this CLI (see [`check_ours`]).
+pub fn remember(path: &Path) {
     let Some(now) = stamp(path) else { return };
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut record = read_record();

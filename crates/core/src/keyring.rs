@@ -113,10 +113,34 @@ impl MasterSecret {
     }
 }
 
+/// A data key derived from a credential held elsewhere (an agent's key in a file), for data
+/// that credential's holder keeps at rest (the sync daemon's offline cache): whoever has the
+/// credential can open it, and nobody without it. `label` separates the uses.
+#[must_use]
+pub fn key_from_credential(credential: &[u8], label: &[u8]) -> crate::crypto::DataKey {
+    let hk = Hkdf::<Sha256>::new(Some(b"clawvault credential-derived key"), credential);
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    if hk.expand(label, out.as_mut()).is_err() {
+        unreachable!("HKDF output length is constant and valid");
+    }
+    match crate::crypto::DataKey::from_slice(out.as_ref()) {
+        Ok(k) => k,
+        Err(_) => unreachable!("the output has a key's length"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::crypto::SoftwareRootKey;
+
+    #[test]
+    fn credential_keys_depend_on_credential_and_label() {
+        let a = key_from_credential(b"ocv_one", b"sync cache");
+        assert_eq!(a.expose(), key_from_credential(b"ocv_one", b"sync cache").expose());
+        assert_ne!(a.expose(), key_from_credential(b"ocv_two", b"sync cache").expose());
+        assert_ne!(a.expose(), key_from_credential(b"ocv_one", b"other").expose());
+    }
 
     #[test]
     fn derivation_is_stable_and_purpose_bound() {

@@ -355,18 +355,21 @@ impl Server {
             header_timeout: std::time::Duration::from_secs(state.config.header_timeout_seconds),
             body_timeout: std::time::Duration::from_secs(state.config.body_timeout_seconds),
         };
+        // One signal stops every listener, and ends the open event streams (which would
+        // otherwise keep their connections, and the graceful shutdown, waiting for ever).
+        let stopping = state.stopping.clone();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+            let _ = stop.send(true);
+        });
+        let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
         let served = match connect {
-            None => serve_on(listener, router, idle, limits, shutdown).await,
+            None => serve_on(listener, router, idle, limits, until(stopped)).await,
             Some((connect, _)) => {
-                // One signal stops both listeners.
-                let (stop, stopped) = tokio::sync::watch::channel(false);
-                tokio::spawn(async move {
-                    shutdown.await;
-                    let _ = stop.send(true);
-                });
-                let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                };
                 let connect_router = app::connect_app(state.clone());
                 let (main, other) = tokio::join!(
                     serve_on(listener, router, idle, limits, until(stopped.clone())),

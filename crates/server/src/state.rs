@@ -74,6 +74,8 @@ pub struct Inner {
     pub changes: crate::feed::Feed,
     /// Committed secret events, for event streams in this process.
     pub secret_events: crate::feed::SecretEventFeed,
+    /// Set when the server begins to shut down: long-lived answers (event streams) end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     /// Key sets of the JWTs Vault API logins present.
     pub jwks: crate::jwks::Jwks,
     vaults: ReadCache<Uuid, Arc<OpenVault>>,
@@ -142,6 +144,7 @@ impl AppState {
             follower,
             changes: crate::feed::Feed::default(),
             secret_events: crate::feed::SecretEventFeed::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
             vaults: ReadCache::new(VAULT_CACHE_LIMIT),
         }))
     }

@@ -107,7 +107,8 @@ pub async fn run(args: InjectArgs) -> Result<()> {
     }
     let client = context::client(&args.global)?;
     let rendered = render(&client, &template).await?;
-    files::write_atomic(&args.output, rendered.as_bytes(), mode)?;
+    files::write_atomic(&args.output, rendered.as_bytes(), mode, None)?;
+    files::remember(&args.output);
     eprintln!("Wrote {} ({} reference(s), mode {:04o}).", args.output.display(), template.references().len(), mode);
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod secret;
 pub mod server;
 pub mod share;
 pub mod status;
+pub mod sync;
 pub mod user;
 pub mod vault;
 pub mod whoami;

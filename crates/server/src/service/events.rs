@@ -71,6 +71,8 @@ pub struct Subscription {
     /// Changes applied on this server: one about the caller (deactivated, re-keyed, deleted)
     /// has its standing checked at once.
     changes: broadcast::Receiver<Change>,
+    /// The server's shutdown: the stream ends.
+    stopping: tokio::sync::watch::Receiver<bool>,
     backlog: VecDeque<StoredSecretEvent>,
     /// The store may hold more after the backlog (the last page read was full).
     more: bool,
@@ -109,6 +111,7 @@ pub async fn subscribe(
             cursor: 0,
             live,
             changes: state.changes.subscribe(),
+            stopping: state.stopping.subscribe(),
             backlog: VecDeque::new(),
             more: false,
             reset: None,
@@ -147,6 +150,9 @@ impl Subscription {
     /// 401 once the caller no longer stands; storage failures.
     pub async fn next(&mut self) -> ApiResult<Delivery> {
         loop {
+            if *self.stopping.borrow() {
+                return Err(ApiError::Unavailable("the server is shutting down; reconnect with Last-Event-ID".into()));
+            }
             if let Some(after) = self.reset.take() {
                 return Ok(Delivery::Reset { after });
             }
@@ -177,6 +183,7 @@ impl Subscription {
                         return Err(ApiError::Unavailable("the server is shutting down".into()));
                     }
                 },
+                _ = self.stopping.changed() => continue,
                 changed = self.changes.recv() => {
                     if self.concerns_caller(changed) {
                         self.check_standing().await?;

@@ -1,0 +1,267 @@
+//! The sync daemon's configuration file (TOML), checked whole at start: every problem named
+//! with what to write instead.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use crate::exit::Coded;
+use crate::files;
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    address: String,
+    key_file: PathBuf,
+    cache_dir: PathBuf,
+    #[serde(default)]
+    consumer: Option<String>,
+    #[serde(default)]
+    ca_cert: Option<PathBuf>,
+    #[serde(default, rename = "file")]
+    files: Vec<RawFile>,
+    #[serde(default, rename = "template")]
+    templates: Vec<RawTemplate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    path: PathBuf,
+    secret: String,
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    on_change: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTemplate {
+    source: PathBuf,
+    path: PathBuf,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    on_change: Option<String>,
+}
+
+/// What one output renders.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// One secret (or one field of it).
+    Secret {
+        /// Vault name or id.
+        vault: String,
+        /// Path.
+        path: String,
+        /// A field of a JSON or env-bundle secret.
+        field: Option<String>,
+    },
+    /// A template of `{{ cv://… }}` references.
+    Template(clawvault_core::template::Template),
+}
+
+/// One file the daemon keeps.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Where.
+    pub path: PathBuf,
+    /// What.
+    pub content: Content,
+    /// Its mode.
+    pub mode: u32,
+    /// Its owner and group, when set.
+    pub owner: Option<(Option<u32>, Option<u32>)>,
+    /// A `sh -c` command line run when its bytes change.
+    pub on_change: Option<String>,
+}
+
+impl Output {
+    /// The secrets it reads, as (vault, path).
+    #[must_use]
+    pub fn secrets(&self) -> Vec<(String, String)> {
+        match &self.content {
+            Content::Secret { vault, path, .. } => vec![(vault.clone(), path.clone())],
+            Content::Template(t) => t.references().iter().map(|r| (r.vault.clone(), r.path.clone())).collect(),
+        }
+    }
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The server.
+    pub address: String,
+    /// The agent key's file.
+    pub key_file: PathBuf,
+    /// Where the encrypted offline cache lives.
+    pub cache_dir: PathBuf,
+    /// The name this daemon has in the fleet view.
+    pub consumer: String,
+    /// A CA certificate to trust.
+    pub ca_cert: Option<PathBuf>,
+    /// The files.
+    pub outputs: Vec<Output>,
+}
+
+/// A user's or group's id by name (or number), from the system's databases.
+fn id_of(database: &str, name: &str) -> Option<u32> {
+    if let Ok(n) = name.parse() {
+        return Some(n);
+    }
+    std::fs::read_to_string(database).ok()?.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == name).then(|| f.nth(1)?.parse().ok())?
+    })
+}
+
+fn ownership(
+    owner: Option<&str>,
+    group: Option<&str>,
+    problems: &mut Vec<String>,
+    at: &str,
+) -> Option<(Option<u32>, Option<u32>)> {
+    if owner.is_none() && group.is_none() {
+        return None;
+    }
+    let uid = owner.and_then(|o| {
+        let id = id_of("/etc/passwd", o);
+        if id.is_none() {
+            problems.push(format!("{at}: no user {o:?} on this machine"));
+        }
+        id
+    });
+    let gid = group.and_then(|g| {
+        let id = id_of("/etc/group", g);
+        if id.is_none() {
+            problems.push(format!("{at}: no group {g:?} on this machine"));
+        }
+        id
+    });
+    Some((uid, gid))
+}
+
+/// Reads and checks the file at `path`.
+///
+/// # Errors
+/// Every problem found, listed.
+pub fn load(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Coded::invalid(format!("cannot read the sync configuration {}: {e}", path.display())))?;
+    let raw: Raw =
+        toml::from_str(&text).map_err(|e| Coded::invalid(format!("{}: {}", path.display(), e.message().trim())))?;
+    let mut problems = Vec::new();
+    let mut outputs = Vec::new();
+    let mode_of =
+        |raw: Option<&str>, problems: &mut Vec<String>, at: &str| match files::parse_mode(raw.unwrap_or("0400")) {
+            Ok(m) => m,
+            Err(e) => {
+                problems.push(format!("{at}: {e}"));
+                0o400
+            }
+        };
+    for (i, f) in raw.files.iter().enumerate() {
+        let at = format!("file {} ({})", i + 1, f.path.display());
+        let content = match f.secret.split_once('/') {
+            Some((vault, path)) if !vault.is_empty() && clawvault_core::SecretPath::parse(path).is_ok() => {
+                Content::Secret { vault: vault.to_owned(), path: path.to_owned(), field: f.field.clone() }
+            }
+            _ => {
+                problems.push(format!("{at}: secret {:?} is not VAULT/PATH such as prod/bots/discord", f.secret));
+                continue;
+            }
+        };
+        let mode = mode_of(f.mode.as_deref(), &mut problems, &at);
+        let owner = ownership(f.owner.as_deref(), f.group.as_deref(), &mut problems, &at);
+        outputs.push(Output { path: f.path.clone(), content, mode, owner, on_change: f.on_change.clone() });
+    }
+    for (i, t) in raw.templates.iter().enumerate() {
+        let at = format!("template {} ({})", i + 1, t.source.display());
+        let template = match std::fs::read_to_string(&t.source) {
+            Ok(text) => match clawvault_core::template::Template::parse(&text) {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(format!("{at}: {e}"));
+                    continue;
+                }
+            },
+            Err(e) => {
+                problems.push(format!("{at}: cannot read it: {e}"));
+                continue;
+            }
+        };
+        let mode = mode_of(t.mode.as_deref(), &mut problems, &at);
+        let owner = ownership(t.owner.as_deref(), t.group.as_deref(), &mut problems, &at);
+        outputs.push(Output {
+            path: t.path.clone(),
+            content: Content::Template(template),
+            mode,
+            owner,
+            on_change: t.on_change.clone(),
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    for o in &outputs {
+        if !seen.insert(o.path.clone()) {
+            problems.push(format!("{} is written by two entries: give each its own path", o.path.display()));
+        }
+    }
+    if outputs.is_empty() && problems.is_empty() {
+        problems.push("no [[file]] or [[template]] entries: name what to write".into());
+    }
+    if !problems.is_empty() {
+        return Err(Coded::invalid(format!(
+            "{} has {} problem(s):\n  - {}",
+            path.display(),
+            problems.len(),
+            problems.join("\n  - ")
+        )));
+    }
+    Ok(Config {
+        address: raw.address.trim_end_matches('/').to_owned(),
+        key_file: raw.key_file,
+        cache_dir: raw.cache_dir,
+        consumer: raw.consumer.unwrap_or_else(|| "sync".to_owned()),
+        ca_cert: raw.ca_cert,
+        outputs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sync.toml");
+        std::fs::write(
+            &path,
+            "address = \"http://127.0.0.1:8420\"\nkey_file = \"k\"\ncache_dir = \"c\"\n\
+             [[file]]\npath = \"/run/a\"\nsecret = \"nope\"\n\
+             [[file]]\npath = \"/run/b\"\nsecret = \"prod/b\"\nmode = \"999\"\nowner = \"no-such-user-here\"\n\
+             [[file]]\npath = \"/run/b\"\nsecret = \"prod/c\"\n\
+             [[template]]\nsource = \"/nonexistent.tpl\"\npath = \"/run/t\"\n",
+        )
+        .unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        for needle in ["VAULT/PATH", "octal", "no user", "two entries", "cannot read it"] {
+            assert!(e.contains(needle), "{needle}: {e}");
+        }
+        std::fs::write(&path, "address = \"x\"\nkey_file = \"k\"\ncache_dir = \"c\"\nfiles = 3\n").unwrap();
+        assert!(load(&path).unwrap_err().to_string().contains("files"));
+    }
+}

@@ -168,3 +168,72 @@ fn sync_keeps_files_rewrites_only_what_changed_and_survives_the_server_going_awa
     let sealed = std::fs::read(h.dir.path().join("cache/sync-cache.sealed")).unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains("cvcanary"), "the cache is encrypted");
 }
+
+/// Connects to `socket` as systemd's `LoadCredential=` does: from an abstract socket named
+/// `<random>/unit/<UNIT>/<ID>`; returns what the daemon sends before it closes.
+fn load_credential(socket: &Path, unit: &str, id: &str) -> Vec<u8> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
+    use std::io::Read as _;
+    let fd = rustix::net::socket(AddressFamily::UNIX, SocketType::STREAM, None).unwrap();
+    let name = format!("{:016x}/unit/{unit}/{id}", rand_u64());
+    rustix::net::bind(&fd, &SocketAddrUnix::new_abstract_name(name.as_bytes()).unwrap()).unwrap();
+    rustix::net::connect(&fd, &SocketAddrUnix::new(socket).unwrap()).unwrap();
+    let mut stream = std::os::unix::net::UnixStream::from(fd);
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got).unwrap();
+    got
+}
+
+fn rand_u64() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+        ^ u64::from(std::process::id())
+}
+
+#[test]
+fn the_credential_socket_answers_only_the_unit_a_credential_is_mapped_to() {
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let v = s.vault(&admin, "prod");
+    s.put_secret(&admin, &v, "bots/discord", "cvcanary-credential-1");
+    let (agent_id, key) = s.new_agent(&admin, json!({ "name": "host" }));
+    s.grant(&admin, &v, ("agent", &agent_id), "bots/**", &["use"], json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("agent.key");
+    std::fs::write(&key_file, &key).unwrap();
+    let socket = dir.path().join("run/credentials.sock");
+    let config = dir.path().join("sync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "address = \"{}\"\nkey_file = \"{}\"\ncache_dir = \"{}\"\ncredential_socket = \"{}\"\n\
+             [[credential]]\nunit = \"discord-bot.service\"\nid = \"discord-token\"\nsecret = \"prod/bots/discord\"\n",
+            s.base,
+            key_file.display(),
+            dir.path().join("cache").display(),
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let mut daemon = cli_command(&["sync", "--config", config.to_str().unwrap()], &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the socket", 10, || socket.exists());
+    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
+    wait_for("the credential", 10, || {
+        load_credential(&socket, "discord-bot.service", "discord-token") == b"cvcanary-credential-1"
+    });
+    assert!(load_credential(&socket, "other.service", "discord-token").is_empty(), "another unit gets nothing");
+    assert!(load_credential(&socket, "discord-bot.service", "other-id").is_empty(), "another id gets nothing");
+    // A rotation reaches the next unit start.
+    s.put_secret(&admin, &v, "bots/discord", "cvcanary-credential-2");
+    wait_for("the rotated credential", 10, || {
+        load_credential(&socket, "discord-bot.service", "discord-token") == b"cvcanary-credential-2"
+    });
+    assert!(
+        !dir.path().join("run").read_dir().unwrap().any(|e| e.unwrap().file_name() != "credentials.sock"),
+        "no file on disk"
+    );
+    stop(&mut daemon);
+}

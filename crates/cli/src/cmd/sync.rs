@@ -8,6 +8,7 @@
 //! `--once` renders and exits (boot units).
 
 mod config;
+mod credentials;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ The configuration (TOML):
   address = \"https://vault.example.com:8420\"
   key_file = \"/etc/clawvault/agent.key\"      # an agent key that may use the secrets
   cache_dir = \"/var/cache/clawvault\"          # the encrypted offline cache
+  credential_socket = \"/run/clawvault/credentials.sock\"   # for LoadCredential= (optional)
   [[file]]
   path = \"/run/secrets/discord-token\"
   secret = \"prod/bots/discord\"
@@ -47,6 +49,10 @@ The configuration (TOML):
   [[template]]
   source = \"/etc/clawvault/bot.env.tpl\"      # {{ cv://prod/db#password }} references
   path = \"/run/bot/bot.env\"
+  [[credential]]                              # served on the socket, never written
+  unit = \"discord-bot.service\"
+  id = \"discord-token\"
+  secret = \"prod/bots/discord\"
 
 See docs/hosts.md for systemd and NixOS.")]
 pub struct SyncArgs {
@@ -134,8 +140,14 @@ async fn render(client: &Client, output: &Output) -> Result<Rendered> {
 }
 
 /// Writes `bytes` to the output if they differ from what is there, then runs its
-/// `on_change`; returns whether it wrote.
-async fn apply(output: &Output, bytes: &[u8]) -> Result<bool> {
+/// `on_change`; returns whether it wrote. A credential is served from memory, never written.
+async fn apply(output: &Output, bytes: &[u8], served: &credentials::Served) -> Result<bool> {
+    if let Some(key) = &output.credential {
+        let mut map = served.write().map_err(|_| anyhow::anyhow!("the credential table is poisoned"))?;
+        let changed = map.get(key).is_none_or(|old| old.as_slice() != bytes);
+        map.insert(key.clone(), Zeroizing::new(bytes.to_vec()));
+        return Ok(changed);
+    }
     if std::fs::read(&output.path).ok().as_deref() == Some(bytes) {
         return Ok(false);
     }
@@ -162,6 +174,8 @@ struct Daemon {
     outputs: BTreeMap<PathBuf, Zeroizing<Vec<u8>>>,
     /// What each output was rendered from.
     versions: BTreeMap<PathBuf, Vec<HeldSecret>>,
+    /// The credentials served on the socket.
+    served: credentials::Served,
 }
 
 impl Daemon {
@@ -215,7 +229,7 @@ impl Daemon {
         for output in self.config.outputs.clone().iter().filter(|o| which(o)) {
             match render(&self.client, output).await {
                 Ok(r) => {
-                    match apply(output, &r.bytes).await {
+                    match apply(output, &r.bytes, &self.served).await {
                         Ok(wrote) => changed |= wrote,
                         Err(e) => {
                             log(&format!("{e:#}"));
@@ -243,7 +257,7 @@ impl Daemon {
         let Some(cached) = self.load_cache() else { return false };
         for output in &self.config.outputs {
             if let Some(bytes) = cached.get(&output.path)
-                && let Err(e) = apply(output, bytes).await
+                && let Err(e) = apply(output, bytes, &self.served).await
             {
                 log(&format!("{e:#}"));
             }
@@ -280,7 +294,11 @@ pub async fn run(args: SyncArgs) -> Result<()> {
     let client = builder.build().map_err(|e| Coded::invalid(e.to_string()))?;
     let cache_key = clawvault_core::keyring::key_from_credential(key.as_bytes(), b"sync offline cache v1");
     drop(key);
-    let mut daemon = Daemon { config, client, cache_key, outputs: BTreeMap::new(), versions: BTreeMap::new() };
+    let served = credentials::Served::default();
+    if let (Some(socket), false) = (&config.credential_socket, args.once) {
+        credentials::serve(socket, std::sync::Arc::clone(&served), log)?;
+    }
+    let mut daemon = Daemon { config, client, cache_key, outputs: BTreeMap::new(), versions: BTreeMap::new(), served };
 
     // Follow first, render second: a change in between is then an event, not a gap.
     let mut stream = if args.once { None } else { daemon.client.events(None, None).await.ok() };

@@ -73,6 +73,7 @@ async fn ack(
 
 /// Which consumers to show.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FleetQuery {
     /// One vault (name or id).
     vault: Option<String>,

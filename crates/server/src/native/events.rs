@@ -26,6 +26,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// Which events a stream carries.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Only this vault's events (name or id).
     vault: Option<String>,

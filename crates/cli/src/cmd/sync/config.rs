@@ -24,6 +24,20 @@ struct Raw {
     files: Vec<RawFile>,
     #[serde(default, rename = "template")]
     templates: Vec<RawTemplate>,
+    #[serde(default)]
+    credential_socket: Option<PathBuf>,
+    #[serde(default, rename = "credential")]
+    credentials: Vec<RawCredential>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCredential {
+    unit: String,
+    id: String,
+    secret: String,
+    #[serde(default)]
+    field: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +101,8 @@ pub struct Output {
     pub owner: Option<(Option<u32>, Option<u32>)>,
     /// A `sh -c` command line run when its bytes change.
     pub on_change: Option<String>,
+    /// Served on the credential socket to this (unit, credential id) instead of written.
+    pub credential: Option<(String, String)>,
 }
 
 impl Output {
@@ -113,8 +129,10 @@ pub struct Config {
     pub consumer: String,
     /// A CA certificate to trust.
     pub ca_cert: Option<PathBuf>,
-    /// The files.
+    /// The files (and credentials).
     pub outputs: Vec<Output>,
+    /// The socket systemd's `LoadCredential=` reads credentials from.
+    pub credential_socket: Option<PathBuf>,
 }
 
 /// A user's or group's id by name (or number), from the system's databases.
@@ -186,7 +204,14 @@ pub fn load(path: &Path) -> Result<Config> {
         };
         let mode = mode_of(f.mode.as_deref(), &mut problems, &at);
         let owner = ownership(f.owner.as_deref(), f.group.as_deref(), &mut problems, &at);
-        outputs.push(Output { path: f.path.clone(), content, mode, owner, on_change: f.on_change.clone() });
+        outputs.push(Output {
+            path: f.path.clone(),
+            content,
+            mode,
+            owner,
+            on_change: f.on_change.clone(),
+            credential: None,
+        });
     }
     for (i, t) in raw.templates.iter().enumerate() {
         let at = format!("template {} ({})", i + 1, t.source.display());
@@ -211,6 +236,32 @@ pub fn load(path: &Path) -> Result<Config> {
             mode,
             owner,
             on_change: t.on_change.clone(),
+            credential: None,
+        });
+    }
+    for (i, c) in raw.credentials.iter().enumerate() {
+        let at = format!("credential {} ({} of {})", i + 1, c.id, c.unit);
+        if raw.credential_socket.is_none() {
+            problems.push(format!("{at}: set credential_socket, the socket LoadCredential= names"));
+        }
+        let name_ok = |n: &str| !n.is_empty() && !n.contains('/') && !n.chars().any(char::is_control);
+        if !name_ok(&c.unit) || !name_ok(&c.id) {
+            problems.push(format!("{at}: unit and id must be names without `/`, as systemd writes them"));
+            continue;
+        }
+        let Some((vault, path)) =
+            c.secret.split_once('/').filter(|(v, p)| !v.is_empty() && clawvault_core::SecretPath::parse(p).is_ok())
+        else {
+            problems.push(format!("{at}: secret {:?} is not VAULT/PATH such as prod/bots/discord", c.secret));
+            continue;
+        };
+        outputs.push(Output {
+            path: PathBuf::from(format!("credential:{}/{}", c.unit, c.id)),
+            content: Content::Secret { vault: vault.to_owned(), path: path.to_owned(), field: c.field.clone() },
+            mode: 0o400,
+            owner: None,
+            on_change: None,
+            credential: Some((c.unit.clone(), c.id.clone())),
         });
     }
     let mut seen = std::collections::HashSet::new();
@@ -237,6 +288,7 @@ pub fn load(path: &Path) -> Result<Config> {
         consumer: raw.consumer.unwrap_or_else(|| "sync".to_owned()),
         ca_cert: raw.ca_cert,
         outputs,
+        credential_socket: raw.credential_socket,
     })
 }
 

@@ -484,11 +484,13 @@ impl Config {
                 "events_retention_seconds {events_retention_seconds} is out of range: use 60 to 2678400 (31 days)"
             ));
         }
-        let events_heartbeat_seconds = file.events_heartbeat_seconds.unwrap_or(15);
+        // Below the idle timeout, which would otherwise close a quiet stream between two.
+        let events_heartbeat_seconds =
+            file.events_heartbeat_seconds.unwrap_or_else(|| 15.min((idle_timeout_seconds / 2).max(1)));
         if !(1..=300).contains(&events_heartbeat_seconds) {
             problems.push(format!("events_heartbeat_seconds {events_heartbeat_seconds} is out of range: use 1 to 300"));
         }
-        if events_heartbeat_seconds >= idle_timeout_seconds {
+        if file.events_heartbeat_seconds.is_some() && events_heartbeat_seconds >= idle_timeout_seconds {
             problems.push(format!(
                 "events_heartbeat_seconds {events_heartbeat_seconds} is not below idle_timeout_seconds {idle_timeout_seconds}: an idle event stream would be closed between keep-alives"
             ));

@@ -240,3 +240,38 @@ fn watch_restarts_once_per_real_change_and_never_for_another() {
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert!(!err.contains("cvcanary"), "{err}");
 }
+
+#[test]
+fn an_agents_key_works_from_a_file_and_from_a_saved_login() {
+    let w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("agent.key");
+    let key = &w.agent_env.iter().find(|(k, _)| k == "CLAWVAULT_API_KEY").unwrap().1;
+    std::fs::write(&key_file, key).unwrap();
+    let base = w.s.base.clone();
+    let config = dir.path().join("config");
+    let config_dir = config.to_str().unwrap();
+    let plain = [("CLAWVAULT_ADDR", base.as_str()), ("CLAWVAULT_CONFIG_DIR", config_dir)];
+    let script = ["run", "--env", "T=prod/bots/discord", "--", "sh", "-c", "echo ${#T}"];
+    let from_file = [&script[..1], &["--api-key-file", key_file.to_str().unwrap()], &script[1..]].concat();
+    let out = common::cli(&from_file, &plain, None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        TOKEN.len().to_string(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let login = common::cli(
+        &["login", "--address", &base, "--from-file", key_file.to_str().unwrap()],
+        &[("CLAWVAULT_CONFIG_DIR", config_dir)],
+        None,
+    );
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    let out = common::cli(&script, &[("CLAWVAULT_CONFIG_DIR", config_dir)], None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        TOKEN.len().to_string(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,7 +1,7 @@
 //! `clawvault sync` with real processes against the real server, as an agent that may only
 //! `use` its secrets: a hundred files written with their mode; a rotation rewrites only its
 //! file and runs only its `on_change`, and the fleet view shows the new version held; the
-//! server stopped and started again, the files stay and the daemon catches up; the daemon
+//! server killed and started again, the files stay and the daemon catches up; the daemon
 //! started while the server is down renders from its encrypted offline cache; `--once`.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
@@ -145,8 +145,8 @@ fn sync_keeps_files_rewrites_only_what_changed_and_survives_the_server_going_awa
             .any(|r| r["consumer"] == "sync" && r["version"] == 2 && r["stale"] == false)
     });
 
-    // The server goes away and comes back: files stay, the daemon catches up.
-    s.stop();
+    // The server is killed and comes back: files stay, the daemon catches up.
+    s.kill();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(std::fs::read_to_string(h.out(3)).unwrap(), value(3, 1), "files stay while the server is down");
     let s = TestServer::start_at(&data, &opts);

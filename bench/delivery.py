@@ -6,6 +6,8 @@ against the real release binary on this machine. Standard library only.
                  masked) against exec'ing `true` directly: wall time per start.
   rotate-to-file `clawvault sync` keeping BENCH_FILES files; a secret is written and the clock
                  stops when its file holds the new value (the write's own round trip included).
+  watch-restart  `clawvault run --watch`: a secret the command uses is written and the clock
+                 stops when the restarted command has started (BENCH_RESTARTS times).
   fan-out        BENCH_SUBSCRIBERS streams of GET /v1/events open at once; a secret is written
                  and the clock stops when each stream has received its event.
 The server is started as bench/run starts clawvault (bench/harness.py), every request audited
@@ -39,6 +41,7 @@ ROTATIONS = int(os.environ.get("BENCH_ROTATIONS", "100"))
 STARTS = int(os.environ.get("BENCH_STARTS", "50"))
 SUBSCRIBERS = int(os.environ.get("BENCH_SUBSCRIBERS", "1000"))
 BROADCASTS = int(os.environ.get("BENCH_BROADCASTS", "20"))
+RESTARTS = int(os.environ.get("BENCH_RESTARTS", "20"))
 
 
 class DeliveryClawvault(Clawvault):
@@ -88,6 +91,45 @@ def run_overhead(cv: DeliveryClawvault, tmp: Path) -> dict:
         if done.returncode != 0:
             raise BenchError(f"clawvault run failed: {done.stderr.decode(errors='replace')}")
     return {"direct": direct, "run": wrapped}
+
+
+def watch_restart(cv: DeliveryClawvault, tmp: Path) -> list[float]:
+    starts = tmp / "starts"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAWVAULT_", "BENCH_"))}
+    env |= {"CLAWVAULT_ADDR": f"http://127.0.0.1:{cv.port}", "CLAWVAULT_API_KEY": cv.agent_key,
+            "CLAWVAULT_CONFIG_DIR": str(tmp / "cli-config"), "HOME": str(tmp)}
+    script = f"echo started >> {starts}; trap 'exit 0' TERM; while :; do sleep 0.01; done"
+    run = subprocess.Popen([harness.CLAWVAULT_BIN, "run", "--watch", "--grace", "2", "--env", "T=default/bench/k00002",
+                            "--", "sh", "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def count() -> int:
+        try:
+            return len(starts.read_text().splitlines())
+        except OSError:
+            return 0
+
+    try:
+        deadline = time.monotonic() + 30
+        while count() < 1:
+            if time.monotonic() > deadline:
+                raise BenchError("clawvault run --watch did not start its command")
+            time.sleep(0.01)
+        time.sleep(0.5)
+        latencies = []
+        for n in range(RESTARTS):
+            before = count()
+            t0 = time.perf_counter()
+            write_secret(cv.port, cv.headers(), 2, f"watched-{n}-{random.getrandbits(64):016x}")
+            while count() == before:
+                if time.perf_counter() - t0 > 10:
+                    raise BenchError("the command was not restarted within 10 s")
+                time.sleep(0.0005)
+            latencies.append(time.perf_counter() - t0)
+            time.sleep(0.2)
+        return latencies
+    finally:
+        run.terminate()
+        run.wait(timeout=30)
 
 
 def rotate_to_file(cv: DeliveryClawvault, tmp: Path) -> list[float]:
@@ -194,6 +236,8 @@ def main() -> int:
         cv.grant_use()
         log(f"{STARTS} starts of clawvault run")
         starts = run_overhead(cv, tmp)
+        log(f"{RESTARTS} restarts of clawvault run --watch")
+        restarts = watch_restart(cv, tmp)
         log(f"{ROTATIONS} rotations to {FILES} files")
         rotations = rotate_to_file(cv, tmp)
         log(f"{SUBSCRIBERS} event streams, {BROADCASTS} writes")
@@ -214,6 +258,7 @@ def main() -> int:
         f"| exec `true` directly | {ms(pct(d, 50))} | {ms(pct(d, 99))} | {ms(max(d))} |",
         f"| `clawvault run --env T=… -- true` | {ms(pct(r, 50))} | {ms(pct(r, 99))} | {ms(max(r))} |",
         f"| run's overhead (p50 difference) | {ms(pct(r, 50) - pct(d, 50))} | | |",
+        f"| write → `run --watch` command restarted | {ms(pct(restarts, 50))} | {ms(pct(restarts, 99))} | {ms(max(restarts))} |",
         f"| rotate → file rewritten ({FILES} files) | {ms(pct(rotations, 50))} | {ms(pct(rotations, 99))} | {ms(max(rotations))} |",
         f"| write → event on all {SUBSCRIBERS} streams | {ms(pct(fan, 50))} | {ms(pct(fan, 99))} | {ms(max(fan))} |",
         "", f"Events not delivered: {missing} of {BROADCASTS * SUBSCRIBERS}.",

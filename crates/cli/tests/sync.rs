@@ -237,3 +237,34 @@ fn the_credential_socket_answers_only_the_unit_a_credential_is_mapped_to() {
     );
     stop(&mut daemon);
 }
+
+#[test]
+/// Needs root (only root may give a file away), as the daemon on a host and CI run.
+fn files_get_the_owner_and_group_they_name() {
+    assert_eq!(rustix::process::getuid().as_raw(), 0, "run as root: only root may give a file to another user");
+    let s = TestServer::start();
+    let admin = s.admin_token();
+    let v = s.vault(&admin, "prod");
+    s.put_secret(&admin, &v, "bots/discord", "cvcanary-owned");
+    let (agent_id, key) = s.new_agent(&admin, json!({ "name": "host" }));
+    s.grant(&admin, &v, ("agent", &agent_id), "bots/**", &["use"], json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("agent.key"), &key).unwrap();
+    let out = dir.path().join("out/token");
+    let config = dir.path().join("sync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "address = \"{}\"\nkey_file = \"{}\"\ncache_dir = \"{}\"\n[[file]]\npath = \"{}\"\nsecret = \"prod/bots/discord\"\nowner = \"nobody\"\ngroup = \"nogroup\"\nmode = \"0440\"\n",
+            s.base,
+            dir.path().join("agent.key").display(),
+            dir.path().join("cache").display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let status = cli_command(&["sync", "--config", config.to_str().unwrap(), "--once"], &[]).status().unwrap();
+    assert!(status.success());
+    let meta = std::fs::metadata(&out).unwrap();
+    assert_eq!((meta.uid(), meta.gid(), meta.permissions().mode() & 0o777), (65534, 65534, 0o440));
+}

@@ -80,7 +80,11 @@ pub fn check_ours(path: &Path) -> Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, owner: Option<(Option<u32>, Option<u32>)>) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().context("the output names no file")?.to_string_lossy().into_owned();
-    let temp = dir.join(format!(".{name}.clawvault-{}", std::process::id()));
+    // Not guessable, so another user of the directory cannot take the name first.
+    let mut nonce = [0u8; 8];
+    clawvault_core::crypto::random_bytes(&mut nonce).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let suffix: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let temp = dir.join(format!(".{name}.clawvault-{suffix}"));
     let written = (|| -> std::io::Result<()> {
         let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(&temp)?;
         // The umask may have narrowed the mode: set it as asked.

@@ -40,6 +40,10 @@ fn acknowledgements_show_who_holds_what_to_who_may_list_it() {
     // Only secrets the identity may use, read or list; a version is a version.
     assert_eq!(ack(&bot, "db/password", 1).status(), 403);
     assert_eq!(ack(&bot, "bots/discord", 0).status(), 400);
+    // Not a version it could hold: beyond the latest (which would hide a stale consumer), or
+    // of a secret that does not exist.
+    assert_eq!(ack(&bot, "bots/discord", 99_999).status(), 400);
+    assert_eq!(ack(&bot, "bots/missing", 1).status(), 404);
     let (_, stranger_key) = s.new_agent(&admin, json!({ "name": "stranger" }));
     assert_eq!(ack(&s.agent_token(&stranger_key), "bots/discord", 1).status(), 403);
 

@@ -203,8 +203,26 @@ impl RedactStream<'_> {
     }
 }
 
-/// Every form a value takes when output encodes it.
+/// Every form a value takes when output encodes it, and when output trims it (a value stored
+/// with its file's final newline is printed without it) or, for a hex value, changes its case.
 fn forms(value: &[u8]) -> Vec<Vec<u8>> {
+    let trimmed = value.trim_ascii();
+    let mut out = if trimmed.len() != value.len() && trimmed.len() >= MIN_VALUE_LEN {
+        let mut both = one_forms(value);
+        both.extend(one_forms(trimmed));
+        both
+    } else {
+        one_forms(value)
+    };
+    if value.iter().all(u8::is_ascii_hexdigit) {
+        out.push(value.to_ascii_lowercase());
+        out.push(value.to_ascii_uppercase());
+    }
+    out
+}
+
+/// The encoded forms of one value.
+fn one_forms(value: &[u8]) -> Vec<Vec<u8>> {
     let mut out = vec![value.to_vec()];
     for alignment in 0..3 {
         for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
@@ -339,6 +357,14 @@ mod tests {
         let quoted = Redactor::new([("x/pw", br#"pa"ss\word-1"#.as_slice())]).unwrap();
         let out = quoted.redact_str(&serde_json::json!({ "password": "pa\"ss\\word-1" }).to_string());
         assert_eq!(out, r#"{"password":"[REDACTED:x/pw]"}"#);
+    }
+
+    #[test]
+    fn a_trimmed_value_and_a_hex_value_in_the_other_case_are_masked() {
+        let r = Redactor::new([("x/pem", b"trailingsecret123\n".as_slice()), ("x/hex", b"deadbeef0123".as_slice())])
+            .unwrap();
+        assert_eq!(r.redact_str("token=trailingsecret123;"), "token=[REDACTED:x/pem];");
+        assert_eq!(r.redact_str("id DEADBEEF0123"), "id [REDACTED:x/hex]");
     }
 
     #[test]

@@ -32,7 +32,7 @@ mod watch;
 /// The file in the working directory that names a project's variables.
 const PROJECT_FILE: &str = "clawvault.toml";
 /// Variables that carry this command's own credentials: never passed to the command.
-const OWN_CREDENTIALS: &[&str] = &["CLAWVAULT_API_KEY", "CLAWVAULT_AGENT_KEY"];
+const OWN_CREDENTIALS: &[&str] = &["CLAWVAULT_API_KEY", "CLAWVAULT_API_KEY_FILE", "CLAWVAULT_AGENT_KEY"];
 
 /// `clawvault run`.
 #[derive(Debug, Args)]

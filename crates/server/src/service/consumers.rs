@@ -21,6 +21,8 @@ use crate::state::AppState;
 pub const MAX_HELD: usize = 1000;
 /// Longest consumer or host name.
 pub const MAX_NAME_LEN: usize = 128;
+/// Most rows the fleet view answers with.
+pub const MAX_ROWS: usize = 10_000;
 /// A consumer that has not said anything for this long is marked silent.
 pub const SILENT_AFTER: Duration = Duration::minutes(10);
 
@@ -59,6 +61,9 @@ pub async fn ack(state: &AppState, caller: &Caller, consumer: &str, host: &str, 
     let mut op = Op::new(state, caller, Action::ConsumerAck);
     op.resource(format!("{consumer}@{host}").chars().take(300).collect::<String>());
     let result = async {
+        if !access::has_scope(caller, Scope::SecretsUse) && !access::has_scope(caller, Scope::SecretsRead) {
+            access::require_scope(caller, Scope::SecretsUse)?;
+        }
         free_text("consumer", consumer, MAX_NAME_LEN, true)?;
         free_text("host", host, MAX_NAME_LEN, true)?;
         if held.len() > MAX_HELD {
@@ -87,6 +92,21 @@ pub async fn ack(state: &AppState, caller: &Caller, consumer: &str, host: &str, 
                     "{:?} in vault {:?} is not a secret this identity may use, read or list",
                     h.path, vault.record.name
                 )));
+            }
+            // Only a version that exists: a consumer claiming a newer one would hide that it
+            // still runs the old key.
+            let latest = super::secrets::current(state, &vault, &path)
+                .await?
+                .filter(|row| row.0.deleted_at.is_none())
+                .map(|row| row.0.current_version)
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!("no secret at {:?} in vault {:?}", h.path, vault.record.name))
+                })?;
+            if h.version > latest {
+                return Err(ApiError::Invalid {
+                    field: "version",
+                    problem: format!("{} is beyond {:?}'s latest version ({latest})", h.version, h.path),
+                });
             }
             rows.push(ConsumerRecord {
                 principal_id: caller.principal.id(),
@@ -144,6 +164,10 @@ pub async fn fleet(
             let stale = latest.is_some_and(|l| record.version < l);
             let silent = record.seen_at < silent_before;
             out.push(FleetRow { vault: vault.record.name.clone(), latest, stale, silent, record });
+            if out.len() >= MAX_ROWS {
+                op.detail("truncated", true);
+                break;
+            }
         }
         op.detail("count", out.len());
         Ok(out)

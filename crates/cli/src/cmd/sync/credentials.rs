@@ -43,6 +43,8 @@ fn answer(mut stream: UnixStream, served: &Served, own_uid: u32) -> Option<Strin
     let value = served.read().ok()?.get(&(unit.clone(), id.clone())).cloned();
     match value {
         Some(bytes) => {
+            // One connection at a time: a peer that does not read must not stall the others.
+            let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(2)));
             let _ = stream.write_all(&bytes);
             None
         }

@@ -10,10 +10,10 @@ mod common;
 
 use std::io::Read as _;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
-use common::{TestServer, cli_command, key_env, run};
+use common::{TestServer, cli_command, key_env, run, wait_for};
 use serde_json::json;
 
 const TOKEN: &str = "cvcanary-discord-token-4f1e9a";
@@ -182,14 +182,6 @@ fn lines(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn watch_restarts_once_per_real_change_and_never_for_another() {
     let w = world();
@@ -208,7 +200,7 @@ fn watch_restarts_once_per_real_change_and_never_for_another() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    wait_for("the first start", || lines(&starts) == 1);
+    wait_for("the first start", 10, || lines(&starts) == 1);
 
     // Another secret, and the same value written again: no restart.
     w.s.put_secret(&w.admin, v, "other/thing", "cvcanary-unrelated-2");
@@ -224,7 +216,7 @@ fn watch_restarts_once_per_real_change_and_never_for_another() {
             .unwrap();
     assert_eq!(r.status(), 201);
     // How fast is measured by bench/run-delivery, not asserted here.
-    wait_for("the restart", || lines(&starts) == 2);
+    wait_for("the restart", 10, || lines(&starts) == 2);
     std::thread::sleep(Duration::from_millis(500));
     let seen = std::fs::read_to_string(&starts).unwrap();
     let hashes: Vec<&str> = seen.lines().collect();

@@ -45,18 +45,28 @@ pub struct InjectArgs {
     force: bool,
 }
 
+/// The secret at `vault`/`path`, read (with `use`) once per rendering.
+pub async fn secret<'a>(
+    client: &Client,
+    read: &'a mut HashMap<(String, String), Secret>,
+    vault: &str,
+    path: &str,
+) -> Result<&'a Secret> {
+    let key = (vault.to_owned(), path.to_owned());
+    if !read.contains_key(&key) {
+        let secret = client.use_secret(vault, path).await.with_context(|| format!("{vault}/{path}: cannot be used"))?;
+        read.insert(key.clone(), secret);
+    }
+    Ok(&read[&key])
+}
+
 /// The value a reference stands for, from secrets read once each.
 pub async fn resolve(
     client: &Client,
     read: &mut HashMap<(String, String), Secret>,
     r: &Reference,
 ) -> Result<Zeroizing<String>> {
-    let key = (r.vault.clone(), r.path.clone());
-    if !read.contains_key(&key) {
-        let secret = client.use_secret(&r.vault, &r.path).await.with_context(|| format!("{r}: cannot be used"))?;
-        read.insert(key.clone(), secret);
-    }
-    let secret = &read[&key];
+    let secret = secret(client, read, &r.vault, &r.path).await.with_context(|| format!("{r}"))?;
     let text = secret
         .value
         .expose_str()
@@ -72,12 +82,16 @@ pub async fn resolve(
     }
 }
 
-/// Renders `template` with every reference resolved; the first failure stops it.
-pub async fn render(client: &Client, template: &Template) -> Result<Zeroizing<String>> {
-    let mut read = HashMap::new();
+/// Renders `template` with every reference resolved, reading each secret once into `read`;
+/// the first failure stops it.
+pub async fn render(
+    client: &Client,
+    template: &Template,
+    read: &mut HashMap<(String, String), Secret>,
+) -> Result<Zeroizing<String>> {
     let mut values = HashMap::new();
     for r in template.references() {
-        values.insert(r.clone(), resolve(client, &mut read, r).await?);
+        values.insert(r.clone(), resolve(client, read, r).await?);
     }
     template.render(|r| values.get(r).cloned().ok_or_else(|| anyhow::anyhow!("{r}: not resolved")))
 }
@@ -106,7 +120,7 @@ pub async fn run(args: InjectArgs) -> Result<()> {
         files::check_ours(&args.output)?;
     }
     let client = context::client(&args.global)?;
-    let rendered = render(&client, &template).await?;
+    let rendered = render(&client, &template, &mut HashMap::new()).await?;
     files::write_atomic(&args.output, rendered.as_bytes(), mode, None)?;
     files::remember(&args.output);
     eprintln!("Wrote {} ({} reference(s), mode {:04o}).", args.output.display(), template.references().len(), mode);

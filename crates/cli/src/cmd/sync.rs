@@ -17,13 +17,14 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use base64::Engine as _;
 use clap::Args;
-use clawvault_client::{Client, HeldSecret, Secret, StreamEvent};
+use clawvault_client::{Client, HeldSecret, StreamEvent};
 use clawvault_core::crypto::{self, DataKey};
-use clawvault_core::template;
+use clawvault_core::template::Reference;
 use tokio::signal::unix::{SignalKind, signal};
 use zeroize::Zeroizing;
 
 use self::config::{Config, Content, Output};
+use super::inject;
 use crate::context;
 use crate::exit::Coded;
 use crate::files;
@@ -83,57 +84,18 @@ struct Rendered {
     versions: Vec<HeldSecret>,
 }
 
-async fn read_secret<'a>(
-    client: &Client,
-    read: &'a mut HashMap<(String, String), Secret>,
-    vault: &str,
-    path: &str,
-) -> Result<&'a Secret> {
-    let key = (vault.to_owned(), path.to_owned());
-    if !read.contains_key(&key) {
-        let secret = client.use_secret(vault, path).await.with_context(|| format!("{vault}/{path}: cannot be used"))?;
-        read.insert(key.clone(), secret);
-    }
-    Ok(&read[&key])
-}
-
-fn field_of(secret: &Secret, reference: &str, field: &str) -> Result<Zeroizing<String>> {
-    let text =
-        secret.value.expose_str().ok_or_else(|| Coded::invalid(format!("{reference}: its value is not text")))?;
-    template::field(&secret.secret_type, text, field).ok_or_else(|| {
-        Coded::invalid(format!("{reference}: no field {field:?} (fields are the keys of json and env-bundle secrets)"))
-    })
-}
-
 async fn render(client: &Client, output: &Output) -> Result<Rendered> {
     let mut read = HashMap::new();
     let bytes = match &output.content {
-        Content::Secret { vault, path, field } => {
-            let secret = read_secret(client, &mut read, vault, path).await?;
-            match field {
-                None => Zeroizing::new(secret.value.expose().to_vec()),
-                Some(f) => Zeroizing::new(field_of(secret, &format!("{vault}/{path}"), f)?.as_bytes().to_vec()),
-            }
+        // A whole value as it is: a file may hold bytes that are not text.
+        Content::Secret { vault, path, field: None } => {
+            Zeroizing::new(inject::secret(client, &mut read, vault, path).await?.value.expose().to_vec())
         }
-        Content::Template(t) => {
-            let mut values = HashMap::new();
-            for r in t.references() {
-                let secret = read_secret(client, &mut read, &r.vault, &r.path).await?;
-                let value = match &r.field {
-                    None => Zeroizing::new(
-                        secret
-                            .value
-                            .expose_str()
-                            .ok_or_else(|| Coded::invalid(format!("{r}: its value is not text")))?
-                            .to_owned(),
-                    ),
-                    Some(f) => field_of(secret, &r.to_string(), f)?,
-                };
-                values.insert(r.clone(), value);
-            }
-            let text = t.render(|r| values.get(r).cloned().ok_or_else(|| anyhow::anyhow!("{r}: not read")))?;
-            Zeroizing::new(text.as_bytes().to_vec())
+        Content::Secret { vault, path, field: Some(f) } => {
+            let r = Reference { vault: vault.clone(), path: path.clone(), field: Some(f.clone()) };
+            Zeroizing::new(inject::resolve(client, &mut read, &r).await?.as_bytes().to_vec())
         }
+        Content::Template(t) => Zeroizing::new(inject::render(client, t, &mut read).await?.as_bytes().to_vec()),
     };
     let versions = read.into_iter().map(|((vault, path), s)| HeldSecret { vault, path, version: s.version }).collect();
     Ok(Rendered { bytes, versions })

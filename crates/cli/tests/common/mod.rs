@@ -571,3 +571,12 @@ pub fn tls_server(cert: &str, key: &str) -> TestServer {
     assert!(s.base.starts_with("https://"), "{}", s.base);
     s
 }
+
+/// Polls `done` until it holds, failing the test after `secs` seconds naming `what`.
+pub fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

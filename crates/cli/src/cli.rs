@@ -15,6 +15,7 @@ use crate::cmd::k8s::K8sCommand;
 use crate::cmd::login::{LoginArgs, LogoutArgs};
 use crate::cmd::mcp::McpArgs;
 use crate::cmd::policy::PolicyCommand;
+use crate::cmd::proxy::ProxyCommand;
 use crate::cmd::rotate::RotateArgs;
 use crate::cmd::run::RunArgs;
 use crate::cmd::secret::SecretCommand;
@@ -123,6 +124,9 @@ pub enum Command {
     Inject(Box<InjectArgs>),
     /// Which consumer holds which version of each secret (who still runs the old key).
     Fleet(FleetArgs),
+    /// Routes of the credential-injecting proxy (stock SDKs call providers through it and
+    /// never hold the key), and what each agent spent on them.
+    Proxy(Group<ProxyCommand>),
     /// Keep files of secrets on this host up to date (a daemon; agenix / Vault Agent's job).
     Sync(SyncArgs),
     /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
@@ -156,6 +160,7 @@ impl Command {
             Self::Run(a) => Some(&a.global),
             Self::Inject(a) => Some(&a.global),
             Self::Fleet(a) => Some(&a.global),
+            Self::Proxy(g) => Some(&g.global),
             Self::Mcp(a) => Some(&a.global),
         }
     }

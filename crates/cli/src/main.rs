@@ -109,6 +109,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Run(args) => cmd::run::run(*args).await.map(|_| ()),
         Command::Inject(args) => cmd::inject::run(*args).await,
         Command::Fleet(args) => cmd::fleet::run(&args).await,
+        Command::Proxy(g) => cmd::proxy::run(&g.global, g.command).await,
         Command::Sync(args) => cmd::sync::run(args).await,
     }
 }

@@ -182,6 +182,7 @@ impl World {
         w.shared.insert("owned_agent", w.fresh("owned_agent"));
         w.shared.insert("pairing", w.fresh("pairing"));
         w.shared.insert("scratch_user", w.fresh("scratch_user"));
+        w.shared.insert("route", w.fresh("route"));
         w
     }
 
@@ -245,8 +246,22 @@ impl World {
                 v["user"]["id"].as_str().unwrap().to_owned()
             }
             "missing" => format!("api-keys/missing-{n}"),
+            // A route whose upstream listens nowhere: an admitted call is a 502, a refused one
+            // never gets that far.
+            "route" => {
+                let body = self.route_body(n);
+                json_of(self.s.post(&self.admin, "/v1/proxy/routes").json(&body).send().unwrap())["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
             other => panic!("unknown placeholder {other}"),
         }
+    }
+
+    fn route_body(&self, n: u32) -> Value {
+        json!({ "name": format!("route-{n}"), "vault": "owned", "upstream": "http://127.0.0.1:9",
+                "inject": [{ "in": "header", "name": "Authorization", "value": "Bearer {{secret:api-keys/shared}}" }] })
     }
 
     fn body(&self, endpoint: &str) -> Value {
@@ -264,6 +279,7 @@ impl World {
             "PATCH /v1/agents/{owned_agent}" => json!({ "description": "changed" }),
             "POST /v1/users" => json!({ "name": format!("new-user-{n}"), "role": "member" }),
             "POST /v1/auth/api-keys" => json!({ "name": format!("key-{n}") }),
+            "POST /v1/proxy/routes" => self.route_body(n),
             _ => json!({}),
         }
     }
@@ -282,6 +298,7 @@ impl World {
             "owned_agent",
             "pairing",
             "scratch_user",
+            "route",
         ] {
             let placeholder = format!("{{{key}}}");
             if out.contains(&placeholder) {

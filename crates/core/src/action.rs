@@ -94,6 +94,11 @@ actions! {
     EventsSubscribe => "events.subscribe" on "events",
     ConsumerAck => "consumer.ack" on "consumer",
     ConsumerList => "consumer.list" on "consumer",
+    ProxyCall => "proxy.call" on "proxy_route",
+    ProxyRouteWrite => "proxy.route_write" on "proxy_route",
+    ProxyRouteDelete => "proxy.route_delete" on "proxy_route",
+    ProxyRouteList => "proxy.route_list" on "proxy_route",
+    ProxyUsage => "proxy.usage" on "proxy_route",
 }
 
 impl fmt::Display for Action {

@@ -32,6 +32,7 @@ pub mod path;
 pub mod placeholder;
 pub mod policy;
 pub mod redact;
+pub mod route;
 pub mod scope;
 pub mod secret;
 pub mod template;

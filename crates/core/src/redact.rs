@@ -140,8 +140,15 @@ impl Redactor {
 
     /// A redactor for one stream of chunks.
     #[must_use]
-    pub fn stream(&self) -> RedactStream<'_> {
+    pub fn stream(&self) -> RedactStream<&Self> {
         RedactStream { redactor: self, pending: Vec::new() }
+    }
+
+    /// A redactor for one stream of chunks that owns its share of the redactor (for a stream
+    /// that outlives the call that made it: a proxied answer).
+    #[must_use]
+    pub fn shared_stream(self: &std::sync::Arc<Self>) -> RedactStream<std::sync::Arc<Self>> {
+        RedactStream { redactor: std::sync::Arc::clone(self), pending: Vec::new() }
     }
 
     /// Writes `input` redacted to `out` up to the first match that starts at or after `hold`
@@ -169,19 +176,20 @@ impl Redactor {
 }
 
 /// Redacts a stream chunk by chunk: the end of each chunk that could be the start of a value
-/// is held back until the next chunk says whether it is.
-pub struct RedactStream<'r> {
-    redactor: &'r Redactor,
+/// is held back until the next chunk says whether it is. What it holds back is shorter than
+/// the longest pattern, so its memory is bounded whatever the stream's length.
+pub struct RedactStream<R: std::ops::Deref<Target = Redactor>> {
+    redactor: R,
     pending: Vec<u8>,
 }
 
-impl fmt::Debug for RedactStream<'_> {
+impl<R: std::ops::Deref<Target = Redactor>> fmt::Debug for RedactStream<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedactStream").field("held", &self.pending.len()).finish_non_exhaustive()
     }
 }
 
-impl RedactStream<'_> {
+impl<R: std::ops::Deref<Target = Redactor>> RedactStream<R> {
     /// The redacted output that `chunk` lets out now: everything but an end that could still
     /// become a value (or one of its forms) with the next chunk.
     #[must_use]

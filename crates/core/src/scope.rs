@@ -41,11 +41,15 @@ pub enum Scope {
     KeysRead,
     /// Create and delete API keys; rotate the token signing key.
     KeysWrite,
+    /// List and show proxy routes and their usage.
+    ProxyRead,
+    /// Create, replace and delete proxy routes.
+    ProxyWrite,
 }
 
 impl Scope {
     /// Every scope, in the order they are listed to users.
-    pub const ALL: [Scope; 16] = [
+    pub const ALL: [Scope; 18] = [
         Self::SecretsRead,
         Self::SecretsUse,
         Self::SecretsWrite,
@@ -62,6 +66,8 @@ impl Scope {
         Self::AuditRead,
         Self::KeysRead,
         Self::KeysWrite,
+        Self::ProxyRead,
+        Self::ProxyWrite,
     ];
 
     /// The name (`secrets:read`).
@@ -84,6 +90,8 @@ impl Scope {
             Self::AuditRead => "audit:read",
             Self::KeysRead => "keys:read",
             Self::KeysWrite => "keys:write",
+            Self::ProxyRead => "proxy:read",
+            Self::ProxyWrite => "proxy:write",
         }
     }
 

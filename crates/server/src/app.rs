@@ -38,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::mcp::router(&state))
         .merge(crate::pages::router())
         .merge(crate::vault_api::router())
+        .merge(crate::proxy::router())
         // Paths no surface has: answered in the native API's form, the only surface yet.
         .fallback(|| async { ApiError::NotFound("no such endpoint: see /v1/openapi.json".into()) });
     every_request(surfaces, state)
@@ -97,7 +98,9 @@ const HEAD_ALLOWED: &[&str] = &["/v1/health", "/v1/health/ready"];
 /// spend an opening on a request that shows nothing (and `Content-Length` would tell the
 /// value's length). Only the health probes answer `HEAD`.
 async fn no_head(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if req.method() == axum::http::Method::HEAD && !HEAD_ALLOWED.contains(&req.uri().path()) {
+    let path = req.uri().path();
+    // The proxy forwards a `HEAD` as a `HEAD`.
+    if req.method() == axum::http::Method::HEAD && !HEAD_ALLOWED.contains(&path) && !path.starts_with("/proxy/") {
         return ApiError::MethodNotAllowed.into_response();
     }
     next.run(req).await

@@ -43,6 +43,7 @@ async fn apply_one(state: &Inner, change: &Change) -> ApiResult<()> {
         Change::Policies(principal) => state.policies.forget(*principal),
         Change::Token(jti) => state.tokens.revoke(jti),
         Change::ServerKeys => reload_keys(state).await?,
+        Change::ProxyRoutes => reload_routes(state).await?,
     }
     Ok(())
 }
@@ -56,6 +57,18 @@ pub async fn reload_keys(state: &Inner) -> ApiResult<()> {
         .await
         .map_err(|e| ApiError::Internal(format!("reloading token signing keys: {e}")))?;
     state.tokens.replace_keys(keys);
+    Ok(())
+}
+
+/// Loads the proxy's routes from the store again.
+///
+/// # Errors
+/// The routes cannot be read.
+pub async fn reload_routes(state: &Inner) -> ApiResult<()> {
+    let records = state.store.proxy_routes().await?;
+    state.routes.load(records, |connect| {
+        state.outbound.client(&crate::outbound::Reach::Public, connect).map_err(|e| e.to_string())
+    });
     Ok(())
 }
 
@@ -97,6 +110,7 @@ async fn forget_everything(state: &Inner) -> ApiResult<()> {
     for jti in state.store.revoked_tokens(now()).await? {
         state.tokens.revoke(&jti);
     }
+    reload_routes(state).await?;
     reload_keys(state).await
 }
 

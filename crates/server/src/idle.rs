@@ -3,9 +3,15 @@
 //! forever, and enough of them exhaust the server's descriptors. Any byte read or written
 //! restarts the clock, so a keep-alive connection between requests and a request whose
 //! handler is still working are affected only after a full idle period without traffic.
+//!
+//! A handler that waits on something bounded by deadlines of its own (a proxied call waiting
+//! minutes for a model's answer) [`IdleHold::hold`]s its connection: the idle clock does not
+//! close it while the hold lasts.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -44,17 +50,58 @@ where
     }
 }
 
+/// Keeps a connection open past its idle period while any [`Held`] of it lives; given to each
+/// request on the connection as an extension.
+#[derive(Debug, Clone, Default)]
+pub struct IdleHold(Arc<AtomicUsize>);
+
+impl IdleHold {
+    /// Holds the connection open until the returned guard is dropped.
+    #[must_use]
+    pub fn hold(&self) -> Held {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        Held(Arc::clone(&self.0))
+    }
+
+    fn held(&self) -> bool {
+        self.0.load(Ordering::Acquire) > 0
+    }
+}
+
+/// A hold on a connection (see [`IdleHold`]).
+#[derive(Debug)]
+pub struct Held(Arc<AtomicUsize>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A connection whose idle clock can be held (see [`IdleHold`]).
+pub trait Holdable {
+    /// The connection's hold.
+    fn idle_hold(&self) -> IdleHold;
+}
+
 /// A stream that fails with `TimedOut` once it has carried nothing for its idle period.
 #[derive(Debug)]
 pub struct IdleStream<S> {
     io: S,
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
+    hold: IdleHold,
+}
+
+impl<S> Holdable for IdleStream<S> {
+    fn idle_hold(&self) -> IdleHold {
+        self.hold.clone()
+    }
 }
 
 impl<S> IdleStream<S> {
     fn new(io: S, idle: Duration) -> Self {
-        Self { io, idle, deadline: Box::pin(tokio::time::sleep(idle)) }
+        Self { io, idle, deadline: Box::pin(tokio::time::sleep(idle)), hold: IdleHold::default() }
     }
 
     fn progressed(&mut self) {
@@ -65,7 +112,14 @@ impl<S> IdleStream<S> {
     /// While the stream waits: whether the idle period has run out (the waker is registered
     /// with the timer otherwise).
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline.as_mut().poll(cx).is_ready()
+        while self.deadline.as_mut().poll(cx).is_ready() {
+            if !self.hold.held() {
+                return true;
+            }
+            // Held: a new period starts (and is polled, so the waker is registered again).
+            self.progressed();
+        }
+        false
     }
 
     /// What a write returned, with the clock restarted by progress and a wait past the idle
@@ -152,6 +206,20 @@ mod tests {
             assert_eq!(server.read(&mut buf).await.unwrap(), 1);
         }
         // Then silence: the read fails once the idle period has passed.
+        let err = server.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_connection_outlives_its_idle_period_until_released() {
+        let (client, server) = tokio::io::duplex(64);
+        let mut server = IdleStream::new(server, Duration::from_secs(30));
+        let _client = client;
+        let held = server.idle_hold().hold();
+        let mut buf = [0u8; 8];
+        let quiet = tokio::time::timeout(Duration::from_secs(95), server.read(&mut buf)).await;
+        assert!(quiet.is_err(), "still open, still waiting, after three idle periods");
+        drop(held);
         let err = server.read(&mut buf).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }

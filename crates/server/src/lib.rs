@@ -10,6 +10,8 @@
 
 mod app;
 pub mod auth;
+mod background;
+mod budgets;
 mod caches;
 pub mod changes;
 pub mod config;
@@ -30,6 +32,7 @@ mod op;
 mod outbound;
 mod pages;
 mod passphrases;
+mod proxy;
 pub mod ratelimit;
 mod request_links;
 mod serve;
@@ -275,8 +278,14 @@ impl Server {
         }
         let request_links = request_links::RequestLinks::new(master.derive(Purpose::SecretRequestLink));
         let keys = state::DerivedKeys { chain_key, api_key_hash, enrollment_seal, share_ids, request_links };
-        let state = AppState::new(store, root, keys, tokens, config, follower);
+        let outbound =
+            outbound::Clients::new(config.proxy_ca_file.as_deref()).map_err(|e| ServerError::Tls(e.to_string()))?;
+        let state = AppState::new(store, root, keys, tokens, config, follower, outbound);
+        changes::reload_routes(&state)
+            .await
+            .map_err(|e| ServerError::Serve(format!("loading the proxy's routes: {e}")))?;
         changes::spawn(&state);
+        service::proxy::spawn_usage_writer(&state);
         events::spawn(&state).await?;
         service::audit::spawn_summaries(&state);
         let new_admin_key = service::keys::bootstrap_admin(&state)
@@ -381,8 +390,13 @@ impl Server {
         // No longer listening: a local CLI must not send the admin key to whatever takes the
         // port next.
         let _ = std::fs::remove_file(data_dir.address_file());
+        // Audit events of proxied calls that answered as the listeners closed.
+        state.background.drained(std::time::Duration::from_secs(30)).await;
         // Failures counted in windows still open are written before the database closes.
         service::audit::write_summaries(&state, true).await;
+        if let Err(e) = state.budgets.flush(state.store.as_ref()).await {
+            tracing::warn!(error = %e, "the last proxy usage could not be written");
+        }
         drop(state);
         store.close().await;
         tracing::info!("stopped: in-flight requests finished, database checkpointed");

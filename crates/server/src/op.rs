@@ -179,7 +179,8 @@ impl<'a> Op<'a> {
     /// When the audit log cannot be written.
     async fn record(&mut self, outcome: Outcome, error: Option<&ApiError>) -> ApiResult<()> {
         if let Some(e) = error {
-            self.details.insert("status".into(), e.status().as_u16().into());
+            // A surface that answered another status than the error's (a proxy's 502) set it.
+            self.details.entry("status").or_insert_with(|| e.status().as_u16().into());
             if !matches!(e.unhinted().0, ApiError::Internal(_)) {
                 self.details.insert("reason".into(), e.to_string().into());
             }

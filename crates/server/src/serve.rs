@@ -21,6 +21,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::sync::watch;
 use tower::ServiceExt as _;
 
+use crate::idle::Holdable;
 use crate::tls::PeerAddr;
 
 /// How many connections may be open.
@@ -99,6 +100,7 @@ pub async fn serve<L>(
 ) -> io::Result<()>
 where
     L: Listener<Addr = SocketAddr>,
+    L::Io: Holdable,
 {
     let counter = Counter { limits, open: Arc::new(Mutex::new(Open::default())) };
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -115,9 +117,11 @@ where
             continue;
         };
         let body_deadline = BodyDeadline(limits.body_timeout);
+        let hold = io.idle_hold();
         let service = router.clone().map_request(move |mut req: axum::http::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(PeerAddr(peer)));
             req.extensions_mut().insert(body_deadline);
+            req.extensions_mut().insert(hold.clone());
             req.map(axum::body::Body::new)
         });
         let mut stop = stop_rx.clone();

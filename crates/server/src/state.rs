@@ -78,6 +78,14 @@ pub struct Inner {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Key sets of the JWTs Vault API logins present.
     pub jwks: crate::jwks::Jwks,
+    /// The clients of requests sent on a caller's behalf (the proxy, `http_request`).
+    pub outbound: crate::outbound::Clients,
+    /// The proxy's routes.
+    pub routes: crate::caches::RouteTable,
+    /// What each identity spends on each proxy route.
+    pub budgets: crate::budgets::Budgets,
+    /// Work requests left behind once they answered.
+    pub background: crate::background::Background,
     vaults: ReadCache<Uuid, Arc<OpenVault>>,
 }
 
@@ -123,6 +131,7 @@ impl AppState {
         tokens: TokenService,
         config: Config,
         follower: Follower,
+        outbound: crate::outbound::Clients,
     ) -> Self {
         let limits = Limits::new(&config);
         let DerivedKeys { chain_key, api_key_hash, enrollment_seal, share_ids, request_links } = keys;
@@ -145,6 +154,10 @@ impl AppState {
             changes: crate::feed::Feed::default(),
             secret_events: crate::feed::SecretEventFeed::default(),
             stopping: tokio::sync::watch::Sender::new(false),
+            outbound,
+            routes: crate::caches::RouteTable::default(),
+            budgets: crate::budgets::Budgets::default(),
+            background: crate::background::Background::default(),
             vaults: ReadCache::new(VAULT_CACHE_LIMIT),
         }))
     }

@@ -14,6 +14,7 @@ const LAYERS: &[&str] = &[
     // Pure building blocks: no other module of this crate.
     "forwarded",
     "ratelimit",
+    "background",
     "idle",
     "verify",
     "caches",
@@ -35,6 +36,8 @@ const LAYERS: &[&str] = &[
     "json",
     "outbound",
     "jwks",
+    // Counting what each identity spends on proxy routes.
+    "budgets",
     // What a server keeps, and how it changes.
     "unauthenticated",
     "limits",
@@ -48,6 +51,7 @@ const LAYERS: &[&str] = &[
     "mcp",
     "vault_api",
     "connect",
+    "proxy",
     "pages",
     "app",
 ];

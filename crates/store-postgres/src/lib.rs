@@ -20,6 +20,7 @@ mod kv_settings;
 mod migrate;
 mod policies;
 mod principals;
+mod proxy_routes;
 mod rows;
 mod secret_events;
 mod secret_requests;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("migrations/0007_auth_roles.sql")),
     (8, include_str!("migrations/0008_secret_events.sql")),
     (9, include_str!("migrations/0009_consumers.sql")),
+    (10, include_str!("migrations/0010_proxy_routes.sql")),
 ];
 
 /// `pg_advisory_lock` key of clawvault's migrations ("clawvlt1" as a number).

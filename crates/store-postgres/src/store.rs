@@ -7,17 +7,17 @@ use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, ChangeBatch, ConsumerRecord, EnrollmentRecord,
-    KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, Result, SecretEventPage, SecretRecord,
-    SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, UserDeletion, UserRecord, VaultRecord,
-    VersionChange, VersionMeta, VersionRecord,
+    KvSettingsRecord, PolicyRecord, PrincipalKind, ProxyRouteRecord, ProxyUsageRecord, PutVersion, Result,
+    SecretEventPage, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, UserDeletion,
+    UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
 };
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::{
-    PgStore, audit, auth_roles, changes, consumers, kv_settings, policies, principals, secret_events, secret_requests,
-    secrets, shares,
+    PgStore, audit, auth_roles, changes, consumers, kv_settings, policies, principals, proxy_routes, secret_events,
+    secret_requests, secrets, shares,
 };
 
 #[async_trait]
@@ -192,6 +192,32 @@ impl Store for PgStore {
 
     async fn consumers(&self, vault_id: Option<Uuid>, path: Option<&str>) -> Result<Vec<ConsumerRecord>> {
         consumers::list(self, vault_id, path).await
+    }
+
+    async fn put_proxy_route(&self, route: &ProxyRouteRecord, replace: bool, audit: AuditBatch<'_>) -> Result<bool> {
+        proxy_routes::put(self, route, replace, audit).await
+    }
+
+    async fn proxy_routes(&self) -> Result<Vec<ProxyRouteRecord>> {
+        proxy_routes::list(self).await
+    }
+
+    async fn delete_proxy_route(&self, name: &str, audit: AuditBatch<'_>) -> Result<bool> {
+        proxy_routes::delete(self, name, audit).await
+    }
+
+    async fn add_proxy_usage(&self, usage: &[ProxyUsageRecord]) -> Result<()> {
+        proxy_routes::add_usage(self, usage).await
+    }
+
+    async fn proxy_usage(
+        &self,
+        since_day: i64,
+        route: Option<&str>,
+        principal_id: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ProxyUsageRecord>> {
+        proxy_routes::usage_since(self, since_day, route, principal_id, limit).await
     }
 
     async fn secret_events_after(&self, after: i64, limit: u32) -> Result<SecretEventPage> {

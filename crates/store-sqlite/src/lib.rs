@@ -15,6 +15,7 @@ mod convert;
 mod kv_settings;
 mod migrate;
 mod policies;
+mod proxy_routes;
 mod reader;
 mod secret_events;
 mod secret_requests;

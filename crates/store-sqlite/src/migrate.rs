@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("migrations/0009_auth_roles.sql")),
     (10, include_str!("migrations/0010_secret_events.sql")),
     (11, include_str!("migrations/0011_consumers.sql")),
+    (12, include_str!("migrations/0012_proxy_routes.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

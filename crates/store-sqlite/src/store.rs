@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use clawvault_core::audit::{ChainHead, ChainedEvent};
 use clawvault_store::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, ConsumerRecord, EnrollmentRecord,
-    KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, Result, SecretEventPage, SecretRecord,
-    SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserDeletion, UserRecord,
-    VaultRecord, VersionChange, VersionMeta, VersionRecord,
+    KvSettingsRecord, PolicyRecord, PrincipalKind, ProxyRouteRecord, ProxyUsageRecord, PutVersion, Result,
+    SecretEventPage, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError,
+    UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
 };
 use rusqlite::params;
 use time::OffsetDateTime;
@@ -260,6 +260,32 @@ impl Store for SqliteStore {
 
     async fn consumers(&self, vault_id: Option<Uuid>, path: Option<&str>) -> Result<Vec<ConsumerRecord>> {
         self.consumers_impl(vault_id, path).await
+    }
+
+    async fn put_proxy_route(&self, route: &ProxyRouteRecord, replace: bool, audit: AuditBatch<'_>) -> Result<bool> {
+        self.put_proxy_route_impl(route, replace, audit).await
+    }
+
+    async fn proxy_routes(&self) -> Result<Vec<ProxyRouteRecord>> {
+        self.proxy_routes_impl().await
+    }
+
+    async fn delete_proxy_route(&self, name: &str, audit: AuditBatch<'_>) -> Result<bool> {
+        self.delete_proxy_route_impl(name, audit).await
+    }
+
+    async fn add_proxy_usage(&self, usage: &[ProxyUsageRecord]) -> Result<()> {
+        self.add_proxy_usage_impl(usage).await
+    }
+
+    async fn proxy_usage(
+        &self,
+        since_day: i64,
+        route: Option<&str>,
+        principal_id: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ProxyUsageRecord>> {
+        self.proxy_usage_impl(since_day, route, principal_id, limit).await
     }
 
     async fn secret_events_after(&self, after: i64, limit: u32) -> Result<SecretEventPage> {

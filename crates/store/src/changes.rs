@@ -29,6 +29,8 @@ pub enum Change {
     Token(String),
     /// The set of server keys (a token signing key was added).
     ServerKeys,
+    /// The proxy's routes (one was made, replaced or deleted).
+    ProxyRoutes,
 }
 
 impl Change {
@@ -44,14 +46,17 @@ impl Change {
             Self::Policies(id) => format!("policies:{id}"),
             Self::Token(jti) => format!("token:{jti}"),
             Self::ServerKeys => "server_keys".to_owned(),
+            Self::ProxyRoutes => "proxy_routes".to_owned(),
         }
     }
 
     /// Parses [`Change::encode`]'s form; `None` for text it does not recognise.
     #[must_use]
     pub fn decode(text: &str) -> Option<Self> {
-        if text == "server_keys" {
-            return Some(Self::ServerKeys);
+        match text {
+            "server_keys" => return Some(Self::ServerKeys),
+            "proxy_routes" => return Some(Self::ProxyRoutes),
+            _ => {}
         }
         let (kind, rest) = text.split_once(':')?;
         let id = || Uuid::parse_str(rest).ok();
@@ -99,6 +104,7 @@ mod tests {
             Change::Policies(id),
             Change::Token("jti:1".into()),
             Change::ServerKeys,
+            Change::ProxyRoutes,
         ] {
             assert_eq!(Change::decode(&c.encode()), Some(c));
         }

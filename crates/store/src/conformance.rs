@@ -20,9 +20,10 @@ use uuid::Uuid;
 
 use crate::{
     AgentRecord, ApiKeyRecord, AuditBatch, AuditFilter, AuthRoleRecord, Change, ConsumerRecord, EnrollmentRecord,
-    EnrollmentStatus, KvSettingsRecord, PolicyRecord, PrincipalKind, PutVersion, RecipientType, Role, SecretEvent,
-    SecretEventKind, SecretEventPage, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareChange, ShareRecord,
-    Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange, VersionMeta, VersionRecord,
+    EnrollmentStatus, KvSettingsRecord, PolicyRecord, PrincipalKind, ProxyRouteRecord, ProxyUsageRecord, PutVersion,
+    RecipientType, Role, SecretEvent, SecretEventKind, SecretEventPage, SecretRecord, SecretRequestRecord,
+    ServerKeyRecord, ShareChange, ShareRecord, Store, StoreError, UserDeletion, UserRecord, VaultRecord, VersionChange,
+    VersionMeta, VersionRecord,
 };
 
 /// One `#[tokio::test]` per conformance check, each on a fresh store from `$fresh`: an async
@@ -73,6 +74,8 @@ macro_rules! conformance_tests {
             a_denial_or_a_failed_approval_leaves_the_enrollment_settled_or_pending,
             secret_events_are_numbered_in_commit_order_and_pruned_to_a_window,
             a_consumers_ack_replaces_its_row_and_goes_with_the_vault,
+            proxy_routes_are_made_once_replaced_and_deleted,
+            proxy_usage_adds_up_per_identity_route_and_day,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {
@@ -528,6 +531,67 @@ pub async fn kv_settings_exist_before_a_version_and_go_with_their_vault<S: Store
     assert!(!s.delete_kv_settings(v.id, "app/cache", AuditBatch::new(&k, &[])).await.unwrap());
     assert!(s.delete_vault(v.id, AuditBatch::new(&k, &[])).await.unwrap());
     assert_eq!(s.kv_settings(v.id, "app/db").await.unwrap(), None, "gone with the vault");
+}
+
+/// A proxy route is made once under its name, replaced only when it exists, listed by name
+/// and deleted; a write that changes nothing leaves no audit event.
+pub async fn proxy_routes_are_made_once_replaced_and_deleted<S: Store>(s: &Arc<S>) {
+    let k = key();
+    let route = |name: &str, spec: &str| ProxyRouteRecord {
+        name: name.into(),
+        vault_id: Uuid::new_v4(),
+        spec: spec.into(),
+        created_by: Uuid::new_v4(),
+        created_at: now(),
+        updated_at: now(),
+    };
+    let made = || [event("proxy.route_write", "openai")];
+    assert!(
+        !s.put_proxy_route(&route("openai", "{}"), true, AuditBatch::new(&k, &made())).await.unwrap(),
+        "none to replace"
+    );
+    assert!(s.audit_head().await.unwrap().is_none(), "a refused write is not audited");
+    let first = route("openai", r#"{"a":1}"#);
+    assert!(s.put_proxy_route(&first, false, AuditBatch::new(&k, &made())).await.unwrap());
+    assert!(!s.put_proxy_route(&route("openai", "{}"), false, AuditBatch::new(&k, &made())).await.unwrap(), "taken");
+    s.put_proxy_route(&route("anthropic", "{}"), false, AuditBatch::new(&k, &made())).await.unwrap();
+    let replaced = ProxyRouteRecord { spec: r#"{"a":2}"#.into(), updated_at: now(), ..route("openai", "") };
+    assert!(s.put_proxy_route(&replaced, true, AuditBatch::new(&k, &made())).await.unwrap());
+    let listed = s.proxy_routes().await.unwrap();
+    assert_eq!(listed.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), vec!["anthropic", "openai"]);
+    let openai = &listed[1];
+    assert_eq!((openai.spec.as_str(), openai.vault_id), (r#"{"a":2}"#, replaced.vault_id));
+    assert_eq!(
+        (openai.created_by, openai.created_at),
+        (first.created_by, first.created_at),
+        "kept from the first write"
+    );
+    assert!(s.delete_proxy_route("openai", AuditBatch::new(&k, &made())).await.unwrap());
+    assert!(!s.delete_proxy_route("openai", AuditBatch::new(&k, &made())).await.unwrap());
+    assert_eq!(s.proxy_routes().await.unwrap().len(), 1);
+    let (events, total) = s.list_audit(&AuditFilter { limit: 100, ..AuditFilter::default() }).await.unwrap();
+    assert_eq!((events.len(), total), (4, 4), "one event per write that changed something");
+}
+
+/// Usage rows add up per identity, route and day, and are listed from a day on.
+pub async fn proxy_usage_adds_up_per_identity_route_and_day<S: Store>(s: &Arc<S>) {
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let row = |principal_id, route: &str, day, requests, response_bytes| ProxyUsageRecord {
+        principal_id,
+        route: route.into(),
+        day,
+        requests,
+        response_bytes,
+    };
+    s.add_proxy_usage(&[row(a, "openai", 10, 2, 100), row(b, "openai", 10, 1, 5)]).await.unwrap();
+    s.add_proxy_usage(&[row(a, "openai", 10, 3, 50), row(a, "openai", 11, 1, 1), row(a, "tg", 11, 7, 0)])
+        .await
+        .unwrap();
+    let of_a = s.proxy_usage(10, Some("openai"), Some(a), 100).await.unwrap();
+    assert_eq!(of_a, vec![row(a, "openai", 10, 5, 150), row(a, "openai", 11, 1, 1)]);
+    assert_eq!(s.proxy_usage(11, None, None, 100).await.unwrap().len(), 2);
+    assert_eq!(s.proxy_usage(10, None, None, 2).await.unwrap().len(), 2, "limited");
+    assert_eq!(s.proxy_usage(12, None, None, 100).await.unwrap(), vec![]);
 }
 
 /// A deleted secret keeps its deletion time and is not listed until restored.

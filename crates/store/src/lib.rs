@@ -385,6 +385,31 @@ pub trait Store: Send + Sync + 'static {
     /// Consumer rows, of one vault (and path) when given, by vault, path, consumer and host.
     async fn consumers(&self, vault_id: Option<Uuid>, path: Option<&str>) -> Result<Vec<ConsumerRecord>>;
 
+    // --- proxy routes and their usage -------------------------------------------------------
+
+    /// Creates a route, or replaces the one of the same name when `replace`; `false` when
+    /// the name is taken and `replace` is not set, or is free and `replace` is set.
+    async fn put_proxy_route(&self, route: &ProxyRouteRecord, replace: bool, audit: AuditBatch<'_>) -> Result<bool>;
+
+    /// Every route, by name.
+    async fn proxy_routes(&self) -> Result<Vec<ProxyRouteRecord>>;
+
+    /// Deletes a route (its usage rows stay, for the record); `false` when there was none.
+    async fn delete_proxy_route(&self, name: &str, audit: AuditBatch<'_>) -> Result<bool>;
+
+    /// Adds each row's counts to the stored row of the same identity, route and day.
+    async fn add_proxy_usage(&self, usage: &[ProxyUsageRecord]) -> Result<()>;
+
+    /// Usage rows of `day` and after, of one route and one identity when given, by day, route
+    /// and identity; at most `limit`.
+    async fn proxy_usage(
+        &self,
+        since_day: i64,
+        route: Option<&str>,
+        principal_id: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ProxyUsageRecord>>;
+
     // --- secret events ---------------------------------------------------------------------
 
     /// Up to `limit` secret events numbered after `after`, in order; `complete` is false when

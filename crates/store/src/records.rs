@@ -229,6 +229,38 @@ pub struct ConsumerRecord {
     pub seen_at: OffsetDateTime,
 }
 
+/// A route of the credential-injecting proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyRouteRecord {
+    /// Name, the path segment after `/proxy/`.
+    pub name: String,
+    /// The vault its placeholders name secrets of.
+    pub vault_id: Uuid,
+    /// The definition, a JSON object (the server's to interpret).
+    pub spec: String,
+    /// Who made it.
+    pub created_by: Uuid,
+    /// Made.
+    pub created_at: OffsetDateTime,
+    /// Last replaced.
+    pub updated_at: OffsetDateTime,
+}
+
+/// What one identity spent on one proxy route on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyUsageRecord {
+    /// The agent or user.
+    pub principal_id: Uuid,
+    /// The route's name.
+    pub route: String,
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    /// Calls.
+    pub requests: i64,
+    /// Answer body bytes.
+    pub response_bytes: i64,
+}
+
 /// A version with its ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRecord {

@@ -14,6 +14,7 @@ pub mod login;
 pub mod mcp;
 pub mod mcp_run;
 pub mod policy;
+pub mod proxy;
 pub mod rotate;
 pub mod run;
 pub mod secret;

@@ -326,27 +326,59 @@ fn exit_code(status: ExitStatus) -> u8 {
     }
 }
 
-/// Forwards the signals this process receives to the command until it ends; returns how it
-/// ended. Interrupt and quit typed at a terminal already reach the command (it is in the
-/// terminal's foreground group), so they are forwarded only when no terminal sent them.
-async fn supervise(child: &mut Child) -> Result<ExitStatus> {
-    use rustix::process::Signal;
-    let from_terminal = std::io::stdin().is_terminal();
-    let mut term = signal(SignalKind::terminate())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut quit = signal(SignalKind::quit())?;
-    let mut usr1 = signal(SignalKind::user_defined1())?;
-    let mut usr2 = signal(SignalKind::user_defined2())?;
+/// The signals relayed to the command, listened for before it starts: one that arrived
+/// between its start and the listening would end this process with its default action and
+/// leave the command running alone. Interrupt and quit typed at a terminal already reach the
+/// command (it is in the terminal's foreground group), so they are relayed only when no
+/// terminal sent them.
+pub(super) struct Relayed {
+    term: Signals,
+    hup: Signals,
+    int: Signals,
+    quit: Signals,
+    usr1: Signals,
+    usr2: Signals,
+    from_terminal: bool,
+}
+
+type Signals = tokio::signal::unix::Signal;
+
+impl Relayed {
+    /// Starts listening.
+    pub(super) fn listen() -> Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+            quit: signal(SignalKind::quit())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            usr2: signal(SignalKind::user_defined2())?,
+            from_terminal: std::io::stdin().is_terminal(),
+        })
+    }
+
+    /// The next signal to relay.
+    pub(super) async fn next(&mut self) -> rustix::process::Signal {
+        use rustix::process::Signal;
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return Signal::TERM,
+                _ = self.hup.recv() => return Signal::HUP,
+                _ = self.int.recv() => if !self.from_terminal { return Signal::INT },
+                _ = self.quit.recv() => if !self.from_terminal { return Signal::QUIT },
+                _ = self.usr1.recv() => return Signal::USR1,
+                _ = self.usr2.recv() => return Signal::USR2,
+            }
+        }
+    }
+}
+
+/// Relays signals to the command until it ends; returns how it ended.
+async fn supervise(child: &mut Child, relayed: &mut Relayed) -> Result<ExitStatus> {
     loop {
         tokio::select! {
             status = child.wait() => return Ok(status?),
-            _ = term.recv() => send(child, Signal::TERM),
-            _ = hup.recv() => send(child, Signal::HUP),
-            _ = int.recv() => if !from_terminal { send(child, Signal::INT) },
-            _ = quit.recv() => if !from_terminal { send(child, Signal::QUIT) },
-            _ = usr1.recv() => send(child, Signal::USR1),
-            _ = usr2.recv() => send(child, Signal::USR2),
+            sig = relayed.next() => send(child, sig),
         }
     }
 }
@@ -368,8 +400,10 @@ pub async fn run(args: RunArgs) -> Result<u8> {
     let target = context::Target::resolve(&args.global)?;
     let client = target.client()?;
     let own_key = target.key_text();
+    let mut relayed = Relayed::listen()?;
     if args.watch {
-        return watch::run(&args, &plan, &client, own_key.as_ref().map(|k| k.as_str()), mask, restart).await;
+        let own_key = own_key.as_ref().map(|k| k.as_str());
+        return watch::run(&args, &plan, &client, own_key, mask, restart, relayed).await;
     }
     let fetched = plan.fetch(&client).await?;
     let redactor = Arc::new(fetched.redactor(own_key.as_ref().map(|k| k.as_str()))?);
@@ -382,7 +416,7 @@ pub async fn run(args: RunArgs) -> Result<u8> {
     } else {
         Vec::new()
     };
-    let status = supervise(&mut child).await?;
+    let status = supervise(&mut child, &mut relayed).await?;
     for r in relays {
         let _ = r.await;
     }

@@ -4,8 +4,10 @@
 
 pub mod policies;
 pub mod read_cache;
+pub mod routes;
 pub mod secrets;
 
 pub use policies::{Policies, PolicyCache};
 pub use read_cache::ReadCache;
+pub use routes::RouteTable;
 pub use secrets::{SealedVersion, SecretCache};

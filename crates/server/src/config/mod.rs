@@ -150,6 +150,9 @@ pub struct Config {
     pub events_retention_seconds: u64,
     /// Seconds between keep-alive comments on an idle event stream.
     pub events_heartbeat_seconds: u64,
+    /// PEM certificates trusted for proxied and `http_request` upstreams besides the
+    /// system's roots (a private CA in front of an internal model gateway).
+    pub proxy_ca_file: Option<PathBuf>,
 }
 
 /// Default connections open at once, before the open-file limit is taken into account.
@@ -210,6 +213,7 @@ pub struct FileConfig {
     jwt_jwks: Option<String>,
     jwt_issuer: Option<String>,
     connect: Option<ConnectFileConfig>,
+    proxy: Option<ProxyFileConfig>,
     events_retention_seconds: Option<u64>,
     events_heartbeat_seconds: Option<u64>,
 }
@@ -219,6 +223,13 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct ConnectFileConfig {
     listen: Option<String>,
+}
+
+/// The `[proxy]` table: the credential-injecting proxy.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyFileConfig {
+    ca_file: Option<PathBuf>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -319,6 +330,13 @@ impl Config {
             }
             parsed
         });
+
+        let proxy_ca_file = file.proxy.as_ref().and_then(|p| p.ca_file.clone());
+        if let Some(ca) = &proxy_ca_file
+            && !ca.is_file()
+        {
+            problems.push(format!("proxy.ca_file {} does not exist or is not a file", ca.display()));
+        }
 
         let tls = match (overrides.tls_cert.clone().or(file.tls_cert), overrides.tls_key.clone().or(file.tls_key)) {
             (None, None) => None,
@@ -528,6 +546,7 @@ impl Config {
                 jwt_jwks: file.jwt_jwks,
                 jwt_issuer: file.jwt_issuer,
                 connect_listen,
+                proxy_ca_file,
                 events_retention_seconds,
                 events_heartbeat_seconds,
             })

@@ -97,6 +97,13 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
             };
         }
     }
+    // A proxied path may carry a credential (Telegram's `/bot<token>/`) or a caller's data.
+    if let Some(rest) = path.strip_prefix("/proxy/")
+        && let Some((route, tail)) = rest.split_once('/')
+        && !tail.is_empty()
+    {
+        return format!("/proxy/{route}/{{path}}").into();
+    }
     path.into()
 }
 
@@ -112,5 +119,7 @@ mod tests {
         assert_eq!(loggable_path("/request/tok3n/"), "/request/{token}");
         assert_eq!(loggable_path("/v1/vaults/x/secrets/a"), "/v1/vaults/x/secrets/a");
         assert_eq!(loggable_path("/request/"), "/request/");
+        assert_eq!(loggable_path("/proxy/tg/bot123:ocv_x/getMe"), "/proxy/tg/{path}");
+        assert_eq!(loggable_path("/proxy/openai"), "/proxy/openai");
     }
 }

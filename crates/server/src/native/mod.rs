@@ -12,6 +12,7 @@ pub mod extract;
 mod meta;
 pub(crate) mod openapi;
 mod policies;
+mod proxy;
 mod roles;
 mod secrets;
 mod shares;
@@ -39,6 +40,7 @@ use crate::state::AppState;
         (name = "audit", description = "The audit trail and its hash chain"),
         (name = "events", description = "Server-sent events of changes to secrets"),
         (name = "consumers", description = "The fleet view: which consumer holds which version"),
+        (name = "proxy", description = "Routes of the credential-injecting proxy (/proxy/<route>/...) and what each identity spent on them"),
         (name = "meta", description = "Health and discovery"),
     )
 )]
@@ -58,6 +60,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(events::router())
         .merge(consumers::router())
+        .merge(proxy::router())
         .merge(roles::router())
         .merge(meta::router())
 }

@@ -8,6 +8,7 @@
 //! check has passed, and a refused destination is audited.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clawvault_core::SecretPath;
@@ -22,7 +23,7 @@ use zeroize::Zeroizing;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
-use crate::outbound::{self, Outbound};
+use crate::outbound::{self, Outbound, Reach};
 use crate::service::reveal::{self, Purpose};
 use crate::service::{access, secrets, vaults};
 use crate::state::AppState;
@@ -33,6 +34,8 @@ pub const MAX_HEADERS: usize = 32;
 pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// Deadline of the whole exchange.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
+/// Deadline of the connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deadline of the name lookup.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -297,22 +300,24 @@ async fn send(
     }
     headers.insert(reqwest::header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     let body = placeholder::fill(&parsed.body, |p| Ok::<_, ApiError>(value_of(p).to_vec()))?;
-    let redactor = Redactor::new(values.iter().map(|(p, v)| (p.as_str(), v.expose())))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let redactor = Arc::new(
+        Redactor::new(values.iter().map(|(p, v)| (p.as_str(), v.expose())))
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
     let out = Outbound {
         method: parsed.method,
         url: Zeroizing::new(String::from_utf8_lossy(&url).into_owned()),
         headers,
         body: Zeroizing::new(body),
-        address: SocketAddr::new(address, parsed.port),
         timeout: TIMEOUT,
         host: parsed.host.clone(),
     };
-    let answer = outbound::send(out, MAX_ANSWER_BYTES)
-        .await
-        .map_err(|e| ApiError::Unavailable(redactor.redact_str(&e.to_string())))?;
+    let reach = Reach::Pinned { host: parsed.host.clone(), address: SocketAddr::new(address, parsed.port) };
+    let failed = |e: outbound::OutboundError| ApiError::Unavailable(redactor.redact_str(&e.to_string()));
+    let client = state.outbound.client(&reach, CONNECT_TIMEOUT).map_err(failed)?;
+    let mut answer = outbound::send(&client, out, Arc::clone(&redactor), MAX_ANSWER_BYTES).await.map_err(failed)?;
     op.detail("status", answer.status);
-    let body = redacted_body(&redactor, &answer)?;
+    let body = text_body(std::mem::take(&mut answer.body), answer.status, answer.truncated)?;
     let headers = ["content-type", "location"]
         .into_iter()
         .filter_map(|name| {
@@ -329,40 +334,28 @@ async fn send(
     })
 }
 
-/// The answer's body with every used value redacted, as text (UTF-8 without control bytes
-/// other than tab and line breaks). A body cut at the limit loses
-/// what the redaction still held back (a value could be starting there, and half a value is
-/// not found by any pattern). An encoded (compressed) or non-text body is not returned at all:
-/// a value in it could not be found.
-fn redacted_body(redactor: &Redactor, answer: &outbound::Answer) -> ApiResult<Vec<u8>> {
-    let encoding = answer.headers.get(reqwest::header::CONTENT_ENCODING).map(HeaderValue::as_bytes);
-    if encoding.is_some_and(|e| !e.eq_ignore_ascii_case(b"identity")) {
-        return Err(ApiError::Unavailable(
-            "the upstream answered with an encoded (compressed) body, which cannot be checked for the values it may echo, so it is not returned".into(),
-        ));
-    }
-    let mut body = redactor.redact_cut(&answer.body, answer.truncated);
+/// The (scrubbed) answer body as text: UTF-8 without control bytes other than tab and line
+/// breaks. A non-text body is not returned at all: a value in it could not be found.
+fn text_body(mut body: Vec<u8>, status: u16, truncated: bool) -> ApiResult<Vec<u8>> {
     // Control bytes are not text either: UTF-16 is valid UTF-8 when it is ASCII with a NUL
     // after each character, and would carry a value past every pattern.
     if body.iter().any(|b| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) {
-        return Err(not_text(answer));
+        return Err(not_text(status, body.len()));
     }
     match std::str::from_utf8(&body) {
         Ok(_) => Ok(body),
         // A character cut at the limit.
-        Err(e) if answer.truncated && e.error_len().is_none() => {
+        Err(e) if truncated && e.error_len().is_none() => {
             body.truncate(e.valid_up_to());
             Ok(body)
         }
-        Err(_) => Err(not_text(answer)),
+        Err(_) => Err(not_text(status, body.len())),
     }
 }
 
-fn not_text(answer: &outbound::Answer) -> ApiError {
+fn not_text(status: u16, len: usize) -> ApiError {
     ApiError::Unavailable(format!(
-        "the upstream answered {} with {} bytes that are not text, which cannot be checked for the values it may echo, so they are not returned",
-        answer.status,
-        answer.body.len()
+        "the upstream answered {status} with {len} bytes that are not text, which cannot be checked for the values it may echo, so they are not returned"
     ))
 }
 

@@ -15,7 +15,9 @@ pub mod keys;
 pub mod kv;
 pub mod login;
 pub mod policies;
+pub mod proxy;
 pub mod reveal;
+pub mod routes;
 pub mod secret_requests;
 pub mod secrets;
 pub mod shares;
@@ -82,7 +84,9 @@ mod tests {
             ("keys.rs", include_str!("keys.rs")),
             ("mod.rs", include_str!("mod.rs")),
             ("policies.rs", include_str!("policies.rs")),
+            ("proxy.rs", include_str!("proxy.rs")),
             ("reveal.rs", include_str!("reveal.rs")),
+            ("routes.rs", include_str!("routes.rs")),
             ("secrets.rs", include_str!("secrets.rs")),
             ("shares.rs", include_str!("shares.rs")),
             ("users.rs", include_str!("users.rs")),

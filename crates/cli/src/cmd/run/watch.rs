@@ -10,7 +10,6 @@ use anyhow::Result;
 use clawvault_client::{Client, EventStream, SecretEvent, StreamEvent};
 use rustix::process::Signal;
 use tokio::process::Child;
-use tokio::signal::unix::{SignalKind, signal};
 
 use super::{Fetched, Plan, RunArgs, Source, exit_code, relay, send, spawn, stop};
 
@@ -102,6 +101,7 @@ pub(super) async fn run(
     own_key: Option<&str>,
     mask: bool,
     restart: Signal,
+    mut relayed: super::Relayed,
 ) -> Result<u8> {
     let mut stream = Some(client.events(None, None).await?);
     let mut last = None;
@@ -114,10 +114,6 @@ pub(super) async fn run(
     ack(client, &consumer, &fetched).await;
     let mut again = tokio::time::interval_at(tokio::time::Instant::now() + ACK_EVERY, ACK_EVERY);
     let grace = Duration::from_secs(args.grace);
-    let mut term = signal(SignalKind::terminate())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let from_terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
     loop {
         tokio::select! {
             status = running.child.wait() => {
@@ -125,9 +121,7 @@ pub(super) async fn run(
                 running.relays.drain(..).for_each(drop);
                 return Ok(exit_code(status));
             }
-            _ = term.recv() => send(&running.child, Signal::TERM),
-            _ = hup.recv() => send(&running.child, Signal::HUP),
-            _ = int.recv() => if !from_terminal { send(&running.child, Signal::INT) },
+            sig = relayed.next() => send(&running.child, sig),
             _ = again.tick() => ack(client, &consumer, &fetched).await,
             event = next_event(client, &mut stream, &mut last) => {
                 let relevant = match &event {

@@ -187,6 +187,9 @@ class Echo(Upstream):
     compressed, /slow a stream with pauses, /big a long body."""
 
     def route(self, h, body):
+        if h.path.startswith("/target"):
+            # As a careless 404 page does: the request target, whatever it carries.
+            return h.reply(404, f"no such page: {h.path}".encode(), content_type="text/plain")
         got = h.headers.get("Authorization", "").removeprefix("Bearer ")
         if got != self.key:
             return h.reply(401, b'{"error": "bad key"}')
@@ -234,6 +237,8 @@ def fleet(server):
         "providers/anthropic": f"sk-ant-canary-{uuid.uuid4().hex}",
         "providers/echo": f"sk-echo-canary-{uuid.uuid4().hex}",
         "bots/telegram": f"123456:tg-canary-{uuid.uuid4().hex}",
+        # Characters each encoder treats its own way: a query's `+` and `=`, a path's `/`.
+        "providers/odd": f"od/d+k=y~{uuid.uuid4().hex}",
     }
     for path, value in keys.items():
         ok(api(server, "PUT", f"/v1/vaults/{vault['id']}/secrets/{path}", {"value": value, "type": "api_key"}))

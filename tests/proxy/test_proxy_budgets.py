@@ -55,6 +55,23 @@ def test_calls_per_minute_trip_at_the_count_with_retry_after(server, world):
     assert status == 403, "an agent reads only its own usage"
 
 
+def test_answer_bytes_per_day_cut_the_answer_that_spends_them(server, world):
+    vault = world["vault_name"]
+    route(server, f"bytes-{vault}", vault, upstream=world["echo"].url(), budget={"response_bytes_per_day": 1000},
+          inject=[{"in": "header", "name": "Authorization", "value": "Bearer {{secret:providers/echo}}"}])
+    url = f"{world['base']}/proxy/bytes-{vault}/big"
+    headers = {"Authorization": f"Bearer {world['agents']['user']['key']}"}
+    got = b""
+    with pytest.raises(httpx.HTTPError):
+        with httpx.stream("GET", url, headers=headers, timeout=30) as r:
+            assert r.status_code == 200
+            for chunk in r.iter_raw():
+                got += chunk
+    assert 0 < len(got) < 200_000, "the answer was cut once the day's bytes were spent"
+    again = httpx.get(url, headers=headers, timeout=30)
+    assert again.status_code == 429 and "answer bytes per day" in again.json()["error"]["message"]
+
+
 def test_concurrent_calls_are_capped_while_a_stream_is_open(world):
     url = f"{world['base']}/proxy/one-{world['vault_name']}/slow"
     headers = {"Authorization": f"Bearer {world['agents']['user']['key']}"}

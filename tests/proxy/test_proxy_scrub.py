@@ -77,6 +77,23 @@ def test_a_stream_arrives_as_it_is_sent_not_at_its_end(world):
     assert len(chunks) >= 3, "each event came through on its own, not buffered to the end"
 
 
+def test_a_value_echoed_as_it_was_sent_in_a_query_or_path_is_scrubbed(server, world):
+    key = world["keys"]["providers/odd"]
+    vault = world["vault"]["name"]
+    route(server, f"q-{vault}", vault, upstream=world["echo"].url(),
+          inject=[{"in": "query", "name": "key", "value": "{{secret:providers/odd}}"}])
+    route(server, f"p-{vault}", vault, upstream=world["echo"].url() + "/target",
+          inject=[{"in": "path", "value": "{{secret:providers/odd}}"}])
+    auth = {"Authorization": f"Bearer {world['agents']['user']['key']}"}
+    for name, decode in ((f"q-{vault}", urllib.parse.unquote_plus), (f"p-{vault}", urllib.parse.unquote)):
+        r = httpx.get(f"{server['base']}/proxy/{name}/target?x=1", headers=auth, timeout=30)
+        assert r.status_code == 404 and "[REDACTED:providers/odd]" in r.text, r.text
+        assert key in decode(world["echo"].seen[-1]["path"]), "the upstream got the value"
+        assert_clean(r.text, key)
+        for form in (urllib.parse.quote_plus(key, safe="*-._"), urllib.parse.quote(key, safe="-._~:@!$&'()*+,;=")):
+            assert form not in r.text, form
+
+
 def test_a_compressed_answer_is_refused(world):
     r = call(world, "/gzip", headers={"Accept-Encoding": "gzip"})
     assert r.status_code == 502

@@ -36,6 +36,11 @@ def test_the_openai_sdk_gets_a_completion_with_the_agents_key(world):
     assert world["agents"]["user"]["key"] not in repr(seen[0]), "the agent's own key never goes upstream"
     assert seen[0]["headers"].get("accept-encoding") == "identity"
     assert [m.id for m in client.models.list()] == ["gpt-test"]
+    # The route's root, with and without its slash, is forwarded as the upstream's base.
+    for path in ["", "/"]:
+        r = httpx.get(world["oai"] + path, headers={"Authorization": f"Bearer {world['agents']['user']['key']}"}, timeout=30)
+        assert r.status_code == 404 and r.json()["error"]["message"] == "no such path", r.text
+        assert world["openai"].seen[-1]["path"] == "/v1/"
 
 
 def test_the_openai_sdk_streams_server_sent_events(world):

@@ -51,6 +51,8 @@ struct Counter {
     writing: Spent,
     /// Not yet written.
     unwritten: Spent,
+    /// Counted on a day that has ended and not yet written: written under that day.
+    past: Option<(i64, Spent)>,
     in_flight: u64,
     last_used: i64,
 }
@@ -62,8 +64,14 @@ impl Counter {
             self.in_minute = 0;
         }
         if self.day != day {
-            // Counts of a past day are written under that day by the next flush; a new day
-            // starts from zero.
+            // What the past day counted and no flush wrote yet is written under that day; a
+            // new day starts from zero.
+            let unwritten = std::mem::take(&mut self.unwritten);
+            if unwritten != Spent::default() {
+                let mut past = self.past.map_or(Spent::default(), |(_, s)| s);
+                past.add(unwritten);
+                self.past = Some((self.day, past));
+            }
             self.day = day;
             self.stored = Some(Spent::default());
             self.writing = Spent::default();
@@ -93,13 +101,19 @@ pub struct Budgets {
 pub struct Slot {
     counters: Weak<Counters>,
     key: Key,
-    bytes: u64,
+    /// The day's answer bytes the budget allows, if limited.
+    bytes_per_day: Option<u64>,
 }
 
 impl Slot {
-    /// Counts answer bytes against the day's budget.
-    pub fn answered(&mut self, bytes: u64) {
-        self.bytes += bytes;
+    /// Counts answer bytes as they pass; `false` once the day's budget of them is spent (the
+    /// answer is cut there: one call cannot spend more than the day allows).
+    pub fn answered(&self, bytes: u64) -> bool {
+        let Some(counters) = self.counters.upgrade() else { return true };
+        let mut counters = counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(c) = counters.get_mut(&self.key) else { return true };
+        c.unwritten.bytes += bytes;
+        self.bytes_per_day.is_none_or(|limit| c.today().bytes <= limit)
     }
 }
 
@@ -109,7 +123,6 @@ impl Drop for Slot {
         let mut counters = counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(c) = counters.get_mut(&self.key) {
             c.in_flight = c.in_flight.saturating_sub(1);
-            c.unwritten.bytes += self.bytes;
         }
     }
 }
@@ -185,7 +198,7 @@ impl Budgets {
         c.unwritten.requests += 1;
         c.in_flight += 1;
         c.last_used = now().unix_timestamp();
-        Ok(Slot { counters: Arc::downgrade(&self.counters), key, bytes: 0 })
+        Ok(Slot { counters: Arc::downgrade(&self.counters), key, bytes_per_day: budget.response_bytes_per_day })
     }
 
     /// Adds what was counted since the last flush to the store and reads the day's totals back
@@ -196,20 +209,30 @@ impl Budgets {
     pub async fn flush(&self, store: &dyn Store) -> ApiResult<()> {
         let _one = self.flushing.lock().await;
         let (minute, day, _, _) = minute_and_day();
+        let row = |(principal, route): &Key, day: i64, spent: Spent| ProxyUsageRecord {
+            principal_id: *principal,
+            route: route.clone(),
+            day,
+            requests: i64::try_from(spent.requests).unwrap_or(i64::MAX),
+            response_bytes: i64::try_from(spent.bytes).unwrap_or(i64::MAX),
+        };
         let mut rows = Vec::new();
+        let mut past_taken = Vec::new();
+        let mut routes: Vec<String> = Vec::new();
         {
             let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            for ((principal, route), c) in counters.iter_mut() {
+            for (key, c) in counters.iter_mut() {
+                if !routes.contains(&key.1) {
+                    routes.push(key.1.clone());
+                }
+                if let Some((past_day, spent)) = c.past.take() {
+                    rows.push(row(key, past_day, spent));
+                    past_taken.push((key.clone(), past_day, spent));
+                }
                 if c.unwritten == Spent::default() {
                     continue;
                 }
-                rows.push(ProxyUsageRecord {
-                    principal_id: *principal,
-                    route: route.clone(),
-                    day: c.day,
-                    requests: i64::try_from(c.unwritten.requests).unwrap_or(i64::MAX),
-                    response_bytes: i64::try_from(c.unwritten.bytes).unwrap_or(i64::MAX),
-                });
+                rows.push(row(key, c.day, c.unwritten));
                 let moved = std::mem::take(&mut c.unwritten);
                 c.writing.add(moved);
             }
@@ -222,29 +245,39 @@ impl Budgets {
                 let moved = std::mem::take(&mut c.writing);
                 c.unwritten.add(moved);
             }
+            for (key, past_day, spent) in past_taken {
+                if let Some(c) = counters.get_mut(&key) {
+                    c.past = Some((past_day, spent));
+                }
+            }
             return Err(e.into());
         }
-        let stored = store.proxy_usage(day, None, None, MAX_USAGE_ROWS).await?;
+        // Read back the day's totals (other replicas' calls included) of the routes counted
+        // here: few routes, each with at most a row per identity.
+        let mut totals: HashMap<Key, Spent> = HashMap::new();
+        for route in &routes {
+            for r in store.proxy_usage(day, Some(route), None, MAX_USAGE_ROWS).await? {
+                if r.day == day {
+                    let spent = Spent {
+                        requests: u64::try_from(r.requests).unwrap_or(0),
+                        bytes: u64::try_from(r.response_bytes).unwrap_or(0),
+                    };
+                    totals.insert((r.principal_id, r.route), spent);
+                }
+            }
+        }
         let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let totals: HashMap<(Uuid, &str), Spent> = stored
-            .iter()
-            .filter(|r| r.day == day)
-            .map(|r| {
-                let spent = Spent {
-                    requests: u64::try_from(r.requests).unwrap_or(0),
-                    bytes: u64::try_from(r.response_bytes).unwrap_or(0),
-                };
-                ((r.principal_id, r.route.as_str()), spent)
-            })
-            .collect();
         let at = now().unix_timestamp();
         counters.retain(|_, c| {
-            c.in_flight > 0 || c.unwritten != Spent::default() || at - c.last_used < IDLE_COUNTER_SECONDS
+            c.in_flight > 0
+                || c.unwritten != Spent::default()
+                || c.past.is_some()
+                || at - c.last_used < IDLE_COUNTER_SECONDS
         });
-        for ((principal, route), c) in counters.iter_mut() {
+        for (key, c) in counters.iter_mut() {
             c.roll(minute, day);
             c.writing = Spent::default();
-            c.stored = Some(totals.get(&(*principal, route.as_str())).copied().unwrap_or_default());
+            c.stored = Some(totals.get(key).copied().unwrap_or_default());
         }
         Ok(())
     }

@@ -110,10 +110,11 @@ impl<S> IdleStream<S> {
     }
 
     /// While the stream waits: whether the idle period has run out (the waker is registered
-    /// with the timer otherwise).
-    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+    /// with the timer otherwise). A hold keeps a connection whose server side is busy open;
+    /// it does not keep one whose client stopped reading (`writing`).
+    fn expired(&mut self, cx: &mut Context<'_>, writing: bool) -> bool {
         while self.deadline.as_mut().poll(cx).is_ready() {
-            if !self.hold.held() {
+            if writing || !self.hold.held() {
                 return true;
             }
             // Held: a new period starts (and is polled, so the waker is registered again).
@@ -132,7 +133,7 @@ impl<S> IdleStream<S> {
                 }
                 Poll::Ready(Ok(n))
             }
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            Poll::Pending if self.expired(cx, true) => Poll::Ready(Err(timed_out())),
             other => other,
         }
     }
@@ -153,7 +154,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for IdleStream<S> {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            Poll::Pending if self.expired(cx, false) => Poll::Ready(Err(timed_out())),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -207,6 +208,15 @@ mod tests {
         }
         // Then silence: the read fails once the idle period has passed.
         let err = server.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_does_not_keep_a_client_that_stopped_reading() {
+        let (_client, server) = tokio::io::duplex(16);
+        let mut server = IdleStream::new(server, Duration::from_secs(30));
+        let _held = server.idle_hold().hold();
+        let err = server.write_all(&[0u8; 64]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }
 

@@ -78,7 +78,11 @@ pub fn answer_headers(from: &HeaderMap, redactor: &Redactor) -> HeaderMap {
     let connection = connection_names(from);
     let mut out = HeaderMap::with_capacity(from.len());
     for (name, value) in from {
-        if hop_by_hop(name, &connection) || UPSTREAM_ONLY.contains(&name.as_str()) {
+        // A name that holds a value cannot be rewritten into a valid one: it is dropped.
+        if hop_by_hop(name, &connection)
+            || UPSTREAM_ONLY.contains(&name.as_str())
+            || !redactor.find(name.as_str().as_bytes()).is_empty()
+        {
             continue;
         }
         let scrubbed = redactor.redact(value.as_bytes());
@@ -135,6 +139,7 @@ mod tests {
             ("x-echo", "key sk-live-123456 seen"),
             ("content-type", "text/event-stream"),
             ("transfer-encoding", "chunked"),
+            ("x-sk-live-123456", "1"),
         ]);
         let out = answer_headers(&from, &redactor);
         assert_eq!(out.len(), 2);

@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use clawvault_core::redact::{RedactStream, Redactor};
 use futures_util::Stream;
-use reqwest::header::{CONTENT_ENCODING, HeaderMap};
+use reqwest::header::{CONTENT_ENCODING, HeaderMap, TRANSFER_ENCODING};
 use tokio::time::{Instant, Sleep};
 
 use super::OutboundError;
@@ -94,9 +94,16 @@ impl Scrubbed {
     }
 }
 
-/// Whether headers announce an encoding other than `identity`.
+/// Whether headers announce an encoding other than `identity`, or a transfer coding other
+/// than `chunked` (which the client takes off; a `gzip` one it leaves on).
 fn encoded(headers: &HeaderMap) -> bool {
-    headers.get_all(CONTENT_ENCODING).iter().any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
+    let content = headers.get_all(CONTENT_ENCODING).iter().any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    let transfer = headers
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .any(|t| !t.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+    content || transfer
 }
 
 impl Stream for Scrubbed {

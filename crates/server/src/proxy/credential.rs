@@ -31,8 +31,11 @@ pub fn find(route: Option<&LoadedRoute>, headers: &HeaderMap, path: &str, query:
         match injection {
             Injection::Path { .. } => {
                 let (segment, rest) = first_segment(path);
+                // A segment is a credential only when it looks like one of ours: the first
+                // segment of any other path (`/bots/...`) is the caller's path.
                 if let Ok(decoded) = percent_decode_str(segment).decode_utf8()
                     && let Some(c) = injection.credential_in(&decoded)
+                    && ours(unwrap_bot_token(c))
                 {
                     return found(c, rest.to_owned(), None);
                 }
@@ -69,6 +72,7 @@ pub fn find(route: Option<&LoadedRoute>, headers: &HeaderMap, path: &str, query:
         let (segment, rest) = first_segment(path);
         if let Some(c) = segment.strip_prefix("bot").filter(|c| !c.is_empty())
             && let Ok(decoded) = percent_decode_str(c).decode_utf8()
+            && ours(unwrap_bot_token(&decoded))
         {
             return found(&decoded, rest.to_owned(), None);
         }
@@ -85,17 +89,18 @@ fn first_segment(path: &str) -> (&str, &str) {
     }
 }
 
+/// Prefixes of what clawvault issues: agent keys, user keys, access tokens (JWTs).
+const OURS: [&str; 3] = ["ocv_", "1ck_", "eyJ"];
+
+fn ours(credential: &str) -> bool {
+    OURS.iter().any(|p| credential.starts_with(p))
+}
+
 /// Telegram libraries that check a token's shape (`<digits>:<text>`) accept `0:ocv_…`: the
 /// digits and colon are dropped before an agent's key or a token.
 fn unwrap_bot_token(credential: &str) -> &str {
     match credential.split_once(':') {
-        Some((digits, rest))
-            if !digits.is_empty()
-                && digits.bytes().all(|b| b.is_ascii_digit())
-                && ["ocv_", "1ck_", "eyJ"].iter().any(|p| rest.starts_with(p)) =>
-        {
-            rest
-        }
+        Some((digits, rest)) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && ours(rest) => rest,
         _ => credential,
     }
 }
@@ -114,6 +119,7 @@ mod tests {
         let f = find(None, &HeaderMap::new(), "/bot0:ocv_b/getMe", None).unwrap();
         assert_eq!((f.credential.as_str(), f.path.as_str()), ("ocv_b", "/getMe"));
         assert!(find(None, &HeaderMap::new(), "/getMe", None).is_none());
+        assert!(find(None, &HeaderMap::new(), "/bots/list", None).is_none(), "not a credential of ours");
         let mut h = HeaderMap::new();
         h.insert("authorization", "Basic abc".parse().unwrap());
         assert!(find(None, &h, "/", None).is_none());

@@ -48,8 +48,15 @@ pub async fn forward(state: AppState, admitted: Admitted, out: Outgoing, held: O
     let sent = Arc::new(AtomicU64::new(0));
     let over = Arc::new(AtomicBool::new(false));
     // From here on the call is audited however it ends, also when the caller leaves first.
-    let mut call =
-        Ending { state, facts: Some(facts), slot: Some(slot), status: 0, sent: Arc::clone(&sent), _held: held };
+    let mut call = Ending {
+        state,
+        facts: Some(facts),
+        slot: Some(slot),
+        status: 0,
+        sent: Arc::clone(&sent),
+        counted: 0,
+        _held: held,
+    };
 
     let url = upstream_url(&route, &filled, &out);
     let replaced: Vec<_> = filled.headers.iter().map(|(n, _)| n.clone()).collect();
@@ -59,6 +66,7 @@ pub async fn forward(state: AppState, admitted: Admitted, out: Outgoing, held: O
     }
     headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     let body = request_body(out.body, spec.limits.max_request_bytes, idle, Arc::clone(&sent), Arc::clone(&over));
+    let method_was_head = out.method == axum::http::Method::HEAD;
     let request = match route.client.request(out.method, url.as_str()).headers(headers).body(body).build() {
         Ok(r) => r,
         Err(e) => {
@@ -92,12 +100,19 @@ pub async fn forward(state: AppState, admitted: Admitted, out: Outgoing, held: O
     };
     let status = resp.status();
     call.status = status.as_u16();
+    // An answer without a body (to a HEAD, a 204 or a 304) ends here; its body is never read.
+    let bodiless = method_was_head || matches!(status.as_u16(), 204 | 304);
     let headers = outbound::answer_headers(resp.headers(), &redactor);
     let scrubbed = match Scrubbed::new(resp, redactor, spec.limits.max_response_bytes, idle) {
         Ok(s) => s,
         Err(e) => return call.failed(StatusCode::BAD_GATEWAY, e.to_string()),
     };
-    let mut response = Response::new(Body::from_stream(answer(Tracked { scrubbed, call })));
+    let mut response = if bodiless {
+        call.end(0, "complete", None);
+        Response::new(Body::empty())
+    } else {
+        Response::new(Body::from_stream(answer(Tracked { scrubbed, call, spent: false })))
+    };
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
@@ -173,17 +188,29 @@ struct Ending {
     /// The upstream's status (0 until it answered).
     status: u16,
     sent: Arc<AtomicU64>,
+    /// Answer bytes counted against the budget so far.
+    counted: u64,
     _held: Option<Held>,
 }
 
 impl Ending {
+    /// Counts the answer bytes read since the last count (`read` in all); `false` once the
+    /// day's budget of them is spent.
+    fn count(&mut self, read: u64) -> bool {
+        let new = read.saturating_sub(self.counted);
+        self.counted = read;
+        self.slot.as_ref().is_none_or(|slot| slot.answered(new))
+    }
+
     /// Counts `read` answer bytes, frees the budget's slot, and audits the call in the
     /// background (the caller does not wait for the disk).
     fn end(&mut self, read: u64, ended: &'static str, error: Option<ApiError>) {
-        let Some(facts) = self.facts.take() else { return };
-        if let Some(mut slot) = self.slot.take() {
-            slot.answered(read);
+        if self.facts.is_none() {
+            return;
         }
+        self.count(read);
+        self.slot = None;
+        let Some(facts) = self.facts.take() else { return };
         let end = CallEnd {
             // A caller that left before any answer is recorded as nginx records it: 499.
             status: if self.status == 0 { 499 } else { self.status },
@@ -214,6 +241,8 @@ impl Drop for Ending {
 struct Tracked {
     scrubbed: Scrubbed,
     call: Ending,
+    /// The day's answer-byte budget ran out midway.
+    spent: bool,
 }
 
 impl Drop for Tracked {
@@ -229,10 +258,16 @@ impl Drop for Tracked {
 fn answer(tracked: Tracked) -> impl futures_util::Stream<Item = Result<Bytes, io::Error>> + Send {
     futures_util::stream::unfold(tracked, |mut t| async move {
         t.call.facts.as_ref()?;
-        if let Some(chunk) = t.scrubbed.next().await {
+        if !t.spent
+            && let Some(chunk) = t.scrubbed.next().await
+        {
+            t.spent = !t.call.count(t.scrubbed.read());
             return Some((Ok(chunk), t));
         }
         let (name, error) = match t.scrubbed.ended() {
+            _ if t.spent => {
+                ("budget", Some("this identity's answer bytes for the day on this route are spent; the answer was cut"))
+            }
             Some(Ended::Complete) | None => ("complete", None),
             Some(Ended::Cut) => ("cut", Some("the answer is over the route's size limit and was cut")),
             Some(Ended::Idle) => ("idle", Some("the upstream went silent and the answer was cut")),
@@ -240,6 +275,10 @@ fn answer(tracked: Tracked) -> impl futures_util::Stream<Item = Result<Bytes, io
         };
         let read = t.scrubbed.read();
         t.call.end(read, name, error.map(|m| ApiError::Unavailable(m.into())));
-        error.map(|m| (Err(io::Error::other(m)), t))
+        let m = error?;
+        // Once more through the connection's loop first, so that the chunks before the error
+        // are flushed to the caller rather than dropped with the connection.
+        tokio::task::yield_now().await;
+        Some((Err(io::Error::other(m)), t))
     })
 }

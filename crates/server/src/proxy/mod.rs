@@ -22,7 +22,9 @@ use crate::state::AppState;
 
 /// The proxy's routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/proxy/{route}", any(call)).route("/proxy/{route}/{*rest}", any(call))
+    // One catch-all: `/proxy/NAME`, `/proxy/NAME/` and `/proxy/NAME/any/path` alike (the handler
+    // takes the raw path apart itself, without decoding it).
+    Router::new().route("/proxy/{*rest}", any(call))
 }
 
 async fn call(State(state): State<AppState>, req: Request) -> Response {

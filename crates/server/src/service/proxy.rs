@@ -32,6 +32,9 @@ use crate::state::AppState;
 
 /// Longest path an audit event keeps of a call.
 const MAX_AUDITED_PATH: usize = 512;
+/// Longest value a route injects: provider keys are well under it, and every call builds a
+/// matcher of some forty encoded forms of each value it injects.
+pub const MAX_INJECTED_BYTES: usize = 16 * 1024;
 
 /// Characters of a value put in a path segment that stay as they are: RFC 3986's `pchar`
 /// without `%` (a Telegram token's `:` stays).
@@ -209,6 +212,10 @@ async fn admit_in(state: &AppState, op: &mut Op<'_>, caller: &Caller, call: &Cal
             .ok_or_else(|| ApiError::NotFound(format!("no secret at {path:?} in vault {:?}", vault.record.name)))?;
         reveal::ensure_openable(&row.0, &row.1.meta, path)?;
         check_destination(&route, path, &row.1.meta.metadata)?;
+        // The sealed value is a little longer than the value itself.
+        if row.1.ciphertext.len() > MAX_INJECTED_BYTES + 64 {
+            return Err(too_large(path));
+        }
         rows.push(row);
     }
     let slot = state.budgets.admit(state.store.as_ref(), caller.principal.id(), call.route, &spec.budget).await?;
@@ -217,19 +224,46 @@ async fn admit_in(state: &AppState, op: &mut Op<'_>, caller: &Caller, call: &Cal
     let mut used = Vec::with_capacity(rows.len());
     for (path, row) in route.paths.iter().zip(&rows) {
         let (meta, value) = reveal::open(state, op, &vault, &row.0, &row.1, path).await?;
+        if value.expose().len() > MAX_INJECTED_BYTES {
+            return Err(too_large(path));
+        }
         used.push((path.as_str().to_owned(), meta.version));
         values.push((path.clone(), value));
     }
     let value_of = |p: &SecretPath| values.iter().find(|(q, _)| q == p).map_or(&[][..], |(_, v)| v.expose()).to_vec();
     let filled = fill(&spec.inject, &value_of)?;
-    let redactor = Arc::new(
-        Redactor::new(values.iter().map(|(p, v)| (p.as_str(), v.expose())))
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
-    );
+    // Besides every form the redaction module knows, the exact text each value was sent as in
+    // a query or a path segment: an upstream echoing its request line echoes that.
+    let sent_as: Vec<(&str, Vec<u8>)> = values
+        .iter()
+        .flat_map(|(p, v)| {
+            let text = String::from_utf8_lossy(v.expose()).into_owned();
+            let query: String = form_urlencoded::byte_serialize(v.expose()).collect();
+            let segment = utf8_percent_encode(&text, SEGMENT_VALUE).to_string();
+            [(p.as_str(), query.into_bytes()), (p.as_str(), segment.into_bytes())]
+        })
+        .collect();
+    let all =
+        values.iter().map(|(p, v)| (p.as_str(), v.expose())).chain(sent_as.iter().map(|(p, v)| (*p, v.as_slice())));
+    let redactor = Arc::new(Redactor::new(all).map_err(|e| ApiError::Internal(e.to_string()))?);
     let mut facts = CallFacts::of(caller, call);
     facts.vault_id = Some(vault.record.id);
     facts.used = used;
     Ok(Admitted { route, filled, redactor, slot, facts })
+}
+
+fn too_large(path: &SecretPath) -> ApiError {
+    ApiError::Invalid {
+        field: "inject",
+        problem: format!("cannot carry {path:?}: a value a route injects is at most {MAX_INJECTED_BYTES} bytes"),
+    }
+}
+
+/// Whether `segment` (decoded) is a dot segment, also with a `;parameter` (`..;`, which Java
+/// servers read as `..`).
+fn is_dot_segment(segment: &str) -> bool {
+    let bare = segment.split(';').next().unwrap_or_default();
+    bare == "." || bare == ".."
 }
 
 /// A forwarded path is appended to the upstream's base path: a `.` or `..` segment, written
@@ -239,7 +273,7 @@ fn check_path(path: &str) -> ApiResult<()> {
     // one that makes a dot segment once an upstream decodes it.
     let climbs = path.split('/').any(|segment| {
         let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
-        decoded.split(['/', '\\']).any(|part| part == "." || part == "..")
+        decoded.split(['/', '\\']).any(is_dot_segment)
     });
     if !path.starts_with('/') || climbs || path.contains('\\') {
         return Err(ApiError::BadRequest(
@@ -278,7 +312,9 @@ fn fill(inject: &[Injection], value_of: &dyn Fn(&SecretPath) -> Vec<u8>) -> ApiR
     let mut filled = Filled { headers: Vec::new(), query: Vec::new(), segment: None };
     let stored_badly = |what: &str| ApiError::Invalid {
         field: "inject",
-        problem: format!("cannot carry the secret's value in {what}: it holds a line break or control character"),
+        problem: format!(
+            "cannot carry the secret's value in {what}: it holds a line break, a control character or only dots"
+        ),
     };
     for injection in inject {
         let pieces = injection.pieces().map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -302,7 +338,12 @@ fn fill(inject: &[Injection], value_of: &dyn Fn(&SecretPath) -> Vec<u8>) -> ApiR
                         utf8_percent_encode(&String::from_utf8_lossy(&value), SEGMENT_VALUE).to_string().into_bytes(),
                     )
                 })?;
-                filled.segment = Some(Zeroizing::new(String::from_utf8_lossy(&text).into_owned()));
+                let segment = Zeroizing::new(String::from_utf8_lossy(&text).into_owned());
+                // A value of dots would climb out of the upstream's base path.
+                if is_dot_segment(&segment) {
+                    return Err(stored_badly("a path segment"));
+                }
+                filled.segment = Some(segment);
             }
         }
     }
@@ -354,4 +395,27 @@ pub fn spawn_usage_writer(state: &AppState) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn paths_that_climb_out_are_refused() {
+        for good in ["/", "/chat/completions", "/repos/o/r/branches/feature%2Fx", "/a;b/c", "/...", "/.x"] {
+            assert!(check_path(good).is_ok(), "{good}");
+        }
+        for bad in ["/../x", "/a/%2e%2e/x", "/a/..%2Fx", "/a/..;/x", "/a/.;/b", "/a\\b", "/a/%5c..%5c/x", "x"] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_value_of_dots_is_no_path_segment() {
+        let inject = [Injection::Path { value: "{{secret:k}}".into() }];
+        assert!(fill(&inject, &|_| b"..".to_vec()).is_err());
+        assert!(fill(&inject, &|_| b"ok".to_vec()).is_ok());
+    }
 }

@@ -97,3 +97,17 @@ def test_a_deactivated_agent_is_refused_on_its_next_call(server, world):
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
     assert len(world["openai"].seen) == before
+
+
+def test_a_rotated_key_is_injected_on_the_next_call(server, world):
+    client = openai.OpenAI(base_url=world["oai"], api_key=world["agents"]["user"]["key"], max_retries=0)
+    assert client.models.list().data
+    new = f"sk-openai-rotated-{world['vault']['name']}"
+    ok(api(server, "PUT", f"/v1/vaults/{world['vault']['id']}/secrets/providers/openai", {"value": new, "type": "api_key"}))
+    old, world["openai"].key = world["openai"].key, new
+    try:
+        assert client.models.list().data, "the new version, not the one prepared before"
+        assert world["openai"].seen[-1]["headers"]["authorization"] == f"Bearer {new}"
+    finally:
+        world["openai"].key = old
+        ok(api(server, "PUT", f"/v1/vaults/{world['vault']['id']}/secrets/providers/openai", {"value": old, "type": "api_key"}))

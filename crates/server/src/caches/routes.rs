@@ -3,12 +3,45 @@
 //! whenever a route changes anywhere (`Change::ProxyRoutes`); there are few routes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use clawvault_core::SecretPath;
+use clawvault_core::redact::Redactor;
 use clawvault_core::route::{RouteSpec, Upstream};
 use clawvault_store::ProxyRouteRecord;
+use reqwest::header::{HeaderName, HeaderValue};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+/// What a route's injections put into a forwarded request.
+pub struct Filled {
+    /// Headers to set (replacing the caller's of the same name).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Query parameters to set: the name as the route writes it, the value already encoded.
+    pub query: Vec<(String, Zeroizing<String>)>,
+    /// The first path segment, already encoded.
+    pub segment: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Filled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filled").field("headers", &self.headers.len()).finish_non_exhaustive()
+    }
+}
+
+/// A route's values in place for the versions they were opened at: reused while those are
+/// the current versions (building the redactor's matcher costs more than the rest of a call).
+/// Never kept for a secret with a read limit, whose every use is counted.
+#[derive(Debug)]
+pub struct Prepared {
+    /// `(secret id, version)` of each secret, in the route's order.
+    pub versions: Vec<(Uuid, i64)>,
+    /// The values, in place.
+    pub filled: Filled,
+    /// Replaces every value, in every encoding, in what comes back.
+    pub redactor: Arc<Redactor>,
+}
 
 /// A route ready for calls.
 #[derive(Debug)]
@@ -23,6 +56,9 @@ pub struct LoadedRoute {
     pub paths: Vec<SecretPath>,
     /// The client of its upstream.
     pub client: reqwest::Client,
+    /// Its values, prepared for the current versions (dropped with the route on any change
+    /// to a route).
+    pub prepared: Mutex<Option<Arc<Prepared>>>,
 }
 
 /// A stored route this server cannot use (a definition an older or newer server wrote): its
@@ -82,5 +118,5 @@ fn build(
     let upstream = spec.check().map_err(|e| format!("its stored definition is not valid: {e}"))?;
     let client = client(Duration::from_secs(spec.timeouts.connect_seconds))?;
     let paths = spec.paths();
-    Ok(LoadedRoute { record, spec, upstream, paths, client })
+    Ok(LoadedRoute { record, spec, upstream, paths, client, prepared: Mutex::new(None) })
 }

@@ -17,10 +17,11 @@ use zeroize::Zeroizing;
 
 use super::reply;
 use crate::budgets::Slot;
+use crate::caches::routes::Filled;
 use crate::error::ApiError;
 use crate::idle::Held;
 use crate::outbound::{self, Ended, OutboundError, Scrubbed};
-use crate::service::proxy::{self, Admitted, CallEnd, CallFacts, Filled};
+use crate::service::proxy::{self, Admitted, CallEnd, CallFacts};
 use crate::state::AppState;
 
 /// The caller's request, less what the service layer took from it.
@@ -41,7 +42,8 @@ pub struct Outgoing {
 
 /// Sends `out` as `admitted` says and answers with what comes back.
 pub async fn forward(state: AppState, admitted: Admitted, out: Outgoing, held: Option<Held>) -> Response {
-    let Admitted { route, filled, redactor, slot, facts } = admitted;
+    let Admitted { route, prepared, slot, facts } = admitted;
+    let (filled, redactor) = (&prepared.filled, &prepared.redactor);
     let spec = &route.spec;
     let idle = Duration::from_secs(spec.timeouts.idle_seconds);
     let answer_timeout = Duration::from_secs(spec.timeouts.answer_seconds);
@@ -58,7 +60,7 @@ pub async fn forward(state: AppState, admitted: Admitted, out: Outgoing, held: O
         _held: held,
     };
 
-    let url = upstream_url(&route, &filled, &out);
+    let url = upstream_url(&route, filled, &out);
     let replaced: Vec<_> = filled.headers.iter().map(|(n, _)| n.clone()).collect();
     let mut headers = outbound::forwardable(&out.headers, &replaced);
     for (name, value) in &filled.headers {
@@ -102,8 +104,8 @@ pub async fn forward(state: AppState, admitted: Admitted, out: Outgoing, held: O
     call.status = status.as_u16();
     // An answer without a body (to a HEAD, a 204 or a 304) ends here; its body is never read.
     let bodiless = method_was_head || matches!(status.as_u16(), 204 | 304);
-    let headers = outbound::answer_headers(resp.headers(), &redactor);
-    let scrubbed = match Scrubbed::new(resp, redactor, spec.limits.max_response_bytes, idle) {
+    let headers = outbound::answer_headers(resp.headers(), redactor);
+    let scrubbed = match Scrubbed::new(resp, Arc::clone(redactor), spec.limits.max_response_bytes, idle) {
         Ok(s) => s,
         Err(e) => return call.failed(StatusCode::BAD_GATEWAY, e.to_string()),
     };

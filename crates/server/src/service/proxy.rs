@@ -25,10 +25,12 @@ use zeroize::Zeroizing;
 use super::{access, reveal, secrets};
 use crate::auth::Caller;
 use crate::budgets::Slot;
-use crate::caches::routes::{Entry, LoadedRoute};
+use crate::caches::SealedVersion;
+use crate::caches::routes::{Entry, Filled, LoadedRoute, Prepared};
 use crate::error::{ApiError, ApiResult, Hint};
 use crate::op::Op;
 use crate::state::AppState;
+use crate::state::OpenVault;
 
 /// Longest path an audit event keeps of a call.
 const MAX_AUDITED_PATH: usize = 512;
@@ -71,31 +73,13 @@ pub struct CallRequest<'a> {
     pub content_length: Option<u64>,
 }
 
-/// What the route's injections put into the forwarded request.
-pub struct Filled {
-    /// Headers to set (replacing the caller's of the same name).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Query parameters to set: the name as the route writes it, the value already encoded.
-    pub query: Vec<(String, Zeroizing<String>)>,
-    /// The first path segment, already encoded.
-    pub segment: Option<Zeroizing<String>>,
-}
-
-impl std::fmt::Debug for Filled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Filled").field("headers", &self.headers.len()).finish_non_exhaustive()
-    }
-}
-
 /// An admitted call: what to forward, and the facts its audit event will carry.
 #[derive(Debug)]
 pub struct Admitted {
     /// The route.
     pub route: Arc<LoadedRoute>,
-    /// The values, in place.
-    pub filled: Filled,
-    /// Replaces every value, in every encoding, in what comes back.
-    pub redactor: Arc<Redactor>,
+    /// The values in place, and the redactor of every echo of them.
+    pub prepared: Arc<Prepared>,
     /// Counts against the budget while the call lasts.
     pub slot: Slot,
     /// For the audit event.
@@ -220,18 +204,46 @@ async fn admit_in(state: &AppState, op: &mut Op<'_>, caller: &Caller, call: &Cal
     }
     let slot = state.budgets.admit(state.store.as_ref(), caller.principal.id(), call.route, &spec.budget).await?;
 
+    let versions: Vec<(Uuid, i64)> = rows.iter().map(|r| (r.0.id, r.1.meta.version)).collect();
+    let counted = rows.iter().any(|r| r.1.meta.max_access_count.is_some());
+    let kept = route.prepared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let prepared = match kept {
+        Some(p) if !counted && p.versions == versions => p,
+        _ => {
+            let p = Arc::new(prepare(state, op, &route, &vault, &rows, versions).await?);
+            if !counted {
+                *route.prepared.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&p));
+            }
+            p
+        }
+    };
+    let used = route.paths.iter().zip(&prepared.versions).map(|(p, (_, v))| (p.as_str().to_owned(), *v)).collect();
+    let mut facts = CallFacts::of(caller, call);
+    facts.vault_id = Some(vault.record.id);
+    facts.used = used;
+    Ok(Admitted { route, prepared, slot, facts })
+}
+
+/// Opens (and counts) each of the route's values at the versions of `rows`, fills them in,
+/// and builds the redactor of every echo of them.
+async fn prepare(
+    state: &AppState,
+    op: &mut Op<'_>,
+    route: &LoadedRoute,
+    vault: &OpenVault,
+    rows: &[SealedVersion],
+    versions: Vec<(Uuid, i64)>,
+) -> ApiResult<Prepared> {
     let mut values = Vec::with_capacity(rows.len());
-    let mut used = Vec::with_capacity(rows.len());
-    for (path, row) in route.paths.iter().zip(&rows) {
-        let (meta, value) = reveal::open(state, op, &vault, &row.0, &row.1, path).await?;
+    for (path, row) in route.paths.iter().zip(rows) {
+        let (_, value) = reveal::open(state, op, vault, &row.0, &row.1, path).await?;
         if value.expose().len() > MAX_INJECTED_BYTES {
             return Err(too_large(path));
         }
-        used.push((path.as_str().to_owned(), meta.version));
         values.push((path.clone(), value));
     }
     let value_of = |p: &SecretPath| values.iter().find(|(q, _)| q == p).map_or(&[][..], |(_, v)| v.expose()).to_vec();
-    let filled = fill(&spec.inject, &value_of)?;
+    let filled = fill(&route.spec.inject, &value_of)?;
     // Besides every form the redaction module knows, the exact text each value was sent as in
     // a query or a path segment: an upstream echoing its request line echoes that.
     let sent_as: Vec<(&str, Vec<u8>)> = values
@@ -246,10 +258,7 @@ async fn admit_in(state: &AppState, op: &mut Op<'_>, caller: &Caller, call: &Cal
     let all =
         values.iter().map(|(p, v)| (p.as_str(), v.expose())).chain(sent_as.iter().map(|(p, v)| (*p, v.as_slice())));
     let redactor = Arc::new(Redactor::new(all).map_err(|e| ApiError::Internal(e.to_string()))?);
-    let mut facts = CallFacts::of(caller, call);
-    facts.vault_id = Some(vault.record.id);
-    facts.used = used;
-    Ok(Admitted { route, filled, redactor, slot, facts })
+    Ok(Prepared { versions, filled, redactor })
 }
 
 fn too_large(path: &SecretPath) -> ApiError {

@@ -10,6 +10,7 @@ use crate::cmd::audit::AuditCommand;
 use crate::cmd::auth::AuthCommand;
 use crate::cmd::completion::CompletionArgs;
 use crate::cmd::fleet::FleetArgs;
+use crate::cmd::import::ImportCommand;
 use crate::cmd::inject::InjectArgs;
 use crate::cmd::k8s::K8sCommand;
 use crate::cmd::login::{LoginArgs, LogoutArgs};
@@ -129,6 +130,8 @@ pub enum Command {
     Proxy(Group<ProxyCommand>),
     /// Keep files of secrets on this host up to date (a daemon; agenix / Vault Agent's job).
     Sync(SyncArgs),
+    /// Bring secrets over from where they live today (a `.env` file), with a dry run first.
+    Import(Group<ImportCommand>),
     /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
     /// server's /mcp).
     Mcp(McpArgs),
@@ -161,6 +164,7 @@ impl Command {
             Self::Inject(a) => Some(&a.global),
             Self::Fleet(a) => Some(&a.global),
             Self::Proxy(g) => Some(&g.global),
+            Self::Import(g) => Some(&g.global),
             Self::Mcp(a) => Some(&a.global),
         }
     }

@@ -110,6 +110,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Inject(args) => cmd::inject::run(*args).await,
         Command::Fleet(args) => cmd::fleet::run(&args).await,
         Command::Proxy(g) => cmd::proxy::run(&g.global, g.command).await,
+        Command::Import(g) => cmd::import::run(&g.global, g.command).await,
         Command::Sync(args) => cmd::sync::run(args).await,
     }
 }

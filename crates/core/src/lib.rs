@@ -21,6 +21,7 @@ pub mod action;
 pub mod apikey;
 pub mod audit;
 pub mod crypto;
+pub mod dotenv;
 pub mod egress;
 pub mod enrollment;
 pub mod env_bundle;

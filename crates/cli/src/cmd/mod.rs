@@ -8,6 +8,7 @@ pub mod completion;
 pub mod detach;
 pub mod enroll;
 pub mod fleet;
+pub mod import;
 pub mod inject;
 pub mod k8s;
 pub mod login;

@@ -9,6 +9,7 @@ use crate::cmd::apikey::ApiKeyCommand;
 use crate::cmd::audit::AuditCommand;
 use crate::cmd::auth::AuthCommand;
 use crate::cmd::completion::CompletionArgs;
+use crate::cmd::export::ExportCommand;
 use crate::cmd::fleet::FleetArgs;
 use crate::cmd::import::ImportCommand;
 use crate::cmd::inject::InjectArgs;
@@ -132,6 +133,8 @@ pub enum Command {
     Sync(SyncArgs),
     /// Bring secrets over from where they live today (a `.env` file), with a dry run first.
     Import(Group<ImportCommand>),
+    /// Write the secrets under a prefix to a private `.env` or JSON file (the way back).
+    Export(Group<ExportCommand>),
     /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
     /// server's /mcp).
     Mcp(McpArgs),
@@ -165,6 +168,7 @@ impl Command {
             Self::Fleet(a) => Some(&a.global),
             Self::Proxy(g) => Some(&g.global),
             Self::Import(g) => Some(&g.global),
+            Self::Export(g) => Some(&g.global),
             Self::Mcp(a) => Some(&a.global),
         }
     }

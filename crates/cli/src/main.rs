@@ -111,6 +111,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Fleet(args) => cmd::fleet::run(&args).await,
         Command::Proxy(g) => cmd::proxy::run(&g.global, g.command).await,
         Command::Import(g) => cmd::import::run(&g.global, g.command).await,
+        Command::Export(g) => cmd::export::run(&g.global, g.command).await,
         Command::Sync(args) => cmd::sync::run(args).await,
     }
 }

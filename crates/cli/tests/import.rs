@@ -55,6 +55,36 @@ fn a_dotenv_file_is_shown_imported_and_imported_again_without_change() {
     assert_eq!(actions, ["unchanged"; 5], "a re-run changes nothing");
     let (_, versions, _) = run(&env, &["secret", "versions", "prod/bots/discord/DISCORD_TOKEN", "--json"], None);
     assert_eq!(serde_json::from_str::<Value>(&versions).unwrap().as_array().unwrap().len(), 1);
+
+    // The way back: exported, the file imports as unchanged, and JSON holds the same values.
+    let back = home.path().join("back.env");
+    let back = back.display().to_string();
+    let (code, out, err) =
+        run(&env, &["export", "dotenv", "--vault", "prod", "--prefix", "bots/discord", "-o", &back], None);
+    assert!(code == 0 && out.contains("Wrote 5 secrets"), "{out}{err}");
+    assert!(!out.contains("discord-canary-9f3a"));
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&back).unwrap().permissions().mode() & 0o777, 0o600);
+    let (code, out, _) =
+        run(&env, &["import", "dotenv", &back, "--vault", "prod", "--prefix", "bots/discord", "--dry-run"], None);
+    assert!(code == 0 && out.contains("0 to create, 0 to change, 5 unchanged"), "{out}");
+    let json = home.path().join("back.json");
+    let (code, _, err) = run(
+        &env,
+        &["export", "json", "--vault", "prod", "--prefix", "bots/discord", "-o", &json.display().to_string()],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let exported: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(exported["DB_URL"], "postgres://bot:p@ss $word@db/bot");
+    assert_eq!(exported["PEM"], "-----BEGIN KEY-----\nabc\n-----END KEY-----");
+    std::fs::write(&json, "{}").unwrap();
+    let (code, _, err) = run(
+        &env,
+        &["export", "json", "--vault", "prod", "--prefix", "bots/discord", "-o", &json.display().to_string()],
+        None,
+    );
+    assert!(code == 9 && err.contains("--force"), "a file changed since is not replaced without --force: {err}");
 }
 
 #[test]

@@ -189,6 +189,60 @@ fn expand(value: &str, defined: &[Variable], line: usize) -> Result<Zeroizing<St
     Ok(out)
 }
 
+/// A value that cannot be written so that dotenv tools read it back the same.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct RenderError {
+    /// The variable.
+    pub key: String,
+    /// Why.
+    pub problem: &'static str,
+}
+
+/// `KEY=VALUE` lines that dotenv tools (and [`parse`]) read back as `variables`: plain when
+/// nothing in the value needs quoting, single-quoted (literal, never expanded) otherwise, and
+/// double-quoted with escapes when the value holds a single quote.
+///
+/// # Errors
+/// A key that is no variable name, or a value holding both a single quote and `${` (neither
+/// quoting keeps it as it is in every tool).
+pub fn render<'a>(variables: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Zeroizing<String>, RenderError> {
+    let mut out = Zeroizing::new(String::new());
+    for (key, value) in variables {
+        let fail = |problem| RenderError { key: key.to_owned(), problem };
+        if !valid_key(key) {
+            return Err(fail("is not a variable name (letters, digits, `_`, `.` and `-`, not starting with a digit)"));
+        }
+        out.push_str(key);
+        out.push('=');
+        let plain = value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./:@+,-=".contains(&b));
+        if plain {
+            out.push_str(value);
+        } else if !value.contains('\'') {
+            out.push('\'');
+            out.push_str(value);
+            out.push('\'');
+        } else if value.contains("${") {
+            return Err(fail("holds both a single quote and `${`, which no dotenv quoting keeps as it is"));
+        } else {
+            out.push('"');
+            for c in value.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '"' => out.push_str("\\\""),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -218,6 +272,25 @@ mod tests {
         );
         let lines: Vec<usize> = parse(text).unwrap().iter().map(|v| v.line).collect();
         assert_eq!(lines, vec![4, 5, 6, 7, 9, 11, 12, 13, 14, 15]);
+    }
+
+    #[test]
+    fn rendered_files_read_back_the_same() {
+        let values = [
+            ("PLAIN", "sk-live_123/abc:def@x.y+z=,"),
+            ("SPACED", " lead and trail "),
+            ("HASH", "a # not a comment"),
+            ("DOLLAR", "${NOT_EXPANDED} and $x"),
+            ("QUOTE", "it's \"quoted\" \\ back\nslash\ttab"),
+            ("MULTI", "-----BEGIN-----\nabc\n-----END-----"),
+            ("EMPTY", ""),
+        ];
+        let text = render(values.iter().map(|(k, v)| (*k, *v))).unwrap();
+        let back: Vec<(String, String)> = pairs(&text);
+        let want: Vec<(String, String)> = values.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        assert_eq!(back, want);
+        assert!(render([("1BAD", "x")]).is_err());
+        assert!(render([("K", "it's ${X}")]).is_err());
     }
 
     #[test]

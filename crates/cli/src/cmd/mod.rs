@@ -7,6 +7,7 @@ pub mod auth;
 pub mod completion;
 pub mod detach;
 pub mod enroll;
+pub mod export;
 pub mod fleet;
 pub mod import;
 pub mod inject;

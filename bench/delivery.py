@@ -48,7 +48,8 @@ class DeliveryClawvault(Clawvault):
     def write_config(self) -> None:
         super().write_config()
         with open(self.workdir / "clawvault.toml", "a") as f:
-            f.write(f"max_connections = {SUBSCRIBERS * 2 + 200}\nmax_connections_per_address = {SUBSCRIBERS * 2 + 100}\n")
+            f.write(f"max_connections = {SUBSCRIBERS * 2 + 200}\nmax_connections_per_address = {SUBSCRIBERS * 2 + 100}\n"
+                    f"events_max_streams_per_identity = {SUBSCRIBERS + 10}\n")
 
     def grant_use(self) -> None:
         status, body = request(self.port, "GET", "/v1/agents", self.headers())

@@ -185,3 +185,27 @@ fn two_replicas_number_events_alike_and_each_hears_the_others_writes() {
     drop((on_r0, on_r1, r0, r1));
     common::drop_database(&url);
 }
+
+#[test]
+fn one_identity_holds_no_more_streams_than_its_cap() {
+    // Keep-alives every second: a stream whose client left is noticed at the next one.
+    let s = TestServer::start_with_config("events_max_streams_per_identity = 2\nevents_heartbeat_seconds = 1\n");
+    let admin = s.admin_token();
+    let v = s.vault(&admin, "prod");
+    let (agent_id, agent_key) = s.new_agent(&admin, json!({ "name": "looper" }));
+    s.grant(&admin, &v, ("agent", &agent_id), "**", &["list"], json!({}));
+    let (other_id, other_key) = s.new_agent(&admin, json!({ "name": "other" }));
+    s.grant(&admin, &v, ("agent", &other_id), "**", &["list"], json!({}));
+    let rt = runtime();
+    let first = rt.block_on(client(&s, &agent_key).events(None, None)).unwrap();
+    let _second = rt.block_on(client(&s, &agent_key).events(None, None)).unwrap();
+    let third = rt.block_on(client(&s, &agent_key).events(None, None));
+    let Err(err) = third else { panic!("a third stream is refused") };
+    assert_eq!(err.status(), Some(429), "{err}");
+    assert!(err.to_string().contains("event streams open"), "{err}");
+    let _others = rt.block_on(client(&s, &other_key).events(None, None)).expect("another identity has its own");
+    drop(first);
+    common::wait_for("the closed stream's place is free", 10, || {
+        rt.block_on(client(&s, &agent_key).events(None, None)).is_ok()
+    });
+}

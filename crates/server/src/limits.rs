@@ -24,6 +24,58 @@ pub struct Limits {
     guessed: Lockout,
     /// Failed unauthenticated requests per address: counted, summarised, throttled.
     pub unauthenticated: Unauthenticated,
+    /// Event streams open per identity.
+    pub streams: StreamQuota,
+}
+
+/// How many event streams each identity holds open, against a cap: one agent's loop that
+/// opens streams and never closes them would otherwise hold connections, tasks and memory up
+/// to the server's connection limit.
+#[derive(Debug)]
+pub struct StreamQuota {
+    max: usize,
+    open: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<uuid::Uuid, usize>>>,
+}
+
+/// One open stream of an identity, counted until dropped.
+#[derive(Debug)]
+pub struct StreamTicket {
+    open: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<uuid::Uuid, usize>>>,
+    principal: uuid::Uuid,
+}
+
+impl StreamQuota {
+    /// A ticket for one more stream of `principal`.
+    ///
+    /// # Errors
+    /// 429 when the identity holds as many as it may.
+    pub fn open(&self, principal: uuid::Uuid) -> Result<StreamTicket, ApiError> {
+        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = open.entry(principal).or_default();
+        if *n >= self.max {
+            return Err(ApiError::TooManyRequests {
+                retry_after: 5,
+                detail: format!(
+                    "this identity holds {} event streams open, the most it may: close one first",
+                    self.max
+                ),
+            });
+        }
+        *n += 1;
+        Ok(StreamTicket { open: std::sync::Arc::clone(&self.open), principal })
+    }
+}
+
+impl Drop for StreamTicket {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.principal) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.principal);
+            }
+        }
+    }
 }
 
 fn too_many(wait: Duration, what: &str) -> ApiError {
@@ -53,6 +105,7 @@ impl Limits {
                 lock_for: Duration::from_secs(900),
             }),
             unauthenticated: Unauthenticated::new(config.auth_rate_burst, config.auth_rate_per_second),
+            streams: StreamQuota { max: config.events_max_streams_per_identity, open: Default::default() },
         }
     }
 

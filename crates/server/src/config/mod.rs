@@ -150,6 +150,8 @@ pub struct Config {
     pub events_retention_seconds: u64,
     /// Seconds between keep-alive comments on an idle event stream.
     pub events_heartbeat_seconds: u64,
+    /// Event streams one identity may hold open at once on this server.
+    pub events_max_streams_per_identity: usize,
     /// PEM certificates trusted for proxied and `http_request` upstreams besides the
     /// system's roots (a private CA in front of an internal model gateway).
     pub proxy_ca_file: Option<PathBuf>,
@@ -216,6 +218,7 @@ pub struct FileConfig {
     proxy: Option<ProxyFileConfig>,
     events_retention_seconds: Option<u64>,
     events_heartbeat_seconds: Option<u64>,
+    events_max_streams_per_identity: Option<usize>,
 }
 
 /// The `[connect]` table: the 1Password Connect-compatible API.
@@ -508,6 +511,12 @@ impl Config {
         if !(1..=300).contains(&events_heartbeat_seconds) {
             problems.push(format!("events_heartbeat_seconds {events_heartbeat_seconds} is out of range: use 1 to 300"));
         }
+        let events_max_streams_per_identity = file.events_max_streams_per_identity.unwrap_or(100);
+        if !(1..=100_000).contains(&events_max_streams_per_identity) {
+            problems.push(format!(
+                "events_max_streams_per_identity {events_max_streams_per_identity} is out of range: use 1 to 100000"
+            ));
+        }
         if file.events_heartbeat_seconds.is_some() && events_heartbeat_seconds >= idle_timeout_seconds {
             problems.push(format!(
                 "events_heartbeat_seconds {events_heartbeat_seconds} is not below idle_timeout_seconds {idle_timeout_seconds}: an idle event stream would be closed between keep-alives"
@@ -549,6 +558,7 @@ impl Config {
                 proxy_ca_file,
                 events_retention_seconds,
                 events_heartbeat_seconds,
+                events_max_streams_per_identity,
             })
         } else {
             Err(ConfigError { problems })

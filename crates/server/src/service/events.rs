@@ -78,6 +78,8 @@ pub struct Subscription {
     more: bool,
     reset: Option<i64>,
     checked: Instant,
+    /// Counts against the identity's open streams until the stream ends.
+    _ticket: crate::limits::StreamTicket,
 }
 
 /// Opens a stream of the events the caller may list, in `vault_ref` only when given, after
@@ -102,6 +104,7 @@ pub async fn subscribe(
         if last_event_id.is_some_and(|n| n < 0) {
             return Err(ApiError::Invalid { field: "Last-Event-ID", problem: "must be an event's number".into() });
         }
+        let ticket = state.limits.streams.open(caller.principal.id())?;
         // Live first: whatever is committed from here on is either replayed or received.
         let live = state.secret_events.subscribe();
         let mut sub = Subscription {
@@ -116,6 +119,7 @@ pub async fn subscribe(
             more: false,
             reset: None,
             checked: Instant::now(),
+            _ticket: ticket,
         };
         match last_event_id {
             Some(after) => {

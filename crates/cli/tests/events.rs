@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use clawvault_client::{Client, EventStream, SecretEvent, StreamEvent};
-use common::{Options, TestServer};
+use common::TestServer;
 use serde_json::json;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -158,17 +158,8 @@ fn keep_alives_hold_an_idle_stream_open() {
 
 #[test]
 fn two_replicas_number_events_alike_and_each_hears_the_others_writes() {
-    let url = common::new_database();
-    let opts = Options {
-        args: vec!["--storage".into(), "postgres".into()],
-        env: vec![("CLAWVAULT_DATABASE_URL".into(), url.clone())],
-    };
     let tmp = tempfile::tempdir().unwrap();
-    let r0 = TestServer::start_at(&tmp.path().join("r0"), &opts);
-    let r1_dir = tmp.path().join("r1");
-    std::fs::create_dir(&r1_dir).unwrap();
-    std::fs::copy(tmp.path().join("r0/root.key"), r1_dir.join("root.key")).unwrap();
-    let r1 = TestServer::start_at(&r1_dir, &opts);
+    let (url, r0, r1) = common::two_replicas(tmp.path());
     let admin = r0.admin_token();
     let v = r0.vault(&admin, "prod");
     let rt = runtime();

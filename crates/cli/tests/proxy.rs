@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use common::{Options, TestServer, admin_env, key_env, run};
+use common::{TestServer, admin_env, key_env, run};
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-proxy-canary-4b1d9e07c2a8";
@@ -269,17 +269,8 @@ fn limits_redirects_and_a_credential_in_the_query() {
 
 #[test]
 fn a_route_made_on_one_replica_is_used_at_once_on_the_other() {
-    let url = common::new_database();
-    let opts = Options {
-        args: vec!["--storage".into(), "postgres".into()],
-        env: vec![("CLAWVAULT_DATABASE_URL".into(), url.clone())],
-    };
     let tmp = tempfile::tempdir().unwrap();
-    let r0 = TestServer::start_at(&tmp.path().join("r0"), &opts);
-    let r1_dir = tmp.path().join("r1");
-    std::fs::create_dir(&r1_dir).unwrap();
-    std::fs::copy(tmp.path().join("r0/root.key"), r1_dir.join("root.key")).unwrap();
-    let r1 = TestServer::start_at(&r1_dir, &opts);
+    let (url, r0, r1) = common::two_replicas(tmp.path());
     let w = world_on(r0);
     let up = Upstream::start("http://127.0.0.2:9");
     let body = json!({ "name": "shared", "vault": "prod", "upstream": up.url(), "budget": { "requests_per_day": 3 },

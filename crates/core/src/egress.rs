@@ -125,6 +125,29 @@ impl AllowedHosts {
     }
 }
 
+/// Headers that a request sent on someone's behalf (a route's injection, an `http_request`)
+/// may not set: the connection's own, and those that would let an echo of a value escape
+/// scrubbing (compression, ranges).
+#[must_use]
+pub fn reserved_header(name: &str) -> bool {
+    const RESERVED: &[&str] = &[
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-authorization",
+        "proxy-connection",
+        "accept-encoding",
+        "range",
+        "if-range",
+    ];
+    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
+
 fn normalise(host: &str) -> String {
     host.trim().trim_end_matches('.').to_ascii_lowercase()
 }

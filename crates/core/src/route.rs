@@ -424,7 +424,7 @@ impl RouteSpec {
                     if !ok {
                         return Err(bad("inject", format!("{name:?} is not a header name")));
                     }
-                    if reserved_header(name) {
+                    if crate::egress::reserved_header(name) {
                         return Err(bad("inject", format!("{name} is set by the connection, not by a route")));
                     }
                     if template.bytes().any(|b| b < b' ' || b == 0x7f) {
@@ -559,28 +559,6 @@ impl RouteSpec {
                     && (p.ends_with('/') || path.len() == p.len() || path.as_bytes().get(p.len()) == Some(&b'/'))
             })
     }
-}
-
-/// Headers that belong to the connection or that a route may not set (the proxy sets them,
-/// or they would let an echo of a value escape scrubbing: compression, ranges).
-#[must_use]
-pub fn reserved_header(name: &str) -> bool {
-    const RESERVED: &[&str] = &[
-        "host",
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "upgrade",
-        "te",
-        "trailer",
-        "proxy-authorization",
-        "proxy-connection",
-        "accept-encoding",
-        "range",
-        "if-range",
-    ];
-    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]

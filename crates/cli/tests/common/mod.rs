@@ -266,6 +266,22 @@ pub fn new_database() -> String {
     rt.block_on(clawvault_store_postgres::testing::TestDatabase::create()).keep()
 }
 
+/// Two servers on one fresh PostgreSQL database, in `dir/r0` and `dir/r1` (the second with
+/// the first's root key): the database's URL (for [`drop_database`]) and the two servers.
+pub fn two_replicas(dir: &Path) -> (String, TestServer, TestServer) {
+    let url = new_database();
+    let opts = Options {
+        args: vec!["--storage".into(), "postgres".into()],
+        env: vec![("CLAWVAULT_DATABASE_URL".into(), url.clone())],
+    };
+    let r0 = TestServer::start_at(&dir.join("r0"), &opts);
+    let r1_dir = dir.join("r1");
+    std::fs::create_dir(&r1_dir).unwrap();
+    std::fs::copy(dir.join("r0/root.key"), r1_dir.join("root.key")).unwrap();
+    let r1 = TestServer::start_at(&r1_dir, &opts);
+    (url, r0, r1)
+}
+
 /// Drops a database made by [`new_database`], cutting off its connections.
 pub fn drop_database(url: &str) {
     let (admin_base, name) = url.rsplit_once('/').unwrap();

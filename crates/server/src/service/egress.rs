@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clawvault_core::SecretPath;
-use clawvault_core::egress::{ALLOWED_HOSTS, AllowedHosts, is_public};
+use clawvault_core::egress::{ALLOWED_HOSTS, AllowedHosts, is_public, reserved_header};
 use clawvault_core::placeholder::{self, Piece};
 use clawvault_core::policy::Permission;
 use clawvault_core::redact::Redactor;
@@ -42,30 +42,16 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Characters of a value put in a URL that stay as they are: RFC 3986's unreserved ones.
 const URL_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
-/// Headers the caller may not set: the connection's own; what would re-route the request at
-/// a gateway; and what would make the upstream encode or slice its answer so that an echoed
-/// value escapes redaction (compression, ranges, charsets).
-const RESERVED_HEADERS: &[&str] = &[
+/// Headers the caller may not set besides [`reserved_header`]'s: what would re-route the
+/// request at a gateway, and a charset that would re-encode an echoed value.
+const GATEWAY_HEADERS: &[&str] = &[
     "accept-charset",
-    "accept-encoding",
     "forwarded",
-    "if-range",
-    "range",
     "x-forwarded-for",
     "x-forwarded-host",
     "x-forwarded-proto",
     "x-original-url",
     "x-rewrite-url",
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-    "proxy-authorization",
-    "proxy-connection",
 ];
 
 /// A request as the caller writes it, placeholders and all.
@@ -159,7 +145,7 @@ fn parse<'a>(call: &'a HttpCall) -> ApiResult<Parsed<'a>> {
     for (name, value) in &call.headers {
         let name = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| invalid("headers", format!("{name:?} is not a header name")))?;
-        if RESERVED_HEADERS.contains(&name.as_str()) {
+        if reserved_header(name.as_str()) || GATEWAY_HEADERS.contains(&name.as_str()) {
             return Err(invalid("headers", format!("{name} is set by the connection, not the caller")));
         }
         headers.push((name, template("headers", value)?));

@@ -8,6 +8,7 @@ use crate::cmd::agent::AgentCommand;
 use crate::cmd::apikey::ApiKeyCommand;
 use crate::cmd::audit::AuditCommand;
 use crate::cmd::auth::AuthCommand;
+use crate::cmd::bundle::BundleCommand;
 use crate::cmd::completion::CompletionArgs;
 use crate::cmd::export::ExportCommand;
 use crate::cmd::fleet::FleetArgs;
@@ -135,6 +136,8 @@ pub enum Command {
     Import(Group<ImportCommand>),
     /// Write the secrets under a prefix to a private `.env` or JSON file (the way back).
     Export(Group<ExportCommand>),
+    /// Carry the secrets a host needs in one age-encrypted file, and install it on the host.
+    Bundle(Group<BundleCommand>),
     /// Serve MCP on stdin and stdout for an agent framework, as the agent (relayed to the
     /// server's /mcp).
     Mcp(McpArgs),
@@ -169,6 +172,7 @@ impl Command {
             Self::Proxy(g) => Some(&g.global),
             Self::Import(g) => Some(&g.global),
             Self::Export(g) => Some(&g.global),
+            Self::Bundle(g) => Some(&g.global),
             Self::Mcp(a) => Some(&a.global),
         }
     }

@@ -104,12 +104,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, owner: Option<(Option<
     Ok(())
 }
 
+/// Makes `dir` and its missing parents with mode 0700 (for what only this user may list).
+///
+/// # Errors
+/// The parent is not writable.
+pub fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
 /// Records `path`, as it is now, as written by this CLI (see [`check_ours`]).
 pub fn remember(path: &Path) {
-    let Some(now) = stamp(path) else { return };
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    remember_all(&[path]);
+}
+
+/// [`remember`] for many files, with one update of the record.
+pub fn remember_all(paths: &[&Path]) {
     let mut record = read_record();
-    record.insert(absolute, now);
+    for path in paths {
+        let Some(now) = stamp(path) else { continue };
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        record.insert(absolute, now);
+    }
     // Only files that still exist stay recorded.
     record.retain(|p, _| p.exists());
     let Ok(text) = serde_json::to_vec_pretty(&record) else { return };

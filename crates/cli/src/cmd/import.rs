@@ -2,7 +2,12 @@
 //! per source. Every source is read whole first (a line that cannot be read stops everything,
 //! named with its file and line); then each secret is compared with what the vault holds, so
 //! `--dry-run` shows what would be created, changed or left alone, and a re-run changes
-//! nothing. Values are never printed.
+//! nothing. Values are never printed. One reader per source in `import/`.
+
+mod agenix;
+mod dotenv;
+mod k8s;
+mod vault;
 
 use std::path::PathBuf;
 
@@ -34,6 +39,61 @@ of this machine's environment). DATABASE_URL becomes PREFIX/DATABASE_URL.")]
         #[command(flatten)]
         target: Target,
     },
+    /// Import agenix's `*.age` files: one secret per file, named by it without `.age`.
+    #[command(after_help = "\
+Examples:
+  clawvault import agenix --identity host.key secrets/*.age --vault prod --dry-run
+  clawvault import agenix --identity host.key secrets/*.age --vault prod --prefix hosts/web-1
+
+Every file is decrypted before anything is written: a file that no identity opens, or that is
+damaged, stops the import and is named. Identities are age X25519 keys (AGE-SECRET-KEY-1…);
+convert an SSH host key first (ssh-to-age -private-key).")]
+    Agenix {
+        /// An age identity file that opens the files (repeat for several).
+        #[arg(long, short = 'i', value_name = "KEY", required = true)]
+        identity: Vec<PathBuf>,
+        /// The `.age` files (binary or armored).
+        #[arg(required = true, value_name = "FILE.age")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Import a whole KV v2 mount of a Vault or OpenBao server over its HTTP API.
+    #[command(after_help = "\
+Examples:
+  clawvault import vault --vault-addr https://vault.example.com:8200 --token-file vault.token \\
+    --mount secret --vault prod --prefix from-vault --dry-run
+  clawvault import vault --vault-addr http://127.0.0.1:8200 --token-file vault.token \\
+    --mount secret --vault prod --all-versions
+
+Each key becomes one secret of type json holding its fields (what clawvault's Vault-compatible
+API stores), so `bao kv get` and ESO read the same after the move. --all-versions brings every
+readable version of a new secret, oldest first; deleted and destroyed versions are skipped.")]
+    Vault {
+        #[command(flatten)]
+        source: vault::Source,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Import Kubernetes Secret manifests: one secret per key, named NAME/KEY.
+    #[command(
+        name = "k8s-secret",
+        after_help = "\
+Examples:
+  clawvault import k8s-secret bot-tokens.yaml --vault prod --prefix k8s --dry-run
+  clawvault import k8s-secret bot-tokens.yaml --vault prod --prefix k8s
+
+As `kubectl get secret NAME -o yaml` (or -o json) writes them: YAML or JSON, several documents
+or a List; base64 `data` and plain `stringData` (which wins for a key in both). A document that
+is not a Secret stops the import, named by file and line."
+    )]
+    K8sSecret {
+        /// The manifests.
+        #[arg(required = true, value_name = "MANIFEST")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 /// Where imported secrets go.
@@ -53,11 +113,27 @@ pub struct Target {
     dry_run: bool,
 }
 
-/// One secret to import, and where it came from (`FILE:LINE`).
+/// One secret to import, and where it came from (`FILE:LINE`, `FILE`, `MOUNT/KEY`).
 struct Incoming {
     path: String,
     value: Zeroizing<Vec<u8>>,
     origin: String,
+    /// Versions written before `value` when the secret is created (oldest first).
+    earlier: Vec<Zeroizing<Vec<u8>>>,
+    /// The source's own type for it (else `--type`).
+    secret_type: Option<&'static str>,
+    /// Why it is left alone, when it is.
+    skip: Option<&'static str>,
+}
+
+impl Incoming {
+    fn new(path: String, value: Zeroizing<Vec<u8>>, origin: String) -> Self {
+        Self { path, value, origin, earlier: Vec::new(), secret_type: None, skip: None }
+    }
+
+    fn skipped(path: String, origin: String, why: &'static str) -> Self {
+        Self { skip: Some(why), ..Self::new(path, Zeroizing::new(Vec::new()), origin) }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +141,7 @@ enum Action {
     Create,
     Change,
     Keep,
+    Skip,
 }
 
 impl Action {
@@ -73,6 +150,7 @@ impl Action {
             Self::Create => "create",
             Self::Change => "change",
             Self::Keep => "unchanged",
+            Self::Skip => "skipped",
         }
     }
 }
@@ -84,40 +162,39 @@ impl Action {
 pub async fn run(global: &Global, command: ImportCommand) -> Result<()> {
     match command {
         ImportCommand::Dotenv { file, target } => {
-            let incoming = read_dotenv(&file, target.prefix.as_deref())?;
+            let incoming = dotenv::read(&file, target.prefix.as_deref())?;
+            let client = context::client(global)?;
+            import(global, &client, &target, incoming).await
+        }
+        ImportCommand::Vault { source, target } => {
+            let incoming = vault::read(&source, target.prefix.as_deref()).await?;
+            let client = context::client(global)?;
+            import(global, &client, &target, incoming).await
+        }
+        ImportCommand::K8sSecret { files, target } => {
+            let incoming = k8s::read(&files, target.prefix.as_deref())?;
+            let client = context::client(global)?;
+            import(global, &client, &target, incoming).await
+        }
+        ImportCommand::Agenix { identity, files, target } => {
+            let incoming = agenix::read(&super::bundle::identities(&identity)?, &files, target.prefix.as_deref())?;
             let client = context::client(global)?;
             import(global, &client, &target, incoming).await
         }
     }
 }
 
-fn read_dotenv(file: &std::path::Path, prefix: Option<&str>) -> Result<Vec<Incoming>> {
-    let shown = file.display();
-    let bytes = std::fs::read(file).with_context(|| format!("reading {shown}"))?;
-    let text = String::from_utf8(bytes).map_err(|_| Coded::invalid(format!("{shown} is not UTF-8 text")))?;
-    let variables = clawvault_core::dotenv::parse(&text).map_err(|e| Coded::invalid(format!("{shown}: {e}")))?;
-    variables
-        .into_iter()
-        .map(|v| {
-            let path = match prefix {
-                Some(p) => format!("{}/{}", p.trim_end_matches('/'), v.key),
-                None => v.key.clone(),
-            };
-            SecretPath::parse(&path).map_err(|e| {
-                Coded::invalid(format!("{shown}: line {}: {} does not make a secret path: {e}", v.line, v.key))
-            })?;
-            let value = Zeroizing::new(v.value.as_bytes().to_vec());
-            Ok(Incoming { path, value, origin: format!("{shown}:{}", v.line) })
-        })
-        .collect()
-}
-
 async fn import(global: &Global, client: &Client, target: &Target, incoming: Vec<Incoming>) -> Result<()> {
     let mut plan = Vec::with_capacity(incoming.len());
     let comparing = progress(incoming.len() as u64, "comparing with the vault");
     for item in incoming {
+        if item.skip.is_some() {
+            plan.push((item, Action::Skip));
+            comparing.inc(1);
+            continue;
+        }
         let action = match client.get_secret(&target.vault, &item.path, None).await {
-            Ok(current) if current.value.expose() == item.value.as_slice() => Action::Keep,
+            Ok(current) if same(current.value.expose(), &item.value) => Action::Keep,
             Ok(_) => Action::Change,
             Err(e) if e.status() == Some(404) => Action::Create,
             Err(e) => return Err(e).with_context(|| format!("reading {}/{} to compare", target.vault, item.path)),
@@ -127,18 +204,23 @@ async fn import(global: &Global, client: &Client, target: &Target, incoming: Vec
     }
     comparing.finish_and_clear();
     if !target.dry_run {
-        let writes = plan.iter().filter(|(_, a)| *a != Action::Keep).count() as u64;
+        let writes = plan.iter().filter(|(_, a)| matches!(a, Action::Create | Action::Change)).count() as u64;
         let writing = progress(writes, "writing");
         for (item, action) in &plan {
-            if *action == Action::Keep {
-                continue;
+            // A secret made here gets its history; one that exists gets only the current value.
+            let values: Vec<&[u8]> = match action {
+                Action::Keep | Action::Skip => continue,
+                Action::Create => item.earlier.iter().map(|v| v.as_slice()).chain([item.value.as_slice()]).collect(),
+                Action::Change => vec![item.value.as_slice()],
+            };
+            for value in values {
+                let mut put = PutSecret::with_value(SecretValue::new(value.to_vec()));
+                put.secret_type = Some(item.secret_type.map_or_else(|| target.secret_type.clone(), str::to_owned));
+                client
+                    .put_secret(&target.vault, &item.path, &put)
+                    .await
+                    .with_context(|| format!("writing {}/{} (from {})", target.vault, item.path, item.origin))?;
             }
-            let mut put = PutSecret::with_value(SecretValue::new(item.value.to_vec()));
-            put.secret_type = Some(target.secret_type.clone());
-            client
-                .put_secret(&target.vault, &item.path, &put)
-                .await
-                .with_context(|| format!("writing {}/{} (from {})", target.vault, item.path, item.origin))?;
             writing.inc(1);
         }
         writing.finish_and_clear();
@@ -150,21 +232,38 @@ fn report(global: &Global, target: &Target, plan: &[(Incoming, Action)]) -> Resu
     if global.json {
         let rows: Vec<serde_json::Value> = plan
             .iter()
-            .map(|(i, a)| serde_json::json!({ "path": i.path, "action": a.as_str(), "from": i.origin }))
+            .map(|(i, a)| {
+                serde_json::json!({
+                    "path": i.path,
+                    "action": a.as_str(),
+                    "from": i.origin,
+                    "versions": if *a == Action::Create { i.earlier.len() + 1 } else { usize::from(*a == Action::Change) },
+                    "reason": i.skip,
+                })
+            })
             .collect();
         return output::json(&serde_json::json!({ "vault": target.vault, "dry_run": target.dry_run, "secrets": rows }));
     }
     let mut t = Table::new(vec!["ACTION", "SECRET", "FROM"]);
     for (i, a) in plan {
-        t.row(vec![a.as_str().to_owned(), format!("{}/{}", target.vault, i.path), i.origin.clone()]);
+        let mut action = a.as_str().to_owned();
+        if *a == Action::Create && !i.earlier.is_empty() {
+            action.push_str(&format!(" ({} versions)", i.earlier.len() + 1));
+        }
+        if let Some(why) = i.skip {
+            action.push_str(&format!(" ({why})"));
+        }
+        t.row(vec![action, format!("{}/{}", target.vault, i.path), i.origin.clone()]);
     }
     print!("{}", t.render());
     let count = |want: Action| plan.iter().filter(|(_, a)| *a == want).count();
-    let (create, change, keep) = (count(Action::Create), count(Action::Change), count(Action::Keep));
+    let (create, change, keep, skip) =
+        (count(Action::Create), count(Action::Change), count(Action::Keep), count(Action::Skip));
+    let skipped = if skip > 0 { format!(", {skip} skipped") } else { String::new() };
     if target.dry_run {
-        println!("Dry run: {create} to create, {change} to change, {keep} unchanged; nothing was written.");
+        println!("Dry run: {create} to create, {change} to change, {keep} unchanged{skipped}; nothing was written.");
     } else {
-        println!("Imported: {create} created, {change} changed, {keep} unchanged.");
+        println!("Imported: {create} created, {change} changed, {keep} unchanged{skipped}.");
     }
     Ok(())
 }
@@ -178,4 +277,26 @@ fn progress(len: u64, what: &'static str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     bar.set_message(what);
     bar
+}
+
+/// The same value: the same bytes, or the same JSON (a server may store JSON re-serialised).
+fn same(current: &[u8], new: &[u8]) -> bool {
+    if current == new {
+        return true;
+    }
+    match (serde_json::from_slice::<serde_json::Value>(current), serde_json::from_slice::<serde_json::Value>(new)) {
+        (Ok(a), Ok(b)) => a.is_object() && a == b,
+        _ => false,
+    }
+}
+
+/// `PREFIX/name`, checked as a secret path; `origin` names the source in the error.
+fn place(prefix: Option<&str>, name: &str, origin: &str) -> Result<String> {
+    let path = match prefix {
+        Some(p) => format!("{}/{name}", p.trim_end_matches('/')),
+        None => name.to_owned(),
+    };
+    SecretPath::parse(&path)
+        .map_err(|e| Coded::invalid(format!("{origin}: {name} does not make a secret path: {e}")))?;
+    Ok(path)
 }

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod apikey;
 pub mod audit;
 pub mod auth;
+pub mod bundle;
 pub mod completion;
 pub mod detach;
 pub mod enroll;

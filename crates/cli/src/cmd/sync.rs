@@ -117,6 +117,8 @@ async fn apply(output: &Output, bytes: &[u8], served: &credentials::Served) -> R
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     files::write_atomic(&output.path, bytes, output.mode, output.owner)?;
+    // clawvault wrote it: `bundle install` and `inject` may replace it without --force.
+    files::remember(&output.path);
     if let Some(command) = &output.on_change {
         match tokio::process::Command::new("sh").arg("-c").arg(command).status().await {
             Ok(s) if s.success() => {}
@@ -156,7 +158,7 @@ impl Daemon {
             Ok(s) => s,
             Err(e) => return log(&format!("cannot seal the offline cache: {e}")),
         };
-        if let Err(e) = std::fs::create_dir_all(&self.config.cache_dir)
+        if let Err(e) = files::make_private_dir(&self.config.cache_dir)
             .map_err(anyhow::Error::from)
             .and_then(|()| files::write_atomic(&self.cache_path(), &sealed, 0o600, None))
         {

@@ -46,6 +46,8 @@ def fill(bao):
     # Version 2 of history deleted: --all-versions skips it.
     status, _ = http(bao["base"], "POST", "/v1/secret/delete/history", bao["token"], {"versions": [2]})
     assert status == 204
+    # Deleted in the source with an older version still readable: it stays deleted.
+    kv_put(bao, "gone", {"x": "old"})
     kv_put(bao, "gone", {"x": "y"})
     status, _ = http(bao["base"], "DELETE", "/v1/secret/data/gone", bao["token"])
     assert status == 204

@@ -15,7 +15,7 @@ from mcp_helpers import api, connect, data_of, fleet, ok, text_of
 TOOLS = {
     "list_secrets", "get_secret", "put_secret", "delete_secret", "describe_secret", "rotate_and_store",
     "rotate_generate", "list_versions", "get_env_bundle", "create_vault", "list_vaults", "grant_access",
-    "share_secret", "inspect_content", "http_request", "request_secret",
+    "share_secret", "inspect_content", "http_request", "request_secret", "github_token",
 }
 
 

@@ -10,7 +10,7 @@ use std::io::Read;
 
 use zeroize::Zeroizing;
 
-use crate::manifest::{FORMAT, MANIFEST};
+use crate::manifest::{AGENT_KEY, FORMAT, MANIFEST, SECRETS_DIR};
 use crate::{BundleError, Identities, Manifest, Recipients, crypt};
 
 /// At most this many entries.
@@ -18,6 +18,9 @@ pub const MAX_ENTRIES: usize = 100_000;
 /// At most this many bytes of archive once decompressed.
 pub const MAX_BYTES: u64 = 256 * 1024 * 1024;
 const MAX_NAME: usize = 1024;
+/// Longest component of a name: a file system's 255 bytes, less room for the temporary name
+/// an atomic write uses beside the file.
+pub const MAX_COMPONENT: usize = 200;
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// One file of a bundle.
@@ -49,6 +52,7 @@ impl Bundle {
     /// # Errors
     /// No recipient, a name that [`check_name`] refuses.
     pub fn seal(&self, recipients: &Recipients) -> Result<Vec<u8>, BundleError> {
+        check_tree(self.files.iter().map(|f| f.name.as_str()))?;
         // Sized up front, so that growing never leaves a copy of the values behind unzeroized:
         // each entry takes a 512-byte header (a long name one more, and its name), its contents
         // padded to 512 bytes, and the archive ends with 1,024 zero bytes.
@@ -182,6 +186,7 @@ fn read_tar<R: Read>(reader: R, limit: u64) -> Result<Bundle, BundleError> {
             bundle.files.push(Entry { name, contents });
         }
     }
+    check_tree(bundle.files.iter().map(|f| f.name.as_str()))?;
     if let Some(text) = manifest_text {
         let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| BundleError::Manifest(e.to_string()))?;
         check_manifest(&manifest, &bundle.files)?;
@@ -222,12 +227,41 @@ pub fn check_name(name: &str) -> Result<(), BundleError> {
     if name.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
         return bad("an empty, `.` or `..` component");
     }
+    if name.split('/').any(|p| p.len() > MAX_COMPONENT) {
+        return bad(
+            "a component longer than 200 bytes, which a file system cannot hold with room to write it atomically",
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a set of names where one is the directory of another (`a` and `a/b`): both cannot
+/// be files. Checked when sealing and when opening, so an install never finds out halfway.
+fn check_tree<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), BundleError> {
+    let mut sorted: Vec<&str> = names.collect();
+    sorted.sort_unstable();
+    for pair in sorted.windows(2) {
+        if pair[1].strip_prefix(pair[0]).is_some_and(|rest| rest.starts_with('/')) {
+            return Err(BundleError::Entry {
+                name: pair[0].to_owned(),
+                reason: format!("is a file and also the directory of {:?}; rename one of them", pair[1]),
+            });
+        }
+    }
     Ok(())
 }
 
 fn check_manifest(m: &Manifest, files: &[Entry]) -> Result<(), BundleError> {
     if m.format != FORMAT {
         return Err(BundleError::Manifest(format!("format {:?}, this clawvault reads {FORMAT}", m.format)));
+    }
+    // Secrets live under `secrets/`, the key is `agent.key`: a manifest cannot make a secret
+    // file of the daemon's configuration, its cache or its key.
+    if let Some(s) = m.secrets.iter().find(|s| !s.file.starts_with(SECRETS_DIR)) {
+        return Err(BundleError::Manifest(format!("names {:?} as a secret file, outside {SECRETS_DIR}", s.file)));
+    }
+    if let Some(h) = m.host.as_ref().filter(|h| h.key_file != AGENT_KEY) {
+        return Err(BundleError::Manifest(format!("names {:?} as the agent key, not {AGENT_KEY}", h.key_file)));
     }
     let mut named: Vec<&str> = m.secrets.iter().map(|s| s.file.as_str()).collect();
     named.extend(m.host.iter().map(|h| h.key_file.as_str()));
@@ -355,6 +389,39 @@ mod tests {
         assert!(matches!(Bundle::open(&extra.seal(&r).expect("seal"), &ids), Err(BundleError::Manifest(_))));
         let size = Bundle { manifest: Some(manifest(&[("secrets/a", 9)])), files: vec![file("secrets/a", b"1")] };
         assert!(matches!(Bundle::open(&size.seal(&r).expect("seal"), &ids), Err(BundleError::Manifest(_))));
+    }
+
+    #[test]
+    fn a_file_that_is_also_a_directory_or_a_long_component_is_refused_before_any_write() {
+        let err = Bundle::read(&raw_tar(&[
+            ("0first", tar::EntryType::Regular, b"z"),
+            ("a", tar::EntryType::Regular, b"1"),
+            ("a/b", tar::EntryType::Regular, b"2"),
+        ]))
+        .expect_err("a and a/b");
+        assert!(err.to_string().contains("also the directory"), "{err}");
+        let (_, r) = keys();
+        let sealed = Bundle { manifest: None, files: vec![file("a", b"1"), file("a/b", b"2")] }.seal(&r);
+        assert!(matches!(sealed, Err(BundleError::Entry { .. })));
+        assert!(check_name(&"x".repeat(240)).is_err());
+        assert!(check_name(&format!("a/{}", "x".repeat(200))).is_ok());
+    }
+
+    #[test]
+    fn a_manifest_cannot_name_files_outside_secrets_or_another_key() {
+        let (ids, r) = keys();
+        let mut m = manifest(&[("sync.toml", 1)]);
+        let b = Bundle { manifest: Some(m.clone()), files: vec![file("sync.toml", b"1")] };
+        assert!(matches!(Bundle::open(&b.seal(&r).expect("seal"), &ids), Err(BundleError::Manifest(_))));
+        m.secrets.clear();
+        m.host = Some(crate::Host {
+            agent: "a".into(),
+            agent_id: "1".into(),
+            address: "http://x".into(),
+            key_file: "secrets/k".into(),
+        });
+        let b = Bundle { manifest: Some(m), files: vec![file("secrets/k", b"k")] };
+        assert!(matches!(Bundle::open(&b.seal(&r).expect("seal"), &ids), Err(BundleError::Manifest(_))));
     }
 
     #[test]

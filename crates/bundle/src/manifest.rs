@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 pub const MANIFEST: &str = "manifest.json";
 /// This format.
 pub const FORMAT: &str = "clawvault-bundle/1";
+/// Where secret files live in a bundle (and in an install directory).
+pub const SECRETS_DIR: &str = "secrets/";
+/// The agent key's entry name.
+pub const AGENT_KEY: &str = "agent.key";
 
 /// What a bundle says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

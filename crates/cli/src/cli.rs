@@ -12,6 +12,7 @@ use crate::cmd::bundle::BundleCommand;
 use crate::cmd::completion::CompletionArgs;
 use crate::cmd::export::ExportCommand;
 use crate::cmd::fleet::FleetArgs;
+use crate::cmd::github_token::GithubTokenArgs;
 use crate::cmd::import::ImportCommand;
 use crate::cmd::inject::InjectArgs;
 use crate::cmd::k8s::K8sCommand;
@@ -127,6 +128,9 @@ pub enum Command {
     Inject(Box<InjectArgs>),
     /// Which consumer holds which version of each secret (who still runs the old key).
     Fleet(FleetArgs),
+    /// Mint a GitHub installation token from a `github_app` secret (needs only `use`).
+    #[command(name = "github-token")]
+    GithubToken(GithubTokenArgs),
     /// Routes of the credential-injecting proxy (stock SDKs call providers through it and
     /// never hold the key), and what each agent spent on them.
     Proxy(Group<ProxyCommand>),
@@ -169,6 +173,7 @@ impl Command {
             Self::Run(a) => Some(&a.global),
             Self::Inject(a) => Some(&a.global),
             Self::Fleet(a) => Some(&a.global),
+            Self::GithubToken(a) => Some(&a.global),
             Self::Proxy(g) => Some(&g.global),
             Self::Import(g) => Some(&g.global),
             Self::Export(g) => Some(&g.global),

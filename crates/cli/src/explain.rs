@@ -116,7 +116,12 @@ pub fn message(err: &anyhow::Error) -> String {
     if let Some(ClientError::Api { status, status_text, detail, field: Some(field), .. }) =
         err.chain().find_map(|c| c.downcast_ref::<ClientError>())
     {
-        return format!("{status_text} ({status}): {} {detail}", flag_for(field));
+        let refused = format!("{status_text} ({status}): {} {detail}", flag_for(field));
+        // What the command was doing when refused (`writing prod/a (from .env:3)`), if said.
+        return match err.downcast_ref::<ClientError>() {
+            Some(_) => refused,
+            None => format!("{err}: {refused}"),
+        };
     }
     format!("{err:#}")
 }

@@ -112,6 +112,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Proxy(g) => cmd::proxy::run(&g.global, g.command).await,
         Command::Import(g) => cmd::import::run(&g.global, g.command).await,
         Command::Export(g) => cmd::export::run(&g.global, g.command).await,
+        Command::GithubToken(a) => cmd::github_token::run(&a).await,
         Command::Bundle(g) => cmd::bundle::run(&g.global, g.command).await,
         Command::Sync(args) => cmd::sync::run(args).await,
     }

@@ -25,6 +25,11 @@ fn sh(script: &str, dir: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The recipient of `host.key` in `at`.
+fn recipient(at: &Path) -> String {
+    sh("age-keygen -y host.key", at).trim().to_owned()
+}
+
 /// Every file and directory under `dir`, with no access for group or others.
 fn assert_private(dir: &Path) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -46,6 +51,9 @@ fn a_host_bundle_opens_with_age_installs_privately_and_starts_sync() {
     run(&env, &["secret", "put", "prod/hosts/web-1/discord"], Some(CANARY.as_bytes()));
     run(&env, &["secret", "put", "prod/hosts/web-1/db/password"], Some(b"db-pass"));
     run(&env, &["secret", "put", "prod/hosts/web-10/other"], Some(b"not below the prefix"));
+    run(&env, &["secret", "put", "prod/hosts/web-1"], Some(b"at the prefix itself"));
+    let (code, _, err) = run(&env, &["secret", "put", "prod/hosts/web-1/once", "--max-reads", "1"], Some(b"read once"));
+    assert_eq!(code, 0, "{err}");
 
     let (code, out, err) = run(
         &env,
@@ -67,6 +75,7 @@ fn a_host_bundle_opens_with_age_installs_privately_and_starts_sync() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Wrote 2 secrets") && out.contains("Agent web-1"), "{out}");
+    assert!(out.contains("Left out (read-limited") && out.contains("hosts/web-1/once"), "{out}");
     assert!(!out.contains(CANARY) && !err.contains(CANARY));
     assert_eq!(mode(&at.join("host.key")), 0o600);
     assert_eq!(mode(&at.join("web-1.bundle")), 0o600);
@@ -151,8 +160,33 @@ fn a_host_bundle_opens_with_age_installs_privately_and_starts_sync() {
     // The agent may use what the bundle holds, and nothing else.
     let key = std::fs::read_to_string(host.join("agent.key")).unwrap();
     let agent_env = common::key_env(&s, &at.join("agent-cfg"), key.trim());
-    let (code, _, _) = run(&agent_env, &["run", "--env", "X=prod/hosts/web-10/other", "--", "true"], None);
-    assert_ne!(code, 0, "nothing outside the prefix");
+    for outside in ["prod/hosts/web-10/other", "prod/hosts/web-1"] {
+        let (code, _, _) = run(&agent_env, &["run", "--env", &format!("X={outside}"), "--", "true"], None);
+        assert_ne!(code, 0, "{outside}: nothing but what the bundle holds");
+    }
+    assert_eq!(run(&env, &["secret", "get", "prod/hosts/web-1/once"], None).1, "read once", "no reading spent");
+
+    // A second export for the same host name would leave two agents of one name.
+    let (code, _, err) = run(
+        &env,
+        &[
+            "bundle",
+            "export",
+            "--vault",
+            "prod",
+            "--prefix",
+            "hosts/web-1",
+            "--recipient",
+            &recipient(at),
+            "--agent",
+            "web-1",
+            "-o",
+            &at.join("again.bundle").display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(code, 9, "{err}");
+    assert!(err.contains("an agent named \"web-1\" exists"), "{err}");
 
     // Installing again (the same files, written by clawvault) is allowed.
     let (code, _, err) = run(
@@ -246,6 +280,31 @@ fn wrong_keys_damage_and_hostile_entries_install_nothing() {
         assert!(err.contains(needle) && err.contains(bundle), "{bundle}: {err}");
         assert!(!target.exists(), "{bundle}: nothing written");
     }
+    // A secret that is also the folder of another cannot be two files: refused at export.
+    let s = TestServer::start();
+    let admin = admin_env(&s, &at.join("cfg-admin"));
+    run(&admin, &["secret", "put", "default/h/a"], Some(b"a"));
+    run(&admin, &["secret", "put", "default/h/a/b"], Some(b"b"));
+    let (code, _, err) = run(
+        &admin,
+        &[
+            "bundle",
+            "export",
+            "--vault",
+            "default",
+            "--prefix",
+            "h",
+            "--identity-out",
+            &at.join("h.key").display().to_string(),
+            "-o",
+            &at.join("h.bundle").display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(code, 9, "{err}");
+    assert!(err.contains("also the directory"), "{err}");
+    assert!(!at.join("h.bundle").exists() && !at.join("h.key").exists(), "nothing written");
+
     // A directory others may write into is refused (they could swap files under it).
     let shared = at.join("shared");
     std::fs::create_dir(&shared).unwrap();

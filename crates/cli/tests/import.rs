@@ -106,3 +106,35 @@ fn a_line_that_cannot_be_read_stops_everything_before_a_write() {
         assert_eq!(run(&env, &["secret", "get", "prod/GOOD"], None).0, 6, "nothing half-imported");
     }
 }
+
+#[test]
+fn read_limited_secrets_are_not_spent_and_bad_values_write_nothing() {
+    let s = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let env = admin_env(&s, home.path());
+    assert_eq!(run(&env, &["vault", "create", "prod"], None).0, 0);
+    let (code, _, err) = run(&env, &["secret", "put", "prod/lim/K", "--max-reads", "1"], Some(b"once"));
+    assert_eq!(code, 0, "{err}");
+    let file = home.path().join("lim.env");
+    std::fs::write(&file, "K=once\nNEW=x\n").unwrap();
+    let file = file.display().to_string();
+    for _ in 0..3 {
+        let (code, out, err) =
+            run(&env, &["import", "dotenv", &file, "--vault", "prod", "--prefix", "lim", "--dry-run"], None);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("skipped (it has a read limit"), "{out}");
+    }
+    assert_eq!(get(&env, "prod/lim/K"), "once", "no reading was spent");
+
+    // A value that is not a JSON object for --type json: named before anything is written.
+    let json = home.path().join("json.env");
+    std::fs::write(&json, "A1={\"ok\":1}\nA2=not-json-canary\nA3={\"ok\":3}\n").unwrap();
+    let (code, _, err) = run(
+        &env,
+        &["import", "dotenv", &json.display().to_string(), "--vault", "prod", "--prefix", "pj", "--type", "json"],
+        None,
+    );
+    assert_eq!(code, 9, "{err}");
+    assert!(err.contains("json.env:2") && err.contains("nothing was written") && !err.contains("canary"), "{err}");
+    assert_eq!(run(&env, &["secret", "get", "prod/pj/A1"], None).0, 6, "nothing half-imported");
+}

@@ -99,6 +99,7 @@ actions! {
     ProxyRouteDelete => "proxy.route_delete" on "proxy_route",
     ProxyRouteList => "proxy.route_list" on "proxy_route",
     ProxyUsage => "proxy.usage" on "proxy_route",
+    GithubTokenMint => "github.token_mint" on "secret",
 }
 
 impl fmt::Display for Action {

@@ -175,7 +175,14 @@ fn expand(value: &str, defined: &[Variable], line: usize) -> Result<Zeroizing<St
                 let found = defined
                     .iter()
                     .find(|v| v.key == name)
-                    .ok_or_else(|| bad(line, format!("uses ${{{name}}}, which no earlier line of the file defines")))?;
+                    .ok_or_else(|| {
+                        // The name is not echoed: in a value meant literally it is part of it.
+                        bad(
+                            line,
+                            "uses a ${...} reference to a name no earlier line of the file defines (single quotes keep a value as written)"
+                                .to_owned(),
+                        )
+                    })?;
                 out.push_str(&found.value);
                 rest = tail;
             }

@@ -26,6 +26,7 @@ pub mod egress;
 pub mod enrollment;
 pub mod env_bundle;
 pub mod generate;
+pub mod github_app;
 pub mod inspect;
 pub mod keyring;
 pub mod passphrase;

@@ -121,11 +121,14 @@ pub enum SecretType {
     Env,
     /// A JSON object of fields: what a Vault KV v2 write stores.
     Json,
+    /// A GitHub App's id, installation and private key, from which installation tokens are
+    /// minted (the key itself is never handed out by minting).
+    GithubApp,
 }
 
 impl SecretType {
     /// Every type, in the order the API documents them.
-    pub const ALL: [SecretType; 11] = [
+    pub const ALL: [SecretType; 12] = [
         Self::Generic,
         Self::Password,
         Self::ApiKey,
@@ -137,6 +140,7 @@ impl SecretType {
         Self::EnvBundle,
         Self::Env,
         Self::Json,
+        Self::GithubApp,
     ];
 
     /// The wire name (`api_key`, ...).
@@ -154,6 +158,7 @@ impl SecretType {
             Self::EnvBundle => "env_bundle",
             Self::Env => "env",
             Self::Json => "json",
+            Self::GithubApp => "github_app",
         }
     }
 }
@@ -167,7 +172,7 @@ impl fmt::Display for SecretType {
 /// A type name that is not one of [`SecretType::ALL`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown secret type {0:?}: use one of generic, password, api_key, private_key, certificate, file, note, ssh_key, env_bundle, env, json"
+    "unknown secret type {0:?}: use one of generic, password, api_key, private_key, certificate, file, note, ssh_key, env_bundle, env, json, github_app"
 )]
 pub struct UnknownSecretType(pub String);
 

@@ -168,6 +168,9 @@ pub enum ApiError {
     /// 503: not ready (sealed, shutting down, database unavailable).
     #[error("{0}")]
     Unavailable(String),
+    /// 502: a service called on the caller's behalf (GitHub's API) refused or failed.
+    #[error("{0}")]
+    BadGateway(String),
     /// 500: stored data failed an integrity check; the detail says what and what to do.
     #[error("{0}")]
     Integrity(String),
@@ -239,6 +242,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Integrity(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -27,6 +27,7 @@ mod json;
 mod jwks;
 mod limits;
 mod mcp;
+mod minted;
 pub mod native;
 mod op;
 mod outbound;

@@ -84,6 +84,8 @@ pub struct Inner {
     pub routes: crate::caches::RouteTable,
     /// What each identity spends on each proxy route.
     pub budgets: crate::budgets::Budgets,
+    /// Installation tokens minted from `github_app` secrets, until shortly before they expire.
+    pub minted: crate::minted::MintedTokens,
     /// Work requests left behind once they answered.
     pub background: crate::background::Background,
     vaults: ReadCache<Uuid, Arc<OpenVault>>,
@@ -157,6 +159,7 @@ impl AppState {
             outbound,
             routes: crate::caches::RouteTable::default(),
             budgets: crate::budgets::Budgets::default(),
+            minted: crate::minted::MintedTokens::default(),
             background: crate::background::Background::default(),
             vaults: ReadCache::new(VAULT_CACHE_LIMIT),
         }))

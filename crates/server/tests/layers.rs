@@ -36,8 +36,9 @@ const LAYERS: &[&str] = &[
     "json",
     "outbound",
     "jwks",
-    // Counting what each identity spends on proxy routes.
+    // Counting what each identity spends on proxy routes; tokens minted for agents.
     "budgets",
+    "minted",
     // What a server keeps, and how it changes.
     "unauthenticated",
     "limits",

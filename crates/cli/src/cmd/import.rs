@@ -185,19 +185,33 @@ pub async fn run(global: &Global, command: ImportCommand) -> Result<()> {
 }
 
 async fn import(global: &Global, client: &Client, target: &Target, incoming: Vec<Incoming>) -> Result<()> {
+    for item in &incoming {
+        check_type(target, item)?;
+    }
+    // What exists, and with which read limit, from one listing: comparing reads a value, and
+    // a read-limited secret must not spend a reading on a comparison (or a dry run).
+    let listed: std::collections::HashMap<String, Option<i64>> = client
+        .list_secrets(&target.vault, target.prefix.as_deref().unwrap_or("").trim_end_matches('/'))
+        .await?
+        .into_iter()
+        .map(|m| (m.path, m.max_access_count))
+        .collect();
     let mut plan = Vec::with_capacity(incoming.len());
     let comparing = progress(incoming.len() as u64, "comparing with the vault");
-    for item in incoming {
-        if item.skip.is_some() {
-            plan.push((item, Action::Skip));
-            comparing.inc(1);
-            continue;
-        }
-        let action = match client.get_secret(&target.vault, &item.path, None).await {
-            Ok(current) if same(current.value.expose(), &item.value) => Action::Keep,
-            Ok(_) => Action::Change,
-            Err(e) if e.status() == Some(404) => Action::Create,
-            Err(e) => return Err(e).with_context(|| format!("reading {}/{} to compare", target.vault, item.path)),
+    for mut item in incoming {
+        let action = match listed.get(&item.path) {
+            _ if item.skip.is_some() => Action::Skip,
+            None => Action::Create,
+            Some(Some(_)) => {
+                item.skip = Some("it has a read limit: comparing would spend a reading");
+                Action::Skip
+            }
+            Some(None) => match client.get_secret(&target.vault, &item.path, None).await {
+                Ok(current) if same(current.value.expose(), &item.value) => Action::Keep,
+                Ok(_) => Action::Change,
+                Err(e) if e.status() == Some(404) => Action::Create,
+                Err(e) => return Err(e).with_context(|| format!("reading {}/{} to compare", target.vault, item.path)),
+            },
         };
         plan.push((item, action));
         comparing.inc(1);
@@ -206,6 +220,7 @@ async fn import(global: &Global, client: &Client, target: &Target, incoming: Vec
     if !target.dry_run {
         let writes = plan.iter().filter(|(_, a)| matches!(a, Action::Create | Action::Change)).count() as u64;
         let writing = progress(writes, "writing");
+        let mut written = 0u64;
         for (item, action) in &plan {
             // A secret made here gets its history; one that exists gets only the current value.
             let values: Vec<&[u8]> = match action {
@@ -216,11 +231,15 @@ async fn import(global: &Global, client: &Client, target: &Target, incoming: Vec
             for value in values {
                 let mut put = PutSecret::with_value(SecretValue::new(value.to_vec()));
                 put.secret_type = Some(item.secret_type.map_or_else(|| target.secret_type.clone(), str::to_owned));
-                client
-                    .put_secret(&target.vault, &item.path, &put)
-                    .await
-                    .with_context(|| format!("writing {}/{} (from {})", target.vault, item.path, item.origin))?;
+                client.put_secret(&target.vault, &item.path, &put).await.with_context(|| {
+                    format!(
+                        "writing {}/{} (from {}) after {written} of {writes} secrets were written; a re-run \
+                             writes only what is missing",
+                        target.vault, item.path, item.origin
+                    )
+                })?;
             }
+            written += 1;
             writing.inc(1);
         }
         writing.finish_and_clear();
@@ -277,6 +296,26 @@ fn progress(len: u64, what: &'static str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     bar.set_message(what);
     bar
+}
+
+/// Refuses, before anything is written, a value the server would refuse for its type.
+fn check_type(target: &Target, item: &Incoming) -> Result<()> {
+    if item.skip.is_some() {
+        return Ok(());
+    }
+    let kind = item.secret_type.unwrap_or(target.secret_type.as_str());
+    let fits = match kind {
+        "json" => serde_json::from_slice::<serde_json::Value>(&item.value).is_ok_and(|v| v.is_object()),
+        "github_app" => clawvault_core::github_app::parse(&item.value).is_ok(),
+        _ => true,
+    };
+    if !fits {
+        return Err(Coded::invalid(format!(
+            "{} ({}) is not a {kind} value; nothing was written",
+            item.origin, item.path
+        )));
+    }
+    Ok(())
 }
 
 /// The same value: the same bytes, or the same JSON (a server may store JSON re-serialised).

@@ -10,6 +10,7 @@ pub mod detach;
 pub mod enroll;
 pub mod export;
 pub mod fleet;
+pub mod github_token;
 pub mod import;
 pub mod inject;
 pub mod k8s;

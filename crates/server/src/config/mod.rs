@@ -155,7 +155,13 @@ pub struct Config {
     /// PEM certificates trusted for proxied and `http_request` upstreams besides the
     /// system's roots (a private CA in front of an internal model gateway).
     pub proxy_ca_file: Option<PathBuf>,
+    /// GitHub's API, where installation tokens of `github_app` secrets are minted (GitHub
+    /// Enterprise Server: `https://HOST/api/v3`).
+    pub github_api_base: String,
 }
+
+/// GitHub's public API.
+pub const DEFAULT_GITHUB_API_BASE: &str = "https://api.github.com";
 
 /// Default connections open at once, before the open-file limit is taken into account.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -216,6 +222,7 @@ pub struct FileConfig {
     jwt_issuer: Option<String>,
     connect: Option<ConnectFileConfig>,
     proxy: Option<ProxyFileConfig>,
+    github: Option<GithubFileConfig>,
     events_retention_seconds: Option<u64>,
     events_heartbeat_seconds: Option<u64>,
     events_max_streams_per_identity: Option<usize>,
@@ -233,6 +240,13 @@ pub struct ConnectFileConfig {
 #[serde(deny_unknown_fields)]
 pub struct ProxyFileConfig {
     ca_file: Option<PathBuf>,
+}
+
+/// The `[github]` table: where installation tokens are minted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubFileConfig {
+    api_base: Option<String>,
 }
 
 /// Values from the environment or flags; each wins over the file.
@@ -339,6 +353,17 @@ impl Config {
             && !ca.is_file()
         {
             problems.push(format!("proxy.ca_file {} does not exist or is not a file", ca.display()));
+        }
+
+        let github_api_base = file
+            .github
+            .as_ref()
+            .and_then(|g| g.api_base.clone())
+            .unwrap_or_else(|| DEFAULT_GITHUB_API_BASE.to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        if let Err(problem) = check_github_api_base(&github_api_base) {
+            problems.push(format!("github.api_base {github_api_base:?} {problem}"));
         }
 
         let tls = match (overrides.tls_cert.clone().or(file.tls_cert), overrides.tls_key.clone().or(file.tls_key)) {
@@ -556,6 +581,7 @@ impl Config {
                 jwt_issuer: file.jwt_issuer,
                 connect_listen,
                 proxy_ca_file,
+                github_api_base,
                 events_retention_seconds,
                 events_heartbeat_seconds,
                 events_max_streams_per_identity,
@@ -564,6 +590,25 @@ impl Config {
             Err(ConfigError { problems })
         }
     }
+}
+
+/// GitHub's API base: an https URL, or plain http to an address written literally (a test or
+/// an appliance on the host's own network), without a query.
+fn check_github_api_base(raw: &str) -> Result<(), &'static str> {
+    let url =
+        reqwest::Url::parse(raw).map_err(|_| "is not a URL: use https://api.github.com or https://HOST/api/v3")?;
+    let literal = url
+        .host_str()
+        .is_some_and(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok());
+    match url.scheme() {
+        "https" => {}
+        "http" if literal => {}
+        _ => return Err("must be https (plain http only to an IP address)"),
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err("must carry no query, fragment or credentials");
+    }
+    Ok(())
 }
 
 fn storage(overrides: &Overrides, file: &FileConfig, problems: &mut Vec<String>) -> Storage {

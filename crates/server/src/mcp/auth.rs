@@ -146,7 +146,7 @@ fn tool_scope(tool: &str) -> Option<Scope> {
         "put_secret" | "rotate_and_store" | "rotate_generate" | "delete_secret" | "request_secret" => {
             Scope::SecretsWrite
         }
-        "inspect_content" => Scope::SecretsUse,
+        "inspect_content" | "github_token" => Scope::SecretsUse,
         "list_vaults" => Scope::VaultsRead,
         "create_vault" => Scope::VaultsWrite,
         "grant_access" => Scope::PoliciesWrite,

@@ -25,6 +25,7 @@ pub(super) fn failure(e: &ApiError) -> CallToolResult {
         ApiError::Gone(_) => "no longer available",
         ApiError::TooManyRequests { .. } => "rate limited",
         ApiError::Unavailable(_) | ApiError::RequestTimeout(_) => "temporarily unavailable",
+        ApiError::BadGateway(_) => "upstream refused",
         ApiError::Integrity(_) => "stored data failed its integrity check",
         ApiError::Internal(_) | ApiError::MethodNotAllowed | ApiError::Hinted { .. } => "server error",
     };

@@ -236,3 +236,21 @@ pub struct HttpRequest {
     #[serde(default)]
     pub vault: Option<String>,
 }
+
+/// `github_token`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GithubToken {
+    /// Path of a `github_app` secret (its app id, installation id and private key).
+    pub path: String,
+    /// Only these repositories of the installation (names without the owner).
+    #[serde(default)]
+    pub repositories: Option<Vec<String>>,
+    /// Only these permissions, each `read`, `write` or `admin`, for example
+    /// `{"contents": "read", "pull_requests": "write"}`.
+    #[serde(default)]
+    pub permissions: Option<std::collections::BTreeMap<String, String>>,
+    /// Vault name or id. Optional: by default the vault the connection names (`X-Vault-ID`
+    /// or `clawvault mcp --vault`), else the only vault this identity can see.
+    #[serde(default)]
+    pub vault: Option<String>,
+}

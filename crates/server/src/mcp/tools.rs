@@ -19,19 +19,21 @@ use time::format_description::well_known::Rfc3339;
 
 use super::handler::{Clawvault, invalid};
 use super::params::{
-    CreateVault, GrantAccess, HttpRequest, InspectContent, ListSecrets, OneSecret, PutSecret, RequestSecret,
-    RotateAndStore, RotateGenerate, ShareSecret,
+    CreateVault, GithubToken, GrantAccess, HttpRequest, InspectContent, ListSecrets, OneSecret, PutSecret,
+    RequestSecret, RotateAndStore, RotateGenerate, ShareSecret,
 };
 use clawvault_core::inspect::{MAX_FINDINGS, inspect};
 use clawvault_core::redact::Redactor;
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::egress::{self, HttpCall};
+use crate::service::github;
 use crate::service::policies::{self, NewPolicy, Terms};
 use crate::service::secret_requests::{self, NewRequest};
 use crate::service::secrets::{self, NewVersion, NextValue, Rotation, SecretVersion};
 use crate::service::shares::{self, NewShare};
 use crate::service::{self, vaults};
+use clawvault_core::github_app::Narrowing;
 
 /// A secret as every answer describes it: never its value.
 fn described(v: &SecretVersion) -> Value {
@@ -366,6 +368,32 @@ impl Clawvault {
                     "Ask the user to open {} and enter the value for {} in vault {} there (not in this chat). The link works once, until {}.",
                     issued.url, issued.path, issued.vault_name, rfc3339(issued.expires_at)
                 ),
+            }))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Get a GitHub installation token (ghs_..., valid up to an hour) minted from a github_app secret (needs the use permission; the app's private key is never shown). Narrow it with repositories and permissions. Use it as a Bearer token or GH_TOKEN; do not repeat or store it."
+    )]
+    async fn github_token(
+        &self,
+        Extension(parts): Extension<Parts>,
+        Parameters(p): Parameters<GithubToken>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let who = Self::who(&parts)?;
+        self.run(&who, "github_token", &[&p.path], async {
+            let vault = self.vault(&who, p.vault.as_deref()).await?;
+            let narrowing = Narrowing {
+                repositories: p.repositories.unwrap_or_default(),
+                permissions: p.permissions.unwrap_or_default(),
+            };
+            let minted = github::mint(&self.state, &who.caller, &vault, &p.path, narrowing).await?;
+            Ok(json!({
+                "token": minted.token.token.as_str(),
+                "expires_at": rfc3339(minted.token.expires_at),
+                "permissions": minted.token.permissions,
+                "repositories": minted.token.repositories,
             }))
         })
         .await

@@ -9,6 +9,7 @@ pub mod dto;
 mod enroll;
 mod events;
 pub mod extract;
+mod github;
 mod meta;
 pub(crate) mod openapi;
 mod policies;
@@ -61,6 +62,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(consumers::router())
         .merge(proxy::router())
+        .merge(github::router())
         .merge(roles::router())
         .merge(meta::router())
 }

@@ -11,6 +11,7 @@ pub mod egress;
 pub mod enroll;
 pub mod events;
 pub mod fields;
+pub mod github;
 pub mod keys;
 pub mod kv;
 pub mod login;

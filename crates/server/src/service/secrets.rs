@@ -120,7 +120,7 @@ fn parse_path(op: &mut Op<'_>, vault: &OpenVault, raw: &str) -> ApiResult<Secret
 
 /// The first steps of every operation on one secret: name it in the audit event, open the
 /// vault with `permission`, check the path.
-pub(super) async fn locate(
+pub(crate) async fn locate(
     state: &AppState,
     op: &mut Op<'_>,
     caller: &Caller,
@@ -443,6 +443,9 @@ async fn write_at(
                 "must be a JSON object of fields for a json secret, such as {\"user\": \"app\", \"password\": \"...\"}"
                     .into(),
         });
+    }
+    if new.secret_type == SecretType::GithubApp {
+        super::github::check_value(&new.value)?;
     }
     op.detail("type", new.secret_type.as_str());
     for _ in 0..WRITE_ATTEMPTS {

@@ -5,6 +5,7 @@
 
 mod auth;
 mod fields;
+mod github;
 mod kv;
 mod login;
 mod namespace;
@@ -24,5 +25,6 @@ pub fn router() -> Router<AppState> {
         .merge(token::router())
         .merge(login::router())
         .merge(kv::router())
+        .merge(github::router())
         .layer(axum::middleware::from_fn(namespace::only_root))
 }

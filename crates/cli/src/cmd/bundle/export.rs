@@ -72,7 +72,10 @@ pub(super) async fn run(global: &Global, args: ExportArgs) -> Result<()> {
     let target = Target::resolve(global)?;
     let client = target.client()?;
     let prefix = args.prefix.trim_matches('/').to_owned();
-    let mut bundle = read_secrets(&client, &args.vault, &prefix).await?;
+    let (mut bundle, skipped) = read_secrets(&client, &args.vault, &prefix).await?;
+    if let Some(name) = &args.agent {
+        refuse_taken_name(&client, name).await?;
+    }
 
     let made = match &args.agent {
         Some(name) => {
@@ -103,6 +106,12 @@ pub(super) async fn run(global: &Global, args: ExportArgs) -> Result<()> {
             args.vault
         ));
     }
+    if !skipped.is_empty() {
+        text.push_str(&format!(
+            "\nLeft out (read-limited: reading them would spend a reading): {}",
+            skipped.join(", ")
+        ));
+    }
     output::done(
         global.json,
         "exported",
@@ -113,14 +122,17 @@ pub(super) async fn run(global: &Global, args: ExportArgs) -> Result<()> {
             "identity_file": args.identity_out,
             "recipient": fresh.as_ref().map(|(_, r)| r),
             "agent_id": made,
+            "skipped": skipped,
         }),
         &text,
     )
 }
 
-async fn read_secrets(client: &Client, vault: &str, prefix: &str) -> Result<Bundle> {
+/// The bundle of the secrets under `prefix`, and the read-limited ones left out.
+async fn read_secrets(client: &Client, vault: &str, prefix: &str) -> Result<(Bundle, Vec<String>)> {
     let listed = client.list_secrets(vault, prefix).await?;
     let mut bundle = Bundle::default();
+    let mut skipped = Vec::new();
     let mut entries = Vec::with_capacity(listed.len());
     for meta in &listed {
         let below = if prefix.is_empty() {
@@ -132,11 +144,16 @@ async fn read_secrets(client: &Client, vault: &str, prefix: &str) -> Result<Bund
                 None => continue,
             }
         };
+        // Reading spends a reading of a read-limited secret: such a secret is left out, said.
+        if meta.max_access_count.is_some() {
+            skipped.push(meta.path.clone());
+            continue;
+        }
         let secret = client
             .get_secret(vault, &meta.path, None)
             .await
             .with_context(|| format!("reading {vault}/{} for the bundle", meta.path))?;
-        let file = format!("secrets/{below}");
+        let file = format!("{}{below}", manifest::SECRETS_DIR);
         entries.push(SecretEntry {
             file: file.clone(),
             path: meta.path.clone(),
@@ -158,7 +175,7 @@ async fn read_secrets(client: &Client, vault: &str, prefix: &str) -> Result<Bund
         secrets: entries,
         host: None,
     });
-    Ok(bundle)
+    Ok((bundle, skipped))
 }
 
 /// Creates the host's agent, bound to the vault, allowed to `use` what the bundle holds.
@@ -178,7 +195,9 @@ async fn make_agent(
     let policy = NewPolicy {
         principal_type: "agent".to_owned(),
         principal_id: id,
-        secret_path_pattern: if prefix.is_empty() { "**".to_owned() } else { format!("{prefix}/**") },
+        // `PREFIX/*/**`, not `PREFIX/**`: `**` matches no segment too, and the secret at the
+        // prefix itself is not in the bundle.
+        secret_path_pattern: if prefix.is_empty() { "**".to_owned() } else { format!("{prefix}/*/**") },
         permissions: vec!["use".to_owned()],
         conditions: clawvault_client::Conditions::default(),
         expires_at: None,
@@ -188,7 +207,7 @@ async fn make_agent(
         let _ = client.delete_agent(id).await;
         return Err(e).context("granting the host's agent `use`");
     }
-    let key_file = "agent.key".to_owned();
+    let key_file = manifest::AGENT_KEY.to_owned();
     bundle.files.push(Entry {
         name: key_file.clone(),
         contents: Zeroizing::new(format!("{}\n", created.api_key).into_bytes()),
@@ -220,6 +239,24 @@ fn write(
             .with_context(|| format!("writing the host's identity {}", out.display()))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
+    }
+    if let Err(e) = files::write_atomic(&args.output, &sealed, 0o600, None) {
+        if let Some(out) = &args.identity_out {
+            let _ = std::fs::remove_file(out);
+        }
+        return Err(e);
+    }
+    files::remember(&args.output);
+    Ok(())
+}
+
+/// An agent name already taken would leave two agents of one name (and the old key live).
+async fn refuse_taken_name(client: &Client, name: &str) -> Result<()> {
+    if client.list_agents().await?.iter().any(|a| a.name == name) {
+        return Err(Coded::invalid(format!(
+            "an agent named {name:?} exists: give the host another name, or delete the old agent first \
+             (clawvault agent delete {name})"
+        )));
     }
     Ok(())
 }

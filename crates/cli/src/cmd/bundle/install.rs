@@ -62,31 +62,31 @@ pub(super) fn run(global: &Global, args: &InstallArgs) -> Result<()> {
 /// user that no one else may write into (or they could swap files under it).
 fn prepare_dir(dir: &Path) -> Result<PathBuf> {
     match dir.symlink_metadata() {
-        Err(_) => files::make_private_dir(dir).with_context(|| format!("making {}", dir.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            files::make_private_dir(dir).with_context(|| format!("making {}", dir.display()))?;
+        }
+        Err(e) => return Err(Coded::invalid(format!("{}: {e}", dir.display()))),
         Ok(m) if !m.is_dir() => {
             return Err(Coded::invalid(format!("{} is not a directory", dir.display())));
         }
-        Ok(m) => {
-            let me = rustix::process::geteuid().as_raw();
-            if m.uid() != me || m.permissions().mode() & 0o022 != 0 {
-                return Err(Coded::invalid(format!(
-                    "{} must belong to this user and be writable by no one else (chmod go-w)",
-                    dir.display()
-                )));
-            }
-        }
+        Ok(m) => private_enough(dir, &m)?,
     }
     dir.canonicalize().with_context(|| format!("reading {}", dir.display()))
 }
 
-/// Refuses a place that is a directory or a link, or a file clawvault did not write.
+/// Refuses a place that is a directory or a link, under a directory another user owns or may
+/// write into, or a file clawvault did not write.
 fn check_place(dir: &Path, path: &Path, force: bool) -> Result<()> {
     let mut at = dir.to_path_buf();
     let relative = path.strip_prefix(dir).unwrap_or(path);
     let parts: Vec<_> = relative.components().collect();
     for (i, part) in parts.iter().enumerate() {
         at.push(part);
-        let Ok(m) = at.symlink_metadata() else { return Ok(()) };
+        let m = match at.symlink_metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Coded::invalid(format!("{}: {e}", at.display()))),
+        };
         let last = i + 1 == parts.len();
         if m.file_type().is_symlink() {
             return Err(Coded::invalid(format!("{} is a link; remove it first", at.display())));
@@ -97,9 +97,25 @@ fn check_place(dir: &Path, path: &Path, force: bool) -> Result<()> {
         if !last && !m.is_dir() {
             return Err(Coded::invalid(format!("{} is a file; the bundle needs a directory there", at.display())));
         }
+        if !last {
+            private_enough(&at, &m)?;
+        }
     }
     if !force {
         files::check_ours(path)?;
+    }
+    Ok(())
+}
+
+/// A directory files are installed in: this user's, and writable by no one else (or they
+/// could swap files under it).
+fn private_enough(dir: &Path, m: &std::fs::Metadata) -> Result<()> {
+    let me = rustix::process::geteuid().as_raw();
+    if m.uid() != me || m.permissions().mode() & 0o022 != 0 {
+        return Err(Coded::invalid(format!(
+            "{} must belong to this user and be writable by no one else (chmod go-w)",
+            dir.display()
+        )));
     }
     Ok(())
 }
@@ -162,7 +178,8 @@ fn report(global: &Global, dir: &Path, bundle: &Bundle, sync: bool) -> Result<()
     }
     print!("{}", t.render());
     println!("Installed {} files in {} (files 0600).", bundle.files.len(), dir.display());
-    if let Some(c) = config {
+    if let (Some(c), Some(h)) = (config, bundle.manifest.as_ref().and_then(|m| m.host.as_ref())) {
+        println!("The daemon will use agent {} at {}.", output::printable(&h.agent), output::printable(&h.address));
         println!("Start the daemon: clawvault sync --config {}", c.display());
     }
     Ok(())

@@ -19,6 +19,10 @@ use crate::exit::Coded;
 /// Past these, a mount is not one this command should walk in one go.
 const MAX_KEYS: usize = 100_000;
 const MAX_DEPTH: usize = 64;
+/// Folders listed at most (a server that answers every folder with more folders ends here).
+const MAX_FOLDERS: usize = 10_000;
+/// Longest answer read from the server.
+const MAX_ANSWER: usize = 32 * 1024 * 1024;
 
 /// Where to read from.
 #[derive(Debug, clap::Args)]
@@ -75,17 +79,21 @@ pub(super) async fn read(source: &Source, prefix: Option<&str>) -> Result<Vec<In
     for key in keys {
         let origin = format!("{}/{key}", kv.mount);
         let path = super::place(prefix, &key, &origin)?;
-        let mut versions = if source.all_versions { kv.readable_versions(&key).await? } else { vec![None] };
-        let mut values = Vec::with_capacity(versions.len());
-        for v in versions.drain(..) {
-            if let Some(value) = kv.data(&key, v).await? {
-                values.push(value);
-            }
-        }
-        let Some(current) = values.pop() else {
+        // The current version decides: a key deleted in the source stays deleted here, even
+        // with older versions still readable.
+        let Some(current) = kv.data(&key, None).await? else {
             out.push(Incoming::skipped(path, origin, "its current version is deleted"));
             continue;
         };
+        let mut values = Vec::new();
+        if source.all_versions {
+            let (latest, earlier) = kv.readable_versions(&key).await?;
+            for v in earlier.into_iter().filter(|v| latest.is_some_and(|l| *v < l)) {
+                if let Some(value) = kv.data(&key, Some(v)).await? {
+                    values.push(value);
+                }
+            }
+        }
         let mut item = Incoming::new(path, current, origin);
         item.secret_type = Some("json");
         item.earlier = values;
@@ -105,7 +113,21 @@ impl Kv {
             .await
             .map_err(|e| Coded::invalid(format!("cannot reach {}: {}", self.base, e.without_url())))?;
         let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let mut resp = resp;
+        let mut raw = Zeroizing::new(Vec::new());
+        while let Some(chunk) =
+            resp.chunk().await.map_err(|e| Coded::invalid(format!("reading {}: {}", self.base, e.without_url())))?
+        {
+            if raw.len() + chunk.len() > MAX_ANSWER {
+                return Err(Coded::invalid(format!(
+                    "{} answered more than {} MiB for one request",
+                    self.base,
+                    MAX_ANSWER >> 20
+                )));
+            }
+            raw.extend_from_slice(&chunk);
+        }
+        let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
         match status {
             200 | 404 => Ok((status, body)),
             _ => {
@@ -127,7 +149,15 @@ impl Kv {
     async fn walk(&self) -> Result<Vec<String>> {
         let mut keys = Vec::new();
         let mut folders = vec![(String::new(), 0usize)];
+        let mut listed = 0usize;
         while let Some((folder, depth)) = folders.pop() {
+            listed += 1;
+            if listed > MAX_FOLDERS {
+                return Err(Coded::invalid(format!(
+                    "{} holds more than {MAX_FOLDERS} folders; import it in parts",
+                    self.mount
+                )));
+            }
             let (status, body) = self.call(Method::GET, &format!("metadata/{folder}?list=true")).await?;
             if status == 404 {
                 continue;
@@ -164,9 +194,10 @@ impl Kv {
         Ok(keys)
     }
 
-    /// The versions that still hold data, oldest first.
-    async fn readable_versions(&self, key: &str) -> Result<Vec<Option<u64>>> {
+    /// The current version, and the versions that still hold data, oldest first.
+    async fn readable_versions(&self, key: &str) -> Result<(Option<u64>, Vec<u64>)> {
         let (_, body) = self.call(Method::GET, &format!("metadata/{key}")).await?;
+        let current = body["data"]["current_version"].as_u64();
         let mut versions: Vec<u64> = body["data"]["versions"]
             .as_object()
             .map(|m| {
@@ -179,7 +210,7 @@ impl Kv {
             })
             .unwrap_or_default();
         versions.sort_unstable();
-        Ok(versions.into_iter().map(Some).collect())
+        Ok((current, versions))
     }
 
     /// A version's fields as one JSON object (None: deleted or destroyed).

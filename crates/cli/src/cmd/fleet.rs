@@ -19,14 +19,14 @@ Examples:
 STATUS is `current`, `stale` (an older version than the latest) or `gone` (the secret was
 deleted); `silent` is added when the consumer has said nothing for ten minutes.")]
 pub struct FleetArgs {
-    #[command(flatten)]
-    pub global: Global,
     /// Only this vault.
     #[arg(long, value_name = "VAULT")]
     vault: Option<String>,
     /// Only this secret (with --vault).
     #[arg(long, value_name = "PATH", requires = "vault")]
     path: Option<String>,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 /// Runs `fleet`.

@@ -23,8 +23,6 @@ The token lasts up to an hour; the server hands the same one out again until fiv
 it expires. Store the app's credentials once as a github_app secret:
 {\"app_id\": 123, \"installation_id\": 456, \"private_key\": \"-----BEGIN RSA PRIVATE KEY-----...\"}")]
 pub struct GithubTokenArgs {
-    #[command(flatten)]
-    pub global: Global,
     /// The `github_app` secret, as VAULT/PATH.
     #[arg(value_name = "VAULT/PATH")]
     reference: String,
@@ -34,6 +32,8 @@ pub struct GithubTokenArgs {
     /// Only this permission, as NAME=read|write|admin; repeat for more.
     #[arg(long = "permission", value_name = "NAME=LEVEL")]
     permissions: Vec<String>,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 /// Runs `github-token`.

@@ -29,8 +29,6 @@ Examples:
 env-bundle secret. Other {{ ... }} expressions are left as they are. The secrets need only the
 use permission; the file is written atomically with mode 0600 unless --mode.")]
 pub struct InjectArgs {
-    #[command(flatten)]
-    pub global: Global,
     /// The template (`-`: standard input).
     #[arg(short = 'i', long = "in", value_name = "TEMPLATE")]
     input: PathBuf,
@@ -43,6 +41,8 @@ pub struct InjectArgs {
     /// Replace the file even if clawvault did not write it (or it changed since).
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 /// The secret at `vault`/`path`, read (with `use`) once per rendering.

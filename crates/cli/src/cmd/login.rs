@@ -27,11 +27,11 @@ The key is checked against the server, then address, key and certificate are sav
 profile (`default` unless --profile or CLAWVAULT_PROFILE names another) in
 ~/.config/clawvault/profiles.toml, mode 0600. Later commands use the profile from any directory.")]
 pub struct LoginArgs {
-    #[command(flatten)]
-    pub global: Global,
     /// Read the API key from this file (otherwise from stdin, or a hidden prompt).
     #[arg(long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 /// `clawvault logout`.

@@ -38,8 +38,6 @@ The secret's metadata names the workloads that use it:
 (or a list of such objects). Without --apply the kubectl commands are printed for you to run;
 --apply acts only in the namespaces you name with --namespace.")]
 pub struct RotateArgs {
-    #[command(flatten)]
-    pub global: Global,
     /// VAULT/PATH of an existing secret.
     reference: String,
     #[command(flatten)]
@@ -66,6 +64,8 @@ pub struct RotateArgs {
     /// The kubectl to run.
     #[arg(long, value_name = "PATH", default_value = "kubectl")]
     kubectl: PathBuf,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 /// One step of the rollout.

@@ -51,8 +51,6 @@ The secrets need only the use permission. Output is masked unless --no-mask: eve
 its base64, hex and percent-encoded forms, is shown as [REDACTED:VAULT/PATH]. Nothing starts
 unless every secret could be read.")]
 pub struct RunArgs {
-    #[command(flatten)]
-    pub global: Global,
     /// NAME=VAULT/PATH: set the variable NAME to that secret's value; repeat for more.
     #[arg(long = "env", value_name = "NAME=VAULT/PATH")]
     env: Vec<String>,
@@ -81,6 +79,8 @@ pub struct RunArgs {
     /// The command and its arguments (after `--`).
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     command: Vec<String>,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 /// Where one variable comes from.

@@ -23,7 +23,7 @@ use clawvault_core::template::Reference;
 use tokio::signal::unix::{SignalKind, signal};
 use zeroize::Zeroizing;
 
-use self::config::{Config, Content, Output};
+use self::config::{Config, Content, Output, TokenForm};
 use super::inject;
 use crate::context;
 use crate::exit::Coded;
@@ -73,6 +73,13 @@ const CACHE_AAD: &[u8] = b"clawvault sync offline cache v1";
 const BACKOFF: [u64; 6] = [1, 2, 4, 8, 15, 30];
 /// How often the fleet view is told again what this daemon holds.
 const ACK_EVERY: Duration = Duration::from_secs(300);
+/// How often minted GitHub tokens are asked for again: the server hands out the same token
+/// until five minutes before it expires, then a new one, which replaces the file.
+const TOKENS_EVERY: Duration = Duration::from_secs(60);
+
+fn is_token(o: &Output) -> bool {
+    matches!(o.content, Content::GithubToken { .. })
+}
 
 fn log(message: &str) {
     eprintln!("clawvault sync: {message}");
@@ -96,9 +103,22 @@ async fn render(client: &Client, output: &Output) -> Result<Rendered> {
             Zeroizing::new(inject::resolve(client, &mut read, &r).await?.as_bytes().to_vec())
         }
         Content::Template(t) => Zeroizing::new(inject::render(client, t, &mut read).await?.as_bytes().to_vec()),
+        Content::GithubToken { vault, path, request, form } => {
+            let minted = client.github_token(vault, path, request).await?;
+            token_file(&minted.token, form)
+        }
     };
     let versions = read.into_iter().map(|((vault, path), s)| HeldSecret { vault, path, version: s.version }).collect();
     Ok(Rendered { bytes, versions })
+}
+
+/// A minted token as the file its readers expect.
+fn token_file(token: &str, form: &TokenForm) -> Zeroizing<Vec<u8>> {
+    let text = match form {
+        TokenForm::Env => format!("GITHUB_TOKEN={token}\nGH_TOKEN={token}\n"),
+        TokenForm::GhHosts(host) => format!("{host}:\n    oauth_token: {token}\n    git_protocol: https\n"),
+    };
+    Zeroizing::new(text.into_bytes())
 }
 
 /// Writes `bytes` to the output if they differ from what is there, then runs its
@@ -286,6 +306,8 @@ pub async fn run(args: SyncArgs) -> Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut again = tokio::time::interval_at(tokio::time::Instant::now() + ACK_EVERY, ACK_EVERY);
+    let mut tokens = tokio::time::interval_at(tokio::time::Instant::now() + TOKENS_EVERY, TOKENS_EVERY);
+    let has_tokens = daemon.config.outputs.iter().any(is_token);
     loop {
         let Some(s) = stream.as_mut() else {
             // Polling with backoff until the event stream is back; every attempt renders.
@@ -310,6 +332,9 @@ pub async fn run(args: SyncArgs) -> Result<()> {
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),
             _ = again.tick() => daemon.ack().await,
+            _ = tokens.tick(), if has_tokens => {
+                daemon.refresh(is_token).await;
+            }
             got = s.next() => match got {
                 Some(Ok(StreamEvent::Secret(e))) => {
                     last_seq = Some(e.seq);

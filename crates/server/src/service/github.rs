@@ -158,9 +158,9 @@ async fn exchange(state: &AppState, app: &github_app::AppCredentials, narrowing:
     let request = client
         .post(&url)
         .bearer_auth(jwt.as_str())
-        .header("Accept", "application/vnd.github+json")
-        .header("X-GitHub-Api-Version", "2022-11-28")
-        .header("User-Agent", "clawvault")
+        .header("accept", "application/vnd.github+json")
+        .header("x-github-api-version", "2022-11-28")
+        .header("user-agent", "clawvault")
         .json(&narrowing.body())
         .timeout(TIMEOUT);
     let unreachable = |e: reqwest::Error| {

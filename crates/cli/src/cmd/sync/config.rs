@@ -28,6 +28,34 @@ struct Raw {
     credential_socket: Option<PathBuf>,
     #[serde(default, rename = "credential")]
     credentials: Vec<RawCredential>,
+    #[serde(default, rename = "github_token")]
+    github_tokens: Vec<RawGithubToken>,
+}
+
+/// A GitHub installation token minted from a `github_app` secret, written where `gh`, `git`
+/// and bots read it, and replaced before it expires.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGithubToken {
+    secret: String,
+    #[serde(default)]
+    env_file: Option<PathBuf>,
+    #[serde(default)]
+    gh_hosts: Option<PathBuf>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    repositories: Vec<String>,
+    #[serde(default)]
+    permissions: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    on_change: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +114,26 @@ pub enum Content {
     },
     /// A template of `{{ cv://… }}` references.
     Template(clawvault_core::template::Template),
+    /// An installation token minted from a `github_app` secret.
+    GithubToken {
+        /// Vault name or id.
+        vault: String,
+        /// Path of the `github_app` secret.
+        path: String,
+        /// What the token may reach.
+        request: clawvault_client::TokenRequest,
+        /// How it is written.
+        form: TokenForm,
+    },
+}
+
+/// How a minted token is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenForm {
+    /// `GITHUB_TOKEN=…` and `GH_TOKEN=…` lines, for an `EnvironmentFile=`.
+    Env,
+    /// `gh`'s `hosts.yml`, for this host (`github.com`).
+    GhHosts(String),
 }
 
 /// One file the daemon keeps.
@@ -112,6 +160,7 @@ impl Output {
         match &self.content {
             Content::Secret { vault, path, .. } => vec![(vault.clone(), path.clone())],
             Content::Template(t) => t.references().iter().map(|r| (r.vault.clone(), r.path.clone())).collect(),
+            Content::GithubToken { vault, path, .. } => vec![(vault.clone(), path.clone())],
         }
     }
 }
@@ -264,6 +313,55 @@ pub fn load(path: &Path) -> Result<Config> {
             credential: Some((c.unit.clone(), c.id.clone())),
         });
     }
+    for (i, g) in raw.github_tokens.iter().enumerate() {
+        let at = format!("github_token {} ({})", i + 1, g.secret);
+        let Some((vault, path)) =
+            g.secret.split_once('/').filter(|(v, p)| !v.is_empty() && clawvault_core::SecretPath::parse(p).is_ok())
+        else {
+            problems.push(format!("{at}: secret {:?} is not VAULT/PATH such as prod/github/app", g.secret));
+            continue;
+        };
+        let narrowing = clawvault_core::github_app::Narrowing {
+            repositories: g.repositories.clone(),
+            permissions: g.permissions.clone(),
+        };
+        if let Err(e) = narrowing.normalise() {
+            problems.push(format!("{at}: {e}"));
+        }
+        let host = g.host.clone().unwrap_or_else(|| "github.com".to_owned());
+        if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c)) {
+            problems.push(format!("{at}: host {host:?} is not a host name such as github.com"));
+        }
+        let mut forms = Vec::new();
+        if let Some(p) = &g.env_file {
+            forms.push((p.clone(), TokenForm::Env));
+        }
+        if let Some(p) = &g.gh_hosts {
+            forms.push((p.clone(), TokenForm::GhHosts(host.clone())));
+        }
+        if forms.is_empty() {
+            problems.push(format!("{at}: say where to write it: env_file, gh_hosts or both"));
+        }
+        let mode = mode_of(g.mode.as_deref(), &mut problems, &at);
+        let owner = ownership(g.owner.as_deref(), g.group.as_deref(), &mut problems, &at);
+        let request =
+            clawvault_client::TokenRequest { repositories: g.repositories.clone(), permissions: g.permissions.clone() };
+        for (file, form) in forms {
+            outputs.push(Output {
+                path: file,
+                content: Content::GithubToken {
+                    vault: vault.to_owned(),
+                    path: path.to_owned(),
+                    request: request.clone(),
+                    form,
+                },
+                mode,
+                owner,
+                on_change: g.on_change.clone(),
+                credential: None,
+            });
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     for o in &outputs {
         if !seen.insert(o.path.clone()) {
@@ -271,7 +369,7 @@ pub fn load(path: &Path) -> Result<Config> {
         }
     }
     if outputs.is_empty() && problems.is_empty() {
-        problems.push("no [[file]] or [[template]] entries: name what to write".into());
+        problems.push("no [[file]], [[template]] or [[github_token]] entries: name what to write".into());
     }
     if !problems.is_empty() {
         return Err(Coded::invalid(format!(

@@ -27,6 +27,11 @@ class FakeGitHub:
         self.public_key = key.public_key()
         self.exchanges = []
         self.refusals = []
+        # Misbehaviours a test may switch on: a token that is not one, an expiry already past,
+        # an answer that takes a while (so that callers arrive together).
+        self.bad_token = None
+        self.expires_in = 3600
+        self.delay = 0.0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -75,8 +80,9 @@ class FakeGitHub:
             return self.refuse(404, "Not Found")
         if parts[2] != str(self.installation_id):
             return self.refuse(404, "Not Found")
-        token = "ghs_" + secrets.token_hex(18)
-        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+        time.sleep(self.delay)
+        token = self.bad_token or "ghs_" + secrets.token_hex(18)
+        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=self.expires_in)
         self.exchanges.append({"body": body, "token": token, "claims": claims})
         answer = {
             "token": token,

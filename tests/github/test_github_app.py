@@ -5,6 +5,7 @@ cache (GitHub sees one exchange); the private key is never revealed and never au
 without `use`, a bad value and a wrong installation are refused, GitHub's reason passed on."""
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -159,3 +160,48 @@ mode = "0400"
     assert hosts["github.com"]["oauth_token"] == token
     assert oct((tmp_path / "gh" / "hosts.yml").stat().st_mode & 0o777) == "0o400"
     assert token not in done.stdout + done.stderr
+
+
+def test_a_use_only_agent_never_opens_the_key_by_another_door(world, github):
+    key = world["agents"]["user"]
+    status, body = api(world["server"], "POST", f"/v1/vaults/{world['vault']}/secret-use/{PATH}", key=key)
+    assert status == 403 and "github_app" in body["detail"] and "PRIVATE KEY" not in json.dumps(body), body
+    env = {**os.environ, "CLAWVAULT_ADDR": world["server"]["base"], "CLAWVAULT_API_KEY": key, "HOME": "/nonexistent",
+           "CLAWVAULT_CONFIG_DIR": "/nonexistent"}
+    done = subprocess.run([os.environ["CLAWVAULT_BIN"], "run", "--env", f"K={world['name']}/{PATH}", "--", "sh", "-c",
+                           'printf %s "$K"'], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "PRIVATE KEY" not in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def test_what_github_answers_is_checked_and_callers_arriving_together_share_one_mint(world, github):
+    key = world["agents"]["user"]
+    try:
+        github.bad_token = "ghs_a\nLD_PRELOAD=/tmp/evil.so"
+        status, body = mint(world, key, {"repositories": ["bad-token"]})
+        assert status == 502 and "not a token" in body["detail"] and "LD_PRELOAD" not in body["detail"], body
+        github.bad_token = None
+        github.expires_in = -60
+        status, body = mint(world, key, {"repositories": ["expired"]})
+        assert status == 502 and "expired" in body["detail"], body
+        github.expires_in = 3600
+        github.delay = 0.5
+        before = len(github.exchanges)
+        with concurrent.futures.ThreadPoolExecutor(5) as pool:
+            answers = list(pool.map(lambda _: ok(mint(world, key, {"repositories": ["together"]})), range(5)))
+        assert len(github.exchanges) == before + 1, "one exchange for five callers"
+        assert len({a["token"] for a in answers}) == 1 and sum(not a["cached"] for a in answers) == 1
+    finally:
+        github.bad_token, github.expires_in, github.delay = None, 3600, 0.0
+
+
+def test_a_read_limited_app_secret_spends_a_reading_per_mint_and_keeps_nothing(world, github):
+    value = json.dumps({"app_id": github.app_id, "installation_id": github.installation_id,
+                        "private_key": github.private_pem})
+    ok(api(world["server"], "PUT", f"/v1/vaults/{world['vault']}/secrets/github/limited",
+           {"value": value, "type": "github_app", "max_access_count": 2}))
+    before = len(github.exchanges)
+    first = ok(mint(world, world["agents"]["user"], path="github/limited"))
+    second = ok(mint(world, world["agents"]["user"], path="github/limited"))
+    assert not first["cached"] and not second["cached"] and len(github.exchanges) == before + 2
+    status, body = mint(world, world["agents"]["user"], path="github/limited")
+    assert status == 410, body

@@ -123,7 +123,10 @@ impl Narrowing {
             return bad(format!("repositories: at most {MAX_REPOSITORIES}"));
         }
         if let Some(r) = self.repositories.iter().find(|r| {
-            r.is_empty() || r.len() > 100 || !r.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            r.is_empty()
+                || r.len() > 100
+                || r.chars().all(|c| c == '.')
+                || !r.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         }) {
             return bad(format!(
                 "repositories: {:?} is not a repository name (the name without its owner)",
@@ -214,7 +217,9 @@ mod tests {
         .expect("valid");
         assert_eq!(n.repositories, vec!["a", "b"]);
         assert_eq!(n.body(), json!({"repositories": ["a", "b"], "permissions": {"contents": "read"}}));
-        assert!(Narrowing { repositories: vec!["o/r".into()], ..Default::default() }.normalise().is_err());
+        for bad in ["o/r", ".", ".."] {
+            assert!(Narrowing { repositories: vec![bad.into()], ..Default::default() }.normalise().is_err(), "{bad}");
+        }
         let bad_level =
             Narrowing { permissions: [("contents".to_owned(), "all".to_owned())].into(), ..Default::default() };
         assert!(bad_level.normalise().is_err());

@@ -4,7 +4,7 @@
 //! key here, so its first call mints afresh. Each server keeps its own.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use clawvault_core::github_app::REFRESH_BEFORE_SECS;
 use time::OffsetDateTime;
@@ -36,21 +36,40 @@ impl std::fmt::Debug for MintedToken {
     }
 }
 
-/// The tokens kept.
+/// The tokens kept, and the mints under way.
 #[derive(Debug, Default)]
-pub struct MintedTokens(Mutex<HashMap<MintKey, MintedToken>>);
+pub struct MintedTokens {
+    kept: Mutex<HashMap<MintKey, MintedToken>>,
+    flights: Mutex<HashMap<MintKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Held while a key's token is looked up and, on a miss, minted.
+pub struct Flight {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
 
 impl MintedTokens {
+    /// Waits for any mint of `key` under way, and holds the next one off until dropped.
+    pub async fn flight(&self, key: &MintKey) -> Flight {
+        let lock = {
+            let mut flights = self.flights.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Locks nobody holds or waits for are dropped, so the map stays small.
+            flights.retain(|_, l| Arc::strong_count(l) > 1);
+            Arc::clone(flights.entry(key.clone()).or_default())
+        };
+        Flight { _guard: lock.lock_owned().await }
+    }
+
     /// The kept token for `key`, if it has more than five minutes left at `now`.
     #[must_use]
     pub fn get(&self, key: &MintKey, now: OffsetDateTime) -> Option<MintedToken> {
-        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(key).filter(|t| fresh(t, now)).cloned()
     }
 
     /// Keeps `token` for `key`.
     pub fn put(&self, key: MintKey, token: MintedToken, now: OffsetDateTime) {
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= MAX_KEPT {
             map.retain(|_, t| fresh(t, now));
             if map.len() >= MAX_KEPT {

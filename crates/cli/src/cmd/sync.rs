@@ -105,6 +105,9 @@ async fn render(client: &Client, output: &Output) -> Result<Rendered> {
         Content::Template(t) => Zeroizing::new(inject::render(client, t, &mut read).await?.as_bytes().to_vec()),
         Content::GithubToken { vault, path, request, form } => {
             let minted = client.github_token(vault, path, request).await?;
+            if minted.token.is_empty() || !minted.token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                anyhow::bail!("the server answered with something that is not a GitHub token");
+            }
             token_file(&minted.token, form)
         }
     };
@@ -239,7 +242,8 @@ impl Daemon {
     /// Writes the cached outputs (the server cannot be reached).
     async fn render_cached(&mut self) -> bool {
         let Some(cached) = self.load_cache() else { return false };
-        for output in &self.config.outputs {
+        // Minted tokens are not written back from the cache: by now they may have expired.
+        for output in self.config.outputs.iter().filter(|o| !is_token(o)) {
             if let Some(bytes) = cached.get(&output.path)
                 && let Err(e) = apply(output, bytes, &self.served).await
             {

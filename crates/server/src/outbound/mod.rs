@@ -40,6 +40,9 @@ pub enum Reach {
     /// What the name resolves to, public addresses only (a name that resolves inside the
     /// network reaches nothing); an address written literally in the URL as written.
     Public,
+    /// What the name resolves to, wherever that is: only for addresses the operator wrote in
+    /// the configuration (a GitHub Enterprise Server on the inside network), never a caller's.
+    Configured,
 }
 
 /// Why nothing (or nothing whole) came back. Never holds the URL, which may hold a value.
@@ -120,6 +123,7 @@ impl Clients {
         builder = match reach {
             Reach::Pinned { host, address } => builder.resolve(host, *address).dns_resolver(resolve::Nowhere),
             Reach::Public => builder.dns_resolver(resolve::PublicOnly),
+            Reach::Configured => builder,
         };
         let client = builder.build().map_err(|e| OutboundError::Build(e.without_url().to_string()))?;
         if matches!(reach, Reach::Pinned { .. }) {
@@ -176,4 +180,36 @@ pub async fn send(
         scrub::collect(resp, redactor, max_body, out.timeout).await
     };
     tokio::time::timeout(out.timeout, exchange).await.map_err(|_| OutboundError::Timeout(out.timeout.as_secs()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server on 127.0.0.1 answering every connection with one empty 204.
+    async fn loopback() -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n").await;
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_configured_name_reaches_the_inside_and_a_callers_does_not() {
+        let port = loopback().await;
+        let clients = Clients::new(None).expect("clients");
+        let url = format!("http://localhost:{port}/");
+        let timeout = Duration::from_secs(5);
+        let configured = clients.client(&Reach::Configured, timeout).expect("client").get(&url).send().await;
+        assert_eq!(configured.expect("reached").status().as_u16(), 204);
+        let public = clients.client(&Reach::Public, timeout).expect("client").get(&url).send().await;
+        assert!(public.is_err(), "a name resolving to loopback reaches nothing for callers");
+    }
 }

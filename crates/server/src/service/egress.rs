@@ -193,6 +193,9 @@ async fn send(
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no secret at {path:?} in vault {:?}", vault.record.name)))?;
         reveal::ensure_openable(&row.0, &row.1.meta, path)?;
+        if row.1.meta.secret_type == clawvault_core::secret::SecretType::GithubApp {
+            secrets::only_readers_open_app_keys(state, caller, &vault, path).await?;
+        }
         let metadata: serde_json::Value = serde_json::from_str(&row.1.meta.metadata).unwrap_or_default();
         let hosts = AllowedHosts::from_metadata(&metadata)
             .map_err(|e| ApiError::Forbidden(format!("{path:?} cannot be sent anywhere: {e}")).hint(Hint::AllowHost))?;

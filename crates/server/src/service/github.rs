@@ -113,8 +113,13 @@ async fn mint_in(
         )));
     }
     reveal::ensure_openable(secret, &record.meta, &path)?;
+    // A read-limited version spends a reading on every mint, so nothing is kept for it: a kept
+    // token would go on being handed out past the limit.
+    let keep = record.meta.max_access_count.is_none();
     let key = (secret.id, record.meta.version, narrowing.body().to_string());
-    if let Some(token) = state.minted.get(&key, now()) {
+    // One mint per key at a time: callers arriving together wait for the first one's token.
+    let _flight = if keep { Some(state.minted.flight(&key).await) } else { None };
+    if let Some(token) = state.minted.get(&key, now()).filter(|_| keep) {
         op.detail("cached", true);
         op.detail("expires_at", rfc3339(token.expires_at));
         return Ok(Minted { token, cached: true });
@@ -124,7 +129,9 @@ async fn mint_in(
     let token = exchange(state, &app, &narrowing).await?;
     op.detail("cached", false);
     op.detail("expires_at", rfc3339(token.expires_at));
-    state.minted.put(key, token.clone(), now());
+    if keep {
+        state.minted.put(key, token.clone(), now());
+    }
     Ok(Minted { token, cached: false })
 }
 
@@ -154,7 +161,7 @@ async fn exchange(state: &AppState, app: &github_app::AppCredentials, narrowing:
     let base = &state.config.github_api_base;
     let url = format!("{base}/app/installations/{}/access_tokens", app.installation_id);
     let client =
-        state.outbound.client(&Reach::Public, CONNECT_TIMEOUT).map_err(|e| ApiError::BadGateway(e.to_string()))?;
+        state.outbound.client(&Reach::Configured, CONNECT_TIMEOUT).map_err(|e| ApiError::BadGateway(e.to_string()))?;
     let request = client
         .post(&url)
         .bearer_auth(jwt.as_str())
@@ -185,9 +192,22 @@ async fn exchange(state: &AppState, app: &github_app::AppCredentials, narrowing:
     }
     let answer: Answer = serde_json::from_slice(&body)
         .map_err(|_| ApiError::BadGateway("GitHub's API answered without a token and its expiry".into()))?;
+    // The token goes into environment files and `gh`'s YAML: only the characters GitHub's
+    // tokens are made of, so a broken or hostile API cannot add lines there.
+    if answer.token.is_empty()
+        || answer.token.len() > 255
+        || !answer.token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(ApiError::BadGateway("GitHub's API answered with something that is not a token".into()));
+    }
+    let now = now();
+    if answer.expires_at <= now {
+        return Err(ApiError::BadGateway("GitHub's API answered with a token that has already expired".into()));
+    }
     Ok(MintedToken {
         token: answer.token,
-        expires_at: answer.expires_at,
+        // GitHub's tokens last an hour: a later expiry is not believed (nor kept that long).
+        expires_at: answer.expires_at.min(now + time::Duration::hours(1)),
         permissions: answer.permissions,
         repositories: answer.repositories.into_iter().map(|r| r.name).collect(),
     })
@@ -200,7 +220,8 @@ fn refusal(status: u16, body: &[u8], installation: u64) -> String {
         .and_then(|v| v["message"].as_str().map(str::to_owned))
         .unwrap_or_default()
         .chars()
-        .filter(|c| !c.is_control())
+        // Printable ASCII only: no control or direction-changing characters reach a terminal.
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
         .take(MAX_MESSAGE)
         .collect();
     let cause = match status {

@@ -596,8 +596,32 @@ async fn open_in(
     let (secret, record) = (&row.0, &row.1);
     op.detail("secret_id", secret.id.to_string());
     op.detail("version", record.meta.version);
+    if purpose == Purpose::Use && record.meta.secret_type == SecretType::GithubApp {
+        only_readers_open_app_keys(state, caller, &vault, &path).await?;
+    }
     let (meta, value) = reveal::open(state, op, &vault, secret, record, &path).await?;
     Ok(OpenedVersion { version: SecretVersion { secret: secret.clone(), meta }, value })
+}
+
+/// A `github_app` secret is used by minting tokens from it: its value (the app's private key)
+/// goes only to a caller who may read it, never to one who may only use it.
+///
+/// # Errors
+/// 403 saying how to get a token instead.
+pub(crate) async fn only_readers_open_app_keys(
+    state: &AppState,
+    caller: &Caller,
+    vault: &OpenVault,
+    path: &SecretPath,
+) -> ApiResult<()> {
+    let may_read = access::has_scope(caller, Scope::SecretsRead)
+        && access::check_path(state, caller, &vault.record, path, Permission::Read).await.is_ok();
+    if may_read {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "{path:?} is a github_app secret: with use, ask for an installation token minted from it; its private key goes only to those who may read it"
+    )))
 }
 
 /// The current version, from the cache when possible.

@@ -41,9 +41,14 @@ async fn write(
     let narrowing: Narrowing = if body.iter().all(u8::is_ascii_whitespace) {
         Narrowing::default()
     } else {
-        match serde_json::from_slice(&body) {
-            Ok(n) => n,
-            Err(_) => {
+        // An object only: serde would also read a struct from an array.
+        match serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .map(serde_json::from_value)
+        {
+            Some(Ok(n)) => n,
+            _ => {
                 return reply::bad_request(
                     "the body may hold only repositories (a list of names) and permissions (name to read, write or admin)",
                 );

@@ -76,7 +76,9 @@ pub(super) async fn read(source: &Source, prefix: Option<&str>) -> Result<Vec<In
     };
     let keys = kv.walk().await?;
     let mut out = Vec::with_capacity(keys.len());
+    let reading = super::progress(keys.len() as u64, "reading from Vault");
     for key in keys {
+        reading.inc(1);
         let origin = format!("{}/{key}", kv.mount);
         let path = super::place(prefix, &key, &origin)?;
         // The current version decides: a key deleted in the source stays deleted here, even
@@ -99,6 +101,7 @@ pub(super) async fn read(source: &Source, prefix: Option<&str>) -> Result<Vec<In
         item.earlier = values;
         out.push(item);
     }
+    reading.finish_and_clear();
     Ok(out)
 }
 

@@ -93,6 +93,13 @@ pub fn parse(value: &[u8]) -> Result<AppCredentials, GithubAppError> {
     Ok(AppCredentials { app_id, installation_id, private_key: raw.private_key })
 }
 
+/// Whether `token` is made of what GitHub's tokens are made of (letters, digits, `_`): it is
+/// written into environment files and YAML, where anything else could add a line.
+#[must_use]
+pub fn is_token(token: &str) -> bool {
+    (1..=255).contains(&token.len()) && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// The claims of an app JWT issued at `now` (Unix seconds).
 #[must_use]
 pub fn claims(app_id: &str, now: i64) -> Value {

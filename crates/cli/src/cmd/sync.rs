@@ -77,7 +77,7 @@ const ACK_EVERY: Duration = Duration::from_secs(300);
 /// until five minutes before it expires, then a new one, which replaces the file.
 const TOKENS_EVERY: Duration = Duration::from_secs(60);
 
-fn is_token(o: &Output) -> bool {
+fn is_minted(o: &Output) -> bool {
     matches!(o.content, Content::GithubToken { .. })
 }
 
@@ -105,7 +105,7 @@ async fn render(client: &Client, output: &Output) -> Result<Rendered> {
         Content::Template(t) => Zeroizing::new(inject::render(client, t, &mut read).await?.as_bytes().to_vec()),
         Content::GithubToken { vault, path, request, form } => {
             let minted = client.github_token(vault, path, request).await?;
-            if minted.token.is_empty() || !minted.token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            if !clawvault_core::github_app::is_token(&minted.token) {
                 anyhow::bail!("the server answered with something that is not a GitHub token");
             }
             token_file(&minted.token, form)
@@ -243,7 +243,7 @@ impl Daemon {
     async fn render_cached(&mut self) -> bool {
         let Some(cached) = self.load_cache() else { return false };
         // Minted tokens are not written back from the cache: by now they may have expired.
-        for output in self.config.outputs.iter().filter(|o| !is_token(o)) {
+        for output in self.config.outputs.iter().filter(|o| !is_minted(o)) {
             if let Some(bytes) = cached.get(&output.path)
                 && let Err(e) = apply(output, bytes, &self.served).await
             {
@@ -311,7 +311,7 @@ pub async fn run(args: SyncArgs) -> Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut again = tokio::time::interval_at(tokio::time::Instant::now() + ACK_EVERY, ACK_EVERY);
     let mut tokens = tokio::time::interval_at(tokio::time::Instant::now() + TOKENS_EVERY, TOKENS_EVERY);
-    let has_tokens = daemon.config.outputs.iter().any(is_token);
+    let has_tokens = daemon.config.outputs.iter().any(is_minted);
     loop {
         let Some(s) = stream.as_mut() else {
             // Polling with backoff until the event stream is back; every attempt renders.
@@ -337,7 +337,7 @@ pub async fn run(args: SyncArgs) -> Result<()> {
             _ = int.recv() => return Ok(()),
             _ = again.tick() => daemon.ack().await,
             _ = tokens.tick(), if has_tokens => {
-                daemon.refresh(is_token).await;
+                daemon.refresh(is_minted).await;
             }
             got = s.next() => match got {
                 Some(Ok(StreamEvent::Secret(e))) => {

@@ -194,10 +194,7 @@ async fn exchange(state: &AppState, app: &github_app::AppCredentials, narrowing:
         .map_err(|_| ApiError::BadGateway("GitHub's API answered without a token and its expiry".into()))?;
     // The token goes into environment files and `gh`'s YAML: only the characters GitHub's
     // tokens are made of, so a broken or hostile API cannot add lines there.
-    if answer.token.is_empty()
-        || answer.token.len() > 255
-        || !answer.token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if !github_app::is_token(&answer.token) {
         return Err(ApiError::BadGateway("GitHub's API answered with something that is not a token".into()));
     }
     let now = now();

@@ -13,7 +13,6 @@ use axum::routing::get;
 use clawvault_core::github_app::Narrowing;
 use clawvault_core::time_util::{now, rfc3339};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::auth::VaultCaller;
 use super::reply;
@@ -69,24 +68,13 @@ async fn mint(
         Ok(minted) => {
             let t = minted.token;
             let left = (t.expires_at - now()).whole_seconds().max(0);
-            reply::json_body(
-                StatusCode::OK,
-                &json!({
-                    "request_id": Uuid::new_v4().to_string(),
-                    "lease_id": "",
-                    "renewable": false,
-                    "lease_duration": left,
-                    "data": {
-                        "token": t.token.as_str(),
-                        "expires_at": rfc3339(t.expires_at),
-                        "permissions": t.permissions,
-                        "repositories": t.repositories,
-                    },
-                    "wrap_info": null,
-                    "warnings": null,
-                    "auth": null,
-                }),
-            )
+            let data = json!({
+                "token": t.token.as_str(),
+                "expires_at": rfc3339(t.expires_at),
+                "permissions": t.permissions,
+                "repositories": t.repositories,
+            });
+            reply::leased(StatusCode::OK, data, serde_json::Value::Null, left)
         }
         Err(e) => reply::refusal(&e),
     }

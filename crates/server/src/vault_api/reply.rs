@@ -22,13 +22,18 @@ pub fn json_body(status: StatusCode, body: &Value) -> Response {
 
 /// The success envelope around `data` (and `auth`, for logins).
 pub fn envelope(status: StatusCode, data: Value, auth: Value) -> Response {
+    leased(status, data, auth, 0)
+}
+
+/// [`envelope`] with a `lease_duration` in seconds (what a dynamic secret lives).
+pub fn leased(status: StatusCode, data: Value, auth: Value, lease_duration: i64) -> Response {
     json_body(
         status,
         &json!({
             "request_id": Uuid::new_v4().to_string(),
             "lease_id": "",
             "renewable": false,
-            "lease_duration": 0,
+            "lease_duration": lease_duration,
             "data": data,
             "wrap_info": null,
             "warnings": null,

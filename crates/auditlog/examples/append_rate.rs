@@ -13,7 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let parent = args.next().unwrap_or_else(|| std::env::temp_dir().display().to_string());
     let seconds: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(2.0);
     let dir = tempfile::tempdir_in(parent)?;
-    let mut log = Log::open(dir.path())?.log;
+    let mut log = Log::open(dir.path(), 1)?.log;
     let record = [0x5au8; 256];
     println!("| batch | p50 per append | records/s |\n|---:|---:|---:|");
     for batch in [1usize, 16] {

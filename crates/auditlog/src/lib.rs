@@ -5,15 +5,19 @@
 //! behind it from the log, and can be rebuilt from it.
 //!
 //! - [`frame`]: how one record is laid out, and the check that finds a torn one.
-//! - [`Log`]: opening (finding where the last good record ends), appending, reading back.
+//! - [`Log`]: opening (finding where the last whole batch ends), appending.
+//! - [`Reader`]: reading whole batches back while the log grows.
 //!
 //! The records' content (audit events in the HMAC chain) is the caller's; this crate knows
 //! only sequence numbers and bytes.
 
 pub mod frame;
 mod log;
+mod reader;
+mod walk;
 
-pub use log::{Log, Opened, Torn};
+pub use log::{Log, Opened, SEGMENT_BYTES, Torn, UNSYNCED_MAX};
+pub use reader::Reader;
 
 /// Why the log could not be opened, appended to or read.
 #[derive(Debug, thiserror::Error)]
@@ -34,11 +38,17 @@ pub enum LogError {
         /// The number it was given or found.
         found: u64,
     },
-    /// A record larger than a segment can hold.
-    #[error("audit log: a record of {0} bytes is larger than a segment")]
+    /// A batch larger than a segment can hold.
+    #[error("audit log: a batch of {0} bytes is larger than a segment")]
     TooLarge(usize),
-    /// Damage before the tail: a segment other than the last one does not read to its end.
-    #[error("audit log {path}: damaged at byte {offset}, before the last segment; restore it from a backup")]
+    /// An earlier write or sync failed, so what is on disk is unknown.
+    #[error("audit log: an earlier write failed; nothing more is appended until the log is opened again")]
+    Failed,
+    /// Damage: a segment before the last that does not read to its clean end, or valid records
+    /// past a tear further than a crash can explain.
+    #[error(
+        "audit log {path}: damaged at byte {offset}; run `clawvault audit verify` and restore the log from a backup"
+    )]
     Damaged {
         /// The segment.
         path: String,

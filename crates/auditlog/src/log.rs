@@ -1,35 +1,42 @@
 //! The log: segment files named by the sequence number of their first record
 //! (`00000000000000000001.seg`), each allocated whole when made, so that an append changes no
-//! file size and its `fdatasync` writes only the data. Opening reads the last segment to find
-//! where the last whole record ends; a torn record there (a crash mid-write) is reported and its
-//! bytes zeroed, so the next append starts where the log was last known good.
+//! file size and its `fdatasync` writes only the data. A batch never spans two segments, and
+//! counts only once its last record (flagged, see [`crate::frame`]) is on disk. Opening walks
+//! the last segment to the end of its last whole batch; anything after it (a crash mid-write)
+//! is reported and zeroed, so the next append starts where the log was last known good. Valid
+//! records further on than a crash can explain are damage, and the log refuses to open.
 
 use std::fs::{File, OpenOptions};
-use std::io::Read as _;
 use std::os::unix::fs::{DirBuilderExt as _, FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::FallocateFlags;
 
 use crate::LogError;
-use crate::frame::{self, Decoded, OVERHEAD};
+use crate::frame::{self, OVERHEAD};
+use crate::walk::{self, Position};
 
 /// Bytes allocated per segment.
 pub const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// Most bytes written between two syncs: a crash can leave at most this much of a batch
+/// half-written, which bounds where a torn tail's stray records may lie.
+pub const UNSYNCED_MAX: usize = 1024 * 1024;
 const SUFFIX: &str = ".seg";
 
-/// A torn record found on opening, and cut away.
+/// What opening cut away after the last whole batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Torn {
     /// The segment it was in.
     pub segment: PathBuf,
-    /// Where it started; the log continues from here.
+    /// Where the last whole batch ended; the log continues from here.
     pub offset: u64,
-    /// The sequence number it would have had.
+    /// The sequence number the next record gets.
     pub seq: u64,
+    /// How many bytes after `offset` held something (zeroed now).
+    pub bytes: u64,
 }
 
-/// A log opened, and the torn record its last segment ended with, if any.
+/// A log opened, and what its last segment ended with after the last whole batch, if anything.
 #[derive(Debug)]
 pub struct Opened {
     /// The log, ready to append.
@@ -47,20 +54,28 @@ pub struct Log {
     path: PathBuf,
     offset: u64,
     next_seq: u64,
+    /// Set when a write or sync failed: what reached the disk is unknown, so nothing more is
+    /// appended until the log is opened again.
+    failed: bool,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
     move |source| LogError::Io { path: path.display().to_string(), source }
 }
 
-fn segment_name(first: u64) -> String {
-    format!("{first:020}{SUFFIX}")
+pub(crate) fn segment_path(dir: &Path, first: u64) -> PathBuf {
+    dir.join(format!("{first:020}{SUFFIX}"))
 }
 
-/// The first sequence numbers of the segments in `dir`, in order.
-fn segments(dir: &Path) -> Result<Vec<u64>, LogError> {
+/// The first sequence numbers of the segments in `dir`, in order (none if `dir` is missing).
+pub(crate) fn segments(dir: &Path) -> Result<Vec<u64>, LogError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(dir)(e)),
+    };
     let mut firsts = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+    for entry in entries {
         let name = entry.map_err(io(dir))?.file_name();
         if let Some(first) = name.to_str().and_then(|n| n.strip_suffix(SUFFIX)).and_then(|n| n.parse().ok()) {
             firsts.push(first);
@@ -71,58 +86,58 @@ fn segments(dir: &Path) -> Result<Vec<u64>, LogError> {
 }
 
 impl Log {
-    /// Opens (or makes) the log in `dir`.
+    /// Opens (or makes) the log in `dir`; a new log's first record is `first_seq`.
     ///
     /// # Errors
-    /// The directory or a segment cannot be read or written; the last segment's first record
-    /// is not the one its name says.
-    pub fn open(dir: &Path) -> Result<Opened, LogError> {
-        Self::open_with(dir, SEGMENT_BYTES)
+    /// The directory or a segment cannot be read or written; the last segment holds records out
+    /// of order, or valid records beyond a torn one further than a crash can explain.
+    pub fn open(dir: &Path, first_seq: u64) -> Result<Opened, LogError> {
+        Self::open_with(dir, first_seq, SEGMENT_BYTES)
     }
 
     /// [`Log::open`] with segments of `segment_bytes` (tests use small ones).
     ///
     /// # Errors
     /// As [`Log::open`].
-    pub fn open_with(dir: &Path, segment_bytes: u64) -> Result<Opened, LogError> {
+    pub fn open_with(dir: &Path, first_seq: u64, segment_bytes: u64) -> Result<Opened, LogError> {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
         let Some(&first) = segments(dir)?.last() else {
-            let (file, path) = Self::make_segment(dir, 1, segment_bytes)?;
-            let log = Self { dir: dir.to_owned(), segment_bytes, file, path, offset: 0, next_seq: 1 };
+            let (file, path) = Self::make_segment(dir, first_seq, segment_bytes)?;
+            let log =
+                Self { dir: dir.to_owned(), segment_bytes, file, path, offset: 0, next_seq: first_seq, failed: false };
             return Ok(Opened { log, torn: None });
         };
-        let path = dir.join(segment_name(first));
-        let mut file = OpenOptions::new().read(true).write(true).open(&path).map_err(io(&path))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io(&path))?;
-        let (mut offset, mut next_seq) = (0usize, first);
-        let torn = loop {
-            match frame::decode(&bytes[offset..]) {
-                Decoded::Record { seq, len, .. } => {
-                    if seq != next_seq {
-                        return Err(LogError::Sequence { expected: next_seq, found: seq });
-                    }
-                    offset += len;
-                    next_seq += 1;
+        let path = segment_path(dir, first);
+        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(io(&path))?;
+        let walked = walk::segment(&file, &path, Position { offset: 0, seq: first }, |_| true)?;
+        let tail = walk::tail(&file, &path, &walked)?;
+        let good = walked.good;
+        let torn = match tail {
+            None => None,
+            Some(junk_end) => {
+                let rest = junk_end - good.offset;
+                if rustix::fs::fallocate(&file, FallocateFlags::ZERO_RANGE, good.offset, rest).is_err() {
+                    let zeros = vec![0u8; usize::try_from(rest).unwrap_or(usize::MAX)];
+                    file.write_all_at(&zeros, good.offset).map_err(io(&path))?;
                 }
-                Decoded::End => break None,
-                Decoded::Torn => break Some(Torn { segment: path.clone(), offset: offset as u64, seq: next_seq }),
+                file.sync_data().map_err(io(&path))?;
+                Some(Torn { segment: path.clone(), offset: good.offset, seq: good.seq, bytes: rest })
             }
         };
-        if torn.is_some() {
-            // Zero what follows the last good record, so that it reads as the segment's end.
-            let rest = bytes.len() as u64 - offset as u64;
-            if rustix::fs::fallocate(&file, FallocateFlags::ZERO_RANGE, offset as u64, rest).is_err() {
-                file.write_all_at(&vec![0u8; rest as usize], offset as u64).map_err(io(&path))?;
-            }
-            file.sync_data().map_err(io(&path))?;
-        }
-        let log = Self { dir: dir.to_owned(), segment_bytes, file, path, offset: offset as u64, next_seq };
+        let log = Self {
+            dir: dir.to_owned(),
+            segment_bytes,
+            file,
+            path,
+            offset: good.offset,
+            next_seq: good.seq,
+            failed: false,
+        };
         Ok(Opened { log, torn })
     }
 
     fn make_segment(dir: &Path, first: u64, bytes: u64) -> Result<(File, PathBuf), LogError> {
-        let path = dir.join(segment_name(first));
+        let path = segment_path(dir, first);
         let file =
             OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path).map_err(io(&path))?;
         rustix::fs::fallocate(&file, FallocateFlags::empty(), 0, bytes).map_err(|e| io(&path)(e.into()))?;
@@ -137,157 +152,216 @@ impl Log {
         self.next_seq
     }
 
-    /// Appends `records` in order, made durable before returning: one write and one
-    /// `fdatasync` per segment they land in. Returns the sequence number of the first.
+    /// The directory the log lives in.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends `records` as one batch, made durable before returning: written into one segment
+    /// (a new one if the current one has no room for all of it) with one `fdatasync` per
+    /// [`UNSYNCED_MAX`] bytes. Returns the sequence number of the first.
     ///
     /// # Errors
-    /// A record larger than a segment; the disk refuses.
+    /// A batch larger than a segment; the disk refuses (then every later append fails too,
+    /// until the log is opened again).
     pub fn append(&mut self, records: &[&[u8]]) -> Result<u64, LogError> {
-        let first = self.next_seq;
-        let mut frames = Vec::with_capacity(records.iter().map(|r| r.len() + OVERHEAD).sum());
-        for record in records {
-            let len = record.len() + OVERHEAD;
-            if len as u64 > self.segment_bytes {
-                return Err(LogError::TooLarge(record.len()));
-            }
-            if self.offset + (frames.len() + len) as u64 > self.segment_bytes {
-                self.flush(&frames)?;
-                frames.clear();
-                let (file, path) = Self::make_segment(&self.dir, self.next_seq, self.segment_bytes)?;
-                (self.file, self.path, self.offset) = (file, path, 0);
-            }
-            frame::encode(self.next_seq, record, &mut frames);
-            self.next_seq += 1;
+        if self.failed {
+            return Err(LogError::Failed);
         }
-        self.flush(&frames)?;
+        let first = self.next_seq;
+        if records.is_empty() {
+            return Ok(first);
+        }
+        let size: usize = records.iter().map(|r| r.len() + OVERHEAD).sum();
+        if size as u64 > self.segment_bytes {
+            return Err(LogError::TooLarge(size));
+        }
+        let mut frames = Vec::with_capacity(size);
+        for (i, record) in records.iter().enumerate() {
+            frame::encode(first + i as u64, record, i + 1 == records.len(), &mut frames);
+        }
+        let result = self.write(&frames);
+        if result.is_err() {
+            self.failed = true;
+        }
+        result?;
+        self.next_seq = first + records.len() as u64;
         Ok(first)
     }
 
-    fn flush(&mut self, frames: &[u8]) -> Result<(), LogError> {
-        if frames.is_empty() {
-            return Ok(());
+    fn write(&mut self, frames: &[u8]) -> Result<(), LogError> {
+        if self.offset + frames.len() as u64 > self.segment_bytes {
+            let (file, path) = Self::make_segment(&self.dir, self.next_seq, self.segment_bytes)?;
+            (self.file, self.path, self.offset) = (file, path, 0);
         }
-        self.file.write_all_at(frames, self.offset).map_err(io(&self.path))?;
-        self.file.sync_data().map_err(io(&self.path))?;
-        self.offset += frames.len() as u64;
+        let mut at = self.offset;
+        for chunk in frames.chunks(UNSYNCED_MAX) {
+            self.file.write_all_at(chunk, at).map_err(io(&self.path))?;
+            self.file.sync_data().map_err(io(&self.path))?;
+            at += chunk.len() as u64;
+        }
+        self.offset = at;
         Ok(())
-    }
-
-    /// Every record from `seq` on, in order (the index builder and `audit verify` read the log
-    /// this way).
-    ///
-    /// # Errors
-    /// A segment cannot be read, or is damaged before the log's end.
-    pub fn read_from(&self, seq: u64) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
-        let firsts = segments(&self.dir)?;
-        let start = firsts.iter().rposition(|f| *f <= seq).unwrap_or(0);
-        let mut out = Vec::new();
-        for (i, first) in firsts.iter().enumerate().skip(start) {
-            let path = self.dir.join(segment_name(*first));
-            let bytes = std::fs::read(&path).map_err(io(&path))?;
-            let last = i + 1 == firsts.len();
-            let (mut offset, mut expected) = (0usize, *first);
-            loop {
-                match frame::decode(&bytes[offset..]) {
-                    Decoded::Record { seq: s, payload, len } => {
-                        if s != expected {
-                            return Err(LogError::Sequence { expected, found: s });
-                        }
-                        if s >= seq {
-                            out.push((s, payload.to_vec()));
-                        }
-                        offset += len;
-                        expected += 1;
-                    }
-                    Decoded::End => break,
-                    Decoded::Torn if last => break,
-                    Decoded::Torn => {
-                        return Err(LogError::Damaged { path: path.display().to_string(), offset: offset as u64 });
-                    }
-                }
-            }
-        }
-        Ok(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Reader;
 
-    fn payloads(log: &Log) -> Vec<(u64, String)> {
-        log.read_from(1).expect("read").into_iter().map(|(s, p)| (s, String::from_utf8(p).expect("utf8"))).collect()
+    fn payloads(dir: &Path) -> Vec<(u64, String)> {
+        Reader::new(dir)
+            .read_after(0, usize::MAX)
+            .expect("read")
+            .into_iter()
+            .map(|(s, p)| (s, String::from_utf8(p).expect("utf8")))
+            .collect()
     }
 
     #[test]
     fn records_survive_reopening_and_continue_their_numbers() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut log = Log::open_with(dir.path(), 4096).expect("open").log;
+        let mut log = Log::open_with(dir.path(), 1, 4096).expect("open").log;
         assert_eq!(log.append(&[b"one", b"two"]).expect("append"), 1);
         assert_eq!(log.append(&[b"three"]).expect("append"), 3);
         drop(log);
-        let opened = Log::open_with(dir.path(), 4096).expect("reopen");
+        let opened = Log::open_with(dir.path(), 1, 4096).expect("reopen");
         assert!(opened.torn.is_none());
         let mut log = opened.log;
         assert_eq!(log.next_seq(), 4);
         log.append(&[b"four"]).expect("append");
-        assert_eq!(payloads(&log), vec![(1, "one".into()), (2, "two".into()), (3, "three".into()), (4, "four".into())]);
-        let size = std::fs::metadata(dir.path().join(segment_name(1))).expect("meta").len();
+        assert_eq!(
+            payloads(dir.path()),
+            vec![(1, "one".into()), (2, "two".into()), (3, "three".into()), (4, "four".into())]
+        );
+        let size = std::fs::metadata(segment_path(dir.path(), 1)).expect("meta").len();
         assert_eq!(size, 4096, "allocated whole when made: appends change no size");
     }
 
     #[test]
-    fn a_full_segment_continues_in_the_next_one() {
+    fn a_new_log_starts_where_it_is_told() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut log = Log::open_with(dir.path(), 256).expect("open").log;
+        let mut log = Log::open_with(dir.path(), 42, 4096).expect("open").log;
+        assert_eq!(log.append(&[b"x"]).expect("append"), 42);
+        assert_eq!(Log::open_with(dir.path(), 1, 4096).expect("reopen").log.next_seq(), 43);
+    }
+
+    #[test]
+    fn a_full_segment_continues_in_the_next_one_and_a_batch_never_spans_two() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut log = Log::open_with(dir.path(), 1, 256).expect("open").log;
         let record = [7u8; 100];
         for _ in 0..5 {
             log.append(&[&record, &record]).expect("append");
         }
-        assert!(segments(dir.path()).expect("list").len() >= 5);
+        assert_eq!(segments(dir.path()).expect("list"), vec![1, 3, 5, 7, 9]);
+        let reader = Reader::new(dir.path());
         assert_eq!(
-            log.read_from(4).expect("read").iter().map(|r| r.0).collect::<Vec<_>>(),
+            reader.read_after(3, 100).expect("read").iter().map(|r| r.0).collect::<Vec<_>>(),
             (4..=10).collect::<Vec<_>>()
         );
-        let log = Log::open_with(dir.path(), 256).expect("reopen").log;
+        let log = Log::open_with(dir.path(), 1, 256).expect("reopen").log;
         assert_eq!(log.next_seq(), 11);
-        assert!(matches!(
-            Log::open_with(dir.path(), 64).expect("open").log.append(&[&[0u8; 100]]),
-            Err(LogError::TooLarge(_))
-        ));
+        let mut small = Log::open_with(tempfile::tempdir().expect("dir").path(), 1, 64).expect("open").log;
+        assert!(matches!(small.append(&[&[0u8; 100]]), Err(LogError::TooLarge(_))));
     }
 
     #[test]
-    fn a_record_cut_short_is_reported_zeroed_and_written_over() {
+    fn a_batch_cut_short_is_reported_zeroed_and_written_over() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut log = Log::open_with(dir.path(), 4096).expect("open").log;
-        log.append(&[b"kept", b"cut short"]).expect("append");
+        let mut log = Log::open_with(dir.path(), 1, 4096).expect("open").log;
+        log.append(&[b"kept"]).expect("append");
+        log.append(&[b"first of two", b"second of two"]).expect("append");
         drop(log);
-        // A crash in the middle of the second record's write: its last bytes never landed.
-        let path = dir.path().join(segment_name(1));
+        // A crash in the middle of the second batch's write: its last bytes never landed, and
+        // the record that did land must go with it (the batch was never acknowledged).
+        let path = segment_path(dir.path(), 1);
         let file = OpenOptions::new().write(true).open(&path).expect("open");
         let second = (OVERHEAD + 4) as u64;
-        file.write_all_at(&[0u8; 6], second + OVERHEAD as u64 + 3).expect("write");
+        let end = second + (OVERHEAD + 12) as u64 + (OVERHEAD + 13) as u64;
+        file.write_all_at(&[0u8; 5], end - 5).expect("write");
         drop(file);
-        let opened = Log::open_with(dir.path(), 4096).expect("reopen");
-        assert_eq!(opened.torn, Some(Torn { segment: path.clone(), offset: second, seq: 2 }));
+        let opened = Log::open_with(dir.path(), 1, 4096).expect("reopen");
+        assert_eq!(opened.torn, Some(Torn { segment: path.clone(), offset: second, seq: 2, bytes: end - 5 - second }));
         let mut log = opened.log;
         assert_eq!(log.next_seq(), 2);
         log.append(&[b"after"]).expect("append");
-        assert_eq!(payloads(&log), vec![(1, "kept".into()), (2, "after".into())]);
-        assert!(Log::open_with(dir.path(), 4096).expect("again").torn.is_none());
+        assert_eq!(payloads(dir.path()), vec![(1, "kept".into()), (2, "after".into())]);
+        assert!(Log::open_with(dir.path(), 1, 4096).expect("again").torn.is_none());
+    }
+
+    #[test]
+    fn paged_reads_see_every_record_once_across_chunks_and_segments() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut log = Log::open_with(dir.path(), 1, 2 * 1024 * 1024).expect("open").log;
+        let mut expected = Vec::new();
+        for batch in 0..300u64 {
+            let records: Vec<Vec<u8>> =
+                (0..batch % 13 + 1).map(|i| vec![(batch + i) as u8; 700 + (batch as usize * 31) % 900]).collect();
+            let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+            let first = log.append(&refs).expect("append");
+            expected.extend(records.into_iter().enumerate().map(|(i, r)| (first + i as u64, r)));
+        }
+        // A record larger than one read.
+        let big = vec![9u8; 3 * 1024 * 1024 / 2];
+        let first = log.append(&[&big, b"after the big one"]).expect("append");
+        expected.push((first, big));
+        expected.push((first + 1, b"after the big one".to_vec()));
+        assert!(segments(dir.path()).expect("list").len() >= 2);
+        let reader = Reader::new(dir.path());
+        let (mut seen, mut after) = (Vec::new(), 0);
+        loop {
+            let page = reader.read_after(after, 7).expect("page");
+            let Some(last) = page.last() else { break };
+            after = last.0;
+            seen.extend(page);
+        }
+        assert_eq!(seen, expected);
+        assert_eq!(Reader::new(dir.path()).read_after(1000, 3).expect("jump")[0].0, 1001);
+    }
+
+    #[test]
+    fn an_unfinished_batch_is_not_read() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut log = Log::open_with(dir.path(), 1, 4096).expect("open").log;
+        log.append(&[b"whole"]).expect("append");
+        drop(log);
+        // The first record of a batch whose last record has not landed yet.
+        let mut frames = Vec::new();
+        frame::encode(2, b"in flight", false, &mut frames);
+        let file = OpenOptions::new().write(true).open(segment_path(dir.path(), 1)).expect("open");
+        file.write_all_at(&frames, (OVERHEAD + 5) as u64).expect("write");
+        assert_eq!(payloads(dir.path()), vec![(1, "whole".into())]);
+    }
+
+    #[test]
+    fn an_edited_record_with_later_records_is_damage_not_a_tear() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut log = Log::open_with(dir.path(), 1, 8 * 1024 * 1024).expect("open").log;
+        let big = vec![3u8; 64 * 1024];
+        for _ in 0..40 {
+            log.append(&[&big]).expect("append");
+        }
+        drop(log);
+        let path = segment_path(dir.path(), 1);
+        let file = OpenOptions::new().write(true).open(&path).expect("open");
+        file.write_all_at(&[0xFF], 100).expect("write");
+        drop(file);
+        assert!(matches!(Log::open_with(dir.path(), 1, 8 * 1024 * 1024), Err(LogError::Damaged { offset: 0, .. })));
+        assert!(matches!(Reader::new(dir.path()).read_after(0, 10), Err(LogError::Damaged { offset: 0, .. })));
     }
 
     #[test]
     fn damage_before_the_last_segment_is_named() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut log = Log::open_with(dir.path(), 256).expect("open").log;
+        let mut log = Log::open_with(dir.path(), 1, 256).expect("open").log;
         for _ in 0..4 {
             log.append(&[&[1u8; 100]]).expect("append");
         }
-        let first = dir.path().join(segment_name(1));
-        let file = OpenOptions::new().write(true).open(&first).expect("open");
+        let file = OpenOptions::new().write(true).open(segment_path(dir.path(), 1)).expect("open");
         file.write_all_at(&[0xFF], 20).expect("write");
-        assert!(matches!(log.read_from(1), Err(LogError::Damaged { offset: 0, .. })));
+        assert!(matches!(Reader::new(dir.path()).read_after(0, 10), Err(LogError::Damaged { offset: 0, .. })));
     }
 }

@@ -1,0 +1,126 @@
+//! Walking one segment's frames in bounded chunks, batch by batch, and judging what follows
+//! its last whole batch: nothing, a tear a crash explains, or damage.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt as _;
+use std::path::Path;
+
+use crate::LogError;
+use crate::frame::{self, Decoded, HEADER, MAGIC, MAGIC_END};
+use crate::log::{UNSYNCED_MAX, io};
+
+/// Bytes read at a time (more when one frame is larger).
+const CHUNK: usize = 1024 * 1024;
+
+/// A place between two records: the byte offset in a segment and the next record's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) offset: u64,
+    pub(crate) seq: u64,
+}
+
+/// One record of a whole batch, and the place after it.
+pub(crate) struct Rec<'a> {
+    pub(crate) seq: u64,
+    pub(crate) payload: &'a [u8],
+    pub(crate) after: Position,
+}
+
+/// Where a walk ended.
+#[derive(Debug)]
+pub(crate) struct Walked {
+    /// After the last whole batch.
+    pub(crate) good: Position,
+    /// Where decoding stopped (at or after `good`: records of an unfinished batch lie between).
+    pub(crate) stop: u64,
+    /// Stopped at zeros right after a whole batch: the segment's clean end.
+    pub(crate) clean: bool,
+    /// Stopped because the visitor asked to.
+    pub(crate) early: bool,
+}
+
+fn read(file: &File, path: &Path, at: u64, len: usize, size: u64) -> Result<Vec<u8>, LogError> {
+    let len = len.min(usize::try_from(size.saturating_sub(at)).unwrap_or(usize::MAX));
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, at).map_err(io(path))?;
+    Ok(buf)
+}
+
+/// Walks the frames of `file` from `start`, handing each whole batch to `visit` (which returns
+/// false to stop).
+pub(crate) fn segment(
+    file: &File,
+    path: &Path,
+    start: Position,
+    mut visit: impl FnMut(&[Rec<'_>]) -> bool,
+) -> Result<Walked, LogError> {
+    let size = file.metadata().map_err(io(path))?.len();
+    let mut good = start;
+    let mut want = CHUNK;
+    'chunks: loop {
+        // Each chunk starts at the current batch's first record, so a batch is seen whole.
+        let base = good;
+        let buf = read(file, path, base.offset, want, size)?;
+        let more = base.offset + (buf.len() as u64) < size;
+        let (mut i, mut seq, mut batch_start) = (0usize, base.seq, 0usize);
+        let mut batch: Vec<(u64, std::ops::Range<usize>, usize)> = Vec::new();
+        loop {
+            match frame::decode(&buf[i..]) {
+                Decoded::Record { seq: s, payload, len, end } => {
+                    if s != seq {
+                        return Err(LogError::Sequence { expected: seq, found: s });
+                    }
+                    batch.push((s, i + HEADER..i + HEADER + payload.len(), i + len));
+                    i += len;
+                    seq += 1;
+                    if end {
+                        let recs: Vec<Rec<'_>> = batch
+                            .drain(..)
+                            .map(|(seq, range, after)| Rec {
+                                seq,
+                                payload: &buf[range],
+                                after: Position { offset: base.offset + after as u64, seq: seq + 1 },
+                            })
+                            .collect();
+                        let keep_going = visit(&recs);
+                        good = Position { offset: base.offset + i as u64, seq };
+                        batch_start = i;
+                        if !keep_going {
+                            return Ok(Walked { good, stop: good.offset, clean: false, early: true });
+                        }
+                    }
+                }
+                stopped => {
+                    let declared = frame::declared_len(&buf[i..]);
+                    if more && (i == buf.len() || declared.is_some_and(|t| i + t > buf.len())) {
+                        // The chunk ended inside this batch: read again from the batch's start,
+                        // with room for the frame that did not fit.
+                        want = (i - batch_start + declared.unwrap_or(CHUNK)).max(CHUNK);
+                        continue 'chunks;
+                    }
+                    let clean = matches!(stopped, Decoded::End) && batch.is_empty();
+                    return Ok(Walked { good, stop: base.offset + i as u64, clean, early: false });
+                }
+            }
+        }
+    }
+}
+
+/// After a walk that ran to the end: `None` if only zeros follow the last whole batch, else the
+/// end of the bytes that do (a tear). Valid records further past where decoding stopped than
+/// one unsynced write reaches cannot come from a crash: that is damage.
+pub(crate) fn tail(file: &File, path: &Path, walked: &Walked) -> Result<Option<u64>, LogError> {
+    let size = file.metadata().map_err(io(path))?.len();
+    let from = walked.good.offset;
+    let bytes = read(file, path, from, usize::try_from(size - from).unwrap_or(usize::MAX), size)?;
+    let Some(last) = bytes.iter().rposition(|b| *b != 0) else {
+        return Ok(None);
+    };
+    let beyond = usize::try_from(walked.stop - from).unwrap_or(usize::MAX).saturating_add(UNSYNCED_MAX);
+    for p in beyond..=last {
+        if matches!(bytes[p], MAGIC | MAGIC_END) && matches!(frame::decode(&bytes[p..]), Decoded::Record { .. }) {
+            return Err(LogError::Damaged { path: path.display().to_string(), offset: walked.stop });
+        }
+    }
+    Ok(Some(from + last as u64 + 1))
+}

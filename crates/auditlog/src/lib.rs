@@ -41,6 +41,9 @@ pub enum LogError {
     /// A batch larger than a segment can hold.
     #[error("audit log: a batch of {0} bytes is larger than a segment")]
     TooLarge(usize),
+    /// Another process appends to this log.
+    #[error("audit log {0}: another clawvault server is using it; stop that server first")]
+    Locked(String),
     /// An earlier write or sync failed, so what is on disk is unknown.
     #[error("audit log: an earlier write failed; nothing more is appended until the log is opened again")]
     Failed,

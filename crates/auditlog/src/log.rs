@@ -57,6 +57,34 @@ pub struct Log {
     /// Set when a write or sync failed: what reached the disk is unknown, so nothing more is
     /// appended until the log is opened again.
     failed: bool,
+    /// Held (with an exclusive `flock`) while the log is open: one appender at a time.
+    _lock: File,
+}
+
+/// How long opening waits for another appender (in this process, one being dropped) to let go.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn lock(dir: &Path) -> Result<File, LogError> {
+    let path = dir.join("lock");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io(&path))?;
+    let until = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(file),
+            Err(rustix::io::Errno::WOULDBLOCK) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => return Err(LogError::Locked(dir.display().to_string())),
+            Err(e) => return Err(io(&path)(e.into())),
+        }
+    }
 }
 
 pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
@@ -101,10 +129,19 @@ impl Log {
     /// As [`Log::open`].
     pub fn open_with(dir: &Path, first_seq: u64, segment_bytes: u64) -> Result<Opened, LogError> {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+        let lock = lock(dir)?;
         let Some(&first) = segments(dir)?.last() else {
             let (file, path) = Self::make_segment(dir, first_seq, segment_bytes)?;
-            let log =
-                Self { dir: dir.to_owned(), segment_bytes, file, path, offset: 0, next_seq: first_seq, failed: false };
+            let log = Self {
+                dir: dir.to_owned(),
+                segment_bytes,
+                file,
+                path,
+                offset: 0,
+                next_seq: first_seq,
+                failed: false,
+                _lock: lock,
+            };
             return Ok(Opened { log, torn: None });
         };
         let path = segment_path(dir, first);
@@ -132,6 +169,7 @@ impl Log {
             offset: good.offset,
             next_seq: good.seq,
             failed: false,
+            _lock: lock,
         };
         Ok(Opened { log, torn })
     }
@@ -241,10 +279,24 @@ mod tests {
     }
 
     #[test]
+    fn one_appender_at_a_time() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = Log::open_with(dir.path(), 1, 4096).expect("open").log;
+        let other = std::thread::spawn({
+            let dir = dir.path().to_owned();
+            move || Log::open_with(&dir, 1, 4096).map(|o| o.log.next_seq())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        drop(log);
+        assert_eq!(other.join().expect("thread").expect("opened once the first let go"), 1);
+    }
+
+    #[test]
     fn a_new_log_starts_where_it_is_told() {
         let dir = tempfile::tempdir().expect("dir");
         let mut log = Log::open_with(dir.path(), 42, 4096).expect("open").log;
         assert_eq!(log.append(&[b"x"]).expect("append"), 42);
+        drop(log);
         assert_eq!(Log::open_with(dir.path(), 1, 4096).expect("reopen").log.next_seq(), 43);
     }
 
@@ -262,6 +314,7 @@ mod tests {
             reader.read_after(3, 100).expect("read").iter().map(|r| r.0).collect::<Vec<_>>(),
             (4..=10).collect::<Vec<_>>()
         );
+        drop(log);
         let log = Log::open_with(dir.path(), 1, 256).expect("reopen").log;
         assert_eq!(log.next_seq(), 11);
         let mut small = Log::open_with(tempfile::tempdir().expect("dir").path(), 1, 64).expect("open").log;
@@ -289,6 +342,7 @@ mod tests {
         assert_eq!(log.next_seq(), 2);
         log.append(&[b"after"]).expect("append");
         assert_eq!(payloads(dir.path()), vec![(1, "kept".into()), (2, "after".into())]);
+        drop(log);
         assert!(Log::open_with(dir.path(), 1, 4096).expect("again").torn.is_none());
     }
 
@@ -323,6 +377,24 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_header_cut_by_a_read_is_read_whole() {
+        const CHUNK: usize = 1024 * 1024;
+        for short in [1, 5, 12, 13, 20, 21, 22] {
+            let dir = tempfile::tempdir().expect("dir");
+            let mut log = Log::open_with(dir.path(), 1, 4 * 1024 * 1024).expect("open").log;
+            // The first frame ends `short` bytes before the first read's end.
+            log.append(&[&vec![1u8; CHUNK - short - OVERHEAD]]).expect("append");
+            log.append(&[b"second", b"third"]).expect("append");
+            drop(log);
+            let opened = Log::open_with(dir.path(), 1, 4 * 1024 * 1024).expect("reopen");
+            assert!(opened.torn.is_none(), "short {short}");
+            assert_eq!(opened.log.next_seq(), 4, "short {short}");
+            let read = Reader::new(dir.path()).read_after(1, 10).expect("read");
+            assert_eq!(read, vec![(2, b"second".to_vec()), (3, b"third".to_vec())], "short {short}");
+        }
+    }
+
+    #[test]
     fn an_unfinished_batch_is_not_read() {
         let dir = tempfile::tempdir().expect("dir");
         let mut log = Log::open_with(dir.path(), 1, 4096).expect("open").log;
@@ -351,6 +423,24 @@ mod tests {
         drop(file);
         assert!(matches!(Log::open_with(dir.path(), 1, 8 * 1024 * 1024), Err(LogError::Damaged { offset: 0, .. })));
         assert!(matches!(Reader::new(dir.path()).read_after(0, 10), Err(LogError::Damaged { offset: 0, .. })));
+    }
+
+    #[test]
+    fn an_edited_record_followed_by_whole_batches_is_damage_however_close() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut log = Log::open_with(dir.path(), 1, 4096).expect("open").log;
+        for i in 0..4u8 {
+            log.append(&[&[i + 1; 20]]).expect("append");
+        }
+        drop(log);
+        let file = OpenOptions::new().write(true).open(segment_path(dir.path(), 1)).expect("open");
+        let second = (OVERHEAD + 20) as u64;
+        file.write_all_at(&[0xEE], second + 16).expect("write");
+        drop(file);
+        assert!(
+            matches!(Log::open_with(dir.path(), 1, 4096), Err(LogError::Damaged { offset, .. }) if offset == second)
+        );
+        assert!(matches!(Reader::new(dir.path()).read_after(0, 10), Err(LogError::Damaged { .. })));
     }
 
     #[test]

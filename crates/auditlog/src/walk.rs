@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 
 use crate::LogError;
-use crate::frame::{self, Decoded, HEADER, MAGIC, MAGIC_END};
+use crate::frame::{self, Decoded, HEADER, MAGIC, MAGIC_END, OVERHEAD};
 use crate::log::{UNSYNCED_MAX, io};
 
 /// Bytes read at a time (more when one frame is larger).
@@ -92,7 +92,8 @@ pub(crate) fn segment(
                 }
                 stopped => {
                     let declared = frame::declared_len(&buf[i..]);
-                    if more && (i == buf.len() || declared.is_some_and(|t| i + t > buf.len())) {
+                    let short = buf.len() - i < OVERHEAD || declared.is_some_and(|t| i + t > buf.len());
+                    if more && short {
                         // The chunk ended inside this batch: read again from the batch's start,
                         // with room for the frame that did not fit.
                         want = (i - batch_start + declared.unwrap_or(CHUNK)).max(CHUNK);
@@ -107,8 +108,9 @@ pub(crate) fn segment(
 }
 
 /// After a walk that ran to the end: `None` if only zeros follow the last whole batch, else the
-/// end of the bytes that do (a tear). Valid records further past where decoding stopped than
-/// one unsynced write reaches cannot come from a crash: that is damage.
+/// end of the bytes that do (a tear). A crash can only tear the last append, whose unsynced
+/// part is at most [`UNSYNCED_MAX`] bytes and holds at most one batch end; valid records
+/// further on, or a whole batch followed by more records, cannot come from a crash: damage.
 pub(crate) fn tail(file: &File, path: &Path, walked: &Walked) -> Result<Option<u64>, LogError> {
     let size = file.metadata().map_err(io(path))?.len();
     let from = walked.good.offset;
@@ -116,11 +118,26 @@ pub(crate) fn tail(file: &File, path: &Path, walked: &Walked) -> Result<Option<u
     let Some(last) = bytes.iter().rposition(|b| *b != 0) else {
         return Ok(None);
     };
-    let beyond = usize::try_from(walked.stop - from).unwrap_or(usize::MAX).saturating_add(UNSYNCED_MAX);
-    for p in beyond..=last {
-        if matches!(bytes[p], MAGIC | MAGIC_END) && matches!(frame::decode(&bytes[p..]), Decoded::Record { .. }) {
-            return Err(LogError::Damaged { path: path.display().to_string(), offset: walked.stop });
+    let stop = usize::try_from(walked.stop - from).unwrap_or(usize::MAX);
+    let damage = || LogError::Damaged { path: path.display().to_string(), offset: walked.stop };
+    let (mut p, mut batch_ended) = (stop + 1, false);
+    while p <= last {
+        match bytes[p] {
+            MAGIC | MAGIC_END => {}
+            _ => {
+                p += 1;
+                continue;
+            }
         }
+        let Decoded::Record { len, end, .. } = frame::decode(&bytes[p..]) else {
+            p += 1;
+            continue;
+        };
+        if p > stop.saturating_add(UNSYNCED_MAX) || batch_ended {
+            return Err(damage());
+        }
+        batch_ended = end;
+        p += len;
     }
     Ok(Some(from + last as u64 + 1))
 }

@@ -1,6 +1,7 @@
-//! Tampering with the database is detected: a ciphertext moved to another row fails to open
-//! with a clear error, and an edited, deleted, reordered or truncated audit trail is reported
-//! with the first bad event, online and offline.
+//! Tampering with the data directory is detected: a ciphertext moved to another row fails to
+//! open with a clear error; an edited, deleted, reordered or truncated audit log is reported
+//! with the first bad event, online and offline, and a log that lost events its index holds,
+//! or is damaged, is not appended to.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
 
@@ -8,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Options, TestServer, cli};
+use common::{Options, TestServer, audit_log, cli};
 use serde_json::Value;
 
 fn db(data: &Path) -> rusqlite::Connection {
@@ -21,11 +22,6 @@ fn tamper(data: &Path, statements: &[&str]) {
     for sql in statements {
         conn.execute_batch(sql).unwrap();
     }
-}
-
-fn event_id_at(data: &Path, seq: i64) -> String {
-    let id: uuid::Uuid = db(data).query_row("SELECT id FROM audit_events WHERE seq = ?", [seq], |r| r.get(0)).unwrap();
-    id.to_string()
 }
 
 fn populated() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -90,11 +86,15 @@ fn moved_ciphertext_fails_to_open_with_a_clear_error() {
     );
 }
 
-fn assert_broken(data: &Path, expected_id: &str, reason: &str) {
+fn assert_broken_offline(data: &Path, expected_id: &str, reason: &str) {
     let (code, _, stderr) = offline_verify(data);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains(expected_id), "offline verify must name {expected_id}: {stderr}");
     assert!(stderr.contains(reason), "{stderr}");
+}
+
+fn assert_broken(data: &Path, expected_id: &str, reason: &str) {
+    assert_broken_offline(data, expected_id, reason);
     let s = TestServer::start_at(data, &Options::default());
     let t = s.admin_token();
     let v: Value = s.get(&t, "/v1/audit/verify").send().unwrap().json().unwrap();
@@ -102,44 +102,65 @@ fn assert_broken(data: &Path, expected_id: &str, reason: &str) {
     assert_eq!(v["broken_at_event_id"].as_str(), Some(expected_id), "{v}");
 }
 
+/// A log that lost events its index holds: the server does not append after the gap.
+fn assert_refused_as_cut(data: &Path) {
+    let refused = TestServer::try_start_at(data, &Options::default()).err().expect("refused");
+    assert!(refused.contains("the log was cut") && refused.contains("audit verify"), "{refused}");
+}
+
 #[test]
 fn edited_event_is_named() {
     let (_dir, data) = populated();
-    let id = event_id_at(&data, 5);
-    tamper(&data, &["UPDATE audit_events SET actor_id = 'someone-else' WHERE seq = 5"]);
+    let id = audit_log::event_id(&data, 5);
+    let mut records = audit_log::records(&data);
+    records[4].event["actor_id"] = "someone-else".into();
+    audit_log::rewrite(&data, &records);
     assert_broken(&data, &id, "edited");
 }
 
 #[test]
 fn deleted_event_is_named() {
     let (_dir, data) = populated();
-    let next = event_id_at(&data, 6);
-    tamper(&data, &["DELETE FROM audit_events WHERE seq = 5"]);
-    assert_broken(&data, &next, "deleted, inserted or reordered");
+    let next = audit_log::event_id(&data, 6);
+    let mut records = audit_log::records(&data);
+    records.remove(4);
+    audit_log::rewrite(&data, &records);
+    assert_broken_offline(&data, &next, "deleted, inserted or reordered");
+    assert_refused_as_cut(&data);
 }
 
 #[test]
 fn reordered_events_are_named() {
     let (_dir, data) = populated();
-    let later = event_id_at(&data, 6);
-    tamper(
-        &data,
-        &[
-            "UPDATE audit_events SET seq = -1 WHERE seq = 5",
-            "UPDATE audit_events SET seq = 5 WHERE seq = 6",
-            "UPDATE audit_events SET seq = 6 WHERE seq = -1",
-        ],
-    );
+    let later = audit_log::event_id(&data, 6);
+    let mut records = audit_log::records(&data);
+    records.swap(4, 5);
+    audit_log::rewrite(&data, &records);
     assert_broken(&data, &later, "deleted, inserted or reordered");
 }
 
 #[test]
 fn truncated_chain_is_named() {
     let (_dir, data) = populated();
-    let last: i64 = db(&data).query_row("SELECT MAX(seq) FROM audit_events", [], |r| r.get(0)).unwrap();
-    let survivor = event_id_at(&data, last - 1);
-    tamper(&data, &[&format!("DELETE FROM audit_events WHERE seq = {last}")]);
+    let mut records = audit_log::records(&data);
+    records.pop();
+    let survivor = records.last().unwrap().event["id"].as_str().unwrap().to_owned();
+    audit_log::rewrite(&data, &records);
     let (code, _, stderr) = offline_verify(&data);
     assert_eq!(code, 1);
     assert!(stderr.contains(&survivor) && stderr.contains("removed"), "{stderr}");
+    assert_refused_as_cut(&data);
+}
+
+#[test]
+fn a_damaged_record_is_named_and_nothing_is_appended_after_it() {
+    let (_dir, data) = populated();
+    audit_log::damage(&data, 3);
+    let damaged = audit_log::segment_bytes(&data);
+    let (code, _, stderr) = offline_verify(&data);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("damaged at byte") && stderr.contains("restore"), "{stderr}");
+    let refused = TestServer::try_start_at(&data, &Options::default()).err().expect("refused");
+    assert!(refused.contains("damaged at byte"), "{refused}");
+    assert!(audit_log::segment_bytes(&data) == damaged, "nothing cut or written over: the evidence stays");
 }

@@ -660,23 +660,43 @@ fn the_audit_trail_cannot_be_cut_short_unnoticed() {
     assert!(err.contains("not made by this server's audit key"), "{err}");
     assert!(s.stop().success());
 
-    // The newest events removed with the head: the server refuses to start on it, and says why.
-    tamper(&data, &[&format!("DELETE FROM audit_events WHERE seq > {}", seq - 2), "DELETE FROM audit_head"]);
-    let refused = TestServer::try_start_at(&data, &common::Options::default()).err().expect("refused");
-    assert!(refused.contains("events but no chain head"), "{refused}");
-    if common::database_of(&data).is_none() {
+    // The newest events removed: the server refuses to start on it, and says why.
+    if common::database_of(&data).is_some() {
+        tamper(&data, &[&format!("DELETE FROM audit_events WHERE seq > {}", seq - 2), "DELETE FROM audit_head"]);
+        let refused = TestServer::try_start_at(&data, &common::Options::default()).err().expect("refused");
+        assert!(refused.contains("events but no chain head"), "{refused}");
+        // Everything removed: an empty chain starts again and verifies, but not against the anchor.
+        tamper(
+            &data,
+            &[
+                "DELETE FROM audit_events",
+                "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, 0, '\\x'::bytea, '\\x'::bytea)",
+            ],
+        );
+    } else {
+        // On SQLite the log holds the trail and the database its index: a log that lost its
+        // newest events no longer holds what the index does.
+        let mut records = common::audit_log::records(&data);
+        records.truncate(usize::try_from(seq - 2).unwrap());
+        common::audit_log::rewrite(&data, &records);
+        let refused = TestServer::try_start_at(&data, &common::Options::default()).err().expect("refused");
+        assert!(refused.contains("the log was cut"), "{refused}");
         let out = common::cli(&["audit", "verify", "--data-dir", data.to_str().unwrap()], &[], None);
         assert_eq!(out.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("head is missing"));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("removed"));
+        // Everything removed, log and index: an empty chain starts again and verifies, but not
+        // against the anchor.
+        std::fs::remove_dir_all(data.join("clawvault.sqlite-audit")).unwrap();
+        tamper(
+            &data,
+            &[
+                "DELETE FROM audit_events",
+                "DELETE FROM audit_lookup",
+                "DELETE FROM audit_head",
+                "UPDATE audit_indexed SET seq = 0",
+            ],
+        );
     }
-
-    // Everything removed: an empty chain starts again and verifies, but not against the anchor.
-    let reset_head = if common::database_of(&data).is_some() {
-        "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, 0, '\\x'::bytea, '\\x'::bytea)"
-    } else {
-        "SELECT 1"
-    };
-    tamper(&data, &["DELETE FROM audit_events", reset_head]);
     let s = TestServer::start_at(&data, &common::Options::default());
     let admin = s.admin_token();
     let plain: Value = s.get(&admin, "/v1/audit/verify").send().unwrap().json().unwrap();

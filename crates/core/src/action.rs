@@ -90,6 +90,7 @@ actions! {
     AuditList => "audit.list" on "audit",
     AuditVerify => "audit.verify" on "audit",
     AuditAnchor => "audit.anchor" on "audit",
+    AuditLogRecovered => "audit.log_recovered" on "audit",
     McpToolCall => "mcp.tool_call" on "tool",
     EventsSubscribe => "events.subscribe" on "events",
     ConsumerAck => "consumer.ack" on "consumer",

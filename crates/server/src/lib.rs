@@ -289,6 +289,11 @@ impl Server {
         service::proxy::spawn_usage_writer(&state);
         events::spawn(&state).await?;
         service::audit::spawn_summaries(&state);
+        if let Backend::Sqlite(s) = &backend {
+            service::audit::record_recovery(&state, s.recovery())
+                .await
+                .map_err(|e| ServerError::DataDir(format!("recording the audit log's recovery: {e}")))?;
+        }
         let new_admin_key = service::keys::bootstrap_admin(&state)
             .await
             .map_err(|e| ServerError::DataDir(format!("creating the first admin: {e}")))?;

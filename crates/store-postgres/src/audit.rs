@@ -152,31 +152,22 @@ pub(crate) async fn head(pool: &PgPool) -> Result<Option<ChainHead>> {
     .transpose()
 }
 
-fn filtered(q: &mut QueryBuilder<Postgres>, f: &AuditFilter) {
-    q.push(" WHERE TRUE");
-    if let Some(a) = &f.action {
-        q.push(" AND action = ").push_bind(a.clone());
-    }
-    if let Some(a) = &f.actor_id {
-        q.push(" AND actor_id = ").push_bind(a.clone());
-    }
-    if let Some(r) = &f.resource_id {
-        q.push(" AND resource_id = ").push_bind(r.clone());
-    }
-    if let Some(t) = f.from {
-        q.push(" AND created_at >= ").push_bind(t);
-    }
-    if let Some(t) = f.to {
-        q.push(" AND created_at <= ").push_bind(t);
-    }
-}
-
+/// Events matching `f`, and the number of all matching events.
 pub(crate) async fn list(pool: &PgPool, f: &AuditFilter) -> Result<(Vec<ChainedEvent>, u64)> {
-    let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM audit_events");
-    filtered(&mut count, f);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await.map_err(backend)?;
-    let mut q = QueryBuilder::<Postgres>::new("SELECT * FROM audit_events");
-    filtered(&mut q, f);
+    let mark: i64 =
+        sql::query_scalar("SELECT seq FROM audit_indexed WHERE id = 1").fetch_one(pool).await.map_err(backend)?;
+    let filtered =
+        f.action.is_some() || f.actor_id.is_some() || f.resource_id.is_some() || f.from.is_some() || f.to.is_some();
+    let total: i64 = if filtered {
+        let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM ");
+        crate::audit_index::source(&mut count, f, mark);
+        count.build_query_scalar().fetch_one(pool).await.map_err(backend)?
+    } else {
+        // Sequence numbers are gap-free, so the newest is the count (no full scan).
+        sql::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events").fetch_one(pool).await.map_err(backend)?
+    };
+    let mut q = QueryBuilder::<Postgres>::new("SELECT * FROM ");
+    crate::audit_index::source(&mut q, f, mark);
     q.push(if f.newest_first { " ORDER BY seq DESC LIMIT " } else { " ORDER BY seq LIMIT " })
         .push_bind(i64::from(f.limit))
         .push(" OFFSET ")

@@ -4,7 +4,8 @@
 //!   the loser see the winner's row and report [`clawvault_store::StoreError::Conflict`].
 //! - The audit chain has one head row; every transaction that appends takes its row lock, so
 //!   events of all servers land in one gap-free order. Each server group-commits its writes
-//!   and read events ([`writer`]).
+//!   and read events ([`writer`]). The events' query index is filled behind the appends
+//!   ([`audit_index`]), so an append writes the event row and the head only.
 //! - Changes that servers must follow (revocations, policies, vault and secret changes), as the
 //!   writing server names them in the write's [`clawvault_store::AuditBatch`], are written to
 //!   a change log in the transaction of the write and announced with `NOTIFY` ([`changes`]);
@@ -12,6 +13,7 @@
 //! - Migrations run under an advisory lock, so replicas may start together.
 
 mod audit;
+mod audit_index;
 mod audited;
 mod auth_roles;
 mod changes;
@@ -124,7 +126,17 @@ impl PgStore {
         let signal = Arc::new(Notify::new());
         changes::listen(pool.clone(), Arc::clone(&signal)).await?;
         let writer = writer::Writer::start(pool.clone());
+        audit_index::spawn(pool.clone());
         Ok(Self { pool, writer, signal })
+    }
+
+    /// Brings the audit lookup index up to date now (it otherwise catches up within
+    /// milliseconds; filtered queries are correct either way).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn index_audit(&self) -> Result<()> {
+        audit_index::index_all(&self.pool).await
     }
 
     /// Closes the connections (every request has its audit event committed before it is

@@ -34,3 +34,15 @@ async fn debug_output_holds_no_password() {
     assert!(!shown.contains("canary-pw-1234"), "{shown}");
     store.close().await;
 }
+
+/// Filtered audit queries agree whether events are in the lookup index, in the tail after its
+/// mark, or both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_filters_agree_across_index_and_tail() {
+    let (s, _db) = fresh().await;
+    clawvault_store::conformance::audit_filters_agree_across_index_and_tail(&s, async |s: &PgStore| {
+        s.index_audit().await.expect("index");
+    })
+    .await;
+    s.close().await;
+}

@@ -1,12 +1,13 @@
-//! Appending to the audit chain inside a write transaction.
+//! Audit events on their way to the trail, and the index's head.
 
-use clawvault_core::audit::{AuditEvent, ChainHead, ChainKey, GENESIS};
+use clawvault_core::audit::{AuditEvent, ChainHead, ChainKey};
 use clawvault_core::time_util::now;
 use clawvault_store::{AuditBatch, Result, SecretEvent};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::backend;
-use crate::convert::{hash32, micros};
+use crate::convert::hash32;
+use crate::writer::Tx;
 
 /// An [`AuditBatch`] owned, so that it can travel to the writer thread.
 #[derive(Debug, Clone)]
@@ -36,6 +37,7 @@ impl OwnedAudit {
     }
 }
 
+/// The head of the index (the newest indexed batch's), as the index recorded it.
 pub(crate) fn head(conn: &Connection) -> Result<Option<ChainHead>> {
     let raw: Option<(i64, Vec<u8>, Vec<u8>)> = conn
         .prepare_cached("SELECT seq, hash, mac FROM audit_head WHERE id = 1")
@@ -48,52 +50,26 @@ pub(crate) fn head(conn: &Connection) -> Result<Option<ChainHead>> {
 }
 
 impl OwnedAudit {
-    /// Links the events after the current head, inserts them and advances the head. Runs inside
-    /// the caller's write transaction, so any number of writers produce one chain.
-    pub(crate) fn append(self, conn: &Connection) -> Result<()> {
-        crate::secret_events::record(conn, &self.secret_events, now())?;
-        if self.events.is_empty() {
-            return Ok(());
-        }
-        let (seq, hash) = head(conn)?.map_or((0, GENESIS), |h| (h.seq, h.hash));
-        let chained = self.key.append(seq, hash, self.events);
-        let mut insert = conn
-            .prepare_cached(
-                "INSERT INTO audit_events (seq, id, created_at, action, outcome, actor_type, actor_id, \
-                 resource_type, resource_id, vault_id, ip_address, details, prev_hash, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .map_err(backend)?;
-        for c in &chained {
-            let e = &c.event;
-            insert
-                .execute(params![
-                    c.seq,
-                    e.id,
-                    micros(e.created_at),
-                    e.action,
-                    e.outcome.as_str(),
-                    e.actor_type,
-                    e.actor_id,
-                    e.resource_type,
-                    e.resource_id,
-                    e.vault_id,
-                    e.ip_address,
-                    e.details,
-                    &c.prev_hash[..],
-                    &c.hash[..],
-                ])
-                .map_err(backend)?;
-        }
-        if let Some(last) = chained.last() {
-            let head = self.key.head(last.seq, last.hash);
-            conn.prepare_cached(
-                "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, ?, ?, ?) \
-                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
-            )
-            .and_then(|mut s| s.execute(params![head.seq, &head.hash[..], &head.mac[..]]))
-            .map_err(backend)?;
-        }
+    /// Hands the events to the batch of `tx` (they are chained and logged when the batch
+    /// commits, and dropped if this job fails) and records the secret events in it.
+    pub(crate) fn append(self, tx: &Tx<'_>) -> Result<()> {
+        crate::secret_events::record(tx, &self.secret_events, now())?;
+        tx.audit(self);
         Ok(())
+    }
+
+    /// Whether it carries secret events (which the database records).
+    pub(crate) fn has_secret_events(&self) -> bool {
+        !self.secret_events.is_empty()
+    }
+
+    /// How many audit events it carries.
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// The chain key and the events, to be chained.
+    pub(crate) fn into_parts(self) -> (ChainKey, Vec<AuditEvent>) {
+        (self.key, self.events)
     }
 }

@@ -1,10 +1,9 @@
 //! Filtered audit queries and the deferred lookup index behind them.
 //!
-//! `audit_events` has no secondary index, so that a read's commit writes only the event row and
-//! the chain head. Events are copied into `audit_lookup` later, in sorted batches of thousands
-//! (each lookup page is written once per batch, not once per event). A query takes its
-//! candidates from `audit_lookup` for events up to the indexed mark and scans only the tail
-//! after it.
+//! `audit_events` is the index of the audit log (see `trail`), filled in batches of thousands;
+//! `audit_lookup` is filled from it in the same transactions, sorted (each lookup page is
+//! written once per batch, not once per event). A query takes its candidates from
+//! `audit_lookup` for events up to the indexed mark and scans only the tail after it.
 
 use clawvault_core::audit::ChainedEvent;
 use clawvault_store::{AuditFilter, Result};
@@ -24,12 +23,6 @@ pub(crate) fn indexed_mark(conn: &Connection) -> Result<i64> {
         .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
         .map(Option::unwrap_or_default)
         .map_err(backend)
-}
-
-/// Events appended but not yet indexed.
-pub(crate) fn pending(conn: &Connection) -> Result<i64> {
-    let head = crate::audit::head(conn)?.map_or(0, |h| h.seq);
-    Ok((head - indexed_mark(conn)?).max(0))
 }
 
 /// Indexes up to `max` events after the mark, in the caller's transaction. Returns how many.

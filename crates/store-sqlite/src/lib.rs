@@ -1,8 +1,10 @@
 //! The embedded SQLite backend of clawvault's [`Store`](clawvault_store::Store).
 //!
 //! One database file in WAL mode with `synchronous = FULL`, so a commit is on disk before it is
-//! acknowledged. All writes go through one writer thread that group-commits whatever queued
-//! while the previous commit was being made durable ([`writer`]). Point reads run inline on the
+//! acknowledged, and beside it the audit trail's append-only log (`<database>-audit/`, see
+//! [`trail`]), of which the database's audit tables are an index. All writes and audit appends
+//! go through one writer thread that group-commits whatever queued while the previous batch was
+//! being made durable ([`writer`]). Point reads run inline on the
 //! calling thread over a small pool of read-only connections (a cached statement on a warm page
 //! cache takes microseconds, less than a thread handoff); scans run on the blocking pool.
 
@@ -13,6 +15,7 @@ mod auth_roles;
 mod consumers;
 mod convert;
 mod kv_settings;
+mod log_record;
 mod migrate;
 mod policies;
 mod proxy_routes;
@@ -22,22 +25,36 @@ mod secret_requests;
 mod shares;
 mod sql;
 mod store;
+mod trail;
 mod writer;
 
 use std::path::Path;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
+
+use clawvault_auditlog::Reader;
+use clawvault_core::audit::ChainHead;
 
 use clawvault_store::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::reader::Readers;
+use crate::trail::{Published, Trail};
 use crate::writer::Writer;
+
+pub use crate::trail::{Recovery, TornTail};
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: Option<Writer>,
     readers: Readers,
+    /// The audit log, read by `audit_after` (verification reads the log, not its index).
+    log: Arc<Reader>,
+    log_dir: std::path::PathBuf,
+    /// The newest durable chain head, kept by the writer (none when read-only).
+    published: Option<Published>,
+    recovery: Recovery,
 }
 
 /// How a store is opened.
@@ -68,24 +85,49 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Backend`] when the file cannot be opened or migrated.
     pub async fn open(path: &Path, mode: OpenMode) -> Result<Self> {
-        let writer = match mode {
+        let log_dir = trail::log_dir(path);
+        let (writer, published, recovery) = match mode {
             OpenMode::ReadWrite => {
                 let mut conn = Connection::open(path).map_err(backend)?;
                 configure(&conn).map_err(backend)?;
                 conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
                 migrate::run(&mut conn)?;
-                Some(Writer::start(conn)?)
+                let (trail, recovery) = Trail::open(&conn, &log_dir)?;
+                let (writer, published) = Writer::start(conn, trail)?;
+                (Some(writer), Some(published), recovery)
             }
             OpenMode::ReadOnly => {
                 if !path.exists() {
                     return Err(StoreError::Backend(format!("no database at {}", path.display())));
                 }
-                None
+                (None, None, Recovery::default())
             }
         };
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let readers = Readers::new(path, flags)?;
-        Ok(Self { writer, readers })
+        let log = Arc::new(Reader::new(&log_dir));
+        Ok(Self { writer, readers, log, log_dir, published, recovery })
+    }
+
+    /// What opening found in the audit trail and repaired (a torn tail, a batch of writes
+    /// logged but never committed): the server records it as an event of its own.
+    #[must_use]
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// The newest chain head: the writer's, or (read-only) the log's end; the index's when
+    /// that is further on (the log lost events its index holds, which verification reports).
+    fn chain_head(&self) -> Result<Option<ChainHead>> {
+        let index = self.readers.read(audit::head)?;
+        let log = match &self.published {
+            Some(p) => p.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+            None => trail::log_head(&self.log_dir, index.as_ref())?,
+        };
+        Ok(match (log, index) {
+            (Some(l), Some(i)) => Some(if i.seq > l.seq { i } else { l }),
+            (l, i) => l.or(i),
+        })
     }
 
     fn writer(&self) -> Result<&Writer> {

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_secret_events.sql")),
     (11, include_str!("migrations/0011_consumers.sql")),
     (12, include_str!("migrations/0012_proxy_routes.sql")),
+    (13, include_str!("migrations/0013_audit_log.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

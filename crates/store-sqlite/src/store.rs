@@ -13,11 +13,13 @@ use rusqlite::params;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::{self, OwnedAudit};
+use std::sync::Arc;
+
+use crate::audit::OwnedAudit;
 use crate::audit_query;
 use crate::convert::{self, micros, opt_micros, secret_columns, version_columns};
 use crate::sql::{all, conflict_on_unique, execute, one};
-use crate::{SqliteStore, backend};
+use crate::{SqliteStore, backend, trail};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -654,24 +656,40 @@ impl Store for SqliteStore {
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>> {
-        self.readers.read(audit::head)
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.chain_head())
+            .await
+            .map_err(|e| StoreError::Backend(format!("reading the audit head: {e}")))?
     }
 
     async fn list_audit(&self, f: &AuditFilter) -> Result<(Vec<ChainedEvent>, u64)> {
+        // Queries read the index: bring it up to the log's end first.
+        if let Some(w) = &self.writer {
+            w.index_audit().await?;
+        }
         let f = f.clone();
         self.readers.scan(move |c| audit_query::list(c, &f)).await
     }
 
     async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<ChainedEvent>> {
-        self.readers
-            .scan(move |c| {
-                all(
-                    c,
-                    "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
-                    params![after_seq, i64::from(limit)],
-                    convert::chained_event,
-                )
-            })
+        let log = Arc::clone(&self.log);
+        if !log.exists().map_err(trail::log_error)? {
+            // A data directory from before the log, opened read-only: its events are all in
+            // the database.
+            return self
+                .readers
+                .scan(move |c| {
+                    all(
+                        c,
+                        "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
+                        params![after_seq, i64::from(limit)],
+                        convert::chained_event,
+                    )
+                })
+                .await;
+        }
+        tokio::task::spawn_blocking(move || trail::read_after(&log, after_seq, limit))
             .await
+            .map_err(|e| StoreError::Backend(format!("reading the audit log: {e}")))?
     }
 }

@@ -1,28 +1,61 @@
-//! Group commit. SQLite has one writer, and with `synchronous = FULL` each commit costs an
-//! fsync. Instead of one transaction (and one fsync) per write, every write is a job for a single
-//! writer thread that owns the write connection: it takes all jobs that queued while the
-//! previous commit was being made durable, runs each inside its own savepoint (a job that fails
-//! rolls back alone), commits once, and only then answers each job. Nobody hears "done" before
-//! the data is on disk, and throughput grows with concurrency instead of being capped by fsync.
+//! Group commit. SQLite has one writer, and every durable step costs a sync. Instead of one
+//! transaction per write, every write and every audit append is a message to a single writer
+//! thread that owns the write connection and the audit trail ([`Trail`]): it takes all that
+//! queued while the previous batch was being made durable, runs each write inside its own
+//! savepoint (a write that fails rolls back alone, with its events), chains the batch's audit
+//! events and makes them durable in the log with one sync, commits the writes (if there are
+//! any: a batch of reads is the log's sync alone), and only then answers. Nobody hears "done"
+//! before the data and its audit event are on disk, and throughput grows with concurrency
+//! instead of being capped by the sync.
 
-use clawvault_store::{Result, StoreError};
-use rusqlite::{Connection, TransactionBehavior};
+use std::cell::RefCell;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use clawvault_store::{Result, StoreError};
+use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::audit::OwnedAudit;
-use crate::audit_query::{self, INDEX_BATCH};
+use crate::audit_query::INDEX_BATCH;
 use crate::backend;
+use crate::trail::{Published, Trail};
+
+/// The write connection as a job sees it: statements run on it (it derefs to the
+/// connection), and audit events are handed to it, to be logged with the batch if the job
+/// succeeds.
+pub(crate) struct Tx<'c> {
+    conn: &'c Connection,
+    audits: RefCell<Vec<OwnedAudit>>,
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl<'c> Tx<'c> {
+    fn new(conn: &'c Connection) -> Self {
+        Self { conn, audits: RefCell::new(Vec::new()) }
+    }
+
+    /// Adds events to the batch.
+    pub(crate) fn audit(&self, audit: OwnedAudit) {
+        self.audits.borrow_mut().push(audit);
+    }
+}
 
 /// Called once the batch's commit is known.
 type Finish = Box<dyn FnOnce(Result<()>) + Send>;
 
 /// A queued write.
 trait Job: Send {
-    /// Runs the statements; says whether they succeeded and how to answer after the commit.
-    fn run(self: Box<Self>, conn: &Connection) -> (bool, Finish);
+    /// Runs the statements; says whether they succeeded, how to answer after the commit, and
+    /// the audit events to log (none if they failed).
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Finish, Vec<OwnedAudit>);
     /// Answers without running (the batch could not start).
     fn abort(self: Box<Self>, error: StoreError);
 }
@@ -35,19 +68,21 @@ struct Typed<T, F> {
 impl<T, F> Job for Typed<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &Connection) -> (bool, Finish) {
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Finish, Vec<OwnedAudit>) {
         let Typed { f, done } = *self;
-        let outcome = f(conn);
+        let tx = Tx::new(conn);
+        let outcome = f(&tx);
         let ok = outcome.is_ok();
+        let audits = if ok { tx.audits.into_inner() } else { Vec::new() };
         let finish: Finish = Box::new(move |commit| {
             let _ = done.send(match (outcome, commit) {
                 (Ok(v), Ok(())) => Ok(v),
                 (Ok(_), Err(e)) | (Err(e), _) => Err(e),
             });
         });
-        (ok, finish)
+        (ok, finish, audits)
     }
 
     fn abort(self: Box<Self>, error: StoreError) {
@@ -59,12 +94,13 @@ enum Msg {
     Write(Box<dyn Job>),
     /// Audit events on their own (reads, refusals): all of a batch's are appended together.
     Audit(OwnedAudit, oneshot::Sender<Result<()>>),
+    /// Index everything, then checkpoint the WAL into the database file.
     Checkpoint(oneshot::Sender<()>),
-    /// Index every audit event appended so far (tests, tools).
+    /// Index every audit event appended so far (queries, tools).
     Index(oneshot::Sender<Result<()>>),
 }
 
-/// Most jobs committed together.
+/// Most messages handled together.
 const BATCH_MAX: usize = 512;
 
 /// Handle to the writer thread.
@@ -80,43 +116,47 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection) -> Result<Self> {
+    /// Starts the thread; returns its handle and the head it publishes.
+    pub(crate) fn start(conn: Connection, trail: Trail) -> Result<(Self, Published)> {
         // Unbounded: callers are bounded by their own concurrency, and the writer thread needs
         // a receive with a timeout to notice idle time.
         let (tx, rx) = mpsc::channel();
+        let published = trail.published();
         std::thread::Builder::new()
             .name("clawvault-sqlite-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, trail, rx))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
-        Ok(Self { tx })
+        Ok((Self { tx }, published))
     }
 
-    /// Runs `f` in the next group commit and returns its result once committed.
+    /// Runs `f` in the next group commit and returns its result once committed (with the
+    /// audit events it handed over, logged).
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
         let (done, wait) = oneshot::channel::<Result<T>>();
         self.tx.send(Msg::Write(Box::new(Typed { f, done }))).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())?
     }
 
-    /// Appends audit events in the next group commit; returns once they are durable.
+    /// Appends audit events in the next batch; returns once they are durable.
     pub(crate) async fn audit(&self, audit: OwnedAudit) -> Result<()> {
         let (done, wait) = oneshot::channel();
         self.tx.send(Msg::Audit(audit, done)).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())?
     }
 
-    /// Brings the audit lookup index up to date (it otherwise catches up when the writer is idle).
+    /// Brings the audit index up to date (it otherwise catches up when the writer is idle).
     pub(crate) async fn index_audit(&self) -> Result<()> {
         let (done, wait) = oneshot::channel();
         self.tx.send(Msg::Index(done)).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())?
     }
 
-    /// Checkpoints the WAL into the database file (after everything queued before).
+    /// Indexes everything and checkpoints the WAL into the database file (after everything
+    /// queued before).
     pub(crate) async fn checkpoint(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Checkpoint(done)).is_ok() {
@@ -129,15 +169,17 @@ fn closed() -> StoreError {
     StoreError::Backend("the database writer has stopped".into())
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Msg>) {
+type Answer = oneshot::Sender<Result<()>>;
+
+fn run(mut conn: Connection, mut trail: Trail, rx: mpsc::Receiver<Msg>) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(BATCH_MAX);
-    let mut audits: Vec<(OwnedAudit, oneshot::Sender<Result<()>>)> = Vec::with_capacity(BATCH_MAX);
+    let mut audits: Vec<(OwnedAudit, Answer)> = Vec::with_capacity(BATCH_MAX);
     loop {
         let first = match rx.recv_timeout(IDLE) {
             Ok(msg) => msg,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Err(e) = index_when_idle(&mut conn) {
-                    tracing::warn!(error = %e, "indexing audit events failed; filtered audit queries scan instead");
+                if trail.pending() >= INDEX_TAIL {
+                    warn_index(index_batch(&mut conn, &mut trail, INDEX_BATCH as usize));
                 }
                 continue;
             }
@@ -158,13 +200,15 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Msg>) {
             }
         }
         if !jobs.is_empty() || !audits.is_empty() {
-            commit_batch(&mut conn, &mut jobs, &mut audits);
+            commit_batch(&mut conn, &mut trail, &mut jobs, &mut audits);
         }
-        for done in index_requests {
-            let _ = done.send(index_all(&mut conn));
-        }
-        if let Err(e) = index_under_load(&mut conn) {
-            tracing::warn!(error = %e, "indexing audit events failed; filtered audit queries scan instead");
+        if !index_requests.is_empty() || !checkpoints.is_empty() {
+            let indexed = index_all(&mut conn, &mut trail);
+            for done in index_requests {
+                let _ = done.send(indexed.clone());
+            }
+        } else if trail.pending() >= INDEX_BACKLOG {
+            warn_index(index_batch(&mut conn, &mut trail, INDEX_STEP));
         }
         for done in checkpoints {
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
@@ -175,25 +219,60 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Msg>) {
     }
 }
 
+/// One batch: writes in a transaction (if any), the events of those that succeeded and of
+/// the standalone appends chained and logged, the writes committed, everyone answered.
 fn commit_batch(
     conn: &mut Connection,
+    trail: &mut Trail,
     jobs: &mut Vec<Box<dyn Job>>,
-    audits: &mut Vec<(OwnedAudit, oneshot::Sender<Result<()>>)>,
+    audits: &mut Vec<(OwnedAudit, Answer)>,
 ) {
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let (standalone, answers): (Vec<OwnedAudit>, Vec<Answer>) = audits.drain(..).unzip();
+    let standalone = OwnedAudit::merge(standalone);
+    let writes = !jobs.is_empty() || standalone.as_ref().is_some_and(OwnedAudit::has_secret_events);
+    let outcome = if writes {
+        in_transaction(conn, trail, jobs, standalone)
+    } else {
+        let logged = standalone.map_or(Ok(()), |a| log(trail, vec![a], false));
+        Batch { finishes: Vec::new(), jobs: Ok(()), audits: logged }
+    };
+    for finish in outcome.finishes {
+        finish(outcome.jobs.clone());
+    }
+    for done in answers {
+        let _ = done.send(outcome.audits.clone());
+    }
+}
+
+/// What a batch answers: each job (its own result, then the batch's), and standalone appends.
+struct Batch {
+    finishes: Vec<Finish>,
+    jobs: Result<()>,
+    audits: Result<()>,
+}
+
+fn in_transaction(
+    conn: &mut Connection,
+    trail: &mut Trail,
+    jobs: &mut Vec<Box<dyn Job>>,
+    standalone: Option<OwnedAudit>,
+) -> Batch {
+    // Writes are durable when answered, whatever an indexing step left the setting at.
+    let begun = conn
+        .pragma_update(None, "synchronous", "FULL")
+        .and_then(|()| conn.transaction_with_behavior(TransactionBehavior::Immediate));
+    let mut tx = match begun {
         Ok(tx) => tx,
         Err(e) => {
             let e = backend(e);
             for job in jobs.drain(..) {
                 job.abort(e.clone());
             }
-            for (_, done) in audits.drain(..) {
-                let _ = done.send(Err(e.clone()));
-            }
-            return;
+            return Batch { finishes: Vec::new(), jobs: Err(e.clone()), audits: Err(e) };
         }
     };
     let mut finishes = Vec::with_capacity(jobs.len());
+    let mut events = Vec::new();
     let mut broken = None;
     for job in jobs.drain(..) {
         if let Some(e) = &broken {
@@ -209,44 +288,53 @@ fn commit_batch(
                 continue;
             }
         };
-        let (ok, finish) = job.run(&sp);
+        let (ok, finish, audits) = job.run(&sp);
         finishes.push(finish);
-        // A failed job is undone alone; the others in the batch still commit.
+        // A failed job is undone alone, with its events; the others in the batch still commit.
         let end = if ok { sp.commit() } else { sp.finish() };
-        if let Err(e) = end {
-            broken = Some(backend(e));
+        match end {
+            Ok(()) => events.extend(audits),
+            Err(e) => broken = Some(backend(e)),
         }
     }
-    // Standalone audit events share one append: one chain-head update per batch.
-    let (merged, answers): (Vec<OwnedAudit>, Vec<_>) = audits.drain(..).unzip();
-    let audited = match (&broken, OwnedAudit::merge(merged)) {
-        (None, Some(all)) => append_alone(&mut tx, all),
-        (Some(e), _) => Err(StoreError::clone(e)),
-        (None, None) => Ok(()),
-    };
-    // If savepoint bookkeeping failed, nothing in this batch is trusted: undo all of it.
-    let commit = match broken {
-        Some(e) => {
-            let _ = tx.rollback();
-            Err(e)
+    // Standalone appends that carry secret events record them in a savepoint of their own.
+    let mut audits_result = Ok(());
+    if let (None, Some(a)) = (&broken, standalone) {
+        match append_alone(&mut tx, a) {
+            Ok(a) => events.extend(a),
+            Err(e) => audits_result = Err(e),
         }
-        None => tx.commit().map_err(backend),
+    }
+    if let Some(e) = broken {
+        let _ = tx.rollback();
+        return Batch { finishes, jobs: Err(e.clone()), audits: Err(e) };
+    }
+    // Logged before the commit, with the commit's mark inside it: a crash in between leaves
+    // a logged batch above the mark, which reopening reports (see `trail`).
+    let logged = match mark_applied(&tx, trail, &events) {
+        Ok(()) => log(trail, events, true),
+        Err(e) => Err(e),
     };
-    for finish in finishes {
-        finish(commit.clone());
+    if let Err(e) = logged {
+        let _ = tx.rollback();
+        return Batch { finishes, jobs: Err(e.clone()), audits: Err(e) };
     }
-    let audit_result = audited.and(commit);
-    for done in answers {
-        let _ = done.send(audit_result.clone());
+    let commit = tx.commit().map_err(backend);
+    if commit.is_err() {
+        tracing::error!("a batch of writes was logged in the audit trail but did not commit");
     }
+    Batch { finishes, jobs: commit.clone(), audits: audits_result.and(commit) }
 }
 
-/// Appends in a savepoint of its own, so that a failed append leaves no partial chain behind
-/// and the batch's other writes still commit.
-fn append_alone(tx: &mut rusqlite::Transaction<'_>, audit: OwnedAudit) -> Result<()> {
+fn append_alone(tx: &mut rusqlite::Transaction<'_>, audit: OwnedAudit) -> Result<Vec<OwnedAudit>> {
     let sp = tx.savepoint().map_err(backend)?;
-    match audit.append(&sp) {
-        Ok(()) => sp.commit().map_err(backend),
+    let handed = Tx::new(&sp);
+    match audit.append(&handed) {
+        Ok(()) => {
+            let audits = handed.audits.into_inner();
+            sp.commit().map_err(backend)?;
+            Ok(audits)
+        }
         Err(e) => {
             let _ = sp.finish();
             Err(e)
@@ -254,37 +342,67 @@ fn append_alone(tx: &mut rusqlite::Transaction<'_>, audit: OwnedAudit) -> Result
     }
 }
 
+/// Records, inside the batch's transaction, the number of the last event it will log.
+fn mark_applied(conn: &Connection, trail: &Trail, events: &[OwnedAudit]) -> Result<()> {
+    let count: usize = events.iter().map(OwnedAudit::len).sum();
+    if count == 0 {
+        return Ok(());
+    }
+    let last = trail.next_seq() + i64::try_from(count).unwrap_or(i64::MAX) - 1;
+    conn.prepare_cached("UPDATE audit_applied SET seq = ? WHERE id = 1")
+        .and_then(|mut s| s.execute([last]))
+        .map(|_| ())
+        .map_err(backend)
+}
+
+/// Chains the events of `audits` (under the first one's key: there is one per server) and
+/// makes them durable.
+fn log(trail: &mut Trail, audits: Vec<OwnedAudit>, commits: bool) -> Result<()> {
+    let Some(all) = OwnedAudit::merge(audits) else { return Ok(()) };
+    let (key, events) = all.into_parts();
+    if events.is_empty() {
+        return Ok(());
+    }
+    let chained = trail.chain(&key, events);
+    trail.append(&key, chained, commits)
+}
+
+fn warn_index(r: Result<usize>) {
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "indexing audit events failed; they stay in the log and are indexed later");
+    }
+}
+
 /// No message for this long means the writer is idle: time to index.
 const IDLE: Duration = Duration::from_millis(50);
-/// Unindexed events a query may have to scan before indexing is worth a transaction.
-const INDEX_TAIL: i64 = 256;
-/// Backlog at which indexing runs between commits even under load...
-const INDEX_BACKLOG: i64 = 4 * INDEX_BATCH;
-/// ...in steps small enough that the commits queued behind one wait a few milliseconds only.
-const INDEX_STEP: i64 = 256;
+/// Unindexed events worth an indexing transaction when idle.
+const INDEX_TAIL: usize = 256;
+/// Backlog at which indexing runs between batches even under load...
+const INDEX_BACKLOG: usize = 4 * INDEX_BATCH as usize;
+/// ...in steps small enough that the batches queued behind one wait a few milliseconds only.
+const INDEX_STEP: usize = 256;
 
-fn index_when_idle(conn: &mut Connection) -> Result<()> {
-    if audit_query::pending(conn)? >= INDEX_TAIL {
-        index_batch(conn, INDEX_BATCH)?;
+/// One indexing transaction. The index can be rebuilt from the log (reopening reloads whatever
+/// the index lacks), so its commits skip the sync: the next durable commit, or a checkpoint,
+/// syncs their WAL frames with it, and a crash before that loses only index work.
+fn index_batch(conn: &mut Connection, trail: &mut Trail, max: usize) -> Result<usize> {
+    if trail.pending() == 0 {
+        return Ok(0);
     }
-    Ok(())
-}
-
-fn index_under_load(conn: &mut Connection) -> Result<()> {
-    if audit_query::pending(conn)? >= INDEX_BACKLOG {
-        index_batch(conn, INDEX_STEP)?;
-    }
-    Ok(())
-}
-
-fn index_batch(conn: &mut Connection, max: i64) -> Result<i64> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-    let n = audit_query::index_next(&tx, max)?;
-    tx.commit().map_err(backend)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
+    let indexed = (|| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+        let n = trail.index(&tx, max)?;
+        tx.commit().map_err(backend)?;
+        Ok(n)
+    })();
+    conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+    let n = indexed?;
+    trail.indexed(n);
     Ok(n)
 }
 
-fn index_all(conn: &mut Connection) -> Result<()> {
-    while index_batch(conn, INDEX_BATCH)? > 0 {}
+fn index_all(conn: &mut Connection, trail: &mut Trail) -> Result<()> {
+    while index_batch(conn, trail, INDEX_BATCH as usize)? > 0 {}
     Ok(())
 }

@@ -82,6 +82,36 @@ pub async fn anchor(state: &AppState, caller: &Caller) -> ApiResult<Anchor> {
     op.finish(result).await
 }
 
+/// Records what reopening the audit log found and repaired, so that the trail itself says
+/// so: bytes after its last whole batch (a batch being written when the server stopped, never
+/// answered; or damage at the very end), and a batch of writes logged but never committed.
+///
+/// # Errors
+/// Storage failures.
+pub async fn record_recovery(state: &AppState, recovery: &clawvault_store_sqlite::Recovery) -> ApiResult<()> {
+    if recovery.is_empty() {
+        return Ok(());
+    }
+    let mut op = Op::system(state, Action::AuditLogRecovered);
+    op.resource("audit-log");
+    if let Some(t) = &recovery.torn {
+        let segment = t.segment.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        tracing::warn!(segment, offset = t.offset, bytes = t.bytes, "the audit log ended in a torn batch, cut away");
+        op.detail("torn_segment", segment);
+        op.detail("torn_offset", t.offset);
+        op.detail("torn_bytes", t.bytes);
+        op.detail("continues_at", t.next_seq);
+    }
+    if let Some((from, to)) = recovery.uncommitted {
+        tracing::warn!(from, to, "the audit log holds a batch of writes that never committed");
+        op.detail("uncommitted_from", from);
+        op.detail("uncommitted_to", to);
+    }
+    let event = op.success();
+    state.store.append_audit(AuditBatch::new(&state.chain_key, &[event])).await?;
+    Ok(())
+}
+
 /// Records a request that a surface refused before any service call took it (a body or an id
 /// that does not parse): malformed attempts are in the trail as much as refused ones.
 /// Returns the error to answer (a 429 once an anonymous address is over its budget).

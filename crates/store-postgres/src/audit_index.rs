@@ -1,0 +1,142 @@
+//! The audit events' lookup index on PostgreSQL, filled behind the appends: an append writes
+//! the event's row (its primary key only) and the chain head, and a background task of every
+//! server copies what was appended into `audit_lookup` in sorted batches, whichever server takes
+//! `audit_indexed`'s row lock first (the others skip the round). Queries take their candidates
+//! from `audit_lookup` up to the mark and scan the few events after it by sequence number.
+
+use std::time::Duration;
+
+use clawvault_store::{AuditFilter, Result};
+
+use crate::backend;
+use crate::sql::{self, PgPool, Postgres, QueryBuilder};
+
+/// Events indexed per transaction.
+const INDEX_BATCH: i64 = 2048;
+/// How often a server looks for events to index.
+const EVERY: Duration = Duration::from_millis(50);
+
+/// Indexes up to [`INDEX_BATCH`] events after the mark, unless another server is at it.
+/// Returns how many it indexed.
+///
+/// # Errors
+/// Database failures.
+pub(crate) async fn index_next(pool: &PgPool) -> Result<i64> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let mark: Option<i64> = sql::query_scalar("SELECT seq FROM audit_indexed WHERE id = 1 FOR UPDATE SKIP LOCKED")
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let Some(from) = mark else { return Ok(0) };
+    // Sequence numbers are taken under the head's lock and committed in order, so every number
+    // up to the largest one visible is committed.
+    let to: i64 = sql::query_scalar("SELECT COALESCE(MAX(seq), $1) FROM audit_events WHERE seq > $1 AND seq <= $2")
+        .bind(from)
+        .bind(from + INDEX_BATCH)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+    if to <= from {
+        return Ok(0);
+    }
+    sql::query(
+        "INSERT INTO audit_lookup (kind, value, seq) SELECT kind, value, seq FROM ( \
+           SELECT 1::smallint AS kind, action AS value, seq FROM audit_events WHERE seq > $1 AND seq <= $2 \
+           UNION ALL SELECT 2, actor_id, seq FROM audit_events WHERE seq > $1 AND seq <= $2 \
+           UNION ALL SELECT 3, resource_id, seq FROM audit_events WHERE seq > $1 AND seq <= $2 \
+           UNION ALL SELECT 4, lpad((extract(epoch FROM created_at) * 1000000)::bigint::text, 20, '0'), seq \
+             FROM audit_events WHERE seq > $1 AND seq <= $2 \
+         ) l ORDER BY kind, value, seq ON CONFLICT DO NOTHING",
+    )
+    .bind(from)
+    .bind(to)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sql::query("UPDATE audit_indexed SET seq = $1 WHERE id = 1").bind(to).execute(&mut *tx).await.map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(to - from)
+}
+
+/// Indexes until nothing is left.
+///
+/// # Errors
+/// Database failures.
+pub(crate) async fn index_all(pool: &PgPool) -> Result<()> {
+    while index_next(pool).await? > 0 {}
+    Ok(())
+}
+
+/// Keeps the index caught up until the pool closes.
+pub(crate) fn spawn(pool: PgPool) {
+    tokio::spawn(async move {
+        while !pool.is_closed() {
+            tokio::time::sleep(EVERY).await;
+            loop {
+                match index_next(&pool).await {
+                    Ok(n) if n == INDEX_BATCH => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        if !pool.is_closed() {
+                            tracing::warn!(error = %e, "indexing audit events failed; filtered audit queries scan instead");
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn time_key(t: time::OffsetDateTime) -> String {
+    format!("{:020}", t.unix_timestamp_nanos() / 1000)
+}
+
+/// Pushes the rows matching `f` as a parenthesised source named `e`: candidates from the lookup
+/// index up to `mark` and from a scan after it, checked against every filter.
+pub(crate) fn source(q: &mut QueryBuilder<Postgres>, f: &AuditFilter, mark: i64) {
+    let equalities = [(1i16, "action", &f.action), (3, "resource_id", &f.resource_id), (2, "actor_id", &f.actor_id)];
+    // The most selective filter drives the candidates; the others are checked on the rows.
+    let driver = equalities.iter().rev().find(|(_, _, v)| v.is_some());
+    q.push("(SELECT e.* FROM ");
+    if let Some((kind, column, Some(value))) = driver {
+        q.push("(SELECT seq FROM audit_lookup WHERE kind = ")
+            .push_bind(*kind)
+            .push(" AND value = ")
+            .push_bind(value.clone())
+            .push(" AND seq <= ")
+            .push_bind(mark)
+            .push(" UNION ALL SELECT seq FROM audit_events WHERE seq > ")
+            .push_bind(mark)
+            .push(format!(" AND {column} = "))
+            .push_bind(value.clone())
+            .push(") cand JOIN audit_events e ON e.seq = cand.seq");
+    } else if f.from.is_some() || f.to.is_some() {
+        let lo = f.from.map_or_else(|| "0".repeat(20), time_key);
+        let hi = f.to.map_or_else(|| "9".repeat(20), time_key);
+        q.push("(SELECT seq FROM audit_lookup WHERE kind = 4 AND value >= ")
+            .push_bind(lo)
+            .push(" AND value <= ")
+            .push_bind(hi)
+            .push(" AND seq <= ")
+            .push_bind(mark)
+            .push(" UNION ALL SELECT seq FROM audit_events WHERE seq > ")
+            .push_bind(mark)
+            .push(") cand JOIN audit_events e ON e.seq = cand.seq");
+    } else {
+        q.push("audit_events e");
+    }
+    q.push(" WHERE TRUE");
+    for (_, column, value) in &equalities {
+        if let Some(v) = value {
+            q.push(format!(" AND e.{column} = ")).push_bind((*v).clone());
+        }
+    }
+    if let Some(t) = f.from {
+        q.push(" AND e.created_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.to {
+        q.push(" AND e.created_at <= ").push_bind(t);
+    }
+    q.push(") e");
+}

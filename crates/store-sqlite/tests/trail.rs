@@ -1,0 +1,279 @@
+//! The audit trail's log beside the database: reads cost no database write, the chain goes on
+//! across reopening, and what a crash or an edit leaves behind is repaired and reported, or
+//! refused.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
+
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+
+use clawvault_core::audit::{AuditEvent, ChainKey, Outcome, Verifier};
+use clawvault_core::keyring::SubKey;
+use clawvault_core::time_util::now;
+use clawvault_store::{AuditBatch, PrincipalKind, Store, VaultRecord};
+use clawvault_store_sqlite::{OpenMode, SqliteStore};
+use uuid::Uuid;
+
+fn key() -> ChainKey {
+    ChainKey::new(SubKey::from_bytes([7; 32]))
+}
+
+fn event(action: &str, i: usize) -> AuditEvent {
+    AuditEvent {
+        id: Uuid::now_v7(),
+        created_at: now(),
+        action: action.into(),
+        outcome: Outcome::Success,
+        actor_type: "agent".into(),
+        actor_id: format!("agent-{i}"),
+        resource_type: "secret".into(),
+        resource_id: format!("v/p{i}"),
+        vault_id: None,
+        ip_address: Some("127.0.0.1".into()),
+        details: "{}".into(),
+    }
+}
+
+fn vault(name: &str) -> VaultRecord {
+    VaultRecord {
+        id: Uuid::new_v4(),
+        name: name.to_owned(),
+        description: String::new(),
+        created_by: Uuid::new_v4(),
+        created_by_type: PrincipalKind::User,
+        created_at: now(),
+        wrapped_key: vec![1, 2, 3],
+        root_key_id: "rk".into(),
+    }
+}
+
+fn db(dir: &Path) -> PathBuf {
+    dir.join("clawvault.sqlite")
+}
+
+fn log_dir(dir: &Path) -> PathBuf {
+    dir.join("clawvault.sqlite-audit")
+}
+
+async fn open(dir: &Path) -> SqliteStore {
+    SqliteStore::open(&db(dir), OpenMode::ReadWrite).await.unwrap()
+}
+
+async fn reads(s: &SqliteStore, from: usize, n: usize) {
+    let k = key();
+    for i in from..from + n {
+        s.append_audit(AuditBatch::new(&k, &[event("secret.read", i)])).await.unwrap();
+    }
+}
+
+/// Verifies the whole chain as `audit verify` does; returns the number of events.
+async fn verified(s: &SqliteStore) -> u64 {
+    let k = key();
+    let mut v = Verifier::from_genesis(&k);
+    let mut after = 0;
+    loop {
+        let page = s.audit_after(after, 100).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in &page {
+            assert!(v.push(e), "chain broken at {}", e.seq);
+        }
+    }
+    let report = v.finish(s.audit_head().await.unwrap().as_ref());
+    assert!(report.is_valid(), "{report:?}");
+    report.checked
+}
+
+fn wal_bytes(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join("clawvault.sqlite-wal")).map(|m| m.len()).unwrap_or(0)
+}
+
+fn segment(dir: &Path) -> PathBuf {
+    let mut segs: Vec<_> = std::fs::read_dir(log_dir(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    segs.sort();
+    segs.pop().unwrap()
+}
+
+/// Where the data of the last segment ends.
+fn data_end(seg: &Path) -> usize {
+    let bytes = std::fs::read(seg).unwrap();
+    bytes.iter().rposition(|b| *b != 0).unwrap() + 1
+}
+
+#[tokio::test]
+async fn an_audited_read_writes_the_log_and_nothing_of_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    s.create_vault(&vault("v"), AuditBatch::new(&key(), &[event("vault.create", 0)])).await.unwrap();
+    let (wal, seg) = (wal_bytes(dir.path()), segment(dir.path()));
+    let before = data_end(&seg);
+    reads(&s, 1, 100).await;
+    assert_eq!(wal_bytes(dir.path()), wal, "no database page written for 100 audited reads");
+    assert!(data_end(&seg) > before + 100 * 200, "the events are in the log");
+    assert_eq!(verified(&s).await, 101);
+    // Queries see them (the index is brought up to date first).
+    let (_, total) = s.list_audit(&clawvault_store::AuditFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(total, 101);
+}
+
+#[tokio::test]
+async fn the_chain_goes_on_after_reopening_with_its_tail_unindexed() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path()).await;
+        reads(&s, 0, 10).await;
+        s.index_audit().await.unwrap();
+        reads(&s, 10, 5).await;
+        // Dropped without closing: the last five are in the log only.
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let s = open(dir.path()).await;
+    assert!(s.recovery().is_empty(), "{:?}", s.recovery());
+    reads(&s, 15, 5).await;
+    assert_eq!(verified(&s).await, 20);
+    let (events, total) =
+        s.list_audit(&clawvault_store::AuditFilter { limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(total, 20);
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=20).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn an_index_emptied_is_rebuilt_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    reads(&s, 0, 40).await;
+    s.close().await;
+    drop(s);
+    let conn = rusqlite::Connection::open(db(dir.path())).unwrap();
+    conn.execute_batch("DELETE FROM audit_events; DELETE FROM audit_head").unwrap();
+    drop(conn);
+    let s = open(dir.path()).await;
+    let by_actor = clawvault_store::AuditFilter {
+        actor_id: Some("agent-7".into()),
+        limit: 10,
+        ..clawvault_store::AuditFilter::default()
+    };
+    let (events, total) = s.list_audit(&by_actor).await.unwrap();
+    assert_eq!((total, events.len()), (1, 1), "filtered queries find the rebuilt events");
+    assert_eq!(events[0].event.resource_id, "v/p7");
+    assert_eq!(verified(&s).await, 40);
+}
+
+#[tokio::test]
+async fn a_read_only_store_reads_the_log_beyond_its_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    reads(&s, 0, 12).await;
+    let ro = SqliteStore::open(&db(dir.path()), OpenMode::ReadOnly).await.unwrap();
+    assert_eq!(verified(&ro).await, 12);
+    assert_eq!(ro.audit_head().await.unwrap().unwrap().seq, 12);
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_log_is_copied_into_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    reads(&s, 0, 30).await;
+    s.close().await;
+    drop(s);
+    // What a data directory from before the log holds: the events in the database only.
+    std::fs::remove_dir_all(log_dir(dir.path())).unwrap();
+    let s = open(dir.path()).await;
+    assert_eq!(s.recovery().migrated, 30);
+    reads(&s, 30, 3).await;
+    assert_eq!(verified(&s).await, 33);
+}
+
+#[tokio::test]
+async fn a_torn_batch_is_cut_reported_and_the_chain_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    reads(&s, 0, 5).await;
+    let k = key();
+    s.append_audit(AuditBatch::new(&k, &[event("secret.read", 5), event("secret.read", 6)])).await.unwrap();
+    drop(s);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The last batch's final bytes never reached the disk.
+    let seg = segment(dir.path());
+    let end = data_end(&seg);
+    std::fs::OpenOptions::new().write(true).open(&seg).unwrap().write_all_at(&[0u8; 3], (end - 3) as u64).unwrap();
+    let s = open(dir.path()).await;
+    let torn = s.recovery().torn.clone().expect("reported");
+    assert_eq!(torn.next_seq, 6, "both events of the torn batch are gone");
+    assert!(torn.bytes > 0);
+    reads(&s, 7, 2).await;
+    assert_eq!(verified(&s).await, 7);
+}
+
+#[tokio::test]
+async fn a_logged_batch_of_writes_that_never_committed_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path()).await;
+        reads(&s, 0, 3).await;
+        s.create_vault(&vault("v"), AuditBatch::new(&key(), &[event("vault.create", 3), event("vault.extra", 4)]))
+            .await
+            .unwrap();
+        // Dropped without closing: nothing indexed, as after a crash.
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let reopened = open(dir.path()).await;
+    assert!(reopened.recovery().is_empty(), "a committed batch is not reported: {:?}", reopened.recovery());
+    drop(reopened);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // As if the server stopped after logging the batch and before its commit raised the mark.
+    let conn = rusqlite::Connection::open(db(dir.path())).unwrap();
+    conn.execute("UPDATE audit_applied SET seq = 3", []).unwrap();
+    drop(conn);
+    let s = open(dir.path()).await;
+    assert_eq!(s.recovery().uncommitted, Some((4, 5)));
+    assert_eq!(verified(&s).await, 5);
+}
+
+#[tokio::test]
+async fn a_log_cut_below_its_index_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    reads(&s, 0, 6).await;
+    s.close().await;
+    drop(s);
+    let seg = segment(dir.path());
+    let end = data_end(&seg);
+    let bytes = std::fs::read(&seg).unwrap();
+    // Zero the whole last batch (a deletion that leaves the framing clean).
+    let frame_start = find_frame_start(&bytes, end);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .write_all_at(&vec![0u8; end - frame_start], frame_start as u64)
+        .unwrap();
+    let err = SqliteStore::open(&db(dir.path()), OpenMode::ReadWrite).await.unwrap_err();
+    assert!(err.to_string().contains("the log was cut"), "{err}");
+    assert!(err.to_string().contains("audit verify"), "{err}");
+    let ro = SqliteStore::open(&db(dir.path()), OpenMode::ReadOnly).await.unwrap();
+    let k = key();
+    let mut v = Verifier::from_genesis(&k);
+    for e in ro.audit_after(0, 100).await.unwrap() {
+        assert!(v.push(&e));
+    }
+    let report = v.finish(ro.audit_head().await.unwrap().as_ref());
+    assert_eq!(report.broken.map(|b| b.reason), Some(clawvault_core::audit::BreakReason::Truncated));
+}
+
+/// The start of the last frame before `end` (frames are whole batches of one event here).
+fn find_frame_start(bytes: &[u8], end: usize) -> usize {
+    (0..end)
+        .rev()
+        .find(|&p| {
+            bytes[p] == 0xA8 && {
+                let len = u32::from_le_bytes(bytes[p + 1..p + 5].try_into().unwrap()) as usize;
+                p + len + 21 == end
+            }
+        })
+        .unwrap()
+}

@@ -3,7 +3,8 @@
 //! file size and its `fdatasync` writes only the data. A batch never spans two segments, and
 //! counts only once its last record (flagged, see [`crate::frame`]) is on disk. Opening walks
 //! the last segment to the end of its last whole batch; anything after it (a crash mid-write)
-//! is reported and zeroed, so the next append starts where the log was last known good. Valid
+//! is reported, and zeroed by the next append in the same sync as that append's records (so the
+//! caller can make its first append the record of what was cut: until then nothing is lost). Valid
 //! records further on than a crash can explain are damage, and the log refuses to open.
 
 use std::fs::{File, OpenOptions};
@@ -23,7 +24,7 @@ pub const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 pub const UNSYNCED_MAX: usize = 1024 * 1024;
 const SUFFIX: &str = ".seg";
 
-/// What opening cut away after the last whole batch.
+/// What opening found after the last whole batch (zeroed by the next append).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Torn {
     /// The segment it was in.
@@ -32,7 +33,7 @@ pub struct Torn {
     pub offset: u64,
     /// The sequence number the next record gets.
     pub seq: u64,
-    /// How many bytes after `offset` held something (zeroed now).
+    /// How many bytes after `offset` held something.
     pub bytes: u64,
 }
 
@@ -57,6 +58,8 @@ pub struct Log {
     /// Set when a write or sync failed: what reached the disk is unknown, so nothing more is
     /// appended until the log is opened again.
     failed: bool,
+    /// Bytes after the last whole batch found on opening, zeroed by the next append.
+    junk: Option<(u64, u64)>,
     /// Held (with an exclusive `flock`) while the log is open: one appender at a time.
     _lock: File,
 }
@@ -105,7 +108,11 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<u64>, LogError> {
     let mut firsts = Vec::new();
     for entry in entries {
         let name = entry.map_err(io(dir))?.file_name();
-        if let Some(first) = name.to_str().and_then(|n| n.strip_suffix(SUFFIX)).and_then(|n| n.parse().ok()) {
+        let digits = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(SUFFIX))
+            .filter(|n| n.len() == 20 && n.bytes().all(|b| b.is_ascii_digit()));
+        if let Some(first) = digits.and_then(|n| n.parse().ok()) {
             firsts.push(first);
         }
     }
@@ -128,7 +135,13 @@ impl Log {
     /// # Errors
     /// As [`Log::open`].
     pub fn open_with(dir: &Path, first_seq: u64, segment_bytes: u64) -> Result<Opened, LogError> {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+        if !dir.exists() {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+            // The directory's entry must survive a crash with the first segment in it.
+            if let Some(parent) = dir.parent() {
+                File::open(parent).and_then(|d| d.sync_all()).map_err(io(parent))?;
+            }
+        }
         let lock = lock(dir)?;
         let Some(&first) = segments(dir)?.last() else {
             let (file, path) = Self::make_segment(dir, first_seq, segment_bytes)?;
@@ -140,6 +153,7 @@ impl Log {
                 offset: 0,
                 next_seq: first_seq,
                 failed: false,
+                junk: None,
                 _lock: lock,
             };
             return Ok(Opened { log, torn: None });
@@ -147,20 +161,14 @@ impl Log {
         let path = segment_path(dir, first);
         let file = OpenOptions::new().read(true).write(true).open(&path).map_err(io(&path))?;
         let walked = walk::segment(&file, &path, Position { offset: 0, seq: first }, |_| true)?;
-        let tail = walk::tail(&file, &path, &walked)?;
+        let tail = walk::tail(&file, &path, &walked, None)?;
         let good = walked.good;
-        let torn = match tail {
-            None => None,
-            Some(junk_end) => {
-                let rest = junk_end - good.offset;
-                if rustix::fs::fallocate(&file, FallocateFlags::ZERO_RANGE, good.offset, rest).is_err() {
-                    let zeros = vec![0u8; usize::try_from(rest).unwrap_or(usize::MAX)];
-                    file.write_all_at(&zeros, good.offset).map_err(io(&path))?;
-                }
-                file.sync_data().map_err(io(&path))?;
-                Some(Torn { segment: path.clone(), offset: good.offset, seq: good.seq, bytes: rest })
-            }
-        };
+        let torn = tail.map(|junk_end| Torn {
+            segment: path.clone(),
+            offset: good.offset,
+            seq: good.seq,
+            bytes: junk_end - good.offset,
+        });
         let log = Self {
             dir: dir.to_owned(),
             segment_bytes,
@@ -169,6 +177,7 @@ impl Log {
             offset: good.offset,
             next_seq: good.seq,
             failed: false,
+            junk: torn.as_ref().map(|t| (t.offset, t.bytes)),
             _lock: lock,
         };
         Ok(Opened { log, torn })
@@ -229,7 +238,18 @@ impl Log {
     }
 
     fn write(&mut self, frames: &[u8]) -> Result<(), LogError> {
-        if self.offset + frames.len() as u64 > self.segment_bytes {
+        let rotate = self.offset + frames.len() as u64 > self.segment_bytes;
+        if let Some((at, len)) = self.junk {
+            // Zeroed with the first chunk's sync (a crash before it finds the same tear again),
+            // or on its own before the log moves to a new segment.
+            let zeros = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+            self.file.write_all_at(&zeros, at).map_err(io(&self.path))?;
+            if rotate {
+                self.file.sync_data().map_err(io(&self.path))?;
+                self.junk = None;
+            }
+        }
+        if rotate {
             let (file, path) = Self::make_segment(&self.dir, self.next_seq, self.segment_bytes)?;
             (self.file, self.path, self.offset) = (file, path, 0);
         }
@@ -238,6 +258,7 @@ impl Log {
             self.file.write_all_at(chunk, at).map_err(io(&self.path))?;
             self.file.sync_data().map_err(io(&self.path))?;
             at += chunk.len() as u64;
+            self.junk = None;
         }
         self.offset = at;
         Ok(())

@@ -10,6 +10,10 @@ use crate::LogError;
 use crate::log::{segment_path, segments};
 use crate::walk::{self, Position};
 
+/// How far past the last whole batch a reader looks for damage (opening looks at the whole
+/// segment): enough for any tear a crash leaves, without reading 64 MiB on every call.
+const LOOK_PAST: u64 = 4 * crate::UNSYNCED_MAX as u64;
+
 /// Where the previous read ended: the segment (by its first number) and the place in it.
 #[derive(Debug, Clone, Copy)]
 struct Cursor {
@@ -46,6 +50,18 @@ impl Reader {
     /// does not read to its clean end, or valid records past a tear in the last one further
     /// than a crash explains).
     pub fn read_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+        // A batch appended between walking the last segment and looking past its end looks
+        // like records after a whole batch: read again, and call it damage only if it stays.
+        let mut tries = 0;
+        loop {
+            match self.read_once(after, limit) {
+                Err(LogError::Damaged { .. }) if tries < 3 => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    fn read_once(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
         let firsts = segments(&self.dir)?;
         let want = after.saturating_add(1);
         let mut out = Vec::new();
@@ -82,7 +98,7 @@ impl Reader {
             let last = idx + 1 == firsts.len();
             if walked.early || last {
                 if !walked.early {
-                    walk::tail(&file, &path, &walked)?;
+                    walk::tail(&file, &path, &walked, Some(LOOK_PAST))?;
                     end = walked.good;
                 }
                 *self.cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =

@@ -109,35 +109,67 @@ pub(crate) fn segment(
 
 /// After a walk that ran to the end: `None` if only zeros follow the last whole batch, else the
 /// end of the bytes that do (a tear). A crash can only tear the last append, whose unsynced
-/// part is at most [`UNSYNCED_MAX`] bytes and holds at most one batch end; valid records
-/// further on, or a whole batch followed by more records, cannot come from a crash: damage.
-pub(crate) fn tail(file: &File, path: &Path, walked: &Walked) -> Result<Option<u64>, LogError> {
+/// part is at most [`UNSYNCED_MAX`] bytes (plus the rest of a frame it cut) and holds at most one
+/// batch end; valid records further on, or a whole batch followed by more records, cannot come
+/// from a crash: damage. With `within`, only that many bytes after the last whole batch are
+/// looked at (readers, who must not read a whole segment on every call; opening looks at all).
+pub(crate) fn tail(file: &File, path: &Path, walked: &Walked, within: Option<u64>) -> Result<Option<u64>, LogError> {
     let size = file.metadata().map_err(io(path))?.len();
     let from = walked.good.offset;
-    let bytes = read(file, path, from, usize::try_from(size - from).unwrap_or(usize::MAX), size)?;
-    let Some(last) = bytes.iter().rposition(|b| *b != 0) else {
-        return Ok(None);
-    };
-    let stop = usize::try_from(walked.stop - from).unwrap_or(usize::MAX);
+    let end = within.map_or(size, |w| size.min(from.saturating_add(w)));
+    // The last byte that holds something, found from the end backwards a chunk at a time (a
+    // segment is mostly zeros; reading it whole would hold 64 MiB at once).
+    let (mut last, mut hi) = (None, end);
+    while hi > from {
+        let lo = hi.saturating_sub(CHUNK as u64).max(from);
+        let buf = read(file, path, lo, usize::try_from(hi - lo).unwrap_or(CHUNK), size)?;
+        if let Some(i) = buf.iter().rposition(|b| *b != 0) {
+            last = Some(lo + i as u64);
+            break;
+        }
+        hi = lo;
+    }
+    let Some(last) = last else { return Ok(None) };
+    let reach = walked.stop.saturating_add(2 * UNSYNCED_MAX as u64);
     let damage = || LogError::Damaged { path: path.display().to_string(), offset: walked.stop };
-    let (mut p, mut batch_ended) = (stop + 1, false);
+    let (mut p, mut batch_ended) = (walked.stop + 1, false);
     while p <= last {
-        match bytes[p] {
-            MAGIC | MAGIC_END => {}
-            _ => {
-                p += 1;
+        // Positions of one chunk are looked at, with a chunk more read so that frames starting
+        // there are mostly whole in the buffer; a larger one is read on its own.
+        let window = read(file, path, p, 2 * CHUNK, size)?;
+        let limit = CHUNK.min(usize::try_from(last - p + 1).unwrap_or(CHUNK));
+        let mut i = 0;
+        while i < limit {
+            if !matches!(window[i], MAGIC | MAGIC_END) {
+                i += 1;
                 continue;
             }
+            let whole = match frame::declared_len(&window[i..]) {
+                Some(t) if i + t > window.len() => {
+                    let alone = read(file, path, p + i as u64, t, size)?;
+                    record(&alone)
+                }
+                _ => record(&window[i..]),
+            };
+            let Some((len, end)) = whole else {
+                i += 1;
+                continue;
+            };
+            if p + i as u64 > reach || batch_ended {
+                return Err(damage());
+            }
+            batch_ended = end;
+            i += len;
         }
-        let Decoded::Record { len, end, .. } = frame::decode(&bytes[p..]) else {
-            p += 1;
-            continue;
-        };
-        if p > stop.saturating_add(UNSYNCED_MAX) || batch_ended {
-            return Err(damage());
-        }
-        batch_ended = end;
-        p += len;
+        p += i as u64;
     }
-    Ok(Some(from + last as u64 + 1))
+    Ok(Some(last + 1))
+}
+
+/// The length of the whole record at the start of `bytes`, and whether it ends a batch.
+fn record(bytes: &[u8]) -> Option<(usize, bool)> {
+    match frame::decode(bytes) {
+        Decoded::Record { len, end, .. } => Some((len, end)),
+        _ => None,
+    }
 }

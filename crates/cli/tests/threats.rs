@@ -684,8 +684,8 @@ fn the_audit_trail_cannot_be_cut_short_unnoticed() {
         let out = common::cli(&["audit", "verify", "--data-dir", data.to_str().unwrap()], &[], None);
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("removed"));
-        // Everything removed, log and index: an empty chain starts again and verifies, but not
-        // against the anchor.
+        // Everything removed, log and index, and the database's record of having made a log: an
+        // empty chain starts again and verifies, but not against the anchor.
         std::fs::remove_dir_all(data.join("clawvault.sqlite-audit")).unwrap();
         tamper(
             &data,
@@ -694,6 +694,7 @@ fn the_audit_trail_cannot_be_cut_short_unnoticed() {
                 "DELETE FROM audit_lookup",
                 "DELETE FROM audit_head",
                 "UPDATE audit_indexed SET seq = 0",
+                "UPDATE audit_applied SET seq = 0, log_made = 0",
             ],
         );
     }

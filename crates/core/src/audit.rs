@@ -344,6 +344,9 @@ pub struct Verifier<'k> {
     checked: u64,
     broken: Option<Break>,
     anchor: Option<Anchor>,
+    /// The stored head's position, when the chain may go on past it, and the hash found there.
+    head_seq: Option<i64>,
+    at_head: Option<[u8; 32]>,
 }
 
 impl<'k> Verifier<'k> {
@@ -357,7 +360,16 @@ impl<'k> Verifier<'k> {
     /// (a window whose predecessor is not known).
     #[must_use]
     pub fn after(key: &'k ChainKey, prev: Option<(i64, [u8; 32])>) -> Self {
-        Self { key, prev, last: None, checked: 0, broken: None, anchor: None }
+        Self { key, prev, last: None, checked: 0, broken: None, anchor: None, head_seq: None, at_head: None }
+    }
+
+    /// Lets the chain go on past the stored head (events appended after the head was read, or
+    /// a store whose MAC'd head lags its log): it must then hold the head's event at the head's
+    /// position. Without this, [`Verifier::finish`] wants the head to be the last event.
+    #[must_use]
+    pub fn expecting_head(mut self, head: Option<&ChainHead>) -> Self {
+        self.head_seq = head.map(|h| h.seq);
+        self
     }
 
     /// Also requires the chain to hold the anchored event (checked with [`Anchor::check`]
@@ -393,6 +405,9 @@ impl<'k> Verifier<'k> {
             self.fail(e, BreakReason::AnchorMismatch);
             return false;
         }
+        if self.head_seq == Some(e.seq) {
+            self.at_head = Some(e.hash);
+        }
         self.prev = Some((e.seq, e.hash));
         self.last = Some((e.event.id, e.seq, e.hash));
         true
@@ -412,9 +427,14 @@ impl<'k> Verifier<'k> {
             match head {
                 Some(head) => {
                     let want = self.key.head(head.seq, head.hash);
+                    let held = match self.at_head {
+                        // The chain went on past the head, as allowed: it holds the head's event.
+                        Some(at) if seq > head.seq => bool::from(head.hash.ct_eq(&at)),
+                        _ => head.seq == seq && bool::from(head.hash.ct_eq(&hash)),
+                    };
                     if !bool::from(want.mac.ct_eq(&head.mac)) {
                         self.broken = Some(Break { event_id: id, seq, reason: BreakReason::HeadAltered });
-                    } else if head.seq != seq || !bool::from(head.hash.ct_eq(&hash)) {
+                    } else if !held {
                         self.broken = Some(Break { event_id: id, seq, reason: BreakReason::Truncated });
                     }
                 }
@@ -507,6 +527,29 @@ mod tests {
         let (events, mut head) = chain(5);
         head.seq = 4;
         assert_eq!(verify_all(&key(), &events, Some(&head)).broken.unwrap().reason, BreakReason::HeadAltered);
+    }
+
+    #[test]
+    fn a_chain_may_go_on_past_a_head_it_holds_when_that_is_expected() {
+        let k = key();
+        let (events, _) = chain(6);
+        let head = k.head(4, events[3].hash);
+        let run = |expecting: bool, events: &[ChainedEvent]| {
+            let mut v = Verifier::from_genesis(&k);
+            if expecting {
+                v = v.expecting_head(Some(&head));
+            }
+            for e in events {
+                v.push(e);
+            }
+            v.finish(Some(&head))
+        };
+        assert!(run(true, &events).is_valid(), "events appended after the head was read");
+        assert_eq!(run(false, &events).broken.unwrap().reason, BreakReason::Truncated, "unless expected");
+        assert_eq!(run(true, &events[..3]).broken.unwrap().reason, BreakReason::Truncated, "ends before the head");
+        // Another chain of the same length whose event at the head's position differs.
+        let other = k.append(0, GENESIS, (11..=16).map(event).collect());
+        assert_eq!(run(true, &other).broken.unwrap().reason, BreakReason::Truncated);
     }
 
     #[test]

@@ -250,8 +250,11 @@ impl Server {
         // either in what is loaded or after this position.
         let follower = follow::Follower::start_at(store.as_ref()).await?;
         let master = master_secret(store.as_ref(), root.as_ref(), true).await?;
-        headless_chain(store.as_ref()).await?;
         let chain_key = ChainKey::new(master.derive(Purpose::AuditChain));
+        if let Backend::Sqlite(s) = &backend {
+            s.set_chain_key(&chain_key).await?;
+        }
+        headless_chain(store.as_ref()).await?;
         let api_key_hash = master.derive(Purpose::ApiKeyHash);
         let enrollment_seal = DataKey::from_slice(master.derive(Purpose::EnrollmentKeySeal).expose())
             .map_err(|e| ServerError::RootKey(e.to_string()))?;
@@ -282,6 +285,12 @@ impl Server {
         let outbound =
             outbound::Clients::new(config.proxy_ca_file.as_deref()).map_err(|e| ServerError::Tls(e.to_string()))?;
         let state = AppState::new(store, root, keys, tokens, config, follower, outbound);
+        // The first append: it also zeroes a torn tail, so what was cut is recorded with the cut.
+        if let Backend::Sqlite(s) = &backend {
+            service::audit::record_recovery(&state, s.recovery())
+                .await
+                .map_err(|e| ServerError::DataDir(format!("recording the audit log's recovery: {e}")))?;
+        }
         changes::reload_routes(&state)
             .await
             .map_err(|e| ServerError::Serve(format!("loading the proxy's routes: {e}")))?;
@@ -289,11 +298,6 @@ impl Server {
         service::proxy::spawn_usage_writer(&state);
         events::spawn(&state).await?;
         service::audit::spawn_summaries(&state);
-        if let Backend::Sqlite(s) = &backend {
-            service::audit::record_recovery(&state, s.recovery())
-                .await
-                .map_err(|e| ServerError::DataDir(format!("recording the audit log's recovery: {e}")))?;
-        }
         let new_admin_key = service::keys::bootstrap_admin(&state)
             .await
             .map_err(|e| ServerError::DataDir(format!("creating the first admin: {e}")))?;
@@ -447,5 +451,7 @@ async fn open_chain(data_dir: &Path) -> Result<(SqliteStore, ChainKey), ServerEr
     let root = dir.root_key(false)?;
     let store = SqliteStore::open(&dir.database(), OpenMode::ReadOnly).await?;
     let master = master_secret(&store, &root, false).await?;
-    Ok((store, ChainKey::new(master.derive(Purpose::AuditChain))))
+    let key = ChainKey::new(master.derive(Purpose::AuditChain));
+    store.set_chain_key(&key).await?;
+    Ok((store, key))
 }

@@ -19,7 +19,9 @@ pub async fn verify_chain(
     anchor: Option<Anchor>,
 ) -> Result<(Report, bool), StoreError> {
     let head = store.audit_head().await?;
-    let mut verifier = Verifier::from_genesis(key);
+    // Events appended while this runs, and (SQLite) a log that goes on past its index's MAC'd
+    // head, extend the chain past the head read here: it must hold that head.
+    let mut verifier = Verifier::from_genesis(key).expecting_head(head.as_ref());
     if let Some(a) = anchor {
         verifier = verifier.with_anchor(a);
     }

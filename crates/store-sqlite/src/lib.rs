@@ -33,7 +33,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use clawvault_auditlog::Reader;
-use clawvault_core::audit::ChainHead;
+use clawvault_core::audit::{ChainHead, ChainKey};
 
 use clawvault_store::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
@@ -51,9 +51,9 @@ pub struct SqliteStore {
     readers: Readers,
     /// The audit log, read by `audit_after` (verification reads the log, not its index).
     log: Arc<Reader>,
-    log_dir: std::path::PathBuf,
-    /// The newest durable chain head, kept by the writer (none when read-only).
-    published: Option<Published>,
+    /// The newest durable chain head, MAC'd: kept by the writer, or (read-only) set from the
+    /// log's end by [`SqliteStore::set_chain_key`].
+    published: Published,
     recovery: Recovery,
 }
 
@@ -94,19 +94,38 @@ impl SqliteStore {
                 migrate::run(&mut conn)?;
                 let (trail, recovery) = Trail::open(&conn, &log_dir)?;
                 let (writer, published) = Writer::start(conn, trail)?;
-                (Some(writer), Some(published), recovery)
+                (Some(writer), published, recovery)
             }
             OpenMode::ReadOnly => {
                 if !path.exists() {
                     return Err(StoreError::Backend(format!("no database at {}", path.display())));
                 }
-                (None, None, Recovery::default())
+                (None, Published::default(), Recovery::default())
             }
         };
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let readers = Readers::new(path, flags)?;
         let log = Arc::new(Reader::new(&log_dir));
-        Ok(Self { writer, readers, log, log_dir, published, recovery })
+        Ok(Self { writer, readers, log, published, recovery })
+    }
+
+    /// Gives the store the audit chain's key, so that it can MAC the head of its log (the log
+    /// keeps no MACs): before this, and before the first append, the head is the index's, which
+    /// may lag the log after a crash. Read-only, this reads the log to its end.
+    ///
+    /// # Errors
+    /// The log cannot be read, or the writer has stopped.
+    pub async fn set_chain_key(&self, key: &ChainKey) -> Result<()> {
+        if let Some(w) = &self.writer {
+            return w.set_chain_key(key.clone()).await;
+        }
+        let index = self.readers.read(audit::head)?;
+        let (log, key) = (Arc::clone(&self.log), key.clone());
+        let last = tokio::task::spawn_blocking(move || trail::last_after(&log, index.map_or(0, |h| h.seq - 1)))
+            .await
+            .map_err(|e| StoreError::Backend(format!("reading the audit log: {e}")))??;
+        *self.published.lock().unwrap_or_else(PoisonError::into_inner) = last.map(|e| key.head(e.seq, e.hash));
+        Ok(())
     }
 
     /// What opening found in the audit trail and repaired (a torn tail, a batch of writes
@@ -116,17 +135,15 @@ impl SqliteStore {
         &self.recovery
     }
 
-    /// The newest chain head: the writer's, or (read-only) the log's end; the index's when
-    /// that is further on (the log lost events its index holds, which verification reports).
+    /// The newest chain head: the writer's (MAC'd in memory at each append) or the index's,
+    /// whichever is further on. Read-only, or before the first append, it is the index's, and
+    /// the log may go on past it (verification checks that the chain holds it).
     fn chain_head(&self) -> Result<Option<ChainHead>> {
         let index = self.readers.read(audit::head)?;
-        let log = match &self.published {
-            Some(p) => p.lock().unwrap_or_else(PoisonError::into_inner).clone(),
-            None => trail::log_head(&self.log_dir, index.as_ref())?,
-        };
-        Ok(match (log, index) {
-            (Some(l), Some(i)) => Some(if i.seq > l.seq { i } else { l }),
-            (l, i) => l.or(i),
+        let written = self.published.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        Ok(match (written, index) {
+            (Some(w), Some(i)) => Some(if i.seq > w.seq { i } else { w }),
+            (w, i) => w.or(i),
         })
     }
 

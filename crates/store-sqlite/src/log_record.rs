@@ -1,6 +1,8 @@
 //! One audit event as a record of the audit log: the chained event as JSON (readable with
-//! any tool when a trail is examined by hand), the chain head's MAC on the last record of each
-//! batch, and whether that batch's writes committed with the database (see `trail`).
+//! any tool when a trail is examined by hand), and on the last record of a batch, whether that
+//! batch's writes commit with the database (see `trail`). No head MAC is kept per batch: each
+//! would be a valid point to cut the chain back to; the MAC'd head lives in the database's index
+//! (and in the anchors an operator keeps).
 
 use std::borrow::Cow;
 
@@ -31,8 +33,8 @@ struct Record<'a> {
     details: Cow<'a, str>,
     prev: String,
     hash: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    mac: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    end: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     commits: bool,
 }
@@ -40,8 +42,6 @@ struct Record<'a> {
 /// What the last record of a batch carries besides its event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct BatchEnd {
-    /// The MAC of the chain head this record makes.
-    pub(crate) mac: [u8; 32],
     /// The batch held writes, committed with the database after the log (`audit_applied`).
     pub(crate) commits: bool,
 }
@@ -63,7 +63,7 @@ pub(crate) fn encode(c: &ChainedEvent, end: Option<BatchEnd>) -> Vec<u8> {
         details: Cow::Borrowed(&e.details),
         prev: B64.encode(c.prev_hash),
         hash: B64.encode(c.hash),
-        mac: end.map(|b| B64.encode(b.mac)),
+        end: end.is_some(),
         commits: end.is_some_and(|b| b.commits),
     };
     // Serialising strings and numbers into a Vec cannot fail.
@@ -83,10 +83,7 @@ pub(crate) fn decode(seq: u64, bytes: &[u8]) -> Result<(ChainedEvent, Option<Bat
         .map_err(|e| StoreError::Corrupt(format!("audit log record {seq} does not read as an event: {e}")))?;
     let seq_i =
         i64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("audit log record {seq}: number too large")))?;
-    let end = match &r.mac {
-        Some(mac) => Some(BatchEnd { mac: hash(mac, seq, "mac")?, commits: r.commits }),
-        None => None,
-    };
+    let end = r.end.then_some(BatchEnd { commits: r.commits });
     let event = ChainedEvent {
         seq: seq_i,
         event: AuditEvent {

@@ -8,7 +8,14 @@
 //! Writes and the log are two files: a batch that holds writes logs its events first, records
 //! the last one's number in `audit_applied` inside its transaction, and then commits. A
 //! logged batch of writes above that mark never committed; opening reports it, as it reports a
-//! torn tail that the log cut away.
+//! torn tail that the log cuts away.
+//!
+//! The chain head's MAC is not kept in the log (each one there would be a valid point to cut
+//! the chain back to): the writer computes it in memory, and the index keeps the MAC'd head of
+//! what it indexed. So a log that ends before its index, or before the last batch of writes the
+//! database committed, is refused as cut; a log missing once the database recorded making it is
+//! refused as missing. What the index has not reached yet when a server stops is covered by the
+//! log alone, and by the anchors an operator keeps.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -21,7 +28,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::convert::micros;
 use crate::log_record::{self, BatchEnd};
-use crate::{audit, audit_query, backend};
+use crate::{audit_query, backend};
 
 /// The log's directory for the database at `db`: `<db>-audit`, beside SQLite's `-wal`.
 pub(crate) fn log_dir(db: &Path) -> PathBuf {
@@ -70,16 +77,18 @@ impl Recovery {
 /// The newest durable head, shared with readers (who answer `audit_head` with it).
 pub(crate) type Published = Arc<Mutex<Option<ChainHead>>>;
 
-/// An event appended to the log and not yet indexed, with the MAC if it ended its batch.
+/// An event appended to the log and not yet indexed, and whether it ended its batch.
 struct Unindexed {
     event: ChainedEvent,
-    mac: Option<[u8; 32]>,
+    end: bool,
 }
 
 /// The writer thread's side: the log, the chain's head, the events not yet indexed.
 pub(crate) struct Trail {
     log: Log,
     head: (i64, [u8; 32]),
+    /// The chain key, known from the first append (the index's head is MAC'd with it).
+    key: Option<ChainKey>,
     published: Published,
     unindexed: VecDeque<Unindexed>,
 }
@@ -92,18 +101,20 @@ fn max_indexed(conn: &Connection) -> Result<i64> {
     conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_events", [], |r| r.get(0)).map_err(backend)
 }
 
-fn applied(conn: &Connection) -> Result<i64> {
-    conn.query_row("SELECT seq FROM audit_applied WHERE id = 1", [], |r| r.get(0))
+/// The last event of the last committed batch of writes, and whether the log was made.
+fn applied(conn: &Connection) -> Result<(i64, bool)> {
+    conn.query_row("SELECT seq, log_made FROM audit_applied WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map(Option::unwrap_or_default)
         .map_err(backend)
 }
 
-/// Copies the events of a database from before the log into a new log.
+/// Copies the events of a database from before the log into the log, from where the log ends
+/// (so that a copy cut short by a crash goes on where it stopped).
 fn migrate(conn: &Connection, log: &mut Log) -> Result<u64> {
     const PAGE: i64 = 1000;
-    let head = audit::head(conn)?;
-    let (mut after, mut copied) = (0i64, 0u64);
+    let mut after = i64::try_from(log.next_seq()).unwrap_or(i64::MAX) - 1;
+    let mut copied = 0u64;
     loop {
         let page: Vec<ChainedEvent> = crate::sql::all(
             conn,
@@ -113,18 +124,25 @@ fn migrate(conn: &Connection, log: &mut Log) -> Result<u64> {
         )?;
         let Some(last) = page.last() else { break };
         after = last.seq;
+        let n = page.len();
         let records: Vec<Vec<u8>> = page
             .iter()
-            .map(|c| {
-                let end = head.as_ref().filter(|h| h.seq == c.seq).map(|h| BatchEnd { mac: h.mac, commits: false });
-                log_record::encode(c, end)
-            })
+            .enumerate()
+            .map(|(i, c)| log_record::encode(c, (i + 1 == n).then_some(BatchEnd { commits: false })))
             .collect();
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
         log.append(&refs).map_err(log_error)?;
-        copied += page.len() as u64;
+        copied += n as u64;
     }
     Ok(copied)
+}
+
+fn cut(dir: &Path, end: i64, what: &str, seq: i64) -> StoreError {
+    StoreError::Corrupt(format!(
+        "the audit log in {} ends at event {end} but {what} {seq}: the log was cut. \
+         Run `clawvault audit verify` and restore the data directory from a backup",
+        dir.display()
+    ))
 }
 
 impl Trail {
@@ -137,11 +155,19 @@ impl Trail {
     /// was cut: the database's owner must look before anything more is appended).
     pub(crate) fn open(conn: &Connection, dir: &Path) -> Result<(Self, Recovery)> {
         let mut recovery = Recovery::default();
-        let fresh = !Reader::new(dir).exists().map_err(log_error)?;
+        let (applied, made) = applied(conn)?;
+        if made && !Reader::new(dir).exists().map_err(log_error)? {
+            return Err(StoreError::Corrupt(format!(
+                "the audit log {} is missing, though this database made it: restore the data directory \
+                 from a backup (`clawvault audit verify --data-dir` tells what the database's index still holds)",
+                dir.display()
+            )));
+        }
         let opened = Log::open(dir, 1).map_err(log_error)?;
         let mut log = opened.log;
-        if fresh {
+        if !made {
             recovery.migrated = migrate(conn, &mut log)?;
+            conn.execute("UPDATE audit_applied SET log_made = 1 WHERE id = 1", []).map_err(backend)?;
         }
         if let Some(t) = opened.torn {
             recovery.torn = Some(TornTail {
@@ -159,49 +185,50 @@ impl Trail {
         while audit_query::index_next(conn, audit_query::INDEX_BATCH)? > 0 {}
         let end = i64::try_from(log.next_seq()).unwrap_or(i64::MAX) - 1;
         if end < indexed {
-            return Err(StoreError::Corrupt(format!(
-                "the audit log in {} ends at event {end} but its index holds events up to {indexed}: the log was cut. \
-                 Run `clawvault audit verify` and restore the data directory from a backup",
-                dir.display()
-            )));
+            return Err(cut(dir, end, "its index holds events up to", indexed));
         }
-        let mut unindexed = VecDeque::new();
+        if end < applied {
+            return Err(cut(dir, end, "the database committed writes whose events reach", applied));
+        }
+        // The head is the log's last event (the index's copy of it is not trusted for that).
         let mut head = (0, GENESIS);
-        let mut published = audit::head(conn)?;
+        let mut unindexed = VecDeque::new();
         let mut batch_first = indexed + 1;
         let mut last_batch = None;
         let reader = Reader::new(dir);
-        for (seq, bytes) in reader.read_after(seq_u64(indexed), usize::MAX).map_err(log_error)? {
+        for (seq, bytes) in reader.read_after(seq_u64(indexed - 1), usize::MAX).map_err(log_error)? {
             let (event, end) = log_record::decode(seq, &bytes)?;
             head = (event.seq, event.hash);
+            if event.seq <= indexed {
+                continue;
+            }
             if let Some(b) = end {
-                published = Some(ChainHead { seq: event.seq, hash: event.hash, mac: b.mac });
                 last_batch = Some((batch_first, event.seq, b.commits));
                 batch_first = event.seq + 1;
             }
-            unindexed.push_back(Unindexed { event, mac: end.map(|b| b.mac) });
+            unindexed.push_back(Unindexed { event, end: end.is_some() });
         }
         if let Some((first, last, true)) = last_batch
-            && applied(conn)? < last
+            && applied < last
         {
             recovery.uncommitted = Some((first, last));
         }
-        if unindexed.is_empty() && indexed > 0 {
-            // The index holds everything: the head is the index's newest event.
-            head = conn
-                .query_row("SELECT seq, hash FROM audit_events WHERE seq = ?", [indexed], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-                })
-                .map_err(backend)
-                .and_then(|(s, h)| Ok((s, crate::convert::hash32(&h, "audit hash")?)))?;
-        }
-        let trail = Self { log, head, published: Arc::new(Mutex::new(published)), unindexed };
+        let trail = Self { log, head, key: None, published: Arc::new(Mutex::new(None)), unindexed };
         Ok((trail, recovery))
     }
 
     /// The head readers see.
     pub(crate) fn published(&self) -> Published {
         Arc::clone(&self.published)
+    }
+
+    /// Takes the chain key (the first append would bring it too) and publishes the MAC'd head
+    /// of the log as it is.
+    pub(crate) fn set_key(&mut self, key: ChainKey) {
+        if self.head.0 > 0 {
+            *self.published.lock().unwrap_or_else(PoisonError::into_inner) = Some(key.head(self.head.0, self.head.1));
+        }
+        self.key = Some(key);
     }
 
     /// The number the next event gets.
@@ -218,20 +245,22 @@ impl Trail {
     /// the batch's writes commit with the database after this.
     pub(crate) fn append(&mut self, key: &ChainKey, chained: Vec<ChainedEvent>, commits: bool) -> Result<()> {
         let Some(last) = chained.last() else { return Ok(()) };
-        let head = key.head(last.seq, last.hash);
         let n = chained.len();
         let records: Vec<Vec<u8>> = chained
             .iter()
             .enumerate()
-            .map(|(i, c)| log_record::encode(c, (i + 1 == n).then_some(BatchEnd { mac: head.mac, commits })))
+            .map(|(i, c)| log_record::encode(c, (i + 1 == n).then_some(BatchEnd { commits })))
             .collect();
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
         self.log.append(&refs).map_err(log_error)?;
+        let head = key.head(last.seq, last.hash);
         self.head = (head.seq, head.hash);
-        let mac = head.mac;
         *self.published.lock().unwrap_or_else(PoisonError::into_inner) = Some(head);
+        if self.key.is_none() {
+            self.key = Some(key.clone());
+        }
         for (i, event) in chained.into_iter().enumerate() {
-            self.unindexed.push_back(Unindexed { event, mac: (i + 1 == n).then_some(mac) });
+            self.unindexed.push_back(Unindexed { event, end: i + 1 == n });
         }
         Ok(())
     }
@@ -276,12 +305,12 @@ impl Trail {
                     &c.hash[..],
                 ])
                 .map_err(backend)?;
-            if let Some(mac) = u.mac {
-                head = Some((c.seq, c.hash, mac));
+            if u.end {
+                head = self.key.as_ref().map(|k| k.head(c.seq, c.hash));
             }
         }
         audit_query::index_next(conn, i64::try_from(n).unwrap_or(i64::MAX))?;
-        if let Some((seq, hash, mac)) = head {
+        if let Some(ChainHead { seq, hash, mac }) = head {
             conn.prepare_cached(
                 "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, ?, ?, ?) \
                  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
@@ -298,23 +327,17 @@ impl Trail {
     }
 }
 
-/// The newest head of the log in `dir` after the index's (`None` if the log has nothing
-/// after `index_head`): for a store opened read-only, which has no writer keeping it.
-pub(crate) fn log_head(dir: &Path, index_head: Option<&ChainHead>) -> Result<Option<ChainHead>> {
-    let reader = Reader::new(dir);
-    let mut head = None;
-    let mut after = index_head.map_or(0, |h| seq_u64(h.seq));
+/// The log's last event after `after_seq` (`None` if it has none), for a store opened
+/// read-only, which has no writer keeping it.
+pub(crate) fn last_after(reader: &Reader, after_seq: i64) -> Result<Option<ChainedEvent>> {
+    let mut after = seq_u64(after_seq);
+    let mut last = None;
     loop {
         let page = reader.read_after(after, 4096).map_err(log_error)?;
-        let Some((last, _)) = page.last() else { break };
-        after = *last;
-        for (seq, bytes) in &page {
-            if let (event, Some(end)) = log_record::decode(*seq, bytes)? {
-                head = Some(ChainHead { seq: event.seq, hash: event.hash, mac: end.mac });
-            }
-        }
+        let Some((seq, bytes)) = page.last() else { return Ok(last) };
+        after = *seq;
+        last = Some(log_record::decode(*seq, bytes)?.0);
     }
-    Ok(head)
 }
 
 /// Events after `after_seq` from the log in `dir`, at most `limit`.

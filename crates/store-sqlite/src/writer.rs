@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use clawvault_core::audit::ChainKey;
 use clawvault_store::{Result, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
@@ -98,6 +99,8 @@ enum Msg {
     Checkpoint(oneshot::Sender<()>),
     /// Index every audit event appended so far (queries, tools).
     Index(oneshot::Sender<Result<()>>),
+    /// The chain key, so that the head is MAC'd before the first append.
+    Key(ChainKey, oneshot::Sender<()>),
 }
 
 /// Most messages handled together.
@@ -155,6 +158,13 @@ impl Writer {
         wait.await.map_err(|_| closed())?
     }
 
+    /// Hands the chain key to the trail, which publishes the MAC'd head of the log as it is.
+    pub(crate) async fn set_chain_key(&self, key: ChainKey) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.tx.send(Msg::Key(key, done)).map_err(|_| closed())?;
+        wait.await.map_err(|_| closed())
+    }
+
     /// Indexes everything and checkpoints the WAL into the database file (after everything
     /// queued before).
     pub(crate) async fn checkpoint(&self) {
@@ -194,6 +204,10 @@ fn run(mut conn: Connection, mut trail: Trail, rx: mpsc::Receiver<Msg>) {
                 Msg::Audit(a, done) => audits.push((a, done)),
                 Msg::Checkpoint(done) => checkpoints.push(done),
                 Msg::Index(done) => index_requests.push(done),
+                Msg::Key(key, done) => {
+                    trail.set_key(key);
+                    let _ = done.send(());
+                }
             }
             if jobs.len() + audits.len() < BATCH_MAX {
                 next = rx.try_recv().ok();
@@ -375,10 +389,11 @@ fn warn_index(r: Result<usize>) {
 
 /// No message for this long means the writer is idle: time to index.
 const IDLE: Duration = Duration::from_millis(50);
-/// Unindexed events worth an indexing transaction when idle.
-const INDEX_TAIL: usize = 256;
+/// Unindexed events worth an indexing transaction when idle: any (an index step costs no sync,
+/// and what is indexed is covered by the index's MAC'd head as well as by the log).
+const INDEX_TAIL: usize = 1;
 /// Backlog at which indexing runs between batches even under load...
-const INDEX_BACKLOG: usize = 4 * INDEX_BATCH as usize;
+const INDEX_BACKLOG: usize = 512;
 /// ...in steps small enough that the batches queued behind one wait a few milliseconds only.
 const INDEX_STEP: usize = 256;
 

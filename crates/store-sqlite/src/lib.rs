@@ -14,6 +14,7 @@ mod audit_query;
 mod auth_roles;
 mod consumers;
 mod convert;
+mod indexer;
 mod kv_settings;
 mod log_record;
 mod migrate;
@@ -38,6 +39,7 @@ use clawvault_core::audit::{ChainHead, ChainKey};
 use clawvault_store::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
 
+use crate::indexer::Indexer;
 use crate::reader::Readers;
 use crate::trail::{Published, Trail};
 use crate::writer::Writer;
@@ -48,6 +50,7 @@ pub use crate::trail::{Recovery, TornTail};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: Option<Writer>,
+    indexer: Option<Indexer>,
     readers: Readers,
     /// The audit log, read by `audit_after` (verification reads the log, not its index).
     log: Arc<Reader>,
@@ -86,27 +89,28 @@ impl SqliteStore {
     /// [`StoreError::Backend`] when the file cannot be opened or migrated.
     pub async fn open(path: &Path, mode: OpenMode) -> Result<Self> {
         let log_dir = trail::log_dir(path);
-        let (writer, published, recovery) = match mode {
+        let (writer, indexer, published, recovery) = match mode {
             OpenMode::ReadWrite => {
                 let mut conn = Connection::open(path).map_err(backend)?;
                 configure(&conn).map_err(backend)?;
                 conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
                 migrate::run(&mut conn)?;
-                let (trail, recovery) = Trail::open(&conn, &log_dir)?;
-                let (writer, published) = Writer::start(conn, trail)?;
-                (Some(writer), published, recovery)
+                let (trail, recovery, unindexed) = Trail::open(&conn, &log_dir)?;
+                let indexer = Indexer::start(path, unindexed)?;
+                let (writer, published) = Writer::start(conn, trail, indexer.clone())?;
+                (Some(writer), Some(indexer), published, recovery)
             }
             OpenMode::ReadOnly => {
                 if !path.exists() {
                     return Err(StoreError::Backend(format!("no database at {}", path.display())));
                 }
-                (None, Published::default(), Recovery::default())
+                (None, None, Published::default(), Recovery::default())
             }
         };
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let readers = Readers::new(path, flags)?;
         let log = Arc::new(Reader::new(&log_dir));
-        Ok(Self { writer, readers, log, published, recovery })
+        Ok(Self { writer, indexer, readers, log, published, recovery })
     }
 
     /// Gives the store the audit chain's key, so that it can MAC the head of its log (the log
@@ -157,7 +161,11 @@ impl SqliteStore {
     /// # Errors
     /// Storage failures, or a read-only store.
     pub async fn index_audit(&self) -> Result<()> {
-        self.writer()?.index_audit().await
+        self.writer()?;
+        match &self.indexer {
+            Some(i) => i.flush().await,
+            None => Ok(()),
+        }
     }
 
     /// Waits for queued writes and checkpoints the WAL (graceful shutdown).

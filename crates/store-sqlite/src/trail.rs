@@ -17,7 +17,6 @@
 //! refused as missing. What the index has not reached yet when a server stops is covered by the
 //! log alone, and by the anchors an operator keeps.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -26,7 +25,6 @@ use clawvault_core::audit::{AuditEvent, ChainHead, ChainKey, ChainedEvent, GENES
 use clawvault_store::{Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::convert::micros;
 use crate::log_record::{self, BatchEnd};
 use crate::{audit_query, backend};
 
@@ -78,9 +76,9 @@ impl Recovery {
 pub(crate) type Published = Arc<Mutex<Option<ChainHead>>>;
 
 /// An event appended to the log and not yet indexed, and whether it ended its batch.
-struct Unindexed {
-    event: ChainedEvent,
-    end: bool,
+pub(crate) struct Unindexed {
+    pub(crate) event: ChainedEvent,
+    pub(crate) end: bool,
 }
 
 /// The writer thread's side: the log, the chain's head, the events not yet indexed.
@@ -90,7 +88,6 @@ pub(crate) struct Trail {
     /// The chain key, known from the first append (the index's head is MAC'd with it).
     key: Option<ChainKey>,
     published: Published,
-    unindexed: VecDeque<Unindexed>,
 }
 
 fn seq_u64(seq: i64) -> u64 {
@@ -153,7 +150,7 @@ impl Trail {
     /// # Errors
     /// The log cannot be opened, is damaged, or ends before events its index holds (the log
     /// was cut: the database's owner must look before anything more is appended).
-    pub(crate) fn open(conn: &Connection, dir: &Path) -> Result<(Self, Recovery)> {
+    pub(crate) fn open(conn: &Connection, dir: &Path) -> Result<(Self, Recovery, Vec<Unindexed>)> {
         let mut recovery = Recovery::default();
         let (applied, made) = applied(conn)?;
         if made && !Reader::new(dir).exists().map_err(log_error)? {
@@ -192,7 +189,7 @@ impl Trail {
         }
         // The head is the log's last event (the index's copy of it is not trusted for that).
         let mut head = (0, GENESIS);
-        let mut unindexed = VecDeque::new();
+        let mut unindexed = Vec::new();
         let mut batch_first = indexed + 1;
         let mut last_batch = None;
         let reader = Reader::new(dir);
@@ -206,15 +203,15 @@ impl Trail {
                 last_batch = Some((batch_first, event.seq, b.commits));
                 batch_first = event.seq + 1;
             }
-            unindexed.push_back(Unindexed { event, end: end.is_some() });
+            unindexed.push(Unindexed { event, end: end.is_some() });
         }
         if let Some((first, last, true)) = last_batch
             && applied < last
         {
             recovery.uncommitted = Some((first, last));
         }
-        let trail = Self { log, head, key: None, published: Arc::new(Mutex::new(None)), unindexed };
-        Ok((trail, recovery))
+        let trail = Self { log, head, key: None, published: Arc::new(Mutex::new(None)) };
+        Ok((trail, recovery, unindexed))
     }
 
     /// The head readers see.
@@ -242,9 +239,15 @@ impl Trail {
     }
 
     /// Makes `chained` (just linked by [`Trail::chain`]) durable as one batch; `commits` when
-    /// the batch's writes commit with the database after this.
-    pub(crate) fn append(&mut self, key: &ChainKey, chained: Vec<ChainedEvent>, commits: bool) -> Result<()> {
-        let Some(last) = chained.last() else { return Ok(()) };
+    /// the batch's writes commit with the database after this. Returns the events, for the
+    /// index.
+    pub(crate) fn append(
+        &mut self,
+        key: &ChainKey,
+        chained: Vec<ChainedEvent>,
+        commits: bool,
+    ) -> Result<Vec<Unindexed>> {
+        let Some(last) = chained.last() else { return Ok(Vec::new()) };
         let n = chained.len();
         let records: Vec<Vec<u8>> = chained
             .iter()
@@ -259,71 +262,7 @@ impl Trail {
         if self.key.is_none() {
             self.key = Some(key.clone());
         }
-        for (i, event) in chained.into_iter().enumerate() {
-            self.unindexed.push_back(Unindexed { event, end: i + 1 == n });
-        }
-        Ok(())
-    }
-
-    /// Events appended and not yet indexed.
-    pub(crate) fn pending(&self) -> usize {
-        self.unindexed.len()
-    }
-
-    /// Indexes up to `max` events in the caller's transaction; [`Trail::indexed`] drops them
-    /// once it committed. Returns how many.
-    pub(crate) fn index(&self, conn: &Connection, max: usize) -> Result<usize> {
-        let n = self.unindexed.len().min(max);
-        if n == 0 {
-            return Ok(0);
-        }
-        let mut insert = conn
-            .prepare_cached(
-                "INSERT INTO audit_events (seq, id, created_at, action, outcome, actor_type, actor_id, \
-                 resource_type, resource_id, vault_id, ip_address, details, prev_hash, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .map_err(backend)?;
-        let mut head = None;
-        for u in self.unindexed.iter().take(n) {
-            let (c, e) = (&u.event, &u.event.event);
-            insert
-                .execute(params![
-                    c.seq,
-                    e.id,
-                    micros(e.created_at),
-                    e.action,
-                    e.outcome.as_str(),
-                    e.actor_type,
-                    e.actor_id,
-                    e.resource_type,
-                    e.resource_id,
-                    e.vault_id,
-                    e.ip_address,
-                    e.details,
-                    &c.prev_hash[..],
-                    &c.hash[..],
-                ])
-                .map_err(backend)?;
-            if u.end {
-                head = self.key.as_ref().map(|k| k.head(c.seq, c.hash));
-            }
-        }
-        audit_query::index_next(conn, i64::try_from(n).unwrap_or(i64::MAX))?;
-        if let Some(ChainHead { seq, hash, mac }) = head {
-            conn.prepare_cached(
-                "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, ?, ?, ?) \
-                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
-            )
-            .and_then(|mut s| s.execute(params![seq, &hash[..], &mac[..]]))
-            .map_err(backend)?;
-        }
-        Ok(n)
-    }
-
-    /// Drops the `n` oldest unindexed events: their index committed.
-    pub(crate) fn indexed(&mut self, n: usize) {
-        self.unindexed.drain(..n.min(self.unindexed.len()));
+        Ok(chained.into_iter().enumerate().map(|(i, event)| Unindexed { event, end: i + 1 == n }).collect())
     }
 }
 

@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use clawvault_core::audit::ChainKey;
 use clawvault_store::{Result, StoreError};
@@ -18,8 +17,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::audit::OwnedAudit;
-use crate::audit_query::INDEX_BATCH;
 use crate::backend;
+use crate::indexer::Indexer;
 use crate::trail::{Published, Trail};
 
 /// The write connection as a job sees it: statements run on it (it derefs to the
@@ -97,8 +96,6 @@ enum Msg {
     Audit(OwnedAudit, oneshot::Sender<Result<()>>),
     /// Index everything, then checkpoint the WAL into the database file.
     Checkpoint(oneshot::Sender<()>),
-    /// Index every audit event appended so far (queries, tools).
-    Index(oneshot::Sender<Result<()>>),
     /// The chain key, so that the head is MAC'd before the first append.
     Key(ChainKey, oneshot::Sender<()>),
 }
@@ -120,14 +117,14 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Starts the thread; returns its handle and the head it publishes.
-    pub(crate) fn start(conn: Connection, trail: Trail) -> Result<(Self, Published)> {
+    pub(crate) fn start(conn: Connection, trail: Trail, indexer: Indexer) -> Result<(Self, Published)> {
         // Unbounded: callers are bounded by their own concurrency, and the writer thread needs
         // a receive with a timeout to notice idle time.
         let (tx, rx) = mpsc::channel();
         let published = trail.published();
         std::thread::Builder::new()
             .name("clawvault-sqlite-writer".into())
-            .spawn(move || run(conn, trail, rx))
+            .spawn(move || run(conn, trail, indexer, rx))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok((Self { tx }, published))
     }
@@ -148,13 +145,6 @@ impl Writer {
     pub(crate) async fn audit(&self, audit: OwnedAudit) -> Result<()> {
         let (done, wait) = oneshot::channel();
         self.tx.send(Msg::Audit(audit, done)).map_err(|_| closed())?;
-        wait.await.map_err(|_| closed())?
-    }
-
-    /// Brings the audit index up to date (it otherwise catches up when the writer is idle).
-    pub(crate) async fn index_audit(&self) -> Result<()> {
-        let (done, wait) = oneshot::channel();
-        self.tx.send(Msg::Index(done)).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())?
     }
 
@@ -181,31 +171,20 @@ fn closed() -> StoreError {
 
 type Answer = oneshot::Sender<Result<()>>;
 
-fn run(mut conn: Connection, mut trail: Trail, rx: mpsc::Receiver<Msg>) {
+fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, rx: mpsc::Receiver<Msg>) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(BATCH_MAX);
     let mut audits: Vec<(OwnedAudit, Answer)> = Vec::with_capacity(BATCH_MAX);
-    loop {
-        let first = match rx.recv_timeout(IDLE) {
-            Ok(msg) => msg,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if trail.pending() >= INDEX_TAIL {
-                    warn_index(index_batch(&mut conn, &mut trail, INDEX_BATCH as usize));
-                }
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        };
+    while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         let mut checkpoints = Vec::new();
-        let mut index_requests = Vec::new();
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Write(job) => jobs.push(job),
                 Msg::Audit(a, done) => audits.push((a, done)),
                 Msg::Checkpoint(done) => checkpoints.push(done),
-                Msg::Index(done) => index_requests.push(done),
                 Msg::Key(key, done) => {
-                    trail.set_key(key);
+                    trail.set_key(key.clone());
+                    indexer.set_key(key);
                     let _ = done.send(());
                 }
             }
@@ -214,15 +193,12 @@ fn run(mut conn: Connection, mut trail: Trail, rx: mpsc::Receiver<Msg>) {
             }
         }
         if !jobs.is_empty() || !audits.is_empty() {
-            commit_batch(&mut conn, &mut trail, &mut jobs, &mut audits);
+            commit_batch(&mut conn, &mut trail, &indexer, &mut jobs, &mut audits);
         }
-        if !index_requests.is_empty() || !checkpoints.is_empty() {
-            let indexed = index_all(&mut conn, &mut trail);
-            for done in index_requests {
-                let _ = done.send(indexed.clone());
-            }
-        } else if trail.pending() >= INDEX_BACKLOG {
-            warn_index(index_batch(&mut conn, &mut trail, INDEX_STEP));
+        if !checkpoints.is_empty()
+            && let Err(e) = indexer.flush_blocking()
+        {
+            tracing::warn!(error = %e, "indexing audit events before a checkpoint failed");
         }
         for done in checkpoints {
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
@@ -238,6 +214,7 @@ fn run(mut conn: Connection, mut trail: Trail, rx: mpsc::Receiver<Msg>) {
 fn commit_batch(
     conn: &mut Connection,
     trail: &mut Trail,
+    indexer: &Indexer,
     jobs: &mut Vec<Box<dyn Job>>,
     audits: &mut Vec<(OwnedAudit, Answer)>,
 ) {
@@ -245,9 +222,9 @@ fn commit_batch(
     let standalone = OwnedAudit::merge(standalone);
     let writes = !jobs.is_empty() || standalone.as_ref().is_some_and(OwnedAudit::has_secret_events);
     let outcome = if writes {
-        in_transaction(conn, trail, jobs, standalone)
+        in_transaction(conn, trail, indexer, jobs, standalone)
     } else {
-        let logged = standalone.map_or(Ok(()), |a| log(trail, vec![a], false));
+        let logged = standalone.map_or(Ok(()), |a| log(trail, indexer, vec![a], false));
         Batch { finishes: Vec::new(), jobs: Ok(()), audits: logged }
     };
     for finish in outcome.finishes {
@@ -268,14 +245,11 @@ struct Batch {
 fn in_transaction(
     conn: &mut Connection,
     trail: &mut Trail,
+    indexer: &Indexer,
     jobs: &mut Vec<Box<dyn Job>>,
     standalone: Option<OwnedAudit>,
 ) -> Batch {
-    // Writes are durable when answered, whatever an indexing step left the setting at.
-    let begun = conn
-        .pragma_update(None, "synchronous", "FULL")
-        .and_then(|()| conn.transaction_with_behavior(TransactionBehavior::Immediate));
-    let mut tx = match begun {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             let e = backend(e);
@@ -326,7 +300,7 @@ fn in_transaction(
     // Logged before the commit, with the commit's mark inside it: a crash in between leaves
     // a logged batch above the mark, which reopening reports (see `trail`).
     let logged = match mark_applied(&tx, trail, &events) {
-        Ok(()) => log(trail, events, true),
+        Ok(()) => log(trail, indexer, events, true),
         Err(e) => Err(e),
     };
     if let Err(e) = logged {
@@ -371,53 +345,13 @@ fn mark_applied(conn: &Connection, trail: &Trail, events: &[OwnedAudit]) -> Resu
 
 /// Chains the events of `audits` (under the first one's key: there is one per server) and
 /// makes them durable.
-fn log(trail: &mut Trail, audits: Vec<OwnedAudit>, commits: bool) -> Result<()> {
+fn log(trail: &mut Trail, indexer: &Indexer, audits: Vec<OwnedAudit>, commits: bool) -> Result<()> {
     let Some(all) = OwnedAudit::merge(audits) else { return Ok(()) };
     let (key, events) = all.into_parts();
     if events.is_empty() {
         return Ok(());
     }
     let chained = trail.chain(&key, events);
-    trail.append(&key, chained, commits)
-}
-
-fn warn_index(r: Result<usize>) {
-    if let Err(e) = r {
-        tracing::warn!(error = %e, "indexing audit events failed; they stay in the log and are indexed later");
-    }
-}
-
-/// No message for this long means the writer is idle: time to index.
-const IDLE: Duration = Duration::from_millis(50);
-/// Unindexed events worth an indexing transaction when idle: any (an index step costs no sync,
-/// and what is indexed is covered by the index's MAC'd head as well as by the log).
-const INDEX_TAIL: usize = 1;
-/// Backlog at which indexing runs between batches even under load...
-const INDEX_BACKLOG: usize = 512;
-/// ...in steps small enough that the batches queued behind one wait a few milliseconds only.
-const INDEX_STEP: usize = 256;
-
-/// One indexing transaction. The index can be rebuilt from the log (reopening reloads whatever
-/// the index lacks), so its commits skip the sync: the next durable commit, or a checkpoint,
-/// syncs their WAL frames with it, and a crash before that loses only index work.
-fn index_batch(conn: &mut Connection, trail: &mut Trail, max: usize) -> Result<usize> {
-    if trail.pending() == 0 {
-        return Ok(0);
-    }
-    conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
-    let indexed = (|| {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-        let n = trail.index(&tx, max)?;
-        tx.commit().map_err(backend)?;
-        Ok(n)
-    })();
-    conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
-    let n = indexed?;
-    trail.indexed(n);
-    Ok(n)
-}
-
-fn index_all(conn: &mut Connection, trail: &mut Trail) -> Result<()> {
-    while index_batch(conn, trail, INDEX_BATCH as usize)? > 0 {}
+    indexer.send(trail.append(&key, chained, commits)?);
     Ok(())
 }

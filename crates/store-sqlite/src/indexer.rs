@@ -1,0 +1,195 @@
+//! The audit index, filled behind the log on a thread and connection of its own: a read's
+//! batch never waits for index pages, and a batch of writes waits only while an indexing
+//! transaction holds SQLite's write lock. Its commits skip the sync (`synchronous = NORMAL`):
+//! the index can be rebuilt from the log (reopening reloads whatever the index lacks), and the
+//! writer's next durable commit, or a checkpoint, syncs their WAL frames with it.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use clawvault_core::audit::{ChainHead, ChainKey};
+use clawvault_store::{Result, StoreError};
+use rusqlite::{Connection, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use crate::audit_query::{self, INDEX_BATCH};
+use crate::convert::micros;
+use crate::trail::Unindexed;
+use crate::{backend, configure};
+
+/// No event for this long: index what is pending.
+const IDLE: Duration = Duration::from_millis(50);
+/// Pending events at which indexing runs even while events keep coming.
+const BACKLOG: usize = 1024;
+
+enum Msg {
+    /// Events just made durable in the log, in order.
+    Events(Vec<Unindexed>),
+    /// The chain key, to MAC the index's head.
+    Key(ChainKey),
+    /// Index everything received so far, then answer.
+    Flush(oneshot::Sender<Result<()>>),
+}
+
+/// Handle to the indexing thread.
+#[derive(Clone)]
+pub(crate) struct Indexer {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl std::fmt::Debug for Indexer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Indexer")
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Backend("the audit indexer has stopped".into())
+}
+
+impl Indexer {
+    /// Opens its connection to the database at `path` and starts with `pending` (the log's
+    /// tail the index lacks).
+    pub(crate) fn start(path: &Path, pending: Vec<Unindexed>) -> Result<Self> {
+        let conn = Connection::open(path).map_err(backend)?;
+        configure(&conn).map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("clawvault-sqlite-indexer".into())
+            .spawn(move || run(conn, pending.into(), rx))
+            .map_err(|e| StoreError::Backend(format!("cannot start the audit indexer: {e}")))?;
+        Ok(Self { tx })
+    }
+
+    /// Hands over events just made durable (called before anyone is answered for them, so a
+    /// later [`Indexer::flush`] covers them).
+    pub(crate) fn send(&self, events: Vec<Unindexed>) {
+        if !events.is_empty() {
+            let _ = self.tx.send(Msg::Events(events));
+        }
+    }
+
+    pub(crate) fn set_key(&self, key: ChainKey) {
+        let _ = self.tx.send(Msg::Key(key));
+    }
+
+    /// Indexes everything handed over so far.
+    pub(crate) async fn flush(&self) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.tx.send(Msg::Flush(done)).map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
+    }
+
+    /// [`Indexer::flush`] from a thread that is not async (the writer, before a checkpoint).
+    pub(crate) fn flush_blocking(&self) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.tx.send(Msg::Flush(done)).map_err(|_| stopped())?;
+        wait.blocking_recv().map_err(|_| stopped())?
+    }
+}
+
+fn run(mut conn: Connection, mut pending: VecDeque<Unindexed>, rx: mpsc::Receiver<Msg>) {
+    let mut key = None;
+    loop {
+        let msg = match rx.recv_timeout(IDLE) {
+            Ok(msg) => msg,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                warn(index_all(&mut conn, &mut pending, key.as_ref()));
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        match msg {
+            Msg::Events(events) => {
+                pending.extend(events);
+                if pending.len() >= BACKLOG {
+                    warn(index_batch(&mut conn, &mut pending, key.as_ref()).map(|_| ()));
+                }
+            }
+            Msg::Key(k) => key = Some(k),
+            Msg::Flush(done) => {
+                // Everything sent before the flush is in the channel ahead of it.
+                while let Ok(msg) = rx.try_recv() {
+                    match msg {
+                        Msg::Events(events) => pending.extend(events),
+                        Msg::Key(k) => key = Some(k),
+                        Msg::Flush(other) => {
+                            let _ = other.send(Ok(()));
+                        }
+                    }
+                }
+                let _ = done.send(index_all(&mut conn, &mut pending, key.as_ref()));
+            }
+        }
+    }
+}
+
+fn warn(r: Result<()>) {
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "indexing audit events failed; they stay in the log and are indexed later");
+    }
+}
+
+fn index_all(conn: &mut Connection, pending: &mut VecDeque<Unindexed>, key: Option<&ChainKey>) -> Result<()> {
+    while index_batch(conn, pending, key)? > 0 {}
+    Ok(())
+}
+
+/// One transaction of at most [`INDEX_BATCH`] events: their rows, their lookups, and the
+/// MAC'd head of the last whole batch among them (once the key is known).
+fn index_batch(conn: &mut Connection, pending: &mut VecDeque<Unindexed>, key: Option<&ChainKey>) -> Result<usize> {
+    let n = pending.len().min(usize::try_from(INDEX_BATCH).unwrap_or(usize::MAX));
+    if n == 0 {
+        return Ok(0);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    let mut head = None;
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO audit_events (seq, id, created_at, action, outcome, actor_type, actor_id, \
+                 resource_type, resource_id, vault_id, ip_address, details, prev_hash, hash) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(backend)?;
+        for u in pending.iter().take(n) {
+            let (c, e) = (&u.event, &u.event.event);
+            insert
+                .execute(params![
+                    c.seq,
+                    e.id,
+                    micros(e.created_at),
+                    e.action,
+                    e.outcome.as_str(),
+                    e.actor_type,
+                    e.actor_id,
+                    e.resource_type,
+                    e.resource_id,
+                    e.vault_id,
+                    e.ip_address,
+                    e.details,
+                    &c.prev_hash[..],
+                    &c.hash[..],
+                ])
+                .map_err(backend)?;
+            if u.end {
+                head = key.map(|k| k.head(c.seq, c.hash));
+            }
+        }
+    }
+    audit_query::index_next(&tx, i64::try_from(n).unwrap_or(i64::MAX))?;
+    if let Some(ChainHead { seq, hash, mac }) = head {
+        tx.prepare_cached(
+            "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
+        )
+        .and_then(|mut s| s.execute(params![seq, &hash[..], &mac[..]]))
+        .map_err(backend)?;
+    }
+    tx.commit().map_err(backend)?;
+    pending.drain(..n);
+    Ok(n)
+}

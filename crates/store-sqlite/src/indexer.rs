@@ -1,12 +1,16 @@
 //! The audit index, filled behind the log on a thread and connection of its own: a read's
 //! batch never waits for index pages, and a batch of writes waits only while an indexing
-//! transaction holds SQLite's write lock. Its commits skip the sync (`synchronous = NORMAL`):
+//! transaction holds SQLite's write lock ([`WriteLock`]: a mutex both threads take, so that the
+//! writer is woken the moment the indexer commits, rather than retrying on SQLite's busy
+//! handler, which sleeps for milliseconds). The writer leaves events in a buffer without waking
+//! the indexer, which takes them every [`EVERY`] (or at once past [`BACKLOG`]). Its commits skip
+//! the sync (`synchronous = NORMAL`):
 //! the index can be rebuilt from the log (reopening reloads whatever the index lacks), and the
 //! writer's next durable commit, or a checkpoint, syncs their WAL frames with it.
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use clawvault_core::audit::{ChainHead, ChainKey};
@@ -19,17 +23,20 @@ use crate::convert::micros;
 use crate::trail::Unindexed;
 use crate::{backend, configure};
 
-/// No event for this long: index what is pending.
-const IDLE: Duration = Duration::from_millis(50);
-/// Pending events at which indexing runs even while events keep coming.
+/// How often the indexer takes what the writer left.
+const EVERY: Duration = Duration::from_millis(50);
+/// Events left at which the writer wakes the indexer at once.
 const BACKLOG: usize = 1024;
 
+/// SQLite's write lock as both writing threads see it.
+pub(crate) type WriteLock = Arc<Mutex<()>>;
+
 enum Msg {
-    /// Events just made durable in the log, in order.
-    Events(Vec<Unindexed>),
+    /// More than [`BACKLOG`] events are waiting.
+    Wake,
     /// The chain key, to MAC the index's head.
     Key(ChainKey),
-    /// Index everything received so far, then answer.
+    /// Index everything left so far, then answer.
     Flush(oneshot::Sender<Result<()>>),
 }
 
@@ -37,6 +44,8 @@ enum Msg {
 #[derive(Clone)]
 pub(crate) struct Indexer {
     tx: mpsc::Sender<Msg>,
+    /// Events made durable in the log and not yet taken, in order.
+    left: Arc<Mutex<Vec<Unindexed>>>,
 }
 
 impl std::fmt::Debug for Indexer {
@@ -52,23 +61,30 @@ fn stopped() -> StoreError {
 impl Indexer {
     /// Opens its connection to the database at `path` and starts with `pending` (the log's
     /// tail the index lacks).
-    pub(crate) fn start(path: &Path, pending: Vec<Unindexed>) -> Result<Self> {
+    pub(crate) fn start(path: &Path, pending: Vec<Unindexed>, lock: WriteLock) -> Result<Self> {
         let conn = Connection::open(path).map_err(backend)?;
         configure(&conn).map_err(backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
         let (tx, rx) = mpsc::channel();
+        let left = Arc::new(Mutex::new(Vec::new()));
+        let taken = Arc::clone(&left);
         std::thread::Builder::new()
             .name("clawvault-sqlite-indexer".into())
-            .spawn(move || run(conn, pending.into(), rx))
+            .spawn(move || run(conn, pending.into(), &taken, &lock, rx))
             .map_err(|e| StoreError::Backend(format!("cannot start the audit indexer: {e}")))?;
-        Ok(Self { tx })
+        Ok(Self { tx, left })
     }
 
-    /// Hands over events just made durable (called before anyone is answered for them, so a
-    /// later [`Indexer::flush`] covers them).
+    /// Leaves events just made durable (called before anyone is answered for them, so a later
+    /// [`Indexer::flush`] covers them).
     pub(crate) fn send(&self, events: Vec<Unindexed>) {
-        if !events.is_empty() {
-            let _ = self.tx.send(Msg::Events(events));
+        if events.is_empty() {
+            return;
+        }
+        let mut left = self.left.lock().unwrap_or_else(PoisonError::into_inner);
+        left.extend(events);
+        if left.len() >= BACKLOG {
+            let _ = self.tx.send(Msg::Wake);
         }
     }
 
@@ -91,38 +107,31 @@ impl Indexer {
     }
 }
 
-fn run(mut conn: Connection, mut pending: VecDeque<Unindexed>, rx: mpsc::Receiver<Msg>) {
+fn run(
+    mut conn: Connection,
+    mut pending: VecDeque<Unindexed>,
+    left: &Mutex<Vec<Unindexed>>,
+    lock: &Mutex<()>,
+    rx: mpsc::Receiver<Msg>,
+) {
     let mut key = None;
     loop {
-        let msg = match rx.recv_timeout(IDLE) {
-            Ok(msg) => msg,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                warn(index_all(&mut conn, &mut pending, key.as_ref()));
-                continue;
+        let flush = match rx.recv_timeout(EVERY) {
+            Ok(Msg::Key(k)) => {
+                key = Some(k);
+                None
             }
+            Ok(Msg::Flush(done)) => Some(done),
+            Ok(Msg::Wake) | Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        match msg {
-            Msg::Events(events) => {
-                pending.extend(events);
-                if pending.len() >= BACKLOG {
-                    warn(index_batch(&mut conn, &mut pending, key.as_ref()).map(|_| ()));
-                }
+        pending.extend(std::mem::take(&mut *left.lock().unwrap_or_else(PoisonError::into_inner)));
+        let indexed = index_all(&mut conn, &mut pending, key.as_ref(), lock);
+        match flush {
+            Some(done) => {
+                let _ = done.send(indexed);
             }
-            Msg::Key(k) => key = Some(k),
-            Msg::Flush(done) => {
-                // Everything sent before the flush is in the channel ahead of it.
-                while let Ok(msg) = rx.try_recv() {
-                    match msg {
-                        Msg::Events(events) => pending.extend(events),
-                        Msg::Key(k) => key = Some(k),
-                        Msg::Flush(other) => {
-                            let _ = other.send(Ok(()));
-                        }
-                    }
-                }
-                let _ = done.send(index_all(&mut conn, &mut pending, key.as_ref()));
-            }
+            None => warn(indexed),
         }
     }
 }
@@ -133,8 +142,17 @@ fn warn(r: Result<()>) {
     }
 }
 
-fn index_all(conn: &mut Connection, pending: &mut VecDeque<Unindexed>, key: Option<&ChainKey>) -> Result<()> {
-    while index_batch(conn, pending, key)? > 0 {}
+fn index_all(
+    conn: &mut Connection,
+    pending: &mut VecDeque<Unindexed>,
+    key: Option<&ChainKey>,
+    lock: &Mutex<()>,
+) -> Result<()> {
+    while !pending.is_empty() {
+        // The lock is taken per transaction, so a batch of writes waits for one at most.
+        let _held = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        index_batch(conn, pending, key)?;
+    }
     Ok(())
 }
 

@@ -39,7 +39,7 @@ use clawvault_core::audit::{ChainHead, ChainKey};
 use clawvault_store::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::indexer::Indexer;
+use crate::indexer::{Indexer, WriteLock};
 use crate::reader::Readers;
 use crate::trail::{Published, Trail};
 use crate::writer::Writer;
@@ -96,8 +96,9 @@ impl SqliteStore {
                 conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
                 migrate::run(&mut conn)?;
                 let (trail, recovery, unindexed) = Trail::open(&conn, &log_dir)?;
-                let indexer = Indexer::start(path, unindexed)?;
-                let (writer, published) = Writer::start(conn, trail, indexer.clone())?;
+                let lock = WriteLock::default();
+                let indexer = Indexer::start(path, unindexed, Arc::clone(&lock))?;
+                let (writer, published) = Writer::start(conn, trail, indexer.clone(), lock)?;
                 (Some(writer), Some(indexer), published, recovery)
             }
             OpenMode::ReadOnly => {

@@ -9,7 +9,7 @@
 //! instead of being capped by the sync.
 
 use std::cell::RefCell;
-use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError, mpsc};
 
 use clawvault_core::audit::ChainKey;
 use clawvault_store::{Result, StoreError};
@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::audit::OwnedAudit;
 use crate::backend;
-use crate::indexer::Indexer;
+use crate::indexer::{Indexer, WriteLock};
 use crate::trail::{Published, Trail};
 
 /// The write connection as a job sees it: statements run on it (it derefs to the
@@ -117,14 +117,19 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Starts the thread; returns its handle and the head it publishes.
-    pub(crate) fn start(conn: Connection, trail: Trail, indexer: Indexer) -> Result<(Self, Published)> {
+    pub(crate) fn start(
+        conn: Connection,
+        trail: Trail,
+        indexer: Indexer,
+        lock: WriteLock,
+    ) -> Result<(Self, Published)> {
         // Unbounded: callers are bounded by their own concurrency, and the writer thread needs
         // a receive with a timeout to notice idle time.
         let (tx, rx) = mpsc::channel();
         let published = trail.published();
         std::thread::Builder::new()
             .name("clawvault-sqlite-writer".into())
-            .spawn(move || run(conn, trail, indexer, rx))
+            .spawn(move || run(conn, trail, indexer, &lock, rx))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok((Self { tx }, published))
     }
@@ -171,7 +176,7 @@ fn closed() -> StoreError {
 
 type Answer = oneshot::Sender<Result<()>>;
 
-fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, rx: mpsc::Receiver<Msg>) {
+fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, lock: &Mutex<()>, rx: mpsc::Receiver<Msg>) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(BATCH_MAX);
     let mut audits: Vec<(OwnedAudit, Answer)> = Vec::with_capacity(BATCH_MAX);
     while let Ok(first) = rx.recv() {
@@ -193,7 +198,7 @@ fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, rx: mpsc::Recei
             }
         }
         if !jobs.is_empty() || !audits.is_empty() {
-            commit_batch(&mut conn, &mut trail, &indexer, &mut jobs, &mut audits);
+            commit_batch(&mut conn, &mut trail, &indexer, lock, &mut jobs, &mut audits);
         }
         if !checkpoints.is_empty()
             && let Err(e) = indexer.flush_blocking()
@@ -215,6 +220,7 @@ fn commit_batch(
     conn: &mut Connection,
     trail: &mut Trail,
     indexer: &Indexer,
+    lock: &Mutex<()>,
     jobs: &mut Vec<Box<dyn Job>>,
     audits: &mut Vec<(OwnedAudit, Answer)>,
 ) {
@@ -222,6 +228,7 @@ fn commit_batch(
     let standalone = OwnedAudit::merge(standalone);
     let writes = !jobs.is_empty() || standalone.as_ref().is_some_and(OwnedAudit::has_secret_events);
     let outcome = if writes {
+        let _held = lock.lock().unwrap_or_else(PoisonError::into_inner);
         in_transaction(conn, trail, indexer, jobs, standalone)
     } else {
         let logged = standalone.map_or(Ok(()), |a| log(trail, indexer, vec![a], false));

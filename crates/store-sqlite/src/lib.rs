@@ -129,7 +129,8 @@ impl SqliteStore {
         let last = tokio::task::spawn_blocking(move || trail::last_after(&log, index.map_or(0, |h| h.seq - 1)))
             .await
             .map_err(|e| StoreError::Backend(format!("reading the audit log: {e}")))??;
-        *self.published.lock().unwrap_or_else(PoisonError::into_inner) = last.map(|e| key.head(e.seq, e.hash));
+        *self.published.lock().unwrap_or_else(PoisonError::into_inner) =
+            trail::Newest { head: last.map(|e| (e.seq, e.hash)), key: Some(key) };
         Ok(())
     }
 
@@ -145,7 +146,7 @@ impl SqliteStore {
     /// the log may go on past it (verification checks that the chain holds it).
     fn chain_head(&self) -> Result<Option<ChainHead>> {
         let index = self.readers.read(audit::head)?;
-        let written = self.published.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let written = self.published.lock().unwrap_or_else(PoisonError::into_inner).mac();
         Ok(match (written, index) {
             (Some(w), Some(i)) => Some(if i.seq > w.seq { i } else { w }),
             (w, i) => w.or(i),

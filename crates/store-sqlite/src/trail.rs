@@ -72,8 +72,24 @@ impl Recovery {
     }
 }
 
-/// The newest durable head, shared with readers (who answer `audit_head` with it).
-pub(crate) type Published = Arc<Mutex<Option<ChainHead>>>;
+/// The newest durable head as readers see it (they answer `audit_head` with it): its position
+/// and hash, MAC'd only when asked (a MAC per batch was an HMAC on every read's path).
+#[derive(Debug, Default)]
+pub(crate) struct Newest {
+    pub(crate) head: Option<(i64, [u8; 32])>,
+    pub(crate) key: Option<ChainKey>,
+}
+
+impl Newest {
+    /// The head with its MAC (`None` before the first event, or before the key is known).
+    pub(crate) fn mac(&self) -> Option<ChainHead> {
+        let ((seq, hash), key) = (self.head?, self.key.as_ref()?);
+        Some(key.head(seq, hash))
+    }
+}
+
+/// [`Newest`], shared between the writer and the store's readers.
+pub(crate) type Published = Arc<Mutex<Newest>>;
 
 /// An event appended to the log and not yet indexed, and whether it ended its batch.
 pub(crate) struct Unindexed {
@@ -85,8 +101,6 @@ pub(crate) struct Unindexed {
 pub(crate) struct Trail {
     log: Log,
     head: (i64, [u8; 32]),
-    /// The chain key, known from the first append (the index's head is MAC'd with it).
-    key: Option<ChainKey>,
     published: Published,
 }
 
@@ -210,7 +224,8 @@ impl Trail {
         {
             recovery.uncommitted = Some((first, last));
         }
-        let trail = Self { log, head, key: None, published: Arc::new(Mutex::new(None)) };
+        let newest = Newest { head: (head.0 > 0).then_some(head), key: None };
+        let trail = Self { log, head, published: Arc::new(Mutex::new(newest)) };
         Ok((trail, recovery, unindexed))
     }
 
@@ -219,13 +234,10 @@ impl Trail {
         Arc::clone(&self.published)
     }
 
-    /// Takes the chain key (the first append would bring it too) and publishes the MAC'd head
-    /// of the log as it is.
+    /// Takes the chain key (the first append would bring it too), so that the head is MAC'd when
+    /// asked.
     pub(crate) fn set_key(&mut self, key: ChainKey) {
-        if self.head.0 > 0 {
-            *self.published.lock().unwrap_or_else(PoisonError::into_inner) = Some(key.head(self.head.0, self.head.1));
-        }
-        self.key = Some(key);
+        self.published.lock().unwrap_or_else(PoisonError::into_inner).key = Some(key);
     }
 
     /// The number the next event gets.
@@ -256,12 +268,13 @@ impl Trail {
             .collect();
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
         self.log.append(&refs).map_err(log_error)?;
-        let head = key.head(last.seq, last.hash);
-        self.head = (head.seq, head.hash);
-        *self.published.lock().unwrap_or_else(PoisonError::into_inner) = Some(head);
-        if self.key.is_none() {
-            self.key = Some(key.clone());
+        self.head = (last.seq, last.hash);
+        let mut newest = self.published.lock().unwrap_or_else(PoisonError::into_inner);
+        newest.head = Some(self.head);
+        if newest.key.is_none() {
+            newest.key = Some(key.clone());
         }
+        drop(newest);
         Ok(chained.into_iter().enumerate().map(|(i, event)| Unindexed { event, end: i + 1 == n }).collect())
     }
 }

@@ -157,8 +157,8 @@ impl SqliteStore {
         self.writer.as_ref().ok_or_else(|| StoreError::Backend("the database was opened read-only".into()))
     }
 
-    /// Brings the audit lookup index up to date now (it otherwise catches up when the writer is
-    /// idle; filtered queries are correct either way).
+    /// Brings the audit index up to date now (its thread otherwise catches up every 50 ms, and
+    /// at once past 1,024 events; queries flush it first).
     ///
     /// # Errors
     /// Storage failures, or a read-only store.

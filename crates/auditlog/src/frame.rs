@@ -2,7 +2,9 @@
 //! sequence number (u64), the payload, and the first 8 bytes of SHA-256 over the magic byte,
 //! sequence number and payload. The magic byte also says whether the record ends a batch
 //! ([`MAGIC_END`]): a batch counts only once its last record is on disk, so a crash in the
-//! middle of one leaves nothing of it. A frame starts with a non-zero byte and segments are
+//! middle of one leaves nothing of it. A batch written without a sync of its own (its records
+//! durable elsewhere, see [`crate::Log::write`]) ends with [`MAGIC_END_UNSYNCED`]: after a
+//! crash, the batches that followed it may be on disk while it is torn. A frame starts with a non-zero byte and segments are
 //! zero-filled, so a zero at a frame boundary is the clean end of a segment; anything else that
 //! does not check is a torn or damaged record.
 
@@ -12,6 +14,8 @@ use sha2::{Digest as _, Sha256};
 pub const MAGIC: u8 = 0xA7;
 /// First byte of the last record of a batch.
 pub const MAGIC_END: u8 = 0xA8;
+/// First byte of the last record of a batch written without waiting for the disk.
+pub const MAGIC_END_UNSYNCED: u8 = 0xA9;
 /// Bytes around the payload: magic, length, sequence number, check.
 pub const OVERHEAD: usize = 1 + 4 + 8 + 8;
 /// Bytes before the payload: magic, length, sequence number.
@@ -28,12 +32,45 @@ fn check(magic: u8, seq: u64, payload: &[u8]) -> [u8; 8] {
     out
 }
 
-/// Appends the frame of `payload` as record `seq` to `out`; `end` marks the batch's last record.
+/// Where a record stands in its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// A later record of the same batch follows.
+    Inside,
+    /// The batch's last record.
+    End,
+    /// The last record of a batch written without a sync of its own.
+    EndUnsynced,
+}
+
+impl Mark {
+    /// Whether the record ends its batch.
+    #[must_use]
+    pub fn ends(self) -> bool {
+        self != Mark::Inside
+    }
+
+    fn magic(self) -> u8 {
+        match self {
+            Mark::Inside => MAGIC,
+            Mark::End => MAGIC_END,
+            Mark::EndUnsynced => MAGIC_END_UNSYNCED,
+        }
+    }
+}
+
+/// Whether `byte` starts a frame.
+#[must_use]
+pub fn is_magic(byte: u8) -> bool {
+    matches!(byte, MAGIC | MAGIC_END | MAGIC_END_UNSYNCED)
+}
+
+/// Appends the frame of `payload` as record `seq` to `out`, marked with its place in its batch.
 ///
 /// # Panics
 /// Never for payloads under 4 GiB, which [`crate::Log`] guarantees.
-pub fn encode(seq: u64, payload: &[u8], end: bool, out: &mut Vec<u8>) {
-    let magic = if end { MAGIC_END } else { MAGIC };
+pub fn encode(seq: u64, payload: &[u8], mark: Mark, out: &mut Vec<u8>) {
+    let magic = mark.magic();
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     out.push(magic);
     out.extend_from_slice(&len.to_le_bytes());
@@ -53,8 +90,8 @@ pub enum Decoded<'a> {
         payload: &'a [u8],
         /// Bytes the frame takes.
         len: usize,
-        /// Whether it is the last record of its batch.
-        end: bool,
+        /// Its place in its batch.
+        mark: Mark,
     },
     /// Zeros: nothing was ever written here.
     End,
@@ -65,7 +102,7 @@ pub enum Decoded<'a> {
 /// The length of the frame starting `bytes`, as its header says (`None` without a header).
 #[must_use]
 pub fn declared_len(bytes: &[u8]) -> Option<usize> {
-    if !matches!(bytes.first(), Some(&(MAGIC | MAGIC_END))) || bytes.len() < HEADER {
+    if !bytes.first().is_some_and(|b| is_magic(*b)) || bytes.len() < HEADER {
         return None;
     }
     let len = u32::from_le_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
@@ -75,9 +112,11 @@ pub fn declared_len(bytes: &[u8]) -> Option<usize> {
 /// Reads the frame at the start of `bytes`.
 #[must_use]
 pub fn decode(bytes: &[u8]) -> Decoded<'_> {
-    let magic = match bytes.first() {
+    let mark = match bytes.first() {
         None | Some(0) => return Decoded::End,
-        Some(&m @ (MAGIC | MAGIC_END)) => m,
+        Some(&MAGIC) => Mark::Inside,
+        Some(&MAGIC_END) => Mark::End,
+        Some(&MAGIC_END_UNSYNCED) => Mark::EndUnsynced,
         Some(_) => return Decoded::Torn,
     };
     let Some(total) = declared_len(bytes).filter(|t| *t <= bytes.len()) else {
@@ -87,10 +126,10 @@ pub fn decode(bytes: &[u8]) -> Decoded<'_> {
     seq.copy_from_slice(&bytes[5..HEADER]);
     let seq = u64::from_le_bytes(seq);
     let payload = &bytes[HEADER..total - 8];
-    if bytes[total - 8..total] != check(magic, seq, payload) {
+    if bytes[total - 8..total] != check(mark.magic(), seq, payload) {
         return Decoded::Torn;
     }
-    Decoded::Record { seq, payload, len: total, end: magic == MAGIC_END }
+    Decoded::Record { seq, payload, len: total, mark }
 }
 
 #[cfg(test)]
@@ -99,10 +138,10 @@ mod tests {
 
     #[test]
     fn a_frame_reads_back_and_any_damage_is_torn() {
-        for end in [false, true] {
+        for mark in [Mark::Inside, Mark::End, Mark::EndUnsynced] {
             let mut buf = Vec::new();
-            encode(7, b"event", end, &mut buf);
-            let whole = Decoded::Record { seq: 7, payload: b"event", len: buf.len(), end };
+            encode(7, b"event", mark, &mut buf);
+            let whole = Decoded::Record { seq: 7, payload: b"event", len: buf.len(), mark };
             assert_eq!(decode(&buf), whole);
             assert_eq!(declared_len(&buf), Some(buf.len()));
             for cut in 1..buf.len() {
@@ -119,10 +158,12 @@ mod tests {
     }
 
     #[test]
-    fn turning_a_batch_end_into_a_middle_record_is_detected() {
-        let mut buf = Vec::new();
-        encode(3, b"last", true, &mut buf);
-        buf[0] = MAGIC;
-        assert_eq!(decode(&buf), Decoded::Torn);
+    fn changing_a_record_s_place_in_its_batch_is_detected() {
+        for (mark, other) in [(Mark::End, MAGIC), (Mark::End, MAGIC_END_UNSYNCED), (Mark::EndUnsynced, MAGIC_END)] {
+            let mut buf = Vec::new();
+            encode(3, b"last", mark, &mut buf);
+            buf[0] = other;
+            assert_eq!(decode(&buf), Decoded::Torn);
+        }
     }
 }

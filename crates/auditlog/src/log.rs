@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::FallocateFlags;
 
 use crate::LogError;
-use crate::frame::{self, OVERHEAD};
+use crate::frame::{self, Mark, OVERHEAD};
 use crate::walk::{self, Position};
 
 /// Bytes allocated per segment.
@@ -60,6 +60,10 @@ pub struct Log {
     failed: bool,
     /// Bytes after the last whole batch found on opening, zeroed by the next append.
     junk: Option<(u64, u64)>,
+    /// Bytes written by [`Log::write`] since the last sync, in the current segment.
+    unsynced: usize,
+    /// The sequence number after the last record known to be on disk.
+    synced_seq: u64,
     /// Held (with an exclusive `flock`) while the log is open: one appender at a time.
     _lock: File,
 }
@@ -154,6 +158,8 @@ impl Log {
                 next_seq: first_seq,
                 failed: false,
                 junk: None,
+                unsynced: 0,
+                synced_seq: first_seq,
                 _lock: lock,
             };
             return Ok(Opened { log, torn: None });
@@ -178,6 +184,8 @@ impl Log {
             next_seq: good.seq,
             failed: false,
             junk: torn.as_ref().map(|t| (t.offset, t.bytes)),
+            unsynced: 0,
+            synced_seq: good.seq,
             _lock: lock,
         };
         Ok(Opened { log, torn })
@@ -214,14 +222,39 @@ impl Log {
         &self.dir
     }
 
+    /// The sequence number after the last record known to be on disk (records from there to
+    /// [`Log::next_seq`] were written by [`Log::write`] and wait for a sync).
+    #[must_use]
+    pub fn synced_seq(&self) -> u64 {
+        self.synced_seq
+    }
+
     /// Appends `records` as one batch, made durable before returning: written into one segment
     /// (a new one if the current one has no room for all of it) with one `fdatasync` per
-    /// [`UNSYNCED_MAX`] bytes. Returns the sequence number of the first.
+    /// [`UNSYNCED_MAX`] bytes, which also makes durable what [`Log::write`] left unsynced.
+    /// Returns the sequence number of the first.
     ///
     /// # Errors
     /// A batch larger than a segment; the disk refuses (then every later append fails too,
     /// until the log is opened again).
     pub fn append(&mut self, records: &[&[u8]]) -> Result<u64, LogError> {
+        let first = self.put_batch(records, Mark::End)?;
+        self.sync()?;
+        Ok(first)
+    }
+
+    /// Appends `records` as one batch without waiting for the disk: for a caller that has made
+    /// them durable elsewhere (and can write them again after a crash). At most
+    /// [`UNSYNCED_MAX`] bytes are left unsynced: a batch that would leave more syncs first, so
+    /// a crash still tears no more than that. Returns the sequence number of the first.
+    ///
+    /// # Errors
+    /// As [`Log::append`].
+    pub fn write(&mut self, records: &[&[u8]]) -> Result<u64, LogError> {
+        self.put_batch(records, Mark::EndUnsynced)
+    }
+
+    fn put_batch(&mut self, records: &[&[u8]], end: Mark) -> Result<u64, LogError> {
         if self.failed {
             return Err(LogError::Failed);
         }
@@ -235,9 +268,10 @@ impl Log {
         }
         let mut frames = Vec::with_capacity(size);
         for (i, record) in records.iter().enumerate() {
-            frame::encode(first + i as u64, record, i + 1 == records.len(), &mut frames);
+            let mark = if i + 1 == records.len() { end } else { Mark::Inside };
+            frame::encode(first + i as u64, record, mark, &mut frames);
         }
-        let result = self.write(&frames);
+        let result = self.put(&frames);
         if result.is_err() {
             self.failed = true;
         }
@@ -246,28 +280,57 @@ impl Log {
         Ok(first)
     }
 
-    fn write(&mut self, frames: &[u8]) -> Result<(), LogError> {
-        let rotate = self.offset + frames.len() as u64 > self.segment_bytes;
-        if let Some((at, len)) = self.junk {
-            // Zeroed with the first chunk's sync (a crash before it finds the same tear again),
-            // or on its own before the log moves to a new segment.
+    /// Makes everything written durable.
+    ///
+    /// # Errors
+    /// The disk refuses (then every later append fails too, until the log is opened again).
+    pub fn sync(&mut self) -> Result<(), LogError> {
+        if self.failed {
+            return Err(LogError::Failed);
+        }
+        let result = self.sync_data();
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+
+    fn sync_data(&mut self) -> Result<(), LogError> {
+        if self.unsynced > 0 {
+            self.file.sync_data().map_err(io(&self.path))?;
+            self.unsynced = 0;
+        }
+        self.synced_seq = self.next_seq;
+        Ok(())
+    }
+
+    /// Writes `frames` (one whole batch) after the last one, leaving the last chunk unsynced.
+    fn put(&mut self, frames: &[u8]) -> Result<(), LogError> {
+        if let Some((at, len)) = self.junk.take() {
+            // Zeroed with the batch's sync (a crash before it finds the same tear again).
             let zeros = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
             self.file.write_all_at(&zeros, at).map_err(io(&self.path))?;
-            if rotate {
-                self.file.sync_data().map_err(io(&self.path))?;
-                self.junk = None;
-            }
+            self.unsynced += zeros.len();
+        }
+        // Opening looks for a tear in the last segment only, and within UNSYNCED_MAX bytes of
+        // its last whole batch: whatever a crash may tear must stay within both.
+        let rotate = self.offset + frames.len() as u64 > self.segment_bytes;
+        if rotate || self.unsynced + frames.len() > UNSYNCED_MAX {
+            self.sync_data()?;
         }
         if rotate {
             let (file, path) = Self::make_segment(&self.dir, self.next_seq, self.segment_bytes)?;
             (self.file, self.path, self.offset) = (file, path, 0);
         }
         let mut at = self.offset;
-        for chunk in frames.chunks(UNSYNCED_MAX) {
+        let mut chunks = frames.chunks(UNSYNCED_MAX).peekable();
+        while let Some(chunk) = chunks.next() {
             self.file.write_all_at(chunk, at).map_err(io(&self.path))?;
-            self.file.sync_data().map_err(io(&self.path))?;
             at += chunk.len() as u64;
-            self.junk = None;
+            self.unsynced += chunk.len();
+            if chunks.peek().is_some() {
+                self.sync_data()?;
+            }
         }
         self.offset = at;
         Ok(())
@@ -328,6 +391,31 @@ mod tests {
         assert_eq!(log.append(&[b"x"]).expect("append"), 42);
         drop(log);
         assert_eq!(Log::open_with(dir.path(), 1, 4096).expect("reopen").log.next_seq(), 43);
+    }
+
+    #[test]
+    fn a_write_waits_for_the_next_sync_and_never_leaves_more_than_the_bound_unsynced() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut log = Log::open_with(dir.path(), 1, 8 * 1024 * 1024).expect("open").log;
+        log.append(&[b"read"]).expect("append");
+        assert_eq!(log.synced_seq(), 2);
+        log.write(&[b"write", b"its event"]).expect("write");
+        assert_eq!((log.next_seq(), log.synced_seq()), (4, 2), "written, not yet synced");
+        assert_eq!(payloads(dir.path()).len(), 3, "readers see it at once");
+        log.append(&[b"next read"]).expect("append");
+        assert_eq!(log.synced_seq(), 5, "the next append's sync covers the write before it");
+        // Writes of half the bound each: the third would leave more than the bound unsynced,
+        // so it syncs the two before it first.
+        let half = vec![b'x'; UNSYNCED_MAX / 2 - 64];
+        log.write(&[&half]).expect("write");
+        log.write(&[&half]).expect("write");
+        assert_eq!(log.synced_seq(), 5);
+        log.write(&[&half]).expect("write");
+        assert_eq!((log.next_seq(), log.synced_seq()), (8, 7));
+        log.sync().expect("sync");
+        assert_eq!(log.synced_seq(), 8);
+        drop(log);
+        assert_eq!(Log::open_with(dir.path(), 1, 8 * 1024 * 1024).expect("reopen").log.next_seq(), 8);
     }
 
     #[test]
@@ -432,7 +520,7 @@ mod tests {
         drop(log);
         // The first record of a batch whose last record has not landed yet.
         let mut frames = Vec::new();
-        frame::encode(2, b"in flight", false, &mut frames);
+        frame::encode(2, b"in flight", Mark::Inside, &mut frames);
         let file = OpenOptions::new().write(true).open(segment_path(dir.path(), 1)).expect("open");
         file.write_all_at(&frames, (OVERHEAD + 5) as u64).expect("write");
         assert_eq!(payloads(dir.path()), vec![(1, "whole".into())]);
@@ -471,6 +559,40 @@ mod tests {
             matches!(Log::open_with(dir.path(), 1, 4096), Err(LogError::Damaged { offset, .. }) if offset == second)
         );
         assert!(matches!(Reader::new(dir.path()).read_after(0, 10), Err(LogError::Damaged { .. })));
+    }
+
+    #[test]
+    fn batches_written_without_a_sync_may_outlive_a_torn_one_before_them() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut log = Log::open_with(dir.path(), 1, 4096).expect("open").log;
+        log.append(&[&[1; 20]]).expect("append");
+        log.write(&[&[2; 20]]).expect("write");
+        log.write(&[&[3; 20]]).expect("write");
+        log.append(&[&[4; 20]]).expect("append");
+        drop(log);
+        // The writeback reached the disk for the later batches but not for the second: a tear
+        // a crash explains, since neither unsynced batch waited for the disk.
+        let file = OpenOptions::new().write(true).open(segment_path(dir.path(), 1)).expect("open");
+        let second = (OVERHEAD + 20) as u64;
+        file.write_all_at(&[0; 20], second + 13).expect("write");
+        drop(file);
+        let opened = Log::open_with(dir.path(), 1, 4096).expect("a tear, not damage");
+        let torn = opened.torn.expect("torn");
+        assert_eq!((torn.offset, torn.seq, torn.bytes), (second, 2, 3 * second));
+        assert_eq!(opened.log.next_seq(), 2);
+        drop(opened.log);
+        // The same picture after a synced batch is damage: its sync made the one before durable.
+        let dir = tempfile::tempdir().expect("dir");
+        let mut log = Log::open_with(dir.path(), 1, 4096).expect("open").log;
+        log.append(&[&[1; 20]]).expect("append");
+        log.write(&[&[2; 20]]).expect("write");
+        log.append(&[&[3; 20]]).expect("append");
+        log.append(&[&[4; 20]]).expect("append");
+        drop(log);
+        let file = OpenOptions::new().write(true).open(segment_path(dir.path(), 1)).expect("open");
+        file.write_all_at(&[0; 20], second + 13).expect("write");
+        drop(file);
+        assert!(matches!(Log::open_with(dir.path(), 1, 4096), Err(LogError::Damaged { .. })));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 
 use crate::LogError;
-use crate::frame::{self, Decoded, HEADER, MAGIC, MAGIC_END, OVERHEAD};
+use crate::frame::{self, Decoded, HEADER, Mark, OVERHEAD};
 use crate::log::{UNSYNCED_MAX, io};
 
 /// Bytes read at a time (more when one frame is larger).
@@ -66,14 +66,14 @@ pub(crate) fn segment(
         let mut batch: Vec<(u64, std::ops::Range<usize>, usize)> = Vec::new();
         loop {
             match frame::decode(&buf[i..]) {
-                Decoded::Record { seq: s, payload, len, end } => {
+                Decoded::Record { seq: s, payload, len, mark } => {
                     if s != seq {
                         return Err(LogError::Sequence { expected: seq, found: s });
                     }
                     batch.push((s, i + HEADER..i + HEADER + payload.len(), i + len));
                     i += len;
                     seq += 1;
-                    if end {
+                    if mark.ends() {
                         let recs: Vec<Rec<'_>> = batch
                             .drain(..)
                             .map(|(seq, range, after)| Rec {
@@ -108,10 +108,11 @@ pub(crate) fn segment(
 }
 
 /// After a walk that ran to the end: `None` if only zeros follow the last whole batch, else the
-/// end of the bytes that do (a tear). A crash can only tear the last append, whose unsynced
-/// part is at most [`UNSYNCED_MAX`] bytes (plus the rest of a frame it cut) and holds at most one
-/// batch end; valid records further on, or a whole batch followed by more records, cannot come
-/// from a crash: damage. With `within`, only that many bytes after the last whole batch are
+/// end of the bytes that do (a tear). A crash can only tear what was written since the last
+/// sync: at most [`UNSYNCED_MAX`] bytes (plus the rest of a frame it cut), in which only batches
+/// written without a sync of their own ([`Mark::EndUnsynced`]) can be followed by another; valid
+/// records further on, or a batch that was synced followed by more records, cannot come from a
+/// crash: damage. With `within`, only that many bytes after the last whole batch are
 /// looked at (readers, who must not read a whole segment on every call; opening looks at all).
 pub(crate) fn tail(file: &File, path: &Path, walked: &Walked, within: Option<u64>) -> Result<Option<u64>, LogError> {
     let size = file.metadata().map_err(io(path))?.len();
@@ -140,7 +141,7 @@ pub(crate) fn tail(file: &File, path: &Path, walked: &Walked, within: Option<u64
         let limit = CHUNK.min(usize::try_from(last - p + 1).unwrap_or(CHUNK));
         let mut i = 0;
         while i < limit {
-            if !matches!(window[i], MAGIC | MAGIC_END) {
+            if !frame::is_magic(window[i]) {
                 i += 1;
                 continue;
             }
@@ -151,14 +152,14 @@ pub(crate) fn tail(file: &File, path: &Path, walked: &Walked, within: Option<u64
                 }
                 _ => record(&window[i..]),
             };
-            let Some((len, end)) = whole else {
+            let Some((len, mark)) = whole else {
                 i += 1;
                 continue;
             };
             if p + i as u64 > reach || batch_ended {
                 return Err(damage());
             }
-            batch_ended = end;
+            batch_ended = mark == Mark::End;
             i += len;
         }
         p += i as u64;
@@ -166,10 +167,10 @@ pub(crate) fn tail(file: &File, path: &Path, walked: &Walked, within: Option<u64
     Ok(Some(last + 1))
 }
 
-/// The length of the whole record at the start of `bytes`, and whether it ends a batch.
-fn record(bytes: &[u8]) -> Option<(usize, bool)> {
+/// The length of the whole record at the start of `bytes`, and its place in its batch.
+fn record(bytes: &[u8]) -> Option<(usize, Mark)> {
     match frame::decode(bytes) {
-        Decoded::Record { len, end, .. } => Some((len, end)),
+        Decoded::Record { len, mark, .. } => Some((len, mark)),
         _ => None,
     }
 }

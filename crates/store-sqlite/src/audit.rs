@@ -63,11 +63,6 @@ impl OwnedAudit {
         !self.secret_events.is_empty()
     }
 
-    /// How many audit events it carries.
-    pub(crate) fn len(&self) -> usize {
-        self.events.len()
-    }
-
     /// The chain key and the events, to be chained.
     pub(crate) fn into_parts(self) -> (ChainKey, Vec<AuditEvent>) {
         (self.key, self.events)

@@ -18,6 +18,7 @@ mod indexer;
 mod kv_settings;
 mod log_record;
 mod migrate;
+mod pending;
 mod policies;
 mod proxy_routes;
 mod reader;
@@ -157,13 +158,14 @@ impl SqliteStore {
         self.writer.as_ref().ok_or_else(|| StoreError::Backend("the database was opened read-only".into()))
     }
 
-    /// Brings the audit index up to date now (its thread otherwise catches up every 50 ms, and
-    /// at once past 1,024 events; queries flush it first).
+    /// Brings the audit index up to date now: syncs what batches of writes left unsynced in the
+    /// log (the writer does so when idle) and indexes it (the indexer's thread otherwise catches
+    /// up every 50 ms, and at once past 1,024 events; queries do this first).
     ///
     /// # Errors
     /// Storage failures, or a read-only store.
     pub async fn index_audit(&self) -> Result<()> {
-        self.writer()?;
+        self.writer()?.sync().await;
         match &self.indexer {
             Some(i) => i.flush().await,
             None => Ok(()),

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_consumers.sql")),
     (12, include_str!("migrations/0012_proxy_routes.sql")),
     (13, include_str!("migrations/0013_audit_log.sql")),
+    (14, include_str!("migrations/0014_audit_pending.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

@@ -664,8 +664,8 @@ impl Store for SqliteStore {
 
     async fn list_audit(&self, f: &AuditFilter) -> Result<(Vec<ChainedEvent>, u64)> {
         // Queries read the index: bring it up to the log's end first.
-        if let Some(i) = &self.indexer {
-            i.flush().await?;
+        if self.writer.is_some() {
+            self.index_audit().await?;
         }
         let f = f.clone();
         self.readers.scan(move |c| audit_query::list(c, &f)).await

@@ -5,10 +5,12 @@
 //! behind it in large transactions by the writer thread, from the events it keeps in memory
 //! until then (and, after a restart, from the log's tail).
 //!
-//! Writes and the log are two files: a batch that holds writes logs its events first, records
-//! the last one's number in `audit_applied` inside its transaction, and then commits. A
-//! logged batch of writes above that mark never committed; opening reports it, as it reports a
-//! torn tail that the log cuts away.
+//! Writes and the log are two files. A batch that holds writes keeps its events' log records in
+//! its own transaction (`audit_pending`) and the last one's number in `audit_applied`, commits
+//! (one sync makes both durable), and only then writes them to the log, without waiting for the
+//! disk: the next batch of reads syncs them, or the writer when idle. Opening writes back into the
+//! log what a crash kept from it. (Older logs may hold a batch of writes logged before its
+//! commit, above the mark: opening reports it, as it reports a torn tail that the log cuts away.)
 //!
 //! The chain head's MAC is not kept in the log (each one there would be a valid point to cut
 //! the chain back to): the writer computes it in memory, and the index keeps the MAC'd head of
@@ -26,7 +28,7 @@ use clawvault_store::{Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::log_record::{self, BatchEnd};
-use crate::{audit_query, backend};
+use crate::{audit_query, backend, pending};
 
 /// The log's directory for the database at `db`: `<db>-audit`, beside SQLite's `-wal`.
 pub(crate) fn log_dir(db: &Path) -> PathBuf {
@@ -49,6 +51,9 @@ pub struct Recovery {
     pub uncommitted: Option<(i64, i64)>,
     /// Events copied from the database into a new log (a data directory from before the log).
     pub migrated: u64,
+    /// Events `(first, last)` of batches of writes that committed but whose log records a crash
+    /// kept from the disk, written back into the log from the database.
+    pub restored: Option<(i64, i64)>,
 }
 
 /// A torn tail cut away.
@@ -68,7 +73,7 @@ impl Recovery {
     /// Whether anything was found.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.torn.is_none() && self.uncommitted.is_none()
+        self.torn.is_none() && self.uncommitted.is_none() && self.restored.is_none()
     }
 }
 
@@ -97,11 +102,13 @@ pub(crate) struct Unindexed {
     pub(crate) end: bool,
 }
 
-/// The writer thread's side: the log, the chain's head, the events not yet indexed.
+/// The writer thread's side: the log, the chain's head, and the events written to the log but
+/// not yet synced.
 pub(crate) struct Trail {
     log: Log,
     head: (i64, [u8; 32]),
     published: Published,
+    written: Vec<Unindexed>,
 }
 
 fn seq_u64(seq: i64) -> u64 {
@@ -148,6 +155,46 @@ fn migrate(conn: &Connection, log: &mut Log) -> Result<u64> {
     Ok(copied)
 }
 
+/// Writes back into the log the batches of writes that committed after the log's end (their
+/// records are in `audit_pending`), in order and only where they continue the log's chain: a
+/// gap, or records that do not link on (a log edited, not cut by a crash), is left for the
+/// checks after this to refuse. Returns the events written back.
+fn restore(conn: &Connection, dir: &Path, log: &mut Log) -> Result<Option<(i64, i64)>> {
+    let end = i64::try_from(log.next_seq()).unwrap_or(i64::MAX) - 1;
+    let kept = pending::after(conn, end)?;
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    let mut head = match Reader::new(dir).read_after(seq_u64(end - 1), 1).map_err(log_error)?.first() {
+        Some((seq, bytes)) => log_record::decode(*seq, bytes)?.0.hash,
+        None if end == 0 => GENESIS,
+        None => return Ok(None),
+    };
+    let mut restored: Option<(i64, i64)> = None;
+    for batch in kept {
+        let next = log.next_seq();
+        let mut links = seq_u64(batch.first) == next && seq_u64(batch.last) + 1 == next + batch.records.len() as u64;
+        for (seq, record) in (next..).zip(&batch.records) {
+            let Ok((event, _)) = log_record::decode(seq, record) else {
+                links = false;
+                break;
+            };
+            links &= event.prev_hash == head;
+            head = event.hash;
+        }
+        if !links {
+            break;
+        }
+        let refs: Vec<&[u8]> = batch.records.iter().map(Vec::as_slice).collect();
+        log.append(&refs).map_err(log_error)?;
+        restored = Some((restored.map_or(batch.first, |r| r.0), batch.last));
+    }
+    if restored.is_some() {
+        conn.execute("DELETE FROM audit_pending", []).map_err(backend)?;
+    }
+    Ok(restored)
+}
+
 fn cut(dir: &Path, end: i64, what: &str, seq: i64) -> StoreError {
     StoreError::Corrupt(format!(
         "the audit log in {} ends at event {end} but {what} {seq}: the log was cut. \
@@ -188,6 +235,7 @@ impl Trail {
                 next_seq: i64::try_from(t.seq).unwrap_or(i64::MAX),
             });
         }
+        recovery.restored = restore(conn, dir, &mut log)?;
         let indexed = max_indexed(conn)?;
         // The lookup index covers no more than the events indexed (an index emptied to be
         // rebuilt from the log), and a database from before the log may have events it lacks.
@@ -225,7 +273,7 @@ impl Trail {
             recovery.uncommitted = Some((first, last));
         }
         let newest = Newest { head: (head.0 > 0).then_some(head), key: None };
-        let trail = Self { log, head, published: Arc::new(Mutex::new(newest)) };
+        let trail = Self { log, head, published: Arc::new(Mutex::new(newest)), written: Vec::new() };
         Ok((trail, recovery, unindexed))
     }
 
@@ -240,42 +288,94 @@ impl Trail {
         self.published.lock().unwrap_or_else(PoisonError::into_inner).key = Some(key);
     }
 
-    /// The number the next event gets.
-    pub(crate) fn next_seq(&self) -> i64 {
-        self.head.0 + 1
+    /// The number after the last event known to be on disk in the log.
+    pub(crate) fn synced_next(&self) -> i64 {
+        i64::try_from(self.log.synced_seq()).unwrap_or(i64::MAX)
     }
 
-    /// Links `events` after the head (nothing is appended yet).
-    pub(crate) fn chain(&self, key: &ChainKey, events: Vec<AuditEvent>) -> Vec<ChainedEvent> {
-        key.append(self.head.0, self.head.1, events)
+    /// Whether events were written to the log without a sync yet.
+    pub(crate) fn unsynced(&self) -> bool {
+        !self.written.is_empty()
     }
 
-    /// Makes `chained` (just linked by [`Trail::chain`]) durable as one batch; `commits` when
-    /// the batch's writes commit with the database after this. Returns the events, for the
-    /// index.
-    pub(crate) fn append(
-        &mut self,
-        key: &ChainKey,
-        chained: Vec<ChainedEvent>,
-        commits: bool,
-    ) -> Result<Vec<Unindexed>> {
-        let Some(last) = chained.last() else { return Ok(Vec::new()) };
+    /// Links `events` after the head and makes their records (nothing is appended yet);
+    /// `commits` when the batch's writes commit with the database.
+    pub(crate) fn stage(&self, key: &ChainKey, events: Vec<AuditEvent>, commits: bool) -> Staged {
+        let chained = key.append(self.head.0, self.head.1, events);
         let n = chained.len();
-        let records: Vec<Vec<u8>> = chained
+        let records = chained
             .iter()
             .enumerate()
             .map(|(i, c)| log_record::encode(c, (i + 1 == n).then_some(BatchEnd { commits })))
             .collect();
+        Staged { key: key.clone(), chained, records }
+    }
+
+    /// Makes `staged` durable in the log as one batch (and what was written before it without a
+    /// sync). Returns the events now durable in the log, for the index.
+    pub(crate) fn append(&mut self, staged: Staged) -> Result<Vec<Unindexed>> {
+        self.put(staged, true)
+    }
+
+    /// Writes `staged` to the log without waiting for the disk: for a batch whose transaction
+    /// has made its records durable (`audit_pending`). Returns the events now durable in the
+    /// log, for the index (those of batches before it, if the log had to sync).
+    pub(crate) fn write(&mut self, staged: Staged) -> Result<Vec<Unindexed>> {
+        self.put(staged, false)
+    }
+
+    /// Makes what was written durable; returns its events, for the index.
+    pub(crate) fn sync(&mut self) -> Result<Vec<Unindexed>> {
+        self.log.sync().map_err(log_error)?;
+        Ok(self.synced())
+    }
+
+    fn put(&mut self, staged: Staged, sync: bool) -> Result<Vec<Unindexed>> {
+        let Staged { key, chained, records } = staged;
+        let Some(last) = chained.last() else { return Ok(Vec::new()) };
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-        self.log.append(&refs).map_err(log_error)?;
+        if sync {
+            self.log.append(&refs).map_err(log_error)?;
+        } else {
+            self.log.write(&refs).map_err(log_error)?;
+        }
         self.head = (last.seq, last.hash);
         let mut newest = self.published.lock().unwrap_or_else(PoisonError::into_inner);
         newest.head = Some(self.head);
         if newest.key.is_none() {
-            newest.key = Some(key.clone());
+            newest.key = Some(key);
         }
         drop(newest);
-        Ok(chained.into_iter().enumerate().map(|(i, event)| Unindexed { event, end: i + 1 == n }).collect())
+        let n = chained.len();
+        self.written.extend(chained.into_iter().enumerate().map(|(i, event)| Unindexed { event, end: i + 1 == n }));
+        Ok(self.synced())
+    }
+
+    /// The written events the log has synced, taken out of `written`. The index gets no event
+    /// before its log record is on disk: an index ahead of its log reads as a cut log.
+    fn synced(&mut self) -> Vec<Unindexed> {
+        let next = self.synced_next();
+        let n = self.written.partition_point(|u| u.event.seq < next);
+        self.written.drain(..n).collect()
+    }
+}
+
+/// A batch's events linked into the chain and made into log records, not yet appended.
+pub(crate) struct Staged {
+    key: ChainKey,
+    chained: Vec<ChainedEvent>,
+    records: Vec<Vec<u8>>,
+}
+
+impl Staged {
+    /// The numbers of its first and last events (`None` if it has none).
+    pub(crate) fn span(&self) -> Option<(i64, i64)> {
+        Some((self.chained.first()?.seq, self.chained.last()?.seq))
+    }
+
+    /// Its log records.
+    pub(crate) fn records(&self) -> &[Vec<u8>] {
+        &self.records
     }
 }
 

@@ -3,10 +3,11 @@
 //! thread that owns the write connection and the audit trail ([`Trail`]): it takes all that
 //! queued while the previous batch was being made durable, runs each write inside its own
 //! savepoint (a write that fails rolls back alone, with its events), chains the batch's audit
-//! events and makes them durable in the log with one sync, commits the writes (if there are
-//! any: a batch of reads is the log's sync alone), and only then answers. Nobody hears "done"
-//! before the data and its audit event are on disk, and throughput grows with concurrency
-//! instead of being capped by the sync.
+//! events, and makes them durable with one sync: a batch of reads by the log's, a batch holding
+//! writes by its commit (the events' records ride in the transaction, and reach the log after
+//! it without a sync of their own). Only then does it answer. Nobody hears "done" before the
+//! data and its audit event are on disk, and throughput grows with concurrency instead of being
+//! capped by the sync.
 
 use std::cell::RefCell;
 use std::sync::{Mutex, PoisonError, mpsc};
@@ -19,7 +20,8 @@ use tokio::sync::oneshot;
 use crate::audit::OwnedAudit;
 use crate::backend;
 use crate::indexer::{Indexer, WriteLock};
-use crate::trail::{Published, Trail};
+use crate::pending;
+use crate::trail::{Published, Staged, Trail};
 
 /// The write connection as a job sees it: statements run on it (it derefs to the
 /// connection), and audit events are handed to it, to be logged with the batch if the job
@@ -96,12 +98,17 @@ enum Msg {
     Audit(OwnedAudit, oneshot::Sender<Result<()>>),
     /// Index everything, then checkpoint the WAL into the database file.
     Checkpoint(oneshot::Sender<()>),
+    /// Sync what batches of writes left unsynced in the log, handing their events to the index.
+    Sync(oneshot::Sender<()>),
     /// The chain key, so that the head is MAC'd before the first append.
     Key(ChainKey, oneshot::Sender<()>),
 }
 
 /// Most messages handled together.
 const BATCH_MAX: usize = 512;
+/// How long the writer waits, idle, before it syncs what batches of writes left unsynced in the
+/// log (their events are durable in the database already; this bounds how long the index waits).
+const IDLE_SYNC: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Handle to the writer thread.
 #[derive(Clone)]
@@ -160,6 +167,15 @@ impl Writer {
         wait.await.map_err(|_| closed())
     }
 
+    /// Syncs what batches of writes queued before left unsynced in the log, so that the
+    /// index gets their events.
+    pub(crate) async fn sync(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Sync(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
     /// Indexes everything and checkpoints the WAL into the database file (after everything
     /// queued before).
     pub(crate) async fn checkpoint(&self) {
@@ -179,14 +195,31 @@ type Answer = oneshot::Sender<Result<()>>;
 fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, lock: &Mutex<()>, rx: mpsc::Receiver<Msg>) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(BATCH_MAX);
     let mut audits: Vec<(OwnedAudit, Answer)> = Vec::with_capacity(BATCH_MAX);
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = if trail.unsynced() {
+            match rx.recv_timeout(IDLE_SYNC) {
+                Ok(msg) => msg,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    sync(&mut trail, &indexer);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(msg) => msg,
+                Err(_) => break,
+            }
+        };
         let mut next = Some(first);
         let mut checkpoints = Vec::new();
+        let mut syncs = Vec::new();
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Write(job) => jobs.push(job),
                 Msg::Audit(a, done) => audits.push((a, done)),
                 Msg::Checkpoint(done) => checkpoints.push(done),
+                Msg::Sync(done) => syncs.push(done),
                 Msg::Key(key, done) => {
                     trail.set_key(key.clone());
                     indexer.set_key(key);
@@ -200,6 +233,12 @@ fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, lock: &Mutex<()
         if !jobs.is_empty() || !audits.is_empty() {
             commit_batch(&mut conn, &mut trail, &indexer, lock, &mut jobs, &mut audits);
         }
+        if !checkpoints.is_empty() || !syncs.is_empty() {
+            sync(&mut trail, &indexer);
+        }
+        for done in syncs {
+            let _ = done.send(());
+        }
         if !checkpoints.is_empty()
             && let Err(e) = indexer.flush_blocking()
         {
@@ -211,6 +250,15 @@ fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, lock: &Mutex<()
             }
             let _ = done.send(());
         }
+    }
+    sync(&mut trail, &indexer);
+}
+
+/// Syncs what batches of writes left unsynced in the log, and hands their events to the index.
+fn sync(trail: &mut Trail, indexer: &Indexer) {
+    match trail.sync() {
+        Ok(synced) => indexer.send(synced),
+        Err(e) => tracing::error!(error = %e, "syncing the audit log failed"),
     }
 }
 
@@ -231,7 +279,7 @@ fn commit_batch(
         let _held = lock.lock().unwrap_or_else(PoisonError::into_inner);
         in_transaction(conn, trail, indexer, jobs, standalone)
     } else {
-        let logged = standalone.map_or(Ok(()), |a| log(trail, indexer, vec![a], false));
+        let logged = standalone.map_or(Ok(()), |a| log(trail, indexer, vec![a]));
         Batch { finishes: Vec::new(), jobs: Ok(()), audits: logged }
     };
     for finish in outcome.finishes {
@@ -304,19 +352,29 @@ fn in_transaction(
         let _ = tx.rollback();
         return Batch { finishes, jobs: Err(e.clone()), audits: Err(e) };
     }
-    // Logged before the commit, with the commit's mark inside it: a crash in between leaves
-    // a logged batch above the mark, which reopening reports (see `trail`).
-    let logged = match mark_applied(&tx, trail, &events) {
-        Ok(()) => log(trail, indexer, events, true),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = logged {
+    // The events are durable with the commit (their records in `audit_pending`), and written to
+    // the log after it without waiting for the disk (see `trail`).
+    let staged = stage(trail, events, true);
+    if let Some(s) = &staged
+        && let Err(e) = pending::keep(&tx, s, trail.synced_next())
+    {
         let _ = tx.rollback();
         return Batch { finishes, jobs: Err(e.clone()), audits: Err(e) };
     }
     let commit = tx.commit().map_err(backend);
-    if commit.is_err() {
-        tracing::error!("a batch of writes was logged in the audit trail but did not commit");
+    if commit.is_ok()
+        && let Some(s) = staged
+    {
+        match trail.write(s) {
+            Ok(synced) => indexer.send(synced),
+            // Committed with its events: the answer stands, and the log gets them back from the
+            // database when it is opened again (it takes nothing more until then).
+            Err(e) => tracing::error!(
+                error = %e,
+                "writing a committed batch's audit events to the log failed; they are kept in the database \
+                 and written back when the server starts again"
+            ),
+        }
     }
     Batch { finishes, jobs: commit.clone(), audits: audits_result.and(commit) }
 }
@@ -337,28 +395,16 @@ fn append_alone(tx: &mut rusqlite::Transaction<'_>, audit: OwnedAudit) -> Result
     }
 }
 
-/// Records, inside the batch's transaction, the number of the last event it will log.
-fn mark_applied(conn: &Connection, trail: &Trail, events: &[OwnedAudit]) -> Result<()> {
-    let count: usize = events.iter().map(OwnedAudit::len).sum();
-    if count == 0 {
-        return Ok(());
-    }
-    let last = trail.next_seq() + i64::try_from(count).unwrap_or(i64::MAX) - 1;
-    conn.prepare_cached("UPDATE audit_applied SET seq = ? WHERE id = 1")
-        .and_then(|mut s| s.execute([last]))
-        .map(|_| ())
-        .map_err(backend)
+/// The events of `audits` (under the first one's key: there is one per server) chained after
+/// the head and made into log records; `None` without events.
+fn stage(trail: &Trail, audits: Vec<OwnedAudit>, commits: bool) -> Option<Staged> {
+    let (key, events) = OwnedAudit::merge(audits)?.into_parts();
+    (!events.is_empty()).then(|| trail.stage(&key, events, commits))
 }
 
-/// Chains the events of `audits` (under the first one's key: there is one per server) and
-/// makes them durable.
-fn log(trail: &mut Trail, indexer: &Indexer, audits: Vec<OwnedAudit>, commits: bool) -> Result<()> {
-    let Some(all) = OwnedAudit::merge(audits) else { return Ok(()) };
-    let (key, events) = all.into_parts();
-    if events.is_empty() {
-        return Ok(());
-    }
-    let chained = trail.chain(&key, events);
-    indexer.send(trail.append(&key, chained, commits)?);
+/// Chains the events of `audits` and makes them durable in the log.
+fn log(trail: &mut Trail, indexer: &Indexer, audits: Vec<OwnedAudit>) -> Result<()> {
+    let Some(staged) = stage(trail, audits, false) else { return Ok(()) };
+    indexer.send(trail.append(staged)?);
     Ok(())
 }

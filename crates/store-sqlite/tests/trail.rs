@@ -7,6 +7,7 @@
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
+use clawvault_auditlog::frame;
 use clawvault_core::audit::{AuditEvent, ChainKey, Outcome, Verifier};
 use clawvault_core::keyring::SubKey;
 use clawvault_core::time_util::now;
@@ -260,8 +261,65 @@ async fn a_log_cut_below_its_last_committed_write_is_refused_though_not_yet_inde
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     sql(dir.path(), &unindex_after(3));
     cut_last_frames(dir.path(), 3);
+    // The write's events are still kept in the database until the log is synced past them and
+    // another write comes: whoever cuts the log takes them from there too.
+    sql(dir.path(), "DELETE FROM audit_pending");
     let err = SqliteStore::open(&db(dir.path()), OpenMode::ReadWrite).await.unwrap_err();
     assert!(err.to_string().contains("the database committed writes whose events reach 4"), "{err}");
+}
+
+fn pending_rows(dir: &Path) -> Vec<(i64, i64)> {
+    let conn = rusqlite::Connection::open(db(dir)).unwrap();
+    let mut stmt = conn.prepare("SELECT first_seq, last_seq FROM audit_pending ORDER BY last_seq").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
+#[tokio::test]
+async fn a_committed_batch_of_writes_a_crash_kept_from_the_log_is_written_back() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path()).await;
+        reads(&s, 0, 3).await;
+        s.create_vault(&vault("v"), AuditBatch::new(&key(), &[event("vault.create", 3), event("vault.extra", 4)]))
+            .await
+            .unwrap();
+        // Dropped without closing, as after a crash.
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(pending_rows(dir.path()), vec![(4, 5)], "the batch's records rode in its transaction");
+    // The log's write never reached the disk (it did not wait for it): the frames are gone.
+    sql(dir.path(), &unindex_after(3));
+    cut_last_frames(dir.path(), 2);
+    let s = open(dir.path()).await;
+    assert_eq!(s.recovery().restored, Some((4, 5)));
+    assert_eq!(s.recovery().torn, None, "a whole batch gone leaves no tear");
+    assert!(pending_rows(dir.path()).is_empty(), "written back and synced");
+    assert_eq!(verified(&s).await, 5);
+    let actions: Vec<String> = s.audit_after(3, 10).await.unwrap().into_iter().map(|e| e.event.action).collect();
+    assert_eq!(actions, ["vault.create", "vault.extra"]);
+    reads(&s, 5, 2).await;
+    assert_eq!(verified(&s).await, 7);
+}
+
+#[tokio::test]
+async fn a_batch_of_writes_is_kept_in_the_database_only_until_the_log_is_synced_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    s.create_vault(&vault("a"), AuditBatch::new(&key(), &[event("vault.create", 0)])).await.unwrap();
+    assert_eq!(pending_rows(dir.path()), vec![(1, 1)]);
+    // A batch of reads syncs the log: the next write drops the row it no longer needs.
+    reads(&s, 1, 1).await;
+    s.create_vault(&vault("b"), AuditBatch::new(&key(), &[event("vault.create", 2)])).await.unwrap();
+    assert_eq!(pending_rows(dir.path()), vec![(3, 3)]);
+    // Idle, the writer syncs on its own, and the events reach the index.
+    s.index_audit().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    s.index_audit().await.unwrap();
+    let indexed: i64 = rusqlite::Connection::open(db(dir.path()))
+        .unwrap()
+        .query_row("SELECT MAX(seq) FROM audit_events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(indexed, 3);
 }
 
 #[tokio::test]
@@ -333,15 +391,10 @@ async fn a_log_cut_below_its_index_is_refused() {
     assert_eq!(report.broken.map(|b| b.reason), Some(clawvault_core::audit::BreakReason::Truncated));
 }
 
-/// The start of the last frame before `end` (frames are whole batches of one event here).
+/// The start of the last frame before `end`.
 fn find_frame_start(bytes: &[u8], end: usize) -> usize {
     (0..end)
         .rev()
-        .find(|&p| {
-            bytes[p] == 0xA8 && {
-                let len = u32::from_le_bytes(bytes[p + 1..p + 5].try_into().unwrap()) as usize;
-                p + len + 21 == end
-            }
-        })
+        .find(|&p| matches!(frame::decode(&bytes[p..end]), frame::Decoded::Record { len, .. } if p + len == end))
         .unwrap()
 }

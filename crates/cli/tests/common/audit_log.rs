@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clawvault_auditlog::frame::{self, Decoded};
+use clawvault_auditlog::frame::{self, Decoded, Mark};
 use serde_json::Value;
 
 /// One record of the log.
@@ -12,7 +12,7 @@ use serde_json::Value;
 pub struct Record {
     pub seq: u64,
     pub event: Value,
-    pub end: bool,
+    pub mark: Mark,
 }
 
 /// The log's one segment (test servers write far less than a segment).
@@ -37,8 +37,8 @@ pub fn records(data: &Path) -> Vec<Record> {
     let bytes = std::fs::read(segment(data)).unwrap();
     let mut out = Vec::new();
     let mut at = 0;
-    while let Decoded::Record { seq, payload, len, end } = frame::decode(&bytes[at..]) {
-        out.push(Record { seq, event: serde_json::from_slice(payload).unwrap(), end });
+    while let Decoded::Record { seq, payload, len, mark } = frame::decode(&bytes[at..]) {
+        out.push(Record { seq, event: serde_json::from_slice(payload).unwrap(), mark });
         at += len;
     }
     out
@@ -57,8 +57,8 @@ pub fn rewrite(data: &Path, records: &[Record]) {
     let first = records.first().map_or(1, |r| r.seq);
     let mut bytes = Vec::new();
     for (i, r) in records.iter().enumerate() {
-        let end = r.end || i + 1 == records.len();
-        frame::encode(first + i as u64, &serde_json::to_vec(&r.event).unwrap(), end, &mut bytes);
+        let mark = if i + 1 == records.len() && !r.mark.ends() { Mark::End } else { r.mark };
+        frame::encode(first + i as u64, &serde_json::to_vec(&r.event).unwrap(), mark, &mut bytes);
     }
     bytes.resize(size, 0);
     std::fs::write(&path, bytes).unwrap();

@@ -84,7 +84,8 @@ pub async fn anchor(state: &AppState, caller: &Caller) -> ApiResult<Anchor> {
 
 /// Records what reopening the audit log found and repaired, so that the trail itself says
 /// so: bytes after its last whole batch (a batch being written when the server stopped, never
-/// answered; or damage at the very end), and a batch of writes logged but never committed.
+/// answered; or damage at the very end), a batch of writes logged but never committed, and
+/// committed writes' events written back into the log from the database.
 ///
 /// # Errors
 /// Storage failures.
@@ -106,6 +107,11 @@ pub async fn record_recovery(state: &AppState, recovery: &clawvault_store_sqlite
         tracing::warn!(from, to, "the audit log holds a batch of writes that never committed");
         op.detail("uncommitted_from", from);
         op.detail("uncommitted_to", to);
+    }
+    if let Some((from, to)) = recovery.restored {
+        tracing::warn!(from, to, "committed writes' audit events missing from the log were written back into it");
+        op.detail("restored_from", from);
+        op.detail("restored_to", to);
     }
     let event = op.success();
     state.store.append_audit(AuditBatch::new(&state.chain_key, &[event])).await?;

@@ -222,6 +222,12 @@ impl Log {
         &self.dir
     }
 
+    /// Whether a write or sync failed: nothing more is appended until the log is opened again.
+    #[must_use]
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
     /// The sequence number after the last record known to be on disk (records from there to
     /// [`Log::next_seq`] were written by [`Log::write`] and wait for a sync).
     #[must_use]

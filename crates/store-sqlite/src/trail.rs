@@ -326,8 +326,19 @@ impl Trail {
 
     /// Makes what was written durable; returns its events, for the index.
     pub(crate) fn sync(&mut self) -> Result<Vec<Unindexed>> {
-        self.log.sync().map_err(log_error)?;
+        if let Err(e) = self.log.sync() {
+            // The log takes nothing more until it is opened again, which writes these back from
+            // the database: nothing is left to sync.
+            self.written.clear();
+            return Err(log_error(e));
+        }
         Ok(self.synced())
+    }
+
+    /// Fails once the log has failed: a batch of writes must not commit events the log can no
+    /// longer take (their numbers would be handed out again).
+    pub(crate) fn usable(&self) -> Result<()> {
+        if self.log.failed() { Err(log_error(LogError::Failed)) } else { Ok(()) }
     }
 
     fn put(&mut self, staged: Staged, sync: bool) -> Result<Vec<Unindexed>> {

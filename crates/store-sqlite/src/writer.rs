@@ -356,7 +356,7 @@ fn in_transaction(
     // the log after it without waiting for the disk (see `trail`).
     let staged = stage(trail, events, true);
     if let Some(s) = &staged
-        && let Err(e) = pending::keep(&tx, s, trail.synced_next())
+        && let Err(e) = trail.usable().and_then(|()| pending::keep(&tx, s, trail.synced_next()))
     {
         let _ = tx.rollback();
         return Batch { finishes, jobs: Err(e.clone()), audits: Err(e) };

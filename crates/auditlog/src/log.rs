@@ -35,6 +35,10 @@ pub struct Torn {
     pub seq: u64,
     /// How many bytes after `offset` held something.
     pub bytes: u64,
+    /// The last record of the whole batches written without a sync ([`Log::write`]) found past
+    /// the tear, if any: a crash explains them only if their records are durable elsewhere,
+    /// which the caller must check (and write them back).
+    pub unsynced_through: Option<u64>,
 }
 
 /// A log opened, and what its last segment ended with after the last whole batch, if anything.
@@ -166,14 +170,18 @@ impl Log {
         };
         let path = segment_path(dir, first);
         let file = OpenOptions::new().read(true).write(true).open(&path).map_err(io(&path))?;
+        // What the last process wrote without a sync may still be in the page cache only (it
+        // was killed, not the machine): synced now, before anyone counts it as on disk.
+        file.sync_data().map_err(io(&path))?;
         let walked = walk::segment(&file, &path, Position { offset: 0, seq: first }, |_| true)?;
         let tail = walk::tail(&file, &path, &walked, None)?;
         let good = walked.good;
-        let torn = tail.map(|junk_end| Torn {
+        let torn = tail.map(|t| Torn {
             segment: path.clone(),
             offset: good.offset,
             seq: good.seq,
-            bytes: junk_end - good.offset,
+            bytes: t.end - good.offset,
+            unsynced_through: t.unsynced_through,
         });
         let log = Self {
             dir: dir.to_owned(),
@@ -312,11 +320,11 @@ impl Log {
 
     /// Writes `frames` (one whole batch) after the last one, leaving the last chunk unsynced.
     fn put(&mut self, frames: &[u8]) -> Result<(), LogError> {
-        if let Some((at, len)) = self.junk.take() {
-            // Zeroed with the batch's sync (a crash before it finds the same tear again).
+        let zeroed = self.junk.take();
+        if let Some((at, len)) = zeroed {
             let zeros = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
-            self.file.write_all_at(&zeros, at).map_err(io(&self.path))?;
             self.unsynced += zeros.len();
+            self.file.write_all_at(&zeros, at).map_err(io(&self.path))?;
         }
         // Opening looks for a tear in the last segment only, and within UNSYNCED_MAX bytes of
         // its last whole batch: whatever a crash may tear must stay within both.
@@ -334,7 +342,9 @@ impl Log {
             self.file.write_all_at(chunk, at).map_err(io(&self.path))?;
             at += chunk.len() as u64;
             self.unsynced += chunk.len();
-            if chunks.peek().is_some() {
+            // The zeros over a torn tail go to disk with the first batch after it, whatever
+            // kind: a crash must not leave new frames before the old tail's leftovers.
+            if chunks.peek().is_some() || zeroed.is_some() {
                 self.sync_data()?;
             }
         }
@@ -461,7 +471,16 @@ mod tests {
         file.write_all_at(&[0u8; 5], end - 5).expect("write");
         drop(file);
         let opened = Log::open_with(dir.path(), 1, 4096).expect("reopen");
-        assert_eq!(opened.torn, Some(Torn { segment: path.clone(), offset: second, seq: 2, bytes: end - 5 - second }));
+        assert_eq!(
+            opened.torn,
+            Some(Torn {
+                segment: path.clone(),
+                offset: second,
+                seq: 2,
+                bytes: end - 5 - second,
+                unsynced_through: None
+            })
+        );
         let mut log = opened.log;
         assert_eq!(log.next_seq(), 2);
         log.append(&[b"after"]).expect("append");
@@ -585,6 +604,7 @@ mod tests {
         let opened = Log::open_with(dir.path(), 1, 4096).expect("a tear, not damage");
         let torn = opened.torn.expect("torn");
         assert_eq!((torn.offset, torn.seq, torn.bytes), (second, 2, 3 * second));
+        assert_eq!(torn.unsynced_through, Some(3), "the caller must hold record 3 elsewhere");
         assert_eq!(opened.log.next_seq(), 2);
         drop(opened.log);
         // The same picture after a synced batch is damage: its sync made the one before durable.

@@ -114,7 +114,7 @@ pub(crate) fn segment(
 /// records further on, or a batch that was synced followed by more records, cannot come from a
 /// crash: damage. With `within`, only that many bytes after the last whole batch are
 /// looked at (readers, who must not read a whole segment on every call; opening looks at all).
-pub(crate) fn tail(file: &File, path: &Path, walked: &Walked, within: Option<u64>) -> Result<Option<u64>, LogError> {
+pub(crate) fn tail(file: &File, path: &Path, walked: &Walked, within: Option<u64>) -> Result<Option<Tail>, LogError> {
     let size = file.metadata().map_err(io(path))?.len();
     let from = walked.good.offset;
     let end = within.map_or(size, |w| size.min(from.saturating_add(w)));
@@ -133,7 +133,7 @@ pub(crate) fn tail(file: &File, path: &Path, walked: &Walked, within: Option<u64
     let Some(last) = last else { return Ok(None) };
     let reach = walked.stop.saturating_add(2 * UNSYNCED_MAX as u64);
     let damage = || LogError::Damaged { path: path.display().to_string(), offset: walked.stop };
-    let (mut p, mut batch_ended) = (walked.stop + 1, false);
+    let (mut p, mut batch_ended, mut unsynced_through) = (walked.stop + 1, false, None);
     while p <= last {
         // Positions of one chunk are looked at, with a chunk more read so that frames starting
         // there are mostly whole in the buffer; a larger one is read on its own.
@@ -152,7 +152,7 @@ pub(crate) fn tail(file: &File, path: &Path, walked: &Walked, within: Option<u64
                 }
                 _ => record(&window[i..]),
             };
-            let Some((len, mark)) = whole else {
+            let Some((len, mark, seq)) = whole else {
                 i += 1;
                 continue;
             };
@@ -160,17 +160,27 @@ pub(crate) fn tail(file: &File, path: &Path, walked: &Walked, within: Option<u64
                 return Err(damage());
             }
             batch_ended = mark == Mark::End;
+            if mark == Mark::EndUnsynced {
+                unsynced_through = Some(seq);
+            }
             i += len;
         }
         p += i as u64;
     }
-    Ok(Some(last + 1))
+    Ok(Some(Tail { end: last + 1, unsynced_through }))
 }
 
-/// The length of the whole record at the start of `bytes`, and its place in its batch.
-fn record(bytes: &[u8]) -> Option<(usize, Mark)> {
+/// What follows the last whole batch: up to `end`, and, if whole batches written without a sync
+/// lie there, the number of the last one's last record.
+pub(crate) struct Tail {
+    pub(crate) end: u64,
+    pub(crate) unsynced_through: Option<u64>,
+}
+
+/// The length of the whole record at the start of `bytes`, its place in its batch and number.
+fn record(bytes: &[u8]) -> Option<(usize, Mark, u64)> {
     match frame::decode(bytes) {
-        Decoded::Record { len, mark, .. } => Some((len, mark)),
+        Decoded::Record { len, mark, seq, .. } => Some((len, mark, seq)),
         _ => None,
     }
 }

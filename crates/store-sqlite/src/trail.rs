@@ -109,6 +109,9 @@ pub(crate) struct Trail {
     head: (i64, [u8; 32]),
     published: Published,
     written: Vec<Unindexed>,
+    /// A commit failed: whether its events are durable is unknown, so their numbers cannot be
+    /// handed out again; nothing more is appended until the store is opened again.
+    failed: bool,
 }
 
 fn seq_u64(seq: i64) -> u64 {
@@ -155,24 +158,23 @@ fn migrate(conn: &Connection, log: &mut Log) -> Result<u64> {
     Ok(copied)
 }
 
-/// Writes back into the log the batches of writes that committed after the log's end (their
-/// records are in `audit_pending`), in order and only where they continue the log's chain: a
-/// gap, or records that do not link on (a log edited, not cut by a crash), is left for the
-/// checks after this to refuse. Returns the events written back.
-fn restore(conn: &Connection, dir: &Path, log: &mut Log) -> Result<Option<(i64, i64)>> {
+/// The batches of writes that committed after the log's end (their records are in
+/// `audit_pending`) and continue the log's chain, in order: they stop at a gap, or at records
+/// that do not link on (a log edited, not cut by a crash), which the checks after this refuse.
+fn to_restore(conn: &Connection, dir: &Path, log: &Log) -> Result<Vec<pending::Kept>> {
     let end = i64::try_from(log.next_seq()).unwrap_or(i64::MAX) - 1;
     let kept = pending::after(conn, end)?;
     if kept.is_empty() {
-        return Ok(None);
+        return Ok(kept);
     }
     let mut head = match Reader::new(dir).read_after(seq_u64(end - 1), 1).map_err(log_error)?.first() {
         Some((seq, bytes)) => log_record::decode(*seq, bytes)?.0.hash,
         None if end == 0 => GENESIS,
-        None => return Ok(None),
+        None => return Ok(Vec::new()),
     };
-    let mut restored: Option<(i64, i64)> = None;
+    let mut next = log.next_seq();
+    let mut linked = Vec::new();
     for batch in kept {
-        let next = log.next_seq();
         let mut links = seq_u64(batch.first) == next && seq_u64(batch.last) + 1 == next + batch.records.len() as u64;
         for (seq, record) in (next..).zip(&batch.records) {
             let Ok((event, _)) = log_record::decode(seq, record) else {
@@ -185,14 +187,24 @@ fn restore(conn: &Connection, dir: &Path, log: &mut Log) -> Result<Option<(i64, 
         if !links {
             break;
         }
+        next += batch.records.len() as u64;
+        linked.push(batch);
+    }
+    Ok(linked)
+}
+
+/// Writes `batches` (from [`to_restore`]) back into the log and drops their rows; returns the
+/// events written back.
+fn restore(conn: &Connection, log: &mut Log, batches: Vec<pending::Kept>) -> Result<Option<(i64, i64)>> {
+    let span = batches.first().zip(batches.last()).map(|(f, l)| (f.first, l.last));
+    for batch in &batches {
         let refs: Vec<&[u8]> = batch.records.iter().map(Vec::as_slice).collect();
         log.append(&refs).map_err(log_error)?;
-        restored = Some((restored.map_or(batch.first, |r| r.0), batch.last));
     }
-    if restored.is_some() {
-        conn.execute("DELETE FROM audit_pending", []).map_err(backend)?;
+    if let Some((_, last)) = span {
+        conn.execute("DELETE FROM audit_pending WHERE last_seq <= ?", [last]).map_err(backend)?;
     }
-    Ok(restored)
+    Ok(span)
 }
 
 fn cut(dir: &Path, end: i64, what: &str, seq: i64) -> StoreError {
@@ -227,6 +239,24 @@ impl Trail {
             recovery.migrated = migrate(conn, &mut log)?;
             conn.execute("UPDATE audit_applied SET log_made = 1 WHERE id = 1", []).map_err(backend)?;
         }
+        let batches = to_restore(conn, dir, &log)?;
+        let restorable = batches.iter().map(|b| b.records.len() as u64).sum::<u64>();
+        // Checked before anything is written: a refused start leaves the log as it found it.
+        let end = i64::try_from(log.next_seq() + restorable).unwrap_or(i64::MAX) - 1;
+        if let Some(t) = &opened.torn
+            && let Some(through) = t.unsynced_through
+            && seq_u64(end) < through
+        {
+            // Whole batches past the tear that the database does not hold: not a crash.
+            return Err(log_error(LogError::Damaged { path: t.segment.display().to_string(), offset: t.offset }));
+        }
+        let indexed = max_indexed(conn)?;
+        if end < indexed {
+            return Err(cut(dir, end, "its index holds events up to", indexed));
+        }
+        if end < applied {
+            return Err(cut(dir, end, "the database committed writes whose events reach", applied));
+        }
         if let Some(t) = opened.torn {
             recovery.torn = Some(TornTail {
                 segment: t.segment,
@@ -235,20 +265,12 @@ impl Trail {
                 next_seq: i64::try_from(t.seq).unwrap_or(i64::MAX),
             });
         }
-        recovery.restored = restore(conn, dir, &mut log)?;
-        let indexed = max_indexed(conn)?;
+        recovery.restored = restore(conn, &mut log, batches)?;
         // The lookup index covers no more than the events indexed (an index emptied to be
         // rebuilt from the log), and a database from before the log may have events it lacks.
         conn.execute("DELETE FROM audit_lookup WHERE seq > ?", [indexed]).map_err(backend)?;
         conn.execute("UPDATE audit_indexed SET seq = MIN(seq, ?) WHERE id = 1", [indexed]).map_err(backend)?;
         while audit_query::index_next(conn, audit_query::INDEX_BATCH)? > 0 {}
-        let end = i64::try_from(log.next_seq()).unwrap_or(i64::MAX) - 1;
-        if end < indexed {
-            return Err(cut(dir, end, "its index holds events up to", indexed));
-        }
-        if end < applied {
-            return Err(cut(dir, end, "the database committed writes whose events reach", applied));
-        }
         // The head is the log's last event (the index's copy of it is not trusted for that).
         let mut head = (0, GENESIS);
         let mut unindexed = Vec::new();
@@ -273,7 +295,7 @@ impl Trail {
             recovery.uncommitted = Some((first, last));
         }
         let newest = Newest { head: (head.0 > 0).then_some(head), key: None };
-        let trail = Self { log, head, published: Arc::new(Mutex::new(newest)), written: Vec::new() };
+        let trail = Self { log, head, published: Arc::new(Mutex::new(newest)), written: Vec::new(), failed: false };
         Ok((trail, recovery, unindexed))
     }
 
@@ -335,13 +357,19 @@ impl Trail {
         Ok(self.synced())
     }
 
-    /// Fails once the log has failed: a batch of writes must not commit events the log can no
-    /// longer take (their numbers would be handed out again).
+    /// Fails once the log or a commit has failed: a batch of writes must not commit events the
+    /// log can no longer take (their numbers would be handed out again).
     pub(crate) fn usable(&self) -> Result<()> {
-        if self.log.failed() { Err(log_error(LogError::Failed)) } else { Ok(()) }
+        if self.failed || self.log.failed() { Err(log_error(LogError::Failed)) } else { Ok(()) }
+    }
+
+    /// Takes nothing more (see `failed`).
+    pub(crate) fn fail(&mut self) {
+        self.failed = true;
     }
 
     fn put(&mut self, staged: Staged, sync: bool) -> Result<Vec<Unindexed>> {
+        self.usable()?;
         let Staged { key, chained, records } = staged;
         let Some(last) = chained.last() else { return Ok(Vec::new()) };
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();

@@ -362,6 +362,11 @@ fn in_transaction(
         return Batch { finishes, jobs: Err(e.clone()), audits: Err(e) };
     }
     let commit = tx.commit().map_err(backend);
+    if commit.is_err() {
+        // It may have committed all the same (an error from the sync after the WAL write).
+        tracing::error!("a batch of writes failed to commit; no more events are appended until the server restarts");
+        trail.fail();
+    }
     if commit.is_ok()
         && let Some(s) = staged
     {

@@ -309,6 +309,32 @@ async fn a_committed_batch_of_writes_a_crash_kept_from_the_log_is_written_back()
 }
 
 #[tokio::test]
+async fn an_edited_batch_of_writes_followed_by_others_is_damage_not_a_tear() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path()).await;
+        s.create_vault(&vault("a"), AuditBatch::new(&key(), &[event("vault.create", 0)])).await.unwrap();
+        // Idle, the writer syncs the log: the next write drops the first one's kept records.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        s.create_vault(&vault("b"), AuditBatch::new(&key(), &[event("vault.create", 1)])).await.unwrap();
+        s.create_vault(&vault("c"), AuditBatch::new(&key(), &[event("vault.create", 2)])).await.unwrap();
+        s.close().await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!pending_rows(dir.path()).iter().any(|(first, _)| *first == 1));
+    // One byte of the first batch's record changed: it reads as torn, with whole batches of
+    // writes after it that no crash explains once the database no longer holds the first.
+    let seg = segment(dir.path());
+    let before = std::fs::read(&seg).unwrap();
+    std::fs::OpenOptions::new().write(true).open(&seg).unwrap().write_all_at(b"#", 30).unwrap();
+    let edited = std::fs::read(&seg).unwrap();
+    assert_ne!(before, edited);
+    let err = SqliteStore::open(&db(dir.path()), OpenMode::ReadWrite).await.unwrap_err();
+    assert!(err.to_string().contains("damaged at byte 0"), "{err}");
+    assert!(std::fs::read(&seg).unwrap() == edited, "nothing cut or written back: the evidence stays");
+}
+
+#[tokio::test]
 async fn a_batch_of_writes_is_kept_in_the_database_only_until_the_log_is_synced_past_it() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path()).await;

@@ -586,38 +586,38 @@ mod tests {
         assert!(matches!(Reader::new(dir.path()).read_after(0, 10), Err(LogError::Damaged { .. })));
     }
 
-    #[test]
-    fn batches_written_without_a_sync_may_outlive_a_torn_one_before_them() {
+    /// A log of four one-record batches of 20 bytes, the third written without a sync when
+    /// `third_unsynced` (the second always), whose second record then lost its end (the
+    /// writeback reached the disk for the later batches but not for the second).
+    fn second_torn(third_unsynced: bool) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("dir");
         let mut log = Log::open_with(dir.path(), 1, 4096).expect("open").log;
         log.append(&[&[1; 20]]).expect("append");
         log.write(&[&[2; 20]]).expect("write");
-        log.write(&[&[3; 20]]).expect("write");
+        if third_unsynced {
+            log.write(&[&[3; 20]]).expect("write");
+        } else {
+            log.append(&[&[3; 20]]).expect("append");
+        }
         log.append(&[&[4; 20]]).expect("append");
         drop(log);
-        // The writeback reached the disk for the later batches but not for the second: a tear
-        // a crash explains, since neither unsynced batch waited for the disk.
         let file = OpenOptions::new().write(true).open(segment_path(dir.path(), 1)).expect("open");
+        file.write_all_at(&[0; 20], (OVERHEAD + 20 + 13) as u64).expect("write");
+        dir
+    }
+
+    #[test]
+    fn batches_written_without_a_sync_may_outlive_a_torn_one_before_them() {
+        // A tear a crash explains, since neither unsynced batch waited for the disk.
+        let dir = second_torn(true);
         let second = (OVERHEAD + 20) as u64;
-        file.write_all_at(&[0; 20], second + 13).expect("write");
-        drop(file);
         let opened = Log::open_with(dir.path(), 1, 4096).expect("a tear, not damage");
         let torn = opened.torn.expect("torn");
         assert_eq!((torn.offset, torn.seq, torn.bytes), (second, 2, 3 * second));
         assert_eq!(torn.unsynced_through, Some(3), "the caller must hold record 3 elsewhere");
         assert_eq!(opened.log.next_seq(), 2);
-        drop(opened.log);
         // The same picture after a synced batch is damage: its sync made the one before durable.
-        let dir = tempfile::tempdir().expect("dir");
-        let mut log = Log::open_with(dir.path(), 1, 4096).expect("open").log;
-        log.append(&[&[1; 20]]).expect("append");
-        log.write(&[&[2; 20]]).expect("write");
-        log.append(&[&[3; 20]]).expect("append");
-        log.append(&[&[4; 20]]).expect("append");
-        drop(log);
-        let file = OpenOptions::new().write(true).open(segment_path(dir.path(), 1)).expect("open");
-        file.write_all_at(&[0; 20], second + 13).expect("write");
-        drop(file);
+        let dir = second_torn(false);
         assert!(matches!(Log::open_with(dir.path(), 1, 4096), Err(LogError::Damaged { .. })));
     }
 

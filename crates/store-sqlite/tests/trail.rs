@@ -275,6 +275,19 @@ async fn a_log_cut_below_its_last_committed_write_is_refused_though_not_yet_inde
     assert!(err.to_string().contains("the database committed writes whose events reach 4"), "{err}");
 }
 
+/// Events 1 to 3 read, then a batch of writes with events 4 and 5, then the store dropped
+/// without closing, as after a crash.
+async fn reads_then_a_write_batch_then_a_crash(dir: &Path) {
+    {
+        let s = open(dir).await;
+        reads(&s, 0, 3).await;
+        s.create_vault(&vault("v"), AuditBatch::new(&key(), &[event("vault.create", 3), event("vault.extra", 4)]))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+}
+
 fn pending_rows(dir: &Path) -> Vec<(i64, i64)> {
     let conn = rusqlite::Connection::open(db(dir)).unwrap();
     let mut stmt = conn.prepare("SELECT first_seq, last_seq FROM audit_pending ORDER BY last_seq").unwrap();
@@ -284,15 +297,7 @@ fn pending_rows(dir: &Path) -> Vec<(i64, i64)> {
 #[tokio::test]
 async fn a_committed_batch_of_writes_a_crash_kept_from_the_log_is_written_back() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let s = open(dir.path()).await;
-        reads(&s, 0, 3).await;
-        s.create_vault(&vault("v"), AuditBatch::new(&key(), &[event("vault.create", 3), event("vault.extra", 4)]))
-            .await
-            .unwrap();
-        // Dropped without closing, as after a crash.
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    reads_then_a_write_batch_then_a_crash(dir.path()).await;
     assert_eq!(pending_rows(dir.path()), vec![(4, 5)], "the batch's records rode in its transaction");
     // The log's write never reached the disk (it did not wait for it): the frames are gone.
     sql(dir.path(), &unindex_after(3));
@@ -379,15 +384,7 @@ async fn a_torn_batch_is_cut_reported_and_the_chain_goes_on() {
 #[tokio::test]
 async fn a_logged_batch_of_writes_that_never_committed_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let s = open(dir.path()).await;
-        reads(&s, 0, 3).await;
-        s.create_vault(&vault("v"), AuditBatch::new(&key(), &[event("vault.create", 3), event("vault.extra", 4)]))
-            .await
-            .unwrap();
-        // Dropped without closing, as after a crash.
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    reads_then_a_write_batch_then_a_crash(dir.path()).await;
     let reopened = open(dir.path()).await;
     assert!(reopened.recovery().is_empty(), "a committed batch is not reported: {:?}", reopened.recovery());
     drop(reopened);

@@ -315,9 +315,9 @@ impl Trail {
         i64::try_from(self.log.synced_seq()).unwrap_or(i64::MAX)
     }
 
-    /// Whether events were written to the log without a sync yet.
-    pub(crate) fn unsynced(&self) -> bool {
-        !self.written.is_empty()
+    /// How many events were written to the log without a sync yet.
+    pub(crate) fn unsynced(&self) -> usize {
+        self.written.len()
     }
 
     /// Links `events` after the head and makes their records (nothing is appended yet);

@@ -109,6 +109,12 @@ const BATCH_MAX: usize = 512;
 /// How long the writer waits, idle, before it syncs what batches of writes left unsynced in the
 /// log (their events are durable in the database already; this bounds how long the index waits).
 const IDLE_SYNC: std::time::Duration = std::time::Duration::from_millis(2);
+/// Events of batches of writes left unsynced at which the writer syncs them without waiting to
+/// be idle. Under a steady stream of writes the writer is never idle: without this bound the
+/// log synced only once a whole `UNSYNCED_MAX` was written, and the kept rows, the sync and the
+/// index's catch-up all came due together, blocking the next batch for tens of milliseconds
+/// (write p99 at concurrency 1 went from 5 ms to 50–60 ms).
+const SYNC_AFTER: usize = 128;
 
 /// Handle to the writer thread.
 #[derive(Clone)]
@@ -196,7 +202,7 @@ fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, lock: &Mutex<()
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(BATCH_MAX);
     let mut audits: Vec<(OwnedAudit, Answer)> = Vec::with_capacity(BATCH_MAX);
     loop {
-        let first = if trail.unsynced() {
+        let first = if trail.unsynced() > 0 {
             match rx.recv_timeout(IDLE_SYNC) {
                 Ok(msg) => msg,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -233,7 +239,7 @@ fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, lock: &Mutex<()
         if !jobs.is_empty() || !audits.is_empty() {
             commit_batch(&mut conn, &mut trail, &indexer, lock, &mut jobs, &mut audits);
         }
-        if !checkpoints.is_empty() || !syncs.is_empty() {
+        if !checkpoints.is_empty() || !syncs.is_empty() || trail.unsynced() >= SYNC_AFTER {
             sync(&mut trail, &indexer);
         }
         for done in syncs {

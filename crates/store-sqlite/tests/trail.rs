@@ -360,6 +360,30 @@ async fn a_batch_of_writes_is_kept_in_the_database_only_until_the_log_is_synced_
     assert_eq!(indexed, 3);
 }
 
+/// Queued all at once, the writer never idles between their batches: it still syncs the log
+/// every 128 events of writes, so the records kept in the database (and the index's wait) stay
+/// short instead of growing towards the log's 1 MiB bound and coming due together.
+#[tokio::test]
+async fn a_stream_of_writes_that_never_idles_still_syncs_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let writes: Vec<_> = (0..1000)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let events = [event("vault.create", i)];
+                s.create_vault(&vault(&format!("v{i}")), AuditBatch::new(&key(), &events)).await.unwrap();
+            })
+        })
+        .collect();
+    for w in writes {
+        w.await.unwrap();
+    }
+    // At most 127 events unsynced before the last batch (of at most 512), and that batch's own.
+    let kept: i64 = pending_rows(dir.path()).iter().map(|(first, last)| last - first + 1).sum();
+    assert!(kept < 640, "{kept} events kept in the database: the log was not synced while the writer was busy");
+}
+
 #[tokio::test]
 async fn a_torn_batch_is_cut_reported_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,8 +9,9 @@
 //! its own transaction (`audit_pending`) and the last one's number in `audit_applied`, commits
 //! (one sync makes both durable), and only then writes them to the log, without waiting for the
 //! disk: the next batch of reads syncs them, or the writer when idle or once 128 of them wait.
-//! Opening writes back into the log what a crash kept from it. (Older logs may hold a batch of writes logged before its
-//! commit, above the mark: opening reports it, as it reports a torn tail that the log cuts away.)
+//! Opening writes back into the log what a crash kept from it. (Older logs may hold a batch of
+//! writes logged before its commit, above the mark: opening reports it, as it reports a torn
+//! tail that the log cuts away.)
 //!
 //! The chain head's MAC is not kept in the log (each one there would be a valid point to cut
 //! the chain back to): the writer computes it in memory, and the index keeps the MAC'd head of

@@ -8,9 +8,15 @@
 //! it without a sync of their own). Only then does it answer. Nobody hears "done" before the
 //! data and its audit event are on disk, and throughput grows with concurrency instead of being
 //! capped by the sync.
+//!
+//! A caller that finds nothing queued or in progress, with events to log and nothing to write,
+//! logs them on its own thread instead: at concurrency 1 handing the event to the writer thread
+//! and the answer back cost two wake-ups, more than the sync itself. The trail is shared under
+//! a mutex for that; whoever holds it appends, so there is still one chain in one order.
 
 use std::cell::RefCell;
-use std::sync::{Mutex, PoisonError, mpsc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 
 use clawvault_core::audit::ChainKey;
 use clawvault_store::{Result, StoreError};
@@ -120,6 +126,51 @@ const SYNC_AFTER: usize = 128;
 #[derive(Clone)]
 pub(crate) struct Writer {
     tx: mpsc::Sender<Msg>,
+    shared: Arc<Shared>,
+}
+
+/// What the writer thread shares with callers that log their own events.
+struct Shared {
+    trail: Mutex<Trail>,
+    indexer: Indexer,
+    /// Calls queued for the writer thread or being served.
+    busy: AtomicUsize,
+    /// Calls the last batch served. More than one says calls come faster than a sync: a caller
+    /// that finds the writer free then still queues, so that its event waits for the next
+    /// batch with those that follow instead of taking a sync (and a runtime thread) alone.
+    last_batch: AtomicUsize,
+}
+
+impl Shared {
+    fn trail(&self) -> MutexGuard<'_, Trail> {
+        self.trail.lock().unwrap_or_else(|poisoned| {
+            // A panic mid-append may have left the log and the head apart: the trail takes
+            // nothing more until the store is opened again, as after a failed write.
+            let mut trail = poisoned.into_inner();
+            trail.fail();
+            trail
+        })
+    }
+}
+
+/// A call counted in [`Shared::busy`] until it is dropped (answered, or its caller gone).
+struct Busy<'a> {
+    busy: &'a AtomicUsize,
+    /// No other call was queued or being served when this one came.
+    alone: bool,
+}
+
+impl<'a> Busy<'a> {
+    fn enter(busy: &'a AtomicUsize) -> Self {
+        let alone = busy.fetch_add(1, Ordering::AcqRel) == 0;
+        Self { busy, alone }
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.busy.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for Writer {
@@ -140,11 +191,18 @@ impl Writer {
         // a receive with a timeout to notice idle time.
         let (tx, rx) = mpsc::channel();
         let published = trail.published();
+        let shared = Arc::new(Shared {
+            trail: Mutex::new(trail),
+            indexer,
+            busy: AtomicUsize::new(0),
+            last_batch: AtomicUsize::new(0),
+        });
+        let thread = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("clawvault-sqlite-writer".into())
-            .spawn(move || run(conn, trail, indexer, &lock, rx))
+            .spawn(move || run(conn, &thread, &lock, rx))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
-        Ok((Self { tx }, published))
+        Ok((Self { tx, shared }, published))
     }
 
     /// Runs `f` in the next group commit and returns its result once committed (with the
@@ -154,13 +212,22 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
+        let _busy = Busy::enter(&self.shared.busy);
         let (done, wait) = oneshot::channel::<Result<T>>();
         self.tx.send(Msg::Write(Box::new(Typed { f, done }))).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())?
     }
 
-    /// Appends audit events in the next batch; returns once they are durable.
+    /// Appends audit events in the next batch (or, when nothing else is queued, on this thread
+    /// at once); returns once they are durable.
     pub(crate) async fn audit(&self, audit: OwnedAudit) -> Result<()> {
+        let busy = Busy::enter(&self.shared.busy);
+        if busy.alone && self.shared.last_batch.load(Ordering::Acquire) <= 1 && !audit.has_secret_events() {
+            // Blocks this thread for one sync; only a caller that found nothing else to do
+            // does so.
+            self.shared.last_batch.store(1, Ordering::Release);
+            return log(&mut self.shared.trail(), &self.shared.indexer, vec![audit]);
+        }
         let (done, wait) = oneshot::channel();
         self.tx.send(Msg::Audit(audit, done)).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())?
@@ -168,6 +235,7 @@ impl Writer {
 
     /// Hands the chain key to the trail, which publishes the MAC'd head of the log as it is.
     pub(crate) async fn set_chain_key(&self, key: ChainKey) -> Result<()> {
+        let _busy = Busy::enter(&self.shared.busy);
         let (done, wait) = oneshot::channel();
         self.tx.send(Msg::Key(key, done)).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())
@@ -176,6 +244,7 @@ impl Writer {
     /// Syncs what batches of writes queued before left unsynced in the log, so that the
     /// index gets their events.
     pub(crate) async fn sync(&self) {
+        let _busy = Busy::enter(&self.shared.busy);
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Sync(done)).is_ok() {
             let _ = wait.await;
@@ -185,6 +254,7 @@ impl Writer {
     /// Indexes everything and checkpoints the WAL into the database file (after everything
     /// queued before).
     pub(crate) async fn checkpoint(&self) {
+        let _busy = Busy::enter(&self.shared.busy);
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Checkpoint(done)).is_ok() {
             let _ = wait.await;
@@ -198,15 +268,17 @@ fn closed() -> StoreError {
 
 type Answer = oneshot::Sender<Result<()>>;
 
-fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, lock: &Mutex<()>, rx: mpsc::Receiver<Msg>) {
+fn run(mut conn: Connection, shared: &Shared, lock: &Mutex<()>, rx: mpsc::Receiver<Msg>) {
+    let indexer = &shared.indexer;
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(BATCH_MAX);
     let mut audits: Vec<(OwnedAudit, Answer)> = Vec::with_capacity(BATCH_MAX);
     loop {
-        let first = if trail.unsynced() > 0 {
+        let unsynced = shared.trail().unsynced() > 0;
+        let first = if unsynced {
             match rx.recv_timeout(IDLE_SYNC) {
                 Ok(msg) => msg,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    sync(&mut trail, &indexer);
+                    sync(&mut shared.trail(), indexer);
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -227,7 +299,7 @@ fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, lock: &Mutex<()
                 Msg::Checkpoint(done) => checkpoints.push(done),
                 Msg::Sync(done) => syncs.push(done),
                 Msg::Key(key, done) => {
-                    trail.set_key(key.clone());
+                    shared.trail().set_key(key.clone());
                     indexer.set_key(key);
                     let _ = done.send(());
                 }
@@ -236,12 +308,15 @@ fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, lock: &Mutex<()
                 next = rx.try_recv().ok();
             }
         }
+        shared.last_batch.store(jobs.len() + audits.len(), Ordering::Release);
+        let mut trail = shared.trail();
         if !jobs.is_empty() || !audits.is_empty() {
-            commit_batch(&mut conn, &mut trail, &indexer, lock, &mut jobs, &mut audits);
+            commit_batch(&mut conn, &mut trail, indexer, lock, &mut jobs, &mut audits);
         }
         if !checkpoints.is_empty() || !syncs.is_empty() || trail.unsynced() >= SYNC_AFTER {
-            sync(&mut trail, &indexer);
+            sync(&mut trail, indexer);
         }
+        drop(trail);
         for done in syncs {
             let _ = done.send(());
         }
@@ -257,7 +332,7 @@ fn run(mut conn: Connection, mut trail: Trail, indexer: Indexer, lock: &Mutex<()
             let _ = done.send(());
         }
     }
-    sync(&mut trail, &indexer);
+    sync(&mut shared.trail(), indexer);
 }
 
 /// Syncs what batches of writes left unsynced in the log, and hands their events to the index.

@@ -452,3 +452,59 @@ fn find_frame_start(bytes: &[u8], end: usize) -> usize {
         .find(|&p| matches!(frame::decode(&bytes[p..end]), frame::Decoded::Record { len, .. } if p + len == end))
         .unwrap()
 }
+
+/// A read that finds the writer free logs its own event on its own thread; others queue for the
+/// writer thread. Callers that come alone, in crowds and beside writes (on a runtime with
+/// threads of its own, as the server's) still make one chain, with every answered event in it
+/// once, in the order each caller made them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_logged_alone_and_in_crowds_beside_writes_make_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    // One at a time: each finds the writer free.
+    reads(&s, 0, 50).await;
+    let callers: Vec<_> = (0..8)
+        .map(|c| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for i in 0..60 {
+                    let n = 1000 * (c + 1) + i;
+                    if i % 10 == 0 {
+                        let events = [event("vault.create", n)];
+                        s.create_vault(&vault(&format!("v{n}")), AuditBatch::new(&key(), &events)).await.unwrap();
+                    } else {
+                        reads(&s, n, 1).await;
+                    }
+                    // Pauses of different lengths, so that callers sometimes find the writer free
+                    // and sometimes crowd it.
+                    let pause = (i * 7 + c * 3) % 5;
+                    if pause > 0 {
+                        tokio::time::sleep(std::time::Duration::from_micros(300 * pause as u64)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for c in callers {
+        c.await.unwrap();
+    }
+    reads(&s, 50, 50).await;
+    assert_eq!(verified(&s).await, 100 + 8 * 60);
+    let events = s.audit_after(0, 1000).await.unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut last_of = std::collections::HashMap::new();
+    for e in &events {
+        assert!(seen.insert(e.event.actor_id.clone()), "{} logged twice", e.event.actor_id);
+        let n: usize = e.event.actor_id.trim_start_matches("agent-").parse().unwrap();
+        let (caller, i) = (n / 1000, n % 1000);
+        if caller > 0 {
+            let before = last_of.insert(caller, i);
+            assert!(before.is_none_or(|b| b < i), "caller {caller}'s events out of order: {before:?} then {i}");
+        }
+    }
+    // Reopened, the log and its index agree.
+    drop(s);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let s = open(dir.path()).await;
+    assert_eq!(verified(&s).await, 100 + 8 * 60);
+}

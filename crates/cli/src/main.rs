@@ -12,6 +12,7 @@ mod explain;
 mod files;
 mod output;
 mod principals;
+mod private_memory;
 mod profile;
 mod value_format;
 mod yaml;

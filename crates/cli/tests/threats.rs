@@ -1115,3 +1115,14 @@ fn scopes_hold_through_shares_and_new_users_and_share_ids_stay_out_of_the_trail(
     let audit = s.get(&admin, "/v1/audit/events?limit=1000").send().unwrap().text().unwrap();
     assert!(!audit.contains(&id), "the audit trail holds a share id: {audit}");
 }
+
+/// A crash of the server must not write its memory (root key, vault keys, values in freed
+/// buffers) to a core file: the running server's core size limit is 0, soft and hard.
+#[test]
+fn the_server_cannot_dump_its_memory_to_a_core_file() {
+    let s = TestServer::start();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", s.pid())).unwrap();
+    let core = limits.lines().find(|l| l.starts_with("Max core file size")).unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+}

@@ -145,6 +145,9 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         return super::detach::start(&config.data_dir);
     }
     init_tracing(&config);
+    if let Err(e) = crate::private_memory::keep_private() {
+        tracing::warn!(error = %e, "could not turn core dumps off: a crash may write keys and secret values to a core file");
+    }
     let tls_cert = config.tls.as_ref().map(|t| t.cert.clone());
     let server = Server::start(config).await?;
     let url = server.local_url();

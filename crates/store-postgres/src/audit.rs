@@ -17,20 +17,23 @@ const INSERT_CHUNK: usize = 1000;
 /// that fit in one write never wait.
 const INSERT_BYTES: usize = 8 * 1024;
 
+/// About how many bytes an event takes in an INSERT.
+fn size(e: &AuditEvent) -> usize {
+    160 + e.action.len()
+        + e.actor_type.len()
+        + e.actor_id.len()
+        + e.resource_type.len()
+        + e.resource_id.len()
+        + e.details.len()
+        + e.ip_address.as_ref().map_or(0, String::len)
+}
+
 /// Splits events into INSERTs that stay under [`INSERT_BYTES`] and [`INSERT_CHUNK`].
 fn chunks(events: &[ChainedEvent]) -> Vec<&[ChainedEvent]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, c) in events.iter().enumerate() {
-        let e = &c.event;
-        let size = 160
-            + e.action.len()
-            + e.actor_type.len()
-            + e.actor_id.len()
-            + e.resource_type.len()
-            + e.resource_id.len()
-            + e.details.len()
-            + e.ip_address.as_ref().map_or(0, String::len);
+        let size = size(&c.event);
         if i > start && (bytes + size > INSERT_BYTES || i - start >= INSERT_CHUNK) {
             out.push(&events[start..i]);
             (start, bytes) = (i, 0);
@@ -81,6 +84,31 @@ impl From<AuditBatch<'_>> for OwnedAudit {
     }
 }
 
+/// The columns of `audit_events`, in the order [`push_events`] binds them.
+const EVENT_COLUMNS: &str = "seq, id, created_at, action, outcome, actor_type, actor_id, resource_type, resource_id, \
+                             vault_id, ip_address, details, prev_hash, hash";
+
+/// Pushes `VALUES (...), ...` for `events`.
+fn push_events(q: &mut QueryBuilder<Postgres>, events: &[ChainedEvent]) {
+    q.push_values(events.iter(), |mut b, c| {
+        let e = &c.event;
+        b.push_bind(c.seq)
+            .push_bind(e.id)
+            .push_bind(e.created_at)
+            .push_bind(e.action.clone())
+            .push_bind(e.outcome.as_str())
+            .push_bind(e.actor_type.clone())
+            .push_bind(e.actor_id.clone())
+            .push_bind(e.resource_type.clone())
+            .push_bind(e.resource_id.clone())
+            .push_bind(e.vault_id)
+            .push_bind(e.ip_address.clone())
+            .push_bind(e.details.clone())
+            .push_bind(c.prev_hash.to_vec())
+            .push_bind(c.hash.to_vec());
+    });
+}
+
 async fn append_events(conn: &mut PgConnection, key: &ChainKey, events: Vec<AuditEvent>) -> Result<()> {
     if events.is_empty() {
         return Ok(());
@@ -89,9 +117,7 @@ async fn append_events(conn: &mut PgConnection, key: &ChainKey, events: Vec<Audi
         .fetch_one(&mut *conn)
         .await
         .map_err(backend)?;
-    let seq: i64 = get(&row, "seq")?;
-    let hash: Vec<u8> = get(&row, "hash")?;
-    let prev = if seq == 0 { GENESIS } else { hash32(&hash, "audit head hash")? };
+    let (seq, prev) = head_of(&row)?;
     let chained = key.append(seq, prev, events);
     let Some(last) = chained.last() else { return Ok(()) };
     let head = key.head(last.seq, last.hash);
@@ -100,27 +126,8 @@ async fn append_events(conn: &mut PgConnection, key: &ChainKey, events: Vec<Audi
         // The last chunk moves the head in the same statement.
         let is_last = i + 1 == chunks.len();
         let mut q = QueryBuilder::<Postgres>::new(if is_last { "WITH written AS (" } else { "" });
-        q.push(
-            "INSERT INTO audit_events (seq, id, created_at, action, outcome, actor_type, actor_id, resource_type, \
-             resource_id, vault_id, ip_address, details, prev_hash, hash) ",
-        );
-        q.push_values(chunk.iter(), |mut b, c| {
-            let e = &c.event;
-            b.push_bind(c.seq)
-                .push_bind(e.id)
-                .push_bind(e.created_at)
-                .push_bind(e.action.clone())
-                .push_bind(e.outcome.as_str())
-                .push_bind(e.actor_type.clone())
-                .push_bind(e.actor_id.clone())
-                .push_bind(e.resource_type.clone())
-                .push_bind(e.resource_id.clone())
-                .push_bind(e.vault_id)
-                .push_bind(e.ip_address.clone())
-                .push_bind(e.details.clone())
-                .push_bind(c.prev_hash.to_vec())
-                .push_bind(c.hash.to_vec());
-        });
+        q.push(format!("INSERT INTO audit_events ({EVENT_COLUMNS}) "));
+        push_events(&mut q, chunk);
         if is_last {
             q.push(") UPDATE audit_head SET seq = ")
                 .push_bind(head.seq)
@@ -133,6 +140,60 @@ async fn append_events(conn: &mut PgConnection, key: &ChainKey, events: Vec<Audi
         q.build().execute(&mut *conn).await.map_err(backend)?;
     }
     Ok(())
+}
+
+/// The chain's head as a server last saw it: the number and hash of the newest event (0 and
+/// [`GENESIS`] before the first).
+pub(crate) type Head = (i64, [u8; 32]);
+
+fn head_of(row: &sql::PgRow) -> Result<Head> {
+    let seq: i64 = get(row, "seq")?;
+    let hash: Vec<u8> = get(row, "hash")?;
+    Ok((seq, if seq == 0 { GENESIS } else { hash32(&hash, "audit head hash")? }))
+}
+
+/// The head as it is now, unlocked.
+pub(crate) async fn current_head(conn: &mut PgConnection) -> Result<Head> {
+    let row =
+        sql::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *conn).await.map_err(backend)?;
+    head_of(&row)
+}
+
+/// Events only (no changes, no secret events) that fit one INSERT: what [`append_at`] takes.
+pub(crate) fn fits_one_statement(batch: &OwnedAudit) -> bool {
+    let one = batch.events.len() == 1;
+    batch.changes.is_empty()
+        && batch.secret_events.is_empty()
+        && !batch.events.is_empty()
+        && batch.events.len() <= INSERT_CHUNK
+        && (one || batch.events.iter().map(size).sum::<usize>() <= INSERT_BYTES)
+}
+
+/// Appends `batch` ([`fits_one_statement`]) after `expected` in one statement of its own, outside
+/// any transaction, if the head is still there: the head's row lock is then held for that
+/// statement and its commit only, not across a transaction's round trips, which is what let
+/// replicas (each batch of each one waiting for the lock) serve less together than one alone.
+/// Returns the new head, or `None` when another server appended first (nothing is written
+/// then).
+pub(crate) async fn append_at(conn: &mut PgConnection, batch: &OwnedAudit, expected: Head) -> Result<Option<Head>> {
+    let chained = batch.key.append(expected.0, expected.1, batch.events.clone());
+    let Some(last) = chained.last() else { return Ok(Some(expected)) };
+    let head = batch.key.head(last.seq, last.hash);
+    // The head moves first and the events go in only if it did: a server whose head was stale
+    // updates no row (after waiting for the one that moved it to commit) and inserts nothing.
+    let mut q = QueryBuilder::<Postgres>::new("WITH moved AS (UPDATE audit_head SET seq = ");
+    q.push_bind(head.seq)
+        .push(", hash = ")
+        .push_bind(head.hash.to_vec())
+        .push(", mac = ")
+        .push_bind(head.mac.to_vec())
+        .push(" WHERE id = 1 AND seq = ")
+        .push_bind(expected.0)
+        .push(format!(" RETURNING 1) INSERT INTO audit_events ({EVENT_COLUMNS}) SELECT * FROM ("));
+    push_events(&mut q, &chained);
+    q.push(") AS events WHERE EXISTS (SELECT 1 FROM moved)");
+    let inserted = q.build().execute(&mut *conn).await.map_err(backend)?.rows_affected();
+    Ok((inserted == chained.len() as u64).then_some((last.seq, last.hash)))
 }
 
 pub(crate) async fn head(pool: &PgPool) -> Result<Option<ChainHead>> {

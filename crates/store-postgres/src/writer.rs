@@ -6,6 +6,11 @@
 //! rolls back to its savepoint and the others commit; each caller hears back only after the
 //! batch's commit. Batches of all servers take the chain head's lock first, so they commit
 //! one after another, each carrying everything its server queued meanwhile.
+//!
+//! A batch of audit events alone (reads, refusals) skips the transaction: one statement moves
+//! the head from where this server last saw it and inserts the events, or, if another server
+//! moved it first, does nothing, and the batch tries again from the head it then reads. The
+//! head's lock is held for that statement's commit only, instead of four round trips.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -41,6 +46,9 @@ const MAX_BATCH: usize = 256;
 /// Writes (savepoints) per transaction at most: PostgreSQL keeps up to 64 subtransactions of
 /// a transaction in shared memory; past that every other session's snapshots get slower.
 const MAX_WRITES: usize = 60;
+/// Tries of a batch of events alone against a head other servers keep moving, before it takes
+/// the head's lock in a transaction (which cannot lose).
+const TRIES: usize = 3;
 
 /// The queue of this server's writes.
 #[derive(Debug, Clone)]
@@ -58,6 +66,9 @@ impl Writer {
             // The writer keeps a connection of its own: waiting in the pool's queue behind
             // every reader would hold up each batch, and every read waits for its batch.
             let mut conn: Option<PoolConnection<Postgres>> = None;
+            // The head after this server's last batch of events alone; `None` once a batch in a
+            // transaction may have moved it.
+            let mut head: Option<audit::Head> = None;
             loop {
                 let first = tokio::select! {
                     job = rx.recv() => match job {
@@ -79,7 +90,7 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                run(&pool, &mut conn, batch).await;
+                run(&pool, &mut conn, &mut head, batch).await;
             }
         });
         Self { jobs, stop }
@@ -130,7 +141,12 @@ fn unmade() -> StoreError {
     StoreError::Backend("the database write could not be made; see the server log".into())
 }
 
-async fn run(pool: &PgPool, slot: &mut Option<PoolConnection<Postgres>>, batch: Vec<Job>) {
+async fn run(
+    pool: &PgPool,
+    slot: &mut Option<PoolConnection<Postgres>>,
+    head: &mut Option<audit::Head>,
+    batch: Vec<Job>,
+) {
     if slot.is_none() {
         match pool.acquire().await {
             Ok(c) => *slot = Some(c),
@@ -141,6 +157,15 @@ async fn run(pool: &PgPool, slot: &mut Option<PoolConnection<Postgres>>, batch: 
         }
     }
     let Some(conn) = slot.as_mut() else { return };
+    let batch = match events_alone(conn, head, batch).await {
+        Alone::Done => return,
+        Alone::Failed => {
+            slot.take().map(PoolConnection::detach);
+            return;
+        }
+        Alone::Locked(batch) => batch,
+    };
+    *head = None;
     // The chain head's row lock comes first: every batch of every server then takes its
     // locks in one order (chain head, rows written, change head), so no two batches can
     // wait on each other in a cycle.
@@ -218,4 +243,71 @@ async fn run(pool: &PgPool, slot: &mut Option<PoolConnection<Postgres>>, batch: 
     for reply in replies {
         reply(outcome.clone());
     }
+}
+
+/// What became of a batch offered to [`events_alone`].
+enum Alone {
+    /// Appended and answered.
+    Done,
+    /// Answered with an error; the connection is in doubt.
+    Failed,
+    /// For the transaction: it holds writes, or events that need more than one statement, or
+    /// other servers kept moving the head.
+    Locked(Vec<Job>),
+}
+
+/// Appends a batch of audit events alone without a transaction ([`audit::append_at`]).
+async fn events_alone(conn: &mut PgConnection, head: &mut Option<audit::Head>, batch: Vec<Job>) -> Alone {
+    let mut merged: Option<OwnedAudit> = None;
+    for job in &batch {
+        match job {
+            Job::Audit(events, _) => match &mut merged {
+                Some(m) => m.extend(events.clone()),
+                None => merged = Some(events.clone()),
+            },
+            Job::Write(_) => return Alone::Locked(batch),
+        }
+    }
+    let Some(events) = merged.filter(audit::fits_one_statement) else { return Alone::Locked(batch) };
+    let mut outcome = Ok(false);
+    for _ in 0..TRIES {
+        let expected = match *head {
+            Some(h) => h,
+            None => match audit::current_head(conn).await {
+                Ok(h) => h,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            },
+        };
+        match audit::append_at(conn, &events, expected).await {
+            Ok(Some(moved)) => {
+                *head = Some(moved);
+                outcome = Ok(true);
+                break;
+            }
+            Ok(None) => *head = None,
+            Err(e) => {
+                *head = None;
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    let result = match outcome {
+        Ok(false) => return Alone::Locked(batch),
+        Ok(true) => Ok(()),
+        Err(e) => {
+            tracing::error!(error = %e, "a batch of audit events failed");
+            Err(e)
+        }
+    };
+    let failed = result.is_err();
+    for job in batch {
+        if let Job::Audit(_, reply) = job {
+            let _ = reply.send(result.clone());
+        }
+    }
+    if failed { Alone::Failed } else { Alone::Done }
 }

@@ -101,6 +101,7 @@ macro_rules! shared_database_tests {
             readers_on_two_handles_never_exceed_a_read_limit,
             changes_through_one_handle_reach_the_other_in_order,
             secret_events_of_both_handles_form_one_sequence,
+            audit_appends_of_both_handles_form_one_chain,
         );
     };
     (@each $fresh_pair:path; $($check:ident),* $(,)?) => {
@@ -1087,6 +1088,45 @@ pub async fn a_shared_store_says_so<S: Store>(a: Arc<S>, b: Arc<S>) {
 /// Writers on both handles never collide on a version, and their audit events form one chain.
 pub async fn writers_on_two_handles_lose_no_version<S: Store>(a: Arc<S>, b: Arc<S>) {
     concurrent_writers(&[a, b]).await;
+}
+
+/// Reads' events appended at once through both handles (each server racing the other for the
+/// chain's head), beside writes, form one chain that verifies, with every event in it once.
+pub async fn audit_appends_of_both_handles_form_one_chain<S: Store>(a: Arc<S>, b: Arc<S>) {
+    let k = key();
+    let v = vault_record("raced");
+    a.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..8_usize {
+        let s = if t % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&b) };
+        let vault_id = v.id;
+        tasks.push(tokio::spawn(async move {
+            let k = key();
+            for i in 0..25 {
+                let name = format!("{t}-{i}");
+                if i % 8 == 7 {
+                    let ev = [event("secret.write", &name)];
+                    s.put_version(&put(vault_id, Uuid::new_v4(), &name, 0), AuditBatch::new(&k, &ev)).await.unwrap();
+                } else {
+                    s.append_audit(AuditBatch::new(&k, &[event("secret.read", &name)])).await.unwrap();
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let events = a.audit_after(0, 1000).await.unwrap();
+    let mut verifier = Verifier::from_genesis(&k);
+    for e in &events {
+        assert!(verifier.push(e), "the chain breaks at {}", e.seq);
+    }
+    let report = verifier.finish(b.audit_head().await.unwrap().as_ref());
+    assert!(report.is_valid(), "{report:?}");
+    let mut names: Vec<&str> = events.iter().map(|e| e.event.resource_id.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!((events.len(), names.len()), (8 * 25, 8 * 25), "every event once");
 }
 
 /// A read limit of 5 against 2 × 8 concurrent readers: exactly 5 succeed.

@@ -138,7 +138,8 @@ def reset_peak_rss(pid: int) -> None:
         with open(f"/proc/{pid}/clear_refs", "w") as f:
             f.write("5")
     except OSError as e:
-        log(f"cannot reset peak RSS of {pid} ({e}); peaks are cumulative")
+        # clawvault marks itself not dumpable, which makes its /proc files root's: run as root.
+        log(f"cannot reset peak RSS of {pid} ({e}); its peaks are cumulative (run the benchmark as root)")
 
 
 def percentile(xs: list[float], p: float) -> float:

@@ -180,7 +180,7 @@ pub(crate) async fn append_at(conn: &mut PgConnection, batch: &OwnedAudit, expec
     let Some(last) = chained.last() else { return Ok(Some(expected)) };
     let head = batch.key.head(last.seq, last.hash);
     // The head moves first and the events go in only if it did: a server whose head was stale
-    // updates no row (after waiting for the one that moved it to commit) and inserts nothing.
+    // (another number, or the same number with another hash after a restore) updates no row (after waiting for the one that moved it to commit) and inserts nothing.
     let mut q = QueryBuilder::<Postgres>::new("WITH moved AS (UPDATE audit_head SET seq = ");
     q.push_bind(head.seq)
         .push(", hash = ")
@@ -189,6 +189,9 @@ pub(crate) async fn append_at(conn: &mut PgConnection, batch: &OwnedAudit, expec
         .push_bind(head.mac.to_vec())
         .push(" WHERE id = 1 AND seq = ")
         .push_bind(expected.0)
+        .push(" AND hash = ")
+        // Before the first event the row holds an empty hash, not the genesis value.
+        .push_bind(if expected.0 == 0 { Vec::new() } else { expected.1.to_vec() })
         .push(format!(" RETURNING 1) INSERT INTO audit_events ({EVENT_COLUMNS}) SELECT * FROM ("));
     push_events(&mut q, &chained);
     q.push(") AS events WHERE EXISTS (SELECT 1 FROM moved)");

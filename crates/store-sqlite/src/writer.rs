@@ -16,7 +16,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, mpsc};
 
 use clawvault_core::audit::ChainKey;
 use clawvault_store::{Result, StoreError};
@@ -143,14 +143,25 @@ struct Shared {
 
 impl Shared {
     fn trail(&self) -> MutexGuard<'_, Trail> {
-        self.trail.lock().unwrap_or_else(|poisoned| {
-            // A panic mid-append may have left the log and the head apart: the trail takes
-            // nothing more until the store is opened again, as after a failed write.
-            let mut trail = poisoned.into_inner();
-            trail.fail();
-            trail
-        })
+        self.trail.lock().unwrap_or_else(failed)
     }
+
+    /// The trail if nobody holds it.
+    fn try_trail(&self) -> Option<MutexGuard<'_, Trail>> {
+        match self.trail.try_lock() {
+            Ok(trail) => Some(trail),
+            Err(TryLockError::Poisoned(poisoned)) => Some(failed(poisoned)),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+}
+
+/// A panic mid-append may have left the log and the head apart: the trail takes nothing more
+/// until the store is opened again, as after a failed write.
+fn failed(poisoned: PoisonError<MutexGuard<'_, Trail>>) -> MutexGuard<'_, Trail> {
+    let mut trail = poisoned.into_inner();
+    trail.fail();
+    trail
 }
 
 /// A call counted in [`Shared::busy`] until it is dropped (answered, or its caller gone).
@@ -222,11 +233,16 @@ impl Writer {
     /// at once); returns once they are durable.
     pub(crate) async fn audit(&self, audit: OwnedAudit) -> Result<()> {
         let busy = Busy::enter(&self.shared.busy);
-        if busy.alone && self.shared.last_batch.load(Ordering::Acquire) <= 1 && !audit.has_secret_events() {
-            // Blocks this thread for one sync; only a caller that found nothing else to do
-            // does so.
+        if busy.alone
+            && self.shared.last_batch.load(Ordering::Acquire) <= 1
+            && !audit.has_secret_events()
+            && let Some(mut trail) = self.shared.try_trail()
+        {
+            // Blocks this thread for one sync; only a caller that found nothing else to do,
+            // and the trail free, does so (a writer thread still busy with a batch whose
+            // callers went away, or syncing while idle, gets the event queued instead).
             self.shared.last_batch.store(1, Ordering::Release);
-            return log(&mut self.shared.trail(), &self.shared.indexer, vec![audit]);
+            return log(&mut trail, &self.shared.indexer, vec![audit]);
         }
         let (done, wait) = oneshot::channel();
         self.tx.send(Msg::Audit(audit, done)).map_err(|_| closed())?;

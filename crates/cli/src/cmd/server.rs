@@ -121,6 +121,9 @@ async fn shutdown_signal() {
 /// # Errors
 /// Configuration, startup and serving failures.
 pub async fn run(args: ServerArgs) -> Result<()> {
+    // First, before the configuration brings a database password or `--detach` relays the first
+    // admin key (a detached server is a new process: it makes this call itself).
+    let private = crate::private_memory::keep_private();
     let overrides = Overrides {
         config_file: args.config,
         data_dir: args.data_dir,
@@ -145,7 +148,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         return super::detach::start(&config.data_dir);
     }
     init_tracing(&config);
-    if let Err(e) = crate::private_memory::keep_private() {
+    if let Err(e) = private {
         tracing::warn!(error = %e, "could not turn core dumps off: a crash may write keys and secret values to a core file");
     }
     let tls_cert = config.tls.as_ref().map(|t| t.cert.clone());

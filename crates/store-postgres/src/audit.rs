@@ -180,7 +180,8 @@ pub(crate) async fn append_at(conn: &mut PgConnection, batch: &OwnedAudit, expec
     let Some(last) = chained.last() else { return Ok(Some(expected)) };
     let head = batch.key.head(last.seq, last.hash);
     // The head moves first and the events go in only if it did: a server whose head was stale
-    // (another number, or the same number with another hash after a restore) updates no row (after waiting for the one that moved it to commit) and inserts nothing.
+    // (another number, or the same number with another hash after a restore) updates no row,
+    // after waiting for the one that moved it to commit, and inserts nothing.
     let mut q = QueryBuilder::<Postgres>::new("WITH moved AS (UPDATE audit_head SET seq = ");
     q.push_bind(head.seq)
         .push(", hash = ")

@@ -9,10 +9,11 @@
 //! data and its audit event are on disk, and throughput grows with concurrency instead of being
 //! capped by the sync.
 //!
-//! A caller that finds nothing queued or in progress, with events to log and nothing to write,
-//! logs them on its own thread instead: at concurrency 1 handing the event to the writer thread
-//! and the answer back cost two wake-ups, more than the sync itself. The trail is shared under
-//! a mutex for that; whoever holds it appends, so there is still one chain in one order.
+//! A caller with events to log and nothing to write, that finds nothing queued or in progress,
+//! the trail's lock free and the last batch serving at most one call, logs them on its own
+//! thread instead: at concurrency 1 handing the event to the writer thread and the answer back
+//! cost two wake-ups, more than the sync itself. The trail is shared under a mutex for that;
+//! whoever holds it appends, so there is still one chain in one order.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -153,11 +153,12 @@ fn index_all(
         let _held = lock.lock().unwrap_or_else(PoisonError::into_inner);
         index_batch(conn, pending, key)?;
     }
+    while audit_query::merge_run(conn, audit_query::RUN, lock)? {}
     Ok(())
 }
 
-/// One transaction of at most [`INDEX_BATCH`] events: their rows, their lookups, and the
-/// MAC'd head of the last whole batch among them (once the key is known).
+/// One transaction of at most [`INDEX_BATCH`] events: their rows and the MAC'd head of the
+/// last whole batch among them (once the key is known). Their lookups wait for a whole run.
 fn index_batch(conn: &mut Connection, pending: &mut VecDeque<Unindexed>, key: Option<&ChainKey>) -> Result<usize> {
     let n = pending.len().min(usize::try_from(INDEX_BATCH).unwrap_or(usize::MAX));
     if n == 0 {
@@ -198,7 +199,6 @@ fn index_batch(conn: &mut Connection, pending: &mut VecDeque<Unindexed>, key: Op
             }
         }
     }
-    audit_query::index_next(&tx, i64::try_from(n).unwrap_or(i64::MAX))?;
     if let Some(ChainHead { seq, hash, mac }) = head {
         tx.prepare_cached(
             "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, ?, ?, ?) \

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("migrations/0012_proxy_routes.sql")),
     (13, include_str!("migrations/0013_audit_log.sql")),
     (14, include_str!("migrations/0014_audit_pending.sql")),
+    (15, include_str!("migrations/0015_audit_runs.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

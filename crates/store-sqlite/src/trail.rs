@@ -271,7 +271,8 @@ impl Trail {
         // rebuilt from the log), and a database from before the log may have events it lacks.
         conn.execute("DELETE FROM audit_lookup WHERE seq > ?", [indexed]).map_err(backend)?;
         conn.execute("UPDATE audit_indexed SET seq = MIN(seq, ?) WHERE id = 1", [indexed]).map_err(backend)?;
-        while audit_query::index_next(conn, audit_query::INDEX_BATCH)? > 0 {}
+        let unshared = std::sync::Mutex::new(());
+        while audit_query::merge_run(conn, audit_query::RUN, &unshared)? {}
         // The head is the log's last event (the index's copy of it is not trusted for that).
         let mut head = (0, GENESIS);
         let mut unindexed = Vec::new();

@@ -176,6 +176,45 @@ async fn an_index_emptied_is_rebuilt_from_the_log() {
     assert_eq!(verified(&s).await, 40);
 }
 
+/// Events of 1,000 resources, more than two runs of lookups (`audit_query::RUN`) in all.
+const RUN_EVENTS: usize = 2 * 16_384 + 500;
+
+#[tokio::test]
+async fn filtered_queries_find_events_in_merged_runs_and_after_them_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let k = key();
+    let all: Vec<AuditEvent> = (0..RUN_EVENTS).map(|i| event("secret.read", i % 1000)).collect();
+    for batch in all.chunks(1000) {
+        s.append_audit(AuditBatch::new(&k, batch)).await.unwrap();
+    }
+    runs_and_lookups_agree(&s, dir.path(), "running").await;
+    s.close().await;
+    drop(s);
+    let s = open(dir.path()).await;
+    runs_and_lookups_agree(&s, dir.path(), "reopened").await;
+}
+
+async fn runs_and_lookups_agree(s: &SqliteStore, dir: &Path, round: &str) {
+    let by_resource = clawvault_store::AuditFilter {
+        resource_id: Some("v/p7".into()),
+        limit: 100,
+        newest_first: true,
+        ..clawvault_store::AuditFilter::default()
+    };
+    let expected: Vec<i64> = (1..=RUN_EVENTS as i64).rev().filter(|seq| (seq - 1) % 1000 == 7).collect();
+    let (events, total) = s.list_audit(&by_resource).await.unwrap();
+    assert_eq!(total, expected.len() as u64, "{round}");
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, expected, "{round}: newest first, from the tail and both runs");
+    let conn = rusqlite::Connection::open(db(dir)).unwrap();
+    let mut runs = conn.prepare("SELECT run FROM audit_runs ORDER BY run").unwrap();
+    let runs: Vec<i64> = runs.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(runs, [0, 16_384], "{round}: two runs merged, the rest scanned");
+    let mark: i64 = conn.query_row("SELECT seq FROM audit_indexed", [], |r| r.get(0)).unwrap();
+    assert_eq!(mark, 2 * 16_384, "{round}");
+}
+
 #[tokio::test]
 async fn a_read_only_store_reads_the_log_beyond_its_index() {
     let dir = tempfile::tempdir().unwrap();

@@ -218,6 +218,10 @@ pub(crate) async fn head(pool: &PgPool) -> Result<Option<ChainHead>> {
 }
 
 /// Events matching `f`, and the number of all matching events.
+///
+/// Both statements are planned at each call (not kept prepared): a plan cached while the audit
+/// tables were small joins by scanning them, which takes minutes once they have grown, and
+/// nothing tells PostgreSQL to plan again until the tables are next analysed.
 pub(crate) async fn list(pool: &PgPool, f: &AuditFilter) -> Result<(Vec<ChainedEvent>, u64)> {
     let mark: i64 =
         sql::query_scalar("SELECT seq FROM audit_indexed WHERE id = 1").fetch_one(pool).await.map_err(backend)?;
@@ -226,7 +230,7 @@ pub(crate) async fn list(pool: &PgPool, f: &AuditFilter) -> Result<(Vec<ChainedE
     let total: i64 = if filtered {
         let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM ");
         crate::audit_index::source(&mut count, f, mark);
-        count.build_query_scalar().fetch_one(pool).await.map_err(backend)?
+        count.build_query_scalar().persistent(false).fetch_one(pool).await.map_err(backend)?
     } else {
         // Sequence numbers are gap-free, so the newest is the count (no full scan).
         sql::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events").fetch_one(pool).await.map_err(backend)?
@@ -237,7 +241,7 @@ pub(crate) async fn list(pool: &PgPool, f: &AuditFilter) -> Result<(Vec<ChainedE
         .push_bind(i64::from(f.limit))
         .push(" OFFSET ")
         .push_bind(i64::try_from(f.offset).unwrap_or(i64::MAX));
-    let found = q.build().fetch_all(pool).await.map_err(backend)?;
+    let found = q.build().persistent(false).fetch_all(pool).await.map_err(backend)?;
     Ok((rows::all(&found, rows::chained_event)?, u64::try_from(total).unwrap_or(0)))
 }
 

@@ -1,46 +1,45 @@
 //! The audit events' lookup index on PostgreSQL, filled behind the appends: an append writes
 //! the event's row (its primary key only) and the chain head, and a background task of every
-//! server copies what was appended into `audit_lookup` in sorted batches, whichever server takes
-//! `audit_indexed`'s row lock first (the others skip the round). Queries take their candidates
-//! from `audit_lookup` up to the mark and scan the few events after it by sequence number.
+//! server merges the lookups of each whole run of [`AUDIT_LOOKUP_RUN`] appended events into
+//! `audit_lookup`, under the run's own key prefix, whichever server takes `audit_indexed`'s row
+//! lock first (the others skip the round). Queries seek each run listed in `audit_runs` for
+//! their candidates up to the mark and scan the events after it by sequence number.
 
 use std::time::Duration;
 
-use clawvault_store::{AuditFilter, Result};
+use clawvault_store::{AUDIT_LOOKUP_RUN, AuditFilter, Result};
 
 use crate::backend;
 use crate::sql::{self, PgPool, Postgres, QueryBuilder};
 
-/// Events indexed per transaction.
-const INDEX_BATCH: i64 = 2048;
-/// How often a server looks for events to index.
+/// How often a server looks for a whole run to merge.
 const EVERY: Duration = Duration::from_millis(50);
 
-/// Indexes up to [`INDEX_BATCH`] events after the mark, unless another server is at it.
-/// Returns how many it indexed.
+/// Merges the lookups of the next run of `len` events past the mark, if all are appended and
+/// no other server is at it. Returns whether it merged.
 ///
 /// # Errors
 /// Database failures.
-pub(crate) async fn index_next(pool: &PgPool) -> Result<i64> {
+pub(crate) async fn merge_run(pool: &PgPool, len: i64) -> Result<bool> {
     let mut tx = pool.begin().await.map_err(backend)?;
     let mark: Option<i64> = sql::query_scalar("SELECT seq FROM audit_indexed WHERE id = 1 FOR UPDATE SKIP LOCKED")
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
-    let Some(from) = mark else { return Ok(0) };
-    // Sequence numbers are taken under the head's lock and committed in order, so every number
-    // up to the largest one visible is committed.
-    let to: i64 = sql::query_scalar("SELECT COALESCE(MAX(seq), $1) FROM audit_events WHERE seq > $1 AND seq <= $2")
-        .bind(from)
-        .bind(from + INDEX_BATCH)
+    let Some(from) = mark else { return Ok(false) };
+    let to = from + len;
+    // Sequence numbers are taken under the head's lock and committed in order, so the run is
+    // whole when its last event is visible.
+    let whole: bool = sql::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq = $1)")
+        .bind(to)
         .fetch_one(&mut *tx)
         .await
         .map_err(backend)?;
-    if to <= from {
-        return Ok(0);
+    if !whole {
+        return Ok(false);
     }
     sql::query(
-        "INSERT INTO audit_lookup (kind, value, seq) SELECT kind, value, seq FROM ( \
+        "INSERT INTO audit_lookup (kind, run, value, seq) SELECT kind, $1, value, seq FROM ( \
            SELECT 1::smallint AS kind, action AS value, seq FROM audit_events WHERE seq > $1 AND seq <= $2 \
            UNION ALL SELECT 2, actor_id, seq FROM audit_events WHERE seq > $1 AND seq <= $2 \
            UNION ALL SELECT 3, resource_id, seq FROM audit_events WHERE seq > $1 AND seq <= $2 \
@@ -53,17 +52,22 @@ pub(crate) async fn index_next(pool: &PgPool) -> Result<i64> {
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
+    sql::query("INSERT INTO audit_runs (run) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(from)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
     sql::query("UPDATE audit_indexed SET seq = $1 WHERE id = 1").bind(to).execute(&mut *tx).await.map_err(backend)?;
     tx.commit().await.map_err(backend)?;
-    Ok(to - from)
+    Ok(true)
 }
 
-/// Indexes until nothing is left.
+/// Merges every whole run appended.
 ///
 /// # Errors
 /// Database failures.
 pub(crate) async fn index_all(pool: &PgPool) -> Result<()> {
-    while index_next(pool).await? > 0 {}
+    while merge_run(pool, AUDIT_LOOKUP_RUN).await? {}
     Ok(())
 }
 
@@ -72,17 +76,10 @@ pub(crate) fn spawn(pool: PgPool) {
     tokio::spawn(async move {
         while !pool.is_closed() {
             tokio::time::sleep(EVERY).await;
-            loop {
-                match index_next(&pool).await {
-                    Ok(n) if n == INDEX_BATCH => {}
-                    Ok(_) => break,
-                    Err(e) => {
-                        if !pool.is_closed() {
-                            tracing::warn!(error = %e, "indexing audit events failed; filtered audit queries scan instead");
-                        }
-                        break;
-                    }
-                }
+            if let Err(e) = index_all(&pool).await
+                && !pool.is_closed()
+            {
+                tracing::warn!(error = %e, "indexing audit events failed; filtered audit queries scan instead");
             }
         }
     });
@@ -100,13 +97,15 @@ pub(crate) fn source(q: &mut QueryBuilder<Postgres>, f: &AuditFilter, mark: i64)
     let driver = equalities.iter().rev().find(|(_, _, v)| v.is_some());
     q.push("(SELECT e.* FROM ");
     if let Some((kind, column, Some(value))) = driver {
-        q.push("(SELECT seq FROM audit_lookup WHERE kind = ")
+        // One index seek per run on the whole key prefix: without the fence (OFFSET 0) the
+        // planner flattens the subquery and scans every run's lookups of the kind instead.
+        q.push("(SELECT l.seq FROM audit_runs r CROSS JOIN LATERAL (SELECT seq FROM audit_lookup WHERE run = r.run AND kind = ")
             .push_bind(*kind)
             .push(" AND value = ")
             .push_bind(value.clone())
             .push(" AND seq <= ")
             .push_bind(mark)
-            .push(" UNION ALL SELECT seq FROM audit_events WHERE seq > ")
+            .push(" OFFSET 0) l UNION ALL SELECT seq FROM audit_events WHERE seq > ")
             .push_bind(mark)
             .push(format!(" AND {column} = "))
             .push_bind(value.clone())
@@ -114,13 +113,13 @@ pub(crate) fn source(q: &mut QueryBuilder<Postgres>, f: &AuditFilter, mark: i64)
     } else if f.from.is_some() || f.to.is_some() {
         let lo = f.from.map_or_else(|| "0".repeat(20), time_key);
         let hi = f.to.map_or_else(|| "9".repeat(20), time_key);
-        q.push("(SELECT seq FROM audit_lookup WHERE kind = 4 AND value >= ")
+        q.push("(SELECT l.seq FROM audit_runs r CROSS JOIN LATERAL (SELECT seq FROM audit_lookup WHERE run = r.run AND kind = 4 AND value >= ")
             .push_bind(lo)
             .push(" AND value <= ")
             .push_bind(hi)
             .push(" AND seq <= ")
             .push_bind(mark)
-            .push(" UNION ALL SELECT seq FROM audit_events WHERE seq > ")
+            .push(" OFFSET 0) l UNION ALL SELECT seq FROM audit_events WHERE seq > ")
             .push_bind(mark)
             .push(") cand JOIN audit_events e ON e.seq = cand.seq");
     } else {

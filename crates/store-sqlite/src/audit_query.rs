@@ -1,13 +1,12 @@
 //! Filtered audit queries and the deferred lookup index behind them.
 //!
 //! `audit_events` is the index of the audit log (see `trail`), filled in batches as the log
-//! grows. `audit_lookup` is filled from it in runs of [`RUN`] events: each run's lookups are
-//! written at once, sorted, under a key prefix of their own (`run`, listed in `audit_runs`), so
-//! its pages are filled in order and written once. Before runs, every batch merged its lookups
-//! into one sort order as large as the history, so each event of a random resource dirtied a
-//! leaf of its own, and those page writes and their checkpoints slowed the log's `fdatasync` on
-//! the same disk. A query seeks each run for its candidates up to the merged mark and scans the
-//! events after it (fewer than a run and a batch).
+//! grows. `audit_lookup` is filled from it in runs of [`RUN`] events, each under a key prefix
+//! of its own (`run`, listed in `audit_runs`). Before runs, every batch merged its lookups into
+//! one sort order as large as the history, so each event of a random resource dirtied a leaf of
+//! its own, and those page writes and their checkpoints slowed the log's `fdatasync` on the same
+//! disk. A query seeks each run for its candidates up to the merged mark and scans the events
+//! after it (fewer than a run and a batch).
 
 use std::sync::{Mutex, PoisonError};
 
@@ -24,9 +23,8 @@ use crate::convert::{self, decode, micros};
 pub(crate) const INDEX_BATCH: i64 = 2048;
 
 /// Events per run of lookups: about 0.05 of a page written per event (four lookups of some
-/// 45 bytes each), a merge of four statements of some 25 ms each, and at most this many events
-/// scanned by a query after the mark.
-pub(crate) const RUN: i64 = 16_384;
+/// 45 bytes each), and a merge of four statements of some 25 ms each.
+pub(crate) const RUN: i64 = clawvault_store::AUDIT_LOOKUP_RUN;
 
 /// The lookups kept per event: their kind and the expression of `audit_events` they hold.
 const LOOKUPS: [(i64, &str); 4] =

@@ -28,6 +28,13 @@ pub use error::StoreError;
 pub use events::{SecretEvent, SecretEventKind, SecretEventPage, StoredSecretEvent};
 pub use records::*;
 
+/// Events per run of a backend's audit lookups. Filtered audit queries read lookups that are
+/// written after the events, a run at a time: each run's lookups are sorted under a key prefix
+/// of their own, so a run's pages are filled in order and written once, where one sort order as
+/// large as the history would put each event of a random resource on a page of its own. A query
+/// seeks every run and scans the events after the last one, fewer than a run.
+pub const AUDIT_LOOKUP_RUN: i64 = 16_384;
+
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

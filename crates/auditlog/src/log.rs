@@ -6,6 +6,11 @@
 //! is reported, and zeroed by the next append in the same sync as that append's records (so the
 //! caller can make its first append the record of what was cut: until then nothing is lost). Valid
 //! records further on than a crash can explain are damage, and the log refuses to open.
+//!
+//! Allocating a segment (writing its zeros and syncing them) takes about 100 ms for 64 MiB, so
+//! it is not done by the append that needs it: once the current segment is half full, a thread
+//! prepares the next under a name readers skip ([`SPARE`]), and the append that fills the
+//! segment only renames it and syncs the directory.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt as _, FileExt as _, OpenOptionsExt as _};
@@ -23,6 +28,9 @@ pub const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// half-written, which bounds where a torn tail's stray records may lie.
 pub const UNSYNCED_MAX: usize = 1024 * 1024;
 const SUFFIX: &str = ".seg";
+/// Where the next segment is prepared. Not a segment name: readers skip it, and opening removes
+/// one a crash left behind (it never held records: it gets them only once renamed).
+const SPARE: &str = "next.spare";
 
 /// What opening found after the last whole batch (zeroed by the next append).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,8 +76,19 @@ pub struct Log {
     unsynced: usize,
     /// The sequence number after the last record known to be on disk.
     synced_seq: u64,
+    /// The next segment being prepared, once the current one is half full.
+    spare: Option<std::thread::JoinHandle<Result<File, LogError>>>,
     /// Held (with an exclusive `flock`) while the log is open: one appender at a time.
     _lock: File,
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        // No thread of this log writes in its directory once another appender may hold it.
+        if let Some(spare) = self.spare.take() {
+            let _ = spare.join();
+        }
+    }
 }
 
 /// How long opening waits for another appender (in this process, one being dropped) to let go.
@@ -128,6 +147,31 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<u64>, LogError> {
     Ok(firsts)
 }
 
+/// A file of `bytes` zeros at `path`, on disk (`replace`: over whatever a failed preparation
+/// left there).
+fn allocate(path: &Path, bytes: u64, replace: bool) -> Result<File, LogError> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).mode(0o600);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let file = options.open(path).map_err(io(path))?;
+    rustix::fs::fallocate(&file, FallocateFlags::empty(), 0, bytes).map_err(|e| io(path)(e.into()))?;
+    // Zeros written for real: an allocated but unwritten extent costs a journal commit on the
+    // first sync of each block written into it; written ones cost only the data.
+    let zeros = vec![0u8; 1024 * 1024];
+    let mut at = 0;
+    while at < bytes {
+        let n = zeros.len().min(usize::try_from(bytes - at).unwrap_or(usize::MAX));
+        file.write_all_at(&zeros[..n], at).map_err(io(path))?;
+        at += n as u64;
+    }
+    file.sync_all().map_err(io(path))?;
+    Ok(file)
+}
+
 impl Log {
     /// Opens (or makes) the log in `dir`; a new log's first record is `first_seq`.
     ///
@@ -151,6 +195,11 @@ impl Log {
             }
         }
         let lock = lock(dir)?;
+        let stale = dir.join(SPARE);
+        match std::fs::remove_file(&stale) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&stale)(e)),
+            _ => {}
+        }
         let Some(&first) = segments(dir)?.last() else {
             let (file, path) = Self::make_segment(dir, first_seq, segment_bytes)?;
             let log = Self {
@@ -164,6 +213,7 @@ impl Log {
                 junk: None,
                 unsynced: 0,
                 synced_seq: first_seq,
+                spare: None,
                 _lock: lock,
             };
             return Ok(Opened { log, torn: None });
@@ -194,6 +244,7 @@ impl Log {
             junk: torn.as_ref().map(|t| (t.offset, t.bytes)),
             unsynced: 0,
             synced_seq: good.seq,
+            spare: None,
             _lock: lock,
         };
         Ok(Opened { log, torn })
@@ -201,21 +252,42 @@ impl Log {
 
     fn make_segment(dir: &Path, first: u64, bytes: u64) -> Result<(File, PathBuf), LogError> {
         let path = segment_path(dir, first);
-        let file =
-            OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path).map_err(io(&path))?;
-        rustix::fs::fallocate(&file, FallocateFlags::empty(), 0, bytes).map_err(|e| io(&path)(e.into()))?;
-        // Zeros written for real: an allocated but unwritten extent costs a journal commit on
-        // the first sync of each block written into it; written ones cost only the data.
-        let zeros = vec![0u8; 1024 * 1024];
-        let mut at = 0;
-        while at < bytes {
-            let n = zeros.len().min(usize::try_from(bytes - at).unwrap_or(usize::MAX));
-            file.write_all_at(&zeros[..n], at).map_err(io(&path))?;
-            at += n as u64;
-        }
-        file.sync_all().map_err(io(&path))?;
+        let file = allocate(&path, bytes, false)?;
         File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
         Ok((file, path))
+    }
+
+    /// The segment that starts at the next record: the spare if it was prepared, else one
+    /// allocated now.
+    fn next_segment(&mut self) -> Result<(File, PathBuf), LogError> {
+        if let Some(Ok(Ok(file))) = self.spare.take().map(std::thread::JoinHandle::join) {
+            let path = segment_path(&self.dir, self.next_seq);
+            // Never over an existing segment, whatever a bug elsewhere numbered.
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                self.dir.join(SPARE),
+                rustix::fs::CWD,
+                &path,
+                rustix::fs::RenameFlags::NOREPLACE,
+            )
+            .map_err(|e| io(&path)(e.into()))?;
+            // Its records count as durable only once its name is.
+            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
+            return Ok((file, path));
+        }
+        Self::make_segment(&self.dir, self.next_seq, self.segment_bytes)
+    }
+
+    /// Starts preparing the next segment once the current one is half full.
+    fn prepare_spare(&mut self) {
+        if self.spare.is_some() || self.offset <= self.segment_bytes / 2 {
+            return;
+        }
+        let (path, bytes) = (self.dir.join(SPARE), self.segment_bytes);
+        self.spare = std::thread::Builder::new()
+            .name("clawvault-log-spare".into())
+            .spawn(move || allocate(&path, bytes, true))
+            .ok();
     }
 
     /// The sequence number the next record gets.
@@ -333,7 +405,7 @@ impl Log {
             self.sync_data()?;
         }
         if rotate {
-            let (file, path) = Self::make_segment(&self.dir, self.next_seq, self.segment_bytes)?;
+            let (file, path) = self.next_segment()?;
             (self.file, self.path, self.offset) = (file, path, 0);
         }
         let mut at = self.offset;
@@ -349,6 +421,7 @@ impl Log {
             }
         }
         self.offset = at;
+        self.prepare_spare();
         Ok(())
     }
 }
@@ -453,6 +526,60 @@ mod tests {
         assert_eq!(log.next_seq(), 11);
         let mut small = Log::open_with(tempfile::tempdir().expect("dir").path(), 1, 64).expect("open").log;
         assert!(matches!(small.append(&[&[0u8; 100]]), Err(LogError::TooLarge(_))));
+    }
+
+    fn inode(path: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(path).expect("meta").ino()
+    }
+
+    #[test]
+    fn the_next_segment_is_prepared_ahead_and_taken_by_the_append_that_needs_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let bytes = 64 * 1024;
+        let mut log = Log::open_with(dir.path(), 1, bytes).expect("open").log;
+        let record = [7u8; 1000];
+        let spare = dir.path().join(SPARE);
+        while log.offset <= bytes / 2 {
+            log.append(&[&record]).expect("append");
+            assert!(!spare.exists() || log.offset > bytes / 2, "not before the segment is half full");
+        }
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::metadata(&spare).map(|m| m.len()).unwrap_or(0) < bytes {
+            assert!(std::time::Instant::now() < until, "the spare was never prepared");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let prepared = inode(&spare);
+        assert_eq!(payloads(dir.path()).len() as u64, log.next_seq() - 1, "readers skip the spare");
+        let first_of_next = loop {
+            let next = log.next_seq();
+            log.append(&[&record]).expect("append");
+            if log.offset < 2000 {
+                break next;
+            }
+        };
+        assert_eq!(inode(&segment_path(dir.path(), first_of_next)), prepared, "the spare became the segment");
+        assert!(!spare.exists() || inode(&spare) != prepared);
+        assert_eq!(std::fs::metadata(segment_path(dir.path(), first_of_next)).expect("meta").len(), bytes);
+        drop(log);
+        let reopened = Log::open_with(dir.path(), 1, bytes).expect("reopen");
+        assert_eq!(reopened.log.next_seq(), first_of_next + 1);
+        assert_eq!(payloads(dir.path()).len() as u64, first_of_next);
+    }
+
+    #[test]
+    fn a_spare_left_by_a_crash_is_removed_on_opening_and_never_read() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut log = Log::open_with(dir.path(), 1, 4096).expect("open").log;
+        log.append(&[b"one"]).expect("append");
+        drop(log);
+        // A copy of a whole segment, as if a crash came between its preparation and its rename.
+        std::fs::copy(segment_path(dir.path(), 1), dir.path().join(SPARE)).expect("copy");
+        assert_eq!(payloads(dir.path()), vec![(1, "one".into())], "readers skip it");
+        let mut log = Log::open_with(dir.path(), 1, 4096).expect("reopen").log;
+        assert!(!dir.path().join(SPARE).exists());
+        log.append(&[b"two"]).expect("append");
+        assert_eq!(payloads(dir.path()), vec![(1, "one".into()), (2, "two".into())]);
     }
 
     #[test]

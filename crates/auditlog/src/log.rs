@@ -147,17 +147,16 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<u64>, LogError> {
     Ok(firsts)
 }
 
-/// A file of `bytes` zeros at `path`, on disk (`replace`: over whatever a failed preparation
-/// left there).
+/// A new file of `bytes` zeros at `path`, on disk (`replace`: removing whatever a failed
+/// preparation left there first; never opened through a link someone planted there).
 fn allocate(path: &Path, bytes: u64, replace: bool) -> Result<File, LogError> {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).mode(0o600);
     if replace {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(path)(e)),
+            _ => {}
+        }
     }
-    let file = options.open(path).map_err(io(path))?;
+    let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
     rustix::fs::fallocate(&file, FallocateFlags::empty(), 0, bytes).map_err(|e| io(path)(e.into()))?;
     // Zeros written for real: an allocated but unwritten extent costs a journal commit on the
     // first sync of each block written into it; written ones cost only the data.
@@ -260,21 +259,27 @@ impl Log {
     /// The segment that starts at the next record: the spare if it was prepared, else one
     /// allocated now.
     fn next_segment(&mut self) -> Result<(File, PathBuf), LogError> {
+        let path = segment_path(&self.dir, self.next_seq);
+        let spare = self.dir.join(SPARE);
         if let Some(Ok(Ok(file))) = self.spare.take().map(std::thread::JoinHandle::join) {
-            let path = segment_path(&self.dir, self.next_seq);
-            // Never over an existing segment, whatever a bug elsewhere numbered.
-            rustix::fs::renameat_with(
+            // Never over an existing segment, whatever a bug elsewhere numbered. A file system
+            // that refuses the flag (NFS) gets a segment allocated here instead, which
+            // `create_new` keeps from replacing one too.
+            let renamed = rustix::fs::renameat_with(
                 rustix::fs::CWD,
-                self.dir.join(SPARE),
+                &spare,
                 rustix::fs::CWD,
                 &path,
                 rustix::fs::RenameFlags::NOREPLACE,
-            )
-            .map_err(|e| io(&path)(e.into()))?;
-            // Its records count as durable only once its name is.
-            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
-            return Ok((file, path));
+            );
+            if renamed.is_ok() {
+                // Its records count as durable only once its name is.
+                File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
+                return Ok((file, path));
+            }
         }
+        // A failed preparation's file is not left to take the room of the one made now.
+        let _ = std::fs::remove_file(&spare);
         Self::make_segment(&self.dir, self.next_seq, self.segment_bytes)
     }
 
@@ -550,7 +555,6 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         let prepared = inode(&spare);
-        assert_eq!(payloads(dir.path()).len() as u64, log.next_seq() - 1, "readers skip the spare");
         let first_of_next = loop {
             let next = log.next_seq();
             log.append(&[&record]).expect("append");
@@ -565,6 +569,23 @@ mod tests {
         let reopened = Log::open_with(dir.path(), 1, bytes).expect("reopen");
         assert_eq!(reopened.log.next_seq(), first_of_next + 1);
         assert_eq!(payloads(dir.path()).len() as u64, first_of_next);
+    }
+
+    #[test]
+    fn a_prepared_segment_never_replaces_one_of_the_same_name() {
+        let dir = tempfile::tempdir().expect("dir");
+        let bytes = 4096;
+        let mut log = Log::open_with(dir.path(), 1, bytes).expect("open").log;
+        let record = [7u8; 1000];
+        while log.offset <= bytes / 2 {
+            log.append(&[&record]).expect("append");
+        }
+        // Whatever numbered it, a segment already named for the next record stays as it is.
+        let taken = segment_path(dir.path(), log.next_seq() + 1);
+        std::fs::write(&taken, b"kept").expect("plant");
+        log.append(&[&record]).expect("append");
+        assert!(log.append(&[&record]).is_err(), "the log refuses to go on over it");
+        assert_eq!(std::fs::read(&taken).expect("read"), b"kept");
     }
 
     #[test]

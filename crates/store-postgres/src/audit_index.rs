@@ -15,17 +15,25 @@ use crate::sql::{self, PgPool, Postgres, QueryBuilder};
 /// How often a server looks for a whole run to merge.
 const EVERY: Duration = Duration::from_millis(50);
 
-/// Merges the lookups of the next run of `len` events past the mark, if all are appended and
-/// no other server is at it. Returns whether it merged.
+/// Whether a merge waits for another server's merge to finish, or leaves the round to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    Wait,
+    Skip,
+}
+
+/// Merges the lookups of the next run of `len` events past the mark, if all are appended.
+/// Returns whether it merged.
 ///
 /// # Errors
 /// Database failures.
-pub(crate) async fn merge_run(pool: &PgPool, len: i64) -> Result<bool> {
+async fn merge_run(pool: &PgPool, len: i64, turn: Turn) -> Result<bool> {
     let mut tx = pool.begin().await.map_err(backend)?;
-    let mark: Option<i64> = sql::query_scalar("SELECT seq FROM audit_indexed WHERE id = 1 FOR UPDATE SKIP LOCKED")
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
+    let lock = match turn {
+        Turn::Wait => "SELECT seq FROM audit_indexed WHERE id = 1 FOR UPDATE",
+        Turn::Skip => "SELECT seq FROM audit_indexed WHERE id = 1 FOR UPDATE SKIP LOCKED",
+    };
+    let mark: Option<i64> = sql::query_scalar(lock).fetch_optional(&mut *tx).await.map_err(backend)?;
     let Some(from) = mark else { return Ok(false) };
     let to = from + len;
     // Sequence numbers are taken under the head's lock and committed in order, so the run is
@@ -62,21 +70,26 @@ pub(crate) async fn merge_run(pool: &PgPool, len: i64) -> Result<bool> {
     Ok(true)
 }
 
-/// Merges every whole run appended.
+/// Merges every whole run appended, waiting for any other server's merge first (so that,
+/// when it returns, every whole run is merged).
 ///
 /// # Errors
 /// Database failures.
 pub(crate) async fn index_all(pool: &PgPool) -> Result<()> {
-    while merge_run(pool, AUDIT_LOOKUP_RUN).await? {}
+    while merge_run(pool, AUDIT_LOOKUP_RUN, Turn::Wait).await? {}
     Ok(())
 }
 
-/// Keeps the index caught up until the pool closes.
+/// Keeps the index caught up until the pool closes (a round another server is at is left to it).
 pub(crate) fn spawn(pool: PgPool) {
     tokio::spawn(async move {
         while !pool.is_closed() {
             tokio::time::sleep(EVERY).await;
-            if let Err(e) = index_all(&pool).await
+            let mut merged = Ok(true);
+            while let Ok(true) = merged {
+                merged = merge_run(&pool, AUDIT_LOOKUP_RUN, Turn::Skip).await;
+            }
+            if let Err(e) = merged
                 && !pool.is_closed()
             {
                 tracing::warn!(error = %e, "indexing audit events failed; filtered audit queries scan instead");

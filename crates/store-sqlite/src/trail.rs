@@ -270,6 +270,8 @@ impl Trail {
         // The lookup index covers no more than the events indexed (an index emptied to be
         // rebuilt from the log), and a database from before the log may have events it lacks.
         conn.execute("DELETE FROM audit_lookup WHERE seq > ?", [indexed]).map_err(backend)?;
+        // Runs that started at or past it are empty now: no query seeks them again.
+        conn.execute("DELETE FROM audit_runs WHERE run >= ?", [indexed]).map_err(backend)?;
         conn.execute("UPDATE audit_indexed SET seq = MIN(seq, ?) WHERE id = 1", [indexed]).map_err(backend)?;
         let unshared = std::sync::Mutex::new(());
         while audit_query::merge_run(conn, audit_query::RUN, &unshared)? {}

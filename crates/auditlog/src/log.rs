@@ -147,14 +147,18 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<u64>, LogError> {
     Ok(firsts)
 }
 
+fn remove_if_present(path: &Path) -> Result<(), LogError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
+        _ => Ok(()),
+    }
+}
+
 /// A new file of `bytes` zeros at `path`, on disk (`replace`: removing whatever a failed
 /// preparation left there first; never opened through a link someone planted there).
 fn allocate(path: &Path, bytes: u64, replace: bool) -> Result<File, LogError> {
     if replace {
-        match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(path)(e)),
-            _ => {}
-        }
+        remove_if_present(path)?;
     }
     let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
     rustix::fs::fallocate(&file, FallocateFlags::empty(), 0, bytes).map_err(|e| io(path)(e.into()))?;
@@ -194,11 +198,7 @@ impl Log {
             }
         }
         let lock = lock(dir)?;
-        let stale = dir.join(SPARE);
-        match std::fs::remove_file(&stale) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&stale)(e)),
-            _ => {}
-        }
+        remove_if_present(&dir.join(SPARE))?;
         let Some(&first) = segments(dir)?.last() else {
             let (file, path) = Self::make_segment(dir, first_seq, segment_bytes)?;
             let log = Self {

@@ -22,8 +22,8 @@ use crate::convert::{self, decode, micros};
 /// commit waiting behind it is delayed by milliseconds only.
 pub(crate) const INDEX_BATCH: i64 = 2048;
 
-/// Events per run of lookups: about 0.05 of a page written per event (four lookups of some
-/// 45 bytes each), and a merge of four statements of some 25 ms each.
+/// Events per run of lookups: by arithmetic (four lookups of some 45 bytes each), about 0.05
+/// of a page written per event; the merge is four statements, one per kind of lookup.
 pub(crate) const RUN: i64 = clawvault_store::AUDIT_LOOKUP_RUN;
 
 /// The lookups kept per event: their kind and the expression of `audit_events` they hold.

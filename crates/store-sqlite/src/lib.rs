@@ -38,6 +38,7 @@ use clawvault_auditlog::Reader;
 use clawvault_core::audit::{ChainHead, ChainKey};
 
 use clawvault_store::{Result, StoreError};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::indexer::{Indexer, WriteLock};
@@ -75,10 +76,18 @@ fn backend(e: rusqlite::Error) -> StoreError {
 }
 
 /// Settings every connection gets.
+///
+/// Plans never depend on bound values (the query planner stability guarantee): otherwise SQLite
+/// marks a statement whose plan could use a parameter's value (a `LIMIT ?`, a `COALESCE(?, …)`)
+/// to be compiled again whenever its bindings are cleared, which rusqlite's statement cache does
+/// on every return, so a cached statement was recompiled on every use (a read that missed the
+/// cache of current versions spent most of its SQLite time compiling). Every query here is an
+/// index lookup or a bounded scan whose plan the values cannot improve.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
@@ -178,5 +187,33 @@ impl SqliteStore {
             w.checkpoint().await;
         }
         self.readers.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{StatementStatus, params};
+
+    use super::*;
+    use crate::sql::all;
+
+    /// A statement taken from the cache is not compiled again because it gets new values: the
+    /// statement of every value read (`COALESCE(?3, …)`) and the event streams' page (`LIMIT ?`),
+    /// run as the store runs them, through rusqlite's cache, which clears bindings on return.
+    #[test]
+    fn cached_statements_are_compiled_once_whatever_their_values() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        configure(&conn).unwrap();
+        migrate::run(&mut conn).unwrap();
+        for round in 0..3_i64 {
+            let version = (round > 0).then_some(round);
+            all(&conn, store::VERSION, params![uuid::Uuid::new_v4(), format!("k{round}"), version], |_| Ok(()))
+                .unwrap();
+            all(&conn, secret_events::AFTER, params![round, 10 + round], |_| Ok(())).unwrap();
+        }
+        for sql in [store::VERSION, secret_events::AFTER] {
+            let compiled_again = conn.prepare_cached(sql).unwrap().get_status(StatementStatus::RePrepare);
+            assert_eq!(compiled_again, 0, "{sql}");
+        }
     }
 }

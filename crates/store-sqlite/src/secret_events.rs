@@ -9,6 +9,9 @@ use crate::convert::{get, micros, time};
 use crate::sql::{all, execute, one};
 use crate::{SqliteStore, backend};
 
+/// A page of events after a number: the statement every event stream polls.
+pub(crate) const AFTER: &str = "SELECT * FROM secret_events WHERE seq > ? ORDER BY seq LIMIT ?";
+
 /// Records `events` in the caller's write transaction, stamped `at`.
 pub(crate) fn record(conn: &Connection, events: &[SecretEvent], at: OffsetDateTime) -> Result<()> {
     for e in events {
@@ -42,12 +45,7 @@ impl SqliteStore {
         self.readers.read(|c| {
             let oldest: Option<i64> =
                 one(c, "SELECT MIN(seq) AS seq FROM secret_events", [], |r| get(r, "seq"))?.flatten();
-            let events = all(
-                c,
-                "SELECT * FROM secret_events WHERE seq > ? ORDER BY seq LIMIT ?",
-                params![after, i64::from(limit)],
-                stored,
-            )?;
+            let events = all(c, AFTER, params![after, i64::from(limit)], stored)?;
             Ok(SecretEventPage { events, complete: oldest.is_none_or(|o| o <= after.saturating_add(1)) })
         })
     }

@@ -21,6 +21,18 @@ use crate::convert::{self, micros, opt_micros, secret_columns, version_columns};
 use crate::sql::{all, conflict_on_unique, execute, one};
 use crate::{SqliteStore, backend, trail};
 
+/// A secret and one of its versions (`?3`, or the current one when NULL), by vault and path:
+/// the statement behind every read of a value.
+pub(crate) const VERSION: &str = concat!(
+    "SELECT ",
+    secret_columns!(),
+    ", ",
+    version_columns!(),
+    ", v.ciphertext AS v_ciphertext \
+     FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE(?3, s.current_version) \
+     WHERE s.vault_id = ?1 AND s.path = ?2"
+);
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn server_key(&self, name: &str) -> Result<Option<ServerKeyRecord>> {
@@ -508,22 +520,7 @@ impl Store for SqliteStore {
         path: &str,
         version: Option<i64>,
     ) -> Result<Option<(SecretRecord, VersionRecord)>> {
-        self.readers.read(|c| {
-            one(
-                c,
-                concat!(
-                    "SELECT ",
-                    secret_columns!(),
-                    ", ",
-                    version_columns!(),
-                    ", v.ciphertext AS v_ciphertext \
-                     FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE(?3, s.current_version) \
-                     WHERE s.vault_id = ?1 AND s.path = ?2"
-                ),
-                params![vault_id, path, version],
-                convert::secret_and_version,
-            )
-        })
+        self.readers.read(|c| one(c, VERSION, params![vault_id, path, version], convert::secret_and_version))
     }
 
     async fn consume_access(&self, secret_id: Uuid, version: i64, max: i64) -> Result<Option<i64>> {

@@ -10,7 +10,7 @@
 //! capped by the sync.
 //!
 //! A caller with events to log and nothing to write, that finds nothing queued or in progress,
-//! the trail's lock free and the last batch serving at most one call, logs them on its own
+//! the trail's lock free and recent batches serving about one call each, logs them on its own
 //! thread instead: at concurrency 1 handing the event to the writer thread and the answer back
 //! cost two wake-ups, more than the sync itself. The trail is shared under a mutex for that;
 //! whoever holds it appends, so there is still one chain in one order.
@@ -136,10 +136,38 @@ struct Shared {
     indexer: Indexer,
     /// Calls queued for the writer thread or being served.
     busy: AtomicUsize,
-    /// Calls the last batch served. More than one says calls come faster than a sync: a caller
-    /// that finds the writer free then still queues, so that its event waits for the next
-    /// batch with those that follow instead of taking a sync (and a runtime thread) alone.
-    last_batch: AtomicUsize,
+    /// How many calls recent batches served. More than one says calls come faster than a
+    /// sync: a caller that finds the writer free then still queues, so that its event waits
+    /// for the next batch with those that follow instead of taking a sync (and a runtime
+    /// thread) alone.
+    crowd: Crowd,
+}
+
+/// A moving average of the calls per batch, in sixteenths. The last batch alone misled: under
+/// steady concurrency the calls come in waves, a wave's first caller often finds the writer
+/// free after a batch of one, and taking a sync on its runtime thread then stalled half the
+/// runtime while the rest of the wave queued behind the trail's lock (at concurrency 16 about
+/// one read in sixty did so; each blocked its thread for half a millisecond).
+#[derive(Default)]
+struct Crowd(AtomicUsize);
+
+impl Crowd {
+    const ONE: usize = 16;
+    /// Weight of the newest batch: an eighth, so one batch of one after a crowd (the first
+    /// call of a wave) does not make the next caller think it is alone.
+    const KEEP: usize = 7;
+
+    fn record(&self, calls: usize) {
+        // Racing updates (the writer thread and a caller logging alone) may lose one sample.
+        let old = self.0.load(Ordering::Acquire);
+        let new = (old * Self::KEEP + calls.min(BATCH_MAX) * Self::ONE) / (Self::KEEP + 1);
+        self.0.store(new, Ordering::Release);
+    }
+
+    /// Recent batches served about one call each (a fresh writer counts as such).
+    fn single(&self) -> bool {
+        self.0.load(Ordering::Acquire) <= Self::ONE + Self::ONE / 4
+    }
 }
 
 impl Shared {
@@ -203,12 +231,8 @@ impl Writer {
         // a receive with a timeout to notice idle time.
         let (tx, rx) = mpsc::channel();
         let published = trail.published();
-        let shared = Arc::new(Shared {
-            trail: Mutex::new(trail),
-            indexer,
-            busy: AtomicUsize::new(0),
-            last_batch: AtomicUsize::new(0),
-        });
+        let shared =
+            Arc::new(Shared { trail: Mutex::new(trail), indexer, busy: AtomicUsize::new(0), crowd: Crowd::default() });
         let thread = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("clawvault-sqlite-writer".into())
@@ -235,14 +259,14 @@ impl Writer {
     pub(crate) async fn audit(&self, audit: OwnedAudit) -> Result<()> {
         let busy = Busy::enter(&self.shared.busy);
         if busy.alone
-            && self.shared.last_batch.load(Ordering::Acquire) <= 1
+            && self.shared.crowd.single()
             && !audit.has_secret_events()
             && let Some(mut trail) = self.shared.try_trail()
         {
             // Blocks this thread for one sync; only a caller that found nothing else to do,
             // and the trail free, does so (a writer thread still busy with a batch whose
             // callers went away, or syncing while idle, gets the event queued instead).
-            self.shared.last_batch.store(1, Ordering::Release);
+            self.shared.crowd.record(1);
             return log(&mut trail, &self.shared.indexer, vec![audit]);
         }
         let (done, wait) = oneshot::channel();
@@ -325,7 +349,9 @@ fn run(mut conn: Connection, shared: &Shared, lock: &Mutex<()>, rx: mpsc::Receiv
                 next = rx.try_recv().ok();
             }
         }
-        shared.last_batch.store(jobs.len() + audits.len(), Ordering::Release);
+        if !jobs.is_empty() || !audits.is_empty() {
+            shared.crowd.record(jobs.len() + audits.len());
+        }
         let mut trail = shared.trail();
         if !jobs.is_empty() || !audits.is_empty() {
             commit_batch(&mut conn, &mut trail, indexer, lock, &mut jobs, &mut audits);
@@ -510,4 +536,24 @@ fn log(trail: &mut Trail, indexer: &Indexer, audits: Vec<OwnedAudit>) -> Result<
     let Some(staged) = stage(trail, audits, false) else { return Ok(()) };
     indexer.send(trail.append(staged)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Crowd;
+
+    #[test]
+    fn a_wave_s_first_caller_is_not_taken_for_a_lone_one() {
+        let crowd = Crowd::default();
+        assert!(crowd.single(), "a fresh writer");
+        (0..8).for_each(|_| crowd.record(1));
+        assert!(crowd.single(), "calls one at a time");
+        (0..8).for_each(|_| crowd.record(4));
+        crowd.record(1);
+        assert!(!crowd.single(), "one batch of one amid batches of four");
+        (0..3).for_each(|_| crowd.record(1));
+        assert!(!crowd.single(), "a few");
+        (0..16).for_each(|_| crowd.record(1));
+        assert!(crowd.single(), "the crowd has gone");
+    }
 }

@@ -6,7 +6,9 @@
 //! the indexer, which takes them every [`EVERY`] (or at once past [`BACKLOG`]). Its commits skip
 //! the sync (`synchronous = NORMAL`):
 //! the index can be rebuilt from the log (reopening reloads whatever the index lacks), and the
-//! writer's next durable commit, or a checkpoint, syncs their WAL frames with it.
+//! writer's next durable commit, or a checkpoint, syncs their WAL frames with it. After each
+//! round the indexer also copies the WAL into the database file ([`backfill`]), so that the
+//! writer's own checkpoints find little left to do.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -21,10 +23,12 @@ use tokio::sync::oneshot;
 use crate::audit_query::{self, INDEX_BATCH};
 use crate::convert::micros;
 use crate::trail::Unindexed;
-use crate::{backend, configure};
+use crate::{BUSY_WAIT, backend, configure};
 
 /// How often the indexer takes what the writer left.
 const EVERY: Duration = Duration::from_millis(50);
+/// How long a rewind of the WAL waits for readers.
+const REWIND_WAIT: Duration = Duration::from_millis(5);
 /// Events left at which the writer wakes the indexer at once.
 const BACKLOG: usize = 1024;
 
@@ -65,6 +69,8 @@ impl Indexer {
         let conn = Connection::open(path).map_err(backend)?;
         configure(&conn).map_err(backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
+        // Its commits hold the lock the writer waits for; it checkpoints after, in `backfill`.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(backend)?;
         let (tx, rx) = mpsc::channel();
         let left = Arc::new(Mutex::new(Vec::new()));
         let taken = Arc::clone(&left);
@@ -132,6 +138,41 @@ fn run(
                 let _ = done.send(indexed);
             }
             None => warn(indexed),
+        }
+        backfill(&conn, lock);
+    }
+}
+
+/// WAL pages past which the indexer, once it has copied them, rewinds the WAL (1,000 is
+/// SQLite's own checkpoint threshold).
+const REWIND_PAGES: i64 = 1_000;
+
+/// Copies what the WAL holds into the database file, without SQLite's write lock (or ours):
+/// the writer goes on committing meanwhile. Then, once the WAL is long, rewinds it: under a
+/// stream of writes the WAL is never all copied at the moment a writer begins (the only moment
+/// SQLite rewinds it on its own), so it would only grow. Rewinding takes our lock, so that no
+/// batch of writes is open, copies the few pages committed since (a sync of the database file)
+/// and waits for readers still reading the WAL (microseconds each; a few milliseconds at most,
+/// else it tries again next round). The writer's own checkpoints (past
+/// `WRITER_CHECKPOINT_PAGES`) stay as the bound on the WAL's length.
+fn backfill(conn: &Connection, lock: &Mutex<()>) {
+    let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+    let long = match passive {
+        Ok(pages) => pages >= REWIND_PAGES,
+        Err(e) => {
+            tracing::warn!(error = %e, "copying the WAL into the database file failed; the writer's checkpoints do it");
+            return;
+        }
+    };
+    if long {
+        let _held = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let rewound = conn
+            .busy_timeout(REWIND_WAIT)
+            .and_then(|()| conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())))
+            .and_then(|()| conn.busy_timeout(BUSY_WAIT));
+        if let Err(e) = rewound {
+            tracing::debug!(error = %e, "rewinding the WAL waits for the next round");
+            let _ = conn.busy_timeout(BUSY_WAIT);
         }
     }
 }

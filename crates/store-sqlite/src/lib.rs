@@ -75,6 +75,17 @@ fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// WAL pages past which a commit of the writer's checkpoints on the writer thread (SQLite's
+/// default is 1,000). The indexer copies the WAL into the database file after each of its
+/// rounds, off the writer's path; this is only the bound on the WAL's length (64 MiB), reached
+/// when a stream of reads and writes never leaves SQLite the moment it needs to rewind the WAL.
+/// At 1,000, once the WAL stayed that long, every batch of writes checkpointed: one more sync of
+/// the database file per batch, a quarter of the writer thread's time under a stream of writes.
+const WRITER_CHECKPOINT_PAGES: i64 = 16_384;
+
+/// How long a connection waits for SQLite's locks (every connection's setting).
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+
 /// Settings every connection gets.
 ///
 /// Plans never depend on bound values (the query planner stability guarantee): otherwise SQLite
@@ -84,7 +95,7 @@ fn backend(e: rusqlite::Error) -> StoreError {
 /// cache of current versions spent most of its SQLite time compiling). Every query here is an
 /// index lookup or a bounded scan whose plan the values cannot improve.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_WAIT)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
@@ -104,6 +115,7 @@ impl SqliteStore {
                 let mut conn = Connection::open(path).map_err(backend)?;
                 configure(&conn).map_err(backend)?;
                 conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+                conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES).map_err(backend)?;
                 migrate::run(&mut conn)?;
                 let (trail, recovery, unindexed) = Trail::open(&conn, &log_dir)?;
                 let lock = WriteLock::default();

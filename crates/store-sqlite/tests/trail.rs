@@ -547,3 +547,26 @@ async fn reads_logged_alone_and_in_crowds_beside_writes_make_one_chain() {
     let s = open(dir.path()).await;
     assert_eq!(verified(&s).await, 100 + 8 * 60);
 }
+
+/// The indexer copies the WAL into the database file behind the writer, so that the writer's
+/// commits do not have to (they checkpoint only past 64 MiB of WAL).
+#[tokio::test]
+async fn the_wal_is_copied_into_the_database_file_behind_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    reads(&s, 0, 3_000).await;
+    s.index_audit().await.unwrap();
+    let conn = rusqlite::Connection::open(db(dir.path())).unwrap();
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    let size = u64::try_from(pages * page_size).unwrap();
+    drop(conn);
+    let copied = || std::fs::metadata(db(dir.path())).unwrap().len() >= size;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !copied() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(copied(), "the database file still lacks pages that are only in the WAL");
+    assert!(wal_bytes(dir.path()) > 0, "copied by a background checkpoint, not by closing");
+    s.close().await;
+}

@@ -75,8 +75,8 @@ fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// WAL pages past which a commit of the writer's checkpoints on the writer thread (SQLite's
-/// default is 1,000). The indexer copies the WAL into the database file after each of its
+/// The WAL's length, in pages, past which the writer checkpoints after its commits, on its own
+/// thread (SQLite's default is 1,000). The indexer copies the WAL into the database file after each of its
 /// rounds, off the writer's path; this is only the bound on the WAL's length (64 MiB), reached
 /// when a stream of reads and writes never leaves SQLite the moment it needs to rewind the WAL.
 /// At 1,000, once the WAL stayed that long, every batch of writes checkpointed: one more sync of

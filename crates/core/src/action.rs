@@ -91,6 +91,7 @@ actions! {
     AuditVerify => "audit.verify" on "audit",
     AuditAnchor => "audit.anchor" on "audit",
     AuditLogRecovered => "audit.log_recovered" on "audit",
+    AuditEventRefused => "audit.event_refused" on "audit_event",
     McpToolCall => "mcp.tool_call" on "tool",
     EventsSubscribe => "events.subscribe" on "events",
     ConsumerAck => "consumer.ack" on "consumer",

@@ -125,6 +125,27 @@ fn put(mac: &mut HmacSha256, field: &[u8]) {
     mac.update(field);
 }
 
+/// Every field of `event`, each delimited, in one order.
+fn put_event(m: &mut HmacSha256, event: &AuditEvent) {
+    put(m, event.id.as_bytes());
+    m.update(&unix_micros(event.created_at).to_be_bytes());
+    put(m, event.action.as_bytes());
+    put(m, event.outcome.as_str().as_bytes());
+    put(m, event.actor_type.as_bytes());
+    put(m, event.actor_id.as_bytes());
+    put(m, event.resource_type.as_bytes());
+    put(m, event.resource_id.as_bytes());
+    match event.vault_id {
+        Some(v) => put(m, v.as_bytes()),
+        None => m.update(&u32::MAX.to_be_bytes()),
+    }
+    match &event.ip_address {
+        Some(ip) => put(m, ip.as_bytes()),
+        None => m.update(&u32::MAX.to_be_bytes()),
+    }
+    put(m, event.details.as_bytes());
+}
+
 impl ChainKey {
     /// Uses a derived subkey as the chain key.
     #[must_use]
@@ -143,24 +164,29 @@ impl ChainKey {
         m.update(b"clawvault/audit/v1");
         m.update(prev);
         m.update(&seq.to_be_bytes());
-        put(&mut m, event.id.as_bytes());
-        m.update(&unix_micros(event.created_at).to_be_bytes());
-        put(&mut m, event.action.as_bytes());
-        put(&mut m, event.outcome.as_str().as_bytes());
-        put(&mut m, event.actor_type.as_bytes());
-        put(&mut m, event.actor_id.as_bytes());
-        put(&mut m, event.resource_type.as_bytes());
-        put(&mut m, event.resource_id.as_bytes());
-        match event.vault_id {
-            Some(v) => put(&mut m, v.as_bytes()),
-            None => m.update(&u32::MAX.to_be_bytes()),
-        }
-        match &event.ip_address {
-            Some(ip) => put(&mut m, ip.as_bytes()),
-            None => m.update(&u32::MAX.to_be_bytes()),
-        }
-        put(&mut m, event.details.as_bytes());
+        put_event(&mut m, event);
         m.finalize().into_bytes().into()
+    }
+
+    /// A MAC of `event` before it has a place in the chain: what a server that leaves events to
+    /// be chained later stores with each, so that whoever chains them can tell they came from a
+    /// holder of the key (an event written into the database by anyone else is refused).
+    #[must_use]
+    pub fn seal(&self, event: &AuditEvent) -> [u8; 32] {
+        self.sealing(event).finalize().into_bytes().into()
+    }
+
+    /// Whether `mac` is [`ChainKey::seal`] of `event` (compared in constant time).
+    #[must_use]
+    pub fn opens(&self, event: &AuditEvent, mac: &[u8]) -> bool {
+        self.sealing(event).verify_slice(mac).is_ok()
+    }
+
+    fn sealing(&self, event: &AuditEvent) -> HmacSha256 {
+        let mut m = self.mac();
+        m.update(b"clawvault/audit-unchained/v1");
+        put_event(&mut m, event);
+        m
     }
 
     /// Links `events` after the event (`after_seq`, `after_hash`), in order.
@@ -516,6 +542,20 @@ mod tests {
         let r = verify_all(&k, &all, Some(&head));
         assert!(r.is_valid());
         assert_eq!(r.checked, 3);
+    }
+
+    #[test]
+    fn a_seal_opens_only_for_its_event_and_key() {
+        let (k, e) = (key(), event(1));
+        let mac = k.seal(&e);
+        assert!(k.opens(&e, &mac));
+        assert!(!ChainKey::new(SubKey::from_bytes([4; 32])).opens(&e, &mac), "another key");
+        assert!(!k.opens(&e, &mac[..31]), "a cut MAC");
+        let mut edited = e.clone();
+        edited.details = "{\"x\":1}".into();
+        assert!(!k.opens(&edited, &mac), "an edited event");
+        // Not a link: a sealed event's MAC is no hash a chain could hold.
+        assert!((0..3).all(|seq| k.link(seq, &GENESIS, &e) != mac));
     }
 
     #[test]

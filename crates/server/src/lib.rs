@@ -251,8 +251,9 @@ impl Server {
         let follower = follow::Follower::start_at(store.as_ref()).await?;
         let master = master_secret(store.as_ref(), root.as_ref(), true).await?;
         let chain_key = ChainKey::new(master.derive(Purpose::AuditChain));
-        if let Backend::Sqlite(s) = &backend {
-            s.set_chain_key(&chain_key).await?;
+        match &backend {
+            Backend::Sqlite(s) => s.set_chain_key(&chain_key).await?,
+            Backend::Postgres(p) => p.set_chain_key(&chain_key),
         }
         headless_chain(store.as_ref()).await?;
         let api_key_hash = master.derive(Purpose::ApiKeyHash);

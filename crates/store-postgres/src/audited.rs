@@ -3,7 +3,7 @@
 
 use clawvault_store::{AuditBatch, Result};
 
-use crate::audit::{self, OwnedAudit};
+use crate::audit;
 use crate::sql::PgQuery;
 use crate::{PgStore, conflict_on_unique};
 
@@ -17,7 +17,7 @@ impl PgStore {
         on_unique: &'static str,
         batch: AuditBatch<'_>,
     ) -> Result<u64> {
-        let batch = OwnedAudit::from(batch);
+        let batch = self.owned(batch);
         self.write(move |tx| {
             Box::pin(async move {
                 let mut touched = None;

@@ -28,8 +28,7 @@ pub(crate) async fn record(conn: &mut PgConnection, changes: &[Change]) -> Resul
     if changes.is_empty() {
         return Ok(());
     }
-    // Runs in a writer batch, which already holds the chain head's lock: the change head is
-    // always locked second.
+    // Runs in a writer batch, which took the change head's lock first.
     let n = i64::try_from(changes.len()).unwrap_or(i64::MAX);
     let texts: Vec<String> = changes.iter().map(Change::encode).collect();
     // One statement: take n positions, write the changes, announce the last position.

@@ -2,10 +2,11 @@
 //!
 //! - Writes that must not collide are compare-and-set statements; PostgreSQL's row locks make
 //!   the loser see the winner's row and report [`clawvault_store::StoreError::Conflict`].
-//! - The audit chain has one head row; every transaction that appends takes its row lock, so
-//!   events of all servers land in one gap-free order. Each server group-commits its writes
-//!   and read events ([`writer`]). The events' query index is filled behind the appends
-//!   ([`audit_index`]), so an append writes the event row and the head only.
+//! - The audit chain is one gap-free order for all servers, built behind the appends: a batch's
+//!   events are durable once left, sealed, in the chain's inbox, with no lock shared between
+//!   servers, and whichever server takes the head row's lock chains them ([`chain`]). Each
+//!   server group-commits its writes and read events ([`writer`]). The events' query index is
+//!   filled behind the chain ([`audit_index`]).
 //! - Changes that servers must follow (revocations, policies, vault and secret changes), as the
 //!   writing server names them in the write's [`clawvault_store::AuditBatch`], are written to
 //!   a change log in the transaction of the write and announced with `NOTIFY` ([`changes`]);
@@ -16,6 +17,7 @@ mod audit;
 mod audit_index;
 mod audited;
 mod auth_roles;
+mod chain;
 mod changes;
 mod consumers;
 mod kv_settings;
@@ -37,7 +39,8 @@ mod writer;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clawvault_store::{Result, StoreError};
+use clawvault_core::audit::ChainKey;
+use clawvault_store::{AuditBatch, Result, StoreError};
 use tokio::sync::Notify;
 
 use crate::sql::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -48,6 +51,7 @@ pub struct PgStore {
     pool: PgPool,
     writer: writer::Writer,
     signal: Arc<Notify>,
+    chain: chain::Chain,
 }
 
 /// Connections a server keeps unless configured otherwise.
@@ -126,17 +130,40 @@ impl PgStore {
         let signal = Arc::new(Notify::new());
         changes::listen(pool.clone(), Arc::clone(&signal)).await?;
         let writer = writer::Writer::start(pool.clone());
+        let chain = chain::Chain::default();
+        chain.spawn(pool.clone());
         audit_index::spawn(pool.clone());
-        Ok(Self { pool, writer, signal })
+        Ok(Self { pool, writer, signal, chain })
     }
 
-    /// Brings the audit lookup index up to date now (it otherwise catches up within
-    /// milliseconds; filtered queries are correct either way).
+    /// Gives the store the audit chain's key, so that it chains the events every server left
+    /// (including those a stopped server left unchained) from now on, not only once it has
+    /// appended events of its own (whose batches bring the key too).
+    pub fn set_chain_key(&self, key: &ChainKey) {
+        self.chain.know(key);
+    }
+
+    /// Chains every event left so far and brings the audit lookup index up to date now (both
+    /// otherwise catch up within milliseconds; queries chain first, and filtered queries are
+    /// correct either way).
     ///
     /// # Errors
     /// Database failures.
     pub async fn index_audit(&self) -> Result<()> {
+        self.chain.all(&self.pool).await?;
         audit_index::index_all(&self.pool).await
+    }
+
+    /// Chains every event left so far (see [`chain`]): what queries of the chain do first.
+    pub(crate) async fn chain_all(&self) -> Result<()> {
+        self.chain.all(&self.pool).await
+    }
+
+    /// `batch`, owned for the writer; its key is the chain's (see [`PgStore::set_chain_key`]).
+    pub(crate) fn owned(&self, batch: AuditBatch<'_>) -> audit::OwnedAudit {
+        let owned = audit::OwnedAudit::from(batch);
+        self.chain.know(owned.key());
+        owned
     }
 
     /// Closes the connections (every request has its audit event committed before it is

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_proxy_routes.sql")),
     (11, include_str!("migrations/0011_audit_lookup.sql")),
     (12, include_str!("migrations/0012_audit_runs.sql")),
+    (13, include_str!("migrations/0013_audit_inbox.sql")),
 ];
 
 /// `pg_advisory_lock` key of clawvault's migrations ("clawvlt1" as a number).

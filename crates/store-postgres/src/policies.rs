@@ -57,7 +57,7 @@ pub(crate) async fn policies_of(s: &PgStore, kind: PrincipalKind, principal_id: 
 
 /// Runs a change to one policy with its audit events. False when there was no such policy.
 async fn change_policy(s: &PgStore, id: Uuid, q: sql::PgQuery<'static>, batch: AuditBatch<'_>) -> Result<bool> {
-    let batch = audit::OwnedAudit::from(batch);
+    let batch = s.owned(batch);
     s.write(move |tx| {
         Box::pin(async move {
             let exists: Option<Uuid> = sql::query_scalar("SELECT id FROM policies WHERE id = $1 FOR UPDATE")

@@ -77,7 +77,7 @@ pub(crate) async fn delete_user(
     at: OffsetDateTime,
     batch: AuditBatch<'_>,
 ) -> Result<UserDeletion> {
-    let batch = audit::OwnedAudit::from(batch);
+    let batch = s.owned(batch);
     s.write(move |tx| {
         Box::pin(async move {
             // The batch holds the chain head's lock, which every batch of every server takes
@@ -291,7 +291,7 @@ pub(crate) async fn decide_enrollment(
     batch: AuditBatch<'_>,
 ) -> Result<()> {
     let approved = approved.map(|(a, k)| (a.clone(), k));
-    let batch = audit::OwnedAudit::from(batch);
+    let batch = s.owned(batch);
     s.write(move |tx| {
         Box::pin(async move {
             let (status, agent_id, sealed) = match approved {
@@ -345,7 +345,7 @@ pub(crate) async fn revoke_token(
     batch: AuditBatch<'_>,
 ) -> Result<()> {
     let jti = jti.to_owned();
-    let batch = audit::OwnedAudit::from(batch);
+    let batch = s.owned(batch);
     s.write(move |tx| {
         Box::pin(async move {
             sql::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")

@@ -1,5 +1,5 @@
-//! Secret events on PostgreSQL: recorded in the write's transaction, which holds the audit
-//! chain's head lock, so numbers are taken and committed in one order across every server.
+//! Secret events on PostgreSQL: recorded in the write's transaction, which holds the change
+//! head's lock, so numbers are taken and committed in one order across every server.
 
 use clawvault_store::{Result, SecretEvent, SecretEventKind, SecretEventPage, StoreError, StoredSecretEvent};
 use time::OffsetDateTime;
@@ -14,9 +14,9 @@ pub(crate) async fn record(conn: &mut PgConnection, events: &[SecretEvent]) -> R
     if events.is_empty() {
         return Ok(());
     }
-    // Numbers are taken in commit order only under the chain head's lock: a batch without
-    // audit events of its own has not taken it yet.
-    sql::query("SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE").execute(&mut *conn).await.map_err(backend)?;
+    // Numbers are taken in commit order only under the change head's lock, which every batch
+    // of writes takes first (taken again here, so that no caller can forget it).
+    sql::query("SELECT 1 FROM change_head WHERE id = 1 FOR UPDATE").execute(&mut *conn).await.map_err(backend)?;
     let vaults: Vec<Uuid> = events.iter().map(|e| e.vault_id).collect();
     let paths: Vec<String> = events.iter().map(|e| e.path.clone()).collect();
     let kinds: Vec<String> = events.iter().map(|e| e.kind.as_str().to_owned()).collect();

@@ -65,7 +65,7 @@ pub(crate) async fn put_version(s: &PgStore, put: &PutVersion, batch: AuditBatch
         return Err(StoreError::Conflict("version must follow the expected version"));
     }
     let put = put.clone();
-    let batch = audit::OwnedAudit::from(batch);
+    let batch = s.owned(batch);
     s.write(move |tx| {
         Box::pin(async move {
             let m = &put.record.meta;

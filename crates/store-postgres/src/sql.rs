@@ -10,7 +10,7 @@ pub(crate) use sqlx_core::query_builder::QueryBuilder;
 pub(crate) use sqlx_core::query_scalar::query_scalar;
 pub(crate) use sqlx_core::raw_sql::raw_sql;
 pub(crate) use sqlx_core::row::Row;
-use sqlx_core::sql_str::AssertSqlSafe;
+pub(crate) use sqlx_core::sql_str::AssertSqlSafe;
 pub(crate) use sqlx_core::types::Type;
 pub(crate) use sqlx_postgres::{
     PgArguments, PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow, Postgres,

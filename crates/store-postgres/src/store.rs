@@ -384,18 +384,21 @@ impl Store for PgStore {
         if batch.events.is_empty() {
             return Ok(());
         }
-        self.writer.audit(audit::OwnedAudit::from(batch)).await
+        self.writer.audit(self.owned(batch)).await
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>> {
+        self.chain_all().await?;
         audit::head(self.pool()).await
     }
 
     async fn list_audit(&self, filter: &AuditFilter) -> Result<(Vec<ChainedEvent>, u64)> {
+        self.chain_all().await?;
         audit::list(self.pool(), filter).await
     }
 
     async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<ChainedEvent>> {
+        self.chain_all().await?;
         audit::after(self.pool(), after_seq, limit).await
     }
 

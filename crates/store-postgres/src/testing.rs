@@ -48,6 +48,28 @@ impl TestDatabase {
         Self { url: format!("{base}/{name}"), name, admin, keep: false }
     }
 
+    /// Runs `statements` (SQL text, no parameters) on the database, as something other than a
+    /// clawvault server would: a test's hand in the tables.
+    ///
+    /// # Panics
+    /// When a statement fails.
+    pub async fn run(&self, statements: &str) {
+        let mut conn = admin_connection(&self.url).await;
+        sql::raw_sql(sql::AssertSqlSafe(statements.to_owned())).execute(&mut conn).await.expect("statements");
+        let _ = conn.close().await;
+    }
+
+    /// The first column of the first row `query` returns, as a number.
+    ///
+    /// # Panics
+    /// When the query fails or returns no number.
+    pub async fn number(&self, query: &str) -> i64 {
+        let mut conn = admin_connection(&self.url).await;
+        let n: i64 = sql::query_scalar(sql::AssertSqlSafe(query.to_owned())).fetch_one(&mut conn).await.expect("query");
+        let _ = conn.close().await;
+        n
+    }
+
     /// Keeps the database after this value is gone (servers in other processes use it;
     /// `scripts/test` drops every `clawvault_test_*` database at the end) and returns its URL.
     #[must_use]

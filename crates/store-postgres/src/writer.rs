@@ -1,16 +1,16 @@
 //! Group commit for one server: writes (and the audit events of reads) queued while the
 //! previous transaction was committing run together in the next one, each inside its own
-//! savepoint. Every write takes the audit chain's head row lock, which it would otherwise
-//! hold through its own commit's WAL flush; batched, the servers of a cluster pay one flush
-//! per batch instead of one per write. A write that fails (a compare-and-set conflict, say)
-//! rolls back to its savepoint and the others commit; each caller hears back only after the
-//! batch's commit. Batches of all servers take the chain head's lock first, so they commit
-//! one after another, each carrying everything its server queued meanwhile.
+//! savepoint; their audit events are left in the chain's inbox in that transaction
+//! ([`crate::chain`]). A write that fails (a compare-and-set conflict, say) rolls back to its
+//! savepoint and the others commit; each caller hears back only after the batch's commit.
+//! Batches of writes of all servers take `change_head`'s row lock first, which numbers changes
+//! and secret events in commit order and puts every batch's locks in one order (change head,
+//! then the rows written), so no two batches wait on each other in a cycle; batched, the
+//! servers of a cluster pay one WAL flush under that lock per batch instead of one per write.
 //!
-//! A batch of audit events alone (reads, refusals) skips the transaction: one statement moves
-//! the head from where this server last saw it and inserts the events, or, if another server
-//! moved it first, does nothing, and the batch tries again from the head it then reads. The
-//! head's lock is held for that statement's commit only, instead of four round trips.
+//! A batch of audit events alone (reads, refusals) is one INSERT into the inbox, outside any
+//! transaction, and takes no lock another server waits for: replicas' reads commit side by
+//! side, and PostgreSQL flushes their commits together.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -46,9 +46,6 @@ const MAX_BATCH: usize = 256;
 /// Writes (savepoints) per transaction at most: PostgreSQL keeps up to 64 subtransactions of
 /// a transaction in shared memory; past that every other session's snapshots get slower.
 const MAX_WRITES: usize = 60;
-/// Tries of a batch of events alone against a head other servers keep moving, before it takes
-/// the head's lock in a transaction (which cannot lose).
-const TRIES: usize = 3;
 
 /// The queue of this server's writes.
 #[derive(Debug, Clone)]
@@ -66,9 +63,6 @@ impl Writer {
             // The writer keeps a connection of its own: waiting in the pool's queue behind
             // every reader would hold up each batch, and every read waits for its batch.
             let mut conn: Option<PoolConnection<Postgres>> = None;
-            // The head after this server's last batch of events alone; `None` once a batch in a
-            // transaction may have moved it.
-            let mut head: Option<audit::Head> = None;
             loop {
                 let first = tokio::select! {
                     job = rx.recv() => match job {
@@ -90,7 +84,7 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                run(&pool, &mut conn, &mut head, batch).await;
+                run(&pool, &mut conn, batch).await;
             }
         });
         Self { jobs, stop }
@@ -141,12 +135,7 @@ fn unmade() -> StoreError {
     StoreError::Backend("the database write could not be made; see the server log".into())
 }
 
-async fn run(
-    pool: &PgPool,
-    slot: &mut Option<PoolConnection<Postgres>>,
-    head: &mut Option<audit::Head>,
-    batch: Vec<Job>,
-) {
+async fn run(pool: &PgPool, slot: &mut Option<PoolConnection<Postgres>>, batch: Vec<Job>) {
     if slot.is_none() {
         match pool.acquire().await {
             Ok(c) => *slot = Some(c),
@@ -157,19 +146,19 @@ async fn run(
         }
     }
     let Some(conn) = slot.as_mut() else { return };
-    let batch = match events_alone(conn, head, batch).await {
+    let batch = match events_alone(conn, batch).await {
         Alone::Done => return,
         Alone::Failed => {
             slot.take().map(PoolConnection::detach);
             return;
         }
-        Alone::Locked(batch) => batch,
+        Alone::Transaction(batch) => batch,
     };
-    *head = None;
-    // The chain head's row lock comes first: every batch of every server then takes its
-    // locks in one order (chain head, rows written, change head), so no two batches can
-    // wait on each other in a cycle.
-    if let Err(e) = sql::raw_sql("BEGIN; SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE").execute(&mut **conn).await
+    // The change head's row lock comes first: every batch of every server then takes its
+    // locks in one order (change head, rows written), so no two batches can wait on each
+    // other in a cycle.
+    if let Err(e) =
+        sql::raw_sql("BEGIN; SELECT seq FROM change_head WHERE id = 1 FOR UPDATE").execute(&mut **conn).await
     {
         tracing::error!(error = %crate::describe(&e), "cannot begin a batch of writes");
         let _ = sql::raw_sql("ROLLBACK").execute(&mut **conn).await;
@@ -247,17 +236,18 @@ async fn run(
 
 /// What became of a batch offered to [`events_alone`].
 enum Alone {
-    /// Appended and answered.
+    /// Left in the inbox and answered.
     Done,
     /// Answered with an error; the connection is in doubt.
     Failed,
-    /// For the transaction: it holds writes, or events that need more than one statement, or
-    /// other servers kept moving the head.
-    Locked(Vec<Job>),
+    /// For a transaction: it holds writes, changes or secret events, or more events than one
+    /// statement leaves.
+    Transaction(Vec<Job>),
 }
 
-/// Appends a batch of audit events alone without a transaction ([`audit::append_at`]).
-async fn events_alone(conn: &mut PgConnection, head: &mut Option<audit::Head>, batch: Vec<Job>) -> Alone {
+/// Leaves a batch of audit events alone in the chain's inbox, in one statement outside any
+/// transaction.
+async fn events_alone(conn: &mut PgConnection, batch: Vec<Job>) -> Alone {
     let mut merged: Option<OwnedAudit> = None;
     for job in &batch {
         match job {
@@ -265,44 +255,16 @@ async fn events_alone(conn: &mut PgConnection, head: &mut Option<audit::Head>, b
                 Some(m) => m.extend(events.clone()),
                 None => merged = Some(events.clone()),
             },
-            Job::Write(_) => return Alone::Locked(batch),
+            Job::Write(_) => return Alone::Transaction(batch),
         }
     }
-    let Some(events) = merged.filter(audit::fits_one_statement) else { return Alone::Locked(batch) };
-    let mut outcome = Ok(false);
-    for _ in 0..TRIES {
-        let expected = match *head {
-            Some(h) => h,
-            None => match audit::current_head(conn).await {
-                Ok(h) => h,
-                Err(e) => {
-                    outcome = Err(e);
-                    break;
-                }
-            },
-        };
-        match audit::append_at(conn, &events, expected).await {
-            Ok(Some(moved)) => {
-                *head = Some(moved);
-                outcome = Ok(true);
-                break;
-            }
-            Ok(None) => *head = None,
-            Err(e) => {
-                *head = None;
-                outcome = Err(e);
-                break;
-            }
-        }
-    }
-    let result = match outcome {
-        Ok(false) => return Alone::Locked(batch),
-        Ok(true) => Ok(()),
-        Err(e) => {
-            tracing::error!(error = %e, "a batch of audit events failed");
-            Err(e)
-        }
+    let Some(events) = merged.filter(OwnedAudit::leaves_in_one_statement) else {
+        return Alone::Transaction(batch);
     };
+    let result = events.leave(conn).await;
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "a batch of audit events failed");
+    }
     let failed = result.is_err();
     for job in batch {
         if let Job::Audit(_, reply) = job {

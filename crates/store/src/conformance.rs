@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use clawvault_core::SecretType;
-use clawvault_core::audit::{AuditEvent, ChainKey, Outcome, Verifier};
+use clawvault_core::audit::{AuditEvent, ChainKey, Outcome, Verifier, verify_all};
 use clawvault_core::keyring::SubKey;
 use clawvault_core::policy::{Conditions, Effect, Permission};
 use clawvault_core::time_util::now;
@@ -102,6 +102,7 @@ macro_rules! shared_database_tests {
             changes_through_one_handle_reach_the_other_in_order,
             secret_events_of_both_handles_form_one_sequence,
             audit_appends_of_both_handles_form_one_chain,
+            events_answered_in_turn_on_two_handles_are_chained_in_that_order,
         );
     };
     (@each $fresh_pair:path; $($check:ident),* $(,)?) => {
@@ -1127,6 +1128,30 @@ pub async fn audit_appends_of_both_handles_form_one_chain<S: Store>(a: Arc<S>, b
     names.sort_unstable();
     names.dedup();
     assert_eq!((events.len(), names.len()), (8 * 25, 8 * 25), "every event once");
+}
+
+/// An event answered before another was appended comes first in the chain, whichever handle
+/// appended each and whether it came alone (a read's) or with a write: the chain's order is
+/// the order in which things happened, as anyone waiting for each answer saw it.
+pub async fn events_answered_in_turn_on_two_handles_are_chained_in_that_order<S: Store>(a: Arc<S>, b: Arc<S>) {
+    let k = key();
+    let v = vault_record("in-turn");
+    a.create_vault(&v, AuditBatch::new(&k, &[])).await.unwrap();
+    for i in 0..40_usize {
+        let s = if i % 3 == 1 { &b } else { &a };
+        let name = format!("turn-{i:02}");
+        if i % 5 == 4 {
+            let ev = [event("secret.write", &name)];
+            s.put_version(&put(v.id, Uuid::new_v4(), &name, 0), AuditBatch::new(&k, &ev)).await.unwrap();
+        } else {
+            s.append_audit(AuditBatch::new(&k, &[event("secret.read", &name)])).await.unwrap();
+        }
+    }
+    let events = b.audit_after(0, 1000).await.unwrap();
+    let order: Vec<&str> = events.iter().map(|e| e.event.resource_id.as_str()).collect();
+    let expected: Vec<String> = (0..40).map(|i| format!("turn-{i:02}")).collect();
+    assert_eq!(order, expected);
+    assert!(verify_all(&k, &events, a.audit_head().await.unwrap().as_ref()).is_valid());
 }
 
 /// A read limit of 5 against 2 × 8 concurrent readers: exactly 5 succeed.

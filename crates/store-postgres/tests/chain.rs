@@ -1,0 +1,127 @@
+//! The audit chain built behind the inbox (what only PostgreSQL has): rows put into the inbox
+//! by hand stand for a server that left events and stopped, and for an attacker with write
+//! access to the database.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed check
+
+use clawvault_core::audit::{AuditEvent, ChainKey, ChainedEvent, Outcome, verify_all};
+use clawvault_core::keyring::SubKey;
+use clawvault_store::{AuditBatch, Store};
+use clawvault_store_postgres::testing::TestDatabase;
+use clawvault_store_postgres::{PgOptions, PgStore};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn key() -> ChainKey {
+    ChainKey::new(SubKey::from_bytes([9; 32]))
+}
+
+fn event(resource: &str) -> AuditEvent {
+    AuditEvent {
+        id: Uuid::now_v7(),
+        created_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+        action: "secret.read".to_owned(),
+        outcome: Outcome::Success,
+        actor_type: "agent".to_owned(),
+        actor_id: "a1".to_owned(),
+        resource_type: "secret".to_owned(),
+        resource_id: resource.to_owned(),
+        vault_id: None,
+        ip_address: None,
+        details: "{}".to_owned(),
+    }
+}
+
+/// An INSERT of `e` into the inbox with `mac`, as a statement of its own (`e` holds no quote).
+fn inbox_row(e: &AuditEvent, mac: &[u8]) -> String {
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "INSERT INTO audit_inbox (id, created_at, action, outcome, actor_type, actor_id, resource_type, resource_id, \
+         vault_id, ip_address, details, mac) VALUES ('{}', to_timestamp({}), '{}', '{}', '{}', '{}', '{}', '{}', \
+         NULL, NULL, '{}', '\\x{hex}');",
+        e.id,
+        e.created_at.unix_timestamp(),
+        e.action,
+        e.outcome.as_str(),
+        e.actor_type,
+        e.actor_id,
+        e.resource_type,
+        e.resource_id,
+        e.details,
+    )
+}
+
+async fn connect(db: &TestDatabase) -> PgStore {
+    let options = PgOptions { max_connections: 4, ..PgOptions::default() };
+    PgStore::connect(&db.url, &options).await.map_err(|e| e.to_string()).expect("connect")
+}
+
+fn resources(events: &[ChainedEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.event.resource_id.as_str()).collect()
+}
+
+/// A row written into the inbox without the chain key (made up, or a server's row edited
+/// before it was chained) never enters the chain: an `audit.event_refused` event naming it
+/// does, and the chain still verifies; a row sealed with the key is chained like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_events_sealed_with_the_chain_key_are_chained() {
+    let db = TestDatabase::create().await;
+    let s = connect(&db).await;
+    let k = key();
+    s.set_chain_key(&k);
+    s.append_audit(AuditBatch::new(&k, &[event("before")])).await.unwrap();
+    let sealed = event("sealed");
+    let forged = event("forged");
+    let mut edited = event("edited");
+    let edited_mac = k.seal(&edited);
+    edited.details = r#"{"version":"9"}"#.to_owned();
+    db.run(
+        &[inbox_row(&sealed, &k.seal(&sealed)), inbox_row(&forged, &[7; 32]), inbox_row(&edited, &edited_mac)].concat(),
+    )
+    .await;
+    s.append_audit(AuditBatch::new(&k, &[event("after")])).await.unwrap();
+
+    let events = s.audit_after(0, 100).await.unwrap();
+    let names = resources(&events);
+    for kept in ["before", "sealed", "after"] {
+        assert!(names.contains(&kept), "{kept} in {names:?}");
+    }
+    assert!(!names.contains(&"forged") && !names.contains(&"edited"), "{names:?}");
+    let mut refused: Vec<String> = events
+        .iter()
+        .filter(|e| e.event.action == "audit.event_refused")
+        .map(|e| e.event.resource_id.clone())
+        .collect();
+    refused.sort();
+    let mut expected = vec![forged.id.to_string(), edited.id.to_string()];
+    expected.sort();
+    assert_eq!(refused, expected, "each refused row is named");
+    assert!(verify_all(&k, &events, s.audit_head().await.unwrap().as_ref()).is_valid());
+    assert_eq!(db.number("SELECT COUNT(*) FROM audit_inbox").await, 0, "nothing is left behind");
+    s.close().await;
+}
+
+/// Events a server left in the inbox before it stopped are chained by another server, by its
+/// background task without any query; a server that does not know the key yet reads the chain
+/// as it stands rather than failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_a_stopped_server_left_are_chained_by_another() {
+    let db = TestDatabase::create().await;
+    let k = key();
+    let left: Vec<AuditEvent> = (0..3).map(|i| event(&format!("left-{i}"))).collect();
+    let rows: String = left.iter().map(|e| inbox_row(e, &k.seal(e))).collect();
+    let s = connect(&db).await;
+    db.run(&rows).await;
+    assert!(s.audit_after(0, 10).await.unwrap().is_empty(), "without the key nothing is chained");
+
+    s.set_chain_key(&k);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.number("SELECT COUNT(*) FROM audit_events").await < 3 {
+        assert!(std::time::Instant::now() < deadline, "the events left were never chained");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let events = s.audit_after(0, 10).await.unwrap();
+    assert_eq!(resources(&events), ["left-0", "left-1", "left-2"]);
+    assert!(verify_all(&k, &events, s.audit_head().await.unwrap().as_ref()).is_valid());
+    s.close().await;
+}

@@ -102,6 +102,13 @@ fn time_key(t: time::OffsetDateTime) -> String {
     format!("{:020}", t.unix_timestamp_nanos() / 1000)
 }
 
+/// Each candidate to its event, by one primary-key lookup: a fence (OFFSET 0) keeps the
+/// planner from joining the other way round, which it did on statistics not yet gathered for
+/// a table just grown (a scan of every event, repeated for each one the filters kept: tens of
+/// seconds for a filtered query over 30,000 events).
+const CANDIDATES_TO_EVENTS: &str =
+    ") cand CROSS JOIN LATERAL (SELECT * FROM audit_events WHERE seq = cand.seq OFFSET 0) e";
+
 /// Pushes the rows matching `f` as a parenthesised source named `e`: candidates from the lookup
 /// index up to `mark` and from a scan after it, checked against every filter.
 pub(crate) fn source(q: &mut QueryBuilder<Postgres>, f: &AuditFilter, mark: i64) {
@@ -122,7 +129,7 @@ pub(crate) fn source(q: &mut QueryBuilder<Postgres>, f: &AuditFilter, mark: i64)
             .push_bind(mark)
             .push(format!(" AND {column} = "))
             .push_bind(value.clone())
-            .push(") cand JOIN audit_events e ON e.seq = cand.seq");
+            .push(CANDIDATES_TO_EVENTS);
     } else if f.from.is_some() || f.to.is_some() {
         let lo = f.from.map_or_else(|| "0".repeat(20), time_key);
         let hi = f.to.map_or_else(|| "9".repeat(20), time_key);
@@ -134,7 +141,7 @@ pub(crate) fn source(q: &mut QueryBuilder<Postgres>, f: &AuditFilter, mark: i64)
             .push_bind(mark)
             .push(" OFFSET 0) l UNION ALL SELECT seq FROM audit_events WHERE seq > ")
             .push_bind(mark)
-            .push(") cand JOIN audit_events e ON e.seq = cand.seq");
+            .push(CANDIDATES_TO_EVENTS);
     } else {
         q.push("audit_events e");
     }

@@ -58,7 +58,7 @@ impl OwnedAudit {
 
     /// Leaves the events alone in one statement ([`OwnedAudit::leaves_in_one_statement`]).
     pub(crate) async fn leave(&self, conn: &mut PgConnection) -> Result<()> {
-        chain::leave(conn, &self.key, &self.events, usize::MAX).await
+        chain::leave(conn, &self.key, &self.events, INSERT_BYTES).await
     }
 }
 

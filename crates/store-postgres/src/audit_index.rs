@@ -1,5 +1,5 @@
-//! The audit events' lookup index on PostgreSQL, filled behind the appends: an append writes
-//! the event's row (its primary key only) and the chain head, and a background task of every
+//! The audit events' lookup index on PostgreSQL, filled behind the chain: a round of chaining
+//! writes the events' rows (their primary key only) and the chain head, and a background task of every
 //! server merges the lookups of each whole run of [`AUDIT_LOOKUP_RUN`] appended events into
 //! `audit_lookup`, under the run's own key prefix, whichever server takes `audit_indexed`'s row
 //! lock first (the others skip the round). Queries seek each run listed in `audit_runs` for

@@ -6,13 +6,15 @@
 //! what the inbox holds into `audit_events` ([`round`]): the one that takes the head's row lock
 //! links the events after the head in the order of `pos`, inserts them, deletes them from the
 //! inbox and moves the head, in one transaction; the others skip the round. Queries chain what
-//! is left first ([`Chain::all`]), so an event is in the chain before anyone can ask for it.
+//! was left before they began first ([`Chain::all`]), so an event is in the chain before anyone
+//! can ask for it.
 //!
 //! Order: an event committed to the inbox before another was left (a read answered before a
 //! later write began) has a lower `pos`, and a round that sees the later one sees it too, so the
 //! chain never puts an answered event after one that started later. A row without a valid
-//! seal (written into the database by anything but a server) is never chained: the round
-//! deletes it and chains an `audit.event_refused` event naming it instead.
+//! seal (written into the database by anything but a server), or that does not even decode, is
+//! never chained: the round deletes it and leaves one `audit.event_refused` event naming the
+//! rows it refused (however many) to be chained next.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -68,13 +70,19 @@ impl Chain {
     pub(crate) async fn all(&self, pool: &PgPool) -> Result<()> {
         let Some(key) = self.key.get() else { return Ok(()) };
         // Events left before this call are committed, so this sees them (or sees them still
-        // there because a round is moving them, and then waits for that round's lock).
-        let waiting: bool =
-            sql::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_inbox)").fetch_one(pool).await.map_err(backend)?;
-        if waiting {
-            while round(pool, key, Turn::Wait).await?.more() {}
+        // there because a round is moving them, and then waits for that round's lock). Only
+        // they are waited for: under load the inbox is never empty.
+        let newest: Option<i64> =
+            sql::query_scalar("SELECT MAX(pos) FROM audit_inbox").fetch_one(pool).await.map_err(backend)?;
+        let Some(mut upto) = newest else { return Ok(()) };
+        loop {
+            let done = round(pool, key, Turn::Wait, upto).await?;
+            // A refusal is left behind what was there: it is waited for too.
+            upto = upto.max(done.refusals_upto.unwrap_or(0));
+            if !done.more() {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// Keeps the chain caught up until the pool closes.
@@ -84,9 +92,9 @@ impl Chain {
             while !pool.is_closed() {
                 tokio::time::sleep(EVERY).await;
                 let Some(key) = key.get() else { continue };
-                let mut moved = Ok(Round { taken: ROUND, refused: false });
+                let mut moved = Ok(Round { taken: ROUND, refusals_upto: None });
                 while let Ok(true) = moved.as_ref().map(Round::more) {
-                    moved = round(&pool, key, Turn::Skip).await;
+                    moved = round(&pool, key, Turn::Skip, i64::MAX).await;
                 }
                 if let Err(e) = moved
                     && !pool.is_closed()
@@ -164,30 +172,35 @@ fn push_sealed(q: &mut QueryBuilder<Postgres>, key: &ChainKey, events: &[AuditEv
     });
 }
 
-/// An event as the inbox holds it, and whether its seal opens.
-fn left(row: &PgRow, key: &ChainKey) -> Result<(i64, AuditEvent, bool)> {
-    let outcome: String = get(row, "outcome")?;
-    let parsed = Outcome::parse(&outcome);
+/// An inbox row's event if its seal opens (`None` if it does not, or if the row does not
+/// even decode: a refused row must not stop the chain).
+fn left(row: &PgRow, key: &ChainKey) -> Option<AuditEvent> {
+    let outcome: String = get(row, "outcome").ok()?;
     let event = AuditEvent {
-        id: get(row, "id")?,
-        created_at: get(row, "created_at")?,
-        action: get(row, "action")?,
-        outcome: parsed.unwrap_or(Outcome::Failure),
-        actor_type: get(row, "actor_type")?,
-        actor_id: get(row, "actor_id")?,
-        resource_type: get(row, "resource_type")?,
-        resource_id: get(row, "resource_id")?,
-        vault_id: get(row, "vault_id")?,
-        ip_address: get(row, "ip_address")?,
-        details: get(row, "details")?,
+        id: get(row, "id").ok()?,
+        created_at: get(row, "created_at").ok()?,
+        action: get(row, "action").ok()?,
+        outcome: Outcome::parse(&outcome)?,
+        actor_type: get(row, "actor_type").ok()?,
+        actor_id: get(row, "actor_id").ok()?,
+        resource_type: get(row, "resource_type").ok()?,
+        resource_id: get(row, "resource_id").ok()?,
+        vault_id: get(row, "vault_id").ok()?,
+        ip_address: get(row, "ip_address").ok()?,
+        details: get(row, "details").ok()?,
     };
-    let mac: Vec<u8> = get(row, "mac")?;
-    let sealed = parsed.is_some() && key.opens(&event, &mac);
-    Ok((get(row, "pos")?, event, sealed))
+    let mac: Vec<u8> = get(row, "mac").ok()?;
+    key.opens(&event, &mac).then_some(event)
 }
 
-/// The event chained in place of an inbox row whose seal does not open.
-fn refusal(pos: i64, refused: &AuditEvent) -> AuditEvent {
+/// Refused rows' event ids named in one refusal at most.
+const NAMED: usize = 16;
+
+/// The one event chained for the rows a round refused (`(pos, event id)`, in order): however
+/// many a flood of forged rows brings, a round records one event.
+fn refusal(refused: &[(i64, Uuid)]) -> AuditEvent {
+    let ids: Vec<String> = refused.iter().take(NAMED).map(|(_, id)| format!("\"{id}\"")).collect();
+    let (first, last) = (refused.first().map_or(0, |r| r.0), refused.last().map_or(0, |r| r.0));
     AuditEvent {
         id: Uuid::now_v7(),
         created_at: now(),
@@ -196,10 +209,14 @@ fn refusal(pos: i64, refused: &AuditEvent) -> AuditEvent {
         actor_type: "system".to_owned(),
         actor_id: String::new(),
         resource_type: Action::AuditEventRefused.resource_type().to_owned(),
-        resource_id: refused.id.to_string(),
+        resource_id: refused.first().map(|r| r.1.to_string()).unwrap_or_default(),
         vault_id: None,
         ip_address: None,
-        details: format!(r#"{{"reason":"not sealed with the chain key","inbox_pos":{pos}}}"#),
+        details: format!(
+            r#"{{"reason":"not sealed with the chain key","refused":{},"first_pos":{first},"last_pos":{last},"event_ids":[{}]}}"#,
+            refused.len(),
+            ids.join(",")
+        ),
     }
 }
 
@@ -207,80 +224,86 @@ fn refusal(pos: i64, refused: &AuditEvent) -> AuditEvent {
 struct Round {
     /// Inbox rows taken.
     taken: i64,
-    /// Whether some were refused (their refusals wait in the inbox for the next round).
-    refused: bool,
+    /// Where the refusal this round left in the inbox is, if it refused rows (the next round
+    /// chains it).
+    refusals_upto: Option<i64>,
 }
 
 impl Round {
-    /// Whether the inbox held more than the round took.
+    /// Whether the inbox may hold more for the caller: a full round, or a refusal left behind.
     fn more(&self) -> bool {
-        self.taken == ROUND || self.refused
+        self.taken == ROUND || self.refusals_upto.is_some()
     }
 }
 
-/// Moves up to [`ROUND`] events from the inbox into the chain, if this server gets the head's
-/// lock (with [`Turn::Skip`], only if no other server holds it).
-async fn round(pool: &PgPool, key: &ChainKey, turn: Turn) -> Result<Round> {
+/// Moves up to [`ROUND`] events, of those at or before `upto` in the inbox, into the chain,
+/// if this server gets the head's lock (with [`Turn::Skip`], only if no other server holds it).
+async fn round(pool: &PgPool, key: &ChainKey, turn: Turn, upto: i64) -> Result<Round> {
     let mut tx = pool.begin().await.map_err(backend)?;
     let lock = match turn {
         Turn::Wait => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-        // The background's rounds do not wait for their commit's WAL flush (which would
-        // queue behind, and delay, the flushes of the commits callers wait for): nobody is
-        // answered from them. A round lost in a crash leaves its events in the inbox (the WAL
-        // is flushed in order, so no later commit survives without it), and the next round
-        // chains them again in the same order, to the same numbers and hashes, so even a head
-        // read from it before the crash stays true.
         Turn::Skip => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE SKIP LOCKED",
     };
-    if turn == Turn::Skip {
-        sql::raw_sql("SET LOCAL synchronous_commit = off").execute(&mut *tx).await.map_err(backend)?;
-    }
-    let none = Round { taken: 0, refused: false };
+    let none = Round { taken: 0, refusals_upto: None };
     let Some(row) = sql::query(lock).fetch_optional(&mut *tx).await.map_err(backend)? else { return Ok(none) };
     let head: Head = head_of(&row)?;
-    let rows = sql::dynamic(format!("SELECT pos, {INBOX_COLUMNS} FROM audit_inbox ORDER BY pos LIMIT $1"))
-        .bind(ROUND)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
+    // Locked, so that what is chained is what was checked (the INSERT copies the rows). A
+    // time no `OffsetDateTime` can hold ('infinity') reads as NULL, which is refused.
+    let rows = sql::dynamic(format!(
+        "SELECT pos, {} FROM audit_inbox WHERE pos <= $2 ORDER BY pos LIMIT $1 FOR UPDATE",
+        INBOX_COLUMNS.replacen(
+            "created_at",
+            "CASE WHEN created_at > '0001-01-01' AND created_at < '9999-01-01' THEN created_at END AS created_at",
+            1
+        )
+    ))
+    .bind(ROUND)
+    .bind(upto)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
     if rows.is_empty() {
         return Ok(none);
     }
     let taken = i64::try_from(rows.len()).unwrap_or(i64::MAX);
     let (mut positions, mut events, mut refused) = (Vec::new(), Vec::new(), Vec::new());
     for row in &rows {
-        let (pos, event, sealed) = left(row, key)?;
-        if sealed {
-            positions.push(pos);
-            events.push(event);
-        } else {
-            tracing::error!(
-                inbox_pos = pos,
-                event_id = %event.id,
-                "an audit event in audit_inbox is not sealed with the chain key (written by something other than a \
-                 clawvault server): refused, and recorded as audit.event_refused"
-            );
-            refused.push((pos, refusal(pos, &event)));
+        let pos: i64 = get(row, "pos")?;
+        match left(row, key) {
+            Some(event) => {
+                positions.push(pos);
+                events.push(event);
+            }
+            None => refused.push((pos, get(row, "id").unwrap_or(Uuid::nil()))),
         }
     }
-    let any_refused = !refused.is_empty();
-    if any_refused {
+    let mut refusals_upto = None;
+    if let (Some(first), Some(last)) = (refused.first(), refused.last()) {
+        tracing::error!(
+            refused = refused.len(),
+            first_pos = first.0,
+            last_pos = last.0,
+            first_event_id = %first.1,
+            "audit events in audit_inbox are not sealed with the chain key (written by something other than a \
+             clawvault server): refused, and recorded as audit.event_refused"
+        );
         let drop: Vec<i64> = refused.iter().map(|(pos, _)| *pos).collect();
         sql::query("DELETE FROM audit_inbox WHERE pos = ANY($1)")
             .bind(drop)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        let refusals: Vec<AuditEvent> = refused.into_iter().map(|(_, e)| e).collect();
-        // They enter the inbox in this transaction, behind what is there: the next round
-        // chains them.
-        leave(&mut tx, key, &refusals, crate::audit::INSERT_BYTES).await?;
+        // It enters the inbox in this transaction, behind what is there: the next round
+        // chains it.
+        leave(&mut tx, key, &[refusal(&refused)], crate::audit::INSERT_BYTES).await?;
+        refusals_upto =
+            sql::query_scalar("SELECT MAX(pos) FROM audit_inbox").fetch_one(&mut *tx).await.map_err(backend)?;
     }
     if !events.is_empty() {
         link(&mut tx, key, head, positions, events).await?;
     }
     tx.commit().await.map_err(backend)?;
-    Ok(Round { taken, refused: any_refused })
+    Ok(Round { taken, refusals_upto })
 }
 
 /// Chains the inbox rows at `positions` (holding `events`, in that order) after `head`: in one

@@ -80,8 +80,9 @@ pub(crate) async fn delete_user(
     let batch = s.owned(batch);
     s.write(move |tx| {
         Box::pin(async move {
-            // The batch holds the chain head's lock, which every batch of every server takes
-            // first: no other write is in flight, so the count below is the committed truth.
+            // The batch holds the change head's lock, which every batch of writes of every
+            // server takes first: no other write is in flight, so the count below is the
+            // committed truth.
             let deleted = sql::query(
                 "DELETE FROM users WHERE id = $1 \
                  AND (role <> 'admin' OR (SELECT count(*) FROM users WHERE role = 'admin') > 1)",

@@ -47,18 +47,24 @@ impl OwnedAudit {
         &self.key
     }
 
-    /// Events only (no changes, no secret events) that one INSERT leaves: a statement of their
-    /// own, outside any transaction, makes them durable.
-    pub(crate) fn leaves_in_one_statement(&self) -> bool {
-        self.changes.is_empty()
-            && self.secret_events.is_empty()
-            && !self.events.is_empty()
-            && (self.events.len() == 1 || self.events.iter().map(chain::size).sum::<usize>() <= INSERT_BYTES)
+    /// Events only (no changes, no secret events): they need no lock another server takes.
+    pub(crate) fn events_only(&self) -> bool {
+        self.changes.is_empty() && self.secret_events.is_empty() && !self.events.is_empty()
     }
 
-    /// Leaves the events alone in one statement ([`OwnedAudit::leaves_in_one_statement`]).
+    /// Leaves the events alone ([`OwnedAudit::events_only`]): one statement of their own,
+    /// outside any transaction, or, when they need more than one, the statements in a
+    /// transaction of their own (all or none is durable).
     pub(crate) async fn leave(&self, conn: &mut PgConnection) -> Result<()> {
-        chain::leave(conn, &self.key, &self.events, INSERT_BYTES).await
+        let one = self.events.len() == 1 || self.events.iter().map(chain::size).sum::<usize>() <= INSERT_BYTES;
+        if one {
+            return chain::leave(conn, &self.key, &self.events, INSERT_BYTES).await;
+        }
+        sql::raw_sql("BEGIN").execute(&mut *conn).await.map_err(backend)?;
+        let left = chain::leave(conn, &self.key, &self.events, INSERT_BYTES).await;
+        let end = if left.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = sql::raw_sql(end).execute(&mut *conn).await.map(|_| ()).map_err(backend);
+        left.and(ended)
     }
 }
 

@@ -245,7 +245,18 @@ async fn round(pool: &PgPool, key: &ChainKey, turn: Turn, upto: i64) -> Result<R
         Turn::Skip => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE SKIP LOCKED",
     };
     let none = Round { taken: 0, refusals_upto: None };
-    let Some(row) = sql::query(lock).fetch_optional(&mut *tx).await.map_err(backend)? else { return Ok(none) };
+    let Some(row) = sql::query(lock).fetch_optional(&mut *tx).await.map_err(backend)? else {
+        // Skipped: another server holds it. Waited for and absent: the head row is gone.
+        return match turn {
+            Turn::Skip => Ok(none),
+            Turn::Wait => Err(clawvault_store::StoreError::Corrupt(
+                "the audit trail has events but no chain head (the row of audit_head is missing, so \
+                 the events waiting to be chained cannot be): its newest events may have been removed \
+                 with it. Check with `clawvault audit verify` and restore the database from a backup"
+                    .into(),
+            )),
+        };
+    };
     let head: Head = head_of(&row)?;
     // Locked, so that what is chained is what was checked (the INSERT copies the rows). A
     // time no `OffsetDateTime` can hold ('infinity') reads as NULL, which is refused.

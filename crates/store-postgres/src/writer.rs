@@ -240,13 +240,13 @@ enum Alone {
     Done,
     /// Answered with an error; the connection is in doubt.
     Failed,
-    /// For a transaction: it holds writes, changes or secret events, or more events than one
-    /// statement leaves.
+    /// For a transaction that takes the change head's lock: it holds writes, changes or secret
+    /// events.
     Transaction(Vec<Job>),
 }
 
-/// Leaves a batch of audit events alone in the chain's inbox, in one statement outside any
-/// transaction.
+/// Leaves a batch of audit events alone in the chain's inbox, without the change head's lock
+/// ([`OwnedAudit::leave`]).
 async fn events_alone(conn: &mut PgConnection, batch: Vec<Job>) -> Alone {
     let mut merged: Option<OwnedAudit> = None;
     for job in &batch {
@@ -258,7 +258,7 @@ async fn events_alone(conn: &mut PgConnection, batch: Vec<Job>) -> Alone {
             Job::Write(_) => return Alone::Transaction(batch),
         }
     }
-    let Some(events) = merged.filter(OwnedAudit::leaves_in_one_statement) else {
+    let Some(events) = merged.filter(OwnedAudit::events_only) else {
         return Alone::Transaction(batch);
     };
     let result = events.leave(conn).await;

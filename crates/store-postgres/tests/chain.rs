@@ -140,3 +140,19 @@ async fn events_a_stopped_server_left_are_chained_by_another() {
     assert!(verify_all(&k, &events, s.audit_head().await.unwrap().as_ref()).is_valid());
     s.close().await;
 }
+
+/// With the chain head's row gone, queries of the chain say so (and what to do) instead of
+/// serving a chain that silently stopped growing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_head_row_is_reported_not_ignored() {
+    let db = TestDatabase::create().await;
+    let s = connect(&db).await;
+    let k = key();
+    s.set_chain_key(&k);
+    s.append_audit(AuditBatch::new(&k, &[event("before")])).await.unwrap();
+    db.run("DELETE FROM audit_head").await;
+    s.append_audit(AuditBatch::new(&k, &[event("after")])).await.unwrap();
+    let e = s.audit_after(0, 10).await.unwrap_err().to_string();
+    assert!(e.contains("no chain head") && e.contains("restore the database"), "{e}");
+    s.close().await;
+}

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::audit::{Head, head_of};
 use crate::backend;
-use crate::rows::get;
+use crate::rows::{self, get};
 use crate::sql::{self, PgConnection, PgPool, PgRow, Postgres, QueryBuilder};
 
 /// How often each server looks for events to chain.
@@ -175,20 +175,12 @@ fn push_sealed(q: &mut QueryBuilder<Postgres>, key: &ChainKey, events: &[AuditEv
 /// An inbox row's event if its seal opens (`None` if it does not, or if the row does not
 /// even decode: a refused row must not stop the chain).
 fn left(row: &PgRow, key: &ChainKey) -> Option<AuditEvent> {
+    let event = rows::audit_event(row).ok()?;
+    // Strictly: the row's text is what gets chained, so it must be the outcome sealed.
     let outcome: String = get(row, "outcome").ok()?;
-    let event = AuditEvent {
-        id: get(row, "id").ok()?,
-        created_at: get(row, "created_at").ok()?,
-        action: get(row, "action").ok()?,
-        outcome: Outcome::parse(&outcome)?,
-        actor_type: get(row, "actor_type").ok()?,
-        actor_id: get(row, "actor_id").ok()?,
-        resource_type: get(row, "resource_type").ok()?,
-        resource_id: get(row, "resource_id").ok()?,
-        vault_id: get(row, "vault_id").ok()?,
-        ip_address: get(row, "ip_address").ok()?,
-        details: get(row, "details").ok()?,
-    };
+    if Outcome::parse(&outcome) != Some(event.outcome) {
+        return None;
+    }
     let mac: Vec<u8> = get(row, "mac").ok()?;
     key.opens(&event, &mac).then_some(event)
 }

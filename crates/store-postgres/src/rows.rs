@@ -121,26 +121,31 @@ pub(crate) fn secret_and_version(row: &PgRow) -> Result<(SecretRecord, VersionRe
     Ok((secret(row)?, VersionRecord { meta: version_meta(row)?, ciphertext: get(row, "v_ciphertext")? }))
 }
 
-pub(crate) fn chained_event(row: &PgRow) -> Result<ChainedEvent> {
+/// The event of a row of `audit_events` or `audit_inbox`.
+pub(crate) fn audit_event(row: &PgRow) -> Result<AuditEvent> {
     let outcome: String = get(row, "outcome")?;
+    Ok(AuditEvent {
+        id: get(row, "id")?,
+        created_at: get(row, "created_at")?,
+        action: get(row, "action")?,
+        // An unknown outcome is kept verifiable: it fails the hash check, not decoding.
+        outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failure),
+        actor_type: get(row, "actor_type")?,
+        actor_id: get(row, "actor_id")?,
+        resource_type: get(row, "resource_type")?,
+        resource_id: get(row, "resource_id")?,
+        vault_id: get(row, "vault_id")?,
+        ip_address: get(row, "ip_address")?,
+        details: get(row, "details")?,
+    })
+}
+
+pub(crate) fn chained_event(row: &PgRow) -> Result<ChainedEvent> {
     let prev: Vec<u8> = get(row, "prev_hash")?;
     let hash: Vec<u8> = get(row, "hash")?;
     Ok(ChainedEvent {
         seq: get(row, "seq")?,
-        event: AuditEvent {
-            id: get(row, "id")?,
-            created_at: get(row, "created_at")?,
-            action: get(row, "action")?,
-            // An unknown outcome is kept verifiable: it fails the hash check, not decoding.
-            outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failure),
-            actor_type: get(row, "actor_type")?,
-            actor_id: get(row, "actor_id")?,
-            resource_type: get(row, "resource_type")?,
-            resource_id: get(row, "resource_id")?,
-            vault_id: get(row, "vault_id")?,
-            ip_address: get(row, "ip_address")?,
-            details: get(row, "details")?,
-        },
+        event: audit_event(row)?,
         prev_hash: hash32(&prev, "audit prev_hash")?,
         hash: hash32(&hash, "audit hash")?,
     })

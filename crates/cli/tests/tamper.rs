@@ -118,6 +118,22 @@ fn edited_event_is_named() {
     assert_broken(&data, &id, "edited");
 }
 
+/// Read back as "failure" whatever its text, a failure rewritten to any other word verified.
+#[test]
+fn an_outcome_rewritten_to_none_a_server_writes_is_named() {
+    let (_dir, data) = populated();
+    let mut s = TestServer::start_at(&data, &Options::default());
+    let t = s.admin_token();
+    assert_eq!(s.get(&t, "/v1/vaults/default/secrets/missing").send().unwrap().status(), 404);
+    s.stop();
+    let mut records = audit_log::records(&data);
+    let failed = records.iter().position(|r| r.event["outcome"] == "failure").expect("a failure event");
+    let id = records[failed].event["id"].as_str().unwrap().to_owned();
+    records[failed].event["outcome"] = "fine".into();
+    audit_log::rewrite(&data, &records);
+    assert_broken(&data, &id, "edited");
+}
+
 #[test]
 fn deleted_event_is_named() {
     let (_dir, data) = populated();

@@ -96,6 +96,17 @@ pub struct ChainedEvent {
     pub hash: [u8; 32],
 }
 
+impl ChainedEvent {
+    /// Marks an event read back with a field no server writes (an outcome that is none of the
+    /// three, a time out of range), which the reader replaced with a stand-in: its hash becomes
+    /// one no link has, so that verification names it as edited. The stand-in alone could be
+    /// the value the event was chained with: an outcome "failure" rewritten to any other word
+    /// and read back as `Failure` verified.
+    pub fn mark_unreadable(&mut self) {
+        self.hash = [0; 32];
+    }
+}
+
 /// The chain's newest position, authenticated so that truncation is detected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainHead {
@@ -556,6 +567,14 @@ mod tests {
         assert!(!k.opens(&edited, &mac), "an edited event");
         // Not a link: a sealed event's MAC is no hash a chain could hold.
         assert!((0..3).all(|seq| k.link(seq, &GENESIS, &e) != mac));
+    }
+
+    #[test]
+    fn an_event_marked_unreadable_is_named_as_edited() {
+        let (mut events, head) = chain(3);
+        events[1].mark_unreadable();
+        let broken = verify_all(&key(), &events, Some(&head)).broken.unwrap();
+        assert_eq!((broken.seq, broken.reason), (2, BreakReason::Altered));
     }
 
     #[test]

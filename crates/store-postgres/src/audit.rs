@@ -124,7 +124,7 @@ pub(crate) async fn list(pool: &PgPool, f: &AuditFilter) -> Result<(Vec<ChainedE
         // Sequence numbers are gap-free, so the newest is the count (no full scan).
         sql::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events").fetch_one(pool).await.map_err(backend)?
     };
-    let mut q = QueryBuilder::<Postgres>::new("SELECT * FROM ");
+    let mut q = QueryBuilder::<Postgres>::new(format!("SELECT {} FROM ", rows::event_columns()));
     crate::audit_index::source(&mut q, f, mark);
     q.push(if f.newest_first { " ORDER BY seq DESC LIMIT " } else { " ORDER BY seq LIMIT " })
         .push_bind(i64::from(f.limit))
@@ -135,12 +135,15 @@ pub(crate) async fn list(pool: &PgPool, f: &AuditFilter) -> Result<(Vec<ChainedE
 }
 
 pub(crate) async fn after(pool: &PgPool, after_seq: i64, limit: u32) -> Result<Vec<ChainedEvent>> {
-    let found = sql::query("SELECT * FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2")
-        .bind(after_seq)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await
-        .map_err(backend)?;
+    let found = sql::dynamic(format!(
+        "SELECT {} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        rows::event_columns()
+    ))
+    .bind(after_seq)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
     rows::all(&found, rows::chained_event)
 }
 

@@ -254,11 +254,7 @@ async fn round(pool: &PgPool, key: &ChainKey, turn: Turn, upto: i64) -> Result<R
     // time no `OffsetDateTime` can hold ('infinity') reads as NULL, which is refused.
     let rows = sql::dynamic(format!(
         "SELECT pos, {} FROM audit_inbox WHERE pos <= $2 ORDER BY pos LIMIT $1 FOR UPDATE",
-        INBOX_COLUMNS.replacen(
-            "created_at",
-            "CASE WHEN created_at > '0001-01-01' AND created_at < '9999-01-01' THEN created_at END AS created_at",
-            1
-        )
+        INBOX_COLUMNS.replacen("created_at", rows::EVENT_TIME, 1)
     ))
     .bind(ROUND)
     .bind(upto)

@@ -11,6 +11,7 @@ use clawvault_store::{
     PrincipalKind, Result, Role, SecretRecord, SecretRequestRecord, ServerKeyRecord, ShareRecord, StoreError,
     UserRecord, VaultRecord, VersionMeta, VersionRecord,
 };
+use time::OffsetDateTime;
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
@@ -121,15 +122,31 @@ pub(crate) fn secret_and_version(row: &PgRow) -> Result<(SecretRecord, VersionRe
     Ok((secret(row)?, VersionRecord { meta: version_meta(row)?, ciphertext: get(row, "v_ciphertext")? }))
 }
 
-/// The event of a row of `audit_events` or `audit_inbox`.
-pub(crate) fn audit_event(row: &PgRow) -> Result<AuditEvent> {
+/// An event's time as read: a time no `OffsetDateTime` can hold (`'infinity'`, on whose
+/// decoding sqlx panics) reads as NULL, which no server writes.
+pub(crate) const EVENT_TIME: &str =
+    "CASE WHEN created_at > '0001-01-01' AND created_at < '9999-01-01' THEN created_at END AS created_at";
+
+/// The columns of `audit_events` as [`chained_event`] reads them.
+pub(crate) fn event_columns() -> String {
+    format!(
+        "seq, id, {EVENT_TIME}, action, outcome, actor_type, actor_id, resource_type, resource_id, vault_id, \
+         ip_address, details, prev_hash, hash"
+    )
+}
+
+/// The event of a row of `audit_events` or `audit_inbox` (its time read as [`EVENT_TIME`]),
+/// and whether its outcome and time are ones a server writes: if not, they read as stand-ins.
+fn stored_event(row: &PgRow) -> Result<(AuditEvent, bool)> {
     let outcome: String = get(row, "outcome")?;
-    Ok(AuditEvent {
+    let created_at: Option<OffsetDateTime> = get(row, "created_at")?;
+    let outcome = Outcome::parse(&outcome);
+    let readable = outcome.is_some() && created_at.is_some();
+    let event = AuditEvent {
         id: get(row, "id")?,
-        created_at: get(row, "created_at")?,
+        created_at: created_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
         action: get(row, "action")?,
-        // An unknown outcome is kept verifiable: it fails the hash check, not decoding.
-        outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failure),
+        outcome: outcome.unwrap_or(Outcome::Failure),
         actor_type: get(row, "actor_type")?,
         actor_id: get(row, "actor_id")?,
         resource_type: get(row, "resource_type")?,
@@ -137,18 +154,34 @@ pub(crate) fn audit_event(row: &PgRow) -> Result<AuditEvent> {
         vault_id: get(row, "vault_id")?,
         ip_address: get(row, "ip_address")?,
         details: get(row, "details")?,
-    })
+    };
+    Ok((event, readable))
 }
 
+/// The event of a row of `audit_inbox`; an outcome or time no server writes is an error.
+pub(crate) fn audit_event(row: &PgRow) -> Result<AuditEvent> {
+    match stored_event(row)? {
+        (event, true) => Ok(event),
+        (_, false) => Err(corrupt("audit event outcome or time")),
+    }
+}
+
+/// A row of `audit_events` (read with [`event_columns`]). One whose outcome or time no server
+/// writes is marked, so that verification names it as edited instead of stopping at it.
 pub(crate) fn chained_event(row: &PgRow) -> Result<ChainedEvent> {
     let prev: Vec<u8> = get(row, "prev_hash")?;
     let hash: Vec<u8> = get(row, "hash")?;
-    Ok(ChainedEvent {
+    let (event, readable) = stored_event(row)?;
+    let mut chained = ChainedEvent {
         seq: get(row, "seq")?,
-        event: audit_event(row)?,
+        event,
         prev_hash: hash32(&prev, "audit prev_hash")?,
         hash: hash32(&hash, "audit hash")?,
-    })
+    };
+    if !readable {
+        chained.mark_unreadable();
+    }
+    Ok(chained)
 }
 
 pub(crate) fn agent(row: &PgRow) -> Result<AgentRecord> {

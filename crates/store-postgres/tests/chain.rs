@@ -79,9 +79,19 @@ async fn only_events_sealed_with_the_chain_key_are_chained() {
     // A time no server writes, which must not stop the chain (nor panic a decoder).
     let infinite = event("infinite");
     let poison = inbox_row(&infinite, &k.seal(&infinite)).replace("to_timestamp(1700000000)", "'infinity'");
+    // A failure sealed, then rewritten to an outcome no server writes (read as "failure", it
+    // opened the seal).
+    let rewritten = AuditEvent { outcome: Outcome::Failure, ..event("rewritten") };
+    let unknown = inbox_row(&rewritten, &k.seal(&rewritten)).replace("'failure'", "'fine'");
     db.run(
-        &[inbox_row(&sealed, &k.seal(&sealed)), inbox_row(&forged, &[7; 32]), inbox_row(&edited, &edited_mac), poison]
-            .concat(),
+        &[
+            inbox_row(&sealed, &k.seal(&sealed)),
+            inbox_row(&forged, &[7; 32]),
+            inbox_row(&edited, &edited_mac),
+            poison,
+            unknown,
+        ]
+        .concat(),
     )
     .await;
     s.append_audit(AuditBatch::new(&k, &[event("after")])).await.unwrap();
@@ -99,7 +109,7 @@ async fn only_events_sealed_with_the_chain_key_are_chained() {
     for kept in ["before", "sealed", "after"] {
         assert!(names.contains(&kept), "{kept} in {names:?}");
     }
-    for refused in ["forged", "edited", "infinite"] {
+    for refused in ["forged", "edited", "infinite", "rewritten"] {
         assert!(!names.contains(&refused), "{refused} in {names:?}");
     }
     let refusals: Vec<&str> =
@@ -108,8 +118,8 @@ async fn only_events_sealed_with_the_chain_key_are_chained() {
         .iter()
         .map(|d| d.split(r#""refused":"#).nth(1).and_then(|r| r.split(',').next()).unwrap().parse::<usize>().unwrap())
         .sum();
-    assert_eq!(counted, 3, "{refusals:?}");
-    for id in [forged.id, edited.id, infinite.id] {
+    assert_eq!(counted, 4, "{refusals:?}");
+    for id in [forged.id, edited.id, infinite.id, rewritten.id] {
         assert!(refusals.iter().any(|d| d.contains(&id.to_string())), "{id} named in {refusals:?}");
     }
     assert!(verify_all(&k, &events, s.audit_head().await.unwrap().as_ref()).is_valid());
@@ -154,5 +164,34 @@ async fn a_missing_head_row_is_reported_not_ignored() {
     s.append_audit(AuditBatch::new(&k, &[event("after")])).await.unwrap();
     let e = s.audit_after(0, 10).await.unwrap_err().to_string();
     assert!(e.contains("no chain head") && e.contains("restore the database"), "{e}");
+    s.close().await;
+}
+
+/// An event of the chain edited to a value no server writes (an outcome none of the three, a
+/// time no `OffsetDateTime` holds) is named by verification as edited, and reading it neither
+/// fails nor panics. Read back as "failure", a failure rewritten to any other word verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_edited_to_a_value_no_server_writes_is_named() {
+    let db = TestDatabase::create().await;
+    let s = connect(&db).await;
+    let k = key();
+    s.set_chain_key(&k);
+    let failed = AuditEvent { outcome: Outcome::Failure, ..event("failed") };
+    s.append_audit(AuditBatch::new(&k, &[event("first"), failed, event("third")])).await.unwrap();
+    let broken_at = async || {
+        let events = s.audit_after(0, 10).await.unwrap();
+        let (listed, _) =
+            s.list_audit(&clawvault_store::AuditFilter { limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(listed.len(), 3);
+        verify_all(&k, &events, s.audit_head().await.unwrap().as_ref()).broken.map(|b| (b.seq, b.reason))
+    };
+    assert_eq!(broken_at().await, None);
+    let altered = Some((2, clawvault_core::audit::BreakReason::Altered));
+    db.run("UPDATE audit_events SET outcome = 'fine' WHERE resource_id = 'failed'").await;
+    assert_eq!(broken_at().await, altered, "an outcome none of the three");
+    db.run("UPDATE audit_events SET outcome = 'failure' WHERE resource_id = 'failed'").await;
+    assert_eq!(broken_at().await, None, "put back");
+    db.run("UPDATE audit_events SET created_at = 'infinity' WHERE resource_id = 'failed'").await;
+    assert_eq!(broken_at().await, altered, "a time out of range");
     s.close().await;
 }

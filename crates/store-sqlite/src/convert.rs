@@ -157,18 +157,28 @@ pub(crate) fn secret_and_version(row: &Row<'_>) -> Result<(SecretRecord, Version
     Ok((secret(row)?, version(row)?))
 }
 
+/// A stored event's outcome and time, and whether both are ones a server writes. If not, they
+/// read as stand-ins and the event is to be marked (`ChainedEvent::mark_unreadable`), so that
+/// verification names it instead of stopping at it.
+pub(crate) fn stored(outcome: &str, at: i64) -> (Outcome, OffsetDateTime, bool) {
+    match (Outcome::parse(outcome), time(at)) {
+        (Some(outcome), Ok(at)) => (outcome, at, true),
+        (outcome, at) => (outcome.unwrap_or(Outcome::Failure), at.unwrap_or(OffsetDateTime::UNIX_EPOCH), false),
+    }
+}
+
 pub(crate) fn chained_event(row: &Row<'_>) -> Result<ChainedEvent> {
     let outcome: String = get(row, "outcome")?;
     let prev: Vec<u8> = get(row, "prev_hash")?;
     let hash: Vec<u8> = get(row, "hash")?;
-    Ok(ChainedEvent {
+    let (outcome, created_at, readable) = stored(&outcome, get(row, "created_at")?);
+    let mut event = ChainedEvent {
         seq: get(row, "seq")?,
         event: AuditEvent {
             id: get(row, "id")?,
-            created_at: time(get(row, "created_at")?)?,
+            created_at,
             action: get(row, "action")?,
-            // An unknown outcome is kept verifiable: it fails the hash check, not decoding.
-            outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failure),
+            outcome,
             actor_type: get(row, "actor_type")?,
             actor_id: get(row, "actor_id")?,
             resource_type: get(row, "resource_type")?,
@@ -179,7 +189,11 @@ pub(crate) fn chained_event(row: &Row<'_>) -> Result<ChainedEvent> {
         },
         prev_hash: hash32(&prev, "audit prev_hash")?,
         hash: hash32(&hash, "audit hash")?,
-    })
+    };
+    if !readable {
+        event.mark_unreadable();
+    }
+    Ok(event)
 }
 
 fn json_list<T: serde::de::DeserializeOwned>(row: &Row<'_>, col: &str) -> Result<Vec<T>> {

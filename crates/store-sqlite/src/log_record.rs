@@ -8,12 +8,12 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
-use clawvault_core::audit::{AuditEvent, ChainedEvent, Outcome};
+use clawvault_core::audit::{AuditEvent, ChainedEvent};
 use clawvault_store::{Result, StoreError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::convert::{micros, time};
+use crate::convert::{micros, stored};
 
 #[derive(Serialize, Deserialize)]
 struct Record<'a> {
@@ -84,14 +84,14 @@ pub(crate) fn decode(seq: u64, bytes: &[u8]) -> Result<(ChainedEvent, Option<Bat
     let seq_i =
         i64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("audit log record {seq}: number too large")))?;
     let end = r.end.then_some(BatchEnd { commits: r.commits });
-    let event = ChainedEvent {
+    let (outcome, created_at, readable) = stored(&r.outcome, r.at);
+    let mut event = ChainedEvent {
         seq: seq_i,
         event: AuditEvent {
             id: r.id,
-            created_at: time(r.at)?,
+            created_at,
             action: r.action.into_owned(),
-            // An unknown outcome is kept verifiable: it fails the hash check, not decoding.
-            outcome: Outcome::parse(&r.outcome).unwrap_or(Outcome::Failure),
+            outcome,
             actor_type: r.actor_type.into_owned(),
             actor_id: r.actor_id.into_owned(),
             resource_type: r.resource_type.into_owned(),
@@ -103,5 +103,8 @@ pub(crate) fn decode(seq: u64, bytes: &[u8]) -> Result<(ChainedEvent, Option<Bat
         prev_hash: hash(&r.prev, seq, "prev")?,
         hash: hash(&r.hash, seq, "hash")?,
     };
+    if !readable {
+        event.mark_unreadable();
+    }
     Ok((event, end))
 }

@@ -56,3 +56,45 @@ fn quiet_connections_are_closed_and_busy_ones_are_not() {
         );
     }
 }
+
+/// One answer read off `conn`, lower-cased (its head and what of its body came with it).
+fn answer(conn: &mut TcpStream) -> String {
+    let mut buf = [0u8; 8192];
+    let n = conn.read(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase()
+}
+
+/// A request refused on its headers (authentication comes before the body), whose body the
+/// client sent in a write of its own, gets its answer and keeps its connection for the next
+/// request. The server used to answer at once and close the connection with the body unread:
+/// the kernel then reset it, throwing the answer away ("server disconnected without sending a
+/// response", seen from the MCP SDK's OAuth flow under load). A body too large to be read first
+/// that is left unread gets `Connection: close`.
+#[test]
+fn a_request_refused_before_its_body_was_read_keeps_its_answer_and_its_connection() {
+    let s = TestServer::start();
+    let addr = s.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let put = |length: usize| {
+        format!(
+            "PUT /v1/vaults/default/secrets/kept HTTP/1.1\r\nHost: clawvault\r\nContent-Type: application/json\r\n\
+             Content-Length: {length}\r\n\r\n"
+        )
+    };
+    let body = r#"{"value":"v"}"#;
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for _ in 0..3 {
+        conn.write_all(put(body.len()).as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        conn.write_all(body.as_bytes()).unwrap();
+        let refused = answer(&mut conn);
+        assert!(refused.starts_with("http/1.1 401") && !refused.contains("connection: close"), "{refused}");
+    }
+
+    let large = format!(r#"{{"value":"{}"}}"#, "v".repeat(100 * 1024));
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.write_all(format!("{}{large}", put(large.len())).as_bytes()).unwrap();
+    let refused = answer(&mut conn);
+    assert!(refused.starts_with("http/1.1 401") && refused.contains("connection: close"), "{refused}");
+}

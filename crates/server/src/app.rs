@@ -73,6 +73,7 @@ fn every_request(surfaces: Router<AppState>, state: AppState) -> Router {
         // No answer of any surface may be kept by a cache: most carry secrets or their metadata.
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(axum::middleware::from_fn(no_head))
+        .layer(axum::middleware::from_fn(crate::unread_body::read_body_first))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .service(surfaces.with_state(state));
     Router::new().fallback_service(stack)

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::serve::BodyDeadline;
 
 /// A body's deadline where the connection loop gave none (in-process tests).
-const DEFAULT_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const DEFAULT_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `Json<T>` with clawvault's error handling. Content-Type is not required (the `bao` CLI and
 /// curl users often omit it); an empty body is read as `{}` so optional bodies may be left out.

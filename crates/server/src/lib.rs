@@ -43,6 +43,7 @@ pub(crate) mod signing;
 mod state;
 mod tls;
 mod unauthenticated;
+mod unread_body;
 mod vault_api;
 mod verify;
 

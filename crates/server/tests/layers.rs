@@ -34,6 +34,7 @@ const LAYERS: &[&str] = &[
     "tls",
     "serve",
     "json",
+    "unread_body",
     "outbound",
     "jwks",
     // Counting what each identity spends on proxy routes; tokens minted for agents.

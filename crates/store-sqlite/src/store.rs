@@ -647,6 +647,14 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn ping(&self) -> Result<()> {
+        self.readers.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))?;
+        match &self.writer {
+            Some(w) => w.usable(),
+            None => Ok(()),
+        }
+    }
+
     async fn append_audit(&self, batch: AuditBatch<'_>) -> Result<()> {
         let audit = OwnedAudit::from(batch);
         self.writer()?.audit(audit).await

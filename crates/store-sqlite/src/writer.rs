@@ -16,7 +16,7 @@
 //! whoever holds it appends, so there is still one chain in one order.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, mpsc};
 
 use clawvault_core::audit::ChainKey;
@@ -136,6 +136,8 @@ struct Shared {
     indexer: Indexer,
     /// Calls queued for the writer thread or being served.
     busy: AtomicUsize,
+    /// The writer thread runs (cleared when it ends, also by a panic).
+    alive: AtomicBool,
     /// How many calls recent batches served. More than one says calls come faster than a
     /// sync: a caller that finds the writer free then still queues, so that its event waits
     /// for the next batch with those that follow instead of taking a sync (and a runtime
@@ -193,6 +195,15 @@ fn failed(poisoned: PoisonError<MutexGuard<'_, Trail>>) -> MutexGuard<'_, Trail>
     trail
 }
 
+/// Clears [`Shared::alive`] when the writer thread ends, however it ends.
+struct Alive<'a>(&'a AtomicBool);
+
+impl Drop for Alive<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// A call counted in [`Shared::busy`] until it is dropped (answered, or its caller gone).
 struct Busy<'a> {
     busy: &'a AtomicUsize,
@@ -231,12 +242,20 @@ impl Writer {
         // a receive with a timeout to notice idle time.
         let (tx, rx) = mpsc::channel();
         let published = trail.published();
-        let shared =
-            Arc::new(Shared { trail: Mutex::new(trail), indexer, busy: AtomicUsize::new(0), crowd: Crowd::default() });
+        let shared = Arc::new(Shared {
+            trail: Mutex::new(trail),
+            indexer,
+            busy: AtomicUsize::new(0),
+            alive: AtomicBool::new(true),
+            crowd: Crowd::default(),
+        });
         let thread = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("clawvault-sqlite-writer".into())
-            .spawn(move || run(conn, &thread, &lock, rx))
+            .spawn(move || {
+                let _alive = Alive(&thread.alive);
+                run(conn, &thread, &lock, rx);
+            })
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok((Self { tx, shared }, published))
     }
@@ -272,6 +291,19 @@ impl Writer {
         let (done, wait) = oneshot::channel();
         self.tx.send(Msg::Audit(audit, done)).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())?
+    }
+
+    /// Fails once nothing more can be done: the writer thread has stopped, or the trail takes
+    /// no more events (a commit or the log failed), so that no read, which needs its event,
+    /// can be answered until the server restarts.
+    pub(crate) fn usable(&self) -> Result<()> {
+        if !self.shared.alive.load(Ordering::Acquire) {
+            return Err(closed());
+        }
+        self.shared
+            .trail()
+            .usable()
+            .map_err(|e| StoreError::Backend(format!("the audit trail takes no more events ({e}); restart the server")))
     }
 
     /// Hands the chain key to the trail, which publishes the MAC'd head of the log as it is.
@@ -540,7 +572,22 @@ fn log(trail: &mut Trail, indexer: &Indexer, audits: Vec<OwnedAudit>) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use clawvault_store::Store as _;
+
     use super::Crowd;
+    use crate::{OpenMode, SqliteStore};
+
+    /// Readiness fails once the trail takes no more events (every read would fail on its
+    /// event), instead of answering 200 for a server that can serve nothing.
+    #[tokio::test]
+    async fn a_trail_that_takes_no_more_events_is_not_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite"), OpenMode::ReadWrite).await.unwrap();
+        store.ping().await.unwrap();
+        store.writer.as_ref().unwrap().shared.trail().fail();
+        let e = store.ping().await.unwrap_err().to_string();
+        assert!(e.contains("audit trail takes no more events") && e.contains("restart"), "{e}");
+    }
 
     #[test]
     fn a_wave_s_first_caller_is_not_taken_for_a_lone_one() {

@@ -56,6 +56,13 @@ async fn connect(db: &TestDatabase) -> PgStore {
     PgStore::connect(&db.url, &options).await.map_err(|e| e.to_string()).expect("connect")
 }
 
+/// A server on `db` that knows the chain key, and the key.
+async fn keyed(db: &TestDatabase) -> (PgStore, ChainKey) {
+    let (s, k) = (connect(db).await, key());
+    s.set_chain_key(&k);
+    (s, k)
+}
+
 fn resources(events: &[ChainedEvent]) -> Vec<&str> {
     events.iter().map(|e| e.event.resource_id.as_str()).collect()
 }
@@ -67,9 +74,7 @@ fn resources(events: &[ChainedEvent]) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_events_sealed_with_the_chain_key_are_chained() {
     let db = TestDatabase::create().await;
-    let s = connect(&db).await;
-    let k = key();
-    s.set_chain_key(&k);
+    let (s, k) = keyed(&db).await;
     s.append_audit(AuditBatch::new(&k, &[event("before")])).await.unwrap();
     let sealed = event("sealed");
     let forged = event("forged");
@@ -156,9 +161,7 @@ async fn events_a_stopped_server_left_are_chained_by_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_head_row_is_reported_not_ignored() {
     let db = TestDatabase::create().await;
-    let s = connect(&db).await;
-    let k = key();
-    s.set_chain_key(&k);
+    let (s, k) = keyed(&db).await;
     s.append_audit(AuditBatch::new(&k, &[event("before")])).await.unwrap();
     db.run("DELETE FROM audit_head").await;
     s.append_audit(AuditBatch::new(&k, &[event("after")])).await.unwrap();
@@ -173,9 +176,7 @@ async fn a_missing_head_row_is_reported_not_ignored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_edited_to_a_value_no_server_writes_is_named() {
     let db = TestDatabase::create().await;
-    let s = connect(&db).await;
-    let k = key();
-    s.set_chain_key(&k);
+    let (s, k) = keyed(&db).await;
     let failed = AuditEvent { outcome: Outcome::Failure, ..event("failed") };
     s.append_audit(AuditBatch::new(&k, &[event("first"), failed, event("third")])).await.unwrap();
     let broken_at = async || {
